@@ -1,0 +1,90 @@
+/**
+ * The store's data model and client contract (implemented in core/store/store.ts).
+ * Redis is the single source of truth; every write bumps one global revision and
+ * publishes a change notification carrying it.
+ */
+import type { Resource, ResourceRef } from '../config/resource.js';
+
+export interface StoreOptions {
+  /** redis://[:password@]host:port[/db] or rediss:// for TLS. Default redis://127.0.0.1:6379. */
+  url?: string;
+  password?: string;
+  username?: string;
+  /** TLS to Redis: true, or node:tls options (ca, cert, key, servername, rejectUnauthorized). */
+  tls?: boolean | import('node:tls').ConnectionOptions;
+  /** Redis Sentinel: when set, `url`'s host is ignored and the master `sentinelName` is asked for. */
+  sentinels?: { host: string; port: number }[];
+  sentinelName?: string;
+  sentinelPassword?: string;
+  /** Prefix for every key and channel (default "ambit:"), so one Redis can hold several meshes. */
+  keyPrefix?: string;
+  /** How long to wait for the first connection before failing with EREDIS_UNREACHABLE (default 3000). */
+  connectTimeoutMs?: number;
+  /** Long-running processes retry forever with backoff; CLIs fail fast (default false). */
+  retryForever?: boolean;
+}
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+
+export interface ApplyResult {
+  revision: number;
+  results: { ref: ResourceRef; action: ApplyAction }[];
+}
+
+export interface DeleteResult {
+  revision: number;
+  deleted: ResourceRef[];
+}
+
+/** A host running ambitd. Kept alive by heartbeats; expires after its TTL. */
+export interface NodeRecord {
+  name: string;
+  /** Address other nodes reach this node's HBONE port on. */
+  address: string;
+  hbonePort?: number;
+  version?: string;
+  labels?: Record<string, string>;
+  /** Set by the store: last heartbeat time (ms since epoch). */
+  lastSeen?: number;
+}
+
+/** One enrolled instance of a service: a process on a node, run by a Unix user. */
+export interface EndpointRecord {
+  service: string;
+  namespace: string;
+  node: string;
+  address: string;
+  port: number;
+  /** Unix user name or uid the service runs as on its node (its outbound identity). */
+  user?: string;
+  uid?: number;
+  serviceAccount: string;
+  labels: Record<string, string>;
+}
+
+/** A service: the union of its endpoints, with a stable VIP once allocated. */
+export interface ServiceRecord {
+  name: string;
+  namespace: string;
+  ports: number[];
+  vip?: string;
+  labels?: Record<string, string>;
+}
+
+export type Change =
+  | { type: 'resource-put'; revision: number; resource: Resource }
+  | { type: 'resource-delete'; revision: number; ref: ResourceRef }
+  | { type: 'service-put'; revision: number; service: ServiceRecord }
+  | { type: 'service-delete'; revision: number; namespace: string; name: string }
+  | { type: 'endpoint-put'; revision: number; endpoint: EndpointRecord }
+  | { type: 'endpoint-delete'; revision: number; endpoint: EndpointRecord };
+
+export interface Snapshot {
+  revision: number;
+  /** Keyed by refKey(). */
+  resources: Map<string, Resource>;
+  /** Keyed by `namespace/name`. */
+  services: Map<string, ServiceRecord>;
+  /** Keyed by endpointKey(). */
+  endpoints: Map<string, EndpointRecord>;
+}
