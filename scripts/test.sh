@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The one test command: bash scripts/test.sh [test paths or ava options...]
+#
+# On a fresh Debian/Ubuntu machine (as root) it installs the system tools the tests
+# use, installs npm dependencies, builds, runs ava, and ends with ONE line:
+#   N passed, N failed[, N skipped]
+# counted from ava's TAP output. It exits non-zero if anything failed, the build
+# failed, or ava crashed; a crash is never reported as "0 failed".
+#
+#   bash scripts/test.sh                  # everything
+#   bash scripts/test.sh test/unit        # a folder (source paths map to dist/)
+#   bash scripts/test.sh test/unit/x.test.ts --match '*yaml*'
+#
+# The full TAP stream (and test stderr) goes to $AMBIT_TEST_LOG (default ./test.log).
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+LOG=${AMBIT_TEST_LOG:-test.log}
+started=$SECONDS
+
+say() { printf '\n== %s\n' "$*"; }
+# Even a run that stops early ends with the counts line, so CI never reads it as green.
+die() {
+	printf 'scripts/test.sh: %s\n' "$*" >&2
+	echo "0 passed, 1 failed"
+	exit 2
+}
+
+# --- system packages: only touch apt when something is missing -----------------
+# package -> a command it provides. python3, make and g++ build the native addon.
+declare -A tool_of=([iptables]=iptables [iproute2]=ip [redis-server]=redis-server [hyperfine]=hyperfine [procps]=ps
+	[python3]=python3 [make]=make [g++]=g++)
+missing=()
+for pkg in "${!tool_of[@]}"; do
+	command -v "${tool_of[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+	[[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}; run as root (or: sudo apt-get install -y ${missing[*]})"
+	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get here; install them with your package manager"
+	say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update || die "apt-get update failed"
+	apt-get install -y --no-install-recommends "${!tool_of[@]}" || die "apt-get install failed"
+fi
+command -v node >/dev/null || die "node is not installed (Node.js 20.19+ required)"
+
+# --- npm dependencies: always fresh on CI, otherwise only when the lockfile moved -----
+# npm rewrites node_modules/.package-lock.json on every install, so it dates the tree.
+# --ignore-scripts: our own `prepare` (addon + tsc) would abort `npm ci` at the first
+# type error and hide every test result; the build steps below run it piecewise.
+if [[ ${CI:-} == true || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+	say "npm ci"
+	npm ci --ignore-scripts || die "npm ci failed"
+fi
+
+# --- build ------------------------------------------------------------------------------
+# A failed build step is reported and counted as a failure, but the tests still run:
+# tsc emits JavaScript despite type errors, and one module's error should not hide
+# everyone's results.
+build_notes=()
+
+# The SO_ORIGINAL_DST addon: node-gyp rebuilds from scratch (seconds), so only when
+# the .node file is missing or older than a source next to it.
+addon=native/build/Release/original_dst.node
+if [[ -f native/binding.gyp ]] && [[ ! -f $addon || -n $(find native -maxdepth 1 -type f -newer "$addon") ]]; then
+	say "npm run build:native"
+	npm run build:native --silent || build_notes+=("the native addon build failed (errors above): counted as 1 failure")
+fi
+
+# Drop compiled files whose source is gone, so a deleted test or module cannot keep
+# running (or keep satisfying imports) from a stale dist/.
+if [[ -d dist ]]; then
+	while IFS= read -r -d '' js; do
+		src=${js#dist/}
+		src=${src%.js}
+		[[ -e $src.ts || -e $src.js ]] || rm -f "$js" "$js.map"
+	done < <(find dist -name '*.js' -print0)
+fi
+say "npm run build"
+npm run build --silent || build_notes+=("the TypeScript build failed (errors above): counted as 1 failure")
+
+# --- ava ----------------------------------------------------------------------------------
+# Source paths (test/unit, test/x.test.ts) name their compiled files in dist/.
+args=()
+# Anything else (dist/ paths, ava options and their values) passes through as is.
+for arg in "$@"; do
+	arg=${arg#./}
+	case $arg in
+		test/*.ts | test*.ts) args+=("dist/${arg%.ts}.js") ;;
+		test | test/*) args+=("dist/${arg%/}") ;;
+		*) args+=("$arg") ;;
+	esac
+done
+
+say "ava ${args[*]:-}"
+# TAP on stdout is our source of counts; test output (stderr) goes to the log as well.
+npx --no-install ava --tap "${args[@]}" 2>&1 | tee "$LOG"
+ava_rc=${PIPESTATUS[0]}
+
+# --- summary ----------------------------------------------------------------------------
+last() { grep -E "^# $1 [0-9]+\$" "$LOG" | tail -n 1 | awk '{print $3}'; }
+pass=$(last pass)
+fail=$(last fail)
+skip=$(last skip)
+# ava's "# fail" also counts todo tests; they are not failures.
+todo=$(grep -cE '^not ok [0-9]+ - .* # TODO$' "$LOG")
+notes=()
+if [[ -z $pass || -z $fail ]]; then
+	# No summary: ava died. Count what it did report, and the crash as a failure.
+	pass=$(grep -cE '^ok [0-9]+ ' "$LOG")
+	fail=$(($(grep -cE '^not ok [0-9]+ ' "$LOG") - todo + 1))
+	skip=$(grep -cE '^ok [0-9]+ - .* # SKIP$' "$LOG")
+	pass=$((pass - skip))
+	notes+=("ava crashed (exit $ava_rc) before reporting results: counted as 1 failure")
+else
+	fail=$((fail - todo))
+	skip=${skip:-0}
+	if ((ava_rc != 0 && fail == 0)); then
+		fail=1
+		notes+=("ava exited $ava_rc without a failing test (no test files found?): counted as 1 failure")
+	fi
+fi
+fail=$((fail + ${#build_notes[@]}))
+notes+=("${build_notes[@]}")
+
+failures=$(grep -E '^not ok [0-9]+ ' "$LOG" | grep -vE ' # TODO$')
+if [[ -n $failures || ${#notes[@]} -gt 0 ]]; then
+	say "failures (details in $LOG)"
+	[[ -n $failures ]] && printf '%s\n' "$failures"
+	for note in "${notes[@]}"; do printf '%s\n' "$note"; done
+fi
+((todo > 0)) && printf '%s todo\n' "$todo"
+printf '\ntook %ss; full output in %s\n' "$((SECONDS - started))" "$LOG"
+
+line="$pass passed, $fail failed"
+((skip > 0)) && line+=", $skip skipped"
+echo "$line"
+((fail == 0 && ava_rc == 0))
