@@ -33,6 +33,8 @@ export interface ResourceMetadata {
   generation?: number;
   /** Set by the store when first created (RFC 3339). */
   creationTimestamp?: string;
+  /** Set by the store when first created; accepted on re-apply of `get -o yaml` output. */
+  uid?: string;
 }
 
 /** A resource as applied and stored: the document the user wrote, validated. */

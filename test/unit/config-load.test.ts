@@ -1,0 +1,60 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { parse, stringify } from 'yaml';
+import { ConfigErrors } from '../../core/errors.js';
+import { loadFiles, loadSources, parseDocuments, type Resource } from '../../core/config/index.js';
+import { FILE, doc } from './support/config-docs.js';
+
+const dirs: string[] = [];
+function scratch(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ambit-config-'));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+test.after.always(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const vs = (name: string) => doc('VirtualService', name, [`hosts: [${name}]`]);
+
+test('a directory contributes its yaml, yml and json files, sorted, not recursively', async (t) => {
+  const json = JSON.stringify(parse(vs('a')));
+  const dir = scratch({ 'b.yml': vs('b'), 'a.json': json, 'c.yaml': `${vs('c')}\n---\n`, 'notes.txt': 'x', 'sub/d.yaml': vs('d') });
+  const names = (await loadFiles([dir])).map((r) => r.metadata.name);
+  t.deepEqual(names, ['a', 'b', 'c']);
+});
+
+test('"-" reads the standard input text passed in, with files in argument order', async (t) => {
+  const dir = scratch({ 'x.yaml': vs('x') });
+  const sources = await loadSources([path.join(dir, 'x.yaml'), '-'], { stdin: vs('y') });
+  t.deepEqual(sources.map((s) => [s.resource.metadata.name, path.basename(s.location.file), s.location.line]), [['x', 'x.yaml', 1], ['y', '<stdin>', 1]]);
+});
+
+test('the same resource in two files is an error naming both locations', async (t) => {
+  const dir = scratch({ 'one.yaml': vs('r'), 'two.yaml': `${vs('other')}\n---\n${vs('r')}` });
+  const err = await t.throwsAsync(loadFiles([dir]), { instanceOf: ConfigErrors });
+  t.is(err!.errors.length, 1);
+  t.is(err!.message, `${dir}/two.yaml:8: VirtualService default/r: defined twice: at ${dir}/one.yaml:1 and at ${dir}/two.yaml:8`);
+});
+
+test('errors from every file are reported together, missing files included', async (t) => {
+  const dir = scratch({ 'bad.yaml': doc('VirtualService', 'r', ['hosts: [r]', 'http: {}']) });
+  const err = await t.throwsAsync(loadFiles([dir, path.join(dir, 'missing.yaml'), '-']), { instanceOf: ConfigErrors });
+  t.deepEqual(err!.errors.map((e) => e.code), ['ECONFIG_TYPE', 'ECONFIG_READ', 'ECONFIG_READ']);
+  t.regex(err!.errors[1]!.message, /missing\.yaml: cannot read: no such file or directory/);
+});
+
+test('round trip: parse, stringify, parse again gives the same resources', (t) => {
+  const text = [
+    doc('VirtualService', 'reviews', ['hosts: [reviews]', 'http:', '- match: [{headers: {end-user: {exact: jason}}}]', '  route: [{destination: {host: reviews, subset: v2}}]', '- route:', '  - {destination: {host: reviews, subset: v1}, weight: 80}', '  - {destination: {host: reviews, subset: v3}, weight: 20}', '  timeout: 2s']),
+    doc('AuthorizationPolicy', 'deny', ['action: DENY', 'rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]']),
+  ].join('\n---\n');
+  const first = parseDocuments(text, FILE);
+  const again = parseDocuments(first.map((r: Resource) => stringify(r)).join('---\n'), 'again.yaml');
+  t.deepEqual(again, first);
+  t.is(first[0]!.spec.http instanceof Array, true);
+});
