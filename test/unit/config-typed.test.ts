@@ -11,8 +11,8 @@ function typed<K extends ConfigKind>(kind: K, text: string, namespace?: string):
 
 test('durations become milliseconds and retryOn a list', (t) => {
   const spec = typed('VirtualService', doc('VirtualService', 'r', [
-    'hosts: [reviews.other]', 'http:', '- timeout: 0.5s', '  retries: {attempts: 3, perTryTimeout: 100ms, retryOn: "5xx, connect-failure,503"}',
-    '  fault: {delay: {fixedDelay: 1m, percent: 10}, abort: {httpStatus: 503}}', '  route:', '  - destination: {host: reviews.other.svc}',
+    'hosts: [reviews.other.svc.cluster.local]', 'http:', '- timeout: 0.5s', '  retries: {attempts: 3, perTryTimeout: 100ms, retryOn: "5xx, connect-failure,503"}',
+    '  fault: {delay: {fixedDelay: 1m, percent: 10}, abort: {httpStatus: 503}}', '  route:', '  - destination: {host: reviews.other.svc.cluster.local}',
   ]));
   const route = spec.http![0]!;
   t.is(route.timeout, 500);

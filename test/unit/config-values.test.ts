@@ -1,11 +1,11 @@
 import test from 'ava';
 import { compileIstioRegex, isIpOrCidr, parseDurationMs, resolveHost } from '../../core/config/index.js';
 
-test('resolveHost follows Kubernetes search-path semantics', (t) => {
+test('resolveHost expands only dotless short names, as Istio does', (t) => {
   t.is(resolveHost('reviews', 'default'), 'reviews.default.svc.cluster.local');
   t.is(resolveHost('reviews', 'shop', 'mesh.test'), 'reviews.shop.svc.mesh.test');
-  t.is(resolveHost('reviews.other', 'default'), 'reviews.other.svc.cluster.local');
-  t.is(resolveHost('reviews.other.svc', 'default'), 'reviews.other.svc.cluster.local');
+  t.is(resolveHost('reviews.other', 'default'), 'reviews.other');
+  t.is(resolveHost('httpbin.org', 'default'), 'httpbin.org');
   t.is(resolveHost('reviews.other.svc.cluster.local', 'default'), 'reviews.other.svc.cluster.local');
   t.is(resolveHost('api.example.com', 'default'), 'api.example.com');
   t.is(resolveHost('*.example.com', 'default'), '*.example.com');

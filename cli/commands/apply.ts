@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { withStore } from '../store-client.js';
+import { displayName } from '../kinds.js';
+import { readInputs } from '../inputs.js';
+
+interface ApplyOptions {
+  filename: string[];
+  namespace: string;
+  dryRun: boolean;
+}
+
+export function registerApply(program: Command): void {
+  program
+    .command('apply')
+    .description('create or update resources from Istio/ambit YAML; all documents apply or none do')
+    .requiredOption('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
+    .option('-n, --namespace <ns>', 'namespace for documents that name none', 'default')
+    .option('--dry-run', 'validate only; change nothing', false)
+    .action(async (opts: ApplyOptions, cmd: Command) => {
+      const resources = await readInputs(opts.filename, opts.namespace);
+      if (opts.dryRun) {
+        for (const r of resources) process.stdout.write(`${displayName(r.kind, r.metadata.name)} valid (dry run)\n`);
+        return;
+      }
+      const result = await withStore(cmd, (store) => store.apply(resources));
+      for (const { ref, action } of result.results) process.stdout.write(`${displayName(ref.kind, ref.name)} ${action}\n`);
+    });
+}
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import type { Resource } from '../../core/config/resource.js';
+import type { Store } from '../../core/store/index.js';
+import { NotFoundError } from '../../core/errors.js';
+import { withStore } from '../store-client.js';
+import { selectKind, type KindSelector } from '../kinds.js';
+import { age, labelList, outputFormat, renderJson, renderTable, renderYaml, type OutputFormat } from '../output.js';
+import { resourceColumns } from '../resource-columns.js';
+
+interface GetOptions {
+  namespace: string;
+  allNamespaces: boolean;
+  output: string;
+}
+
+export function registerGet(program: Command): void {
+  program
+    .command('get')
+    .description('show resources (Istio kinds, or services, endpoints, nodes)')
+    .argument('<kind>', 'virtualservice|destinationrule|serviceentry|workloadentry|authorizationpolicy|peerauthentication|requestauthentication|all|services|endpoints|nodes')
+    .argument('[name]', 'one resource by name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'every namespace', false)
+    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .action(async (kind: string, name: string | undefined, opts: GetOptions, cmd: Command) => {
+      const selector = selectKind(kind);
+      const format = outputFormat(opts.output);
+      const namespace = opts.allNamespaces ? undefined : opts.namespace;
+      const text = await withStore(cmd, (store) => show(store, selector, name, namespace, format));
+      process.stdout.write(text);
+    });
+}
+
+async function show(store: Store, selector: KindSelector, name: string | undefined, namespace: string | undefined, format: OutputFormat): Promise<string> {
+  switch (selector.type) {
+    case 'resource':
+      return showResources(store, selector.kinds, name, namespace, format);
+    case 'service': {
+      const services = (await store.listServices(namespace)).filter((s) => !name || s.name === name);
+      const endpoints = await store.listEndpoints({ namespace });
+      return records(services, name, 'service', format, () =>
+        renderTable(
+          ['NAMESPACE', 'NAME', 'PORTS', 'VIP', 'ENDPOINTS'],
+          services.map((s) => [s.namespace, s.name, s.ports.join(','), s.vip ?? '<pending>', String(endpoints.filter((e) => e.namespace === s.namespace && e.service === s.name).length)]),
+        ));
+    }
+    case 'endpoint': {
+      const endpoints = (await store.listEndpoints({ namespace })).filter((e) => !name || e.service === name);
+      return records(endpoints, name, 'endpoints of service', format, () =>
+        renderTable(
+          ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'USER', 'SERVICE-ACCOUNT', 'LABELS'],
+          endpoints.map((e) => [e.namespace, e.service, e.node, `${e.address}:${e.port}`, e.user ?? (e.uid !== undefined ? String(e.uid) : '-'), e.serviceAccount, labelList(e.labels)]),
+        ));
+    }
+    case 'node': {
+      const nodes = (await store.listNodes()).filter((n) => !name || n.name === name);
+      return records(nodes, name, 'node', format, () =>
+        renderTable(
+          ['NAME', 'ADDRESS', 'VERSION', 'LAST-SEEN'],
+          nodes.map((n) => [n.name, n.address, n.version ?? '-', `${age(n.lastSeen)} ago`]),
+        ));
+    }
+  }
+}
+
+async function showResources(store: Store, kinds: string[], name: string | undefined, namespace: string | undefined, format: OutputFormat): Promise<string> {
+  const found: Resource[] = [];
+  for (const kind of kinds) {
+    if (name) {
+      const one = await store.get({ kind, namespace: namespace ?? 'default', name });
+      if (one) found.push(one);
+    } else {
+      found.push(...(await store.list(kind, namespace)));
+    }
+  }
+  if (name && found.length === 0) throw new NotFoundError(`${kinds.join('/')} ${namespace ?? 'default'}/${name}`, { kinds, name });
+  if (format === 'yaml') return renderYaml(found);
+  if (format === 'json') return renderJson(name ? found[0] : { apiVersion: 'v1', kind: 'List', items: found });
+  if (found.length === 0) return `No resources found${namespace ? ` in ${namespace} namespace` : ''}.\n`;
+  const withKind = kinds.length > 1;
+  return renderTable(
+    [...(withKind ? ['KIND'] : []), 'NAMESPACE', 'NAME', ...resourceColumns(kinds[0]!).head, 'AGE'],
+    found.map((r) => [...(withKind ? [r.kind] : []), r.metadata.namespace, r.metadata.name, ...resourceColumns(withKind ? '' : r.kind).cells(r), age(r.metadata.creationTimestamp)]),
+  );
+}
+
+async function records<T>(items: T[], name: string | undefined, what: string, format: OutputFormat, table: () => string): Promise<string> {
+  if (name && items.length === 0) throw new NotFoundError(`${what} ${name}`);
+  if (format === 'yaml') return renderYaml(items);
+  if (format === 'json') return renderJson(items);
+  return items.length === 0 ? 'No resources found.\n' : table();
+}

@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { packageVersion } from '../version-info.js';
+
+export function registerVersion(program: Command): void {
+  program
+    .command('version')
+    .description('print the ambit version and runtime')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action((opts: { output: string }) => {
+      const info = { ambit: packageVersion(), node: process.version, platform: `${process.platform}/${process.arch}` };
+      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(info, null, 2)}\n` : `ambit ${info.ambit} (node ${info.node}, ${info.platform})\n`);
+    });
+}

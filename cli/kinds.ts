@@ -1,0 +1,67 @@
+/**
+ * What `ambit get/delete KIND` accepts: Istio kinds by full name, plural or
+ * short name (as kubectl and istioctl spell them), and ambit's registry records.
+ */
+import { ISTIO_KINDS } from '../core/config/resource.js';
+import { UsageError } from '../core/errors.js';
+
+export type KindSelector =
+  | { type: 'resource'; kinds: string[] }
+  | { type: 'service' }
+  | { type: 'endpoint' }
+  | { type: 'node' };
+
+const SHORT: Record<string, string> = {
+  vs: 'VirtualService',
+  dr: 'DestinationRule',
+  se: 'ServiceEntry',
+  we: 'WorkloadEntry',
+  ap: 'AuthorizationPolicy',
+  pa: 'PeerAuthentication',
+  ra: 'RequestAuthentication',
+};
+
+const REGISTRY: Record<string, KindSelector> = {
+  service: { type: 'service' },
+  services: { type: 'service' },
+  svc: { type: 'service' },
+  endpoint: { type: 'endpoint' },
+  endpoints: { type: 'endpoint' },
+  ep: { type: 'endpoint' },
+  node: { type: 'node' },
+  nodes: { type: 'node' },
+};
+
+const byLowerName = new Map<string, string>();
+for (const kind of Object.keys(ISTIO_KINDS)) {
+  const lower = kind.toLowerCase();
+  byLowerName.set(lower, kind);
+  byLowerName.set(`${lower}s`, kind);
+  byLowerName.set(`${lower}.${ISTIO_KINDS[kind as keyof typeof ISTIO_KINDS]}`, kind);
+}
+for (const [short, kind] of Object.entries(SHORT)) byLowerName.set(short, kind);
+byLowerName.set('authorizationpolicies', 'AuthorizationPolicy');
+
+export function resourceKind(input: string): string {
+  const kind = byLowerName.get(input.toLowerCase());
+  if (!kind) throw new UsageError(`unknown kind ${JSON.stringify(input)}; known kinds: ${knownKinds()}`);
+  return kind;
+}
+
+export function selectKind(input: string): KindSelector {
+  const lower = input.toLowerCase();
+  if (lower === 'all') return { type: 'resource', kinds: Object.keys(ISTIO_KINDS) };
+  const registry = REGISTRY[lower];
+  if (registry) return registry;
+  return { type: 'resource', kinds: [resourceKind(input)] };
+}
+
+function knownKinds(): string {
+  return [...Object.keys(ISTIO_KINDS), 'services', 'endpoints', 'nodes', 'all'].join(', ');
+}
+
+/** kubectl's spelling of a resource in status lines: `virtualservice.networking.istio.io/reviews`. */
+export function displayName(kind: string, name: string): string {
+  const group = ISTIO_KINDS[kind as keyof typeof ISTIO_KINDS] ?? 'ambit.dev';
+  return `${kind.toLowerCase()}.${group}/${name}`;
+}

@@ -1,0 +1,36 @@
+/**
+ * `ambit`: the operator's CLI. Command modules register themselves here; each
+ * loads its heavy dependencies (ioredis, yaml) only when it runs, so that
+ * `ambit --help` stays fast.
+ */
+import { Command } from 'commander';
+import { registerApply } from './commands/apply.js';
+import { registerDelete } from './commands/delete.js';
+import { registerGet } from './commands/get.js';
+import { registerEnroll } from './commands/enroll.js';
+import { registerVersion } from './commands/version.js';
+import { reportError } from './errors.js';
+import { packageVersion } from './version-info.js';
+
+export function buildProgram(): Command {
+  const program = new Command('ambit')
+    .description('ambient service mesh for plain Linux hosts: mTLS tunnels, Istio policy, optional L7 waypoints')
+    .version(packageVersion(), '-V, --version', 'print the ambit version')
+    .option('--redis <url>', 'store URL (env AMBIT_REDIS_URL)', process.env.AMBIT_REDIS_URL ?? 'redis://127.0.0.1:6379')
+    .option('--debug', 'print stack traces on errors', false)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false });
+  registerApply(program);
+  registerDelete(program);
+  registerGet(program);
+  registerEnroll(program);
+  registerVersion(program);
+  return program;
+}
+
+const program = buildProgram();
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err, Boolean(program.opts().debug));
+}

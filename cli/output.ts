@@ -1,0 +1,53 @@
+/**
+ * Rendering for `-o table|json|yaml`: tables in kubectl's borderless style for
+ * people, JSON and YAML for scripts (YAML output re-applies unchanged).
+ */
+import { createRequire } from 'node:module';
+import { UsageError } from '../core/errors.js';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export function outputFormat(value: string): OutputFormat {
+  if (value === 'table' || value === 'json' || value === 'yaml' || value === 'wide') return value === 'wide' ? 'table' : value;
+  throw new UsageError(`unknown output format ${JSON.stringify(value)}: use table, json or yaml`);
+}
+
+const BORDERLESS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ',
+};
+
+export function renderTable(head: string[], rows: string[][]): string {
+  // Loaded on first use so that `ambit --help` does not pay for it.
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof import('cli-table3');
+  const table = new Table({ head, chars: BORDERLESS, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
+  table.push(...rows);
+  return `${table.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
+}
+
+export async function renderYaml(docs: unknown[]): Promise<string> {
+  const { stringify } = await import('yaml');
+  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}
+
+export function renderJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** kubectl-style age: 5s, 3m, 2h, 4d. */
+export function age(since: string | number | undefined, now = Date.now()): string {
+  if (since === undefined) return '-';
+  const ms = now - (typeof since === 'number' ? since : Date.parse(since));
+  if (!Number.isFinite(ms)) return '-';
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+export function labelList(labels: Record<string, string> | undefined): string {
+  const entries = Object.entries(labels ?? {});
+  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '<none>';
+}
