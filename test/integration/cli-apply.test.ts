@@ -1,0 +1,105 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { ambit } from '../helpers/cli.js';
+import { istioFixtures, MISSING_FIXTURES } from '../helpers/fixtures.js';
+
+let redis: RedisServer;
+test.before(async () => {
+  redis = await startRedis();
+});
+test.after.always(async () => {
+  await redis?.stop();
+});
+
+const run = (args: string[], stdin?: string) => ambit(args, { redis: redis.url, ...(stdin !== undefined ? { stdin } : {}) });
+
+interface Doc {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec: unknown;
+}
+
+const bookinfo = istioFixtures('bookinfo');
+if (!bookinfo) {
+  test.skip(`Bookinfo round trip: ${MISSING_FIXTURES}`, () => {});
+} else {
+  for (const file of bookinfo) {
+    test.serial(`${basename(file)} applies unmodified and round-trips through get -o yaml`, async (t) => {
+      const applied = await run(['apply', '-f', file]);
+      t.is(applied.code, 0, applied.stderr);
+      const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Doc | null).filter((d): d is Doc => d !== null);
+      for (const doc of docs) {
+        const got = await run(['get', doc.kind, doc.metadata.name, '-n', doc.metadata.namespace ?? 'default', '-o', 'yaml']);
+        t.is(got.code, 0, got.stderr);
+        const back = parseAllDocuments(got.stdout).map((d) => d.toJS() as Doc);
+        t.is(back.length, 1);
+        t.deepEqual(back[0]!.spec, doc.spec, `${doc.kind} ${doc.metadata.name}: spec differs after the round trip`);
+        // What get prints applies again, and changes nothing.
+        const again = await run(['apply', '-f', '-'], got.stdout);
+        t.is(again.code, 0, again.stderr);
+        t.regex(again.stdout, /unchanged/);
+      }
+    });
+  }
+}
+
+test.serial('a file with one bad document changes nothing in the store', async (t) => {
+  const good = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: atomic-good}\nspec:\n  hosts: [atomic]\n  http:\n  - route:\n    - destination: {host: atomic}\n';
+  const bad = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: atomic-bad}\nspec:\n  hosts: [atomic]\n  http:\n  - route:\n    - destination: {host: atomic}\n      weight: 80\n    - destination: {host: atomic2}\n      weight: 10\n';
+  const result = await run(['apply', '-f', '-'], `${good}---\n${bad}`);
+  t.not(result.code, 0);
+  t.regex(result.stderr, /<stdin>:\d+: VirtualService default\/atomic-bad: spec\.http\[0\]\.route/);
+  const get = await run(['get', 'vs', 'atomic-good']);
+  t.is(get.code, 1);
+  t.regex(get.stderr, /not found/);
+});
+
+test.serial('a bad document in a second file rejects the first file too', async (t) => {
+  const result = await run(['apply', '-f', '-', '-f', '/nonexistent/ambit.yaml'], 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: two-files}\nspec: {host: x}\n');
+  t.not(result.code, 0);
+  t.regex(result.stderr, /nonexistent\/ambit\.yaml: cannot read/);
+  t.is((await run(['get', 'dr', 'two-files'])).code, 1);
+});
+
+test.serial('unknown fields are refused with file, line, resource and field', async (t) => {
+  const result = await run(['apply', '-f', '-'], 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: typo}\nspec:\n  host: x\n  trafficPolicy:\n    loadBalancr: {simple: RANDOM}\n');
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^error: <stdin>:7: DestinationRule default\/typo: spec\.trafficPolicy\.loadBalancr: /);
+  t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+});
+
+test.serial('delete -f removes what apply -f created; a missing name deletes nothing', async (t) => {
+  const doc = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: del-me, namespace: shop}\nspec: {}\n';
+  t.is((await run(['apply', '-f', '-'], doc)).code, 0);
+  const partial = await run(['delete', 'ap', 'del-me', 'not-there', '-n', 'shop']);
+  t.is(partial.code, 1);
+  t.regex(partial.stderr, /not-there/);
+  t.is((await run(['get', 'ap', 'del-me', '-n', 'shop'])).code, 0, 'still there after a failed delete');
+  const deleted = await run(['delete', '-f', '-'], doc);
+  t.is(deleted.code, 0, deleted.stderr);
+  t.regex(deleted.stdout, /authorizationpolicy\.security\.istio\.io\/del-me deleted/);
+  t.is((await run(['get', 'ap', 'del-me', '-n', 'shop'])).code, 1);
+});
+
+test.serial('get lists in a table, in JSON, across namespaces', async (t) => {
+  await run(['apply', '-f', '-'], 'apiVersion: networking.istio.io/v1beta1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: edge}\nspec:\n  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 443, name: https, protocol: TLS}]\n');
+  const table = await run(['get', 'se', '-A']);
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /^NAMESPACE\s+NAME\s+HOSTS\s+LOCATION\s+RESOLUTION\s+AGE\n/);
+  t.regex(table.stdout, /edge\s+ext\s+api\.example\.com\s+MESH_EXTERNAL\s+DNS\s+\d+s/);
+  const json = JSON.parse((await run(['get', 'se', '-n', 'edge', '-o', 'json'])).stdout) as { kind: string; items: Doc[] };
+  t.is(json.kind, 'List');
+  t.is(json.items[0]!.metadata.name, basename('ext'));
+  t.regex((await run(['get', 'se'])).stdout, /No resources found in default namespace/);
+});
+
+test.serial('bad flags are usage errors with exit code 2', async (t) => {
+  const r = await run(['get', 'frobnicators']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /unknown kind "frobnicators"/);
+  const o = await run(['get', 'vs', '-o', 'xml']);
+  t.is(o.code, 2);
+});
