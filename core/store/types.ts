@@ -22,6 +22,10 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** Long-running processes retry forever with backoff; CLIs fail fast (default false). */
   retryForever?: boolean;
+  /** How many change-log entries to keep (default 10000); a watcher further behind resyncs. */
+  changeLogLength?: number;
+  /** Shown by CLIENT LIST, so an operator can tell ambitd from the CLI (default "ambit"). */
+  connectionName?: string;
 }
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
@@ -29,6 +33,11 @@ export type ApplyAction = 'created' | 'configured' | 'unchanged';
 export interface ApplyResult {
   revision: number;
   results: { ref: ResourceRef; action: ApplyAction }[];
+}
+
+export interface DeleteOptions {
+  /** Skip refs that do not exist instead of failing the whole delete. */
+  ignoreNotFound?: boolean;
 }
 
 export interface DeleteResult {
@@ -62,11 +71,41 @@ export interface EndpointRecord {
   labels: Record<string, string>;
 }
 
+/** What enroll/unenroll did; `revision` is unchanged when nothing changed. */
+export interface EnrollResult {
+  revision: number;
+  action: 'created' | 'configured' | 'unchanged';
+}
+
+export interface UnenrollFilter {
+  node?: string;
+  address?: string;
+  port?: number;
+  /** Succeed (removing nothing) when no endpoint matches, instead of NotFoundError. */
+  ignoreNotFound?: boolean;
+}
+
+export interface UnenrollResult {
+  revision: number;
+  /** Endpoints removed. */
+  removed: number;
+  /** True when the service itself went away with its last endpoint. */
+  serviceDeleted: boolean;
+}
+
+export interface EndpointFilter {
+  namespace?: string;
+  service?: string;
+  node?: string;
+}
+
 /** A service: the union of its endpoints, with a stable VIP once allocated. */
 export interface ServiceRecord {
   name: string;
   namespace: string;
+  /** Union of its endpoints' ports, sorted. */
   ports: number[];
+  /** Allocated elsewhere; the store preserves it across enroll/unenroll. */
   vip?: string;
   labels?: Record<string, string>;
 }
@@ -85,6 +124,6 @@ export interface Snapshot {
   resources: Map<string, Resource>;
   /** Keyed by `namespace/name`. */
   services: Map<string, ServiceRecord>;
-  /** Keyed by endpointKey(). */
+  /** Keyed by endpointKey(): `namespace/service/node/address:port`. */
   endpoints: Map<string, EndpointRecord>;
 }

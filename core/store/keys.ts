@@ -1,0 +1,56 @@
+/**
+ * Every Redis key and channel the store uses, in one place, so the Lua scripts,
+ * the store and the watcher cannot disagree about names. All share one prefix
+ * (default "ambit:") so several meshes can live in one Redis.
+ */
+import type { EndpointRecord } from './types.js';
+
+export const DEFAULT_KEY_PREFIX = 'ambit:';
+
+export interface Keys {
+  /** String: the global revision counter (INCR). */
+  revision: string;
+  /** Hash refKey -> resource JSON as the user wrote it (store metadata stripped). */
+  resources: string;
+  /** Hash refKey -> store metadata JSON (resourceVersion, generation, creationTimestamp, digests). */
+  resourceMeta: string;
+  /** Hash `namespace/name` -> ServiceRecord JSON. */
+  services: string;
+  /** Hash endpointKey -> EndpointRecord JSON. */
+  endpoints: string;
+  /** Set of endpoint keys of one service, so unenroll does not scan every endpoint. */
+  serviceEndpoints(namespace: string, name: string): string;
+  /** String with TTL per node, refreshed by heartbeats. */
+  node(name: string): string;
+  /** SCAN pattern matching every node key. */
+  nodePattern: string;
+  /** Stream of changes; entry id `<revision>-<n>`, so a reader can ask "from revision r". */
+  changes: string;
+  /** Pub/sub channel carrying `{"revision":n}` after each write. */
+  channel: string;
+}
+
+export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
+  return {
+    revision: `${prefix}revision`,
+    resources: `${prefix}resources`,
+    resourceMeta: `${prefix}resource-meta`,
+    services: `${prefix}services`,
+    endpoints: `${prefix}endpoints`,
+    serviceEndpoints: (namespace, name) => `${prefix}service-endpoints:${namespace}/${name}`,
+    node: (name) => `${prefix}node:${name}`,
+    nodePattern: `${prefix}node:*`,
+    changes: `${prefix}changes`,
+    channel: `${prefix}events`,
+  };
+}
+
+/** `namespace/name`: the key of a service in the services hash and in Snapshot.services. */
+export function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** `namespace/service/node/address:port`: one enrolled instance. */
+export function endpointKey(ep: Pick<EndpointRecord, 'namespace' | 'service' | 'node' | 'address' | 'port'>): string {
+  return `${ep.namespace}/${ep.service}/${ep.node}/${ep.address}:${ep.port}`;
+}

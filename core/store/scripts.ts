@@ -1,0 +1,245 @@
+/**
+ * The store's write paths as Lua scripts. A script runs atomically in Redis, so a
+ * batch gets exactly one revision and readers never see half of it. Redis does NOT
+ * roll back a script that fails halfway, so every script is written in two phases:
+ * phase 1 reads and validates everything and may return an error; phase 2 only
+ * writes, with nothing left that can fail on bad input. That is what makes apply and
+ * delete all-or-nothing.
+ *
+ * Change-log entries get explicit stream ids `<revision>-<n>`: a watcher at revision r
+ * reads XRANGE from `<r+1>-0`, and a missing `-0` entry proves the log was trimmed.
+ *
+ * Documents are never decoded in Lua (cjson turns [] into {}); they are compared and
+ * stored as strings, with digests computed by the client.
+ */
+import type { Redis } from 'ioredis';
+
+/** Shared tail: append one change entry and return the next sequence number. */
+const LOG_CHANGE = `
+local function log_change(stream, maxlen, rev, seq, ...)
+  redis.call('XADD', stream, 'MAXLEN', maxlen, rev .. '-' .. seq, ...)
+  return seq + 1
+end
+`;
+
+/**
+ * KEYS: revision, resources, resource-meta, changes
+ * ARGV: channel, maxlen, now, count, then per document: key, doc, contentDigest, generationDigest, uid
+ * (the uid is used only when the document is created)
+ * Returns: { revision, action1, action2, ... }
+ */
+export const APPLY_LUA = `${LOG_CHANGE}
+local n = tonumber(ARGV[4])
+if not n or #ARGV ~= 4 + 5 * n then
+  return redis.error_reply('ESTORE_INVALID apply: expected ' .. tostring(n) .. ' documents')
+end
+local plan, seen, changed = {}, {}, false
+for i = 1, n do
+  local b = 5 * i
+  local key, doc, content, gen, uid = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  if not string.match(key, '^[^/]+/[^/]+/[^/]+$') then
+    return redis.error_reply('ESTORE_INVALID apply: malformed resource key "' .. key .. '"')
+  end
+  if string.sub(doc, 1, 1) ~= '{' or content == '' or gen == '' then
+    return redis.error_reply('ESTORE_INVALID apply: ' .. key .. ': document is not a JSON object')
+  end
+  if seen[key] then
+    return redis.error_reply('ESTORE_INVALID apply: ' .. key .. ' appears twice in one batch')
+  end
+  seen[key] = true
+  local raw = redis.call('HGET', KEYS[3], key)
+  local meta, action
+  if not raw then
+    action = 'created'
+    meta = { generation = 1, creationTimestamp = ARGV[3], uid = uid, content = content, gen = gen }
+  else
+    meta = cjson.decode(raw)
+    if meta.content == content then
+      action = 'unchanged'
+    else
+      action = 'configured'
+      if meta.gen ~= gen then meta.generation = meta.generation + 1 end
+      meta.content, meta.gen = content, gen
+    end
+  end
+  if action ~= 'unchanged' then changed = true end
+  plan[i] = { key = key, doc = doc, meta = meta, action = action }
+end
+
+local out = {}
+if not changed then
+  out[1] = tonumber(redis.call('GET', KEYS[1]) or '0')
+else
+  local rev = redis.call('INCR', KEYS[1])
+  out[1] = rev
+  local seq = 0
+  for i = 1, n do
+    local p = plan[i]
+    if p.action ~= 'unchanged' then
+      p.meta.resourceVersion = tostring(rev)
+      local m = cjson.encode(p.meta)
+      redis.call('HSET', KEYS[2], p.key, p.doc)
+      redis.call('HSET', KEYS[3], p.key, m)
+      seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'resource-put', 'k', p.key, 'd', p.doc, 'm', m)
+    end
+  end
+  redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
+end
+for i = 1, n do out[i + 1] = plan[i].action end
+return out
+`;
+
+/**
+ * KEYS: revision, resources, resource-meta, changes
+ * ARGV: channel, maxlen, ignoreMissing ('1' | '0'), key...
+ * Returns: { 0, missingKey } or { 1, revision, deletedKey... }
+ */
+export const DELETE_LUA = `${LOG_CHANGE}
+local doomed, seen = {}, {}
+for i = 4, #ARGV do
+  local key = ARGV[i]
+  if redis.call('HEXISTS', KEYS[2], key) == 1 then
+    if not seen[key] then seen[key] = true; doomed[#doomed + 1] = key end
+  elseif ARGV[3] ~= '1' then
+    return { 0, key }
+  end
+end
+if #doomed == 0 then return { 1, tonumber(redis.call('GET', KEYS[1]) or '0') } end
+local rev = redis.call('INCR', KEYS[1])
+local seq = 0
+for _, key in ipairs(doomed) do
+  redis.call('HDEL', KEYS[2], key)
+  redis.call('HDEL', KEYS[3], key)
+  seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'resource-delete', 'k', key)
+end
+redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
+local out = { 1, rev }
+for _, key in ipairs(doomed) do out[#out + 1] = key end
+return out
+`;
+
+/**
+ * The service record is small and store-owned (no user-written empty arrays), so it is
+ * safe to decode here; decoding keeps fields set by others (vip, labels) intact.
+ *
+ * KEYS: revision, services, endpoints, changes, service-endpoints set
+ * ARGV: channel, maxlen, serviceKey, endpointKey, endpointJson, port, name, namespace
+ * Returns: { revision, action }
+ */
+export const ENROLL_LUA = `${LOG_CHANGE}
+local port = tonumber(ARGV[6])
+local old = redis.call('HGET', KEYS[3], ARGV[4])
+local raw = redis.call('HGET', KEYS[2], ARGV[3])
+local svc
+if raw then svc = cjson.decode(raw) else svc = { name = ARGV[7], namespace = ARGV[8], ports = {} } end
+local has = false
+for _, p in ipairs(svc.ports) do if p == port then has = true end end
+local svcChanged = (not raw) or (not has)
+local epChanged = old ~= ARGV[5]
+if not svcChanged and not epChanged then
+  return { tonumber(redis.call('GET', KEYS[1]) or '0'), 'unchanged' }
+end
+local rev = redis.call('INCR', KEYS[1])
+local seq = 0
+if svcChanged then
+  if not has then table.insert(svc.ports, port); table.sort(svc.ports) end
+  local s = cjson.encode(svc)
+  redis.call('HSET', KEYS[2], ARGV[3], s)
+  seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'service-put', 'k', ARGV[3], 'd', s)
+end
+if epChanged then
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+  redis.call('SADD', KEYS[5], ARGV[4])
+  seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'endpoint-put', 'k', ARGV[4], 'd', ARGV[5])
+end
+redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
+if old then return { rev, 'configured' } end
+return { rev, 'created' }
+`;
+
+/**
+ * Endpoint keys are `namespace/service/node/address:port`, so filters match on the key
+ * alone, and the remaining ports are recomputed from the keys without decoding.
+ *
+ * KEYS: revision, services, endpoints, changes, service-endpoints set
+ * ARGV: channel, maxlen, serviceKey, node, address, port ('' matches any)
+ * Returns: { revision, removedCount, serviceDeleted (0|1) }
+ */
+export const UNENROLL_LUA = `${LOG_CHANGE}
+local function parse(k)
+  return string.match(k, '^[^/]+/[^/]+/([^/]+)/(.+):(%d+)$')
+end
+local doomed = {}
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  local node, addr, port = parse(k)
+  if (ARGV[4] == '' or ARGV[4] == node) and (ARGV[5] == '' or ARGV[5] == addr) and (ARGV[6] == '' or ARGV[6] == port) then
+    doomed[#doomed + 1] = k
+  end
+end
+if #doomed == 0 then return { tonumber(redis.call('GET', KEYS[1]) or '0'), 0, 0 } end
+table.sort(doomed)
+local rev = redis.call('INCR', KEYS[1])
+local seq = 0
+for _, k in ipairs(doomed) do
+  local ep = redis.call('HGET', KEYS[3], k)
+  redis.call('HDEL', KEYS[3], k)
+  redis.call('SREM', KEYS[5], k)
+  seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'endpoint-delete', 'k', k, 'd', ep or '{}')
+end
+local left = redis.call('SMEMBERS', KEYS[5])
+local deleted = 0
+if #left == 0 then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+  redis.call('DEL', KEYS[5])
+  seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'service-delete', 'k', ARGV[3])
+  deleted = 1
+else
+  local set, ports = {}, {}
+  for _, k in ipairs(left) do
+    local _, _, p = parse(k)
+    p = tonumber(p)
+    if not set[p] then set[p] = true; ports[#ports + 1] = p end
+  end
+  table.sort(ports)
+  local raw = redis.call('HGET', KEYS[2], ARGV[3])
+  if raw then
+    local svc = cjson.decode(raw)
+    if table.concat(svc.ports, ',') ~= table.concat(ports, ',') then
+      svc.ports = ports
+      local s = cjson.encode(svc)
+      redis.call('HSET', KEYS[2], ARGV[3], s)
+      seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'service-put', 'k', ARGV[3], 'd', s)
+    end
+  end
+end
+redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
+return { rev, #doomed, deleted }
+`;
+
+type Arg = string | number;
+export type ScriptRunner = (keys: string[], args: Arg[]) => Promise<unknown>;
+
+export interface Scripts {
+  apply: ScriptRunner;
+  delete: ScriptRunner;
+  enroll: ScriptRunner;
+  unenroll: ScriptRunner;
+}
+
+/**
+ * Registers the scripts on a client; ioredis then sends EVALSHA and falls back to
+ * EVAL once per connection, so the script text is not resent on every write.
+ */
+export function defineScripts(client: Redis): Scripts {
+  const define = (name: string, lua: string): ScriptRunner => {
+    client.defineCommand(name, { lua });
+    const fn = (client as unknown as Record<string, (n: number, ...a: Arg[]) => Promise<unknown>>)[name]!;
+    return (keys, args) => fn.call(client, keys.length, ...keys, ...args);
+  };
+  return {
+    apply: define('ambitApply', APPLY_LUA),
+    delete: define('ambitDelete', DELETE_LUA),
+    enroll: define('ambitEnroll', ENROLL_LUA),
+    unenroll: define('ambitUnenroll', UNENROLL_LUA),
+  };
+}

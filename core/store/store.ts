@@ -1,0 +1,314 @@
+/**
+ * The store client: resources (Istio and ambit documents), the service registry
+ * (nodes, services, endpoints) and consistent snapshots, all in Redis.
+ *
+ * Every write that changes something goes through one Lua script (core/store/scripts.ts),
+ * which bumps the global revision once, appends the changes to the change log and
+ * publishes `{"revision":n}`. Node heartbeats are the exception: they are liveness, not
+ * configuration, so they expire on their own and do not bump the revision.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { parseRefKey, refKey, refOf, type Resource, type ResourceRef } from '../config/resource.js';
+import { AmbitError, NotFoundError, StoreError } from '../errors.js';
+import { logger } from '../logging.js';
+import { checkResource, decodeChange, decodeResource, encodeEndpoint, encodeResource, parseEntryId } from './codec.js';
+import { connectRedis, unreachable } from './connection.js';
+import { endpointKey, keysFor, serviceKey, type Keys } from './keys.js';
+import { defineScripts, type Scripts } from './scripts.js';
+import type {
+  ApplyAction,
+  ApplyResult,
+  Change,
+  DeleteOptions,
+  DeleteResult,
+  EndpointFilter,
+  EndpointRecord,
+  EnrollResult,
+  NodeRecord,
+  ServiceRecord,
+  Snapshot,
+  StoreOptions,
+  UnenrollFilter,
+  UnenrollResult,
+} from './types.js';
+
+const log = logger('store');
+const DEFAULT_CHANGE_LOG_LENGTH = 10_000;
+const NAME = /^[^/\s]+$/;
+
+export class Store {
+  readonly keys: Keys;
+  private readonly scripts: Scripts;
+  private readonly maxlen: number;
+
+  /** Usually reached through Store.connect(); takes a client made by core/store/connection.ts. */
+  constructor(
+    /** The underlying client, for diagnostics (ambit doctor) and tests. */
+    readonly redis: Redis,
+    readonly options: StoreOptions = {},
+  ) {
+    this.keys = keysFor(options.keyPrefix);
+    this.scripts = defineScripts(redis);
+    this.maxlen = options.changeLogLength ?? DEFAULT_CHANGE_LOG_LENGTH;
+  }
+
+  /** Connects and waits for Redis (CLI mode: EREDIS_UNREACHABLE after connectTimeoutMs). */
+  static async connect(options: StoreOptions = {}): Promise<Store> {
+    return new Store(await connectRedis(options, 'store'), options);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect(); // already down: nothing to flush
+    }
+  }
+
+  /** The global revision: bumped once per write that changed something. */
+  async revision(): Promise<number> {
+    return this.run('revision', async () => Number((await this.redis.get(this.keys.revision)) ?? 0));
+  }
+
+  // ---- resources ----------------------------------------------------------------
+
+  /** Writes all documents or none, under one new revision (none if nothing changed). */
+  async apply(resources: Resource[]): Promise<ApplyResult> {
+    resources.forEach(checkResource);
+    const encoded = resources.map(encodeResource);
+    const dup = encoded.find((e, i) => encoded.findIndex((o) => o.key === e.key) !== i);
+    if (dup) throw new StoreError('ESTORE_INVALID', `${dup.key} appears twice in one apply`, { resource: dup.key });
+    if (encoded.length === 0) return { revision: await this.revision(), results: [] };
+    const k = this.keys;
+    const args = [k.channel, this.maxlen, new Date().toISOString(), encoded.length];
+    for (const e of encoded) args.push(e.key, e.doc, e.content, e.generation, randomUUID());
+    const reply = await this.run('apply', () => this.scripts.apply([k.revision, k.resources, k.resourceMeta, k.changes], args));
+    const [revision, ...actions] = reply as [number, ...ApplyAction[]];
+    const results = resources.map((r, i) => ({ ref: refOf(r), action: actions[i]! }));
+    log.debug({ revision, results: results.map((r) => `${refKey(r.ref)} ${r.action}`) }, 'applied');
+    return { revision: Number(revision), results };
+  }
+
+  /** Deletes all refs or none: a missing ref fails the whole call unless ignoreNotFound. */
+  async delete(refs: ResourceRef[], opts: DeleteOptions = {}): Promise<DeleteResult> {
+    const k = this.keys;
+    const args = [k.channel, this.maxlen, opts.ignoreNotFound ? '1' : '0', ...refs.map(refKey)];
+    const reply = (await this.run('delete', () =>
+      this.scripts.delete([k.revision, k.resources, k.resourceMeta, k.changes], args),
+    )) as [number, ...(string | number)[]];
+    if (reply[0] === 0) throw new NotFoundError(String(reply[1]), { resource: reply[1] });
+    const [, revision, ...deleted] = reply;
+    return { revision: Number(revision), deleted: deleted.map((key) => parseRefKey(String(key))) };
+  }
+
+  async get(ref: ResourceRef): Promise<Resource | undefined> {
+    const key = refKey(ref);
+    const [doc, meta] = await this.exec('get', (m) => m.hget(this.keys.resources, key).hget(this.keys.resourceMeta, key));
+    return typeof doc === 'string' ? decodeResource(doc, (meta as string | null) ?? undefined) : undefined;
+  }
+
+  /** Resources sorted by kind/namespace/name, optionally only one kind and/or namespace. */
+  async list(kind?: string, namespace?: string): Promise<Resource[]> {
+    const [docs, metas] = await this.exec('list', (m) => m.hgetall(this.keys.resources).hgetall(this.keys.resourceMeta));
+    const meta = metas as Record<string, string>;
+    return sortedEntries(docs as Record<string, string>)
+      .filter(([key]) => {
+        const [k, ns] = key.split('/');
+        return (!kind || k === kind) && (!namespace || ns === namespace);
+      })
+      .map(([key, doc]) => decodeResource(doc, meta[key]));
+  }
+
+  // ---- registry: nodes ----------------------------------------------------------
+
+  /** Records that a node is alive for ttlSeconds. Liveness is not configuration: no revision bump. */
+  async heartbeatNode(node: NodeRecord, ttlSeconds: number): Promise<void> {
+    checkName('node name', node.name);
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
+      throw new StoreError('ESTORE_INVALID', `heartbeat TTL must be a whole number of seconds >= 1, got ${ttlSeconds}`);
+    }
+    const record = JSON.stringify({ ...node, lastSeen: Date.now() });
+    await this.run('heartbeat', () => this.redis.set(this.keys.node(node.name), record, 'EX', ttlSeconds));
+  }
+
+  async getNode(name: string): Promise<NodeRecord | undefined> {
+    const raw = await this.run('getNode', () => this.redis.get(this.keys.node(name)));
+    return raw ? (JSON.parse(raw) as NodeRecord) : undefined;
+  }
+
+  /** Live nodes (heartbeat not yet expired), sorted by name. */
+  async listNodes(): Promise<NodeRecord[]> {
+    return this.run('listNodes', async () => {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await this.redis.scan(cursor, 'MATCH', this.keys.nodePattern, 'COUNT', 200);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+      if (keys.length === 0) return [];
+      const values = await this.redis.mget(...keys);
+      return values
+        .filter((v): v is string => typeof v === 'string') // expired between SCAN and MGET
+        .map((v) => JSON.parse(v) as NodeRecord)
+        .sort((a, b) => cmp(a.name, b.name));
+    });
+  }
+
+  // ---- registry: services and endpoints -----------------------------------------
+
+  /** Adds or updates one endpoint and its service (ports are the union of its endpoints). */
+  async enroll(endpoint: EndpointRecord): Promise<EnrollResult> {
+    checkEndpoint(endpoint);
+    const k = this.keys;
+    const svc = serviceKey(endpoint.namespace, endpoint.service);
+    const reply = (await this.run('enroll', () =>
+      this.scripts.enroll(
+        [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(endpoint.namespace, endpoint.service)],
+        [k.channel, this.maxlen, svc, endpointKey(endpoint), encodeEndpoint(endpoint), endpoint.port, endpoint.service, endpoint.namespace],
+      ),
+    )) as [number, EnrollResult['action']];
+    return { revision: Number(reply[0]), action: reply[1] };
+  }
+
+  /** Removes the matching endpoints of a service, and the service when none is left. */
+  async unenroll(namespace: string, service: string, filter: UnenrollFilter = {}): Promise<UnenrollResult> {
+    const k = this.keys;
+    const svc = serviceKey(namespace, service);
+    const reply = (await this.run('unenroll', () =>
+      this.scripts.unenroll(
+        [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, service)],
+        [k.channel, this.maxlen, svc, filter.node ?? '', filter.address ?? '', filter.port ?? ''],
+      ),
+    )) as [number, number, number];
+    const [revision, removed, serviceDeleted] = reply;
+    if (removed === 0 && !filter.ignoreNotFound) {
+      const which = [filter.node && `node ${filter.node}`, filter.address, filter.port && `port ${filter.port}`].filter(Boolean);
+      throw new NotFoundError(`endpoint of service ${svc}${which.length ? ` (${which.join(', ')})` : ''}`, { service: svc });
+    }
+    return { revision: Number(revision), removed, serviceDeleted: serviceDeleted === 1 };
+  }
+
+  async getService(namespace: string, name: string): Promise<ServiceRecord | undefined> {
+    const raw = await this.run('getService', () => this.redis.hget(this.keys.services, serviceKey(namespace, name)));
+    return raw ? (JSON.parse(raw) as ServiceRecord) : undefined;
+  }
+
+  /** Services sorted by namespace/name. */
+  async listServices(namespace?: string): Promise<ServiceRecord[]> {
+    const all = await this.run('listServices', () => this.redis.hgetall(this.keys.services));
+    return sortedEntries(all)
+      .filter(([key]) => !namespace || key.startsWith(`${namespace}/`))
+      .map(([, v]) => JSON.parse(v) as ServiceRecord);
+  }
+
+  /** Endpoints sorted by endpoint key (namespace/service/node/address:port). */
+  async listEndpoints(filter: EndpointFilter = {}): Promise<EndpointRecord[]> {
+    const all = await this.run('listEndpoints', () => this.redis.hgetall(this.keys.endpoints));
+    return sortedEntries(all)
+      .map(([, v]) => JSON.parse(v) as EndpointRecord)
+      .filter(
+        (e) =>
+          (!filter.namespace || e.namespace === filter.namespace) &&
+          (!filter.service || e.service === filter.service) &&
+          (!filter.node || e.node === filter.node),
+      );
+  }
+
+  // ---- snapshots and the change log ---------------------------------------------
+
+  /** Everything a proxy needs, read in one MULTI so it matches exactly one revision. */
+  async snapshot(): Promise<Snapshot> {
+    const k = this.keys;
+    const [rev, docs, metas, services, endpoints] = await this.exec('snapshot', (m) =>
+      m.get(k.revision).hgetall(k.resources).hgetall(k.resourceMeta).hgetall(k.services).hgetall(k.endpoints),
+    );
+    const meta = metas as Record<string, string>;
+    return {
+      revision: Number(rev ?? 0),
+      resources: new Map(sortedEntries(docs as Record<string, string>).map(([key, d]) => [key, decodeResource(d, meta[key])])),
+      services: new Map(sortedEntries(services as Record<string, string>).map(([key, s]) => [key, JSON.parse(s) as ServiceRecord])),
+      endpoints: new Map(sortedEntries(endpoints as Record<string, string>).map(([key, e]) => [key, JSON.parse(e) as EndpointRecord])),
+    };
+  }
+
+  /**
+   * The changes after `revision`, in order, or undefined when they cannot be replayed:
+   * the log was trimmed past them, or Redis went backwards (restored or flushed).
+   * Either way the caller must reload a full snapshot.
+   */
+  async changesSince(revision: number): Promise<Change[] | undefined> {
+    const k = this.keys;
+    const [rev, entries] = await this.exec('changesSince', (m) => m.get(k.revision).xrange(k.changes, `${revision + 1}-0`, '+'));
+    const current = Number(rev ?? 0);
+    if (current < revision) return undefined;
+    const changes: Change[] = [];
+    let expect = revision + 1;
+    for (const [id, fields] of entries as [string, string[]][]) {
+      const at = parseEntryId(id);
+      if (at.revision === expect && at.seq === 0) expect++;
+      else if (at.revision !== expect - 1) return undefined; // a revision's first entry is gone: trimmed
+      changes.push(decodeChange(at.revision, fields));
+    }
+    return expect === current + 1 ? changes : undefined;
+  }
+
+  // ---- plumbing -----------------------------------------------------------------
+
+  /** Runs one MULTI and unwraps its per-command errors. */
+  private async exec(op: string, build: (m: ChainableCommander) => ChainableCommander): Promise<unknown[]> {
+    return this.run(op, async () => {
+      const replies = (await build(this.redis.multi()).exec()) ?? [];
+      return replies.map(([err, value]) => {
+        if (err) throw err;
+        return value;
+      });
+    });
+  }
+
+  /** Maps client and server failures to StoreError with a stable code. */
+  private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(op, err, this.options);
+    }
+  }
+}
+
+function toStoreError(op: string, err: unknown, opts: StoreOptions): AmbitError {
+  if (err instanceof AmbitError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  const scripted = /^(E[A-Z_]+) (.*)$/s.exec(msg);
+  if (scripted?.[1]?.startsWith('ESTORE')) return new StoreError(scripted[1], scripted[2]!.split('\nscript:')[0]!.trim(), { op });
+  if (/Connection is closed|MaxRetriesPerRequest|ECONNREFUSED|ETIMEDOUT|ECONNRESET|Stream isn't writeable/.test(msg)) {
+    return unreachable(opts, err);
+  }
+  return new StoreError('EREDIS', `Redis ${op} failed: ${msg}`, { op }, { cause: err });
+}
+
+function checkName(what: string, v: unknown): void {
+  if (typeof v !== 'string' || !NAME.test(v)) {
+    throw new StoreError('ESTORE_INVALID', `${what} is required and may not contain "/" or spaces, got ${JSON.stringify(v)}`);
+  }
+}
+
+function checkEndpoint(e: EndpointRecord): void {
+  checkName('service', e.service);
+  checkName('namespace', e.namespace);
+  checkName('node', e.node);
+  checkName('address', e.address);
+  checkName('serviceAccount', e.serviceAccount);
+  if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
+    throw new StoreError('ESTORE_INVALID', `port must be 1-65535, got ${JSON.stringify(e.port)}`);
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortedEntries(h: Record<string, string> | null | undefined): [string, string][] {
+  return Object.entries(h ?? {}).sort(([a], [b]) => cmp(a, b));
+}
