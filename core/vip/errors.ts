@@ -1,0 +1,19 @@
+import { AmbitError, type ErrorContext } from '../errors.js';
+
+/**
+ * Why a VIP could not be allocated. Stable codes: the store maps them to its
+ * own results and operators grep for them, so rename none of them.
+ */
+export type VipErrorCode =
+  /** The configured range is not an IP prefix (or has host bits set). */
+  | 'EVIP_INVALID_CIDR'
+  /** Every usable address in the range is already taken. */
+  | 'EVIP_EXHAUSTED';
+
+export class VipError extends AmbitError {
+  declare readonly code: VipErrorCode;
+
+  constructor(code: VipErrorCode, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
