@@ -32,7 +32,7 @@ s.on('error', e => { console.error(e.message); process.exit(1); });
 
 async function startEcho(topo: Topology, host: string, port: number): Promise<void> {
 	const server = topo.spawn(host, node, ['-e', ECHO_SERVER, String(port), topo.host(host).address]);
-	await waitForOutput(server, /listening/);
+	await waitForOutput(server, /listening/, 30_000);
 }
 
 async function roundTrip(topo: Topology, from: string, to: string, port: number): Promise<string> {
@@ -127,8 +127,11 @@ netnsTest('a test body that throws still cleans up (child ava run)', async t => 
 	assertGone(t, names);
 });
 
-/** A plain node process (not ava) that builds a topology, prints its names, then does `mode`. */
-function startScript(mode: 'throw' | 'wait'): ReturnType<typeof spawnChild> {
+/**
+ * A plain node process (not ava) that builds a topology, prints its names, then does
+ * `mode`. If the test gives up early (a slow machine), teardown still ends it and sweeps.
+ */
+function startScript(t: ExecutionContext, mode: 'throw' | 'wait'): ReturnType<typeof spawnChild> {
 	const script = `
 		import {createTopology} from ${JSON.stringify(helperUrl)};
 		const topo = await createTopology({hosts: ['a']});
@@ -137,16 +140,24 @@ function startScript(mode: 'throw' | 'wait'): ReturnType<typeof spawnChild> {
 		if (${JSON.stringify(mode)} === 'throw') setTimeout(() => { throw new Error('uncaught'); }, 50);
 		else setInterval(() => {}, 1000);
 	`;
-	return spawnChild(node, ['--input-type=module', '-e', script], {stdio: ['ignore', 'pipe', 'pipe']});
+	const child = spawnChild(node, ['--input-type=module', '-e', script], {stdio: ['ignore', 'pipe', 'pipe']});
+	const closed = new Promise(resolve => child.once('close', resolve));
+	t.teardown(async () => {
+		if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+		await closed;
+		sweepStale();
+	});
+	return child;
 }
 
 async function namesFrom(child: ReturnType<typeof spawnChild>): Promise<string[]> {
-	return JSON.parse(await waitForOutput(child, /\[.*\]\n/)) as string[];
+	// Generous: a node start plus a topology can take seconds on a loaded CI machine.
+	return JSON.parse(await waitForOutput(child, /\[.*\]\n/, 60_000)) as string[];
 }
 
 for (const how of ['SIGTERM', 'SIGINT', 'uncaught exception'] as const) {
 	netnsTest(`the exit hook cleans up when the process ends by ${how}`, async t => {
-		const child = startScript(how === 'uncaught exception' ? 'throw' : 'wait');
+		const child = startScript(t, how === 'uncaught exception' ? 'throw' : 'wait');
 		const closed = new Promise<[number | null, string | null]>(resolve => child.once('close', (c, s) => resolve([c, s])));
 		const names = await namesFrom(child);
 		if (how !== 'uncaught exception') child.kill(how);
@@ -160,7 +171,7 @@ for (const how of ['SIGTERM', 'SIGINT', 'uncaught exception'] as const) {
 
 netnsTest('sweepStale() removes what a SIGKILLed run left behind, and nothing live', async t => {
 	const live = await withTopology(t, {hosts: ['a']});
-	const child = startScript('wait');
+	const child = startScript(t, 'wait');
 	const names = await namesFrom(child);
 	const closed = new Promise(resolve => child.once('close', resolve));
 	child.kill('SIGKILL');
