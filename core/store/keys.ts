@@ -18,6 +18,14 @@ export interface Keys {
   services: string;
   /** Hash endpointKey -> EndpointRecord JSON. */
   endpoints: string;
+  /** Hash VIP -> owner `namespace/name`: which addresses are taken, for the allocator. */
+  vips: string;
+  /** Hash owner `namespace/name` -> VIP: the other direction, so a VIP outlives re-enrolls. */
+  vipOwners: string;
+  /** String bumped on every VIP claim and release, so a range change can tell the set moved under it. */
+  vipEpoch: string;
+  /** Hash of per-mesh settings (vipCidr). */
+  mesh: string;
   /** Set of endpoint keys of one service, so unenroll does not scan every endpoint. */
   serviceEndpoints(namespace: string, name: string): string;
   /** String with TTL per node, refreshed by heartbeats. */
@@ -37,6 +45,10 @@ export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
     resourceMeta: `${prefix}resource-meta`,
     services: `${prefix}services`,
     endpoints: `${prefix}endpoints`,
+    vips: `${prefix}vips`,
+    vipOwners: `${prefix}vip-owners`,
+    vipEpoch: `${prefix}vip-epoch`,
+    mesh: `${prefix}mesh`,
     serviceEndpoints: (namespace, name) => `${prefix}service-endpoints:${namespace}/${name}`,
     node: (name) => `${prefix}node:${name}`,
     nodePattern: `${prefix}node:*`,

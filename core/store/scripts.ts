@@ -13,6 +13,7 @@
  * stored as strings, with digests computed by the client.
  */
 import type { Redis } from 'ioredis';
+import { CLAIM_VIP_LUA, SET_MESH_LUA, VIP_LUA } from './vip-scripts.js';
 
 /** Shared tail: append one change entry and return the next sequence number. */
 const LOG_CHANGE = `
@@ -120,28 +121,34 @@ return out
 
 /**
  * The service record is small and store-owned (no user-written empty arrays), so it is
- * safe to decode here; decoding keeps fields set by others (vip, labels) intact.
+ * safe to decode here; decoding keeps fields set by others (labels) intact. Its `vip` is
+ * a copy of the owner's claim in vip-owners, which is the truth (see vip-scripts.ts).
  *
- * KEYS: revision, services, endpoints, changes, service-endpoints set
- * ARGV: channel, maxlen, serviceKey, endpointKey, endpointJson, port, name, namespace
- * Returns: { revision, action }
+ * KEYS: revision, services, endpoints, changes, service-endpoints set, vips, vip-owners, vip-epoch, mesh
+ * ARGV: channel, maxlen, serviceKey, endpointKey, endpointJson, port, name, namespace,
+ *       candidateVip ('' = the service should already hold one), cidr, defaultCidr
+ * Returns: { revision, action, vip } or { 'retry', reason } (nothing written)
  */
-export const ENROLL_LUA = `${LOG_CHANGE}
+export const ENROLL_LUA = `${LOG_CHANGE}${VIP_LUA}
 local port = tonumber(ARGV[6])
+local vip, why = vip_plan(KEYS[6], KEYS[7], KEYS[9], ARGV[3], ARGV[9], ARGV[10], ARGV[11])
+if not vip then return { 'retry', why } end
 local old = redis.call('HGET', KEYS[3], ARGV[4])
 local raw = redis.call('HGET', KEYS[2], ARGV[3])
 local svc
 if raw then svc = cjson.decode(raw) else svc = { name = ARGV[7], namespace = ARGV[8], ports = {} } end
 local has = false
 for _, p in ipairs(svc.ports) do if p == port then has = true end end
-local svcChanged = (not raw) or (not has)
+local svcChanged = (not raw) or (not has) or svc.vip ~= vip
 local epChanged = old ~= ARGV[5]
 if not svcChanged and not epChanged then
-  return { tonumber(redis.call('GET', KEYS[1]) or '0'), 'unchanged' }
+  return { tonumber(redis.call('GET', KEYS[1]) or '0'), 'unchanged', vip }
 end
 local rev = redis.call('INCR', KEYS[1])
 local seq = 0
 if svcChanged then
+  vip_claim(KEYS[6], KEYS[7], KEYS[8], ARGV[3], vip)
+  svc.vip = vip
   if not has then table.insert(svc.ports, port); table.sort(svc.ports) end
   local s = cjson.encode(svc)
   redis.call('HSET', KEYS[2], ARGV[3], s)
@@ -153,19 +160,23 @@ if epChanged then
   seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'endpoint-put', 'k', ARGV[4], 'd', ARGV[5])
 end
 redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
-if old then return { rev, 'configured' } end
-return { rev, 'created' }
+if old then return { rev, 'configured', vip } end
+return { rev, 'created', vip }
 `;
 
 /**
  * Endpoint keys are `namespace/service/node/address:port`, so filters match on the key
  * alone, and the remaining ports are recomputed from the keys without decoding.
  *
- * KEYS: revision, services, endpoints, changes, service-endpoints set
+ * The service's VIP is released with the service, so a range can shrink and a busy range
+ * does not fill with the dead; the allocator's hash preference gives it back the same
+ * address when it returns, unless another service took it meanwhile.
+ *
+ * KEYS: revision, services, endpoints, changes, service-endpoints set, vips, vip-owners, vip-epoch
  * ARGV: channel, maxlen, serviceKey, node, address, port ('' matches any)
  * Returns: { revision, removedCount, serviceDeleted (0|1) }
  */
-export const UNENROLL_LUA = `${LOG_CHANGE}
+export const UNENROLL_LUA = `${LOG_CHANGE}${VIP_LUA}
 local function parse(k)
   return string.match(k, '^[^/]+/[^/]+/([^/]+)/(.+):(%d+)$')
 end
@@ -191,6 +202,7 @@ local deleted = 0
 if #left == 0 then
   redis.call('HDEL', KEYS[2], ARGV[3])
   redis.call('DEL', KEYS[5])
+  vip_release(KEYS[6], KEYS[7], KEYS[8], ARGV[3])
   seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'service-delete', 'k', ARGV[3])
   deleted = 1
 else
@@ -224,6 +236,8 @@ export interface Scripts {
   delete: ScriptRunner;
   enroll: ScriptRunner;
   unenroll: ScriptRunner;
+  claimVip: ScriptRunner;
+  setMesh: ScriptRunner;
 }
 
 /**
@@ -241,5 +255,7 @@ export function defineScripts(client: Redis): Scripts {
     delete: define('ambitDelete', DELETE_LUA),
     enroll: define('ambitEnroll', ENROLL_LUA),
     unenroll: define('ambitUnenroll', UNENROLL_LUA),
+    claimVip: define('ambitClaimVip', CLAIM_VIP_LUA),
+    setMesh: define('ambitSetMesh', SET_MESH_LUA),
   };
 }

@@ -12,10 +12,12 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { parseRefKey, refKey, refOf, type Resource, type ResourceRef } from '../config/resource.js';
 import { AmbitError, NotFoundError, StoreError } from '../errors.js';
 import { logger } from '../logging.js';
+import { DEFAULT_VIP_CIDR } from '../vip/allocator.js';
 import { checkResource, decodeChange, decodeResource, encodeEndpoint, encodeResource, parseEntryId } from './codec.js';
 import { connectRedis, unreachable } from './connection.js';
 import { endpointKey, keysFor, serviceKey, type Keys } from './keys.js';
 import { defineScripts, type Scripts } from './scripts.js';
+import { readMeshSettings, withVipClaim, writeMeshSettings } from './vips.js';
 import type {
   ApplyAction,
   ApplyResult,
@@ -25,6 +27,7 @@ import type {
   EndpointFilter,
   EndpointRecord,
   EnrollResult,
+  MeshSettings,
   NodeRecord,
   ServiceRecord,
   Snapshot,
@@ -158,18 +161,21 @@ export class Store {
 
   // ---- registry: services and endpoints -----------------------------------------
 
-  /** Adds or updates one endpoint and its service (ports are the union of its endpoints). */
+  /**
+   * Adds or updates one endpoint and its service (ports are the union of its endpoints).
+   * A new service gets a VIP from the mesh's range in the same atomic write; VipError
+   * EVIP_EXHAUSTED when the range is full, and then nothing is written.
+   */
   async enroll(endpoint: EndpointRecord): Promise<EnrollResult> {
     checkEndpoint(endpoint);
     const k = this.keys;
-    const svc = serviceKey(endpoint.namespace, endpoint.service);
+    const { namespace, service: name } = endpoint;
+    const keys = [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, name), k.vips, k.vipOwners, k.vipEpoch, k.mesh];
+    const args = [k.channel, this.maxlen, serviceKey(namespace, name), endpointKey(endpoint), encodeEndpoint(endpoint), endpoint.port, name, namespace];
     const reply = (await this.run('enroll', () =>
-      this.scripts.enroll(
-        [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(endpoint.namespace, endpoint.service)],
-        [k.channel, this.maxlen, svc, endpointKey(endpoint), encodeEndpoint(endpoint), endpoint.port, endpoint.service, endpoint.namespace],
-      ),
-    )) as [number, EnrollResult['action']];
-    return { revision: Number(reply[0]), action: reply[1] };
+      withVipClaim(this.redis, k, { namespace, name }, (c) => this.scripts.enroll(keys, [...args, c.vip, c.cidr, DEFAULT_VIP_CIDR])),
+    )) as [number, EnrollResult['action'], string];
+    return { revision: Number(reply[0]), action: reply[1], vip: reply[2] };
   }
 
   /** Removes the matching endpoints of a service, and the service when none is left. */
@@ -178,7 +184,7 @@ export class Store {
     const svc = serviceKey(namespace, service);
     const reply = (await this.run('unenroll', () =>
       this.scripts.unenroll(
-        [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, service)],
+        [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, service), k.vips, k.vipOwners, k.vipEpoch],
         [k.channel, this.maxlen, svc, filter.node ?? '', filter.address ?? '', filter.port ?? ''],
       ),
     )) as [number, number, number];
@@ -188,6 +194,25 @@ export class Store {
       throw new NotFoundError(`endpoint of service ${svc}${which.length ? ` (${which.join(', ')})` : ''}`, { service: svc });
     }
     return { revision: Number(revision), removed, serviceDeleted: serviceDeleted === 1 };
+  }
+
+  /**
+   * The VIP held by `namespace/name`, claiming one if it holds none. For names that are not
+   * enrolled services (ServiceEntry hosts without addresses); they share the range and the
+   * uniqueness with services, but no registry record or revision changes. An enrolled
+   * service's VIP is returned as is (and goes with the service when it is deleted; hosts
+   * are FQDNs and service names DNS labels, so the two do not meet by accident).
+   */
+  async allocateVip(namespace: string, name: string): Promise<string> {
+    checkName('namespace', namespace);
+    checkName('name', name);
+    const k = this.keys;
+    const reply = await this.run('allocateVip', () =>
+      withVipClaim(this.redis, k, { namespace, name }, (c) =>
+        this.scripts.claimVip([k.vips, k.vipOwners, k.vipEpoch, k.mesh], [serviceKey(namespace, name), c.vip, c.cidr, DEFAULT_VIP_CIDR]),
+      ),
+    );
+    return String(reply[1]);
   }
 
   async getService(namespace: string, name: string): Promise<ServiceRecord | undefined> {
@@ -214,6 +239,21 @@ export class Store {
           (!filter.service || e.service === filter.service) &&
           (!filter.node || e.node === filter.node),
       );
+  }
+
+  // ---- mesh settings --------------------------------------------------------------
+
+  /** The mesh-wide settings, with defaults for what was never set. */
+  async meshSettings(): Promise<MeshSettings> {
+    return this.run('meshSettings', () => readMeshSettings(this.redis, this.keys));
+  }
+
+  /**
+   * Changes the VIP range (EVIP_INVALID_CIDR for a bad one). New VIPs come from the new
+   * range; VipError EVIP_RANGE_IN_USE if any VIP already handed out lies outside it.
+   */
+  async setMeshSettings(settings: MeshSettings): Promise<MeshSettings> {
+    return this.run('setMeshSettings', () => writeMeshSettings(this.redis, this.keys, this.scripts.setMesh, settings));
   }
 
   // ---- snapshots and the change log ---------------------------------------------

@@ -75,6 +75,8 @@ export interface EndpointRecord {
 export interface EnrollResult {
   revision: number;
   action: 'created' | 'configured' | 'unchanged';
+  /** The service's VIP: claimed at its first enroll, the same on every later one. */
+  vip: string;
 }
 
 export interface UnenrollFilter {
@@ -105,9 +107,18 @@ export interface ServiceRecord {
   namespace: string;
   /** Union of its endpoints' ports, sorted. */
   ports: number[];
-  /** Allocated elsewhere; the store preserves it across enroll/unenroll. */
+  /**
+   * Claimed by the store at the service's first enroll and kept until its last endpoint
+   * goes. Optional only for records written before VIPs existed (the next enroll adds it).
+   */
   vip?: string;
   labels?: Record<string, string>;
+}
+
+/** Settings that apply to the whole mesh, kept in the store so every node agrees. */
+export interface MeshSettings {
+  /** Where service VIPs come from (default 240.240.0.0/16, DEFAULT_VIP_CIDR in core/vip). */
+  vipCidr: string;
 }
 
 export type Change =

@@ -8,7 +8,9 @@ export type VipErrorCode =
   /** The configured range is not an IP prefix (or has host bits set). */
   | 'EVIP_INVALID_CIDR'
   /** Every usable address in the range is already taken. */
-  | 'EVIP_EXHAUSTED';
+  | 'EVIP_EXHAUSTED'
+  /** A new range was refused because VIPs already handed out fall outside it. */
+  | 'EVIP_RANGE_IN_USE';
 
 export class VipError extends AmbitError {
   declare readonly code: VipErrorCode;

@@ -21,14 +21,17 @@ function ep(node: string, address: string, port: number, extra: Partial<Endpoint
 test('enroll creates the service and endpoint in one revision; ports are the union', async (t) => {
   const store = await connect();
   t.teardown(() => store.close());
-  t.deepEqual(await store.enroll(ep('n1', '10.0.0.1', 9080)), { revision: 1, action: 'created' });
-  t.deepEqual(await store.enroll(ep('n1', '10.0.0.1', 9080)), { revision: 1, action: 'unchanged' });
-  t.deepEqual(await store.enroll(ep('n1', '10.0.0.1', 9080, { labels: { version: 'v2' } })), { revision: 2, action: 'configured' });
+  const created = await store.enroll(ep('n1', '10.0.0.1', 9080));
+  const vip = created.vip;
+  t.regex(vip, /^240\.240\./);
+  t.deepEqual(created, { revision: 1, action: 'created', vip });
+  t.deepEqual(await store.enroll(ep('n1', '10.0.0.1', 9080)), { revision: 1, action: 'unchanged', vip });
+  t.deepEqual(await store.enroll(ep('n1', '10.0.0.1', 9080, { labels: { version: 'v2' } })), { revision: 2, action: 'configured', vip });
   await store.enroll(ep('n2', '10.0.0.2', 9080));
   await store.enroll(ep('n2', '10.0.0.2', 8443));
   await store.enroll(ep('n1', '10.0.0.9', 5000, { service: 'ratings', serviceAccount: 'ratings' }));
 
-  t.deepEqual(await store.getService('default', 'reviews'), { name: 'reviews', namespace: 'default', ports: [8443, 9080] });
+  t.deepEqual(await store.getService('default', 'reviews'), { name: 'reviews', namespace: 'default', ports: [8443, 9080], vip });
   t.deepEqual((await store.listServices()).map((s) => s.name), ['ratings', 'reviews']);
   t.deepEqual(await store.listServices('prod'), []);
   t.is((await store.listEndpoints()).length, 4);
@@ -45,15 +48,13 @@ test('unenroll removes matching endpoints, shrinks ports, and drops the service 
   await store.enroll(ep('n1', '10.0.0.1', 9080));
   await store.enroll(ep('n2', '10.0.0.2', 9080));
   await store.enroll(ep('n2', '10.0.0.2', 8443));
-  // VIPs are allocated by another component; simulate it writing the field.
-  const svc = { ...(await store.getService('default', 'reviews'))!, vip: '240.240.0.7' };
-  await store.redis.hset(store.keys.services, 'default/reviews', JSON.stringify(svc));
+  const vip = (await store.getService('default', 'reviews'))!.vip;
 
   const r1 = await store.unenroll('default', 'reviews', { port: 8443 });
   t.deepEqual({ removed: r1.removed, serviceDeleted: r1.serviceDeleted }, { removed: 1, serviceDeleted: false });
-  t.deepEqual(await store.getService('default', 'reviews'), { name: 'reviews', namespace: 'default', ports: [9080], vip: '240.240.0.7' });
+  t.deepEqual(await store.getService('default', 'reviews'), { name: 'reviews', namespace: 'default', ports: [9080], vip });
   await store.enroll(ep('n3', '10.0.0.3', 9090));
-  t.is((await store.getService('default', 'reviews'))!.vip, '240.240.0.7', 'enroll preserves the VIP');
+  t.is((await store.getService('default', 'reviews'))!.vip, vip, 'enroll preserves the VIP');
 
   const before = await store.revision();
   await t.throwsAsync(store.unenroll('default', 'reviews', { node: 'n9' }), { instanceOf: NotFoundError });
