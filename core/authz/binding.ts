@@ -1,0 +1,46 @@
+/**
+ * How a policy binds: its scope (mesh, namespace, selector or waypoint
+ * targets; select.ts applies it to workloads) and whether it is a dry run.
+ */
+import type { AuthorizationPolicySpec, PolicyTargetReference, Resource } from '../config/index.js';
+import { AuthzError } from './errors.js';
+import type { PolicyScope, PolicyTarget } from './types.js';
+
+export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+
+/** Istio reads the annotation with Go's strconv.ParseBool. */
+export function dryRunOf(resource: Resource): boolean {
+  const value = resource.metadata.annotations?.[DRY_RUN_ANNOTATION];
+  if (value === undefined) return false;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  throw new AuthzError('EAUTHZ_DRY_RUN_ANNOTATION', `annotation ${DRY_RUN_ANNOTATION} must be "true" or "false", not ${JSON.stringify(value)}`, { value });
+}
+
+const TARGET_GROUPS: Record<PolicyTarget['kind'], readonly (string | undefined)[]> = {
+  Service: [undefined, '', 'core'],
+  ServiceEntry: ['networking.istio.io'],
+  Gateway: ['gateway.networking.k8s.io'],
+};
+
+/** Waypoint bindings; a reference ambit cannot honour becomes a warning and binds nothing. */
+function targetsOf(refs: readonly PolicyTargetReference[], namespace: string, warnings: string[]): PolicyTarget[] {
+  const targets: PolicyTarget[] = [];
+  for (const ref of refs) {
+    const kind = ref.kind as PolicyTarget['kind'];
+    if (!Object.hasOwn(TARGET_GROUPS, kind) || !TARGET_GROUPS[kind].includes(ref.group)) {
+      warnings.push(`targetRef ${ref.group ?? ''}/${ref.kind} ${ref.name} is not supported (Service, ServiceEntry, Gateway): it binds nothing`);
+    } else if (ref.namespace !== undefined && ref.namespace !== namespace) {
+      warnings.push(`targetRef ${ref.kind} ${ref.namespace}/${ref.name} is in another namespace: it binds nothing`);
+    } else targets.push({ kind, name: ref.name });
+  }
+  return targets;
+}
+
+export function scopeOf(spec: AuthorizationPolicySpec, namespace: string, root: string, warnings: string[]): PolicyScope {
+  const refs = spec.targetRefs ?? (spec.targetRef ? [spec.targetRef] : []);
+  if (refs.length > 0) return { kind: 'targets', targets: targetsOf(refs, namespace, warnings) };
+  const labels = spec.selector?.matchLabels;
+  if (labels && Object.keys(labels).length > 0) return { kind: 'selector', matchLabels: labels };
+  return namespace === root ? { kind: 'mesh' } : { kind: 'namespace' };
+}
