@@ -1,10 +1,26 @@
-/** Reads the resources named by `-f` flags; `-` is standard input, read once. */
+/**
+ * Reads the resources named by `-f` flags (`-` is standard input, read once)
+ * and checks what the schema alone cannot: that each AuthorizationPolicy
+ * compiles (path templates, condition keys), so a policy the daemons would
+ * refuse never reaches the store.
+ */
 import type { Resource } from '../core/config/resource.js';
+import { ConfigError, ConfigErrors } from '../core/errors.js';
 
 export async function readInputs(paths: string[], defaultNamespace: string): Promise<Resource[]> {
-  const { loadFiles } = await import('../core/config/index.js');
+  const { loadSources } = await import('../core/config/index.js');
   const stdin = paths.includes('-') ? await readStdin() : undefined;
-  return loadFiles(paths, { defaultNamespace, ...(stdin !== undefined ? { stdin } : {}) });
+  const sources = await loadSources(paths, { defaultNamespace, ...(stdin !== undefined ? { stdin } : {}) });
+  const { authorizationPolicyProblem } = await import('../core/authz/index.js');
+  const problems: ConfigError[] = [];
+  for (const { resource, location } of sources) {
+    if (resource.kind !== 'AuthorizationPolicy') continue;
+    const problem = authorizationPolicyProblem(resource);
+    // The authz message already names the policy and the field.
+    if (problem) problems.push(new ConfigError(problem.code, problem.message, { location }));
+  }
+  if (problems.length > 0) throw new ConfigErrors(problems);
+  return sources.map((s) => s.resource);
 }
 
 async function readStdin(): Promise<string> {

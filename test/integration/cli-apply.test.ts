@@ -103,3 +103,23 @@ test.serial('bad flags are usage errors with exit code 2', async (t) => {
   const o = await run(['get', 'vs', '-o', 'xml']);
   t.is(o.code, 2);
 });
+
+test.serial('an AuthorizationPolicy the daemons could not compile is refused at apply', async (t) => {
+  const doc = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: tpl}\nspec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/a/{**}/b/{**}"]\n';
+  const r = await run(['apply', '-f', '-'], doc);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /<stdin>:1: AuthorizationPolicy default\/tpl: rules\[0\]\.to\[0\]\.operation: \{\*\*\} must be the last operator/);
+  t.is((await run(['get', 'ap', 'tpl'])).code, 1);
+});
+
+const authz = istioFixtures('authz');
+if (!authz) {
+  test.skip(`Istio AuthorizationPolicy samples: ${MISSING_FIXTURES}`, () => {});
+} else {
+  test.serial('every Istio AuthorizationPolicy sample applies unmodified', async (t) => {
+    for (const file of authz) {
+      const r = await run(['apply', '-f', file]);
+      t.is(r.code, 0, `${basename(file)}: ${r.stderr}`);
+    }
+  });
+}
