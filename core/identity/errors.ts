@@ -1,0 +1,39 @@
+import { AmbitError, type ErrorContext } from '../errors.js';
+
+/**
+ * Every way the identity layer can refuse something. The codes are stable:
+ * the signer stores them with rejected CSRs, metrics use them as labels and
+ * operators grep for them, so rename none of them.
+ */
+export type IdentityErrorCode =
+  | 'EIDENTITY_INVALID_SPIFFE_ID'
+  | 'EIDENTITY_NO_SPIFFE_ID'
+  | 'EIDENTITY_MULTIPLE_URI_SANS'
+  | 'EIDENTITY_WRONG_TRUST_DOMAIN'
+  | 'EIDENTITY_UNSUPPORTED_KEY'
+  | 'EIDENTITY_BAD_PEM'
+  | 'EIDENTITY_FILE_NOT_FOUND'
+  | 'EIDENTITY_FILE_EXISTS'
+  | 'EIDENTITY_KEY_MISMATCH'
+  | 'EIDENTITY_NOT_CA'
+  | 'EIDENTITY_CA_EXPIRED'
+  | 'EIDENTITY_CHAIN_BROKEN'
+  | 'EIDENTITY_CSR_INVALID'
+  | 'EIDENTITY_CSR_SIGNATURE'
+  | 'EIDENTITY_CSR_UNEXPECTED_SAN'
+  | 'EIDENTITY_CSR_IDENTITY_MISMATCH'
+  | 'EIDENTITY_BAD_TTL'
+  | 'EIDENTITY_UNTRUSTED'
+  | 'EIDENTITY_EXPIRED'
+  | 'EIDENTITY_NOT_LEAF'
+  | 'EIDENTITY_BUNDLE_INVALID'
+  | 'EIDENTITY_BUNDLE_FULL'
+  | 'EIDENTITY_BUNDLE_EMPTY';
+
+export class IdentityError extends AmbitError {
+  declare readonly code: IdentityErrorCode;
+
+  constructor(code: IdentityErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(code, message, context, options);
+  }
+}
