@@ -1,0 +1,69 @@
+/**
+ * Keeps the host's iptables capture rules in step with the mesh: which uids
+ * are enrolled here, which addresses are mesh destinations, which ports are
+ * STRICT. Runs scripts/iptables (the same scripts operators and `ambit
+ * doctor` use), only when the wanted rules change, one run at a time.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { AmbitError } from '../core/errors.js';
+
+export interface CaptureSpec {
+  uids: number[];
+  meshCidrs: string[];
+  strictPorts: number[];
+  dns: boolean;
+  exemptUid: number;
+  outboundPort: number;
+  dnsPort: number;
+}
+
+const SCRIPTS = fileURLToPath(new URL('../../scripts/iptables/', import.meta.url));
+
+export function captureArgs(spec: CaptureSpec): string[] {
+  const args = ['--uids', spec.uids.join(','), '--exempt-uid', String(spec.exemptUid), '--outbound-port', String(spec.outboundPort), '--dns-port', String(spec.dnsPort)];
+  if (spec.meshCidrs.length > 0) args.push('--mesh-cidrs', spec.meshCidrs.join(','));
+  if (spec.strictPorts.length > 0) args.push('--strict-ports', spec.strictPorts.join(','));
+  args.push(spec.dns ? '--dns' : '--no-dns');
+  return args;
+}
+
+export class Capture {
+  #applied: string | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /** Applies `spec` unless it is what is already in place; serialized. */
+  update(spec: CaptureSpec): Promise<void> {
+    const args = captureArgs(spec);
+    const key = args.join(' ');
+    this.#queue = this.#queue.then(async () => {
+      if (key === this.#applied) return;
+      await runScript('apply.sh', args);
+      this.#applied = key;
+      this.#log.info({ uids: spec.uids, meshCidrs: spec.meshCidrs, strictPorts: spec.strictPorts }, 'capture rules applied');
+    });
+    return this.#queue;
+  }
+
+  async remove(): Promise<void> {
+    await this.#queue.catch(() => undefined);
+    await runScript('remove.sh', []);
+    this.#applied = undefined;
+    this.#log.info('capture rules removed');
+  }
+}
+
+function runScript(name: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [`${SCRIPTS}${name}`, ...args], { timeout: 30_000 }, (err, _stdout, stderr) => {
+      if (err) reject(new AmbitError('ECAPTURE', `scripts/iptables/${name} failed: ${stderr.trim() || err.message}`, { args }));
+      else resolve();
+    });
+  });
+}

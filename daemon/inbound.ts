@@ -1,0 +1,92 @@
+/**
+ * Inbound (port 15008): HBONE from peer nodes (and waypoints). The TLS layer
+ * has verified the peer's chain against the trust bundle; here each CONNECT
+ * is checked against this node's workloads (anything else is refused, so the
+ * port is never an open relay) and against L4 AuthorizationPolicy, then
+ * spliced to the local service.
+ */
+import type { Logger } from 'pino';
+import { HboneServer, type ConnectRequest, type TlsIdentity, type AuthorizeDecision, type UpstreamDecision } from '../core/hbone/index.js';
+import { authorizeL4 } from './authorize.js';
+import type { DaemonMetrics } from './metrics.js';
+import type { MeshState } from './state.js';
+
+export interface InboundOptions {
+  state: () => MeshState;
+  identity: TlsIdentity;
+  metrics: DaemonMetrics;
+  log: Logger;
+}
+
+export function createInbound(options: InboundOptions): HboneServer {
+  const { metrics, log } = options;
+  const serviceOf = (req: ConnectRequest) => {
+    const ep = options.state().localEndpoint(req.destination.host, req.destination.port);
+    return ep ? `${ep.service}.${ep.namespace}` : 'unknown';
+  };
+  const labels = (req: ConnectRequest) => {
+    const state = options.state();
+    const ep = state.localEndpoint(req.destination.host, req.destination.port);
+    return {
+      reporter: 'destination',
+      source_principal: req.peerIdentity,
+      destination_principal: ep ? state.identityOf(ep) : 'unknown',
+      destination_service: serviceOf(req),
+      connection_security_policy: 'mutual_tls',
+    };
+  };
+
+  const authorize = (req: ConnectRequest): AuthorizeDecision => {
+    const state = options.state();
+    const ep = state.localEndpoint(req.destination.host, req.destination.port);
+    // Unknown targets are refused by resolveUpstream with a clearer status.
+    if (!ep) return { allow: true };
+    const decision = authorizeL4(state, ep, { identity: req.peerIdentity, ip: req.peerAddress }, req.destination.host);
+    if (decision.allowed) return { allow: true };
+    metrics.authzDenials.inc({ destination_service: serviceOf(req), source_principal: req.peerIdentity, policy: decision.policy ?? '', reason: 'policy' });
+    log.warn({ src: req.peerIdentity, peer: req.peerAddress, authority: req.authority, policy: decision.policy, reason: decision.reason }, 'connection denied by AuthorizationPolicy');
+    return { allow: false, reason: decision.reason };
+  };
+
+  const resolveUpstream = (req: ConnectRequest): UpstreamDecision => {
+    const ep = options.state().localEndpoint(req.destination.host, req.destination.port);
+    if (!ep) {
+      metrics.refusedAuthorities.inc({ reason: 'not-local-workload' });
+      return { refuse: `${req.authority} is not a workload enrolled on this node` };
+    }
+    return { host: ep.address, port: ep.port };
+  };
+
+  return new HboneServer({
+    identity: options.identity,
+    authorize,
+    resolveUpstream,
+    log,
+    events: {
+      handshakeFailed: ({ peerAddress, error }) => {
+        metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'TLS' });
+        log.info({ peer: peerAddress, err: error.message }, 'HBONE handshake refused');
+      },
+      sessionOpened: () => metrics.tunnelSessions.inc({ direction: 'inbound' }),
+      sessionClosed: () => metrics.tunnelSessions.dec({ direction: 'inbound' }),
+      upstreamFailed: ({ authority, error }) => {
+        metrics.connectFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'ERROR' });
+        log.warn({ authority, err: error.message }, 'local service refused the connection');
+      },
+      streamClosed: (info) => {
+        const req = { destination: parseHostPort(info.authority), peerIdentity: info.peerIdentity } as ConnectRequest;
+        const l = labels(req);
+        metrics.connectionsOpened.inc(l);
+        metrics.connectionsClosed.inc(l);
+        metrics.bytesReceived.inc(l, info.bytesIn);
+        metrics.bytesSent.inc(l, info.bytesOut);
+        log.info({ src: info.peerIdentity, peer: info.peerAddress, authority: info.authority, bytesIn: info.bytesIn, bytesOut: info.bytesOut, durationMs: info.durationMs, error: info.error?.code }, 'inbound connection closed');
+      },
+    },
+  });
+}
+
+function parseHostPort(authority: string): { host: string; port: number } {
+  const i = authority.lastIndexOf(':');
+  return { host: authority.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(authority.slice(i + 1)) };
+}
