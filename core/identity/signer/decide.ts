@@ -1,0 +1,54 @@
+/**
+ * The signer's decision for one request: who asks, for what, and whether they
+ * may have it. Returns the certificate to issue or throws an IdentityError
+ * whose code and message go back to the requester verbatim.
+ */
+import type { Store } from '../../store/index.js';
+import type { TrustBundle } from '../bundle.js';
+import type { SigningCA } from '../ca.js';
+import { verifyCsr } from '../csr.js';
+import { IdentityError } from '../errors.js';
+import { issueCertificate, type IssuedCertificate } from '../sign.js';
+import { nodeId } from '../spiffe.js';
+import { consumeJoinToken } from '../store/tokens.js';
+import { authenticateNode, checkEnrolled } from './authenticate.js';
+import type { SignRequest } from './protocol.js';
+
+export interface DecideContext {
+  store: Store;
+  ca: SigningCA;
+  bundle: TrustBundle;
+  nodeTtlSeconds: number;
+  workloadTtlSeconds: number;
+}
+
+export interface Decision {
+  /** The node the certificate belongs to (for workloads: the node that asked). */
+  node: string;
+  issued: IssuedCertificate;
+}
+
+export async function decide(ctx: DecideContext, req: SignRequest): Promise<Decision> {
+  const trustDomain = ctx.ca.trustDomain;
+  if (req.kind === 'join') {
+    // The CSR is checked before the token is spent, so a bad CSR does not burn it.
+    const csr = await verifyCsr(req.csr, { trustDomain });
+    if (csr.spiffeId.kind !== 'node') {
+      throw new IdentityError('EIDENTITY_NOT_NODE', `join refused: the CSR asks for ${csr.spiffeId.uri}; a join asks for spiffe://${trustDomain}/ambit/node/<name>`, { spiffeId: csr.spiffeId.uri });
+    }
+    await consumeJoinToken(ctx.store, req.token ?? '', csr.spiffeId.node);
+    return { node: csr.spiffeId.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds }) };
+  }
+  const node = await authenticateNode(ctx.store, req, ctx.bundle);
+  if (req.kind === 'node-renew') {
+    const csr = await verifyCsr(req.csr, { trustDomain, expected: nodeId(trustDomain, node.node) });
+    return { node: node.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds }) };
+  }
+  const csr = await verifyCsr(req.csr, { trustDomain });
+  const id = csr.spiffeId;
+  if (id.kind !== 'workload') {
+    throw new IdentityError('EIDENTITY_CSR_IDENTITY_MISMATCH', `request refused: ${id.uri} is not a workload identity (spiffe://${trustDomain}/ns/<ns>/sa/<sa>)`, { spiffeId: id.uri });
+  }
+  await checkEnrolled(ctx.store, node.node, id.namespace, id.serviceAccount, id.uri);
+  return { node: node.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.workloadTtlSeconds }) };
+}

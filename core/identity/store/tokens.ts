@@ -1,0 +1,79 @@
+/**
+ * One-time join tokens. The store keeps only the token's SHA-256, so reading
+ * Redis does not let anyone join; the token itself is printed once, to the
+ * operator. A token can be bound to a node name.
+ *
+ * Redis expiry alone would make an expired token indistinguishable from one
+ * that never existed, and the operator deserves to hear which it is. So the
+ * record carries its own expiresAt and lives on for a grace period after it,
+ * then Redis drops it (and it is "unknown" from then on).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Store } from '../../store/index.js';
+import { IdentityError } from '../errors.js';
+import { identityKeys } from './keys.js';
+
+const TOKEN_PREFIX = 'ambit-join-';
+/** How long a used or expired token is still recognised as such. */
+const TOMBSTONE_SECONDS = 7 * 24 * 3600;
+
+export interface CreatedToken {
+  token: string;
+  expiresAt: Date;
+  node?: string;
+}
+
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token.trim()).digest('hex');
+}
+
+export async function createJoinToken(store: Store, options: { ttlSeconds: number; node?: string; now?: Date }): Promise<CreatedToken> {
+  if (!Number.isFinite(options.ttlSeconds) || options.ttlSeconds <= 0) {
+    throw new IdentityError('EIDENTITY_BAD_TTL', `join token TTL must be positive, got ${options.ttlSeconds}s`);
+  }
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const now = options.now ?? new Date();
+  const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
+  const key = identityKeys(store).token(tokenDigest(token));
+  const fields = { expiresAt: String(expiresAt.getTime()), createdAt: String(now.getTime()), node: options.node ?? '' };
+  await store.redis.multi().hset(key, fields).expire(key, Math.ceil(options.ttlSeconds) + TOMBSTONE_SECONDS).exec();
+  return { token, expiresAt, ...(options.node ? { node: options.node } : {}) };
+}
+
+/**
+ * KEYS: token hash. ARGV: now (ms), node asking, what consumed it.
+ * Validate, then write: the check and the consumed flag are one atomic step,
+ * so two joins racing with the same token cannot both get through.
+ * Returns {status, detail}.
+ */
+const CONSUME_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return { 'unknown', '' } end
+local t = redis.call('HMGET', KEYS[1], 'expiresAt', 'node', 'consumedBy', 'consumedAt')
+if t[3] then return { 'used', t[3] .. ' ' .. t[4] } end
+if tonumber(ARGV[1]) > tonumber(t[1]) then return { 'expired', t[1] } end
+if t[2] ~= '' and t[2] ~= ARGV[2] then return { 'wrong-node', t[2] } end
+redis.call('HSET', KEYS[1], 'consumedBy', ARGV[3], 'consumedAt', ARGV[1])
+return { 'ok', '' }
+`;
+
+/** Consumes a token for `node`, or throws the reason it cannot be used (distinct codes). */
+export async function consumeJoinToken(store: Store, token: string, node: string, now: Date = new Date()): Promise<void> {
+  const key = identityKeys(store).token(tokenDigest(token));
+  const [status, detail] = (await store.redis.eval(CONSUME_LUA, 1, key, now.getTime(), node, node)) as [string, string];
+  switch (status) {
+    case 'ok':
+      return;
+    case 'unknown':
+      throw new IdentityError('EIDENTITY_TOKEN_UNKNOWN', 'join token refused: unknown token (mistyped, or expired more than 7 days ago); create one with `ambit node token create`', { node });
+    case 'used': {
+      const [by, at] = detail.split(' ');
+      throw new IdentityError('EIDENTITY_TOKEN_USED', `join token refused: already used by node ${by} at ${new Date(Number(at)).toISOString()}; tokens are one-time, create a new one`, { node, usedBy: by });
+    }
+    case 'expired':
+      throw new IdentityError('EIDENTITY_TOKEN_EXPIRED', `join token refused: expired at ${new Date(Number(detail)).toISOString()}; create a new one`, { node });
+    case 'wrong-node':
+      throw new IdentityError('EIDENTITY_TOKEN_WRONG_NODE', `join token refused: it was created for node ${detail}, not ${node}`, { node, boundTo: detail });
+    default:
+      throw new IdentityError('EIDENTITY_SIGNER_FAILED', `unexpected join token status ${status}`);
+  }
+}
