@@ -1,0 +1,225 @@
+/**
+ * ambitd: one per host. Wires the store watcher (config snapshot), the mesh
+ * state, identity (node and workload certificates), capture rules, outbound
+ * 15001, inbound HBONE 15008, DNS 15053, admin 15000 and metrics 15020.
+ * Data flows one way: store -> snapshot -> state -> proxies. When the store is
+ * unreachable every part keeps serving the last good state.
+ */
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
+import { Watcher, type Store } from '../core/store/index.js';
+import type { NodeRecord, Snapshot } from '../core/store/types.js';
+import { DEFAULT_VIP_CIDR } from '../core/vip/allocator.js';
+import { MeshDnsServer } from './dns/server.js';
+import { adminHandler, listenHttp, metricsHandler } from './admin.js';
+import { RoundRobinBalancer } from './balancer.js';
+import { Capture } from './capture.js';
+import type { DaemonConfig } from './config.js';
+import { createInbound } from './inbound.js';
+import { DaemonMetrics } from './metrics.js';
+import { Outbound } from './outbound.js';
+import { MeshState } from './state.js';
+
+/** What the daemon needs from identity: certificates it can present, kept fresh. */
+export interface DaemonIdentity {
+  /** The node certificate, presented by inbound HBONE. */
+  node(): TlsIdentity;
+  /** A workload's certificate, presented by outbound HBONE for that source. */
+  workload(spiffeId: string): TlsIdentity | Promise<TlsIdentity>;
+  /** The identities enrolled on this node: certificates to obtain and renew. */
+  want(spiffeIds: string[]): void;
+  /** Called when the node certificate or the trust bundle changes. */
+  onNodeRotated(listener: () => void): void;
+  /** Called when a workload certificate is renewed (new sessions use it). */
+  onWorkloadRotated(listener: (spiffeId: string) => void): void;
+  describe(): unknown;
+  stop(): Promise<void>;
+}
+
+const HEARTBEAT_MS = 10_000;
+const NODE_TTL_S = 45;
+
+export class Daemon {
+  readonly metrics = new DaemonMetrics();
+  readonly #config: DaemonConfig;
+  readonly #log: Logger;
+  readonly #identity: DaemonIdentity;
+  readonly #store: Store;
+  readonly #watcher: Watcher;
+  readonly #capture: Capture;
+  readonly #balancer = new RoundRobinBalancer();
+  readonly #hbone: HboneClient;
+  #state: MeshState | undefined;
+  #nodes: NodeRecord[] = [];
+  #vipCidr = DEFAULT_VIP_CIDR;
+  #inbound: HboneServer | undefined;
+  #outbound: Outbound | undefined;
+  #dns: MeshDnsServer | undefined;
+  #http: Server[] = [];
+  #heartbeat: NodeJS.Timeout | undefined;
+  #rebuild: NodeJS.Timeout | undefined;
+  #stopping = false;
+
+  constructor(config: DaemonConfig, deps: { store: Store; identity: DaemonIdentity }, log: Logger) {
+    this.#config = config;
+    this.#identity = deps.identity;
+    this.#log = log;
+    this.#store = deps.store;
+    const identity = deps.identity;
+    this.#watcher = new Watcher({ ...config.store });
+    this.#capture = new Capture(log.child({ component: 'capture' }));
+    this.#hbone = new HboneClient({ getSecureContext: (source) => identity.workload(source) });
+    identity.onWorkloadRotated((id) => this.#hbone.rotate(id));
+  }
+
+  get state(): MeshState {
+    if (!this.#state) throw new Error('daemon state requested before the first snapshot');
+    return this.#state;
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    const http = await Promise.all([
+      listenHttp(adminHandler(this.#adminSources()), config.ports.admin, config.adminAddress),
+      listenHttp(metricsHandler(this.metrics.registry, { ready: () => this.#readiness() }), config.ports.metrics, config.metricsAddress),
+    ]);
+    this.#http.push(...http);
+    this.#watcher.on('snapshot', (_s, info) => {
+      if (info.resync) this.metrics.storeResyncs.inc();
+      this.#scheduleRebuild();
+    });
+    this.#watcher.on('change', () => this.#scheduleRebuild());
+    this.#watcher.on('connected', () => this.metrics.storeConnected.set(1));
+    this.#watcher.on('disconnected', () => this.metrics.storeConnected.set(0));
+    this.#log.info({ store: config.store.url }, 'waiting for the first config snapshot');
+    const first = await this.#watcher.ready();
+    await this.#beat();
+    this.#vipCidr = (await this.#store.meshSettings().catch(() => ({ vipCidr: DEFAULT_VIP_CIDR }))).vipCidr;
+    this.#rebuildNow(first);
+    this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+
+    this.#inbound = createInbound({ state: () => this.state, identity: this.#identity.node(), metrics: this.metrics, log: this.#log.child({ component: 'inbound' }) });
+    this.#identity.onNodeRotated(() => this.#inbound?.setSecureContext(this.#identity.node()));
+    await this.#inbound.listen(config.ports.inbound, '0.0.0.0');
+    this.#outbound = new Outbound({
+      state: () => this.state,
+      hbone: this.#hbone,
+      balancer: this.#balancer,
+      metrics: this.metrics,
+      log: this.#log.child({ component: 'outbound' }),
+      trustDomain: config.mesh.trustDomain,
+      port: config.ports.outbound,
+    });
+    await this.#outbound.listen();
+    this.#dns = new MeshDnsServer({
+      port: config.ports.dns,
+      address: '127.0.0.1',
+      domain: config.mesh.domain,
+      resolve: (name) => {
+        const vip = this.#state?.serviceByName(name)?.record.vip;
+        return vip ? { addresses: [vip] } : undefined;
+      },
+      metrics: { onQuery: (q) => this.metrics.dnsQueries.inc({ type: q.type, result: q.result }) },
+    });
+    await this.#dns.start();
+    await this.#applyCapture();
+    this.#log.info({ node: config.node.name, address: config.node.address, revision: this.state.revision }, 'ambitd ready');
+  }
+
+  /** Drain: stop accepting, let open connections finish up to the deadline, then close. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#rebuild);
+    const deadline = this.#config.drainTimeoutMs;
+    this.#log.info({ deadlineMs: deadline }, 'draining');
+    if (this.#config.capture.enabled && !this.#config.capture.keepRulesOnExit) await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
+    await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close()]);
+    this.#hbone.close();
+    await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await this.#watcher.close();
+    await this.#identity.stop();
+    this.#log.info('stopped');
+  }
+
+  async #beat(): Promise<void> {
+    const { node, ports } = this.#config;
+    try {
+      await this.#store.heartbeatNode({ name: node.name, address: node.address, hbonePort: ports.inbound, version: process.env.npm_package_version ?? '0.1.0' }, NODE_TTL_S);
+      const nodes = await this.#store.listNodes();
+      const changed = JSON.stringify(nodes.map((n) => [n.name, n.address, n.hbonePort])) !== JSON.stringify(this.#nodes.map((n) => [n.name, n.address, n.hbonePort]));
+      this.#nodes = nodes;
+      if (changed && this.#state) this.#scheduleRebuild();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'heartbeat failed; serving the last known state');
+    }
+  }
+
+  #scheduleRebuild(): void {
+    // Coalesce bursts of changes (an apply of many documents) into one rebuild;
+    // before the first state, start() builds it.
+    if (this.#rebuild || !this.#state) return;
+    this.#rebuild = setTimeout(() => {
+      this.#rebuild = undefined;
+      const snapshot = this.#watcher.current();
+      if (snapshot) this.#rebuildNow(snapshot);
+      void this.#applyCapture();
+    }, 20);
+  }
+
+  #rebuildNow(snapshot: Snapshot): void {
+    try {
+      this.#state = new MeshState(snapshot, this.#nodes, { nodeName: this.#config.node.name, trustDomain: this.#config.mesh.trustDomain, domain: this.#config.mesh.domain, hbonePort: this.#config.ports.inbound });
+      this.metrics.configRevision.set(snapshot.revision);
+      this.#identity.want(this.#state.localIdentities());
+    } catch (err) {
+      // A snapshot the daemon cannot use (e.g. a policy that does not compile) must not take down the last good one.
+      this.#log.error({ err, revision: snapshot.revision }, 'config snapshot rejected; keeping the previous one');
+    }
+  }
+
+  async #applyCapture(): Promise<void> {
+    if (!this.#config.capture.enabled || !this.#state || this.#stopping) return;
+    const state = this.#state;
+    try {
+      await this.#capture.update({
+        uids: state.captureUids(),
+        meshCidrs: [this.#vipCidr, ...state.endpointAddresses().map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`))],
+        strictPorts: state.strictPorts(),
+        dns: this.#config.capture.dns,
+        exemptUid: process.getuid?.() ?? 0,
+        outboundPort: this.#config.ports.outbound,
+        dnsPort: this.#config.ports.dns,
+      });
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'capture rules not applied');
+    }
+  }
+
+  #readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.#state) reasons.push('no config snapshot yet');
+    if (!this.#inbound || !this.#outbound) reasons.push('proxies not listening yet');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  #adminSources() {
+    return {
+      logger: this.#log,
+      ready: () => this.#readiness(),
+      configDump: () => ({
+        node: this.#config.node,
+        revision: this.#state?.revision,
+        store: this.#watcher.stats(),
+        services: this.#state?.services().map((s) => ({ name: s.fqdn, vip: s.record.vip, ports: s.record.ports, endpoints: s.endpoints })),
+        resources: this.#state?.resources,
+      }),
+      tunnels: () => ({ node: this.#config.node.name, outbound: this.#hbone.stats(), inbound: this.#inbound?.stats(), ejected: this.#balancer.ejected() }),
+      certs: () => this.#identity.describe(),
+      workloads: () => this.#state?.localEndpoints().map((ep) => ({ ...ep, identity: this.#state?.identityOf(ep), mtls: this.#state?.mtlsMode(ep) })),
+    };
+  }
+}

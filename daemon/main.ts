@@ -1,0 +1,91 @@
+/**
+ * `ambitd`: the per-host daemon. Reads /etc/ambit/ambitd.yaml (flags
+ * override it), joins the mesh on first start when given a token, optionally
+ * embeds the CA signer (--ca), then runs until SIGTERM/SIGINT (drain) and
+ * reloads its log level on SIGHUP.
+ */
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { rootLogger } from '../core/logging.js';
+import { createRedis, Store } from '../core/store/index.js';
+import { AmbitError } from '../core/errors.js';
+import { DEFAULT_CONFIG_PATH, loadDaemonConfig, type DaemonOverrides } from './config.js';
+import { Daemon } from './daemon.js';
+import { startDaemonIdentity } from './identity.js';
+
+interface Flags {
+  config?: string;
+  nodeName?: string;
+  address?: string;
+  redis?: string;
+  token?: string;
+  ca?: boolean;
+  caDir?: string;
+  logLevel?: string;
+}
+
+const program = new Command('ambitd')
+  .description('ambit node daemon: traffic capture, HBONE mTLS tunnels, L4 policy, mesh DNS')
+  .option('-c, --config <file>', `settings file (default ${DEFAULT_CONFIG_PATH} when it exists)`)
+  .option('--node-name <name>', 'this node (default: the hostname)')
+  .option('--address <ip>', 'address peers reach this node at')
+  .option('--redis <url>', 'store URL (overrides the settings file and AMBIT_REDIS_URL)')
+  .option('--token <token>', 'join token, used on first start (ambit node token create)', process.env.AMBIT_JOIN_TOKEN)
+  .option('--ca', 'also run the certificate signer on this host (needs the CA files)')
+  .option('--ca-dir <dir>', 'CA directory for --ca', '/etc/ambit/ca')
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace')
+  .parse();
+
+const flags = program.opts<Flags>();
+const configPath = flags.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+const overrides: DaemonOverrides = {
+  ...(flags.nodeName ? { nodeName: flags.nodeName } : {}),
+  ...(flags.address ? { nodeAddress: flags.address } : {}),
+  ...(flags.redis ? { redisUrl: flags.redis } : {}),
+  ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
+};
+
+const log = rootLogger().child({ component: 'ambitd' });
+try {
+  const config = await loadDaemonConfig(configPath, overrides);
+  rootLogger().level = config.logLevel;
+  const storeOptions = { ...config.store, retryForever: true };
+  const store = new Store(createRedis(storeOptions, 'daemon'), storeOptions);
+  await store.redis.connect().catch(() => undefined);
+  const stops: (() => Promise<void>)[] = [];
+  if (flags.ca) {
+    const { startSigner } = await import('../core/identity/signer/index.js');
+    const signer = await startSigner({ store, caDir: flags.caDir ?? '/etc/ambit/ca' });
+    stops.push(() => signer.stop());
+    log.info({ caDir: flags.caDir }, 'certificate signer running');
+  }
+  const identity = await startDaemonIdentity({ store, dir: config.identity.dir, nodeName: config.node.name, token: flags.token, log: log.child({ component: 'identity' }) });
+  const daemon = new Daemon(config, { store, identity }, log);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await daemon.stop();
+    for (const s of stops) await s();
+    await store.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    loadDaemonConfig(configPath, overrides).then(
+      (next) => {
+        rootLogger().level = next.logLevel;
+        log.info({ logLevel: next.logLevel }, 'settings reloaded (log level applied; ports, store and identity changes need a restart)');
+      },
+      (err: unknown) => log.error({ err: (err as Error).message }, 'settings reload failed; keeping the current ones'),
+    );
+  });
+  await daemon.start();
+} catch (err) {
+  const message = err instanceof AmbitError ? err.message : (err as Error).stack ?? String(err);
+  log.fatal({ code: (err as AmbitError).code }, message);
+  process.stderr.write(`ambitd: ${message}\n`);
+  process.exit(1);
+}
