@@ -1,0 +1,69 @@
+/**
+ * What `ambit ca init|rotate` do: the CA directory and the published trust
+ * bundle changed together, in an order that never leaves the signer with a CA
+ * whose root the mesh does not trust. Kept out of the CLI so ambitd and tests
+ * run exactly the same steps.
+ */
+import type { Store } from '../store/index.js';
+import { addRoot, bundleOf, createBundle, MAX_ROOTS, rootFingerprint } from './bundle.js';
+import type { SigningCA } from './ca.js';
+import { finishRotationDir, initCADir, rotateCADir, loadCADir, type CASource } from './ca-dir.js';
+import { IdentityError } from './errors.js';
+import { publishBundle, readBundle, requireBundle } from './store/bundle.js';
+import { listIssued } from './store/issued.js';
+
+export interface CAChange {
+  ca: SigningCA;
+  /** Bundle revision after the change. */
+  revision: number;
+  roots: number;
+}
+
+/** A new mesh CA in `dir` and its root as the whole trust bundle. */
+export async function initCA(store: Store, dir: string, source: CASource, options: { force?: boolean } = {}): Promise<CAChange> {
+  const existing = await readBundle(store);
+  if (existing && !options.force) {
+    const fp = rootFingerprint(existing.bundle.roots[0]!).slice(0, 23);
+    throw new IdentityError('EIDENTITY_BUNDLE_CONFLICT', `the store already has a trust bundle for ${existing.bundle.trustDomain} (root ${fp}…); use \`ambit ca rotate\` to change roots, or --force to replace it (every existing certificate stops verifying)`);
+  }
+  const ca = await initCADir(dir, source, options);
+  const bundle = bundleOf(ca);
+  const revision = await publishBundle(store, bundle, options.force ? {} : { expectRevision: existing?.revision ?? 0 });
+  return { ca, revision, roots: bundle.roots.length };
+}
+
+/** Starts a root rotation: new CA in `dir` (the old one kept in previous/), bundle = old + new. */
+export async function rotateCA(store: Store, dir: string, source: CASource = {}): Promise<CAChange & { previous: SigningCA }> {
+  const published = await requireBundle(store);
+  if (published.bundle.roots.length >= MAX_ROOTS) {
+    throw new IdentityError('EIDENTITY_BUNDLE_FULL', `the trust bundle already holds ${published.bundle.roots.length} roots: finish the running rotation first with \`ambit ca rotate --finish\``);
+  }
+  const { previous, current } = await rotateCADir(dir, source);
+  const bundle = addRoot(published.bundle, current.root.pem);
+  const revision = await publishBundle(store, bundle, { expectRevision: published.revision });
+  return { ca: current, previous, revision, roots: bundle.roots.length };
+}
+
+/**
+ * Ends a rotation: only the current root stays. Refused while certificates
+ * under the old root are still live (they would stop verifying at once),
+ * unless `force`.
+ */
+export async function finishRotation(store: Store, dir: string, options: { force?: boolean } = {}): Promise<CAChange & { removed: string[] }> {
+  const ca = await loadCADir(dir);
+  const published = await requireBundle(store);
+  const keep = ca.root.native.fingerprint256;
+  const removed = published.bundle.roots.map(rootFingerprint).filter((fp) => fp !== keep);
+  if (removed.length === 0) throw new IdentityError('EIDENTITY_BUNDLE_CONFLICT', 'no root rotation is in progress: the trust bundle holds only the current root');
+  if (!options.force) {
+    const stale = (await listIssued(store)).filter((r) => removed.includes(r.root));
+    if (stale.length > 0) {
+      const sample = stale.slice(0, 3).map((r) => `${r.node} ${r.spiffeId}`).join(', ');
+      throw new IdentityError('EIDENTITY_BUNDLE_CONFLICT', `${stale.length} live certificate(s) still chain to the old root (${sample}${stale.length > 3 ? ', …' : ''}); wait until they renew, or pass --force`, { count: stale.length });
+    }
+  }
+  const bundle = createBundle(published.bundle.trustDomain, [ca.root.pem]);
+  const revision = await publishBundle(store, bundle, { expectRevision: published.revision });
+  await finishRotationDir(dir);
+  return { ca, revision, roots: 1, removed };
+}
