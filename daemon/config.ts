@@ -24,6 +24,8 @@ export interface DaemonConfig {
   adminAddress: string;
   metricsAddress: string;
   capture: { enabled: boolean; dns: boolean; keepRulesOnExit: boolean };
+  /** Where non-mesh DNS queries go; empty means the host's /etc/resolv.conf. */
+  dns: { upstreams: string[] };
   identity: { dir: string; workloadCertTtlSeconds: number };
   drainTimeoutMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -38,6 +40,7 @@ interface DaemonFile {
   adminAddress?: string;
   metricsAddress?: string;
   capture?: Partial<DaemonConfig['capture']>;
+  dns?: { upstreams?: string[] };
   identity?: { dir?: string; workloadCertTtl?: number };
   drainTimeout?: number;
   logLevel?: DaemonConfig['logLevel'];
@@ -57,6 +60,7 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   adminAddress: ip(),
   metricsAddress: ip(),
   capture: object<Section<'capture'>>({ enabled: bool(), dns: bool(), keepRulesOnExit: bool() }),
+  dns: object<Section<'dns'>>({ upstreams: array(string()) }),
   identity: object<Section<'identity'>>({ dir: string(), workloadCertTtl: duration({ minMs: 1000 }) }),
   drainTimeout: duration(),
   logLevel: enumOf(LOG_LEVELS),
@@ -106,6 +110,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     adminAddress: f.adminAddress ?? '127.0.0.1',
     metricsAddress: f.metricsAddress ?? '0.0.0.0',
     capture: { enabled: true, dns: true, keepRulesOnExit: false, ...f.capture },
+    dns: { upstreams: f.dns?.upstreams ?? [] },
     identity: { dir: f.identity?.dir ?? '/var/lib/ambit', workloadCertTtlSeconds: Math.round((f.identity?.workloadCertTtl ?? 86_400_000) / 1000) },
     drainTimeoutMs: f.drainTimeout ?? 30_000,
     logLevel: (o.logLevel as DaemonConfig['logLevel'] | undefined) ?? f.logLevel ?? 'info',

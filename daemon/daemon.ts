@@ -117,6 +117,7 @@ export class Daemon {
       port: config.ports.dns,
       address: '127.0.0.1',
       domain: config.mesh.domain,
+      ...(config.dns.upstreams.length > 0 ? { upstreams: config.dns.upstreams } : {}),
       resolve: (name) => {
         const vip = this.#state?.serviceByName(name)?.record.vip;
         return vip ? { addresses: [vip] } : undefined;

@@ -28,11 +28,16 @@ die() {
 
 # --- system packages: only touch apt when something is missing -----------------
 # package -> a command it provides. python3, make and g++ build the native addon.
+# curl and tcpdump are the unmodified client and the wire capture of the e2e tests;
+# python3-h2 is an independent HTTP/2 stack for HBONE interop (checked by its module file).
 declare -A tool_of=([iptables]=iptables [iproute2]=ip [redis-server]=redis-server [hyperfine]=hyperfine [procps]=ps
-	[python3]=python3 [make]=make [g++]=g++)
+	[python3]=python3 [make]=make [g++]=g++ [curl]=curl [tcpdump]=tcpdump [util-linux]=setpriv
+	[python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py)
 missing=()
 for pkg in "${!tool_of[@]}"; do
-	command -v "${tool_of[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+	tool=${tool_of[$pkg]}
+	if [[ $tool == /* ]]; then [[ -e $tool ]] || missing+=("$pkg")
+	else command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg"); fi
 done
 if ((${#missing[@]} > 0)); then
 	[[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}; run as root (or: sudo apt-get install -y ${missing[*]})"
