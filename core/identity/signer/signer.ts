@@ -122,6 +122,7 @@ class Signer implements RunningSigner {
       req = parseRequest(raw);
     } catch (err) {
       const id = requestIdOf(raw);
+      this.stats.refused++;
       log.warn({ err: (err as Error).message, id }, 'malformed signing request');
       if (id) await this.answer(id, refusal(err));
       return;
@@ -131,9 +132,11 @@ class Signer implements RunningSigner {
       log.info({ id: req.id, kind: req.kind }, 'dropped a signing request whose requester gave up');
       return;
     }
+    // One CA for the whole request, even if a rotation lands meanwhile.
+    const ca = this.ca;
     let decision: Decision;
     try {
-      decision = await decide({ store: this.opts.store, ca: this.ca, bundle: this.bundle, nodeTtlSeconds: this.nodeTtl, workloadTtlSeconds: this.workloadTtl }, req);
+      decision = await decide({ store: this.opts.store, ca, bundle: this.bundle, nodeTtlSeconds: this.nodeTtl, workloadTtlSeconds: this.workloadTtl }, req);
     } catch (err) {
       this.stats.refused++;
       const out = refusal(err);
@@ -144,6 +147,20 @@ class Signer implements RunningSigner {
     }
     const { issued, node } = decision;
     this.stats.issued++;
+    const kind = issued.spiffeId.kind === 'node' ? 'node' : 'workload';
+    await recordIssued(this.opts.store, {
+      node,
+      spiffeId: issued.spiffeId.uri,
+      kind,
+      serial: issued.serial,
+      notBefore: issued.notBefore.toISOString(),
+      notAfter: issued.notAfter.toISOString(),
+      renewAt: issued.renewAt.toISOString(),
+      root: ca.root.native.fingerprint256,
+      issuer: ca.signer.cert.subject,
+      issuedAt: new Date().toISOString(),
+    }).catch((err: Error) => log.warn({ err: err.message }, 'recording an issued certificate failed'));
+    // Answered after recording, so `ambit certs` never lags behind what a node holds.
     await this.answer(req.id, {
       ok: true,
       certPem: issued.certPem,
@@ -154,19 +171,6 @@ class Signer implements RunningSigner {
       notAfter: issued.notAfter.toISOString(),
       renewAt: issued.renewAt.toISOString(),
     });
-    const kind = issued.spiffeId.kind === 'node' ? 'node' : 'workload';
-    await recordIssued(this.opts.store, {
-      node,
-      spiffeId: issued.spiffeId.uri,
-      kind,
-      serial: issued.serial,
-      notBefore: issued.notBefore.toISOString(),
-      notAfter: issued.notAfter.toISOString(),
-      renewAt: issued.renewAt.toISOString(),
-      root: this.ca.root.native.fingerprint256,
-      issuer: this.ca.signer.cert.subject,
-      issuedAt: new Date().toISOString(),
-    }).catch((err: Error) => log.warn({ err: err.message }, 'recording an issued certificate failed'));
     const ms = Math.round((performance.now() - started) * 10) / 10;
     log.info({ id: req.id, kind: req.kind, node, spiffeId: issued.spiffeId.uri, serial: issued.serial, notAfter: issued.notAfter.toISOString(), clamped: issued.clamped, ms }, 'issued a certificate');
   }
