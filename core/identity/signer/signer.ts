@@ -132,6 +132,8 @@ class Signer implements RunningSigner {
       log.info({ id: req.id, kind: req.kind }, 'dropped a signing request whose requester gave up');
       return;
     }
+    // A rotation published a moment ago may not have reached us through pub/sub yet.
+    await this.watch?.sync().catch((err: Error) => log.warn({ err: err.message }, 'checking the trust bundle failed'));
     // One CA for the whole request, even if a rotation lands meanwhile.
     const ca = this.ca;
     let decision: Decision;

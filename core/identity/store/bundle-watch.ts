@@ -14,6 +14,12 @@ const DEFAULT_POLL_MS = 30_000;
 export interface BundleWatch {
   /** Reads now, whatever the notifications said. */
   refresh(): Promise<void>;
+  /**
+   * Resolves once any bundle change already in the store has been handled:
+   * one cheap read of the revision, and a refresh only if it moved. The
+   * signer calls it per request, so it never signs with a CA a rotation replaced.
+   */
+  sync(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +56,11 @@ export function watchBundle(
   timer.unref();
   return {
     refresh,
+    async sync() {
+      const current = Number((await store.redis.hget(identityKeys(store).bundle, 'revision')) ?? 0);
+      if (current !== revision) await refresh();
+      else await chain;
+    },
     async stop() {
       stopped = true;
       clearInterval(timer);
