@@ -9,6 +9,9 @@ import { registerDelete } from './commands/delete.js';
 import { registerGet } from './commands/get.js';
 import { registerEnroll } from './commands/enroll.js';
 import { registerVersion } from './commands/version.js';
+import { registerCa } from './commands/ca.js';
+import { registerNode } from './commands/node.js';
+import { registerCerts } from './commands/certs.js';
 import { reportError } from './errors.js';
 import { packageVersion } from './version-info.js';
 
@@ -24,6 +27,9 @@ export function buildProgram(): Command {
   registerDelete(program);
   registerGet(program);
   registerEnroll(program);
+  registerCa(program);
+  registerNode(program);
+  registerCerts(program);
   registerVersion(program);
   return program;
 }

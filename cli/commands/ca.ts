@@ -1,0 +1,128 @@
+/**
+ * `ambit ca init|serve|rotate|bundle`: the mesh CA. Everything that loads
+ * @peculiar/x509 is imported inside the actions, so `ambit --help` does not.
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import type { CASource } from '../../core/identity/ca-dir.js';
+import type { StoreOptions } from '../../core/store/types.js';
+import { parseDurationSeconds } from '../duration.js';
+import { storeOptions, withStore } from '../store-client.js';
+
+const DEFAULT_CA_DIR = '/etc/ambit/ca';
+
+interface SourceFlags {
+  trustDomain?: string;
+  rootCert?: string;
+  rootKey?: string;
+  caCert?: string;
+  caKey?: string;
+}
+
+function sourceFrom(opts: SourceFlags): CASource {
+  if ((opts.rootKey || (opts.rootCert && !opts.caCert)) && (opts.caCert || opts.caKey)) {
+    throw new UsageError('use either --root-cert/--root-key (ambit makes an intermediate) or --ca-cert/--ca-key [--root-cert] (your intermediate), not both');
+  }
+  const source: CASource = {};
+  for (const k of ['trustDomain', 'rootCert', 'rootKey', 'caCert', 'caKey'] as const) if (opts[k]) source[k] = opts[k];
+  return source;
+}
+
+function pluginOptions(cmd: Command): Command {
+  return cmd
+    .option('--root-cert <file>', "plug-in CA: the operator's root certificate")
+    .option('--root-key <file>', "plug-in CA: the operator's root key (ambit creates and signs with an intermediate under it)")
+    .option('--ca-cert <file>', 'plug-in CA: an intermediate CA certificate (with its chain) to sign with directly')
+    .option('--ca-key <file>', "plug-in CA: that intermediate's key");
+}
+
+function fp(fingerprint: string): string {
+  return `${fingerprint.slice(0, 23)}…`;
+}
+
+export function registerCa(program: Command): void {
+  const ca = program.command('ca').description('the mesh certificate authority: create, serve, rotate');
+
+  pluginOptions(
+    ca
+      .command('init')
+      .description('create the mesh CA (or plug in yours) and publish its trust bundle')
+      .option('--trust-domain <td>', 'SPIFFE trust domain', 'cluster.local')
+      .option('--ca-dir <dir>', 'where the CA certificate and key (0600) are written', DEFAULT_CA_DIR)
+      .option('--force', 'replace an existing CA and trust bundle', false),
+  ).action(async (opts: SourceFlags & { caDir: string; force: boolean }, cmd: Command) => {
+    const { initCA } = await import('../../core/identity/ca-admin.js');
+    const source = sourceFrom(opts);
+    const out = await withStore(cmd, (store) => initCA(store, opts.caDir, source, { force: opts.force }));
+    const kind = out.ca.chain.length === 0 ? 'root CA' : `intermediate CA under ${out.ca.root.cert.subject}`;
+    process.stdout.write(
+      `created ${kind} for trust domain ${out.ca.trustDomain} in ${opts.caDir} (root ${fp(out.ca.root.native.fingerprint256)}, expires ${out.ca.notAfter.toISOString()})\n` +
+        `published the trust bundle (revision ${out.revision}); next: ambit ca serve --ca-dir ${opts.caDir}\n`,
+    );
+  });
+
+  ca.command('serve')
+    .description('sign node and workload certificates requested through the store (runs until SIGTERM)')
+    .option('--ca-dir <dir>', 'the CA directory', DEFAULT_CA_DIR)
+    .option('--node-cert-ttl <duration>', 'node certificate lifetime', '7d')
+    .option('--workload-cert-ttl <duration>', 'workload certificate lifetime', '24h')
+    .action(async (opts: { caDir: string; nodeCertTtl: string; workloadCertTtl: string }, cmd: Command) => {
+      const nodeCertTtlSeconds = parseDurationSeconds(opts.nodeCertTtl, '--node-cert-ttl');
+      const workloadCertTtlSeconds = parseDurationSeconds(opts.workloadCertTtl, '--workload-cert-ttl');
+      const [{ Store }, { startSigner }] = await Promise.all([import('../../core/store/index.js'), import('../../core/identity/signer/index.js')]);
+      // A server outlives Redis restarts: retry forever instead of failing fast like other commands.
+      const options: StoreOptions = { ...storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis), retryForever: true, connectionName: 'ambit-ca' };
+      const store = await Store.connect(options);
+      let signer;
+      try {
+        signer = await startSigner({ store, caDir: opts.caDir, nodeCertTtlSeconds, workloadCertTtlSeconds });
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+      process.stderr.write(`signing for ${signer.ca.trustDomain} with ${signer.ca.signer.cert.subject}; Ctrl-C to stop\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve();
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      await signer.stop();
+      await store.close();
+    });
+
+  pluginOptions(
+    ca
+      .command('rotate')
+      .description('start a root rotation (bundle = old + new root), or end it with --finish')
+      .option('--ca-dir <dir>', 'the CA directory', DEFAULT_CA_DIR)
+      .option('--finish', 'drop the old root from the bundle', false)
+      .option('--force', 'with --finish: even if certificates under the old root are still live', false),
+  ).action(async (opts: SourceFlags & { caDir: string; finish: boolean; force: boolean }, cmd: Command) => {
+    const { finishRotation, rotateCA } = await import('../../core/identity/ca-admin.js');
+    if (opts.finish) {
+      const out = await withStore(cmd, (store) => finishRotation(store, opts.caDir, { force: opts.force }));
+      process.stdout.write(`removed root ${out.removed.map(fp).join(', ')}; the bundle holds only ${fp(out.ca.root.native.fingerprint256)} (revision ${out.revision})\n`);
+      return;
+    }
+    const source = sourceFrom(opts);
+    const out = await withStore(cmd, (store) => rotateCA(store, opts.caDir, source));
+    process.stdout.write(
+      `new root ${fp(out.ca.root.native.fingerprint256)}; the bundle holds old and new roots (revision ${out.revision})\n` +
+        `signers now issue under the new root and nodes renew at once; when \`ambit certs\` shows no certificate under ${fp(out.previous.root.native.fingerprint256)}, run: ambit ca rotate --finish\n`,
+    );
+  });
+
+  ca.command('bundle')
+    .description('print the trust bundle (all roots, PEM)')
+    .option('-o, --output <format>', 'pem or json', 'pem')
+    .action(async (opts: { output: string }, cmd: Command) => {
+      if (opts.output !== 'pem' && opts.output !== 'json') throw new UsageError(`unknown output format ${JSON.stringify(opts.output)}: use pem or json`);
+      const [{ requireBundle }, { bundlePem, serializeBundle }] = await Promise.all([import('../../core/identity/store/bundle.js'), import('../../core/identity/bundle.js')]);
+      const { bundle } = await withStore(cmd, (store) => requireBundle(store));
+      process.stdout.write(opts.output === 'pem' ? bundlePem(bundle) : `${serializeBundle(bundle)}\n`);
+    });
+}
