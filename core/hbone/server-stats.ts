@@ -1,0 +1,152 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../logging.js';
+import type { HboneErrorCode } from './errors.js';
+import type { SpliceResult } from './splice.js';
+
+/**
+ * Callbacks for the daemon's metrics and access log. They run on the data
+ * path, so they must be cheap; one that throws is logged and ignored.
+ */
+export interface HboneServerEvents {
+  sessionOpened?(info: { peerIdentity: string | undefined; peerAddress: string }): void;
+  sessionClosed?(info: { peerIdentity: string | undefined; peerAddress: string; bytesIn: number; bytesOut: number }): void;
+  /** TLS refused: untrusted or missing client certificate, no ALPN h2, garbage. */
+  handshakeFailed?(info: { peerAddress: string | undefined; error: Error }): void;
+  /** A stream answered with an error status: denied, refused, malformed. */
+  rejected?(info: RejectInfo): void;
+  upstreamFailed?(info: { peerIdentity: string; authority: string; upstream: string; error: Error }): void;
+  /** One access-log line per tunnelled connection. */
+  streamClosed?(info: StreamCloseInfo): void;
+}
+
+export interface RejectInfo {
+  code: HboneErrorCode;
+  peerIdentity: string | undefined;
+  peerAddress: string;
+  authority: string;
+  reason: string;
+}
+
+export interface StreamCloseInfo {
+  peerIdentity: string;
+  peerAddress: string;
+  authority: string;
+  /** Bytes from the peer to the upstream. */
+  bytesIn: number;
+  /** Bytes from the upstream to the peer. */
+  bytesOut: number;
+  durationMs: number;
+  error?: SpliceResult['error'];
+}
+
+export interface PeerCounters {
+  streams: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Runs a policy hook; a throw or rejection becomes `fallback` (fail closed). */
+export async function callHook<T>(hook: () => T | Promise<T>, fallback: T, log: Logger): Promise<T> {
+  try {
+    return await hook();
+  } catch (err) {
+    log.error({ err }, 'HBONE hook threw; failing closed');
+    return fallback;
+  }
+}
+
+/** Counters of one HboneServer plus the fan-out to its event hooks. */
+export class ServerStats {
+  sessionsTotal = 0;
+  streamsActive = 0;
+  streamsTotal = 0;
+  handshakeFailures = 0;
+  upstreamFailures = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly rejections: Partial<Record<HboneErrorCode, number>> = {};
+  readonly peers = new Map<string, PeerCounters>();
+
+  constructor(
+    private readonly events: HboneServerEvents | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  #emit<K extends keyof HboneServerEvents>(name: K, info: Parameters<NonNullable<HboneServerEvents[K]>>[0]): void {
+    const hook = this.events?.[name] as ((i: typeof info) => void) | undefined;
+    if (!hook) return;
+    try {
+      hook(info);
+    } catch (err) {
+      this.log.error({ err, hook: name }, 'HBONE event hook threw');
+    }
+  }
+
+  sessionOpened(peerIdentity: string | undefined, peerAddress: string): void {
+    this.sessionsTotal++;
+    this.#emit('sessionOpened', { peerIdentity, peerAddress });
+  }
+
+  sessionClosed(peerIdentity: string | undefined, peerAddress: string, socket: Socket): void {
+    this.#emit('sessionClosed', { peerIdentity, peerAddress, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
+  }
+
+  handshakeFailed(peerAddress: string | undefined, error: Error): void {
+    this.handshakeFailures++;
+    this.log.debug({ peerAddress, err: error }, 'HBONE handshake failed');
+    this.#emit('handshakeFailed', { peerAddress, error });
+  }
+
+  rejected(code: HboneErrorCode, info: Omit<RejectInfo, 'code'>): void {
+    this.rejections[code] = (this.rejections[code] ?? 0) + 1;
+    this.log.info({ ...info, code }, 'HBONE stream rejected');
+    this.#emit('rejected', { ...info, code });
+  }
+
+  upstreamFailed(request: { peerIdentity: string; authority: string }, target: { host: string; port: number }, error: Error): void {
+    this.upstreamFailures++;
+    const upstream = `${target.host}:${target.port}`;
+    this.log.info({ peer: request.peerIdentity, authority: request.authority, upstream, err: error }, 'HBONE upstream connect failed');
+    this.#emit('upstreamFailed', { peerIdentity: request.peerIdentity, authority: request.authority, upstream, error });
+  }
+
+  streamOpened(): void {
+    this.streamsActive++;
+    this.streamsTotal++;
+  }
+
+  streamClosed(request: { peerIdentity: string; peerAddress: string; authority: string }, result: SpliceResult, durationMs: number): void {
+    this.streamsActive--;
+    this.bytesIn += result.bytesToSocket;
+    this.bytesOut += result.bytesFromSocket;
+    let peer = this.peers.get(request.peerIdentity);
+    if (!peer) this.peers.set(request.peerIdentity, (peer = { streams: 0, bytesIn: 0, bytesOut: 0 }));
+    peer.streams++;
+    peer.bytesIn += result.bytesToSocket;
+    peer.bytesOut += result.bytesFromSocket;
+    this.#emit('streamClosed', {
+      peerIdentity: request.peerIdentity,
+      peerAddress: request.peerAddress,
+      authority: request.authority,
+      bytesIn: result.bytesToSocket,
+      bytesOut: result.bytesFromSocket,
+      durationMs,
+      ...(result.error ? { error: result.error } : {}),
+    });
+  }
+
+  snapshot(sessionsActive: number) {
+    return {
+      sessionsActive,
+      sessionsTotal: this.sessionsTotal,
+      streamsActive: this.streamsActive,
+      streamsTotal: this.streamsTotal,
+      handshakeFailures: this.handshakeFailures,
+      upstreamFailures: this.upstreamFailures,
+      rejections: { ...this.rejections },
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      peers: new Map([...this.peers].map(([k, v]) => [k, { ...v }])),
+    };
+  }
+}

@@ -1,0 +1,247 @@
+import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { logger, type Logger } from '../logging.js';
+import { parseAuthority, type Authority } from './authority.js';
+import { ERROR_HEADER, type HboneErrorCode } from './errors.js';
+import { callHook, ServerStats, type HboneServerEvents } from './server-stats.js';
+import { splice } from './splice.js';
+import { ALPN_H2, spiffeIdOf, TLS13_CIPHERSUITES, TLS_MIN_VERSION, type TlsIdentity } from './tls-identity.js';
+import { applyConnectionWindow, h2Settings, maxSessionMemoryMiB, resolveTuning, type H2Tuning } from './tuning.js';
+
+/** One CONNECT request, as the policy hooks see it. */
+export interface ConnectRequest {
+  /** SPIFFE ID from the verified client certificate. */
+  peerIdentity: string;
+  /** The `:authority` as sent. */
+  authority: string;
+  /** The parsed destination. */
+  destination: Authority;
+  peerAddress: string;
+  peerPort: number;
+  headers: IncomingHttpHeaders;
+}
+
+export type AuthorizeDecision = { allow: true } | { allow: false; reason: string };
+
+/** Where to connect, or why not (refusal is what keeps 15008 from being an open relay). */
+export type UpstreamDecision = { host: string; port: number; localAddress?: string } | { refuse: string };
+
+export interface HboneServerOptions {
+  /** This node's (or waypoint's) certificate, key and trust bundle. */
+  identity: TlsIdentity;
+  /** L4 authorization; absent means every verified peer is allowed. */
+  authorize?: (request: ConnectRequest) => AuthorizeDecision | Promise<AuthorizeDecision>;
+  /** Maps a destination to a local upstream; there is no default on purpose. */
+  resolveUpstream: (request: ConnectRequest) => UpstreamDecision | Promise<UpstreamDecision>;
+  /** Dials the upstream; replace to bind a source address or set socket options. */
+  dialUpstream?: (target: { host: string; port: number; localAddress?: string }) => Socket;
+  tuning?: Partial<H2Tuning>;
+  /** Upstream TCP connect timeout (default 10 s); expiry answers 503. */
+  upstreamConnectTimeoutMs?: number;
+  /** Close a session that has carried no stream for this long (default 10 min). */
+  sessionIdleTimeoutMs?: number;
+  events?: HboneServerEvents;
+  log?: Logger;
+}
+
+interface SessionInfo {
+  peerIdentity: string | undefined;
+  peerAddress: string;
+  peerPort: number;
+  streams: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+const sessionInfo = new WeakMap<ServerHttp2Session, SessionInfo>();
+
+/**
+ * The inbound side of HBONE (port 15008): mTLS-only HTTP/2, one CONNECT stream
+ * per tunnelled TCP connection. Statuses follow ztunnel where it has one
+ * (400 bad request, 503 upstream connect failure); policy denial is 403.
+ * Everything a peer can cause is caught and counted, never thrown.
+ */
+export class HboneServer {
+  readonly server: Http2SecureServer;
+  readonly #options: HboneServerOptions;
+  readonly #tuning: H2Tuning;
+  readonly #log: Logger;
+  readonly #stats: ServerStats;
+  readonly #sessions = new Set<ServerHttp2Session>();
+
+  constructor(options: HboneServerOptions) {
+    this.#options = options;
+    this.#tuning = resolveTuning(options.tuning);
+    this.#log = options.log ?? logger('hbone');
+    this.#stats = new ServerStats(options.events, this.#log);
+    this.server = createSecureServer({
+      ...tlsOptions(options.identity),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ALPN_H2,
+      allowHTTP1: false,
+      settings: h2Settings(this.#tuning, true),
+      maxSessionMemory: maxSessionMemoryMiB(this.#tuning),
+    });
+    this.server.on('session', (session) => this.#onSession(session));
+    this.server.on('stream', (stream, headers) => {
+      this.#onStream(stream, headers).catch((err: unknown) => this.#log.error({ err }, 'HBONE stream handler failed'));
+    });
+    this.server.on('tlsClientError', (err, socket) => {
+      this.#stats.handshakeFailed(socket.remoteAddress, err);
+      socket.destroy();
+    });
+    // A TLS client that negotiated no ALPN: without this listener Node keeps
+    // the socket for unknownProtocolTimeout (10 s).
+    this.server.on('unknownProtocol', (socket: TLSSocket) => {
+      this.#stats.handshakeFailed(socket.remoteAddress, new Error('client did not negotiate ALPN h2'));
+      socket.destroy();
+    });
+    this.server.on('sessionError', (err) => this.#log.debug({ err }, 'HBONE session error'));
+    this.server.on('error', (err) => this.#log.error({ err }, 'HBONE server error'));
+  }
+
+  listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** New handshakes use `identity` from now on; established sessions keep theirs. */
+  setSecureContext(identity: TlsIdentity): void {
+    this.server.setSecureContext(tlsOptions(identity));
+  }
+
+  stats(): ReturnType<ServerStats['snapshot']> {
+    return this.#stats.snapshot(this.#sessions.size);
+  }
+
+  /** Stops accepting, lets open streams finish for `graceMs`, then cuts the rest. */
+  async close(graceMs = 5000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.#sessions) session.close();
+    const timer = setTimeout(() => {
+      for (const session of this.#sessions) session.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  #onSession(session: ServerHttp2Session): void {
+    const socket = session.socket as TLSSocket;
+    const info: SessionInfo = {
+      peerIdentity: spiffeIdOf(socket.getPeerCertificate()),
+      peerAddress: socket.remoteAddress ?? '',
+      peerPort: socket.remotePort ?? 0,
+      streams: 0,
+      idleTimer: undefined,
+    };
+    sessionInfo.set(session, info);
+    this.#sessions.add(session);
+    this.#armIdle(session, info);
+    applyConnectionWindow(session, this.#tuning);
+    this.#stats.sessionOpened(info.peerIdentity, info.peerAddress);
+    session.on('error', (err) => this.#log.debug({ err, peer: info.peerIdentity }, 'HBONE session error'));
+    session.on('frameError', (type, code) => this.#log.debug({ type, code, peer: info.peerIdentity }, 'HBONE frame error'));
+    session.once('close', () => {
+      clearTimeout(info.idleTimer);
+      this.#sessions.delete(session);
+    });
+    // session.socket is a proxy that throws once the session lets go of the
+    // socket; the listener's `this` is the real TLSSocket, whose counters
+    // stay readable after close.
+    const stats = this.#stats;
+    socket.once('close', function (this: TLSSocket) {
+      stats.sessionClosed(info.peerIdentity, info.peerAddress, this);
+    });
+  }
+
+  #armIdle(session: ServerHttp2Session, info: SessionInfo): void {
+    clearTimeout(info.idleTimer);
+    info.idleTimer = setTimeout(() => session.close(), this.#options.sessionIdleTimeoutMs ?? 600_000);
+    info.idleTimer.unref();
+  }
+
+  async #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const session = stream.session as ServerHttp2Session | undefined;
+    const info = session && sessionInfo.get(session);
+    if (!session || !info) return void stream.close();
+    stream.on('error', (err) => this.#log.debug({ err, peer: info.peerIdentity }, 'HBONE stream error'));
+    info.streams++;
+    clearTimeout(info.idleTimer);
+    stream.once('close', () => {
+      if (--info.streams === 0 && !session.closed) this.#armIdle(session, info);
+    });
+
+    const authority = headers[':authority'] ?? '';
+    const reject = (status: number, code: HboneErrorCode, reason: string): void => {
+      this.#stats.rejected(code, { peerIdentity: info.peerIdentity, peerAddress: info.peerAddress, authority, reason });
+      respondError(stream, status, code);
+    };
+    if (headers[':method'] !== 'CONNECT') return reject(405, 'EHBONE_BAD_METHOD', `method ${String(headers[':method'])}`);
+    const destination = parseAuthority(authority);
+    if (!destination) return reject(400, 'EHBONE_BAD_AUTHORITY', 'authority is not ip:port');
+    if (!info.peerIdentity) return reject(403, 'EHBONE_PEER_IDENTITY', 'client certificate has no SPIFFE ID');
+
+    const request: ConnectRequest = {
+      peerIdentity: info.peerIdentity,
+      authority,
+      destination,
+      peerAddress: info.peerAddress,
+      peerPort: info.peerPort,
+      headers,
+    };
+    const decision = await callHook<AuthorizeDecision>(() => this.#options.authorize?.(request) ?? { allow: true }, { allow: false, reason: 'authorize hook failed' }, this.#log);
+    if (!decision.allow) return reject(403, 'EHBONE_DENIED', decision.reason);
+    const upstream = await callHook<UpstreamDecision>(() => this.#options.resolveUpstream(request), { refuse: 'resolveUpstream hook failed' }, this.#log);
+    if ('refuse' in upstream) return reject(400, 'EHBONE_REFUSED', upstream.refuse);
+    if (stream.closed || stream.destroyed) return;
+    this.#connectUpstream(stream, request, upstream);
+  }
+
+  #connectUpstream(stream: ServerHttp2Stream, request: ConnectRequest, target: { host: string; port: number; localAddress?: string }): void {
+    const started = Date.now();
+    const socket = this.#options.dialUpstream?.(target) ?? tcpConnect({ ...target, allowHalfOpen: true, noDelay: true });
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('upstream connect timed out'), { code: 'ETIMEDOUT' })), this.#options.upstreamConnectTimeoutMs ?? 10_000);
+    const abandon = (): void => void socket.destroy();
+    stream.once('close', abandon);
+    const onConnectError = (err: NodeJS.ErrnoException): void => {
+      clearTimeout(timer);
+      stream.off('close', abandon);
+      this.#stats.upstreamFailed(request, target, err);
+      if (!stream.closed && !stream.destroyed) respondError(stream, 503, 'EHBONE_UPSTREAM_UNAVAILABLE');
+    };
+    socket.once('error', onConnectError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onConnectError);
+      stream.off('close', abandon);
+      if (stream.closed || stream.destroyed) return void socket.destroy();
+      stream.respond({ ':status': 200 });
+      this.#stats.streamOpened();
+      splice(stream, socket, (result) => this.#stats.streamClosed(request, result, Date.now() - started));
+    });
+  }
+}
+
+function tlsOptions(identity: TlsIdentity) {
+  return { key: identity.key, cert: identity.cert, ca: identity.ca, minVersion: TLS_MIN_VERSION, ciphers: TLS13_CIPHERSUITES } as const;
+}
+
+/**
+ * A final answer on a stream that will not be tunnelled. The RST(NO_ERROR)
+ * after the response frees the stream even if the peer never ends its side.
+ */
+function respondError(stream: ServerHttp2Stream, status: number, code: HboneErrorCode): void {
+  if (stream.closed || stream.destroyed) return;
+  try {
+    if (!stream.headersSent) stream.respond({ ':status': status, [ERROR_HEADER]: code }, { endStream: true });
+  } catch {
+    // The stream raced to a close; nothing left to tell the peer.
+  }
+  stream.close();
+}

@@ -1,0 +1,186 @@
+import { connect as h2Connect, type ClientHttp2Session } from 'node:http2';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { formatAuthority } from './authority.js';
+import { errorFromTransport, HboneError } from './errors.js';
+import { ALPN_H2, checkSpiffeServerIdentity, secureContextFor, spiffeIdOf, type TlsIdentity } from './tls-identity.js';
+import { applyConnectionWindow, h2Settings, maxSessionMemoryMiB, type H2Tuning } from './tuning.js';
+
+export interface Peer {
+  host: string;
+  port: number;
+}
+
+export interface SessionParams {
+  source: string;
+  peer: Peer;
+  identity: () => TlsIdentity | Promise<TlsIdentity>;
+  tuning: H2Tuning;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  onClose: (session: PooledSession) => void;
+}
+
+/**
+ * One TLS + HTTP/2 connection from one source identity to one peer node,
+ * carrying many CONNECT streams. It is handed out before the handshake ends
+ * (`ready`), so a burst of connects to a new peer shares one dial.
+ */
+export class PooledSession {
+  readonly source: string;
+  readonly peer: Peer;
+  readonly ready: Promise<void>;
+  session: ClientHttp2Session | undefined;
+  socket: TLSSocket | undefined;
+  /** The server's SPIFFE ID, known once `ready` resolved. */
+  serverIdentity: string | undefined;
+  /** No new streams: GOAWAY received, rotated away, or closing. */
+  draining = false;
+  closed = false;
+  connected = false;
+  active = 0;
+  total = 0;
+  #lastError: unknown;
+  #peerAccepted = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #params: SessionParams;
+
+  constructor(params: SessionParams) {
+    this.#params = params;
+    this.source = params.source;
+    this.peer = params.peer;
+    this.ready = this.#dial();
+    // Streams that never await `ready` (none today) must not see an unhandled rejection.
+    this.ready.catch(() => undefined);
+  }
+
+  /** Streams this session may still take; the peer's SETTINGS can lower our cap. */
+  hasRoom(maxStreams: number): boolean {
+    if (this.draining || this.closed) return false;
+    const remote = this.session?.remoteSettings.maxConcurrentStreams;
+    return this.active < (remote === undefined ? maxStreams : Math.min(maxStreams, remote));
+  }
+
+  take(): void {
+    this.active++;
+    this.total++;
+    clearTimeout(this.#idleTimer);
+  }
+
+  give(): void {
+    this.active--;
+    if (this.active > 0 || this.closed) return;
+    if (this.draining) return this.close();
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.close(), this.#params.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  /** Stops new streams; open ones finish, then the connection closes. */
+  drain(): void {
+    this.draining = true;
+    if (this.active === 0) this.close();
+  }
+
+  close(): void {
+    this.draining = true;
+    clearTimeout(this.#idleTimer);
+    if (this.session) this.session.close();
+    else this.ready.then(() => this.session?.close(), () => undefined);
+  }
+
+  destroy(): void {
+    this.draining = true;
+    clearTimeout(this.#idleTimer);
+    this.session?.destroy();
+    this.socket?.destroy();
+  }
+
+  get errored(): boolean {
+    return this.#lastError !== undefined;
+  }
+
+  /** What killed the session, as a typed error. */
+  failure(context: Record<string, unknown>): HboneError {
+    return errorFromTransport(this.#lastError ?? new Error('session closed'), context);
+  }
+
+  get bytesRead(): number {
+    return this.socket?.bytesRead ?? 0;
+  }
+
+  get bytesWritten(): number {
+    return this.socket?.bytesWritten ?? 0;
+  }
+
+  async #dial(): Promise<void> {
+    const { peer, tuning } = this.#params;
+    const context = { peer: formatAuthority(peer.host, peer.port), source: this.source };
+    let identity: TlsIdentity;
+    try {
+      identity = await this.#params.identity();
+    } catch (err) {
+      this.#markClosed();
+      throw new HboneError('EHBONE_NO_IDENTITY', `no TLS identity for ${this.source}: ${(err as Error).message}`, context, { cause: err });
+    }
+    if (this.draining) {
+      this.#markClosed();
+      throw new HboneError('EHBONE_CLOSED', 'HBONE client closed', context);
+    }
+    // No servername: peers are addressed by IP, so there is no SNI to send.
+    const socket = tlsConnect({
+      host: peer.host,
+      port: peer.port,
+      secureContext: secureContextFor(identity),
+      ALPNProtocols: ALPN_H2,
+      checkServerIdentity: checkSpiffeServerIdentity,
+    });
+    socket.setNoDelay(true);
+    this.socket = socket;
+    const session = h2Connect(`https://${context.peer}`, {
+      createConnection: () => socket,
+      settings: h2Settings(tuning, false),
+      maxSessionMemory: maxSessionMemoryMiB(tuning),
+    });
+    this.session = session;
+    session.on('error', (err) => (this.#lastError ??= err));
+    socket.on('error', (err) => (this.#lastError ??= err));
+    session.on('goaway', () => (this.draining = true));
+    // In TLS 1.3 the client finishes its handshake before the server has
+    // judged the client certificate; a server that rejects it closes without
+    // an error our side can read. Its first SETTINGS frame is the first proof
+    // that it accepted us, so a session closed before that is a TLS refusal.
+    session.once('remoteSettings', () => (this.#peerAccepted = true));
+    socket.once('close', () => {
+      if (!this.#peerAccepted && this.connected) {
+        this.#lastError ??= Object.assign(new Error('peer closed the connection right after the TLS handshake (client certificate rejected?)'), { code: 'ERR_TLS_PEER_REJECTED' });
+      }
+    });
+    session.once('close', () => this.#markClosed());
+
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#lastError ??= new HboneError('EHBONE_TIMEOUT', `HBONE dial to ${context.peer} timed out`, context);
+        session.destroy();
+      }, this.#params.connectTimeoutMs);
+      session.once('connect', () => {
+        clearTimeout(timer);
+        this.connected = true;
+        resolve();
+      });
+      session.once('close', () => {
+        clearTimeout(timer);
+        reject(this.failure(context));
+      });
+    });
+    this.serverIdentity = spiffeIdOf(socket.getPeerCertificate());
+    applyConnectionWindow(session, tuning);
+  }
+
+  #markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.draining = true;
+    clearTimeout(this.#idleTimer);
+    this.#params.onClose(this);
+  }
+}

@@ -1,0 +1,66 @@
+import type { ClientHttp2Session, ServerHttp2Session, Settings } from 'node:http2';
+
+/**
+ * HTTP/2 flow-control and framing knobs, shared by both ends so a daemon's
+ * client and server agree. HTTP/2's 64 KiB default windows stall a bulk
+ * stream waiting for WINDOW_UPDATE and 16 KiB frames mean one JS 'data' event
+ * per 16 KiB, so both are raised; 4 MiB stream / 16 MiB connection windows
+ * are ztunnel's values. bench/hbone-throughput.ts measures alternatives; on
+ * the shared 2-core CI host the differences between them were within noise,
+ * so these stay until a quiet machine says otherwise.
+ */
+export interface H2Tuning {
+  /** SETTINGS_INITIAL_WINDOW_SIZE: bytes in flight per stream. */
+  streamWindow: number;
+  /** Connection-level receive window (session.setLocalWindowSize). */
+  connectionWindow: number;
+  /** SETTINGS_MAX_FRAME_SIZE we accept (16 KiB .. 16 MiB - 1). */
+  maxFrameSize: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS the server advertises. */
+  maxConcurrentStreams: number;
+}
+
+export const DEFAULT_TUNING: H2Tuning = {
+  streamWindow: 4 * 1024 * 1024,
+  connectionWindow: 16 * 1024 * 1024,
+  maxFrameSize: 64 * 1024,
+  maxConcurrentStreams: 1000,
+};
+
+export function resolveTuning(overrides: Partial<H2Tuning> = {}): H2Tuning {
+  const t = { ...DEFAULT_TUNING, ...overrides };
+  t.maxFrameSize = Math.min(Math.max(t.maxFrameSize, 16384), 16777215);
+  t.streamWindow = Math.min(Math.max(t.streamWindow, 65535), 2147483647);
+  t.connectionWindow = Math.min(Math.max(t.connectionWindow, 65535), 2147483647);
+  return t;
+}
+
+export function h2Settings(t: H2Tuning, server: boolean): Settings {
+  const settings: Settings = {
+    initialWindowSize: t.streamWindow,
+    maxFrameSize: t.maxFrameSize,
+    enablePush: false,
+    // HBONE requests carry two pseudo-headers and a few small ones.
+    maxHeaderListSize: 64 * 1024,
+  };
+  if (server) settings.maxConcurrentStreams = t.maxConcurrentStreams;
+  return settings;
+}
+
+/**
+ * node:http2 refuses new streams (ENHANCE_YOUR_CALM) once a session holds
+ * more than maxSessionMemory MiB; a full connection window of unread data
+ * must fit, with room for the send side.
+ */
+export function maxSessionMemoryMiB(t: H2Tuning): number {
+  return Math.max(10, Math.ceil((t.connectionWindow * 3) / (1024 * 1024)));
+}
+
+/** The connection window can only be raised by a WINDOW_UPDATE once the session is up. */
+export function applyConnectionWindow(session: ClientHttp2Session | ServerHttp2Session, t: H2Tuning): void {
+  try {
+    session.setLocalWindowSize(t.connectionWindow);
+  } catch {
+    // The session died between handshake and now; its own error path reports that.
+  }
+}
