@@ -8,7 +8,7 @@ import type { Store } from '../../store/index.js';
 import type { TrustBundle } from '../bundle.js';
 import { IdentityError } from '../errors.js';
 import type { NodeSpiffeId } from '../spiffe.js';
-import { verifyPeerChain } from '../verify.js';
+import { verifyPeerChain, type VerifiedPeer } from '../verify.js';
 import { splitPemCerts } from '../x509.js';
 import { identityKeys } from '../store/keys.js';
 import { signedPayload, type SignRequest } from './protocol.js';
@@ -16,11 +16,28 @@ import { signedPayload, type SignRequest } from './protocol.js';
 /** How far a request's timestamp may be from the signer's clock. */
 export const MAX_REQUEST_SKEW_MS = 5 * 60_000;
 
+// A node sends the same chain with every request until it renews; checking it
+// costs ~3 ms of ASN.1 parsing and signature checks, so the result is kept per
+// bundle (a new bundle object after any root change starts a new cache).
+const MAX_CACHED_CHAINS = 4096;
+const verifiedChains = new WeakMap<TrustBundle, Map<string, VerifiedPeer>>();
+
+function verifyNodeChain(chainPem: string, bundle: TrustBundle, now: number): VerifiedPeer {
+  let cache = verifiedChains.get(bundle);
+  const hit = cache?.get(chainPem);
+  // Leaves never outlive their CA (issuance clamps them), so the leaf's notAfter bounds the whole path.
+  if (hit && hit.notAfter.getTime() > now) return hit;
+  const peer = verifyPeerChain(chainPem, bundle, { now: new Date(now) });
+  if (!cache || cache.size >= MAX_CACHED_CHAINS) verifiedChains.set(bundle, (cache = new Map()));
+  cache.set(chainPem, peer);
+  return peer;
+}
+
 export async function authenticateNode(store: Store, req: SignRequest, bundle: TrustBundle, now = Date.now()): Promise<NodeSpiffeId> {
   const auth = req.auth;
   if (!auth) throw new IdentityError('EIDENTITY_BAD_REQUEST', `a ${req.kind} request must be signed by the node`);
   // Chain first: it is what makes the key in it worth anything.
-  const peer = verifyPeerChain(auth.chainPem, bundle, { now: new Date(now) });
+  const peer = verifyNodeChain(auth.chainPem, bundle, now);
   if (peer.spiffeId.kind !== 'node') {
     throw new IdentityError('EIDENTITY_NOT_NODE', `request refused: ${peer.spiffeId.uri} is not a node identity; only node daemons may request certificates`, { spiffeId: peer.spiffeId.uri });
   }
