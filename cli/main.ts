@@ -9,6 +9,7 @@ import { registerDelete } from './commands/delete.js';
 import { registerGet } from './commands/get.js';
 import { registerEnroll } from './commands/enroll.js';
 import { registerVersion } from './commands/version.js';
+import { registerTunnels } from './commands/tunnels.js';
 import { registerCa } from './commands/ca.js';
 import { registerNode } from './commands/node.js';
 import { registerCerts } from './commands/certs.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerCa(program);
   registerNode(program);
   registerCerts(program);
+  registerTunnels(program);
   registerVersion(program);
   return program;
 }

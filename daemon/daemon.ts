@@ -39,6 +39,8 @@ export interface DaemonIdentity {
 
 const HEARTBEAT_MS = 10_000;
 const NODE_TTL_S = 45;
+/** How often the daemon reports its tunnels to the store for `ambit tunnels`. */
+const STATUS_MS = 2_000;
 
 export class Daemon {
   readonly metrics = new DaemonMetrics();
@@ -58,6 +60,7 @@ export class Daemon {
   #dns: MeshDnsServer | undefined;
   #http: Server[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
+  #status: NodeJS.Timeout | undefined;
   #rebuild: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -126,6 +129,8 @@ export class Daemon {
     });
     await this.#dns.start();
     await this.#applyCapture();
+    this.#status = setInterval(() => void this.#publishStatus(), STATUS_MS);
+    this.#status.unref();
     this.#log.info({ node: config.node.name, address: config.node.address, revision: this.state.revision }, 'ambitd ready');
   }
 
@@ -134,6 +139,7 @@ export class Daemon {
     if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#status);
     clearTimeout(this.#rebuild);
     const deadline = this.#config.drainTimeoutMs;
     this.#log.info({ deadlineMs: deadline }, 'draining');
@@ -156,6 +162,36 @@ export class Daemon {
       if (changed && this.#state) this.#scheduleRebuild();
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'heartbeat failed; serving the last known state');
+    }
+  }
+
+  /** What this daemon's tunnels look like now: the admin API's /tunnels and `ambit tunnels`. */
+  tunnels() {
+    const inbound = this.#inbound?.stats();
+    return {
+      node: this.#config.node.name,
+      at: Date.now(),
+      outbound: this.#hbone.tunnels(),
+      inbound: inbound && {
+        sessionsActive: inbound.sessionsActive,
+        streamsActive: inbound.streamsActive,
+        streamsTotal: inbound.streamsTotal,
+        handshakeFailures: inbound.handshakeFailures,
+        rejections: inbound.rejections,
+        peers: Object.fromEntries(inbound.peers),
+      },
+      ejected: this.#balancer.ejected(),
+    };
+  }
+
+  async #publishStatus(): Promise<void> {
+    const tunnels = this.tunnels();
+    this.metrics.tunnelSessions.set({ direction: 'outbound' }, tunnels.outbound.length);
+    this.metrics.tunnelStreams.set({ direction: 'outbound' }, tunnels.outbound.reduce((n, t) => n + t.streamsActive, 0));
+    try {
+      await this.#store.publishNodeStatus(this.#config.node.name, { tunnels, certs: this.#identity.describe() }, Math.ceil((STATUS_MS * 5) / 1000));
+    } catch {
+      // The store is down: the heartbeat already says so; the report resumes with it.
     }
   }
 
@@ -218,7 +254,7 @@ export class Daemon {
         services: this.#state?.services().map((s) => ({ name: s.fqdn, vip: s.record.vip, ports: s.record.ports, endpoints: s.endpoints })),
         resources: this.#state?.resources,
       }),
-      tunnels: () => ({ node: this.#config.node.name, outbound: this.#hbone.stats(), inbound: this.#inbound?.stats(), ejected: this.#balancer.ejected() }),
+      tunnels: () => ({ ...this.tunnels(), totals: this.#hbone.stats() }),
       certs: () => this.#identity.describe(),
       workloads: () => this.#state?.localEndpoints().map((ep) => ({ ...ep, identity: this.#state?.identityOf(ep), mtls: this.#state?.mtlsMode(ep) })),
     };

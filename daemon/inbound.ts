@@ -20,18 +20,21 @@ export interface InboundOptions {
 
 export function createInbound(options: InboundOptions): HboneServer {
   const { metrics, log } = options;
-  const serviceOf = (req: ConnectRequest) => {
-    const ep = options.state().localEndpoint(req.destination.host, req.destination.port);
+  const endpointFor = (authority: string) => {
+    const { host, port } = parseHostPort(authority);
+    return options.state().localEndpoint(host, port);
+  };
+  const serviceOf = (authority: string) => {
+    const ep = endpointFor(authority);
     return ep ? `${ep.service}.${ep.namespace}` : 'unknown';
   };
-  const labels = (req: ConnectRequest) => {
-    const state = options.state();
-    const ep = state.localEndpoint(req.destination.host, req.destination.port);
+  const labels = (info: { peerIdentity: string; authority: string }) => {
+    const ep = endpointFor(info.authority);
     return {
       reporter: 'destination',
-      source_principal: req.peerIdentity,
-      destination_principal: ep ? state.identityOf(ep) : 'unknown',
-      destination_service: serviceOf(req),
+      source_principal: info.peerIdentity,
+      destination_principal: ep ? options.state().identityOf(ep) : 'unknown',
+      destination_service: serviceOf(info.authority),
       connection_security_policy: 'mutual_tls',
     };
   };
@@ -43,7 +46,7 @@ export function createInbound(options: InboundOptions): HboneServer {
     if (!ep) return { allow: true };
     const decision = authorizeL4(state, ep, { identity: req.peerIdentity, ip: req.peerAddress }, req.destination.host);
     if (decision.allowed) return { allow: true };
-    metrics.authzDenials.inc({ destination_service: serviceOf(req), source_principal: req.peerIdentity, policy: decision.policy ?? '', reason: 'policy' });
+    metrics.authzDenials.inc({ destination_service: serviceOf(req.authority), source_principal: req.peerIdentity, policy: decision.policy ?? '', reason: 'policy' });
     log.warn({ src: req.peerIdentity, peer: req.peerAddress, authority: req.authority, policy: decision.policy, reason: decision.reason }, 'connection denied by AuthorizationPolicy');
     return { allow: false, reason: decision.reason };
   };
@@ -73,10 +76,13 @@ export function createInbound(options: InboundOptions): HboneServer {
         metrics.connectFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'ERROR' });
         log.warn({ authority, err: error.message }, 'local service refused the connection');
       },
+      streamOpened: (info) => {
+        metrics.connectionsOpened.inc(labels(info));
+        metrics.tunnelStreams.inc({ direction: 'inbound' });
+      },
       streamClosed: (info) => {
-        const req = { destination: parseHostPort(info.authority), peerIdentity: info.peerIdentity } as ConnectRequest;
-        const l = labels(req);
-        metrics.connectionsOpened.inc(l);
+        const l = labels(info);
+        metrics.tunnelStreams.dec({ direction: 'inbound' });
         metrics.connectionsClosed.inc(l);
         metrics.bytesReceived.inc(l, info.bytesIn);
         metrics.bytesSent.inc(l, info.bytesOut);

@@ -38,6 +38,19 @@ export interface ConnectOptions {
   headers?: OutgoingHttpHeaders;
 }
 
+/** One pooled session, as `ambit tunnels` shows it. */
+export interface TunnelInfo {
+  source: string;
+  peer: string;
+  serverIdentity: string | undefined;
+  streamsActive: number;
+  streamsTotal: number;
+  bytesSent: number;
+  bytesReceived: number;
+  openedAt: number;
+  draining: boolean;
+}
+
 export interface HboneClientStats {
   sessionsActive: number;
   sessionsTotal: number;
@@ -117,6 +130,24 @@ export class HboneClient {
       bytesReceived: bytes.read,
       failures: { ...this.#failures },
     };
+  }
+
+  /** The live sessions: source identity, peer, streams and bytes of each. */
+  tunnels(): TunnelInfo[] {
+    return this.#pool
+      .all()
+      .filter((s) => !s.closed)
+      .map((s) => ({
+        source: s.source,
+        peer: formatAuthority(s.peer.host, s.peer.port),
+        serverIdentity: s.serverIdentity,
+        streamsActive: s.active,
+        streamsTotal: s.total,
+        bytesSent: s.bytesWritten,
+        bytesReceived: s.bytesRead,
+        openedAt: s.openedAt,
+        draining: s.draining,
+      }));
   }
 
   close(): void {

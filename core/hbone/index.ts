@@ -1,6 +1,6 @@
 /** HBONE: HTTP/2 CONNECT over mutual TLS, the tunnel between ambit daemons and waypoints. */
 export { formatAuthority, parseAuthority, type Authority } from './authority.js';
-export { HboneClient, type ConnectOptions, type HboneClientOptions, type HboneClientStats, type HboneStream } from './client.js';
+export { HboneClient, type ConnectOptions, type HboneClientOptions, type HboneClientStats, type HboneStream, type TunnelInfo } from './client.js';
 export { H2_CONNECT_ERROR, HboneError, type HboneErrorCode } from './errors.js';
 export { HboneServer, type AuthorizeDecision, type ConnectRequest, type HboneServerOptions, type UpstreamDecision } from './server.js';
 export type { HboneServerEvents, PeerCounters, RejectInfo, StreamCloseInfo } from './server-stats.js';

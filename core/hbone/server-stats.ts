@@ -15,6 +15,8 @@ export interface HboneServerEvents {
   /** A stream answered with an error status: denied, refused, malformed. */
   rejected?(info: RejectInfo): void;
   upstreamFailed?(info: { peerIdentity: string; authority: string; upstream: string; error: Error }): void;
+  /** A tunnel is up: the upstream accepted and the peer got 200. */
+  streamOpened?(info: { peerIdentity: string; peerAddress: string; authority: string }): void;
   /** One access-log line per tunnelled connection. */
   streamClosed?(info: StreamCloseInfo): void;
 }
@@ -110,9 +112,10 @@ export class ServerStats {
     this.#emit('upstreamFailed', { peerIdentity: request.peerIdentity, authority: request.authority, upstream, error });
   }
 
-  streamOpened(): void {
+  streamOpened(request: { peerIdentity: string; peerAddress: string; authority: string }): void {
     this.streamsActive++;
     this.streamsTotal++;
+    this.#emit('streamOpened', { peerIdentity: request.peerIdentity, peerAddress: request.peerAddress, authority: request.authority });
   }
 
   streamClosed(request: { peerIdentity: string; peerAddress: string; authority: string }, result: SpliceResult, durationMs: number): void {

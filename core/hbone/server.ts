@@ -222,7 +222,7 @@ export class HboneServer {
       stream.off('close', abandon);
       if (stream.closed || stream.destroyed) return void socket.destroy();
       stream.respond({ ':status': 200 });
-      this.#stats.streamOpened();
+      this.#stats.streamOpened(request);
       splice(stream, socket, (result) => this.#stats.streamClosed(request, result, Date.now() - started));
     });
   }

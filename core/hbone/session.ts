@@ -39,6 +39,8 @@ export class PooledSession {
   connected = false;
   active = 0;
   total = 0;
+  /** When the session was created (ms since epoch), for `ambit tunnels`. */
+  readonly openedAt = Date.now();
   #lastError: unknown;
   #peerAccepted = false;
   #idleTimer: NodeJS.Timeout | undefined;

@@ -32,6 +32,9 @@ export interface Keys {
   node(name: string): string;
   /** SCAN pattern matching every node key. */
   nodePattern: string;
+  /** String with TTL per node: what its daemon reports about itself (live tunnels), for `ambit tunnels`. */
+  nodeStatus(name: string): string;
+  nodeStatusPattern: string;
   /** Stream of changes; entry id `<revision>-<n>`, so a reader can ask "from revision r". */
   changes: string;
   /** Pub/sub channel carrying `{"revision":n}` after each write. */
@@ -52,6 +55,8 @@ export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
     serviceEndpoints: (namespace, name) => `${prefix}service-endpoints:${namespace}/${name}`,
     node: (name) => `${prefix}node:${name}`,
     nodePattern: `${prefix}node:*`,
+    nodeStatus: (name) => `${prefix}node-status:${name}`,
+    nodeStatusPattern: `${prefix}node-status:*`,
     changes: `${prefix}changes`,
     channel: `${prefix}events`,
   };

@@ -135,6 +135,30 @@ export class Store {
     await this.run('heartbeat', () => this.redis.set(this.keys.node(node.name), record, 'EX', ttlSeconds));
   }
 
+  /**
+   * A daemon's report about itself (tunnels, certificates), kept for `ttlSeconds`
+   * so a dead daemon's report disappears. Not config: no revision, no notification.
+   */
+  async publishNodeStatus(name: string, status: unknown, ttlSeconds: number): Promise<void> {
+    checkName('node name', name);
+    await this.run('publishNodeStatus', () => this.redis.set(this.keys.nodeStatus(name), JSON.stringify(status), 'EX', ttlSeconds));
+  }
+
+  /** Every live daemon's last report, by node name. */
+  async nodeStatuses(): Promise<Map<string, unknown>> {
+    return this.run('nodeStatuses', async () => {
+      const keys = await this.scanKeys(this.keys.nodeStatusPattern);
+      const out = new Map<string, unknown>();
+      if (keys.length === 0) return out;
+      const values = await this.redis.mget(...keys);
+      keys.forEach((key, i) => {
+        const raw = values[i];
+        if (raw) out.set(key.slice(key.lastIndexOf(':') + 1), JSON.parse(raw) as unknown);
+      });
+      return out;
+    });
+  }
+
   async getNode(name: string): Promise<NodeRecord | undefined> {
     const raw = await this.run('getNode', () => this.redis.get(this.keys.node(name)));
     return raw ? (JSON.parse(raw) as NodeRecord) : undefined;
@@ -143,13 +167,7 @@ export class Store {
   /** Live nodes (heartbeat not yet expired), sorted by name. */
   async listNodes(): Promise<NodeRecord[]> {
     return this.run('listNodes', async () => {
-      const keys: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = await this.redis.scan(cursor, 'MATCH', this.keys.nodePattern, 'COUNT', 200);
-        cursor = next;
-        keys.push(...batch);
-      } while (cursor !== '0');
+      const keys = await this.scanKeys(this.keys.nodePattern);
       if (keys.length === 0) return [];
       const values = await this.redis.mget(...keys);
       return values
@@ -297,6 +315,17 @@ export class Store {
   // ---- plumbing -----------------------------------------------------------------
 
   /** Runs one MULTI and unwraps its per-command errors. */
+  private async scanKeys(pattern: string): Promise<string[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    return keys;
+  }
+
   private async exec(op: string, build: (m: ChainableCommander) => ChainableCommander): Promise<unknown[]> {
     return this.run(op, async () => {
       const replies = (await build(this.redis.multi()).exec()) ?? [];

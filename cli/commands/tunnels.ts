@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import type { TunnelInfo } from '../../core/hbone/index.js';
+import { withStore } from '../store-client.js';
+import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+
+interface NodeReport {
+  tunnels?: { node: string; at: number; outbound: TunnelInfo[]; inbound?: { peers: Record<string, { streams: number; bytesIn: number; bytesOut: number }> } };
+}
+
+export function registerTunnels(program: Command): void {
+  program
+    .command('tunnels')
+    .description("show live HBONE tunnels reported by each node's daemon")
+    .option('--node <name>', 'only this node')
+    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .action(async (opts: { node?: string; output: string }, cmd: Command) => {
+      const format = outputFormat(opts.output);
+      const reports = await withStore(cmd, (store) => store.nodeStatuses());
+      const rows = [...reports]
+        .filter(([node]) => !opts.node || node === opts.node)
+        .flatMap(([node, report]) => ((report as NodeReport).tunnels?.outbound ?? []).map((t) => ({ node, ...t })));
+      if (format === 'json') return void process.stdout.write(renderJson(rows));
+      if (format === 'yaml') return void process.stdout.write(await renderYaml(rows));
+      if (rows.length === 0) return void process.stdout.write(`No live tunnels${opts.node ? ` on node ${opts.node}` : ''}.\n`);
+      process.stdout.write(
+        renderTable(
+          ['NODE', 'SOURCE', 'DESTINATION', 'PEER', 'STREAMS', 'SENT', 'RECEIVED', 'AGE'],
+          rows.map((t) => [t.node, shortId(t.source), shortId(t.serverIdentity ?? '-'), t.peer, `${t.streamsActive}/${t.streamsTotal}`, bytes(t.bytesSent), bytes(t.bytesReceived), age(t.openedAt)]),
+        ),
+      );
+    });
+}
+
+/** spiffe://cluster.local/ns/default/sa/productpage -> cluster.local/ns/default/sa/productpage (Istio's principal form). */
+function shortId(id: string): string {
+  return id.replace(/^spiffe:\/\//, '');
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)}GiB`;
+}
