@@ -1,12 +1,12 @@
 import test from 'ava';
 import { createConnection } from 'node:net';
-import { createRootCA, createCsr, generateKeyPair, issueCertificate, verifyCsr, exportPrivateKeyPem, nodeId, IdentityError, certInfo } from '../../core/identity/index.js';
+import { createRootCA, createCsr, generateKeyPair, issueCertificate, verifyCsr, exportPrivateKeyPem, nodeId, certInfo } from '../../core/identity/index.js';
 import { nodeAuth, nodeIdentity, requestNodeRenewal, requestWorkloadCert, SignerClient, type NodeIdentity } from '../../core/identity/client/index.js';
 import type { SignRequest, SignResponse } from '../../core/identity/signer/index.js';
 import { identityKeys, listIssued } from '../../core/identity/store/index.js';
 import type { Store } from '../../core/store/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { mesh, opensslVerify } from './identity-util.js';
+import { code, mesh, opensslVerify } from './identity-util.js';
 
 let redis: RedisServer;
 test.before(async () => {
@@ -16,7 +16,6 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-const code = (err: unknown): string | undefined => (err instanceof IdentityError ? err.code : undefined);
 const wl = (sa: string, ns = 'default'): string => `spiffe://cluster.local/ns/${ns}/sa/${sa}`;
 
 /** Sends a request exactly as given (same id, same nonce), the way an attacker replaying one would. */

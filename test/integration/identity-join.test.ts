@@ -1,12 +1,12 @@
 import test from 'ava';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { certInfo, createRootCA, IdentityError } from '../../core/identity/index.js';
+import { certInfo, createRootCA } from '../../core/identity/index.js';
 import { joinNode, nodeFiles } from '../../core/identity/client/index.js';
 import { createJoinToken, identityKeys, listIssued, requireBundle } from '../../core/identity/store/index.js';
 import { bundlePem } from '../../core/identity/bundle.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { mesh, opensslVerify } from './identity-util.js';
+import { code, mesh, opensslVerify } from './identity-util.js';
 
 let redis: RedisServer;
 test.before(async () => {
@@ -16,7 +16,6 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-const code = (err: unknown): string | undefined => (err instanceof IdentityError ? err.code : undefined);
 
 test('a node joins: node cert whose URI SAN is its SPIFFE ID, accepted by openssl verify; key 0600', async (t) => {
   const m = await mesh(t, redis.url);

@@ -6,13 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { initCA } from '../../core/identity/ca-admin.js';
-import type { SigningCA } from '../../core/identity/index.js';
+import { IdentityError, type SigningCA } from '../../core/identity/index.js';
 import { startSigner, type RunningSigner, type SignerOptions } from '../../core/identity/signer/index.js';
 import { createJoinToken } from '../../core/identity/store/index.js';
 import { joinNode, type NodeIdentity } from '../../core/identity/client/index.js';
 import { Store } from '../../core/store/index.js';
 
 let n = 0;
+
+/** The stable code of an identity error (undefined for anything else), for t.is. */
+export const code = (err: unknown): string | undefined => (err instanceof IdentityError ? err.code : undefined);
 
 export interface Mesh {
   store: Store;
