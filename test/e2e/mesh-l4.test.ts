@@ -5,6 +5,8 @@
  * outage are exercised against the same mesh.
  */
 import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
@@ -17,10 +19,14 @@ const NAME = 'reviews.default.svc.cluster.local';
 let mesh: Mesh;
 let iptablesBefore = '';
 
-const BIG_BODY = 8192;
-/** `/big` answers BIG_BODY bytes, slowly read by a rate-limited client: a connection that spans an outage. */
 const httpServer = (address: string, port: number, body: string): string =>
-  `require('http').createServer((q, s) => s.end(q.url === '/big' ? 'x'.repeat(${BIG_BODY}) : ${JSON.stringify(body)})).listen(${port}, ${JSON.stringify(address)}, () => console.log('listening'))`;
+  `require('http').createServer((q, s) => s.end(${JSON.stringify(body)})).listen(${port}, ${JSON.stringify(address)}, () => console.log('listening'))`;
+const echoServer = (address: string, port: number): string =>
+  `require('net').createServer((s) => s.pipe(s)).listen(${port}, ${JSON.stringify(address)}, () => console.log('listening'))`;
+/** One TCP connection to the echo service by name, kept open; each stdin line goes through it. */
+const ECHO_CLIENT = `const s = require('net').connect(9090, 'echo.default.svc.cluster.local');
+s.setEncoding('utf8'); s.on('data', (d) => d.split('\\n').filter(Boolean).forEach((l) => console.log('echo:' + l)));
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => s.write(l + '\\n')).on('close', () => s.end());`;
 
 test.before(async () => {
   requireNetns();
@@ -29,12 +35,15 @@ test.before(async () => {
   const b = mesh.topo.host('b');
   const service = mesh.topo.spawn('b', process.execPath, ['-e', httpServer(b.address, 9080, MARKER)]);
   await waitForOutput(service, /listening/);
+  const echo = mesh.topo.spawn('b', process.execPath, ['-e', echoServer(b.address, 9090)]);
+  await waitForOutput(echo, /listening/);
   for (const host of ['a', 'b', 'c']) await mesh.startDaemon(host);
   const enroll = async (host: string, args: string[]) => {
     const r = await mesh.ambit(host, ['enroll', ...args, '--node', host, '--address', mesh.topo.host(host).address]);
     if (r.code !== 0) throw new Error(`enroll ${args[0]}: ${r.stderr}`);
   };
   await enroll('b', ['reviews', '--port', '9080', '-l', 'version=v1']);
+  await enroll('b', ['echo', '--port', '9090']);
   await enroll('a', ['productpage', '--port', '9080', '--user', String(PRODUCTPAGE_UID)]);
   await enroll('c', ['ratings', '--port', '9080', '--user', String(RATINGS_UID)]);
   // Daemons pick enrollments up from the store; wait until a has certificates and rules.
@@ -82,18 +91,20 @@ test.serial('unmodified curl on a reaches the service on b by name, through both
 
 test.serial('a capture on the wire shows no plaintext', async (t) => {
   const b = mesh.topo.host('b');
-  const dump = mesh.topo.spawn('b', 'tcpdump', ['-U', '-n', '-i', b.veth, '-w', '-', 'tcp']);
-  const chunks: Buffer[] = [];
-  dump.stdout?.on('data', (c: Buffer) => chunks.push(c));
+  const file = join(mesh.dir, 'wire.pcap');
+  const dump = mesh.topo.spawn('b', 'tcpdump', ['--immediate-mode', '-U', '-n', '-i', b.veth, '-w', file, 'tcp']);
   await waitForOutput(dump, /listening on/, 10_000);
   for (let i = 0; i < 3; i++) t.is((await curl('a', PRODUCTPAGE_UID)).stdout, MARKER);
   await new Promise((r) => setTimeout(r, 500));
+  const closed = new Promise((r) => dump.once('close', r));
   dump.kill('SIGINT');
-  await new Promise((r) => dump.once('exit', r));
-  const wire = Buffer.concat(chunks);
+  await closed;
+  const wire = readFileSync(file);
   t.true(wire.length > 1000, `captured ${wire.length} bytes`);
   t.false(wire.includes(MARKER), 'the response marker must not cross the wire in plaintext');
   t.false(wire.includes('GET / HTTP/1.1'), 'nor the request');
+  // What did cross: TLS application-data records (content type 23, TLS 1.2 framing as TLS 1.3 sends it).
+  t.true(wire.includes(Buffer.from([0x17, 0x03, 0x03])), 'TLS records are on the wire');
 });
 
 test.serial('an AuthorizationPolicy admits only productpage; removing it restores access', async (t) => {
@@ -134,16 +145,18 @@ test.serial('STRICT refuses plaintext from outside the mesh; PERMISSIVE lets it 
 });
 
 test.serial('with Redis stopped, existing and new connections keep working; changes after it returns apply', async (t) => {
-  // A connection opened before the outage, kept open across it.
-  const held = mesh.topo.spawn('a', 'setpriv', [`--reuid=${PRODUCTPAGE_UID}`, `--regid=${PRODUCTPAGE_UID}`, '--clear-groups', 'curl', '-sS', '--max-time', '20', '--limit-rate', '2k', `http://${NAME}:9080/big`]);
-  const heldOut: Buffer[] = [];
-  held.stdout?.on('data', (c: Buffer) => heldOut.push(c));
+  // A connection opened before the outage and used again during it: each stdin line is echoed by b.
+  const client = mesh.topo.spawn('a', 'setpriv', [`--reuid=${PRODUCTPAGE_UID}`, `--regid=${PRODUCTPAGE_UID}`, '--clear-groups', process.execPath, '-e', ECHO_CLIENT], { stdio: ['pipe', 'pipe', 'pipe'] });
+  client.stdin?.write('before\n');
+  await waitForOutput(client, /echo:before/, 10_000);
   await mesh.stopRedis();
+  client.stdin?.write('during\n');
+  await waitForOutput(client, /echo:during/, 10_000);
   for (let i = 0; i < 3; i++) t.is((await curl('a', PRODUCTPAGE_UID)).stdout, MARKER, `new request ${i} while Redis is down`);
-  const heldCode = await new Promise<number | null>((resolve) => held.once('exit', resolve));
-  t.is(heldCode, 0, 'the connection opened before the outage completed');
-  t.true(Buffer.concat(heldOut).length >= BIG_BODY, 'and carried its whole body');
   await mesh.startRedis();
+  client.stdin?.write('after\n');
+  await waitForOutput(client, /echo:after/, 10_000);
+  client.stdin?.end();
   const deny = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-all, namespace: default}\nspec: {action: DENY, rules: [{}]}\n';
   t.is((await mesh.ambit('store', ['apply', '-f', '-'], deny)).code, 0);
   await eventually(async () => (await curl('a', PRODUCTPAGE_UID)).code !== 0, 15_000);

@@ -62,7 +62,7 @@ export async function createMesh(hosts: string[]): Promise<Mesh> {
       const h = topo.host(host);
       const config = join(dir, `${host}.yaml`);
       // Non-mesh DNS goes nowhere: tests only resolve mesh names, and nothing may leave the namespaces.
-      writeFileSync(config, `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}, workloadCertTtl: 1h}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: ${env.AMBIT_LOG_LEVEL}\n`);
+      writeFileSync(config, `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}, workloadCertTtl: 1h}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: info\n`);
       const token = await mesh.ambit('store', ['node', 'token', 'create', '--node', host, '--ttl', '10m']);
       if (token.code !== 0) throw new Error(`token for ${host}: ${token.stderr}`);
       const first = daemons.size === 0;
