@@ -5,11 +5,16 @@
  */
 export type ErrorContext = Record<string, unknown>;
 
-export class AmbitError extends Error {
-  readonly code: string;
+export class AmbitError<Code extends string = string> extends Error {
+  readonly code: Code;
   readonly context: ErrorContext;
 
-  constructor(code: string, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+  /**
+   * Subclasses narrow `Code` to their module's union of codes
+   * (`class DnsError extends AmbitError<DnsErrorCode> {}`), so a typo in a
+   * code is a compile error and consumers can switch on it exhaustively.
+   */
+  constructor(code: Code, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;

@@ -1,4 +1,4 @@
-import { AmbitError, type ErrorContext } from '../errors.js';
+import { AmbitError } from '../errors.js';
 
 /**
  * Why an AuthorizationPolicy could not be compiled. The codes are stable:
@@ -19,13 +19,7 @@ export type AuthzErrorCode =
   /** Several policies failed; `errors` lists each. */
   | 'EAUTHZ_INVALID';
 
-export class AuthzError extends AmbitError {
-  declare readonly code: AuthzErrorCode;
-
-  constructor(code: AuthzErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
-    super(code, message, context, options);
-  }
-}
+export class AuthzError extends AmbitError<AuthzErrorCode> {}
 
 /** Every policy that failed in one compile, reported together. */
 export class AuthzErrors extends AuthzError {

@@ -37,13 +37,7 @@ export type HboneErrorCode =
   /** The client or server was closed by its owner. */
   | 'EHBONE_CLOSED';
 
-export class HboneError extends AmbitError {
-  declare readonly code: HboneErrorCode;
-
-  constructor(code: HboneErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
-    super(code, message, context, options);
-  }
-}
+export class HboneError extends AmbitError<HboneErrorCode> {}
 
 /** RFC 9113 error codes we act on. */
 export const H2_REFUSED_STREAM = 0x7;

@@ -1,4 +1,4 @@
-import { AmbitError, type ErrorContext } from '../errors.js';
+import { AmbitError } from '../errors.js';
 
 /**
  * Every way the identity layer can refuse something. The codes are stable:
@@ -47,10 +47,4 @@ export type IdentityErrorCode =
   | 'EIDENTITY_NOT_JOINED'
   | 'EIDENTITY_SIGNER_FAILED';
 
-export class IdentityError extends AmbitError {
-  declare readonly code: IdentityErrorCode;
-
-  constructor(code: IdentityErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
-    super(code, message, context, options);
-  }
-}
+export class IdentityError extends AmbitError<IdentityErrorCode> {}

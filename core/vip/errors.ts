@@ -1,4 +1,4 @@
-import { AmbitError, type ErrorContext } from '../errors.js';
+import { AmbitError } from '../errors.js';
 
 /**
  * Why a VIP could not be allocated. Stable codes: the store maps them to its
@@ -12,10 +12,4 @@ export type VipErrorCode =
   /** A new range was refused because VIPs already handed out fall outside it. */
   | 'EVIP_RANGE_IN_USE';
 
-export class VipError extends AmbitError {
-  declare readonly code: VipErrorCode;
-
-  constructor(code: VipErrorCode, message: string, context: ErrorContext = {}) {
-    super(code, message, context);
-  }
-}
+export class VipError extends AmbitError<VipErrorCode> {}

@@ -1,4 +1,4 @@
-import { AmbitError, type ErrorContext } from '../../core/errors.js';
+import { AmbitError } from '../../core/errors.js';
 
 /**
  * Every way the DNS server can fail, as stable codes for logs, metrics and
@@ -21,10 +21,4 @@ export type DnsErrorCode =
   /** The mesh lookup function threw. */
   | 'EDNS_LOOKUP';
 
-export class DnsError extends AmbitError {
-  declare readonly code: DnsErrorCode;
-
-  constructor(code: DnsErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
-    super(code, message, context, options);
-  }
-}
+export class DnsError extends AmbitError<DnsErrorCode> {}
