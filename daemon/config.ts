@@ -26,7 +26,7 @@ export interface DaemonConfig {
   capture: { enabled: boolean; dns: boolean; keepRulesOnExit: boolean };
   /** Where non-mesh DNS queries go; empty means the host's /etc/resolv.conf. */
   dns: { upstreams: string[] };
-  identity: { dir: string; workloadCertTtlSeconds: number };
+  identity: { dir: string };
   drainTimeoutMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -41,7 +41,7 @@ interface DaemonFile {
   metricsAddress?: string;
   capture?: Partial<DaemonConfig['capture']>;
   dns?: { upstreams?: string[] };
-  identity?: { dir?: string; workloadCertTtl?: number };
+  identity?: { dir?: string };
   drainTimeout?: number;
   logLevel?: DaemonConfig['logLevel'];
 }
@@ -61,7 +61,7 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   metricsAddress: ip(),
   capture: object<Section<'capture'>>({ enabled: bool(), dns: bool(), keepRulesOnExit: bool() }),
   dns: object<Section<'dns'>>({ upstreams: array(string()) }),
-  identity: object<Section<'identity'>>({ dir: string(), workloadCertTtl: duration({ minMs: 1000 }) }),
+  identity: object<Section<'identity'>>({ dir: string() }),
   drainTimeout: duration(),
   logLevel: enumOf(LOG_LEVELS),
 });
@@ -111,7 +111,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     metricsAddress: f.metricsAddress ?? '0.0.0.0',
     capture: { enabled: true, dns: true, keepRulesOnExit: false, ...f.capture },
     dns: { upstreams: f.dns?.upstreams ?? [] },
-    identity: { dir: f.identity?.dir ?? '/var/lib/ambit', workloadCertTtlSeconds: Math.round((f.identity?.workloadCertTtl ?? 86_400_000) / 1000) },
+    identity: { dir: f.identity?.dir ?? '/var/lib/ambit' },
     drainTimeoutMs: f.drainTimeout ?? 30_000,
     logLevel: (o.logLevel as DaemonConfig['logLevel'] | undefined) ?? f.logLevel ?? 'info',
   };

@@ -35,7 +35,12 @@ export interface Mesh {
   destroy(): Promise<void>;
 }
 
-export async function createMesh(hosts: string[]): Promise<Mesh> {
+export interface MeshOptions {
+  /** Node flags for every ambitd (before the script), e.g. --cpu-prof for a bench. */
+  daemonNodeArgs?: string[];
+}
+
+export async function createMesh(hosts: string[], options: MeshOptions = {}): Promise<Mesh> {
   const topo = await createTopology({ hosts: ['store', ...hosts] });
   const dir = mkdtempSync(join(tmpdir(), 'ambit-mesh-'));
   const daemons = new Map<string, ChildProcess>();
@@ -62,11 +67,11 @@ export async function createMesh(hosts: string[]): Promise<Mesh> {
       const h = topo.host(host);
       const config = join(dir, `${host}.yaml`);
       // Non-mesh DNS goes nowhere: tests only resolve mesh names, and nothing may leave the namespaces.
-      writeFileSync(config, `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}, workloadCertTtl: 1h}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: info\n`);
+      writeFileSync(config, `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: info\n`);
       const token = await mesh.ambit('store', ['node', 'token', 'create', '--node', host, '--ttl', '10m']);
       if (token.code !== 0) throw new Error(`token for ${host}: ${token.stderr}`);
       const first = daemons.size === 0;
-      const args = [AMBITD, '--config', config, '--redis', redisUrl, '--token', token.stdout.trim(), ...(first ? ['--ca', '--ca-dir', join(dir, 'ca')] : [])];
+      const args = [...(options.daemonNodeArgs ?? []), AMBITD, '--config', config, '--redis', redisUrl, '--token', token.stdout.trim(), ...(first ? ['--ca', '--ca-dir', join(dir, 'ca')] : [])];
       const child = topo.spawn(host, process.execPath, args, { env: { ...env, AMBIT_LOG_LEVEL: 'info' } });
       daemons.set(host, child);
       // Always read the pipes: a daemon blocked on a full stdout pipe would stall its event loop.
