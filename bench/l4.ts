@@ -1,0 +1,205 @@
+/**
+ * The L4 data plane benchmark: on one two-host netns topology (a = client,
+ * b = server), in one run, direct TCP vs an stunnel4 mTLS pair vs ambit
+ * (client as an enrolled uid dialling the service's mesh name, ambitd on both
+ * hosts carrying it over HBONE). DESIGN.md "Speed" is the question it answers.
+ *
+ *   npm run bench:l4 [-- --rounds 3 --seconds 5 --bytes 2G --rr 5000 --conns 2000
+ *       --concurrency 8 --paths direct,stunnel,ambit --no-write]
+ *
+ * AMBIT_BENCH_PROF=<dir> runs both daemons under --cpu-prof (profiles land in
+ * <dir> when the bench stops them); AMBIT_BENCH_NODE_ARGS adds other node flags
+ * to the daemons, for trying V8 settings without a rebuild.
+ *
+ * Rounds interleave the paths so that load from other jobs on a shared host
+ * hits them alike; the table shows the best round and the median.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createMesh, type Mesh } from '../test/helpers/mesh.js';
+import { requireNetns, waitForOutput, type ExecResult } from '../test/helpers/netns.js';
+import { loadAverage, machine, noise, table, writeSection, type PathName, type Rss, type Sample } from './l4/report.js';
+import { haveStunnel, startStunnelPair, STUNNEL_HINT } from './l4/stunnel.js';
+
+const LOAD = fileURLToPath(new URL('./l4/load.js', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
+const SINK_PORT = 9000;
+const STUNNEL_PORT = 9443;
+const CLIENT_UID = 2101;
+const SERVICE = 'bench-sink';
+const NAME = `${SERVICE}.default.svc.cluster.local`;
+
+interface Options {
+  rounds: number;
+  seconds: number;
+  bytes: string;
+  rr: number;
+  conns: number;
+  concurrency: number;
+  paths: PathName[];
+  write: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const get = (name: string, fallback: string): string => {
+    const i = argv.indexOf(`--${name}`);
+    return i === -1 ? fallback : argv[i + 1]!;
+  };
+  const paths = get('paths', 'direct,stunnel,ambit').split(',') as PathName[];
+  return { rounds: Number(get('rounds', '3')), seconds: Number(get('seconds', '5')), bytes: get('bytes', '2G'), rr: Number(get('rr', '5000')), conns: Number(get('conns', '2000')), concurrency: Number(get('concurrency', '8')), paths, write: !argv.includes('--no-write') };
+}
+
+function bytes(text: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text);
+  if (!m) throw new Error(`bad size ${text}`);
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
+}
+
+/** How each path's client reaches the sink from host a. */
+interface Path {
+  name: PathName;
+  run(args: string[]): Promise<ExecResult>;
+}
+
+type Numbers = Record<string, number> & { errors?: Record<string, number> };
+
+async function client(path: Path, mode: string, opts: string[]): Promise<Numbers> {
+  const r = await path.run([LOAD, mode, ...opts]);
+  if (r.code !== 0) throw new Error(`${path.name} ${mode}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Numbers;
+}
+
+/** The daemons' warnings and errors, to say why a path failed. */
+function daemonTrouble(mesh: Mesh): string {
+  return [...mesh.daemons.keys()]
+    .flatMap((host) => mesh.logs(host).split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-5).map((l) => `${host}: ${l}`))
+    .join('\n');
+}
+
+async function vmRssKb(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  return kb === undefined ? undefined : Number(kb);
+}
+
+/** Peak VmRSS of each daemon while `work` runs, sampled every 100 ms. */
+async function peakRss<T>(mesh: Mesh, peaks: Record<string, number>, work: () => Promise<T>): Promise<T> {
+  const sample = async (): Promise<void> => {
+    for (const [host, child] of mesh.daemons) {
+      const kb = await vmRssKb(child.pid);
+      if (kb !== undefined) peaks[host] = Math.max(peaks[host] ?? 0, kb);
+    }
+  };
+  const timer = setInterval(() => void sample(), 100);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > until) throw new Error(`${what}: not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function setUp(opts: Options, dir: string): Promise<{ mesh: Mesh; paths: Path[] }> {
+  const prof = process.env.AMBIT_BENCH_PROF;
+  const daemonNodeArgs = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), ...(process.env.AMBIT_BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
+  const mesh = await createMesh(['a', 'b'], { daemonNodeArgs });
+  try {
+    const b = mesh.topo.host('b');
+    const sink = mesh.topo.spawn('b', process.execPath, [LOAD, 'sink', b.address, String(SINK_PORT)]);
+    await waitForOutput(sink, /listening/);
+    sink.stdout?.resume();
+    const node = process.execPath;
+    const paths: Path[] = [];
+    if (opts.paths.includes('direct')) {
+      // root on a is not enrolled: its traffic is not captured.
+      paths.push({ name: 'direct', run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), b.address, String(SINK_PORT), ...args.slice(2)], { timeoutMs: 60_000 }) });
+    }
+    if (opts.paths.includes('stunnel')) {
+      if (!haveStunnel()) console.error(`${STUNNEL_HINT}; continuing without the stunnel column`);
+      else {
+        const pair = await startStunnelPair(mesh.topo, dir, { host: b.address, port: SINK_PORT }, STUNNEL_PORT);
+        const path: Path = { name: 'stunnel', run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), pair.host, String(pair.port), ...args.slice(2)], { timeoutMs: 60_000 }) };
+        // stunnel gives no readiness signal: poll through it to the sink.
+        await eventually(async () => (await path.run([LOAD, 'probe'])).code === 0, 10_000, 'stunnel pair');
+        paths.push(path);
+      }
+    }
+    if (opts.paths.includes('ambit')) {
+      for (const host of ['a', 'b']) await mesh.startDaemon(host);
+      const enroll = async (host: string, args: string[]): Promise<void> => {
+        const r = await mesh.ambit(host, ['enroll', ...args, '--node', host, '--address', mesh.topo.host(host).address]);
+        if (r.code !== 0) throw new Error(`enroll ${args[0]}: ${r.stderr}`);
+      };
+      await enroll('b', [SERVICE, '--port', String(SINK_PORT)]);
+      await enroll('a', ['bench-client', '--port', '9001', '--user', String(CLIENT_UID)]);
+      const path: Path = { name: 'ambit', run: (args) => mesh.asUser('a', CLIENT_UID, node, [...args.slice(0, 2), NAME, String(SINK_PORT), ...args.slice(2)], 60_000) };
+      // Daemons pick enrollments up from the store: wait for certificates and capture rules.
+      await eventually(async () => (await path.run([LOAD, 'probe'])).code === 0, 30_000, 'ambit path');
+      paths.push(path);
+    }
+    return { mesh, paths };
+  } catch (err) {
+    await mesh.destroy();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  requireNetns();
+  const command = `node dist/bench/l4.js${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
+  const loadBefore = loadAverage();
+  const dir = await mkdtemp(join(tmpdir(), 'ambit-bench-l4-'));
+  const { mesh, paths } = await setUp(opts, dir);
+  const samples = new Map<PathName, Sample[]>();
+  let rss: Rss | undefined;
+  try {
+    if (mesh.daemons.size > 0) {
+      rss = { idle: {}, bulk: {} };
+      for (const [host, child] of mesh.daemons) rss.idle[host] = (await vmRssKb(child.pid)) ?? 0;
+    }
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const path of paths) {
+        const bulkRun = (): Promise<Numbers> => client(path, 'bulk', [`seconds=${opts.seconds}`, `bytes=${bytes(opts.bytes)}`]);
+        const bulk = path.name === 'ambit' && rss ? await peakRss(mesh, rss.bulk, bulkRun) : await bulkRun();
+        const rr = await client(path, 'rr', [`count=${opts.rr}`]);
+        const conn = await client(path, 'conn', [`count=${opts.conns}`, `concurrency=${opts.concurrency}`]);
+        const sample: Sample = { gbps: bulk.gbps!, p50: rr.p50!, p99: rr.p99!, p999: rr.p999!, connPerSecond: conn.perSecond!, connFailed: conn.failed! };
+        samples.set(path.name, [...(samples.get(path.name) ?? []), sample]);
+        console.error(`round ${round} ${path.name}: ${sample.gbps.toFixed(2)} Gbit/s, rr p50/p99/p99.9 ${sample.p50.toFixed(0)}/${sample.p99.toFixed(0)}/${sample.p999.toFixed(0)} µs, ${sample.connPerSecond.toFixed(0)} conn/s${sample.connFailed ? ` (${sample.connFailed} failed: ${JSON.stringify(conn.errors)})` : ''}`);
+      }
+    }
+  } catch (err) {
+    const trouble = daemonTrouble(mesh);
+    if (trouble) console.error(`ambitd warnings:\n${trouble}`);
+    throw err;
+  } finally {
+    await mesh.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const result = table(samples, rss);
+  console.log(`\n${result}\n`);
+  const body = [
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadBefore} before and ${loadAverage()} after (shared machine), \`${command}\` (bench/l4.ts).`,
+    '',
+    `Two netns hosts on a bridge (a = client, b = server with a Node sink/echo). direct: TCP a→b. stunnel: stunnel4 client on a, server on b, TLS 1.3 mTLS with certificates made for the run. ambit: the client runs on a as an enrolled uid and dials ${NAME} (its VIP); iptables captures it into ambitd on a, which tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd on b. Bulk: one connection, ${opts.seconds} s or ${opts.bytes.replace(/([KMG])$/i, " $1iB")}, whichever first. Request/response: ${opts.rr} sequential 100-byte exchanges on one connection (after 200 warm-up). New connections: ${opts.conns} × (connect + 1-byte exchange + close), ${opts.concurrency} at a time. ${opts.rounds} rounds, paths interleaved.`,
+    '',
+    result,
+    '',
+    `Per round: ${noise(samples)}.`,
+  ].join('\n');
+  if (opts.write) await writeSection(RESULTS, body);
+  process.exit(0);
+}
+
+await main();

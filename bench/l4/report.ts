@@ -1,0 +1,105 @@
+/**
+ * bench/l4's output: per-round samples folded into best and median, a
+ * markdown table with ratios, and the "L4 data plane (bench/l4)" section of
+ * bench/RESULTS.md rewritten in place (other sections are left alone).
+ */
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, release } from 'node:os';
+
+export type PathName = 'direct' | 'stunnel' | 'ambit';
+
+/** One round of one path. Latencies in microseconds. */
+export interface Sample {
+  gbps: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  connPerSecond: number;
+  /** New connections that failed (reset, refused) out of the attempted count. */
+  connFailed: number;
+}
+
+export interface Rss {
+  /** kB per host, before any load. */
+  idle: Record<string, number>;
+  /** Peak kB per host while the bulk transfer ran (over all rounds). */
+  bulk: Record<string, number>;
+}
+
+interface Metric {
+  key: keyof Sample;
+  label: string;
+  digits: number;
+  higherIsBetter: boolean;
+}
+
+const METRICS: Metric[] = [
+  { key: 'gbps', label: 'bulk throughput, Gbit/s (1 connection)', digits: 2, higherIsBetter: true },
+  { key: 'p50', label: 'request/response p50, µs', digits: 0, higherIsBetter: false },
+  { key: 'p99', label: 'request/response p99, µs', digits: 0, higherIsBetter: false },
+  { key: 'p999', label: 'request/response p99.9, µs', digits: 0, higherIsBetter: false },
+  { key: 'connPerSecond', label: 'new connections/s (connect + 1 B exchange + close)', digits: 0, higherIsBetter: true },
+];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const best = (xs: number[], higher: boolean): number => (higher ? Math.max(...xs) : Math.min(...xs));
+const fmt = (n: number, digits: number): string => n.toFixed(digits);
+
+export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): string {
+  const paths = [...samples.keys()];
+  const has = (p: PathName): boolean => samples.has(p);
+  const head = ['metric (best of rounds; median in brackets)', ...paths.map(String)];
+  const ratioCols: Array<[string, PathName]> = [];
+  if (has('ambit') && has('direct')) ratioCols.push(['ambit ÷ direct', 'direct']);
+  if (has('ambit') && has('stunnel')) ratioCols.push(['ambit ÷ stunnel', 'stunnel']);
+  const lines = [`| ${[...head, ...ratioCols.map(([h]) => h)].join(' | ')} |`, `|---|${[...paths, ...ratioCols].map(() => '---:').join('|')}|`];
+  for (const m of METRICS) {
+    const bestOf = (p: PathName): number => best(samples.get(p)!.map((s) => s[m.key]), m.higherIsBetter);
+    const cells = paths.map((p) => {
+      const xs = samples.get(p)!.map((s) => s[m.key]);
+      return `${fmt(bestOf(p), m.digits)} (${fmt(median(xs), m.digits)})`;
+    });
+    const ratios = ratioCols.map(([, base]) => `${(bestOf('ambit') / bestOf(base)).toFixed(2)}×`);
+    lines.push(`| ${[m.label, ...cells, ...ratios].join(' | ')} |`);
+  }
+  const failed = paths.filter((p) => samples.get(p)!.some((s) => s.connFailed > 0)).map((p) => `${p} ${samples.get(p)!.map((s) => s.connFailed).join(' / ')}`);
+  if (failed.length > 0) lines.push('', `Failed new connections per round (not counted in conn/s): ${failed.join('; ')}.`);
+  if (rss) {
+    const mb = (kb: number | undefined): string => (kb === undefined ? '?' : `${(kb / 1024).toFixed(0)} MiB`);
+    lines.push('', `ambitd RSS (VmRSS): idle a ${mb(rss.idle.a)}, b ${mb(rss.idle.b)}; peak under bulk load a ${mb(rss.bulk.a)}, b ${mb(rss.bulk.b)}.`);
+  }
+  return lines.join('\n');
+}
+
+/** Per-round values of the noisiest metrics, so a reader can judge the spread. */
+export function noise(samples: Map<PathName, Sample[]>): string {
+  const spread = (xs: number[]): string => `${((100 * (Math.max(...xs) - Math.min(...xs))) / median(xs)).toFixed(0)}%`;
+  return [...samples]
+    .map(([p, list]) => `${p}: Gbit/s ${list.map((s) => s.gbps.toFixed(2)).join(' / ')} (spread ${spread(list.map((s) => s.gbps))}), p99 µs ${list.map((s) => s.p99.toFixed(0)).join(' / ')}, conn/s ${list.map((s) => s.connPerSecond.toFixed(0)).join(' / ')}`)
+    .join('; ');
+}
+
+export function machine(): string {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  return `${availableParallelism()} CPUs (nproc), ${cpu}, kernel ${release()}, Node ${process.version}`;
+}
+
+export const loadAverage = (): string => loadavg()[0]!.toFixed(2);
+
+export const SECTION = 'L4 data plane (bench/l4)';
+
+/** Replaces the `## ${SECTION}` section (to the next `## ` heading) or appends it. */
+export async function writeSection(file: string, body: string): Promise<void> {
+  const text = await readFile(file, 'utf8').catch(() => '# Benchmark results\n');
+  const heading = `## ${SECTION}`;
+  const section = `${heading}\n\n${body.trim()}\n`;
+  const start = text.indexOf(`${heading}\n`);
+  if (start === -1) return writeFile(file, `${text.trimEnd()}\n\n${section}`);
+  const next = text.indexOf('\n## ', start + heading.length);
+  const rest = next === -1 ? '' : `\n${text.slice(next + 1)}`;
+  await writeFile(file, `${text.slice(0, start)}${section}${rest}`);
+}
