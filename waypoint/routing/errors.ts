@@ -1,4 +1,4 @@
-import { AmbitError, type ErrorContext } from '../../core/errors.js';
+import { AmbitError } from '../../core/errors.js';
 
 /**
  * Why routing config could not be compiled. Codes are stable: the waypoint
@@ -12,10 +12,4 @@ export type RoutingErrorCode =
   /** A route's destination weights do not add up to 100 (the spec was not normalized). */
   | 'EROUTE_WEIGHTS';
 
-export class RoutingError extends AmbitError {
-  declare readonly code: RoutingErrorCode;
-
-  constructor(code: RoutingErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
-    super(code, message, context, options);
-  }
-}
+export class RoutingError extends AmbitError<RoutingErrorCode> {}
