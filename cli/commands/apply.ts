@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withStore } from '../store-client.js';
 import { displayName } from '../kinds.js';
 import { readInputs } from '../inputs.js';
+import { allocateServiceEntryVips } from '../service-entry-vips.js';
 
 interface ApplyOptions {
   filename: string[];
@@ -22,7 +23,7 @@ export function registerApply(program: Command): void {
         for (const r of resources) process.stdout.write(`${displayName(r.kind, r.metadata.name)} valid (dry run)\n`);
         return;
       }
-      const result = await withStore(cmd, (store) => store.apply(resources));
+      const result = await withStore(cmd, async (store) => store.apply(await allocateServiceEntryVips(store, resources)));
       for (const { ref, action } of result.results) process.stdout.write(`${displayName(ref.kind, ref.name)} ${action}\n`);
     });
 }
