@@ -5,8 +5,13 @@
  * outlier detection for connect failures, so one dead instance does not fail
  * every Nth connection.
  */
-import type { EndpointRecord } from '../core/store/types.js';
 import { addressKey } from './state.js';
+
+/** Anything with an address: enrolled endpoints, and ServiceEntry endpoints that are not enrolled. */
+export interface Addressed {
+  address: string;
+  port: number;
+}
 
 export interface BalancerOptions {
   baseEjectionMs?: number;
@@ -37,7 +42,7 @@ export class RoundRobinBalancer {
    * connection already tried). When all are ejected, any not excluded is
    * better than none: ejection is a guess, a refused connection is a fact.
    */
-  pick(service: string, endpoints: readonly EndpointRecord[], exclude: ReadonlySet<string> = new Set()): EndpointRecord | undefined {
+  pick<T extends Addressed>(service: string, endpoints: readonly T[], exclude: ReadonlySet<string> = new Set()): T | undefined {
     const candidates = endpoints.filter((ep) => !exclude.has(keyOf(ep)));
     if (candidates.length === 0) return undefined;
     const now = this.#now();
@@ -48,13 +53,13 @@ export class RoundRobinBalancer {
     return pool[i];
   }
 
-  failed(ep: EndpointRecord): void {
+  failed(ep: Addressed): void {
     const key = keyOf(ep);
     const failures = (this.#ejected.get(key)?.failures ?? 0) + 1;
     this.#ejected.set(key, { failures, until: this.#now() + Math.min(this.#max, this.#base * 2 ** (failures - 1)) });
   }
 
-  succeeded(ep: EndpointRecord): void {
+  succeeded(ep: Addressed): void {
     this.#ejected.delete(keyOf(ep));
   }
 
@@ -64,6 +69,6 @@ export class RoundRobinBalancer {
   }
 }
 
-export function keyOf(ep: EndpointRecord): string {
+export function keyOf(ep: Addressed): string {
   return addressKey(ep.address, ep.port);
 }

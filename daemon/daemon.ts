@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
 import { Watcher, type Store } from '../core/store/index.js';
 import type { NodeRecord, Snapshot } from '../core/store/types.js';
-import { DEFAULT_VIP_CIDR } from '../core/vip/allocator.js';
+import { DEFAULT_VIP_CIDR, inRange } from '../core/vip/allocator.js';
 import { MeshDnsServer } from './dns/server.js';
 import { adminHandler, listenHttp, metricsHandler } from './admin.js';
 import { RoundRobinBalancer } from './balancer.js';
@@ -123,7 +123,9 @@ export class Daemon {
       ...(config.dns.upstreams.length > 0 ? { upstreams: config.dns.upstreams } : {}),
       resolve: (name) => {
         const vip = this.#state?.serviceByName(name)?.record.vip;
-        return vip ? { addresses: [vip] } : undefined;
+        if (vip) return { addresses: [vip] };
+        const entry = this.#state?.serviceEntryAddresses(name);
+        return entry ? { addresses: entry } : undefined;
       },
       metrics: { onQuery: (q) => this.metrics.dnsQueries.inc({ type: q.type, result: q.result }) },
     });
@@ -224,7 +226,12 @@ export class Daemon {
     try {
       await this.#capture.update({
         uids: state.captureUids(),
-        meshCidrs: [this.#vipCidr, ...state.endpointAddresses().map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`))],
+        meshCidrs: [
+          this.#vipCidr,
+          ...state.endpointAddresses().map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)),
+          // Allocated VIPs are in the range already; given ServiceEntry addresses may be anywhere.
+          ...state.serviceEntryCidrs().filter((c) => !hostInRange(c, this.#vipCidr)),
+        ],
         strictPorts: state.strictPorts(),
         dns: this.#config.capture.dns,
         exemptUid: process.getuid?.() ?? 0,
@@ -252,6 +259,7 @@ export class Daemon {
         revision: this.#state?.revision,
         store: this.#watcher.stats(),
         services: this.#state?.services().map((s) => ({ name: s.fqdn, vip: s.record.vip, ports: s.record.ports, endpoints: s.endpoints })),
+        serviceEntries: this.#state?.serviceEntries().map((e) => ({ ...e, dnsAddresses: Object.fromEntries(e.dnsAddresses) })),
         resources: this.#state?.resources,
       }),
       tunnels: () => ({ ...this.tunnels(), totals: this.#hbone.stats() }),
@@ -259,4 +267,10 @@ export class Daemon {
       workloads: () => this.#state?.localEndpoints().map((ep) => ({ ...ep, identity: this.#state?.identityOf(ep), mtls: this.#state?.mtlsMode(ep) })),
     };
   }
+}
+
+/** True for a one-address CIDR inside `range` (an allocated VIP, already captured with the range). */
+function hostInRange(cidr: string, range: string): boolean {
+  const [ip = '', bits] = cidr.split('/');
+  return bits === (ip.includes(':') ? '128' : '32') && inRange(ip, range);
 }

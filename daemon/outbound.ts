@@ -5,18 +5,22 @@
  * (a VIP is load-balanced over its endpoints), then tunnel over HBONE to the
  * peer node with the source workload's certificate. Endpoints on this node are
  * authorized here and spliced directly; destinations outside the mesh pass
- * through untouched.
+ * through untouched. ServiceEntry addresses go to the entry's endpoints: mesh
+ * workloads over HBONE, MESH_EXTERNAL (and non-mesh) ones as plain TCP.
  */
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { splice, type HboneClient } from '../core/hbone/index.js';
 import { originalDst } from '../core/net/original-dst.js';
 import type { EndpointRecord } from '../core/store/types.js';
 import { nodeId } from '../core/identity/index.js';
+import { AmbitError } from '../core/errors.js';
 import { authorizeL4 } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
 import type { DaemonMetrics } from './metrics.js';
 import { socketOwnerUid } from './socket-owner.js';
+import type { ServiceEntryView } from './service-entries.js';
 import { addressKey, type MeshState } from './state.js';
 import { spliceSockets } from './tcp-splice.js';
 
@@ -31,11 +35,30 @@ export interface OutboundOptions {
   port: number;
   /** How many endpoints of a VIP to try before giving up on a connection. */
   maxAttempts?: number;
+  /** The host resolver, for ServiceEntries with resolution DNS (default: getaddrinfo). */
+  lookup?: (host: string) => Promise<string[]>;
 }
 
-interface Target {
-  endpoint: EndpointRecord;
-  service?: string;
+const RETRYABLE = new Set(['EHBONE_UPSTREAM_UNAVAILABLE', 'EHBONE_PEER_UNREACHABLE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EOUTBOUND_UNRESOLVED']);
+
+/** One place a connection may go. */
+interface Hop {
+  address: string;
+  port: number;
+  /** A mesh workload: HBONE to its node, or the same-node shortcut. */
+  workload?: EndpointRecord;
+  /** A host name to resolve first (ServiceEntry resolution DNS). */
+  resolve?: boolean;
+}
+
+/** Where a captured connection goes: one or more hops, and what to call the destination. */
+interface Route {
+  /** Balancer key when there is a choice of hops (a VIP, a ServiceEntry port); retries need one. */
+  balanceKey?: string;
+  hops: Hop[];
+  destinationService: string;
+  /** The ServiceEntry a DNS-resolved hop is classified against once it has an address. */
+  entry?: ServiceEntryView;
 }
 
 export class Outbound {
@@ -93,12 +116,12 @@ export class Outbound {
       const state = this.#options.state();
       const uid = await socketOwnerUid(socket.remoteAddress ?? '', socket.remotePort ?? 0).catch(() => undefined);
       const source = uid === undefined ? undefined : state.workloadForUid(uid);
-      const target = this.#target(state, dst.address, dst.port);
-      if (!source || !target) {
+      const route = this.#route(state, dst.address, dst.port);
+      if (!source || !route) {
         this.#passthrough(socket, dst.address, dst.port);
         return;
       }
-      await this.#forward(socket, state, source, target, dst.address);
+      await this.#forward(socket, state, source, route);
     } catch (err) {
       metrics.connectFailures.inc({ direction: 'outbound', reason: (err as { code?: string }).code ?? 'ERROR' });
       log.warn({ err, client: `${socket.remoteAddress}:${socket.remotePort}` }, 'outbound connection failed');
@@ -106,51 +129,85 @@ export class Outbound {
     }
   }
 
-  #target(state: MeshState, ip: string, port: number): Target | undefined {
+  #route(state: MeshState, ip: string, port: number): Route | undefined {
     const service = state.serviceByVip(ip);
     if (service) {
-      const endpoints = service.endpoints.filter((ep) => ep.port === port);
-      const endpoint = this.#options.balancer.pick(service.fqdn, endpoints);
-      return endpoint ? { endpoint, service: service.fqdn } : undefined;
+      const hops = service.endpoints.filter((ep) => ep.port === port).map((ep) => ({ address: ep.address, port: ep.port, workload: ep }));
+      return hops.length > 0 ? { balanceKey: service.fqdn, hops, destinationService: service.fqdn } : undefined;
+    }
+    const entry = state.serviceEntryAt(ip, port);
+    if (entry) {
+      // Resolution NONE: the caller already chose the address; go there (over HBONE if it is a mesh workload).
+      if (entry.candidates.length === 0) return { hops: [state.classify(entry.entry, { address: ip, port, resolve: false, labels: {} })], destinationService: entry.host };
+      return { balanceKey: entry.key, hops: entry.candidates, destinationService: entry.host, entry: entry.entry };
     }
     const endpoint = state.endpointAt(ip, port);
-    return endpoint ? { endpoint } : undefined;
+    return endpoint ? { hops: [{ address: ip, port, workload: endpoint }], destinationService: `${endpoint.service}.${endpoint.namespace}` } : undefined;
   }
 
-  async #forward(socket: Socket, state: MeshState, source: EndpointRecord, first: Target, dstIp: string): Promise<void> {
+  async #forward(socket: Socket, state: MeshState, source: EndpointRecord, route: Route): Promise<void> {
     const { balancer, metrics, log } = this.#options;
     const sourceId = state.identityOf(source);
     const tried = new Set<string>();
-    let target: Target | undefined = first;
     const maxAttempts = this.#options.maxAttempts ?? 3;
-    for (let attempt = 1; target; attempt++) {
-      const ep: EndpointRecord = target.endpoint;
-      tried.add(keyOf(ep));
-      const labels = {
-        reporter: 'source',
-        source_principal: sourceId,
-        destination_principal: state.identityOf(ep),
-        destination_service: target.service ?? `${ep.service}.${ep.namespace}`,
-        connection_security_policy: 'mutual_tls',
-      };
+    for (let attempt = 1; ; attempt++) {
+      const hop = route.balanceKey ? balancer.pick(route.balanceKey, route.hops, tried) : route.hops[0];
+      if (!hop) throw new AmbitError('EOUTBOUND_NO_ENDPOINT', `no endpoint left for ${route.destinationService}`, { service: route.destinationService });
+      tried.add(keyOf(hop));
       try {
-        if (state.isLocal(ep)) await this.#local(socket, state, ep, sourceId, labels);
-        else await this.#tunnel(socket, state, ep, sourceId, labels);
-        balancer.succeeded(ep);
+        await this.#connectHop(socket, state, sourceId, route, hop);
+        balancer.succeeded(hop);
         return;
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'ERROR';
-        const retryable = code === 'EHBONE_UPSTREAM_UNAVAILABLE' || code === 'EHBONE_PEER_UNREACHABLE' || code === 'ECONNREFUSED';
         metrics.connectFailures.inc({ direction: 'outbound', reason: code });
-        if (!retryable || !target.service || attempt >= maxAttempts) throw err;
-        balancer.failed(ep);
-        log.info({ endpoint: keyOf(ep), service: target.service, code }, 'endpoint refused; trying another');
-        const service = state.serviceByVip(dstIp);
-        const next: EndpointRecord | undefined = service && balancer.pick(service.fqdn, service.endpoints.filter((e) => e.port === ep.port), tried);
-        target = next ? { endpoint: next, service: target.service } : undefined;
-        if (!target) throw err;
+        if (!RETRYABLE.has(code)) throw err;
+        // A refused connect is evidence against the endpoint whether or not this connection retries.
+        balancer.failed(hop);
+        if (!route.balanceKey || attempt >= maxAttempts || tried.size >= route.hops.length) throw err;
+        log.info({ endpoint: keyOf(hop), service: route.destinationService, code }, 'endpoint refused; trying another');
       }
     }
+  }
+
+  async #connectHop(socket: Socket, state: MeshState, sourceId: string, route: Route, first: Hop): Promise<void> {
+    let hop = first;
+    if (hop.resolve) {
+      const [ip] = await this.#lookup(hop.address);
+      if (!ip) throw new AmbitError('EOUTBOUND_UNRESOLVED', `${hop.address} resolved to no address`, { host: hop.address });
+      hop = route.entry ? state.classify(route.entry, { address: ip, port: hop.port, resolve: false, labels: {} }) : { address: ip, port: hop.port };
+    }
+    const ep = hop.workload;
+    const labels = {
+      reporter: 'source',
+      source_principal: sourceId,
+      destination_principal: ep ? state.identityOf(ep) : 'unknown',
+      destination_service: route.destinationService,
+      connection_security_policy: ep ? 'mutual_tls' : 'none',
+    };
+    if (!ep) await this.#plain(socket, hop, sourceId, labels);
+    else if (state.isLocal(ep)) await this.#local(socket, state, ep, sourceId, labels);
+    else await this.#tunnel(socket, state, ep, sourceId, labels);
+  }
+
+  #lookup(host: string): Promise<string[]> {
+    if (this.#options.lookup) return this.#options.lookup(host);
+    return dnsLookup(host, { all: true }).then((all) => all.map((a) => a.address));
+  }
+
+  /** A destination outside the mesh (MESH_EXTERNAL, or not a mesh workload): plain TCP from the daemon. */
+  async #plain(socket: Socket, hop: Hop, sourceId: string, labels: Record<string, string>): Promise<void> {
+    const { metrics, log } = this.#options;
+    const upstream = await dial(hop.address, hop.port);
+    metrics.connectionsOpened.inc(labels);
+    const started = Date.now();
+    socket.resume();
+    spliceSockets(socket, upstream, (result) => {
+      metrics.connectionsClosed.inc(labels);
+      metrics.bytesSent.inc(labels, result.aToB);
+      metrics.bytesReceived.inc(labels, result.bToA);
+      log.info({ src: sourceId, dst: labels.destination_service, endpoint: keyOf(hop), node: 'external', sent: result.aToB, received: result.bToA, durationMs: Date.now() - started, error: result.error }, 'outbound connection closed');
+    });
   }
 
   async #tunnel(socket: Socket, state: MeshState, ep: EndpointRecord, sourceId: string, labels: Record<string, string>): Promise<void> {

@@ -8,7 +8,9 @@
 import type { Resource } from '../core/config/resource.js';
 import { compilePolicies, type PolicySet } from '../core/authz/index.js';
 import type { EndpointRecord, NodeRecord, ServiceRecord, Snapshot } from '../core/store/types.js';
+import { inRanges, parseAddress, parseRanges, type Ranges } from '../core/authz/address.js';
 import { mtlsMode, type EffectiveMode } from './peer-authentication.js';
+import { compileServiceEntries, entryCandidates, entryPort, type EntryCandidate, type EntryPort, type ServiceEntryView } from './service-entries.js';
 
 export interface StateOptions {
   nodeName: string;
@@ -24,6 +26,27 @@ export interface ServiceView {
   endpoints: EndpointRecord[];
 }
 
+/** A connection to a ServiceEntry address, and where it may go. */
+export interface EntryRoute {
+  /** Round-robin and ejection key: one per entry host and port. */
+  key: string;
+  entry: ServiceEntryView;
+  host: string;
+  port: EntryPort;
+  /** Empty for resolution NONE: the connection goes to its original destination. */
+  candidates: RouteCandidate[];
+}
+
+export interface RouteCandidate extends EntryCandidate {
+  /** Set for MESH_INTERNAL workloads on a mesh node: reach them over HBONE as this endpoint. */
+  workload?: EndpointRecord;
+}
+
+interface EntryAddress {
+  entry: ServiceEntryView;
+  host: string;
+}
+
 export class MeshState {
   readonly revision: number;
   readonly policies: PolicySet;
@@ -33,7 +56,15 @@ export class MeshState {
   readonly #byEndpoint = new Map<string, EndpointRecord>();
   readonly #local = new Map<string, EndpointRecord>();
   readonly #byUid = new Map<number, EndpointRecord>();
+  /** Local endpoints from enrollment (not WorkloadEntries): the identities this node holds certificates for. */
+  readonly #enrolledLocal: EndpointRecord[] = [];
   readonly #nodes = new Map<string, NodeRecord>();
+  readonly #nodeByAddress = new Map<string, NodeRecord>();
+  readonly #entries: ServiceEntryView[];
+  readonly #entryByIp = new Map<string, EntryAddress>();
+  readonly #entryRanges: { ranges: Ranges; at: EntryAddress }[] = [];
+  readonly #entryByHost = new Map<string, string[]>();
+  readonly #routes = new Map<string, EntryRoute | undefined>();
   readonly #options: Required<StateOptions>;
 
   constructor(snapshot: Snapshot, nodes: readonly NodeRecord[], options: StateOptions) {
@@ -41,7 +72,10 @@ export class MeshState {
     this.revision = snapshot.revision;
     this.resources = [...snapshot.resources.values()];
     this.policies = compilePolicies(this.resources, { rootNamespace: this.#options.rootNamespace, trustDomain: options.trustDomain });
-    for (const n of nodes) this.#nodes.set(n.name, n);
+    for (const n of nodes) {
+      this.#nodes.set(n.name, n);
+      this.#nodeByAddress.set(n.address, n);
+    }
     const endpointsOf = new Map<string, EndpointRecord[]>();
     for (const ep of snapshot.endpoints.values()) {
       const key = `${ep.namespace}/${ep.service}`;
@@ -49,6 +83,7 @@ export class MeshState {
       this.#byEndpoint.set(addressKey(ep.address, ep.port), ep);
       if (ep.node === options.nodeName) {
         this.#local.set(addressKey(ep.address, ep.port), ep);
+        this.#enrolledLocal.push(ep);
         if (ep.uid !== undefined) this.#byUid.set(ep.uid, ep);
       }
     }
@@ -61,6 +96,40 @@ export class MeshState {
       if (record.vip) this.#byVip.set(record.vip, view);
       this.#byFqdn.set(view.fqdn, view);
     }
+    this.#entries = compileServiceEntries(this.resources, [...snapshot.endpoints.values()]);
+    for (const entry of this.#entries) this.#indexEntry(entry);
+  }
+
+  #indexEntry(entry: ServiceEntryView): void {
+    for (const [host, ips] of entry.dnsAddresses) {
+      if (!this.#entryByHost.has(host)) this.#entryByHost.set(host, ips);
+      // An allocated VIP belongs to its host; addresses the entry gives are shared by its
+      // hosts, and the first host (the first one here) names them, as the DNS answers do.
+      for (const ip of ips) if (!this.#entryByIp.has(ip)) this.#entryByIp.set(ip, { entry, host });
+    }
+    for (const a of entry.addresses) {
+      if (a.includes('/')) this.#entryRanges.push({ ranges: parseRanges([a]), at: { entry, host: entry.hosts[0] ?? '' } });
+      else if (!this.#entryByIp.has(a)) this.#entryByIp.set(a, { entry, host: entry.hosts[0] ?? '' });
+    }
+    if (entry.location !== 'MESH_INTERNAL') return;
+    // WorkloadEntries on mesh nodes are mesh workloads: reachable by address over HBONE,
+    // and (on their own node) admitted by inbound like enrolled ones.
+    for (const port of entry.ports) {
+      for (const c of entryCandidates(entry, entry.hosts[0] ?? '', port)) {
+        if (c.resolve || this.#byEndpoint.has(addressKey(c.address, c.port))) continue;
+        const ep = this.#workloadOnNode(entry, c);
+        if (!ep) continue;
+        this.#byEndpoint.set(addressKey(ep.address, ep.port), ep);
+        if (ep.node === this.#options.nodeName) this.#local.set(addressKey(ep.address, ep.port), ep);
+      }
+    }
+  }
+
+  /** The endpoint record a workload at a node's address stands for, or undefined when no node has it. */
+  #workloadOnNode(entry: ServiceEntryView, c: EntryCandidate): EndpointRecord | undefined {
+    const node = this.#nodeByAddress.get(c.address);
+    if (!node) return undefined;
+    return { service: entry.name, namespace: entry.namespace, node: node.name, address: c.address, port: c.port, serviceAccount: c.serviceAccount ?? 'default', labels: c.labels };
   }
 
   get nodeName(): string {
@@ -78,6 +147,55 @@ export class MeshState {
 
   services(): ServiceView[] {
     return [...this.#byFqdn.values()];
+  }
+
+  /** The ServiceEntry a connection to `ip`:`port` is for (its addresses or allocated VIPs), with its candidates. */
+  serviceEntryAt(ip: string, port: number): EntryRoute | undefined {
+    const cacheKey = addressKey(ip, port);
+    if (this.#routes.has(cacheKey)) return this.#routes.get(cacheKey);
+    const route = this.#entryRoute(ip, port);
+    this.#routes.set(cacheKey, route);
+    return route;
+  }
+
+  #entryRoute(ip: string, port: number): EntryRoute | undefined {
+    let at = this.#entryByIp.get(ip);
+    if (!at) {
+      const addr = parseAddress(ip);
+      at = addr === undefined ? undefined : this.#entryRanges.find((r) => inRanges(addr, r.ranges))?.at;
+    }
+    if (!at) return undefined;
+    const p = entryPort(at.entry, port);
+    if (!p) return undefined;
+    const candidates = entryCandidates(at.entry, at.host, p).map((c) => this.classify(at.entry, c));
+    return { key: `${at.entry.namespace}/${at.entry.name}/${at.host}:${p.number}`, entry: at.entry, host: at.host, port: p, candidates };
+  }
+
+  /**
+   * A candidate with its mesh workload when it is one: MESH_INTERNAL and an
+   * enrolled endpoint, or on a node's address (a WorkloadEntry, which takes its
+   * identity from its serviceAccount). Everything else is plain TCP. Also for
+   * candidates resolved by DNS at connect time (`c.address` then the resolved IP).
+   */
+  classify(entry: ServiceEntryView, c: EntryCandidate): RouteCandidate {
+    if (entry.location !== 'MESH_INTERNAL' || c.resolve) return c;
+    const workload = this.#byEndpoint.get(addressKey(c.address, c.port)) ?? this.#workloadOnNode(entry, c);
+    return workload ? { ...c, workload } : c;
+  }
+
+  /** What mesh DNS answers for a ServiceEntry host (lower case), or undefined. */
+  serviceEntryAddresses(host: string): string[] | undefined {
+    return this.#entryByHost.get(host);
+  }
+
+  serviceEntries(): ServiceEntryView[] {
+    return [...this.#entries];
+  }
+
+  /** ServiceEntry addresses and CIDRs outbound capture must cover (the VIP range aside). */
+  serviceEntryCidrs(): string[] {
+    const cidrs = this.#entries.flatMap((e) => e.addresses).map((a) => (a.includes('/') ? a : a.includes(':') ? `${a}/128` : `${a}/32`));
+    return [...new Set(cidrs)].sort();
   }
 
   /** Any enrolled endpoint, on any node, by its address. */
@@ -101,7 +219,7 @@ export class MeshState {
 
   /** SPIFFE IDs of every workload enrolled on this node: the certificates it needs. */
   localIdentities(): string[] {
-    return [...new Set(this.localEndpoints().map((ep) => identityOf(this.#options.trustDomain, ep)))].sort();
+    return [...new Set(this.#enrolledLocal.map((ep) => identityOf(this.#options.trustDomain, ep)))].sort();
   }
 
   identityOf(ep: EndpointRecord): string {
