@@ -2,7 +2,7 @@
 export { formatAuthority, parseAuthority, type Authority } from './authority.js';
 export { HboneClient, type ConnectOptions, type HboneClientOptions, type HboneClientStats, type HboneStream, type TunnelInfo } from './client.js';
 export { H2_CONNECT_ERROR, HboneError, type HboneErrorCode } from './errors.js';
-export { HboneServer, type AuthorizeDecision, type ConnectRequest, type HboneServerOptions, type UpstreamDecision } from './server.js';
+export { HboneServer, type AuthorizeDecision, type ConnectRequest, type HboneServerOptions, type StreamHandler, type UpstreamDecision } from './server.js';
 export type { HboneServerEvents, PeerCounters, RejectInfo, StreamCloseInfo } from './server-stats.js';
 export type { Peer } from './session.js';
 export { resetStream, splice, type SpliceResult } from './splice.js';

@@ -24,8 +24,15 @@ export interface ConnectRequest {
 
 export type AuthorizeDecision = { allow: true } | { allow: false; reason: string };
 
-/** Where to connect, or why not (refusal is what keeps 15008 from being an open relay). */
-export type UpstreamDecision = { host: string; port: number; localAddress?: string } | { refuse: string };
+/** Takes over an accepted CONNECT stream (already answered 200) instead of a TCP dial. */
+export type StreamHandler = (stream: ServerHttp2Stream, request: ConnectRequest) => void;
+
+/**
+ * Where to connect, or why not (refusal is what keeps 15008 from being an open
+ * relay), or `accept`: terminate the tunnel in this process (a waypoint feeds
+ * the stream's bytes to its HTTP server rather than dialing anything).
+ */
+export type UpstreamDecision = { host: string; port: number; localAddress?: string } | { refuse: string } | { accept: StreamHandler };
 
 export interface HboneServerOptions {
   /** This node's (or waypoint's) certificate, key and trust bundle. */
@@ -200,7 +207,23 @@ export class HboneServer {
     const upstream = await callHook<UpstreamDecision>(() => this.#options.resolveUpstream(request), { refuse: 'resolveUpstream hook failed' }, this.#log);
     if ('refuse' in upstream) return reject(400, 'EHBONE_REFUSED', upstream.refuse);
     if (stream.closed || stream.destroyed) return;
+    if ('accept' in upstream) return this.#acceptStream(stream, request, upstream.accept);
     this.#connectUpstream(stream, request, upstream);
+  }
+
+  /** Bytes are the handler's to count; the stream is counted open until it closes. */
+  #acceptStream(stream: ServerHttp2Stream, request: ConnectRequest, handler: StreamHandler): void {
+    const started = Date.now();
+    stream.respond({ ':status': 200 });
+    this.#stats.streamOpened(request);
+    stream.once('close', () => this.#stats.streamClosed(request, { bytesToSocket: 0, bytesFromSocket: 0 }, Date.now() - started));
+    try {
+      handler(stream, request);
+    } catch (err) {
+      // A throwing handler costs its own stream, never the session.
+      this.#log.error({ err, peer: request.peerIdentity, authority: request.authority }, 'HBONE stream handler threw');
+      stream.destroy();
+    }
   }
 
   #connectUpstream(stream: ServerHttp2Stream, request: ConnectRequest, target: { host: string; port: number; localAddress?: string }): void {
