@@ -158,13 +158,18 @@ export class Daemon {
     const { node, ports } = this.#config;
     try {
       await this.#store.heartbeatNode({ name: node.name, address: node.address, hbonePort: ports.inbound, version: process.env.npm_package_version ?? '0.1.0' }, NODE_TTL_S);
-      const nodes = await this.#store.listNodes();
-      const changed = JSON.stringify(nodes.map((n) => [n.name, n.address, n.hbonePort])) !== JSON.stringify(this.#nodes.map((n) => [n.name, n.address, n.hbonePort]));
-      this.#nodes = nodes;
-      if (changed && this.#state) this.#scheduleRebuild();
+      if ((await this.#refreshNodes()) && this.#state) this.#scheduleRebuild();
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'heartbeat failed; serving the last known state');
     }
+  }
+
+  /** Re-reads the node list; true when an address or port changed. */
+  async #refreshNodes(): Promise<boolean> {
+    const nodes = await this.#store.listNodes();
+    const changed = JSON.stringify(nodes.map((n) => [n.name, n.address, n.hbonePort])) !== JSON.stringify(this.#nodes.map((n) => [n.name, n.address, n.hbonePort]));
+    this.#nodes = nodes;
+    return changed;
   }
 
   /** What this daemon's tunnels look like now: the admin API's /tunnels and `ambit tunnels`. */
@@ -202,10 +207,16 @@ export class Daemon {
     // before the first state, start() builds it.
     if (this.#rebuild || !this.#state) return;
     this.#rebuild = setTimeout(() => {
-      this.#rebuild = undefined;
-      const snapshot = this.#watcher.current();
-      if (snapshot) this.#rebuildNow(snapshot);
-      void this.#applyCapture();
+      // Nodes too: a WorkloadEntry is a mesh workload only if its address is a node's, and a
+      // node that joined since the last heartbeat must count. A store outage keeps the last list.
+      void this.#refreshNodes()
+        .catch(() => false)
+        .then(() => {
+          this.#rebuild = undefined;
+          const snapshot = this.#watcher.current();
+          if (snapshot) this.#rebuildNow(snapshot);
+          void this.#applyCapture();
+        });
     }, 20);
   }
 
