@@ -5,7 +5,7 @@
  * hosts carrying it over HBONE). DESIGN.md "Speed" is the question it answers.
  *
  *   npm run bench:l4 [-- --rounds 3 --seconds 5 --bytes 2G --rr 5000 --conns 2000
- *       --concurrency 8 --paths direct,stunnel,ambit --no-write]
+ *       --concurrency 8 --paths direct,stunnel,ambit --metrics bulk,rr,conn --no-write]
  *
  * AMBIT_BENCH_PROF=<dir> runs both daemons under --cpu-prof (profiles land in
  * <dir> when the bench stops them); AMBIT_BENCH_NODE_ARGS adds other node flags
@@ -39,6 +39,8 @@ interface Options {
   conns: number;
   concurrency: number;
   paths: PathName[];
+  /** Which measurements to run (all by default): narrowing this makes a profile show one workload. */
+  metrics: string[];
   write: boolean;
 }
 
@@ -48,7 +50,7 @@ function parseArgs(argv: string[]): Options {
     return i === -1 ? fallback : argv[i + 1]!;
   };
   const paths = get('paths', 'direct,stunnel,ambit').split(',') as PathName[];
-  return { rounds: Number(get('rounds', '3')), seconds: Number(get('seconds', '5')), bytes: get('bytes', '2G'), rr: Number(get('rr', '5000')), conns: Number(get('conns', '2000')), concurrency: Number(get('concurrency', '8')), paths, write: !argv.includes('--no-write') };
+  return { rounds: Number(get('rounds', '3')), seconds: Number(get('seconds', '5')), bytes: get('bytes', '2G'), rr: Number(get('rr', '5000')), conns: Number(get('conns', '2000')), concurrency: Number(get('concurrency', '8')), paths, metrics: get('metrics', 'bulk,rr,conn').split(','), write: !argv.includes('--no-write') };
 }
 
 function bytes(text: string): number {
@@ -83,6 +85,23 @@ async function vmRssKb(pid: number | undefined): Promise<number | undefined> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
   return kb === undefined ? undefined : Number(kb);
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const stat = pid === undefined ? '' : await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU each daemon spent while `work` ran, as "a 1.2 s, b 0.9 s": says which end is the bottleneck. */
+async function daemonCpu<T>(mesh: Mesh, work: () => Promise<T>): Promise<{ result: T; cpu: string }> {
+  const pids = [...mesh.daemons].map(([host, child]) => [host, child.pid] as const);
+  const before = await Promise.all(pids.map(([, pid]) => cpuSeconds(pid)));
+  const result = await work();
+  const after = await Promise.all(pids.map(([, pid]) => cpuSeconds(pid)));
+  return { result, cpu: pids.map(([host], i) => `${host} ${(after[i]! - before[i]!).toFixed(1)} s`).join(', ') };
 }
 
 /** Peak VmRSS of each daemon while `work` runs, sampled every 100 ms. */
@@ -170,13 +189,22 @@ async function main(): Promise<void> {
     }
     for (let round = 1; round <= opts.rounds; round++) {
       for (const path of paths) {
+        const skipped: Numbers = {};
+        const want = (metric: string, run: () => Promise<Numbers>): Promise<Numbers> => (opts.metrics.includes(metric) ? run() : Promise.resolve(skipped));
         const bulkRun = (): Promise<Numbers> => client(path, 'bulk', [`seconds=${opts.seconds}`, `bytes=${bytes(opts.bytes)}`]);
-        const bulk = path.name === 'ambit' && rss ? await peakRss(mesh, rss.bulk, bulkRun) : await bulkRun();
-        const rr = await client(path, 'rr', [`count=${opts.rr}`]);
-        const conn = await client(path, 'conn', [`count=${opts.conns}`, `concurrency=${opts.concurrency}`]);
-        const sample: Sample = { gbps: bulk.gbps!, p50: rr.p50!, p99: rr.p99!, p999: rr.p999!, connPerSecond: conn.perSecond!, connFailed: conn.failed! };
+        const cpu: string[] = [];
+        const measured = async (metric: string, run: () => Promise<Numbers>): Promise<Numbers> => {
+          if (path.name !== 'ambit') return run();
+          const { result, cpu: used } = await daemonCpu(mesh, run);
+          cpu.push(`${metric}: ${used}`);
+          return result;
+        };
+        const bulk = await want('bulk', () => measured('bulk', () => (rss ? peakRss(mesh, rss.bulk, bulkRun) : bulkRun())));
+        const rr = await want('rr', () => measured('rr', () => client(path, 'rr', [`count=${opts.rr}`])));
+        const conn = await want('conn', () => measured('conn', () => client(path, 'conn', [`count=${opts.conns}`, `concurrency=${opts.concurrency}`])));
+        const sample: Sample = { gbps: bulk.gbps ?? NaN, p50: rr.p50 ?? NaN, p99: rr.p99 ?? NaN, p999: rr.p999 ?? NaN, connPerSecond: conn.perSecond ?? NaN, connFailed: conn.failed ?? 0 };
         samples.set(path.name, [...(samples.get(path.name) ?? []), sample]);
-        console.error(`round ${round} ${path.name}: ${sample.gbps.toFixed(2)} Gbit/s, rr p50/p99/p99.9 ${sample.p50.toFixed(0)}/${sample.p99.toFixed(0)}/${sample.p999.toFixed(0)} µs, ${sample.connPerSecond.toFixed(0)} conn/s${sample.connFailed ? ` (${sample.connFailed} failed: ${JSON.stringify(conn.errors)})` : ''}`);
+        console.error(`round ${round} ${path.name}: ${sample.gbps.toFixed(2)} Gbit/s, rr p50/p99/p99.9 ${sample.p50.toFixed(0)}/${sample.p99.toFixed(0)}/${sample.p999.toFixed(0)} µs, ${sample.connPerSecond.toFixed(0)} conn/s${sample.connFailed ? ` (${sample.connFailed} failed: ${JSON.stringify(conn.errors)})` : ''}${cpu.length ? `; ambitd CPU ${cpu.join('; ')}` : ''}`);
       }
     }
   } catch (err) {
