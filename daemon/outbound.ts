@@ -19,7 +19,7 @@ import { AmbitError } from '../core/errors.js';
 import { authorizeL4 } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
 import type { DaemonMetrics } from './metrics.js';
-import { socketOwnerUid } from './socket-owner.js';
+import { capturedSocketOwnerUid } from './socket-owner.js';
 import type { ServiceEntryView } from './service-entries.js';
 import { addressKey, type MeshState } from './state.js';
 import { spliceSockets } from './tcp-splice.js';
@@ -114,7 +114,7 @@ export class Outbound {
         return;
       }
       const state = this.#options.state();
-      const uid = await socketOwnerUid(socket.remoteAddress ?? '', socket.remotePort ?? 0).catch(() => undefined);
+      const uid = await capturedSocketOwnerUid({ address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, dst).catch(() => undefined);
       const source = uid === undefined ? undefined : state.workloadForUid(uid);
       const route = this.#route(state, dst.address, dst.port);
       if (!source || !route) {

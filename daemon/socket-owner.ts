@@ -8,8 +8,29 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { AmbitError } from '../core/errors.js';
+import { originalDstAddon } from '../core/net/original-dst.js';
 
 export class SocketOwnerError extends AmbitError {}
+
+/**
+ * uid of the client socket `client` -> `original` (its own view of the
+ * connection: REDIRECT changed only our side). An exact sock_diag lookup in
+ * the native addon costs a few microseconds; reading /proc/net/tcp costs
+ * about a millisecond per connection (the kernel prints the whole table and
+ * walks the host-wide hash to do it), which capped new connections at a few
+ * hundred per second. /proc stays as the fallback for an addon built before
+ * the lookup existed.
+ */
+export async function capturedSocketOwnerUid(client: { address: string; port: number }, original: { address: string; port: number; family: 4 | 6 }): Promise<number> {
+  const lookup = originalDstAddon().socketOwnerUid;
+  if (!lookup) return socketOwnerUid(client.address, client.port);
+  const unmap = (ip: string): string => (original.family === 4 && ip.startsWith('::ffff:') ? ip.slice(7) : ip);
+  try {
+    return lookup(original.family, unmap(client.address), client.port, unmap(original.address), original.port);
+  } catch (err) {
+    throw new SocketOwnerError('ESOCKET_OWNER_UNKNOWN', `no local socket ${client.address}:${client.port} -> ${original.address}:${original.port}: the client is not on this host (${(err as Error).message})`, { ...client });
+  }
+}
 
 /** uid of the socket bound to `address:port` (the client side of a local connection). */
 export async function socketOwnerUid(address: string, port: number, procNet = '/proc/net'): Promise<number> {

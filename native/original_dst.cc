@@ -82,8 +82,16 @@ Napi::Value GetOriginalDst(const Napi::CallbackInfo& info) {
   return result;
 }
 
+}  // namespace
+
+// native/socket_owner.cc: the uid behind a captured connection, by sock_diag.
+Napi::Value SocketOwnerUid(const Napi::CallbackInfo& info);
+
+namespace {
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getOriginalDst", Napi::Function::New(env, GetOriginalDst, "getOriginalDst"));
+  exports.Set("socketOwnerUid", Napi::Function::New(env, SocketOwnerUid, "socketOwnerUid"));
   return exports;
 }
 

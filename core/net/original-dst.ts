@@ -21,8 +21,10 @@ export interface OriginalDst {
   family: 4 | 6;
 }
 
-interface OriginalDstAddon {
+export interface OriginalDstAddon {
   getOriginalDst(fd: number, family: 4 | 6): { address: string; port: number };
+  /** native/socket_owner.cc; absent from addons built before it existed. */
+  socketOwnerUid?(family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number): number;
 }
 
 /** Where `npm run build:native` puts the addon, seen from core/net (source) and dist/core/net (compiled). */
@@ -55,6 +57,12 @@ export function loadOriginalDstAddon(paths: readonly string[] = ADDON_PATHS): Or
 
 let addon: OriginalDstAddon | undefined;
 
+/** The addon, loaded once per process. */
+export function originalDstAddon(): OriginalDstAddon {
+  addon ??= loadOriginalDstAddon();
+  return addon;
+}
+
 /**
  * Original destination of an accepted, REDIRECTed TCP socket. Throws an
  * AmbitError whose code is the errno name (ENOENT: no conntrack entry) or
@@ -63,9 +71,8 @@ let addon: OriginalDstAddon | undefined;
 export function originalDst(socket: net.Socket): OriginalDst {
   const fd = socketFd(socket);
   const family = conntrackFamily(socket.localAddress);
-  addon ??= loadOriginalDstAddon();
   try {
-    return { ...addon.getOriginalDst(fd, family), family };
+    return { ...originalDstAddon().getOriginalDst(fd, family), family };
   } catch (error) {
     const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'EORIGDST';
     throw new AmbitError(code, `original destination of ${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}: ${(error as Error).message}`, { fd, family }, { cause: error });
