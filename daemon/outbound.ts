@@ -197,8 +197,12 @@ export class Outbound {
 
   /** A destination outside the mesh (MESH_EXTERNAL, or not a mesh workload): plain TCP from the daemon. */
   async #plain(socket: Socket, hop: Hop, sourceId: string, labels: Record<string, string>): Promise<void> {
+    this.#spliceDirect(socket, await dial(hop.address, hop.port), labels, { src: sourceId, dst: labels.destination_service, endpoint: keyOf(hop), node: 'external' });
+  }
+
+  /** Splices a directly dialled upstream (no tunnel), counting and logging it like a tunnelled one. */
+  #spliceDirect(socket: Socket, upstream: Socket, labels: Record<string, string>, fields: Record<string, unknown>): void {
     const { metrics, log } = this.#options;
-    const upstream = await dial(hop.address, hop.port);
     metrics.connectionsOpened.inc(labels);
     const started = Date.now();
     socket.resume();
@@ -206,7 +210,7 @@ export class Outbound {
       metrics.connectionsClosed.inc(labels);
       metrics.bytesSent.inc(labels, result.aToB);
       metrics.bytesReceived.inc(labels, result.bToA);
-      log.info({ src: sourceId, dst: labels.destination_service, endpoint: keyOf(hop), node: 'external', sent: result.aToB, received: result.bToA, durationMs: Date.now() - started, error: result.error }, 'outbound connection closed');
+      log.info({ ...fields, sent: result.aToB, received: result.bToA, durationMs: Date.now() - started, error: result.error }, 'outbound connection closed');
     });
   }
 
@@ -239,16 +243,7 @@ export class Outbound {
       socket.resetAndDestroy();
       return;
     }
-    const upstream = await dial(ep.address, ep.port);
-    metrics.connectionsOpened.inc(labels);
-    const started = Date.now();
-    socket.resume();
-    spliceSockets(socket, upstream, (result) => {
-      metrics.connectionsClosed.inc(labels);
-      metrics.bytesSent.inc(labels, result.aToB);
-      metrics.bytesReceived.inc(labels, result.bToA);
-      log.info({ src: sourceId, dst: labels.destination_principal, endpoint: keyOf(ep), node: 'local', sent: result.aToB, received: result.bToA, durationMs: Date.now() - started, error: result.error }, 'outbound connection closed');
-    });
+    this.#spliceDirect(socket, await dial(ep.address, ep.port), labels, { src: sourceId, dst: labels.destination_principal, endpoint: keyOf(ep), node: 'local' });
   }
 
   /** Not a mesh destination, or not an enrolled user: connect as asked, as the daemon. */

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { caDirFiles } from '../../core/identity/ca-dir.js';
 import { createCsr, exportPrivateKeyPem, generateKeyPair, issueCertificate, loadCAFiles, verifyCsr } from '../../core/identity/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
 import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
@@ -70,15 +71,6 @@ test.after.always(async () => {
 
 function curlWeb() {
   return mesh.asUser('a', PRODUCTPAGE_UID, 'curl', ['-sS', '--max-time', '5', 'http://web.default.svc.cluster.local:9080/']);
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Key and certificate for `spiffeId`, signed by the CA `ambit ca init` wrote for this mesh. */

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
+import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
 
 const MARKER = `reviews-says-${Math.random().toString(36).slice(2, 10)}`;
@@ -56,15 +57,6 @@ test.after.always(async () => {
 
 function curl(host: string, uid: number, target = `http://${NAME}:9080/`) {
   return mesh.asUser(host, uid, 'curl', ['-sS', '--max-time', '5', target]);
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 function metric(text: string, name: string, labels: Record<string, string>): number {

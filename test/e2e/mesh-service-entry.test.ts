@@ -8,6 +8,7 @@
  * with the WorkloadEntry's service-account identity.
  */
 import test from 'ava';
+import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
 import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
@@ -57,15 +58,6 @@ function se(name: string, spec: string): string {
 
 function curl(url: string) {
   return mesh.asUser('a', UID, 'curl', ['-sS', '--max-time', '5', url]);
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 test.serial('a STATIC MESH_EXTERNAL entry: its host resolves to an allocated VIP and reaches the endpoint in plain TCP', async (t) => {
