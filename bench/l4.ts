@@ -63,6 +63,8 @@ function bytes(text: string): number {
 interface Path {
   name: PathName;
   run(args: string[]): Promise<ExecResult>;
+  /** The processes carrying the traffic (stunnel or ambitd on a and b), whose CPU is accounted. */
+  proxies: Array<{ host: string; pid: number | undefined }>;
 }
 
 type Numbers = Record<string, number> & { errors?: Record<string, number> };
@@ -95,13 +97,26 @@ async function cpuSeconds(pid: number | undefined): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** CPU each daemon spent while `work` ran, as "a 1.2 s, b 0.9 s": says which end is the bottleneck. */
-async function daemonCpu<T>(mesh: Mesh, work: () => Promise<T>): Promise<{ result: T; cpu: string }> {
-  const pids = [...mesh.daemons].map(([host, child]) => [host, child.pid] as const);
-  const before = await Promise.all(pids.map(([, pid]) => cpuSeconds(pid)));
+/** read + write syscalls a process has made so far (/proc/<pid>/io): counts a busy host does not blur. */
+async function syscalls(pid: number | undefined): Promise<number> {
+  const io = pid === undefined ? '' : await readFile(`/proc/${pid}/io`, 'utf8').catch(() => '');
+  return Number(/syscr: (\d+)/.exec(io)?.[1] ?? NaN) + Number(/syscw: (\d+)/.exec(io)?.[1] ?? NaN);
+}
+
+/** CPU seconds the path's proxies (both ends) spent while `work` ran, and how it split between hosts. */
+async function proxyCpu<T>(path: Path, work: () => Promise<T>): Promise<{ result: T; total: number; split: string; syscalls: number }> {
+  const snapshot = (): Promise<Array<[number, number]>> => Promise.all(path.proxies.map(async (p) => [await cpuSeconds(p.pid), await syscalls(p.pid)] as [number, number]));
+  const before = await snapshot();
   const result = await work();
-  const after = await Promise.all(pids.map(([, pid]) => cpuSeconds(pid)));
-  return { result, cpu: pids.map(([host], i) => `${host} ${(after[i]! - before[i]!).toFixed(1)} s`).join(', ') };
+  const after = await snapshot();
+  const used = path.proxies.map((_, i) => after[i]![0] - before[i]![0]);
+  const calls = path.proxies.map((_, i) => after[i]![1] - before[i]![1]);
+  return {
+    result,
+    total: used.reduce((a, b) => a + b, 0),
+    split: path.proxies.map((p, i) => `${p.host} ${used[i]!.toFixed(1)} s`).join(', '),
+    syscalls: calls.reduce((a, b) => a + b, 0),
+  };
 }
 
 /** Peak VmRSS of each daemon while `work` runs, sampled every 100 ms. */
@@ -141,13 +156,13 @@ async function setUp(opts: Options, dir: string): Promise<{ mesh: Mesh; paths: P
     const paths: Path[] = [];
     if (opts.paths.includes('direct')) {
       // root on a is not enrolled: its traffic is not captured.
-      paths.push({ name: 'direct', run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), b.address, String(SINK_PORT), ...args.slice(2)], { timeoutMs: 60_000 }) });
+      paths.push({ name: 'direct', proxies: [], run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), b.address, String(SINK_PORT), ...args.slice(2)], { timeoutMs: 60_000 }) });
     }
     if (opts.paths.includes('stunnel')) {
       if (!haveStunnel()) console.error(`${STUNNEL_HINT}; continuing without the stunnel column`);
       else {
         const pair = await startStunnelPair(mesh.topo, dir, { host: b.address, port: SINK_PORT }, STUNNEL_PORT);
-        const path: Path = { name: 'stunnel', run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), pair.host, String(pair.port), ...args.slice(2)], { timeoutMs: 60_000 }) };
+        const path: Path = { name: 'stunnel', proxies: pair.processes, run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), pair.host, String(pair.port), ...args.slice(2)], { timeoutMs: 60_000 }) };
         // stunnel gives no readiness signal: poll through it to the sink.
         await eventually(async () => (await path.run([LOAD, 'probe'])).code === 0, 10_000, 'stunnel pair');
         paths.push(path);
@@ -161,10 +176,12 @@ async function setUp(opts: Options, dir: string): Promise<{ mesh: Mesh; paths: P
       };
       await enroll('b', [SERVICE, '--port', String(SINK_PORT)]);
       await enroll('a', ['bench-client', '--port', '9001', '--user', String(CLIENT_UID)]);
-      const path: Path = { name: 'ambit', run: (args) => mesh.asUser('a', CLIENT_UID, node, [...args.slice(0, 2), NAME, String(SINK_PORT), ...args.slice(2)], 60_000) };
+      const path: Path = { name: 'ambit', proxies: [...mesh.daemons].map(([host, child]) => ({ host, pid: child.pid })), run: (args) => mesh.asUser('a', CLIENT_UID, node, [...args.slice(0, 2), NAME, String(SINK_PORT), ...args.slice(2)], 60_000) };
       // Daemons pick enrollments up from the store: wait for certificates and capture rules.
       await eventually(async () => (await path.run([LOAD, 'probe'])).code === 0, 30_000, 'ambit path');
       paths.push(path);
+      // For attaching perf or a debugger to the daemons while the bench runs.
+      console.error(`ambitd pids: ${path.proxies.map((p) => `${p.host} ${p.pid}`).join(', ')}`);
     }
     return { mesh, paths };
   } catch (err) {
@@ -193,18 +210,30 @@ async function main(): Promise<void> {
         const want = (metric: string, run: () => Promise<Numbers>): Promise<Numbers> => (opts.metrics.includes(metric) ? run() : Promise.resolve(skipped));
         const bulkRun = (): Promise<Numbers> => client(path, 'bulk', [`seconds=${opts.seconds}`, `bytes=${bytes(opts.bytes)}`]);
         const cpu: string[] = [];
+        const cpuTotal = new Map<string, number>();
         const measured = async (metric: string, run: () => Promise<Numbers>): Promise<Numbers> => {
-          if (path.name !== 'ambit') return run();
-          const { result, cpu: used } = await daemonCpu(mesh, run);
-          cpu.push(`${metric}: ${used}`);
+          const { result, total, split, syscalls: calls } = await proxyCpu(path, run);
+          const perUnit = metric === 'bulk' ? `, ${(calls / ((result.bytes ?? NaN) / 1024 ** 3)).toFixed(0)} read/write syscalls per GiB` : '';
+          if (path.proxies.length > 0) cpu.push(`${metric}: ${split}${perUnit}`);
+          cpuTotal.set(metric, total);
           return result;
         };
-        const bulk = await want('bulk', () => measured('bulk', () => (rss ? peakRss(mesh, rss.bulk, bulkRun) : bulkRun())));
+        const bulk = await want('bulk', () => measured('bulk', () => (path.name === 'ambit' && rss ? peakRss(mesh, rss.bulk, bulkRun) : bulkRun())));
         const rr = await want('rr', () => measured('rr', () => client(path, 'rr', [`count=${opts.rr}`])));
         const conn = await want('conn', () => measured('conn', () => client(path, 'conn', [`count=${opts.conns}`, `concurrency=${opts.concurrency}`])));
-        const sample: Sample = { gbps: bulk.gbps ?? NaN, p50: rr.p50 ?? NaN, p99: rr.p99 ?? NaN, p999: rr.p999 ?? NaN, connPerSecond: conn.perSecond ?? NaN, connFailed: conn.failed ?? 0 };
+        const perProxy = (v: number): number => (path.proxies.length > 0 ? v : NaN);
+        const sample: Sample = {
+          gbps: bulk.gbps ?? NaN,
+          p50: rr.p50 ?? NaN,
+          p99: rr.p99 ?? NaN,
+          p999: rr.p999 ?? NaN,
+          connPerSecond: conn.perSecond ?? NaN,
+          connFailed: conn.failed ?? 0,
+          bulkCpuPerGiB: perProxy((cpuTotal.get('bulk') ?? NaN) / ((bulk.bytes ?? NaN) / 1024 ** 3)),
+          connCpuMs: perProxy(((cpuTotal.get('conn') ?? NaN) * 1000) / (conn.count ?? NaN)),
+        };
+        console.error(`round ${round} ${path.name}: ${sample.gbps.toFixed(2)} Gbit/s, rr p50/p99/p99.9 ${sample.p50.toFixed(0)}/${sample.p99.toFixed(0)}/${sample.p999.toFixed(0)} µs, ${sample.connPerSecond.toFixed(0)} conn/s${sample.connFailed ? ` (${sample.connFailed} failed: ${JSON.stringify(conn.errors)})` : ''}${cpu.length ? `; proxy CPU ${cpu.join('; ')}` : ''}`);
         samples.set(path.name, [...(samples.get(path.name) ?? []), sample]);
-        console.error(`round ${round} ${path.name}: ${sample.gbps.toFixed(2)} Gbit/s, rr p50/p99/p99.9 ${sample.p50.toFixed(0)}/${sample.p99.toFixed(0)}/${sample.p999.toFixed(0)} µs, ${sample.connPerSecond.toFixed(0)} conn/s${sample.connFailed ? ` (${sample.connFailed} failed: ${JSON.stringify(conn.errors)})` : ''}${cpu.length ? `; ambitd CPU ${cpu.join('; ')}` : ''}`);
       }
     }
   } catch (err) {

@@ -18,6 +18,10 @@ export interface Sample {
   connPerSecond: number;
   /** New connections that failed (reset, refused) out of the attempted count. */
   connFailed: number;
+  /** CPU seconds of both proxies per GiB of bulk (NaN for direct): efficiency that survives a busy host. */
+  bulkCpuPerGiB: number;
+  /** CPU milliseconds of both proxies per new connection. */
+  connCpuMs: number;
 }
 
 export interface Rss {
@@ -40,6 +44,8 @@ const METRICS: Metric[] = [
   { key: 'p99', label: 'request/response p99, µs', digits: 0, higherIsBetter: false },
   { key: 'p999', label: 'request/response p99.9, µs', digits: 0, higherIsBetter: false },
   { key: 'connPerSecond', label: 'new connections/s (connect + 1 B exchange + close)', digits: 0, higherIsBetter: true },
+  { key: 'bulkCpuPerGiB', label: 'proxy CPU per GiB of bulk, s (both ends)', digits: 2, higherIsBetter: false },
+  { key: 'connCpuMs', label: 'proxy CPU per new connection, ms (both ends)', digits: 2, higherIsBetter: false },
 ];
 
 const median = (xs: number[]): number => {
@@ -47,7 +53,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const best = (xs: number[], higher: boolean): number => (higher ? Math.max(...xs) : Math.min(...xs));
-const fmt = (n: number, digits: number): string => n.toFixed(digits);
+const fmt = (n: number, digits: number): string => (Number.isNaN(n) ? '–' : n.toFixed(digits));
 
 export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): string {
   const paths = [...samples.keys()];
@@ -63,7 +69,10 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): s
       const xs = samples.get(p)!.map((s) => s[m.key]);
       return `${fmt(bestOf(p), m.digits)} (${fmt(median(xs), m.digits)})`;
     });
-    const ratios = ratioCols.map(([, base]) => `${(bestOf('ambit') / bestOf(base)).toFixed(2)}×`);
+    const ratios = ratioCols.map(([, base]) => {
+      const r = bestOf('ambit') / bestOf(base);
+      return Number.isFinite(r) ? `${r.toFixed(2)}×` : '–';
+    });
     lines.push(`| ${[m.label, ...cells, ...ratios].join(' | ')} |`);
   }
   const failed = paths.filter((p) => samples.get(p)!.some((s) => s.connFailed > 0)).map((p) => `${p} ${samples.get(p)!.map((s) => s.connFailed).join(' / ')}`);
