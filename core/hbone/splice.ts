@@ -1,5 +1,6 @@
 import type { Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import { pipeCoalesced } from './coalesce.js';
 import { H2_CONNECT_ERROR } from './errors.js';
 
 export interface SpliceResult {
@@ -13,7 +14,8 @@ export interface SpliceResult {
 
 /**
  * Joins a CONNECT stream and a TCP socket: bytes both ways with backpressure
- * (pipe pauses the source while the destination's buffer is full), half-close
+ * (the source pauses while the destination's buffer is full; stream -> socket
+ * writes are coalesced per event-loop turn, see coalesce.ts), half-close
  * carried across (END_STREAM -> FIN, FIN -> END_STREAM), and abortive closes
  * carried across as well (a TCP reset becomes RST_STREAM CONNECT_ERROR as
  * RFC 9113 §8.5 asks; a reset stream becomes a TCP RST), so neither end ever
@@ -62,7 +64,7 @@ export function splice(stream: Http2Stream, socket: Socket, done?: (result: Spli
 
   // Node ends an Http2Stream's readable side on RST_STREAM and when its
   // session dies, not only on END_STREAM; only the last may become a FIN.
-  stream.pipe(socket, { end: false });
+  pipeCoalesced(stream, socket);
   stream.once('end', () => {
     if (!aborted(stream)) socket.end();
   });
