@@ -4,7 +4,7 @@ import { ERROR_HEADER, errorFromReset, errorFromStatus, errorFromTransport, H2_C
 import { SessionPool } from './pool.js';
 import { PooledSession, type Peer } from './session.js';
 import { identityMatches, type IdentityMatcher, type TlsIdentity } from './tls-identity.js';
-import { resolveTuning, type H2Tuning } from './tuning.js';
+import { applyWriteBuffer, resolveTuning, type H2Tuning } from './tuning.js';
 
 /** The tunnel: a Duplex of raw bytes. Errors it emits are HboneErrors. */
 export type HboneStream = ClientHttp2Stream;
@@ -164,6 +164,7 @@ export class HboneClient {
         throw new HboneError('EHBONE_PEER_IDENTITY', `HBONE peer ${String(context.peer)} is ${session.serverIdentity ?? 'without SPIFFE ID'}, not the expected identity`, { ...context, serverIdentity: session.serverIdentity });
       }
       stream = session.session!.request({ ...options.headers, ':method': 'CONNECT', ':authority': options.authority }, { endStream: false });
+      applyWriteBuffer(stream, this.#tuning);
     } catch (err) {
       session.give();
       if (err instanceof HboneError) throw err;

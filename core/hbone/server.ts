@@ -7,7 +7,7 @@ import { ERROR_HEADER, type HboneErrorCode } from './errors.js';
 import { callHook, ServerStats, type HboneServerEvents } from './server-stats.js';
 import { splice } from './splice.js';
 import { ALPN_H2, spiffeIdOf, TLS13_CIPHERSUITES, TLS_MIN_VERSION, type TlsIdentity } from './tls-identity.js';
-import { applyConnectionWindow, h2Settings, maxSessionMemoryMiB, resolveTuning, type H2Tuning } from './tuning.js';
+import { applyConnectionWindow, applyWriteBuffer, h2Settings, maxSessionMemoryMiB, resolveTuning, type H2Tuning } from './tuning.js';
 
 /** One CONNECT request, as the policy hooks see it. */
 export interface ConnectRequest {
@@ -177,6 +177,7 @@ export class HboneServer {
     const session = stream.session as ServerHttp2Session | undefined;
     const info = session && sessionInfo.get(session);
     if (!session || !info) return void stream.close();
+    applyWriteBuffer(stream, this.#tuning);
     stream.on('error', (err) => this.#log.debug({ err, peer: info.peerIdentity }, 'HBONE stream error'));
     info.streams++;
     clearTimeout(info.idleTimer);

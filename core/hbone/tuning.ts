@@ -1,4 +1,4 @@
-import type { ClientHttp2Session, ServerHttp2Session, Settings } from 'node:http2';
+import type { ClientHttp2Session, Http2Stream, ServerHttp2Session, Settings } from 'node:http2';
 
 /**
  * HTTP/2 flow-control and framing knobs, shared by both ends so a daemon's
@@ -18,6 +18,14 @@ export interface H2Tuning {
   maxFrameSize: number;
   /** SETTINGS_MAX_CONCURRENT_STREAMS the server advertises. */
   maxConcurrentStreams: number;
+  /**
+   * Bytes a CONNECT stream buffers for sending before write() asks the
+   * source to wait (Node's default is 16 KiB). A TCP read hands over up to
+   * 64 KiB, so with the default every chunk paused the source socket and
+   * waited a whole event-loop turn for 'drain' before the next read: the
+   * tunnel ran one chunk at a time, with epoll_ctl calls for each pause.
+   */
+  streamWriteBuffer: number;
 }
 
 export const DEFAULT_TUNING: H2Tuning = {
@@ -25,6 +33,7 @@ export const DEFAULT_TUNING: H2Tuning = {
   connectionWindow: 16 * 1024 * 1024,
   maxFrameSize: 64 * 1024,
   maxConcurrentStreams: 1000,
+  streamWriteBuffer: 256 * 1024,
 };
 
 export function resolveTuning(overrides: Partial<H2Tuning> = {}): H2Tuning {
@@ -63,4 +72,13 @@ export function applyConnectionWindow(session: ClientHttp2Session | ServerHttp2S
   } catch {
     // The session died between handshake and now; its own error path reports that.
   }
+}
+
+/**
+ * Applies `streamWriteBuffer`. Node has no option for an Http2Stream's
+ * highWaterMark; the Writable state holds it and write() reads it from there.
+ */
+export function applyWriteBuffer(stream: Http2Stream, t: H2Tuning): void {
+  const state = (stream as unknown as { _writableState?: { highWaterMark?: number } })._writableState;
+  if (state && typeof state.highWaterMark === 'number' && state.highWaterMark < t.streamWriteBuffer) state.highWaterMark = t.streamWriteBuffer;
 }
