@@ -1,0 +1,31 @@
+/**
+ * One JSON line per request, with the fields of Envoy's default access log
+ * that an operator greps for (response flags, upstream host and cluster,
+ * route, request id), plus the caller's verified identity.
+ */
+import type { Logger } from '../core/logging.js';
+
+export interface AccessLogEntry {
+  start_time: string;
+  method: string;
+  path: string;
+  protocol: string;
+  authority: string;
+  response_code: number;
+  response_flags: string;
+  duration_ms: number;
+  attempts: number;
+  upstream_host: string | undefined;
+  upstream_cluster: string | undefined;
+  route_name: string | undefined;
+  source_principal: string;
+  source_address: string;
+  destination_service: string;
+  request_id: string;
+  authz_policy?: string | undefined;
+}
+
+export type AccessLog = (entry: AccessLogEntry) => void;
+
+/** The default sink: the `access` logger at info, so `AMBIT_LOG_LEVEL=warn` silences it. */
+export const pinoAccessLog = (log: Logger): AccessLog => (entry) => log.info(entry, 'access');

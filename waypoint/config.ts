@@ -1,0 +1,129 @@
+/**
+ * One mesh snapshot compiled for the waypoint: the route table, the L7
+ * policies of each served service, and endpoint lists per (service, port)
+ * built once, so the per-request path only does map lookups and the
+ * routing caches (subsets, healthy lists) keyed by list identity keep hitting.
+ * A new snapshot builds a new WaypointConfig; requests in flight keep the one
+ * they started with.
+ */
+import { DEFAULT_TRUST_DOMAIN, type WorkloadPolicies } from '../core/authz/index.js';
+import { nodeId } from '../core/identity/index.js';
+import { normalize, type TypedResource } from '../core/config/index.js';
+import type { Logger } from '../core/logging.js';
+import type { EndpointRecord } from '../core/store/types.js';
+import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.js';
+import type { MeshView, ServiceView } from './mesh-view.js';
+
+export interface WaypointConfigOptions {
+  /** FQDNs of the services this waypoint serves; only their VIPs are accepted. */
+  services: readonly string[];
+  domain?: string;
+  /** For the identity each endpoint's node daemon must present (default cluster.local). */
+  trustDomain?: string;
+  log?: Logger;
+}
+
+/** Where one endpoint is reached: its peer daemon's HBONE port, as the identity it must present. */
+export interface Upstream {
+  endpoint: Endpoint;
+  record: EndpointRecord;
+  peer: { host: string; port: number };
+  identity: string;
+  /** What the peer daemon's 15008 must present: its node identity. */
+  peerIdentity: string;
+  /** The HBONE `:authority`: the endpoint's own address and port. */
+  authority: string;
+}
+
+const EMPTY: readonly Endpoint[] = Object.freeze([]);
+
+export class WaypointConfig {
+  readonly revision: number;
+  readonly routes: RouteTable;
+  readonly #mesh: MeshView;
+  readonly #served = new Map<string, ServiceView>();
+  readonly #policies = new Map<string, WorkloadPolicies>();
+  readonly #endpoints = new Map<string, readonly Endpoint[]>();
+  readonly #upstreams = new Map<string, Upstream>();
+  readonly #trustDomain: string;
+
+  constructor(mesh: MeshView, options: WaypointConfigOptions) {
+    this.#mesh = mesh;
+    this.revision = mesh.revision;
+    this.#trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+    const typed = typedRouting(mesh, options);
+    this.routes = compileRoutes(typed.vs, typed.dr, { domain: options.domain });
+    for (const fqdn of options.services) {
+      const svc = mesh.serviceByName(fqdn);
+      if (!svc?.record.vip) continue;
+      this.#served.set(svc.record.vip, svc);
+      this.#policies.set(fqdn, mesh.policies.forWorkload({ namespace: svc.record.namespace, serviceName: svc.record.name, atWaypoint: true }));
+    }
+  }
+
+  /** The served service a caller dialed (HBONE authority = VIP:port), or undefined: not ours to proxy. */
+  serviceAt(ip: string, port: number): ServiceView | undefined {
+    const svc = this.#served.get(ip);
+    return svc && svc.record.ports.includes(port) ? svc : undefined;
+  }
+
+  policiesFor(fqdn: string): WorkloadPolicies | undefined {
+    return this.#policies.get(fqdn);
+  }
+
+  /** Endpoints of `fqdn` listening on `port`; the same array for the life of this config. */
+  endpoints(fqdn: string, port: number): readonly Endpoint[] {
+    const key = `${fqdn}|${port}`;
+    let list = this.#endpoints.get(key);
+    if (list) return list;
+    const svc = this.#mesh.serviceByName(fqdn);
+    if (!svc) list = EMPTY;
+    else {
+      list = Object.freeze(svc.endpoints.filter((r) => r.port === port).map((r) => this.#upstream(r).endpoint));
+    }
+    this.#endpoints.set(key, list);
+    return list;
+  }
+
+  upstream(endpoint: Endpoint): Upstream | undefined {
+    return this.#upstreams.get(endpoint.key);
+  }
+
+
+  #upstream(record: EndpointRecord): Upstream {
+    const key = record.address.includes(':') ? `[${record.address}]:${record.port}` : `${record.address}:${record.port}`;
+    let u = this.#upstreams.get(key);
+    if (!u) {
+      const peer = this.#mesh.peerFor(record);
+      u = {
+        endpoint: Object.freeze({ key, address: record.address, port: record.port, labels: record.labels }),
+        record,
+        peer: { host: peer.host, port: peer.port },
+        identity: this.#mesh.identityOf(record),
+        peerIdentity: nodeId(this.#trustDomain, peer.node).uri,
+        authority: key,
+      };
+      this.#upstreams.set(key, u);
+    }
+    return u;
+  }
+}
+
+/**
+ * VirtualServices and DestinationRules in typed form. The store only holds
+ * validated resources, so one that fails here is skipped with a warning
+ * rather than taking the whole snapshot down.
+ */
+function typedRouting(mesh: MeshView, options: WaypointConfigOptions): { vs: TypedResource[]; dr: TypedResource[] } {
+  const vs: TypedResource[] = [];
+  const dr: TypedResource[] = [];
+  for (const r of mesh.resources) {
+    if (r.kind !== 'VirtualService' && r.kind !== 'DestinationRule') continue;
+    try {
+      (r.kind === 'VirtualService' ? vs : dr).push(normalize(r, { domain: options.domain }));
+    } catch (err) {
+      options.log?.warn({ err, resource: `${r.kind} ${r.metadata.namespace}/${r.metadata.name}` }, 'skipping a routing resource that does not normalize');
+    }
+  }
+  return { vs, dr };
+}

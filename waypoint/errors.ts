@@ -1,0 +1,12 @@
+import { AmbitError } from '../core/errors.js';
+
+/** Why the waypoint could not start or could not reach an upstream. Codes are stable: logs, metrics and tests use them. */
+export type WaypointErrorCode =
+  /** No HBONE stream to the chosen endpoint (peer unreachable, CONNECT refused or denied). */
+  | 'EWAYPOINT_CONNECT'
+  /** The configured service is not in the mesh snapshot. */
+  | 'EWAYPOINT_SERVICE'
+  /** Command-line or environment settings are missing or invalid. */
+  | 'EWAYPOINT_CONFIG';
+
+export class WaypointError extends AmbitError<WaypointErrorCode> {}

@@ -1,0 +1,335 @@
+/**
+ * One HTTP request through the waypoint, in Envoy's filter order:
+ * L7 AuthorizationPolicy (RBAC) -> route -> fault -> router (circuit
+ * breakers, endpoint pick, tries with per-try and route timeouts, retries
+ * per the route's retry policy, outlier reporting) -> response with the
+ * route's header operations. Every path ends in exactly one access-log line
+ * and one metrics sample.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { evaluate, type L7Request } from '../core/authz/index.js';
+import type { Logger } from '../core/logging.js';
+import type { AccessLog } from './access-log.js';
+import type { ClusterState, Clusters } from './clusters.js';
+import type { WaypointConfig, Upstream } from './config.js';
+import { applyHeaderOps, responseHeaders } from './headers.js';
+import { replies, type LocalReply } from './local-reply.js';
+import type { ServiceView } from './mesh-view.js';
+import type { WaypointMetrics } from './metrics.js';
+import { readRequestBody, type DownstreamRequest } from './request-body.js';
+import {
+  injectFault, shouldRetry, subsetEndpoints, type AttemptOutcome, type Endpoint, type ForwardDecision, type Release,
+} from './routing/index.js';
+import type { DownstreamResponse, TryError, TryResult, Upstreams } from './upstream.js';
+
+export interface Caller {
+  /** Verified SPIFFE ID of the HBONE peer. */
+  principal: string;
+  address: string;
+}
+
+export interface ForwardDeps {
+  config: () => WaypointConfig;
+  clusters: Clusters;
+  upstreams: Upstreams;
+  metrics: WaypointMetrics;
+  accessLog: AccessLog;
+  log: Logger;
+  rng?: () => number;
+  /** Envoy's retry back-off base (25 ms); the cap is 10x. */
+  retryBackOffMs?: number;
+}
+
+/** What the access log and metrics say about one request, filled in as it goes. */
+interface Exchange {
+  started: number;
+  requestId: string;
+  flag: string;
+  status: number;
+  attempts: number;
+  upstream: Upstream | undefined;
+  decision: ForwardDecision | undefined;
+  authzPolicy: string | undefined;
+  clientGone: boolean;
+}
+
+const namespaceOf = (principal: string): string => /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? 'unknown';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Istio's previous_hosts retry predicate: try this many picks for an endpoint not tried yet. */
+const HOST_SELECTION_ATTEMPTS = 5;
+
+export class Forwarder {
+  readonly #d: ForwardDeps;
+  readonly #rng: () => number;
+
+  constructor(deps: ForwardDeps) {
+    this.#d = deps;
+    this.#rng = deps.rng ?? Math.random;
+  }
+
+  async handle(req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
+    const config = this.#d.config();
+    const x: Exchange = {
+      started: Date.now(), requestId: '', flag: '-', status: 0, attempts: 0, upstream: undefined, decision: undefined, authzPolicy: undefined, clientGone: false,
+    };
+    const headers = req.headers as Record<string, string | string[] | undefined>;
+    x.requestId = String(headers['x-request-id'] ??= randomUUID());
+    res.once('close', () => {
+      if (!res.writableFinished) x.clientGone = true;
+      this.#finish(x, req, caller, service);
+    });
+    try {
+      await this.#run(config, x, req, res, caller, service, port);
+    } catch (err) {
+      this.#d.log.error({ err, requestId: x.requestId }, 'waypoint request failed');
+      this.#reply(res, x, replies.reset());
+    }
+  }
+
+  async #run(config: WaypointConfig, x: Exchange, req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
+    const host = String(req.headers[':authority'] ?? req.headers.host ?? '');
+    const path = String(req.headers[':path'] ?? req.url ?? '/');
+    const authz = this.#authorize(config, req, caller, service, port, host, path);
+    x.authzPolicy = authz.policy;
+    if (!authz.allowed) return this.#reply(res, x, replies.denied());
+
+    const decision = config.routes.route({
+      host, port, method: req.method ?? 'GET', path, headers: req.headers, service: service.fqdn,
+      sourceNamespace: namespaceOf(caller.principal), sourceIp: caller.address,
+    }, this.#rng);
+    if (decision.kind === 'notFound') return this.#reply(res, x, replies.notFound());
+    if (decision.kind === 'direct') return this.#reply(res, x, replies.direct(decision.status, decision.body));
+    if (decision.kind === 'redirect') return this.#reply(res, x, replies.redirect(decision.status, decision.location));
+    x.decision = decision;
+    if (!decision.policy) return this.#reply(res, x, replies.noCluster());
+
+    const fault = injectFault(decision.fault, this.#rng);
+    if (fault.delayMs > 0) {
+      await sleep(fault.delayMs);
+      if (x.clientGone) return;
+    }
+    if (fault.abortStatus !== undefined) return this.#reply(res, x, replies.fault(fault.abortStatus));
+
+    const cluster = this.#d.clusters.for(decision.policy);
+    const request = cluster.breaker.tryAcquire('request');
+    if (typeof request !== 'function') {
+      this.#d.metrics.overflows.inc({ cluster: decision.policy.cluster, reason: request });
+      return this.#reply(res, x, replies.overflow(request));
+    }
+    try {
+      this.#prepareUpstreamRequest(req, decision);
+      await this.#route(config, x, req, res, decision, cluster);
+    } finally {
+      request();
+    }
+  }
+
+  #authorize(config: WaypointConfig, req: DownstreamRequest, caller: Caller, service: ServiceView, port: number, host: string, path: string) {
+    const policies = config.policiesFor(service.fqdn);
+    if (!policies) return { allowed: true, policy: undefined };
+    const l7: L7Request = {
+      sourcePrincipal: caller.principal, sourceIp: caller.address, destinationIp: service.record.vip ?? '', destinationPort: port,
+      method: req.method ?? 'GET', path, host, headers: req.headers,
+    };
+    const d = evaluate(policies, l7);
+    return { allowed: d.allowed, policy: d.policy };
+  }
+
+  /** The route's request header operations and rewrite, once: every try sends the same request. */
+  #prepareUpstreamRequest(req: DownstreamRequest, d: ForwardDecision): void {
+    const h = req.headers as Record<string, string | string[] | undefined>;
+    applyHeaderOps(h, d.requestHeaders);
+    // The waypoint answers 100-continue itself (node:http does); the endpoint gets the body outright.
+    delete h.expect;
+    h['x-forwarded-proto'] ??= 'http';
+    if (d.rewrite) {
+      req.url = d.rewrite.path;
+      if (h[':path'] !== undefined) h[':path'] = d.rewrite.path;
+      h.host = d.rewrite.authority;
+      if (h[':authority'] !== undefined) h[':authority'] = d.rewrite.authority;
+    }
+  }
+
+  /** The router: tries until a response is final, a timeout fires or the retry policy says stop. */
+  async #route(config: WaypointConfig, x: Exchange, req: DownstreamRequest, res: DownstreamResponse, d: ForwardDecision, cluster: ClusterState): Promise<void> {
+    const policy = d.policy!;
+    const all = config.endpoints(d.destination.host, d.destination.port);
+    this.#d.clusters.observeEndpoints(cluster, all);
+    const endpoints = subsetEndpoints(all, policy.subsetLabels);
+    const body = await readRequestBody(req);
+    const deadline = d.timeoutMs > 0 ? x.started + d.timeoutMs : Infinity;
+    const maxTries = 1 + (d.retries?.attempts ?? 0);
+    const tried = new Set<string>();
+    for (;;) {
+      const healthy = cluster.outlier?.healthy(endpoints) ?? endpoints;
+      const ep = this.#pick(cluster, healthy, tried, req);
+      if (!ep) return this.#reply(res, x, replies.noHealthyUpstream());
+      const upstream = config.upstream(ep)!;
+      x.upstream = upstream;
+      tried.add(ep.key);
+      const conn = await this.#connection(x, cluster, policy.cluster, deadline, res);
+      if (typeof conn !== 'function') return conn === undefined ? undefined : this.#reply(res, x, conn);
+      x.attempts++;
+      const tryTimeout = Math.min(d.retries?.perTryTimeoutMs ?? Infinity, deadline - Date.now());
+      cluster.load.begin(ep.key);
+      const result = await this.#try(req, res, upstream, body.replay(), tryTimeout);
+      const outcome = outcomeOf(result);
+      if (cluster.outlier?.report(ep.key, outcome)) this.#d.metrics.ejections.inc({ cluster: policy.cluster });
+      const done = (): void => {
+        cluster.load.end(ep.key);
+        conn();
+      };
+      if (x.clientGone) {
+        result.response?.destroy();
+        return done();
+      }
+      const timedOut = Date.now() >= deadline;
+      const retry = !timedOut && x.attempts < maxTries && body.replayable && shouldRetry(d.retries, outcome) && this.#retryBudget(cluster, policy.cluster);
+      if (!retry) {
+        if (result.response) return this.#deliver(res, x, result.response, d, done);
+        done();
+        return this.#reply(res, x, timedOut ? replies.timeout() : replyFor(result.error!));
+      }
+      result.response?.destroy();
+      done();
+      await sleep(this.#backOff(x.attempts));
+      if (x.clientGone) return;
+    }
+  }
+
+  #pick(cluster: ClusterState, healthy: readonly Endpoint[], tried: Set<string>, req: DownstreamRequest): Endpoint | undefined {
+    const ctx = { request: { headers: req.headers, path: req.url ?? '/' } };
+    let ep = cluster.balancer.pick(healthy, ctx);
+    for (let i = 1; i < HOST_SELECTION_ATTEMPTS && ep && tried.has(ep.key) && healthy.length > 1; i++) ep = cluster.balancer.pick(healthy, ctx);
+    return ep;
+  }
+
+  /** A connection slot, a reply (overflow, timeout while pending), or undefined when the client left while queued. */
+  async #connection(x: Exchange, cluster: ClusterState, name: string, deadline: number, res: DownstreamResponse): Promise<Release | LocalReply | undefined> {
+    const slot = cluster.gate.acquire();
+    if (typeof slot === 'function') return slot;
+    if (typeof slot === 'string') {
+      this.#d.metrics.overflows.inc({ cluster: name, reason: slot });
+      return replies.overflow(slot);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const gone = new Promise<undefined>((r) => res.once('close', () => r(undefined)));
+    const late = deadline === Infinity ? new Promise<never>(() => undefined) : new Promise<LocalReply>((r) => (timer = setTimeout(() => r(replies.timeout()), deadline - Date.now())));
+    const got = await Promise.race([slot.granted, gone, late]);
+    clearTimeout(timer);
+    if (typeof got !== 'function') slot.cancel();
+    return got === undefined && !x.clientGone ? replies.reset() : got;
+  }
+
+  /** One try, ended early by the per-try timeout, the route deadline, or the client leaving. */
+  async #try(req: DownstreamRequest, res: DownstreamResponse, up: Upstream, body: Readable | undefined, tryTimeout: number): Promise<TryResult> {
+    if (tryTimeout <= 0) return { error: 'timeout' };
+    const t = this.#d.upstreams.try(req, res, up, body);
+    const timer = tryTimeout === Infinity ? undefined : setTimeout(() => t.abort('timeout'), tryTimeout);
+    const onClose = (): void => t.abort('reset');
+    res.once('close', onClose);
+    const result = await t.result;
+    clearTimeout(timer);
+    res.off('close', onClose);
+    return result;
+  }
+
+  #retryBudget(cluster: ClusterState, name: string): boolean {
+    const r = cluster.breaker.tryAcquire('retry');
+    if (typeof r !== 'function') {
+      this.#d.metrics.overflows.inc({ cluster: name, reason: r });
+      return false;
+    }
+    // Envoy counts a retry as active while it is outstanding; ours is sequential, so the next try is it.
+    setImmediate(r);
+    this.#d.metrics.retries.inc({ cluster: name });
+    return true;
+  }
+
+  /** Envoy's fully jittered exponential back-off: uniform in [0, base * 2^(n-1)), capped at 10x base. */
+  #backOff(attempt: number): number {
+    const base = this.#d.retryBackOffMs ?? 25;
+    return Math.floor(this.#rng() * Math.min(base * 2 ** (attempt - 1), base * 10));
+  }
+
+  #deliver(res: DownstreamResponse, x: Exchange, upstream: IncomingMessage, d: ForwardDecision, done: () => void): void {
+    x.status = upstream.statusCode ?? 502;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      done();
+    };
+    upstream.once('close', release);
+    upstream.once('end', release);
+    res.once('close', () => {
+      upstream.destroy();
+      release();
+    });
+    try {
+      res.writeHead(x.status, responseHeaders(upstream.headers, d.responseHeaders));
+    } catch (err) {
+      this.#d.log.warn({ err, requestId: x.requestId }, 'upstream response headers rejected');
+      upstream.destroy();
+      return this.#reply(res, x, replies.protocolError());
+    }
+    upstream.pipe(res as NodeJS.WritableStream);
+  }
+
+  #reply(res: DownstreamResponse, x: Exchange, r: LocalReply): void {
+    x.status = r.status;
+    x.flag = r.flag;
+    if (res.headersSent || res.writableEnded || res.destroyed) return;
+    const headers: Record<string, string | number> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
+    if (r.body) headers['content-type'] = 'text/plain';
+    res.writeHead(r.status, headers);
+    res.end(r.body);
+  }
+
+  #finish(x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView): void {
+    const durationMs = Date.now() - x.started;
+    const status = x.clientGone && x.status === 0 ? 0 : x.status;
+    const flag = x.clientGone ? 'DC' : x.flag;
+    const up = x.upstream;
+    const destService = x.decision?.destination.host ?? service.fqdn;
+    this.#d.metrics.record({
+      reporter: 'waypoint', source_principal: caller.principal, source_workload_namespace: namespaceOf(caller.principal),
+      destination_principal: up?.identity ?? 'unknown', destination_service: destService,
+      destination_service_name: service.record.name, destination_service_namespace: service.record.namespace,
+      destination_version: up?.endpoint.labels.version ?? 'unknown',
+      request_protocol: String(req.headers['content-type'] ?? '').startsWith('application/grpc') ? 'grpc' : 'http',
+      response_code: String(status), response_flags: flag, connection_security_policy: 'mutual_tls',
+    }, durationMs);
+    this.#d.accessLog({
+      start_time: new Date(x.started).toISOString(), method: req.method ?? '', path: String(req.headers[':path'] ?? req.url ?? ''),
+      protocol: `HTTP/${req.httpVersion}`, authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
+      response_code: status, response_flags: flag, duration_ms: durationMs, attempts: x.attempts,
+      upstream_host: up?.authority, upstream_cluster: x.decision?.policy?.cluster, route_name: x.decision?.routeName,
+      source_principal: caller.principal, source_address: caller.address, destination_service: destService, request_id: x.requestId,
+      authz_policy: x.authzPolicy,
+    });
+  }
+}
+
+function outcomeOf(r: TryResult): AttemptOutcome {
+  if (r.response) {
+    const grpc = r.response.headers['grpc-status'];
+    return grpc === undefined ? { status: r.response.statusCode } : { status: r.response.statusCode, grpcStatus: Number(grpc) };
+  }
+  return { error: r.error === 'protocol' ? 'reset' : r.error };
+}
+
+function replyFor(error: TryError): LocalReply {
+  switch (error) {
+    case 'connect-failure':
+      return replies.connectFailure();
+    case 'timeout':
+      return replies.timeout();
+    case 'protocol':
+      return replies.protocolError();
+    case 'reset':
+      return replies.reset();
+  }
+}

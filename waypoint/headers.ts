@@ -1,0 +1,35 @@
+/**
+ * Header handling between client and endpoint: the route's header
+ * operations (in the order routing/ computed), and the hop-by-hop headers
+ * that belong to one connection and must not cross the proxy (HTTP/2 forbids
+ * them outright, so an h2c client would get a protocol error).
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { HeaderOp } from './routing/index.js';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
+
+type Headers = Record<string, string | string[] | number | undefined>;
+
+export function applyHeaderOps(headers: Headers, ops: readonly HeaderOp[]): void {
+  for (const { op, name, value } of ops) {
+    if (op === 'remove') delete headers[name];
+    else if (op === 'set') headers[name] = value;
+    else {
+      const cur = headers[name];
+      headers[name] = cur === undefined ? value : Array.isArray(cur) ? [...cur, value] : [String(cur), value];
+    }
+  }
+}
+
+/** The endpoint's response headers as the client should get them, after the route's response operations. */
+export function responseHeaders(upstream: IncomingHttpHeaders, ops: readonly HeaderOp[]): OutgoingHttpHeaders {
+  const out: Headers = {};
+  const listed = String(upstream.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.includes(name)) continue;
+    out[name] = value;
+  }
+  applyHeaderOps(out, ops);
+  return out;
+}

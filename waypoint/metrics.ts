@@ -1,0 +1,35 @@
+/**
+ * The waypoint's Prometheus metrics, with Istio's names and labels
+ * (reporter="waypoint", as Istio ambient's waypoints report), so Istio
+ * dashboards and the Kiali graph read them unchanged. Own registry per
+ * waypoint instance: tests run several in one process.
+ */
+import { Counter, Histogram, Registry } from 'prom-client';
+
+export const REQUEST_LABELS = [
+  'reporter', 'source_principal', 'source_workload_namespace', 'destination_principal', 'destination_service',
+  'destination_service_name', 'destination_service_namespace', 'destination_version', 'request_protocol', 'response_code',
+  'response_flags', 'connection_security_policy',
+] as const;
+
+export type RequestLabels = Record<(typeof REQUEST_LABELS)[number], string>;
+
+/** Istio's default buckets for istio_request_duration_milliseconds. */
+const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+
+export class WaypointMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'istio_requests_total', help: 'HTTP requests handled by the waypoint', labelNames: REQUEST_LABELS, registers: [this.registry] });
+  readonly duration = new Histogram({
+    name: 'istio_request_duration_milliseconds', help: 'Time from request start to the last response byte', labelNames: REQUEST_LABELS,
+    buckets: DURATION_BUCKETS, registers: [this.registry],
+  });
+  readonly retries = new Counter({ name: 'ambit_waypoint_retries_total', help: 'Upstream retries', labelNames: ['cluster'], registers: [this.registry] });
+  readonly overflows = new Counter({ name: 'ambit_waypoint_overflows_total', help: 'Requests refused by a circuit breaker', labelNames: ['cluster', 'reason'], registers: [this.registry] });
+  readonly ejections = new Counter({ name: 'ambit_waypoint_outlier_ejections_total', help: 'Endpoints ejected by outlier detection', labelNames: ['cluster'], registers: [this.registry] });
+
+  record(labels: RequestLabels, durationMs: number): void {
+    this.requests.inc(labels);
+    this.duration.observe(labels, durationMs);
+  }
+}

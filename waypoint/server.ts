@@ -1,0 +1,151 @@
+/**
+ * ambit-waypoint's proxy: an HBONE server that terminates CONNECT streams
+ * addressed to a served service's VIP, reads HTTP/1.1 or h2c from each
+ * tunnel, and hands every request to the Forwarder with the caller's
+ * verified identity. Config snapshots swap atomically (`update`); requests
+ * in flight finish on the snapshot they started with, so a reload drops
+ * nothing.
+ */
+import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
+import { createServer as createH2cServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { HboneClient, HboneServer, type ConnectRequest, type HboneClientOptions, type TlsIdentity } from '../core/hbone/index.js';
+import { logger, type Logger } from '../core/logging.js';
+import { pinoAccessLog, type AccessLog } from './access-log.js';
+import { Clusters } from './clusters.js';
+import { WaypointConfig, type Upstream } from './config.js';
+import { Forwarder, type Caller } from './forward.js';
+import type { MeshView, ServiceView } from './mesh-view.js';
+import { WaypointMetrics } from './metrics.js';
+import { sniffProtocol } from './protocol.js';
+import { asHttpSocket } from './stream-socket.js';
+import { Upstreams } from './upstream.js';
+
+export interface WaypointServerOptions {
+  /** The waypoint's own certificate (`…/sa/<svc>-waypoint`), key and trust bundle. */
+  identity: TlsIdentity;
+  /** Its SPIFFE ID: the source identity of tunnels to endpoints. */
+  principal: string;
+  /** TLS material for outbound tunnels (the waypoint's identity, rotated as it renews). */
+  getSecureContext: HboneClientOptions['getSecureContext'];
+  /** FQDNs of the services this waypoint serves. */
+  services: readonly string[];
+  mesh: MeshView;
+  domain?: string;
+  trustDomain?: string;
+  accessLog?: AccessLog;
+  log?: Logger;
+  /** Injectable for reproducible weighted picks and fault dice in tests. */
+  rng?: () => number;
+  retryBackOffMs?: number;
+}
+
+interface TunnelContext {
+  caller: Caller;
+  service: ServiceView;
+  port: number;
+}
+
+export class WaypointServer {
+  readonly hbone: HboneServer;
+  readonly metrics = new WaypointMetrics();
+  readonly #options: WaypointServerOptions;
+  readonly #log: Logger;
+  readonly #client: HboneClient;
+  readonly #forwarder: Forwarder;
+  readonly #h1: Http1Server;
+  readonly #h2: Http2Server;
+  readonly #tunnels = new WeakMap<object, TunnelContext>();
+  #config: WaypointConfig;
+  #accepting: TunnelContext | undefined;
+
+  constructor(options: WaypointServerOptions) {
+    this.#options = options;
+    this.#log = options.log ?? logger('waypoint');
+    this.#config = this.#compile(options.mesh);
+    this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
+    this.#forwarder = new Forwarder({
+      config: () => this.#config,
+      clusters: new Clusters(),
+      upstreams: new Upstreams((up) => this.#dial(up)),
+      metrics: this.metrics,
+      accessLog: options.accessLog ?? pinoAccessLog(this.#log.child({ component: 'access' })),
+      log: this.#log,
+      ...(options.rng ? { rng: options.rng } : {}),
+      ...(options.retryBackOffMs !== undefined ? { retryBackOffMs: options.retryBackOffMs } : {}),
+    });
+    this.#h1 = createHttp1Server((req, res) => this.#onRequest(req, res, this.#tunnels.get(req.socket)));
+    this.#h2 = createH2cServer();
+    this.#h2.on('session', (session: Http2Session) => {
+      if (this.#accepting) this.#tunnels.set(session, this.#accepting);
+    });
+    this.#h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res, this.#tunnels.get(req.stream.session as object)));
+    this.hbone = new HboneServer({
+      identity: options.identity,
+      log: this.#log.child({ component: 'hbone' }),
+      resolveUpstream: (request) => {
+        const service = this.#config.serviceAt(request.destination.host, request.destination.port);
+        if (!service) return { refuse: `${request.authority} is not a service this waypoint serves` };
+        return { accept: (stream) => this.#accept(stream, request, service) };
+      },
+    });
+  }
+
+  get config(): WaypointConfig {
+    return this.#config;
+  }
+
+  /** A new mesh snapshot: new requests use it; requests in flight finish on theirs. */
+  update(mesh: MeshView): void {
+    this.#config = this.#compile(mesh);
+  }
+
+  listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+    return this.hbone.listen(port, host);
+  }
+
+  async close(graceMs = 5000): Promise<void> {
+    await this.hbone.close(graceMs);
+    this.#client.close();
+    this.#h1.closeAllConnections();
+    this.#h2.close();
+  }
+
+  #compile(mesh: MeshView): WaypointConfig {
+    const o = this.#options;
+    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain, log: this.#log });
+  }
+
+  #accept(stream: Duplex, request: ConnectRequest, service: ServiceView): void {
+    const ctx: TunnelContext = { caller: { principal: request.peerIdentity, address: request.peerAddress }, service, port: request.destination.port };
+    sniffProtocol(stream, (protocol) => {
+      if (protocol === 'h1') {
+        this.#tunnels.set(stream, ctx);
+        this.#h1.emit('connection', asHttpSocket(stream));
+        stream.resume();
+        return;
+      }
+      // The h2 server makes the session synchronously inside emit('connection').
+      this.#accepting = ctx;
+      try {
+        this.#h2.emit('connection', stream);
+      } finally {
+        this.#accepting = undefined;
+      }
+      stream.resume();
+    });
+  }
+
+  #onRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, ctx: TunnelContext | undefined): void {
+    if (!ctx) {
+      res.writeHead(500).end();
+      return;
+    }
+    this.#forwarder.handle(req, res, ctx.caller, ctx.service, ctx.port).catch((err: unknown) => this.#log.error({ err }, 'waypoint request handler failed'));
+  }
+
+  #dial(up: Upstream): Promise<Duplex> {
+    return this.#client.connect({ peer: up.peer, authority: up.authority, source: this.#options.principal, expectedServerIdentity: up.peerIdentity });
+  }
+}
