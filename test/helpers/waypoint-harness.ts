@@ -1,0 +1,193 @@
+/**
+ * An in-process waypoint on 127.0.0.1 for integration tests: a test PKI, a
+ * "peer daemon" HboneServer in front of small HTTP endpoints (each on its
+ * own loopback address, all on one port, as enrolled workloads share a
+ * service port), a MeshState built from plain store records and Istio
+ * resources, the WaypointServer, and a client that calls a service's VIP
+ * through HBONE as `productpage`, over HTTP/1.1 or h2c.
+ */
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect as h2connect } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionContext } from 'ava';
+import { refKey, type Resource } from '../../core/config/index.js';
+import { HboneClient, HboneServer } from '../../core/hbone/index.js';
+import { nodeId } from '../../core/identity/index.js';
+import { logger } from '../../core/logging.js';
+import type { EndpointRecord, ServiceRecord, Snapshot } from '../../core/store/types.js';
+import { MeshState } from '../../daemon/state.js';
+import type { AccessLogEntry } from '../../waypoint/access-log.js';
+import { HboneAgent } from '../../waypoint/hbone-agent.js';
+import { WaypointServer } from '../../waypoint/server.js';
+import { readAll } from './hbone-harness.js';
+import { makeTestCa, workload, type TestCa } from './test-pki.js';
+
+export const CALLER = workload('default', 'productpage');
+export const WAYPOINT = workload('default', 'reviews-waypoint');
+const log = logger('waypoint-test').child({}, { level: process.env.AMBIT_LOG_LEVEL ?? 'warn' });
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+/** An endpoint that answers `<service>-<version>` unless a test gives it a handler. */
+export interface EndpointSpec {
+  service: string;
+  version: string;
+  handler?: Handler;
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  ms: number;
+}
+
+export interface RequestOptions {
+  service?: string;
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  h2?: boolean;
+}
+
+export interface WaypointHarness {
+  pki: TestCa;
+  waypoint: WaypointServer;
+  port: number;
+  vips: Map<string, string>;
+  /** Requests each endpoint saw, by `<service>-<version>`. */
+  hits: Map<string, number>;
+  accessLog: AccessLogEntry[];
+  request(options?: RequestOptions): Promise<Reply>;
+  /** Swap in new resources (a config reload) without restarting anything. */
+  apply(resources: Resource[]): void;
+}
+
+const fqdn = (svc: string) => `${svc}.default.svc.cluster.local`;
+
+export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec[], resources: Resource[], opts: { rng?: () => number } = {}): Promise<WaypointHarness> {
+  const pki = await makeTestCa();
+  const hits = new Map<string, number>();
+  // Endpoints: 127.0.1.N, one port for all (picked by the first bind).
+  let port = 0;
+  const records: EndpointRecord[] = [];
+  for (const [i, ep] of endpoints.entries()) {
+    const name = `${ep.service}-${ep.version}`;
+    const address = `127.0.1.${i + 1}`;
+    const server: Server = createServer((req, res) => {
+      hits.set(name, (hits.get(name) ?? 0) + 1);
+      readAll(req).then((b) => (ep.handler ?? ((_q, s) => s.end(name)))(req, res, b.toString()), () => undefined);
+    });
+    server.listen(port, address);
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+    t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    records.push({ service: ep.service, namespace: 'default', node: 'node-b', address, port, serviceAccount: `bookinfo-${ep.service}`, labels: { app: ep.service, version: ep.version } });
+  }
+  // The peer daemon: tunnels only to the endpoints above.
+  const peer = new HboneServer({
+    log,
+    identity: await pki.issue(nodeId('cluster.local', 'node-b').uri),
+    resolveUpstream: ({ destination }) =>
+      records.some((r) => r.address === destination.host && r.port === destination.port)
+        ? { host: destination.host, port: destination.port }
+        : { refuse: 'not a local workload' },
+  });
+  const peerPort = (await peer.listen(0, '127.0.0.1')).port;
+  const vips = new Map<string, string>();
+  const services = new Map<string, ServiceRecord>();
+  for (const svc of new Set(endpoints.map((e) => e.service))) {
+    const vip = `240.240.0.${10 + vips.size}`;
+    vips.set(svc, vip);
+    services.set(`default/${svc}`, { name: svc, namespace: 'default', ports: [port], vip });
+  }
+  let revision = 1;
+  const mesh = (rs: Resource[]) => {
+    const snapshot: Snapshot = {
+      revision: revision++,
+      resources: new Map(rs.map((r) => [refKey(r), r])),
+      services,
+      endpoints: new Map(records.map((r) => [`default/${r.service}/${r.node}/${r.address}:${r.port}`, r])),
+    };
+    return new MeshState(snapshot, [{ name: 'node-b', address: '127.0.0.1', hbonePort: peerPort }], { nodeName: 'node-wp', trustDomain: 'cluster.local', domain: 'cluster.local' });
+  };
+  const waypointTls = await pki.issue(WAYPOINT);
+  const accessLog: AccessLogEntry[] = [];
+  const waypoint = new WaypointServer({
+    identity: waypointTls,
+    principal: WAYPOINT,
+    getSecureContext: () => waypointTls,
+    services: [...vips.keys()].map(fqdn),
+    mesh: mesh(resources),
+    accessLog: (e) => accessLog.push(e),
+    log,
+    retryBackOffMs: 1,
+    ...(opts.rng ? { rng: opts.rng } : {}),
+  });
+  const wpPort = (await waypoint.listen(0, '127.0.0.1')).port;
+  const callerTls = await pki.issue(CALLER);
+  const client = new HboneClient({ getSecureContext: () => callerTls, maxStreamsPerSession: 1000 });
+  t.teardown(async () => {
+    client.close();
+    await waypoint.close(100);
+    await peer.close(100);
+  });
+  const tunnel = (service: string) =>
+    client.connect({ peer: { host: '127.0.0.1', port: wpPort }, authority: `${vips.get(service)}:${port}`, source: CALLER, expectedServerIdentity: WAYPOINT });
+  const agents = new Map<string, HboneAgent>();
+  const agentFor = (service: string) => {
+    let a = agents.get(service);
+    if (!a) agents.set(service, (a = new HboneAgent(() => tunnel(service))));
+    return a;
+  };
+
+  async function request(o: RequestOptions = {}): Promise<Reply> {
+    const service = o.service ?? 'reviews';
+    const started = Date.now();
+    const headers = { host: `${service}:9080`, ...o.headers };
+    if (o.h2) {
+      const stream = await tunnel(service);
+      const session = h2connect(`http://${service}:9080`, { createConnection: () => stream as never });
+      try {
+        const req = session.request({ ':method': o.method ?? 'GET', ':path': o.path ?? '/', ':authority': headers.host, ...o.headers });
+        req.end(o.body);
+        const [resHeaders] = (await once(req, 'response')) as [Record<string, string | number>];
+        const body = (await readAll(req)).toString();
+        const { ':status': status, ...rest } = resHeaders;
+        return { status: Number(status), headers: rest as IncomingHttpHeaders, body, ms: Date.now() - started };
+      } finally {
+        session.close();
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ agent: agentFor(service), host: vips.get(service), port, method: o.method ?? 'GET', path: o.path ?? '/', headers }, (res) => {
+        readAll(res).then((b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b.toString(), ms: Date.now() - started }), reject);
+      });
+      req.on('error', reject);
+      req.end(o.body);
+    });
+  }
+
+  return { pki, waypoint, port, vips, hits, accessLog, request, apply: (rs) => waypoint.update(mesh(rs)) };
+}
+
+/** `n` requests, `concurrency` at a time. */
+export async function many<T>(n: number, concurrency: number, one: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await one(i);
+    }
+  }));
+  return out;
+}
+
+/** An Istio resource from a plain spec, in the default namespace. */
+export function resource(kind: string, name: string, spec: Record<string, unknown>): Resource {
+  const group = kind === 'AuthorizationPolicy' ? 'security.istio.io/v1' : 'networking.istio.io/v1';
+  return { apiVersion: group, kind, metadata: { name, namespace: 'default' }, spec };
+}
