@@ -13,10 +13,13 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-async function setup(t: { teardown(fn: () => Promise<void>): void }, pollIntervalMs = 5000) {
+async function setup(t: { teardown(fn: () => Promise<void>): void }, pollIntervalMs = 5000, before?: (store: Store) => Promise<void>) {
   const name = `w${++n}`;
   const keyPrefix = `${name}:`;
   const store = await Store.connect({ url: redis.url, keyPrefix });
+  // Writes the test wants inside the first snapshot happen before the watcher exists:
+  // a watcher started earlier may legitimately snapshot between them.
+  await before?.(store);
   // A connection name of its own, so a test can kill exactly this watcher's subscriber.
   const watcher = new Watcher({ url: redis.url, keyPrefix, pollIntervalMs, connectionName: name });
   t.teardown(async () => {
@@ -27,9 +30,10 @@ async function setup(t: { teardown(fn: () => Promise<void>): void }, pollInterva
 }
 
 test('a watcher gets a snapshot, then every change in revision order', async (t) => {
-  const { store, watcher } = await setup(t);
-  await store.apply([vs('a'), vs('b')]);
-  await store.enroll(ep('reviews', 'n1', 9080));
+  const { store, watcher } = await setup(t, 5000, async (s) => {
+    await s.apply([vs('a'), vs('b')]);
+    await s.enroll(ep('reviews', 'n1', 9080));
+  });
 
   const first = await watcher.ready();
   t.is(first.revision, 2);
