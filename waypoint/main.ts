@@ -1,0 +1,114 @@
+/**
+ * `ambit-waypoint`: the L7 proxy for one or more services, started by the
+ * daemon of the node it runs on (which enrolls its identity
+ * `<svc>-waypoint` and writes its certificate files). Reads the mesh from the
+ * store, listens for HBONE on --listen, serves Prometheus metrics on
+ * --metrics, re-reads its certificate files on SIGHUP, drains on SIGTERM.
+ */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { rootLogger } from '../core/logging.js';
+import { createRedis, Store, Watcher } from '../core/store/index.js';
+import type { TlsIdentity } from '../core/hbone/index.js';
+import { spiffeIdOf } from '../core/hbone/index.js';
+import { X509Certificate } from 'node:crypto';
+import { WaypointError } from './errors.js';
+import { watchMesh } from './mesh-source.js';
+import { WaypointServer } from './server.js';
+
+interface Flags {
+  service: string[];
+  listen: string;
+  metrics: string;
+  cert: string;
+  key: string;
+  ca: string;
+  redis?: string;
+  nodeName: string;
+  trustDomain: string;
+  domain: string;
+}
+
+const collect = (v: string, all: string[]) => [...all, v];
+
+const program = new Command('ambit-waypoint')
+  .description('ambit waypoint: HTTP routing, resilience, L7 policy and telemetry for a service, over HBONE')
+  .requiredOption('-s, --service <fqdn>', 'service to serve (repeatable), e.g. reviews.default.svc.cluster.local', collect, [])
+  .option('--listen <host:port>', 'HBONE listen address', '0.0.0.0:15009')
+  .option('--metrics <host:port>', 'Prometheus /metrics address', '127.0.0.1:15021')
+  .requiredOption('--cert <file>', 'waypoint certificate chain (PEM)')
+  .requiredOption('--key <file>', 'waypoint private key (PEM)')
+  .requiredOption('--ca <file>', 'trust bundle (PEM)')
+  .option('--redis <url>', 'store URL (default AMBIT_REDIS_URL or redis://127.0.0.1:6379)')
+  .option('--node-name <name>', 'the node this waypoint runs on', 'waypoint')
+  .option('--trust-domain <td>', 'mesh trust domain', 'cluster.local')
+  .option('--domain <domain>', 'mesh DNS domain', 'cluster.local');
+
+function hostPort(s: string, flag: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port)) throw new WaypointError('EWAYPOINT_CONFIG', `${flag} ${s}: expected host:port`, { flag });
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+function readIdentity(f: Flags): { tls: TlsIdentity; principal: string } {
+  const tls = { cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8'), ca: readFileSync(f.ca, 'utf8') };
+  const principal = spiffeIdOf({ subjectaltname: new X509Certificate(tls.cert).subjectAltName } as never);
+  if (!principal) throw new WaypointError('EWAYPOINT_CONFIG', `${f.cert} has no SPIFFE ID; the waypoint needs its <svc>-waypoint identity`, { file: f.cert });
+  return { tls, principal };
+}
+
+async function main(): Promise<void> {
+  const flags = program.parse().opts<Flags>();
+  const log = rootLogger().child({ component: 'waypoint' });
+  let identity = readIdentity(flags);
+  const storeOptions = { ...(flags.redis ? { url: flags.redis } : {}), retryForever: true };
+  const store = new Store(createRedis(storeOptions, 'waypoint'), storeOptions);
+  await store.redis.connect().catch(() => undefined);
+  const watcher = new Watcher(storeOptions);
+  let server: WaypointServer | undefined;
+  const mesh = await watchMesh({
+    watcher, store, log,
+    state: { nodeName: flags.nodeName, trustDomain: flags.trustDomain, domain: flags.domain },
+    onState: (state) => server?.update(state),
+  });
+  server = new WaypointServer({
+    identity: identity.tls, principal: identity.principal, getSecureContext: () => identity.tls,
+    services: flags.service, mesh: mesh.first, domain: flags.domain, trustDomain: flags.trustDomain, log,
+  });
+  const listen = hostPort(flags.listen, '--listen');
+  await server.listen(listen.port, listen.host);
+  const m = hostPort(flags.metrics, '--metrics');
+  const metrics = createServer((req, res) => {
+    if (req.url === '/healthz/ready') return void res.end('ok');
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    server!.metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': server!.metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
+  }).listen(m.port, m.host);
+  log.info({ services: flags.service, listen: flags.listen, principal: identity.principal }, 'waypoint serving');
+
+  process.on('SIGHUP', () => {
+    try {
+      identity = readIdentity(flags);
+      server!.hbone.setSecureContext(identity.tls);
+      log.info('certificates reloaded');
+    } catch (err) {
+      log.error({ err }, 'certificate reload failed; keeping the current ones');
+    }
+  });
+  const stop = async (): Promise<void> => {
+    mesh.stop();
+    metrics.close();
+    await server!.close();
+    await watcher.close();
+    store.redis.disconnect();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  rootLogger().fatal({ err }, (err as Error).message);
+  process.exit(1);
+});
