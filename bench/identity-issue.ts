@@ -12,10 +12,10 @@
  * A private redis-server is started (test/helpers/redis.ts); the signer runs
  * in this process, as it does inside `ambitd --ca`.
  */
-import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadAverage, machine, RESULTS, writeSection } from './results-file.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRedis } from '../test/helpers/redis.js';
 
 // Before the library loads (its loggers read the level once): keep the bench output clean.
@@ -25,8 +25,7 @@ const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--n') + 1] ?? 100) || 100;
 const WARMUP = 10;
 const WRITE = !args.includes('--no-write');
-const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
-const HEADING = '## Workload certificate issuance';
+const HEADING = 'Workload certificate issuance';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -89,11 +88,8 @@ async function main(): Promise<void> {
 }
 
 async function writeResults(table: string): Promise<void> {
-  const cpu = /model name\s*:\s*(.*)/.exec(await readFile('/proc/cpuinfo', 'utf8').catch(() => ''))?.[1] ?? cpus()[0]?.model ?? 'unknown';
   const section = [
-    HEADING,
-    '',
-    `${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (nproc), ${cpu}, Node ${process.version}, load average ${loadavg()[0]!.toFixed(1)} at the end (shared machine: other jobs ran too), ` +
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadAverage()} at the end (shared machine: other jobs ran too), ` +
       `\`npm run bench:identity\` (bench/identity-issue.ts; private redis-server on loopback, signer in the same process, ECDSA P-256).`,
     '',
     table,
@@ -104,14 +100,7 @@ async function writeResults(table: string): Promise<void> {
     'enrollment lookup, and recording the issued certificate.',
     '',
   ].join('\n');
-  let text = await readFile(RESULTS, 'utf8').catch(() => '# Benchmark results\n');
-  const start = text.indexOf(HEADING);
-  if (start === -1) text = `${text.trimEnd()}\n\n${section}`;
-  else {
-    const next = text.indexOf('\n## ', start + HEADING.length);
-    text = text.slice(0, start) + section + (next === -1 ? '' : text.slice(next + 1));
-  }
-  await writeFile(RESULTS, text);
+  await writeSection(HEADING, section);
   process.stderr.write(`updated ${RESULTS}\n`);
 }
 

@@ -20,11 +20,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMesh, type Mesh } from '../test/helpers/mesh.js';
 import { requireNetns, waitForOutput, type ExecResult } from '../test/helpers/netns.js';
-import { loadAverage, machine, noise, table, writeSection, type PathName, type Rss, type Sample } from './l4/report.js';
+import { noise, SECTION, table, type PathName, type Rss, type Sample } from './l4/report.js';
+import { loadAverage, machine, writeSection } from './results-file.js';
 import { haveStunnel, startStunnelPair, STUNNEL_HINT } from './l4/stunnel.js';
 
 const LOAD = fileURLToPath(new URL('./l4/load.js', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
 const SINK_PORT = 9000;
 const STUNNEL_PORT = 9443;
 const CLIENT_UID = 2101;
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
     '',
     `Per round: ${noise(samples)}.`,
   ].join('\n');
-  if (opts.write) await writeSection(RESULTS, body);
+  if (opts.write) await writeSection(SECTION, body);
   process.exit(0);
 }
 

@@ -1,11 +1,7 @@
 /**
  * bench/l4's output: per-round samples folded into best and median, a
- * markdown table with ratios, and the "L4 data plane (bench/l4)" section of
- * bench/RESULTS.md rewritten in place (other sections are left alone).
+ * markdown table with ratios, and the name of its bench/RESULTS.md section.
  */
-import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, release } from 'node:os';
 
 export type PathName = 'direct' | 'stunnel' | 'ambit';
 
@@ -92,23 +88,4 @@ export function noise(samples: Map<PathName, Sample[]>): string {
     .join('; ');
 }
 
-export function machine(): string {
-  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
-  return `${availableParallelism()} CPUs (nproc), ${cpu}, kernel ${release()}, Node ${process.version}`;
-}
-
-export const loadAverage = (): string => loadavg()[0]!.toFixed(2);
-
 export const SECTION = 'L4 data plane (bench/l4)';
-
-/** Replaces the `## ${SECTION}` section (to the next `## ` heading) or appends it. */
-export async function writeSection(file: string, body: string): Promise<void> {
-  const text = await readFile(file, 'utf8').catch(() => '# Benchmark results\n');
-  const heading = `## ${SECTION}`;
-  const section = `${heading}\n\n${body.trim()}\n`;
-  const start = text.indexOf(`${heading}\n`);
-  if (start === -1) return writeFile(file, `${text.trimEnd()}\n\n${section}`);
-  const next = text.indexOf('\n## ', start + heading.length);
-  const rest = next === -1 ? '' : `\n${text.slice(next + 1)}`;
-  await writeFile(file, `${text.slice(0, start)}${section}${rest}`);
-}
