@@ -77,6 +77,7 @@ test.serial('unmodified curl on a reaches the service on b by name, through both
   t.true(tunnels.totals.streamsTotal >= 1);
   // `ambit tunnels` reads what each daemon reports to the store, from any host.
   await eventually(async () => /^a\s+cluster\.local\/ns\/default\/sa\/productpage\s+cluster\.local\/ambit\/node\/b\s/m.test((await mesh.ambit('store', ['tunnels'])).stdout), 10_000);
+  t.log((await mesh.ambit('store', ['tunnels'])).stdout);
   const metricsB = await mesh.admin('b', '/metrics', 15020);
   t.true(metric(metricsB, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_principal: 'spiffe://cluster.local/ns/default/sa/productpage' }) >= 1, 'b counted the tunnelled connection with the source identity');
 });
