@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HboneClient, HboneServer, splice, type H2Tuning, type TlsIdentity } from '../core/hbone/index.js';
 import { makeTestCa, workload } from '../test/helpers/test-pki.js';
+import { BULK_BYTE, createSinkServer } from './sink.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const CLIENT_ID = workload('bench', 'client');
@@ -65,41 +66,13 @@ interface Numbers {
   connectP50: number;
 }
 
-const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
+const CHUNK = Buffer.alloc(256 * 1024, BULK_BYTE);
 const END_MARK = Buffer.from([0]);
 
 async function listen(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
-}
-
-/**
- * Sink for bulk, echo for request/response: the first byte says which. The
- * bulk sender ends with a 0x00 byte and the sink answers with its count, so
- * no measurement depends on half-close (stunnel closes both ways on EOF).
- */
-function startUpstream(): Server {
-  // Nagle stays on for bulk, as in iperf: on loopback TCP_NODELAY alone
-  // costs more than half of Node's raw TCP throughput (small segments).
-  return createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => undefined);
-    socket.once('data', (first: Buffer) => {
-      if (first[0] === 0x5a) {
-        let n = 0;
-        const count = (c: Buffer): void => {
-          n += c.length;
-          if (c[c.length - 1] === 0) socket.end(String(n));
-        };
-        count(first);
-        socket.on('data', count);
-      } else {
-        socket.setNoDelay(true);
-        socket.write(first);
-        socket.pipe(socket);
-      }
-    });
-  });
 }
 
 async function bulk(port: number, bytes: number, seconds: number): Promise<number> {
@@ -267,7 +240,7 @@ const label = (t: Partial<H2Tuning>): string =>
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const pki = await makeTestCa();
-  const sink = startUpstream();
+  const sink = createSinkServer();
   const sinkPort = await listen(sink);
   const dir = await mkdtemp(join(tmpdir(), 'ambit-bench-'));
   const samples = new Map<string, Numbers[]>();

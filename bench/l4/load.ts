@@ -10,37 +10,14 @@
  */
 import { once } from 'node:events';
 import { lookup } from 'node:dns/promises';
-import { connect as tcpConnect, createServer, type Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { BULK_BYTE, createSinkServer } from '../sink.js';
 
-const BULK = 0x5a;
 const END_MARK = Buffer.from([0]);
 
-/**
- * The first byte picks the mode. 0x5a: a bulk sink that answers the byte count
- * when it sees the 0x00 end mark (so no number depends on half-close, which
- * stunnel turns into a full close). Anything else: an echo.
- */
+/** The sink of bench/sink.ts, listening inside the server namespace. */
 function sink(host: string, port: number): void {
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => undefined);
-    socket.once('data', (first: Buffer) => {
-      if (first[0] === BULK) {
-        // Nagle stays on for bulk, as iperf3 does: TCP_NODELAY on a bulk
-        // stream only makes smaller segments.
-        let n = 0;
-        const count = (c: Buffer): void => {
-          n += c.length;
-          if (c[c.length - 1] === 0) socket.end(String(n));
-        };
-        count(first);
-        socket.on('data', count);
-      } else {
-        socket.setNoDelay(true);
-        socket.write(first);
-        socket.pipe(socket);
-      }
-    });
-  });
+  const server = createSinkServer();
   server.listen(port, host, () => process.stdout.write('listening\n'));
 }
 
@@ -65,7 +42,7 @@ function connect(args: Args, noDelay: boolean): Promise<Socket> {
 async function bulk(args: Args): Promise<object> {
   const seconds = args.opts.get('seconds') ?? 5;
   const bytes = args.opts.get('bytes') ?? 2 * 1024 ** 3;
-  const chunk = Buffer.alloc(256 * 1024, BULK);
+  const chunk = Buffer.alloc(256 * 1024, BULK_BYTE);
   const socket = await connect(args, false);
   const replyChunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => replyChunks.push(c));

@@ -315,7 +315,8 @@ export class Store {
   // ---- plumbing -----------------------------------------------------------------
 
   /** Runs one MULTI and unwraps its per-command errors. */
-  private async scanKeys(pattern: string): Promise<string[]> {
+  /** Every key matching `pattern` (SCAN, so Redis is never blocked by KEYS). */
+  async scanKeys(pattern: string): Promise<string[]> {
     const keys: string[] = [];
     let cursor = '0';
     do {

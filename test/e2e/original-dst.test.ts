@@ -46,5 +46,5 @@ if (existsSync('/proc/net/if_inet6')) {
   netnsTest(ipv6Title, ipv6Case);
 } else {
   console.warn('  ⚠ skipping the IPv6 SO_ORIGINAL_DST test: this kernel has IPv6 disabled');
-  test.skip(ipv6Title, ipv6Case);
+  test.skip(`${ipv6Title}: needs IPv6, disabled in this kernel (no /proc/net/if_inet6)`, ipv6Case);
 }

@@ -29,14 +29,7 @@ export async function recordIssued(store: Store, record: IssuedRecord, now = Dat
 
 /** Unexpired records, sorted by node then identity. */
 export async function listIssued(store: Store, filter: { node?: string } = {}): Promise<IssuedRecord[]> {
-  const pattern = identityKeys(store).issuedPattern(filter.node);
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await store.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+  const keys = await store.scanKeys(identityKeys(store).issuedPattern(filter.node));
   if (keys.length === 0) return [];
   const values = await store.redis.mget(...keys);
   return values
