@@ -19,7 +19,8 @@ export interface CaptureSpec {
   dnsPort: number;
 }
 
-const SCRIPTS = fileURLToPath(new URL('../../scripts/iptables/', import.meta.url));
+/** scripts/iptables/ of this install (from dist/daemon/), with its trailing slash. */
+export const IPTABLES_SCRIPTS_DIR = fileURLToPath(new URL('../../scripts/iptables/', import.meta.url));
 
 export function captureArgs(spec: CaptureSpec): string[] {
   const args = ['--uids', spec.uids.join(','), '--exempt-uid', String(spec.exemptUid), '--outbound-port', String(spec.outboundPort), '--dns-port', String(spec.dnsPort)];
@@ -29,8 +30,17 @@ export function captureArgs(spec: CaptureSpec): string[] {
   return args;
 }
 
+/** What `ambit doctor` needs to run check.sh with the daemon's own options. */
+export interface CaptureStatus {
+  /** apply.sh's options of the rules in place; undefined before the first success or after remove(). */
+  appliedArgs?: string[];
+  /** Why the last apply failed, when it did (the rules in place are then older than wanted). */
+  lastError?: string;
+}
+
 export class Capture {
-  #applied: string | undefined;
+  #applied: string[] | undefined;
+  #lastError: string | undefined;
   #queue: Promise<void> = Promise.resolve();
   readonly #log: Logger;
 
@@ -43,12 +53,22 @@ export class Capture {
     const args = captureArgs(spec);
     const key = args.join(' ');
     this.#queue = this.#queue.then(async () => {
-      if (key === this.#applied) return;
-      await runScript('apply.sh', args);
-      this.#applied = key;
+      if (key === this.#applied?.join(' ')) return;
+      try {
+        await runScript('apply.sh', args);
+      } catch (err) {
+        this.#lastError = (err as Error).message;
+        throw err;
+      }
+      this.#applied = args;
+      this.#lastError = undefined;
       this.#log.info({ uids: spec.uids, meshCidrs: spec.meshCidrs, strictPorts: spec.strictPorts }, 'capture rules applied');
     });
     return this.#queue;
+  }
+
+  status(): CaptureStatus {
+    return { ...(this.#applied ? { appliedArgs: this.#applied } : {}), ...(this.#lastError ? { lastError: this.#lastError } : {}) };
   }
 
   async remove(): Promise<void> {
@@ -61,7 +81,7 @@ export class Capture {
 
 function runScript(name: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('bash', [`${SCRIPTS}${name}`, ...args], { timeout: 30_000 }, (err, _stdout, stderr) => {
+    execFile('bash', [`${IPTABLES_SCRIPTS_DIR}${name}`, ...args], { timeout: 30_000 }, (err, _stdout, stderr) => {
       if (err) reject(new AmbitError('ECAPTURE', `scripts/iptables/${name} failed: ${stderr.trim() || err.message}`, { args }));
       else resolve();
     });

@@ -8,7 +8,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
-import { Watcher, type Store } from '../core/store/index.js';
+import { describeTarget, Watcher, type Store } from '../core/store/index.js';
 import type { NodeRecord, Snapshot } from '../core/store/types.js';
 import { DEFAULT_VIP_CIDR, inRange } from '../core/vip/allocator.js';
 import { MeshDnsServer } from './dns/server.js';
@@ -268,7 +268,9 @@ export class Daemon {
       configDump: () => ({
         node: this.#config.node,
         revision: this.#state?.revision,
-        store: this.#watcher.stats(),
+        // The target (password redacted) and capture options let `ambit doctor` check what this daemon actually uses.
+        store: { ...this.#watcher.stats(), target: describeTarget(this.#config.store) },
+        capture: { enabled: this.#config.capture.enabled, dns: this.#config.capture.dns, ...this.#capture.status() },
         services: this.#state?.services().map((s) => ({ name: s.fqdn, vip: s.record.vip, ports: s.record.ports, endpoints: s.endpoints })),
         serviceEntries: this.#state?.serviceEntries().map((e) => ({ ...e, dnsAddresses: Object.fromEntries(e.dnsAddresses) })),
         resources: this.#state?.resources,
