@@ -1,7 +1,8 @@
 /**
  * ambitd's settings: /etc/ambit/ambitd.yaml (configs/ambitd.yaml is the
  * documented default), overridden by flags. Validated once at start-up (and on
- * SIGHUP) into a fully defaulted DaemonConfig that the rest of the daemon trusts.
+ * SIGHUP, see reload.ts) into a fully defaulted DaemonConfig that the rest of
+ * the daemon trusts.
  */
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
@@ -11,6 +12,7 @@ import { array, bool, enumOf, object, port, refine, string, type Schema } from '
 import { duration } from '../core/config/kinds/common.js';
 import type { StoreOptions } from '../core/store/types.js';
 import { DEFAULT_MESH_DOMAIN } from '../core/config/resource.js';
+import { parseUpstream } from './dns/upstreams.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/ambit/ambitd.yaml';
 
@@ -48,6 +50,15 @@ interface DaemonFile {
 
 const ip = (): Schema<string> => refine(string(), (v) => (isIP(v) ? undefined : `${JSON.stringify(v)} is not an IP address`));
 const hostPort = refine(string(), (v) => (/^[^\s:]+:\d{1,5}$/.test(v) ? undefined : `${JSON.stringify(v)} is not host:port`));
+// Checked here, not when the DNS server starts, so a bad entry is a file:line error that a SIGHUP reload refuses whole.
+const upstream = refine(string(), (v) => {
+  try {
+    parseUpstream(v);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+});
 const dnsName = refine(string(), (v) => (/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v) ? undefined : `${JSON.stringify(v)} is not a DNS name`));
 
 type Section<K extends keyof DaemonFile> = NonNullable<DaemonFile[K]>;
@@ -60,7 +71,7 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   adminAddress: ip(),
   metricsAddress: ip(),
   capture: object<Section<'capture'>>({ enabled: bool(), dns: bool(), keepRulesOnExit: bool() }),
-  dns: object<Section<'dns'>>({ upstreams: array(string()) }),
+  dns: object<Section<'dns'>>({ upstreams: array(upstream) }),
   identity: object<Section<'identity'>>({ dir: string() }),
   drainTimeout: duration(),
   logLevel: enumOf(LOG_LEVELS),

@@ -44,7 +44,8 @@ const STATUS_MS = 2_000;
 
 export class Daemon {
   readonly metrics = new DaemonMetrics();
-  readonly #config: DaemonConfig;
+  /** Replaced only by reconfigure (SIGHUP), with restart-only settings unchanged. */
+  #config: DaemonConfig;
   readonly #log: Logger;
   readonly #identity: DaemonIdentity;
   readonly #store: Store;
@@ -134,6 +135,19 @@ export class Daemon {
     this.#status = setInterval(() => void this.#publishStatus(), STATUS_MS);
     this.#status.unref();
     this.#log.info({ node: config.node.name, address: config.node.address, revision: this.state.revision }, 'ambitd ready');
+  }
+
+  /**
+   * SIGHUP: run with `config` from now on. daemon/reload.ts hands over only
+   * settings that can change live; the drain deadline and keepRulesOnExit are
+   * read at stop time, so adopting the object is enough for them.
+   */
+  async reconfigure(config: DaemonConfig): Promise<void> {
+    const before = this.#config;
+    this.#config = config;
+    if (JSON.stringify(before.dns.upstreams) !== JSON.stringify(config.dns.upstreams)) await this.#dns?.setUpstreams(config.dns.upstreams.length > 0 ? config.dns.upstreams : undefined);
+    if (before.capture.enabled && !config.capture.enabled) await this.#capture.remove();
+    else await this.#applyCapture();
   }
 
   /** Drain: stop accepting, let open connections finish up to the deadline, then close. */

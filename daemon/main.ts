@@ -2,7 +2,9 @@
  * `ambitd`: the per-host daemon. Reads /etc/ambit/ambitd.yaml (flags
  * override it), joins the mesh on first start when given a token, optionally
  * embeds the CA signer (--ca), then runs until SIGTERM/SIGINT (drain) and
- * reloads its log level on SIGHUP.
+ * re-reads its settings file on SIGHUP (reload.ts: what can change live
+ * applies, the rest waits for a restart). `--after-exit` is systemd's
+ * ExecStopPost: capture rules a crashed daemon left behind (after-exit.ts).
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -12,6 +14,8 @@ import { AmbitError } from '../core/errors.js';
 import { DEFAULT_CONFIG_PATH, loadDaemonConfig, type DaemonOverrides } from './config.js';
 import { Daemon } from './daemon.js';
 import { startDaemonIdentity } from './identity.js';
+import { reloadDaemonConfig } from './reload.js';
+import { cleanUpAfterExit } from './after-exit.js';
 
 interface Flags {
   config?: string;
@@ -22,6 +26,7 @@ interface Flags {
   ca?: boolean;
   caDir?: string;
   logLevel?: string;
+  afterExit?: boolean;
 }
 
 const program = new Command('ambitd')
@@ -34,6 +39,7 @@ const program = new Command('ambitd')
   .option('--ca', 'also run the certificate signer on this host (needs the CA files)')
   .option('--ca-dir <dir>', 'CA directory for --ca', '/etc/ambit/ca')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace')
+  .option('--after-exit', "for systemd's ExecStopPost: unless ambitd stopped cleanly ($SERVICE_RESULT), remove its capture rules (honours capture.keepRulesOnExit), then exit")
   .parse();
 
 const flags = program.opts<Flags>();
@@ -46,6 +52,11 @@ const overrides: DaemonOverrides = {
 };
 
 const log = rootLogger().child({ component: 'ambitd' });
+if (flags.afterExit) process.exit(await cleanUpAfterExit({ configPath, overrides, serviceResult: process.env.SERVICE_RESULT, log }));
+// SIGHUP's default action ends the process: until the daemon exists (joining can take a while), remember the request.
+let reload: (() => void) | undefined;
+let reloadPending = false;
+process.on('SIGHUP', () => (reload ? reload() : (reloadPending = true)));
 try {
   const config = await loadDaemonConfig(configPath, overrides);
   rootLogger().level = config.logLevel;
@@ -73,15 +84,15 @@ try {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    loadDaemonConfig(configPath, overrides).then(
-      (next) => {
-        rootLogger().level = next.logLevel;
-        log.info({ logLevel: next.logLevel }, 'settings reloaded (log level applied; ports, store and identity changes need a restart)');
-      },
-      (err: unknown) => log.error({ err: (err as Error).message }, 'settings reload failed; keeping the current ones'),
-    );
-  });
+  // Reloads run one at a time, each from the settings the previous one left in force.
+  let running = config;
+  let reloads = Promise.resolve();
+  reload = () => {
+    reloads = reloads.then(async () => {
+      running = await reloadDaemonConfig({ path: configPath, overrides, current: running, daemon, log });
+    });
+  };
+  if (reloadPending) reload();
   await daemon.start();
 } catch (err) {
   const message = err instanceof AmbitError ? err.message : (err as Error).stack ?? String(err);

@@ -49,6 +49,7 @@ export class MeshDnsServer {
   private tcp: TcpServer | undefined;
   private readonly connections = new Set<Socket>();
   private handler: QueryHandler | undefined;
+  private upstreams: UpstreamSource | undefined;
   private closed = false;
   private boundPort = 0;
 
@@ -56,24 +57,38 @@ export class MeshDnsServer {
 
   /** Bind both sockets and load the upstreams. Rejects with DnsError EDNS_BIND. */
   async start(): Promise<void> {
-    const address = this.options.address ?? DEFAULT_DNS_ADDRESS;
+    const address = this.address;
     await this.bind(address, this.options.port ?? DEFAULT_DNS_PORT);
-    const upstreams = new UpstreamSource({
-      upstreams: this.options.upstreams,
-      resolvConfPath: this.options.resolvConfPath,
-      listen: { address, port: this.boundPort },
-    });
-    await upstreams.load();
+    await this.setUpstreams(this.options.upstreams);
     this.handler = new QueryHandler({
       resolve: this.options.resolve,
       domain: this.options.domain ?? DEFAULT_MESH_DOMAIN,
       ttl: this.options.ttl ?? DEFAULT_DNS_TTL,
-      upstreams: () => upstreams.current(),
+      upstreams: () => this.upstreams?.current() ?? [],
       forwardTimeoutMs: this.options.forwardTimeoutMs ?? 4000,
       maxInflightForwards: this.options.maxInflightForwards ?? 1024,
       metrics: this.options.metrics,
     });
     log.info({ address, port: this.boundPort }, 'DNS server listening (UDP and TCP)');
+  }
+
+  /**
+   * Where non-mesh queries go from now on (ambitd's SIGHUP), as the upstreams
+   * option: undefined means the host's resolv.conf. Queries already forwarded
+   * finish with the resolvers they were sent to.
+   */
+  async setUpstreams(upstreams: (string | Upstream)[] | undefined): Promise<void> {
+    const source = new UpstreamSource({
+      upstreams,
+      resolvConfPath: this.options.resolvConfPath,
+      listen: { address: this.address, port: this.boundPort },
+    });
+    await source.load();
+    this.upstreams = source;
+  }
+
+  private get address(): string {
+    return this.options.address ?? DEFAULT_DNS_ADDRESS;
   }
 
   /** The port both sockets are bound to. */

@@ -1,0 +1,158 @@
+/** SIGHUP reload: which settings changed, which apply live, and what a bad file does (nothing). */
+import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { parseDaemonConfig, type DaemonConfig } from '../../daemon/config.js';
+import { planReload, reloadDaemonConfig, SETTING_NAMES } from '../../daemon/reload.js';
+
+const FLAGS = { nodeName: 'n1', nodeAddress: '10.0.0.1' };
+const base = (text = ''): DaemonConfig => parseDaemonConfig(text, 'ambitd.yaml', FLAGS);
+
+test('an unchanged file changes nothing', (t) => {
+  const plan = planReload(base('logLevel: debug'), base('logLevel: debug'));
+  t.deepEqual(plan.applied, []);
+  t.deepEqual(plan.needRestart, []);
+});
+
+test('live settings are applied and listed', (t) => {
+  const current = base();
+  const next = base(['logLevel: debug', 'drainTimeout: 5s', 'dns: {upstreams: ["192.0.2.53"]}', 'capture: {dns: false, keepRulesOnExit: true}'].join('\n'));
+  const plan = planReload(current, next);
+  t.deepEqual(plan.applied.sort(), ['capture.dns', 'capture.keepRulesOnExit', 'dns.upstreams', 'drainTimeout', 'logLevel']);
+  t.deepEqual(plan.needRestart, []);
+  t.deepEqual(plan.config, next);
+  t.is(current.logLevel, 'info', 'the running config object is not modified');
+});
+
+test('restart-only settings keep their running value and are named with both values', (t) => {
+  const current = base();
+  const next = base(['ports: {admin: 16000}', 'store: {url: "redis://10.9.9.9:6379"}', 'mesh: {domain: corp.example}', 'logLevel: warn'].join('\n'));
+  const plan = planReload(current, next);
+  t.deepEqual(plan.applied, ['logLevel']);
+  t.deepEqual(
+    plan.needRestart.map((c) => c.setting),
+    ['store.url', 'mesh.trustDomain', 'mesh.domain', 'ports.admin'],
+  );
+  t.deepEqual(plan.needRestart.find((c) => c.setting === 'ports.admin'), { setting: 'ports.admin', running: 15000, wanted: 16000 });
+  t.is(plan.config.ports.admin, 15000);
+  t.is(plan.config.store.url, current.store.url);
+  t.is(plan.config.mesh.domain, 'cluster.local');
+  t.is(plan.config.logLevel, 'warn');
+});
+
+test('a node name change (from the file) needs a restart', (t) => {
+  const current = parseDaemonConfig('node: {name: a}', 'f', {});
+  const next = parseDaemonConfig('node: {name: b}', 'f', {});
+  t.deepEqual(planReload(current, next).needRestart.map((c) => c.setting), ['node.name']);
+});
+
+test('secrets are reported by name only', (t) => {
+  const current = base();
+  const next = { ...current, store: { ...current.store, password: 'new-secret' } };
+  const plan = planReload(current, next);
+  t.deepEqual(plan.needRestart, [{ setting: 'store.passwordFile', running: undefined, wanted: undefined }]);
+  t.false(JSON.stringify(plan).includes('new-secret'));
+});
+
+/** Every leaf of a fully populated config, as a path and a changed copy. */
+function mutations(config: DaemonConfig): { path: string; changed: DaemonConfig }[] {
+  const out: { path: string; changed: DaemonConfig }[] = [];
+  const walk = (value: unknown, path: string[]): void => {
+    const isLeaf = value === null || typeof value !== 'object' || Array.isArray(value) || Buffer.isBuffer(value);
+    if (!isLeaf) {
+      for (const [k, v] of Object.entries(value as object)) walk(v, [...path, k]);
+      return;
+    }
+    const changed = structuredClone({ ...config, store: { ...config.store, tls: undefined } }) as DaemonConfig;
+    changed.store.tls = { ca: Buffer.from('ca') };
+    let at = changed as unknown as Record<string, unknown>;
+    for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
+    const key = path[path.length - 1]!;
+    const old = at[key];
+    at[key] = Buffer.isBuffer(old) ? Buffer.from('other ca') : Array.isArray(old) ? [...old, old[0] ?? 'x'] : typeof old === 'number' ? old + 1 : typeof old === 'boolean' ? !old : `${String(old)}x`;
+    out.push({ path: path.join('.'), changed });
+  };
+  walk(config, []);
+  return out;
+}
+
+test('every setting of DaemonConfig is classified: changing any one leaf is reported exactly once', (t) => {
+  const full = parseDaemonConfig('store: {sentinels: ["10.0.0.5:26379"], keyPrefix: "m:"}\ndns: {upstreams: ["192.0.2.53"]}', 'f', FLAGS);
+  full.store.password = 'p';
+  full.store.tls = { ca: Buffer.from('ca') };
+  const leaves = mutations(full);
+  t.is(leaves.length, SETTING_NAMES.length, "one setting per leaf of DaemonConfig");
+  for (const { path, changed } of leaves) {
+    const plan = planReload(full, changed);
+    t.is(plan.applied.length + plan.needRestart.length, 1, `changing ${path} should be reported once, got ${JSON.stringify({ applied: plan.applied, restart: plan.needRestart.map((c) => c.setting) })}`);
+  }
+});
+
+interface Captured {
+  lines: { level: number; msg: string; [k: string]: unknown }[];
+  log: Logger;
+}
+
+function capturedLogger(): Captured {
+  const lines: Captured['lines'] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Captured['lines'][number]);
+      done();
+    },
+  });
+  const log: Logger = pino<never>({ level: 'trace' }, sink);
+  return { lines, log };
+}
+
+function settingsFile(t: import('ava').ExecutionContext, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-reload-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ambitd.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+test('reloadDaemonConfig: a file that does not parse keeps every setting and logs file:line', async (t) => {
+  const file = settingsFile(t, 'logLevel: debug\nports:\n  admin: 99999\n');
+  const { lines, log } = capturedLogger();
+  const calls: DaemonConfig[] = [];
+  const current = base();
+  const after = await reloadDaemonConfig({ path: file, overrides: FLAGS, current, daemon: { reconfigure: async (c) => void calls.push(c) }, log });
+  await settle();
+  t.is(after, current);
+  t.deepEqual(calls, []);
+  const error = lines.find((l) => l.level === 50);
+  t.truthy(error, JSON.stringify(lines));
+  t.true(error!.msg.includes(`${file}:3`), error!.msg);
+});
+
+test('reloadDaemonConfig: live changes reach the daemon, restart-only ones are warned about by name', async (t) => {
+  const file = settingsFile(t, 'logLevel: info\ndrainTimeout: 3s\nports: {inbound: 16008}\n');
+  const { lines, log } = capturedLogger();
+  const calls: DaemonConfig[] = [];
+  const current = base();
+  const after = await reloadDaemonConfig({ path: file, overrides: FLAGS, current, daemon: { reconfigure: async (c) => void calls.push(c) }, log });
+  await settle();
+  t.is(calls.length, 1);
+  t.is(calls[0]!.drainTimeoutMs, 3000);
+  t.is(calls[0]!.ports.inbound, 15008, 'the daemon keeps its port');
+  t.is(after, calls[0]!);
+  const warnings = lines.filter((l) => l.level === 40);
+  t.is(warnings.length, 1);
+  t.is(warnings[0]!.setting, 'ports.inbound');
+  t.regex(warnings[0]!.msg, /ports\.inbound changed .* needs a restart/);
+});
+
+test('reloadDaemonConfig: flags still override the file after a reload', async (t) => {
+  const file = settingsFile(t, 'node: {name: from-file}\n');
+  const { log } = capturedLogger();
+  const current = base();
+  const after = await reloadDaemonConfig({ path: file, overrides: FLAGS, current, daemon: { reconfigure: async () => undefined }, log });
+  t.is(after.node.name, 'n1');
+});
