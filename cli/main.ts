@@ -13,6 +13,7 @@ import { registerTunnels } from './commands/tunnels.js';
 import { registerCa } from './commands/ca.js';
 import { registerNode } from './commands/node.js';
 import { registerCerts } from './commands/certs.js';
+import { registerWaypoint } from './commands/waypoint.js';
 import { reportError } from './errors.js';
 import { packageVersion } from './version-info.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerEnroll(program);
   registerCa(program);
   registerNode(program);
+  registerWaypoint(program);
   registerCerts(program);
   registerTunnels(program);
   registerVersion(program);

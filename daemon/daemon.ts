@@ -6,6 +6,7 @@
  * unreachable every part keeps serving the last good state.
  */
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
 import { describeTarget, Watcher, type Store } from '../core/store/index.js';
@@ -20,6 +21,7 @@ import { createInbound } from './inbound.js';
 import { DaemonMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { MeshState } from './state.js';
+import { WaypointSupervisor } from './waypoints.js';
 
 /** What the daemon needs from identity: certificates it can present, kept fresh. */
 export interface DaemonIdentity {
@@ -53,6 +55,7 @@ export class Daemon {
   readonly #capture: Capture;
   readonly #balancer = new RoundRobinBalancer();
   readonly #hbone: HboneClient;
+  readonly #waypoints: WaypointSupervisor;
   #state: MeshState | undefined;
   #nodes: NodeRecord[] = [];
   #vipCidr = DEFAULT_VIP_CIDR;
@@ -75,6 +78,19 @@ export class Daemon {
     this.#capture = new Capture(log.child({ component: 'capture' }));
     this.#hbone = new HboneClient({ getSecureContext: (source) => identity.workload(source) });
     identity.onWorkloadRotated((id) => this.#hbone.rotate(id));
+    this.#waypoints = new WaypointSupervisor({
+      workload: (id) => identity.workload(id),
+      store: deps.store,
+      storeOptions: config.store,
+      dir: join(config.identity.dir, 'waypoints'),
+      nodeName: config.node.name,
+      trustDomain: config.mesh.trustDomain,
+      domain: config.mesh.domain,
+      log: log.child({ component: 'waypoints' }),
+      metrics: this.metrics,
+    });
+    identity.onWorkloadRotated((id) => this.#waypoints.rotated(id));
+    identity.onNodeRotated(() => this.#waypoints.bundleRotated());
   }
 
   get state(): MeshState {
@@ -159,8 +175,9 @@ export class Daemon {
     clearTimeout(this.#rebuild);
     const deadline = this.#config.drainTimeoutMs;
     this.#log.info({ deadlineMs: deadline }, 'draining');
+    const waypoints = this.#waypoints.close();
     if (this.#config.capture.enabled && !this.#config.capture.keepRulesOnExit) await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
-    await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close()]);
+    await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close(), waypoints]);
     this.#hbone.close();
     await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await this.#watcher.close();
@@ -202,6 +219,7 @@ export class Daemon {
         peers: Object.fromEntries(inbound.peers),
       },
       ejected: this.#balancer.ejected(),
+      waypoints: this.#waypoints.status(),
     };
   }
 
@@ -239,6 +257,7 @@ export class Daemon {
       this.#state = new MeshState(snapshot, this.#nodes, { nodeName: this.#config.node.name, trustDomain: this.#config.mesh.trustDomain, domain: this.#config.mesh.domain, hbonePort: this.#config.ports.inbound });
       this.metrics.configRevision.set(snapshot.revision);
       this.#identity.want(this.#state.localIdentities());
+      this.#waypoints.reconcile(this.#state.localWaypoints());
     } catch (err) {
       // A snapshot the daemon cannot use (e.g. a policy that does not compile) must not take down the last good one.
       this.#log.error({ err, revision: snapshot.revision }, 'config snapshot rejected; keeping the previous one');

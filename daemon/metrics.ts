@@ -24,6 +24,8 @@ export class DaemonMetrics {
   readonly configRevision = this.gauge('ambit_config_revision', 'Store revision of the config snapshot in use', []);
   readonly storeConnected = this.gauge('ambit_store_connected', '1 while the store (Redis) is reachable', []);
   readonly storeResyncs = this.counter('ambit_store_resyncs_total', 'Full snapshot reloads after a gap or reconnect', []);
+  readonly waypoints = this.gauge('ambit_waypoints', 'Waypoints this daemon runs for services attached on this node', []);
+  readonly waypointRestarts = this.counter('ambit_waypoint_restarts_total', 'Waypoint processes that exited unexpectedly and were restarted', ['service']);
   readonly certExpiry = this.gauge('ambit_cert_expiry_seconds', 'Seconds until a workload or node certificate expires', ['identity']);
 
   constructor() {

@@ -49,6 +49,8 @@ interface Hop {
   workload?: EndpointRecord;
   /** A host name to resolve first (ServiceEntry resolution DNS). */
   resolve?: boolean;
+  /** The service's waypoint: HBONE straight to it, asking for the original VIP:port. */
+  waypoint?: { endpoint: EndpointRecord; authority: string };
 }
 
 /** Where a captured connection goes: one or more hops, and what to call the destination. */
@@ -132,6 +134,12 @@ export class Outbound {
   #route(state: MeshState, ip: string, port: number): Route | undefined {
     const service = state.serviceByVip(ip);
     if (service) {
+      const waypoints = state.waypointsFor(service);
+      if (waypoints.length > 0 && service.record.ports.includes(port)) {
+        const authority = addressKey(ip, port);
+        const hops = waypoints.map((w) => ({ address: w.endpoint.address, port: w.endpoint.port, waypoint: { endpoint: w.endpoint, authority } }));
+        return { balanceKey: `${service.fqdn}/waypoint`, hops, destinationService: service.fqdn };
+      }
       const hops = service.endpoints.filter((ep) => ep.port === port).map((ep) => ({ address: ep.address, port: ep.port, workload: ep }));
       return hops.length > 0 ? { balanceKey: service.fqdn, hops, destinationService: service.fqdn } : undefined;
     }
@@ -177,6 +185,7 @@ export class Outbound {
       if (!ip) throw new AmbitError('EOUTBOUND_UNRESOLVED', `${hop.address} resolved to no address`, { host: hop.address });
       hop = route.entry ? state.classify(route.entry, { address: ip, port: hop.port, resolve: false, labels: {} }) : { address: ip, port: hop.port };
     }
+    if (hop.waypoint) return this.#toWaypoint(socket, state, sourceId, route, hop.waypoint);
     const ep = hop.workload;
     const labels = {
       reporter: 'source',
@@ -215,14 +224,34 @@ export class Outbound {
   }
 
   async #tunnel(socket: Socket, state: MeshState, ep: EndpointRecord, sourceId: string, labels: Record<string, string>): Promise<void> {
-    const { hbone, metrics, log } = this.#options;
     const peer = state.peerFor(ep);
-    const stream = await hbone.connect({
+    await this.#spliceTunnel(socket, {
       peer: { host: peer.host, port: peer.port },
       authority: addressKey(ep.address, ep.port),
       source: sourceId,
       expectedServerIdentity: nodeId(this.#options.trustDomain, peer.node).uri,
-    });
+    }, labels, { endpoint: keyOf(ep), node: peer.node });
+  }
+
+  /**
+   * A service with a waypoint: the waypoint terminates HBONE itself (as its own
+   * identity, which the client checks) and picks the endpoint, so the tunnel asks
+   * for the VIP the application dialled, not an endpoint.
+   */
+  async #toWaypoint(socket: Socket, state: MeshState, sourceId: string, route: Route, w: NonNullable<Hop['waypoint']>): Promise<void> {
+    const identity = state.identityOf(w.endpoint);
+    const labels = { reporter: 'source', source_principal: sourceId, destination_principal: identity, destination_service: route.destinationService, connection_security_policy: 'mutual_tls' };
+    await this.#spliceTunnel(socket, {
+      peer: { host: w.endpoint.address, port: w.endpoint.port },
+      authority: w.authority,
+      source: sourceId,
+      expectedServerIdentity: identity,
+    }, labels, { endpoint: w.authority, node: w.endpoint.node, waypoint: keyOf(w.endpoint) });
+  }
+
+  async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], labels: Record<string, string>, fields: Record<string, unknown>): Promise<void> {
+    const { hbone, metrics, log } = this.#options;
+    const stream = await hbone.connect(request);
     metrics.connectionsOpened.inc(labels);
     const started = Date.now();
     socket.resume();
@@ -230,7 +259,7 @@ export class Outbound {
       metrics.connectionsClosed.inc(labels);
       metrics.bytesSent.inc(labels, result.bytesFromSocket);
       metrics.bytesReceived.inc(labels, result.bytesToSocket);
-      log.info({ src: sourceId, dst: labels.destination_principal, endpoint: keyOf(ep), node: peer.node, sent: result.bytesFromSocket, received: result.bytesToSocket, durationMs: Date.now() - started, error: result.error?.code }, 'outbound connection closed');
+      log.info({ src: request.source, dst: labels.destination_principal, ...fields, sent: result.bytesFromSocket, received: result.bytesToSocket, durationMs: Date.now() - started, error: result.error?.code }, 'outbound connection closed');
     });
   }
 

@@ -9,6 +9,7 @@ import type { Resource } from '../core/config/resource.js';
 import { compilePolicies, type PolicySet } from '../core/authz/index.js';
 import type { EndpointRecord, NodeRecord, ServiceRecord, Snapshot } from '../core/store/types.js';
 import { inRanges, parseAddress, parseRanges, type Ranges } from '../core/authz/address.js';
+import { waypointOf, type WaypointInfo } from '../core/store/waypoints.js';
 import { mtlsMode, type EffectiveMode } from './peer-authentication.js';
 import { compileServiceEntries, entryCandidates, entryPort, type EntryCandidate, type EntryPort, type ServiceEntryView } from './service-entries.js';
 
@@ -42,6 +43,12 @@ export interface RouteCandidate extends EntryCandidate {
   workload?: EndpointRecord;
 }
 
+/** A waypoint registered in the store (an endpoint of `<svc>-waypoint`). */
+export interface WaypointView {
+  endpoint: EndpointRecord;
+  info: WaypointInfo;
+}
+
 interface EntryAddress {
   entry: ServiceEntryView;
   host: string;
@@ -65,6 +72,9 @@ export class MeshState {
   readonly #entryRanges: { ranges: Ranges; at: EntryAddress }[] = [];
   readonly #entryByHost = new Map<string, string[]>();
   readonly #routes = new Map<string, EntryRoute | undefined>();
+  /** Ready waypoints by the `namespace/name` of the service they serve. */
+  readonly #waypoints = new Map<string, WaypointView[]>();
+  readonly #localWaypoints: WaypointView[] = [];
   readonly #options: Required<StateOptions>;
 
   constructor(snapshot: Snapshot, nodes: readonly NodeRecord[], options: StateOptions) {
@@ -78,6 +88,12 @@ export class MeshState {
     }
     const endpointsOf = new Map<string, EndpointRecord[]>();
     for (const ep of snapshot.endpoints.values()) {
+      const waypoint = waypointOf(ep);
+      if (waypoint) {
+        // Not a workload: never a VIP's endpoint, an inbound target or a capture address.
+        this.#indexWaypoint({ endpoint: ep, info: waypoint }, options.nodeName);
+        continue;
+      }
       const key = `${ep.namespace}/${ep.service}`;
       endpointsOf.set(key, [...(endpointsOf.get(key) ?? []), ep]);
       this.#byEndpoint.set(addressKey(ep.address, ep.port), ep);
@@ -98,6 +114,17 @@ export class MeshState {
     }
     this.#entries = compileServiceEntries(this.resources, [...snapshot.endpoints.values()]);
     for (const entry of this.#entries) this.#indexEntry(entry);
+  }
+
+  #indexWaypoint(w: WaypointView, nodeName: string): void {
+    if (w.info.node === nodeName) {
+      this.#localWaypoints.push(w);
+      // Its certificate is obtained like any local workload's.
+      this.#enrolledLocal.push(w.endpoint);
+    }
+    if (w.info.state !== 'ready') return;
+    const key = `${w.info.namespace}/${w.info.service}`;
+    this.#waypoints.set(key, [...(this.#waypoints.get(key) ?? []), w]);
   }
 
   #indexEntry(entry: ServiceEntryView): void {
@@ -147,6 +174,19 @@ export class MeshState {
 
   services(): ServiceView[] {
     return [...this.#byFqdn.values()];
+  }
+
+  /**
+   * The ready waypoints a service's traffic must go through (empty: none attached,
+   * or still starting, so traffic goes straight to the endpoints).
+   */
+  waypointsFor(service: ServiceView): readonly WaypointView[] {
+    return this.#waypoints.get(`${service.record.namespace}/${service.record.name}`) ?? [];
+  }
+
+  /** Waypoints registered on this node, ready or not: the ones this daemon runs. */
+  localWaypoints(): readonly WaypointView[] {
+    return this.#localWaypoints;
   }
 
   /** The ServiceEntry a connection to `ip`:`port` is for (its addresses or allocated VIPs), with its candidates. */

@@ -9,7 +9,8 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { rootLogger } from '../core/logging.js';
-import { createRedis, Store, Watcher } from '../core/store/index.js';
+import { createRedis, DEFAULT_REDIS_URL, Store, Watcher } from '../core/store/index.js';
+import { storeOptionsFromEnv } from '../core/store/env-options.js';
 import type { TlsIdentity } from '../core/hbone/index.js';
 import { spiffeIdOf } from '../core/hbone/index.js';
 import { X509Certificate } from 'node:crypto';
@@ -28,6 +29,8 @@ interface Flags {
   nodeName: string;
   trustDomain: string;
   domain: string;
+  drainTime: string;
+  shutdownGrace: string;
 }
 
 const collect = (v: string, all: string[]) => [...all, v];
@@ -43,7 +46,9 @@ const program = new Command('ambit-waypoint')
   .option('--redis <url>', 'store URL (default AMBIT_REDIS_URL or redis://127.0.0.1:6379)')
   .option('--node-name <name>', 'the node this waypoint runs on', 'waypoint')
   .option('--trust-domain <td>', 'mesh trust domain', 'cluster.local')
-  .option('--domain <domain>', 'mesh DNS domain', 'cluster.local');
+  .option('--domain <domain>', 'mesh DNS domain', 'cluster.local')
+  .option('--drain-time <ms>', 'on SIGTERM, how long to keep serving while moving clients to new connections', '3000')
+  .option('--shutdown-grace <ms>', 'then, how long requests in flight may take before the process exits', '5000');
 
 function hostPort(s: string, flag: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -63,7 +68,8 @@ async function main(): Promise<void> {
   const flags = program.parse().opts<Flags>();
   const log = rootLogger().child({ component: 'waypoint' });
   let identity = readIdentity(flags);
-  const storeOptions = { ...(flags.redis ? { url: flags.redis } : {}), retryForever: true };
+  // The spawning daemon passes its store settings as AMBIT_REDIS_* (no password in `ps`).
+  const storeOptions = { ...storeOptionsFromEnv(flags.redis ?? process.env.AMBIT_REDIS_URL ?? DEFAULT_REDIS_URL), retryForever: true };
   const store = new Store(createRedis(storeOptions, 'waypoint'), storeOptions);
   await store.redis.connect().catch(() => undefined);
   const watcher = new Watcher(storeOptions);
@@ -97,9 +103,12 @@ async function main(): Promise<void> {
     }
   });
   const stop = async (): Promise<void> => {
+    log.info({ drainMs: Number(flags.drainTime) }, 'draining');
+    server!.drain();
+    await new Promise((r) => setTimeout(r, Number(flags.drainTime)));
     mesh.stop();
     metrics.close();
-    await server!.close();
+    await server!.close(Number(flags.shutdownGrace));
     await watcher.close();
     store.redis.disconnect();
     process.exit(0);

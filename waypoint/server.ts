@@ -57,8 +57,10 @@ export class WaypointServer {
   readonly #h1: Http1Server;
   readonly #h2: Http2Server;
   readonly #tunnels = new WeakMap<object, TunnelContext>();
+  readonly #sessions = new Set<Http2Session>();
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
+  #draining = false;
 
   constructor(options: WaypointServerOptions) {
     this.#options = options;
@@ -79,6 +81,8 @@ export class WaypointServer {
     this.#h2 = createH2cServer();
     this.#h2.on('session', (session: Http2Session) => {
       if (this.#accepting) this.#tunnels.set(session, this.#accepting);
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
     });
     this.#h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res, this.#tunnels.get(req.stream.session as object)));
     this.hbone = new HboneServer({
@@ -103,6 +107,19 @@ export class WaypointServer {
 
   listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
     return this.hbone.listen(port, host);
+  }
+
+  /**
+   * Envoy's drain: keep serving (daemons that have not yet seen a detach still
+   * send here), but move every client off its connection: HTTP/1.1 responses
+   * say `Connection: close` and idle connections close, HTTP/2 sessions get
+   * GOAWAY. Clients reconnect, and their daemons send the new connections
+   * wherever the service's traffic goes now.
+   */
+  drain(): void {
+    this.#draining = true;
+    this.#h1.closeIdleConnections();
+    for (const s of this.#sessions) s.close();
   }
 
   async close(graceMs = 5000): Promise<void> {
@@ -141,6 +158,10 @@ export class WaypointServer {
     if (!ctx) {
       res.writeHead(500).end();
       return;
+    }
+    if (this.#draining) {
+      if (req.httpVersionMajor === 1) (res as ServerResponse).shouldKeepAlive = false;
+      else res.once('finish', () => (req as Http2ServerRequest).stream.session?.close());
     }
     this.#forwarder.handle(req, res, ctx.caller, ctx.service, ctx.port).catch((err: unknown) => this.#log.error({ err }, 'waypoint request handler failed'));
   }

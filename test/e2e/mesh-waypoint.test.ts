@@ -1,0 +1,144 @@
+/**
+ * Waypoints end to end on netns hosts with real daemons and Istio's Bookinfo
+ * files unmodified: `ambit waypoint attach` makes c's daemon start a waypoint,
+ * every daemon then sends the service's traffic through it (VirtualService and
+ * DestinationRule apply), and `detach` returns to direct tunnels without a
+ * failed request. The client is an enrolled user on a whose connections are
+ * captured by iptables; reviews v1/v2/v3 run on b, c and d.
+ */
+import test from 'ava';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { requireNetns } from '../helpers/netns-guard.js';
+import { waitForOutput } from '../helpers/netns.js';
+import { eventually } from '../helpers/eventually.js';
+import { istioFixtures, ISTIO_FIXTURES, MISSING_FIXTURES } from '../helpers/fixtures.js';
+import { createMesh, type Mesh } from '../helpers/mesh.js';
+
+const LOAD = fileURLToPath(new URL('./fixtures/http-load.js', import.meta.url));
+const CLIENT_UID = 2101;
+const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
+const RATINGS = 'http://ratings.default.svc.cluster.local:9090/';
+const BOOKINFO = join(ISTIO_FIXTURES, 'bookinfo');
+
+interface LoadResult {
+  statuses: Record<string, number>;
+  bodies: Record<string, number>;
+  errors: Record<string, number>;
+  durationsMs: number[];
+}
+
+let mesh: Mesh;
+
+const versionServer = (address: string, port: number, body: string): string =>
+  `require('http').createServer((q, s) => s.end(${JSON.stringify(body)})).listen(${port}, ${JSON.stringify(address)}, () => console.log('listening'))`;
+
+if (!istioFixtures('bookinfo')) {
+  test('waypoint e2e with Istio Bookinfo files', (t) => t.fail(MISSING_FIXTURES));
+} else {
+  test.before(async () => {
+    requireNetns();
+    mesh = await createMesh(['a', 'b', 'c', 'd']);
+    for (const host of ['a', 'b', 'c', 'd']) await mesh.startDaemon(host);
+    const serve = async (host: string, name: string, version: string, port = 9080) => {
+      const h = mesh.topo.host(host);
+      await waitForOutput(mesh.topo.spawn(host, process.execPath, ['-e', versionServer(h.address, port, `${name}-${version}`)]), /listening/);
+      const r = await mesh.ambit(host, ['enroll', name, '--port', String(port), '-l', `version=${version}`, '--node', host, '--address', h.address]);
+      if (r.code !== 0) throw new Error(`enroll ${name} ${version}: ${r.stderr}`);
+    };
+    await serve('b', 'reviews', 'v1');
+    await serve('c', 'reviews', 'v2');
+    await serve('d', 'reviews', 'v3');
+    await serve('b', 'ratings', 'v1', 9090);
+    const client = await mesh.ambit('a', ['enroll', 'productpage', '--port', '9080', '--user', String(CLIENT_UID), '--node', 'a', '--address', mesh.topo.host('a').address]);
+    if (client.code !== 0) throw new Error(`enroll productpage: ${client.stderr}`);
+    await eventually(async () => Object.keys((await load(REVIEWS, 30, 3)).bodies).length === 3, 30_000);
+  });
+
+  test.after.always(async () => {
+    await mesh?.destroy();
+  });
+
+  test.serial('attach: c runs the waypoint, reports it ready, and list shows where it is', async (t) => {
+    const attach = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'c']);
+    t.is(attach.code, 0, attach.stderr);
+    t.regex(attach.stdout, /waypoint for default\/reviews ready on node c at [\d.]+:15009, identity ns\/default\/sa\/reviews-waypoint/);
+    const again = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'c']);
+    t.is(again.code, 0, 'attaching twice is a no-op');
+    const list = JSON.parse((await mesh.ambit('store', ['waypoint', 'list', '-o', 'json'])).stdout) as { service: string; node: string; state: string; port: number }[];
+    t.like(list[0], { service: 'reviews', node: 'c', state: 'ready', port: 15009 });
+    t.is(list.length, 1);
+    const bad = await mesh.ambit('store', ['waypoint', 'attach', 'nosuch', '--node', 'c']);
+    t.is(bad.code, 1);
+    t.regex(bad.stderr, /service default\/nosuch.*enroll it first/);
+    const noNode = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'zz']);
+    t.regex(noNode.stderr, /node zz.*no ambitd heartbeat/);
+  });
+
+  test.serial('destination-rule-all + reviews-jason-v2-v3: jason reaches v2, everyone else v3, verified by the waypoint', async (t) => {
+    const apply = await mesh.ambit('store', ['apply', '-f', join(BOOKINFO, 'destination-rule-all.yaml'), '-f', join(BOOKINFO, 'virtual-service-reviews-jason-v2-v3.yaml')]);
+    t.is(apply.code, 0, apply.stderr);
+    await eventually(async () => Object.keys((await load(REVIEWS, 10, 2, ['end-user:jason'])).bodies).join() === 'reviews-v2', 15_000);
+    const jason = await load(REVIEWS, 50, 5, ['end-user:jason']);
+    const others = await load(REVIEWS, 50, 5, ['end-user:mark']);
+    t.deepEqual(jason.bodies, { 'reviews-v2': 50 });
+    t.deepEqual(others.bodies, { 'reviews-v3': 50 });
+    const metrics = await mesh.admin('c', '/metrics', 15021);
+    t.regex(metrics, /istio_requests_total\{[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*destination_version="v2"/);
+  });
+
+  test.serial('reviews-80-20, -90-10 and -50-v3: each split holds within ±3 % over 2,000 requests', async (t) => {
+    const splits: [string, string, number][] = [['virtual-service-reviews-80-20.yaml', 'reviews-v1', 80], ['virtual-service-reviews-90-10.yaml', 'reviews-v1', 90], ['virtual-service-reviews-50-v3.yaml', 'reviews-v3', 50]];
+    for (const [file, version, share] of splits) {
+      const apply = await mesh.ambit('store', ['apply', '-f', join(BOOKINFO, file)]);
+      t.is(apply.code, 0, apply.stderr);
+      // Wait until the waypoint routes by this file: the other version of the pair shows up, the jason rule is gone.
+      await eventually(async () => ((await load(REVIEWS, 40, 4, ['end-user:jason'])).bodies[version] ?? 0) > 0, 15_000);
+      const r = await load(REVIEWS, 2000, 16);
+      t.deepEqual(r.errors, {});
+      const got = (100 * (r.bodies[version] ?? 0)) / 2000;
+      t.log(`${file}: ${version} ${got.toFixed(1)} % (want ${share} ±3), all: ${JSON.stringify(r.bodies)}`);
+      t.true(Math.abs(got - share) <= 3, `${file}: ${version} got ${got} %`);
+    }
+  });
+
+  test.serial('ratings-test-delay: jason waits 7 s, others do not; ratings-test-abort: jason gets 500', async (t) => {
+    const attach = await mesh.ambit('store', ['waypoint', 'attach', 'ratings', '--node', 'c']);
+    t.is(attach.code, 0, attach.stderr);
+    t.regex(attach.stdout, /:15010,/, 'the second waypoint on c takes the next port');
+    const delay = await mesh.ambit('store', ['apply', '-f', join(BOOKINFO, 'virtual-service-ratings-test-delay.yaml')]);
+    t.is(delay.code, 0, delay.stderr);
+    await eventually(async () => ((await load(RATINGS, 1, 1, ['end-user:jason'])).durationsMs[0] ?? 0) >= 7000, 30_000);
+    const [jason, other] = await Promise.all([load(RATINGS, 2, 2, ['end-user:jason']), load(RATINGS, 5, 1)]);
+    for (const ms of jason.durationsMs) t.true(ms >= 7000 && ms < 8000, `jason took ${ms} ms`);
+    t.deepEqual(jason.statuses, { 200: 2 });
+    for (const ms of other.durationsMs) t.true(ms < 1000, `others took ${ms} ms`);
+    const abort = await mesh.ambit('store', ['apply', '-f', join(BOOKINFO, 'virtual-service-ratings-test-abort.yaml')]);
+    t.is(abort.code, 0, abort.stderr);
+    await eventually(async () => (await load(RATINGS, 1, 1, ['end-user:jason'])).statuses['500'] === 1, 15_000);
+    t.deepEqual((await load(RATINGS, 20, 4, ['end-user:jason'])).statuses, { 500: 20 });
+    t.deepEqual((await load(RATINGS, 20, 4)).statuses, { 200: 20 });
+  });
+
+  test.serial('detach under load: no request fails, and traffic goes back to direct tunnels', async (t) => {
+    const during = load(REVIEWS, 3000, 8);
+    await new Promise((r) => setTimeout(r, 1000));
+    const detach = await mesh.ambit('store', ['waypoint', 'detach', 'reviews']);
+    t.is(detach.code, 0, detach.stderr);
+    const r = await during;
+    t.deepEqual(r.errors, {}, 'no connection failed while the waypoint went away');
+    t.deepEqual(Object.keys(r.statuses), ['200']);
+    // Direct L4: the daemon balances over all endpoints; VirtualService routing is gone.
+    await eventually(async () => Object.keys((await load(REVIEWS, 30, 3, ['end-user:jason'])).bodies).length === 3, 15_000);
+    await eventually(async () => !/"service":"reviews"/.test(await mesh.admin('c', '/tunnels')), 20_000);
+    const list = (await mesh.ambit('store', ['waypoint', 'list'])).stdout;
+    t.notRegex(list, /reviews\s/);
+    t.regex(list, /ratings/);
+  });
+}
+
+async function load(url: string, count: number, concurrency: number, headers: string[] = []): Promise<LoadResult> {
+  const r = await mesh.asUser('a', CLIENT_UID, process.execPath, [LOAD, url, String(count), String(concurrency), ...headers], 120_000);
+  if (r.code !== 0) throw new Error(`http-load: ${r.stderr}`);
+  return JSON.parse(r.stdout) as LoadResult;
+}
