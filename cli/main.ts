@@ -13,6 +13,7 @@ import { registerTunnels } from './commands/tunnels.js';
 import { registerCa } from './commands/ca.js';
 import { registerNode } from './commands/node.js';
 import { registerCerts } from './commands/certs.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerWaypoint } from './commands/waypoint.js';
 import { reportError } from './errors.js';
 import { packageVersion } from './version-info.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerWaypoint(program);
   registerCerts(program);
   registerTunnels(program);
+  registerDoctor(program);
   registerVersion(program);
   return program;
 }

@@ -1,0 +1,84 @@
+/**
+ * ambitd's ports: held by ambitd while it runs, free while it does not. A
+ * port held by anything else is why ambitd fails to start (EADDRINUSE), or,
+ * worse for 15001 and 15053, where captured traffic ends up instead.
+ */
+import type { DaemonConfig } from '../../../daemon/config.js';
+import { fail, ok, type Check, type CheckResult } from '../check.js';
+import { holdersOf, listenersOn, type ListeningSocket, type Protocol, type SocketHolder } from '../proc-sockets.js';
+
+export interface AmbitPort {
+  /** The settings field, for the fix line: ports.<setting>. */
+  setting: keyof DaemonConfig['ports'];
+  protocol: Protocol;
+  port: number;
+}
+
+export function ambitPorts(ports: DaemonConfig['ports']): AmbitPort[] {
+  return [
+    { setting: 'outbound', protocol: 'tcp', port: ports.outbound },
+    { setting: 'inbound', protocol: 'tcp', port: ports.inbound },
+    { setting: 'dns', protocol: 'udp', port: ports.dns },
+    { setting: 'dns', protocol: 'tcp', port: ports.dns },
+    { setting: 'admin', protocol: 'tcp', port: ports.admin },
+    { setting: 'metrics', protocol: 'tcp', port: ports.metrics },
+  ];
+}
+
+export function isAmbitd(holder: SocketHolder): boolean {
+  return /(^|[\s/])ambitd(\.js)?(\s|$)|dist\/daemon\/main\.js/.test(holder.command);
+}
+
+/** "node (pid 4242: node -e require('net')…)": what an operator needs to find and stop it. */
+export function describeHolder(holder: SocketHolder): string {
+  const argv0 = holder.command.split(' ')[0] ?? '';
+  const name = argv0.slice(argv0.lastIndexOf('/') + 1) || 'unknown';
+  const command = holder.command.length > 60 ? `${holder.command.slice(0, 60)}…` : holder.command;
+  return `${name} (pid ${holder.pid}: ${command || 'command line not readable'})`;
+}
+
+const label = (p: { protocol: Protocol; port: number }): string => `${p.port}/${p.protocol}`;
+
+/** The verdict from who holds each port (pure, for tests). */
+export function judgeListeners(ports: readonly AmbitPort[], sockets: readonly ListeningSocket[], holders: ReadonlyMap<number, SocketHolder[]>, configName: string): CheckResult {
+  const seen = ports.map((p) => {
+    const on = sockets.filter((s) => s.protocol === p.protocol && s.port === p.port);
+    return { ...p, sockets: on, holders: on.flatMap((s) => holders.get(s.inode) ?? []) };
+  });
+  const foreign = seen.flatMap((p) => p.holders.filter((h) => !isAmbitd(h)).map((h) => ({ p, h })));
+  if (foreign.length > 0) {
+    const first = foreign[0]!;
+    return fail(
+      foreign.map(({ p, h }) => `${label(p)} is held by ${describeHolder(h)}`).join('; '),
+      `stop that process (kill ${[...new Set(foreign.map(({ h }) => h.pid))].join(' ')}) or move ambit off the port (ports.${first.p.setting} in ${configName}, then restart ambitd)`,
+    );
+  }
+  const hidden = seen.filter((p) => p.sockets.length > 0 && p.holders.length === 0);
+  if (hidden.length > 0) {
+    return fail(
+      `${hidden.map(label).join(', ')} ${hidden.length === 1 ? 'is' : 'are'} held by a process doctor cannot see`,
+      `find it with: ss -lntup 'sport = :${hidden[0]!.port}' (as root, in this network namespace)`,
+    );
+  }
+  const daemons = [...new Set(seen.flatMap((p) => p.holders.map((h) => h.pid)))];
+  const free = seen.filter((p) => p.holders.length === 0);
+  if (daemons.length === 0) return ok(`ambitd is not running and its ports are free: ${seen.map(label).join(', ')}`);
+  if (free.length > 0) {
+    return fail(
+      `ambitd (pid ${daemons.join(', ')}) holds ${seen.filter((p) => p.holders.length > 0).map(label).join(', ')} but not ${free.map(label).join(', ')}`,
+      'ambitd is half started: read its log (journalctl -u ambitd) and restart it',
+    );
+  }
+  return ok(`ambitd (pid ${daemons.join(', ')}) holds ${seen.map(label).join(', ')}`);
+}
+
+export const listenersCheck: Check = {
+  name: 'listeners',
+  needs: ['root', 'config'],
+  run: async (ctx) => {
+    const ports = ambitPorts(ctx.config.ports);
+    const sockets = await listenersOn(ports);
+    const holders = await holdersOf(sockets.map((s) => s.inode));
+    return judgeListeners(ports, sockets, holders, ctx.settings.configPath ?? 'the ambitd settings file');
+  },
+};
