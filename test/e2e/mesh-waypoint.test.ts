@@ -7,26 +7,18 @@
  * captured by iptables; reviews v1/v2/v3 run on b, c and d.
  */
 import test from 'ava';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
 import { eventually } from '../helpers/eventually.js';
 import { istioFixtures, ISTIO_FIXTURES, MISSING_FIXTURES } from '../helpers/fixtures.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
+import { httpLoad, type LoadResult } from '../helpers/http-load.js';
 
-const LOAD = fileURLToPath(new URL('./fixtures/http-load.js', import.meta.url));
 const CLIENT_UID = 2101;
 const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
 const RATINGS = 'http://ratings.default.svc.cluster.local:9090/';
 const BOOKINFO = join(ISTIO_FIXTURES, 'bookinfo');
-
-interface LoadResult {
-  statuses: Record<string, number>;
-  bodies: Record<string, number>;
-  errors: Record<string, number>;
-  durationsMs: number[];
-}
 
 let mesh: Mesh;
 
@@ -96,6 +88,8 @@ if (!istioFixtures('bookinfo')) {
       await eventually(async () => ((await load(REVIEWS, 40, 4, ['end-user:jason'])).bodies[version] ?? 0) > 0, 15_000);
       const r = await load(REVIEWS, 2000, 16);
       t.deepEqual(r.errors, {});
+      if (r.statuses['200'] !== 2000) t.log(failedRequests());
+      t.deepEqual(r.statuses, { 200: 2000 }, 'every request succeeds');
       const got = (100 * (r.bodies[version] ?? 0)) / 2000;
       t.log(`${file}: ${version} ${got.toFixed(1)} % (want ${share} ±3), all: ${JSON.stringify(r.bodies)}`);
       t.true(Math.abs(got - share) <= 3, `${file}: ${version} got ${got} %`);
@@ -137,8 +131,11 @@ if (!istioFixtures('bookinfo')) {
   });
 }
 
-async function load(url: string, count: number, concurrency: number, headers: string[] = []): Promise<LoadResult> {
-  const r = await mesh.asUser('a', CLIENT_UID, process.execPath, [LOAD, url, String(count), String(concurrency), ...headers], 120_000);
-  if (r.code !== 0) throw new Error(`http-load: ${r.stderr}`);
-  return JSON.parse(r.stdout) as LoadResult;
+/** The waypoints' access-log lines (they log through c's daemon) for requests that did not get a 200, and warnings. */
+function failedRequests(): string {
+  return mesh.logs('c').split('\n').filter((l) => /"response_code":(?!200)\d+|"level":[45]0/.test(l)).slice(-20).join('\n');
+}
+
+function load(url: string, count: number, concurrency: number, headers: string[] = []): Promise<LoadResult> {
+  return httpLoad(mesh, 'a', CLIENT_UID, url, count, concurrency, headers);
 }
