@@ -13,6 +13,7 @@ import { registerTunnels } from './commands/tunnels.js';
 import { registerCa } from './commands/ca.js';
 import { registerNode } from './commands/node.js';
 import { registerCerts } from './commands/certs.js';
+import { registerInstall } from './commands/install.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerWaypoint } from './commands/waypoint.js';
 import { reportError } from './errors.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerCerts(program);
   registerTunnels(program);
   registerDoctor(program);
+  registerInstall(program);
   registerVersion(program);
   return program;
 }

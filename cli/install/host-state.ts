@@ -1,0 +1,27 @@
+/** What install and uninstall look at before deciding anything: the target root, installed files, systemd. */
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { UsageError } from '../../core/errors.js';
+import { resolveRoot } from './layout.js';
+
+/** --root resolved, and checked to be an existing directory ("/" when not given). */
+export async function checkedRoot(root: string | undefined): Promise<string> {
+  const resolved = resolveRoot(root);
+  const s = await stat(resolved).catch(() => undefined);
+  if (!s?.isDirectory()) throw new UsageError(`--root ${root}: no such directory; create it first (install writes etc/ambit and etc/systemd/system under it)`);
+  return resolved;
+}
+
+export async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** systemd's own test (sd_booted): it is this host's init. */
+export function systemdRuns(): boolean {
+  return existsSync('/run/systemd/system');
+}
