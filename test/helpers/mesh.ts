@@ -38,6 +38,8 @@ export interface Mesh {
 export interface MeshOptions {
   /** Node flags for every ambitd (before the script), e.g. --cpu-prof for a bench. */
   daemonNodeArgs?: string[];
+  /** A command that execs the daemon (e.g. setpriv dropping capabilities), before node and its arguments. */
+  daemonWrapper?: string[];
 }
 
 export async function createMesh(hosts: string[], options: MeshOptions = {}): Promise<Mesh> {
@@ -72,7 +74,8 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
       if (token.code !== 0) throw new Error(`token for ${host}: ${token.stderr}`);
       const first = daemons.size === 0;
       const args = [...(options.daemonNodeArgs ?? []), AMBITD, '--config', config, '--redis', redisUrl, '--token', token.stdout.trim(), ...(first ? ['--ca', '--ca-dir', join(dir, 'ca')] : [])];
-      const child = topo.spawn(host, process.execPath, args, { env: { ...env, AMBIT_LOG_LEVEL: 'info' } });
+      const [command, ...wrapperArgs] = [...(options.daemonWrapper ?? []), process.execPath];
+      const child = topo.spawn(host, command!, [...wrapperArgs, ...args], { env: { ...env, AMBIT_LOG_LEVEL: 'info' } });
       daemons.set(host, child);
       // Always read the pipes: a daemon blocked on a full stdout pipe would stall its event loop.
       logs.set(host, '');
