@@ -29,10 +29,11 @@ die() {
 # --- system packages: only touch apt when something is missing -----------------
 # package -> a command it provides. python3, make and g++ build the native addon.
 # curl and tcpdump are the unmodified client and the wire capture of the e2e tests;
-# python3-h2 is an independent HTTP/2 stack for HBONE interop (checked by its module file).
+# python3-h2 is an independent HTTP/2 stack for HBONE interop (checked by its module file);
+# systemd's systemd-analyze verifies the unit `ambit install` writes.
 declare -A tool_of=([iptables]=iptables [iproute2]=ip [redis-server]=redis-server [hyperfine]=hyperfine [procps]=ps
 	[python3]=python3 [make]=make [g++]=g++ [curl]=curl [tcpdump]=tcpdump [util-linux]=setpriv
-	[python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py)
+	[python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py [systemd]=systemd-analyze)
 missing=()
 for pkg in "${!tool_of[@]}"; do
 	tool=${tool_of[$pkg]}
