@@ -26,62 +26,26 @@ die() {
 	exit 2
 }
 
-# --- system packages: only touch apt when something is missing -----------------
-# package -> a command it provides. python3, make and g++ build the native addon.
-# curl and tcpdump are the unmodified client and the wire capture of the e2e tests;
-# python3-h2 is an independent HTTP/2 stack for HBONE interop (checked by its module file);
-# systemd's systemd-analyze verifies the unit `ambit install` writes.
-declare -A tool_of=([iptables]=iptables [iproute2]=ip [redis-server]=redis-server [hyperfine]=hyperfine [procps]=ps
-	[python3]=python3 [make]=make [g++]=g++ [curl]=curl [tcpdump]=tcpdump [util-linux]=setpriv
-	[python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py [systemd]=systemd-analyze)
-missing=()
-for pkg in "${!tool_of[@]}"; do
-	tool=${tool_of[$pkg]}
-	if [[ $tool == /* ]]; then [[ -e $tool ]] || missing+=("$pkg")
-	else command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg"); fi
-done
-if ((${#missing[@]} > 0)); then
-	[[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}; run as root (or: sudo apt-get install -y ${missing[*]})"
-	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get here; install them with your package manager"
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update || die "apt-get update failed"
-	apt-get install -y --no-install-recommends "${!tool_of[@]}" || die "apt-get install failed"
-fi
-command -v node >/dev/null || die "node is not installed (Node.js 20.19+ required)"
+source scripts/lib/install-deps.sh
 
-# --- npm dependencies: always fresh on CI, otherwise only when the lockfile moved -----
-# npm rewrites node_modules/.package-lock.json on every install, so it dates the tree.
-# --ignore-scripts: our own `prepare` (addon + tsc) would abort `npm ci` at the first
-# type error and hide every test result; the build steps below run it piecewise.
-if [[ ${CI:-} == true || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-	say "npm ci"
-	npm ci --ignore-scripts || die "npm ci failed"
-fi
+# --- system packages: only touch apt when something is missing -----------------
+# Beyond what ambit itself needs: hyperfine times the CLI, python3-h2 is an
+# independent HTTP/2 stack for HBONE interop (checked by its module file), and
+# systemd's systemd-analyze verifies the unit `ambit install` writes.
+declare -A tool_of=([hyperfine]=hyperfine [python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py [systemd]=systemd-analyze)
+for pkg in "${!AMBIT_RUNTIME_PACKAGES[@]}"; do tool_of[$pkg]=${AMBIT_RUNTIME_PACKAGES[$pkg]}; done
+install_system_packages tool_of
+
+# --- npm dependencies -----------------------------------------------------------------
+install_npm_deps
 
 # --- build ------------------------------------------------------------------------------
 # A failed build step is reported and counted as a failure, but the tests still run:
 # tsc emits JavaScript despite type errors, and one module's error should not hide
 # everyone's results.
 build_notes=()
-
-# The SO_ORIGINAL_DST addon: node-gyp rebuilds from scratch (seconds), so only when
-# the .node file is missing or older than a source next to it.
-addon=native/build/Release/original_dst.node
-if [[ -f native/binding.gyp ]] && [[ ! -f $addon || -n $(find native -maxdepth 1 -type f -newer "$addon") ]]; then
-	say "npm run build:native"
-	npm run build:native --silent || build_notes+=("the native addon build failed (errors above): counted as 1 failure")
-fi
-
-# Drop compiled files whose source is gone, so a deleted test or module cannot keep
-# running (or keep satisfying imports) from a stale dist/.
-if [[ -d dist ]]; then
-	while IFS= read -r -d '' js; do
-		src=${js#dist/}
-		src=${src%.js}
-		[[ -e $src.ts || -e $src.js ]] || rm -f "$js" "$js.map"
-	done < <(find dist -name '*.js' -print0)
-fi
+build_native_addon || build_notes+=("the native addon build failed (errors above): counted as 1 failure")
+drop_stale_dist
 say "npm run build"
 npm run build --silent || build_notes+=("the TypeScript build failed (errors above): counted as 1 failure")
 

@@ -11,6 +11,7 @@ import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
 import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
+import { metricSum as metric } from '../helpers/prometheus-text.js';
 
 const MARKER = `reviews-says-${Math.random().toString(36).slice(2, 10)}`;
 const PRODUCTPAGE_UID = 2001;
@@ -57,15 +58,6 @@ test.after.always(async () => {
 
 function curl(host: string, uid: number, target = `http://${NAME}:9080/`) {
   return mesh.asUser(host, uid, 'curl', ['-sS', '--max-time', '5', target]);
-}
-
-function metric(text: string, name: string, labels: Record<string, string>): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
 }
 
 test.serial('unmodified curl on a reaches the service on b by name, through both daemons', async (t) => {
