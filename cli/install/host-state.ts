@@ -1,14 +1,20 @@
 /** What install and uninstall look at before deciding anything: the target root, installed files, systemd. */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { UsageError } from '../../core/errors.js';
+import { AmbitError, UsageError } from '../../core/errors.js';
 import { resolveRoot } from './layout.js';
 
-/** --root resolved, and checked to be an existing directory ("/" when not given). */
-export async function checkedRoot(root: string | undefined): Promise<string> {
+/**
+ * --root resolved, and checked to be an existing directory ("/" when not
+ * given); changing the host itself needs root, which is said before anything is done.
+ */
+export async function checkedRoot(root: string | undefined, command: string, dryRun: boolean): Promise<string> {
   const resolved = resolveRoot(root);
   const s = await stat(resolved).catch(() => undefined);
   if (!s?.isDirectory()) throw new UsageError(`--root ${root}: no such directory; create it first (install writes etc/ambit and etc/systemd/system under it)`);
+  if (resolved === '/' && !dryRun && process.getuid?.() !== 0) {
+    throw new AmbitError('EINSTALL_NOT_ROOT', `ambit ${command} changes /etc, systemd and iptables: run it as root (sudo ambit ${command} ...), or look first with --dry-run`);
+  }
   return resolved;
 }
 

@@ -28,7 +28,7 @@ const CONFIG_MODE = 0o640;
 const UNIT_MODE = 0o644;
 
 export async function install(options: InstallOptions, print: Print): Promise<void> {
-  const root = await checkedRoot(options.root);
+  const root = await checkedRoot(options.root, 'install', options.dryRun);
   if (!existsSync(SOURCES.ambitd)) throw new AmbitError('EINSTALL_SOURCE', `${SOURCES.ambitd} is missing: this copy of ambit is incomplete`, { path: SOURCES.ambitd });
   const changes: HostChange[] = [];
 
@@ -109,7 +109,7 @@ function serviceSteps(root: string, options: InstallOptions, config: DaemonConfi
   ];
   const steps: HostChange[] = [];
   const joinHint = `this node has not joined the mesh yet (no ${join(config.identity.dir, 'node-cert.pem')}): run \`ambit node join --token <from ambit node token create>${config.identity.dir === TARGETS.stateDir ? '' : ` --dir ${config.identity.dir}`}\`, then \`systemctl start ${UNIT_NAME}\``;
-  const why = root !== '/' ? `--root ${root}` : !options.start ? '--no-start' : !systemdRuns() ? 'systemd is not running here (no /run/systemd/system)' : undefined;
+  const why = root !== '/' ? `--root ${root}` : !options.start ? '--no-start' : !systemdRuns() ? 'systemd is not running here: no /run/systemd/system' : undefined;
   if (why) {
     steps.push({ kind: 'say', text: `not touching systemd (${why}); to start ambitd on the host:` });
     for (const args of commands) steps.push({ kind: 'say', text: `  systemctl ${args.join(' ')}` });

@@ -22,7 +22,7 @@ export interface UninstallOptions {
 const REMOVE_RULES = join(PACKAGE_ROOT, 'scripts/iptables/remove.sh');
 
 export async function uninstall(options: UninstallOptions, print: Print): Promise<void> {
-  const root = await checkedRoot(options.root);
+  const root = await checkedRoot(options.root, 'uninstall', options.dryRun);
   const onHost = root === '/';
   const systemd = onHost && systemdRuns();
   const changes: HostChange[] = [];

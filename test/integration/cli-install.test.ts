@@ -182,6 +182,14 @@ test('bad values are usage errors (exit 2) that name the flag and write nothing'
   t.deepEqual(listing(root), []);
 });
 
+test('on the host itself, a non-root user is told to use sudo (or --dry-run) before anything happens', (t) => {
+  for (const command of ['install', 'uninstall']) {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(REPO_ROOT, 'bin/ambit.js'), command], { encoding: 'utf8', cwd: REPO_ROOT, env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' } });
+    t.is(r.status, 1, r.stderr);
+    t.is(r.stderr, `error: ambit ${command} changes /etc, systemd and iptables: run it as root (sudo ambit ${command} ...), or look first with --dry-run\n`);
+  }
+});
+
 /** systemd-analyze's verdict on a unit file: exit code and everything it printed (warnings included). */
 function analyze(unitFile: string): { code: number | null; output: string } {
   const r = spawnSync('systemd-analyze', ['verify', unitFile], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_COLOR: '0' } });
