@@ -1,6 +1,7 @@
 /** What install and uninstall look at before deciding anything: the target root, installed files, systemd. */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AmbitError, UsageError } from '../../core/errors.js';
 import { resolveRoot } from './layout.js';
 
@@ -30,4 +31,10 @@ export async function readIfExists(path: string): Promise<string | undefined> {
 /** systemd's own test (sd_booted): it is this host's init. */
 export function systemdRuns(): boolean {
   return existsSync('/run/systemd/system');
+}
+
+/** A command's absolute path: PATH first, then the sbin directories a non-login root shell may lack. */
+export function findCommand(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  return dirs.filter((d) => d.startsWith('/')).map((d) => join(d, name)).find((path) => existsSync(path));
 }

@@ -12,7 +12,7 @@ import { parseDaemonConfig, type DaemonConfig } from '../../daemon/config.js';
 import { renderDaemonConfig, type DaemonConfigValues } from './daemon-config-file.js';
 import { applyHostChanges, type HostChange, type Print } from './host-changes.js';
 import { PACKAGE_ROOT, SOURCES, TARGETS, UNIT_NAME, underRoot } from './layout.js';
-import { checkedRoot, readIfExists, systemdRuns } from './host-state.js';
+import { checkedRoot, findCommand, readIfExists, systemdRuns } from './host-state.js';
 import { codeInHome, createdDirsOf, renderUnit } from './systemd-unit.js';
 
 export interface InstallOptions extends DaemonConfigValues {
@@ -63,6 +63,8 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
   const installedUnit = await readIfExists(unitFile);
   const unit = renderUnit(await readFile(SOURCES.unitTemplate, 'utf8'), {
     node: process.execPath,
+    kill: requiredCommand('kill'),
+    touch: requiredCommand('touch'),
     ambitd: SOURCES.ambitd,
     packageRoot: PACKAGE_ROOT,
     configPath: TARGETS.config,
@@ -81,6 +83,12 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
   }
   changes.push(...serviceSteps(root, options, config, changes.some((c) => c.kind === 'write')));
   await applyHostChanges(changes, { dryRun: options.dryRun, print });
+}
+
+function requiredCommand(name: string): string {
+  const path = findCommand(name);
+  if (!path) throw new AmbitError('EINSTALL_MISSING_TOOL', `no \`${name}\` on this host (the unit runs it): install it (coreutils / procps)`, { command: name });
+  return path;
 }
 
 /** The settings ambitd will run with: the kept file's (which must be valid) or the new one's. */

@@ -9,6 +9,9 @@ import { AmbitError } from '../../core/errors.js';
 export interface UnitParams {
   /** The node binary that runs ambitd (process.execPath of the installing CLI). */
   node: string;
+  /** Absolute paths of the helpers the unit runs, as found on this host. */
+  kill: string;
+  touch: string;
   ambitd: string;
   packageRoot: string;
   configPath: string;
@@ -46,6 +49,8 @@ export function renderUnit(template: string, p: UnitParams): string {
     CREATED_DIRS: `${createdRecord(p.root).slice(2)}${JSON.stringify([...p.createdDirs].sort())}`,
     PACKAGE_ROOT: p.packageRoot,
     NODE: execArg(p.node),
+    KILL: execArg(p.kill),
+    TOUCH: execArg(p.touch),
     AMBITD: execArg(p.ambitd),
     CONFIG: execArg(p.configPath),
     DAEMON_FLAGS: p.ca ? ' --ca' : '',

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseDaemonConfig } from '../../daemon/config.js';
 import { applyHostChanges, type HostChange, type Print } from './host-changes.js';
 import { PACKAGE_ROOT, TARGETS, UNIT_NAME, underRoot } from './layout.js';
-import { checkedRoot, readIfExists, systemdRuns } from './host-state.js';
+import { checkedRoot, findCommand, readIfExists, systemdRuns } from './host-state.js';
 import { createdDirsOf } from './systemd-unit.js';
 
 export interface UninstallOptions {
@@ -39,7 +39,7 @@ export async function uninstall(options: UninstallOptions, print: Print): Promis
   }
 
   if (!onHost) changes.push({ kind: 'say', text: `capture rules not touched (--root ${root}: they belong to the host)` });
-  else if (!onPath('iptables')) changes.push({ kind: 'say', text: 'no iptables on this host, so no capture rules to remove' });
+  else if (!findCommand('iptables')) changes.push({ kind: 'say', text: 'no iptables on this host, so no capture rules to remove' });
   else changes.push({ kind: 'run', command: 'bash', args: [REMOVE_RULES] });
 
   const created = createdDirsOf(unit ?? '', root);
@@ -82,9 +82,4 @@ async function purgeSteps(root: string, created: string[]): Promise<HostChange[]
     else steps.push({ kind: 'say', text: `kept ${path} (identity.dir, which ambit install did not create): it holds this node's key; remove it yourself if you mean to` });
   }
   return steps;
-}
-
-function onPath(command: string): boolean {
-  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':');
-  return [...dirs, '/usr/sbin', '/sbin'].some((d) => d && existsSync(join(d, command)));
 }
