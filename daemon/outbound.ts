@@ -91,12 +91,15 @@ export class Outbound {
 
   /** Stops accepting; open connections finish unless `deadline` passes. */
   async close(deadlineMs = 0): Promise<void> {
-    await Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    // server.close() calls back only once every connection has closed: awaited first, one
+    // connection that never ends (a half-closed one, say) held stop() past any deadline.
+    const closed = Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     if (this.#sockets.size > 0 && deadlineMs > 0) {
       const until = Date.now() + deadlineMs;
       while (this.#sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     }
     for (const s of this.#sockets) s.destroy();
+    await closed;
   }
 
   get activeConnections(): number {
