@@ -14,13 +14,15 @@
  * Rounds interleave the paths so that load from other jobs on a shared host
  * hits them alike; the table shows the best round and the median.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMesh, type Mesh } from '../test/helpers/mesh.js';
 import { requireNetns, waitForOutput, type ExecResult } from '../test/helpers/netns.js';
 import { noise, SECTION, table, type PathName, type Rss, type Sample } from './l4/report.js';
+import { daemonTrouble } from './daemon-trouble.js';
+import { peakRss, usageDuring, vmRssKb } from './process-stats.js';
 import { loadAverage, machine, writeSection } from './results-file.js';
 import { haveStunnel, startStunnelPair, STUNNEL_HINT } from './l4/stunnel.js';
 
@@ -75,64 +77,15 @@ async function client(path: Path, mode: string, opts: string[]): Promise<Numbers
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Numbers;
 }
 
-/** The daemons' warnings and errors, to say why a path failed. */
-function daemonTrouble(mesh: Mesh): string {
-  return [...mesh.daemons.keys()]
-    .flatMap((host) => mesh.logs(host).split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-5).map((l) => `${host}: ${l}`))
-    .join('\n');
-}
-
-async function vmRssKb(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
-  return kb === undefined ? undefined : Number(kb);
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  const stat = pid === undefined ? '' : await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** read + write syscalls a process has made so far (/proc/<pid>/io): counts a busy host does not blur. */
-async function syscalls(pid: number | undefined): Promise<number> {
-  const io = pid === undefined ? '' : await readFile(`/proc/${pid}/io`, 'utf8').catch(() => '');
-  return Number(/syscr: (\d+)/.exec(io)?.[1] ?? NaN) + Number(/syscw: (\d+)/.exec(io)?.[1] ?? NaN);
-}
-
 /** CPU seconds the path's proxies (both ends) spent while `work` ran, and how it split between hosts. */
 async function proxyCpu<T>(path: Path, work: () => Promise<T>): Promise<{ result: T; total: number; split: string; syscalls: number }> {
-  const snapshot = (): Promise<Array<[number, number]>> => Promise.all(path.proxies.map(async (p) => [await cpuSeconds(p.pid), await syscalls(p.pid)] as [number, number]));
-  const before = await snapshot();
-  const result = await work();
-  const after = await snapshot();
-  const used = path.proxies.map((_, i) => after[i]![0] - before[i]![0]);
-  const calls = path.proxies.map((_, i) => after[i]![1] - before[i]![1]);
+  const { result, cpu, syscalls: calls } = await usageDuring(path.proxies.map((p) => p.pid), work);
   return {
     result,
-    total: used.reduce((a, b) => a + b, 0),
-    split: path.proxies.map((p, i) => `${p.host} ${used[i]!.toFixed(1)} s`).join(', '),
+    total: cpu.reduce((a, b) => a + b, 0),
+    split: path.proxies.map((p, i) => `${p.host} ${cpu[i]!.toFixed(1)} s`).join(', '),
     syscalls: calls.reduce((a, b) => a + b, 0),
   };
-}
-
-/** Peak VmRSS of each daemon while `work` runs, sampled every 100 ms. */
-async function peakRss<T>(mesh: Mesh, peaks: Record<string, number>, work: () => Promise<T>): Promise<T> {
-  const sample = async (): Promise<void> => {
-    for (const [host, child] of mesh.daemons) {
-      const kb = await vmRssKb(child.pid);
-      if (kb !== undefined) peaks[host] = Math.max(peaks[host] ?? 0, kb);
-    }
-  };
-  const timer = setInterval(() => void sample(), 100);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -218,7 +171,7 @@ async function main(): Promise<void> {
           cpuTotal.set(metric, total);
           return result;
         };
-        const bulk = await want('bulk', () => measured('bulk', () => (path.name === 'ambit' && rss ? peakRss(mesh, rss.bulk, bulkRun) : bulkRun())));
+        const bulk = await want('bulk', () => measured('bulk', () => (path.name === 'ambit' && rss ? peakRss(new Map([...mesh.daemons].map(([host, child]) => [host, child.pid])), rss.bulk, bulkRun) : bulkRun())));
         const rr = await want('rr', () => measured('rr', () => client(path, 'rr', [`count=${opts.rr}`])));
         const conn = await want('conn', () => measured('conn', () => client(path, 'conn', [`count=${opts.conns}`, `concurrency=${opts.concurrency}`])));
         const perProxy = (v: number): number => (path.proxies.length > 0 ? v : NaN);

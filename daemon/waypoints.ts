@@ -28,6 +28,11 @@ const WAYPOINT_BIN = fileURLToPath(new URL('../../bin/ambit-waypoint.js', import
 const READY_POLL_MS = 200;
 const READY_TIMEOUT_MS = 30_000;
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * Node flags for every waypoint child, from AMBIT_WAYPOINT_NODE_ARGS (space-separated): a way to run
+ * it under --cpu-prof or other V8 settings (bench/waypoint.ts does), since Node refuses those in NODE_OPTIONS.
+ */
+const WAYPOINT_NODE_ARGS = process.env.AMBIT_WAYPOINT_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
 
 export interface WaypointSupervisorOptions {
   workload: (spiffeId: string) => TlsIdentity | Promise<TlsIdentity>;
@@ -143,7 +148,7 @@ export class WaypointSupervisor {
     }
     if (inst.stopping) return;
     const fqdn = `${info.service}.${info.namespace}.svc.${this.#o.domain}`;
-    const [cmd, ...pre] = this.#o.command ?? [process.execPath, WAYPOINT_BIN];
+    const [cmd, ...pre] = this.#o.command ?? [process.execPath, ...WAYPOINT_NODE_ARGS, WAYPOINT_BIN];
     const args = [
       ...pre, '--service', fqdn, '--cert', inst.files.cert, '--key', inst.files.key, '--ca', inst.files.ca,
       '--listen', `${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`, '--metrics', `127.0.0.1:${info.metricsPort}`,

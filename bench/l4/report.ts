@@ -2,6 +2,7 @@
  * bench/l4's output: per-round samples folded into best and median, a
  * markdown table with ratios, and the name of its bench/RESULTS.md section.
  */
+import { best, fmt, median, spread } from '../rounds.js';
 
 export type PathName = 'direct' | 'stunnel' | 'ambit';
 
@@ -44,13 +45,6 @@ const METRICS: Metric[] = [
   { key: 'connCpuMs', label: 'proxy CPU per new connection, ms (both ends)', digits: 2, higherIsBetter: false },
 ];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const best = (xs: number[], higher: boolean): number => (higher ? Math.max(...xs) : Math.min(...xs));
-const fmt = (n: number, digits: number): string => (Number.isNaN(n) ? '–' : n.toFixed(digits));
-
 export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): string {
   const paths = [...samples.keys()];
   const has = (p: PathName): boolean => samples.has(p);
@@ -82,7 +76,6 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): s
 
 /** Per-round values of the noisiest metrics, so a reader can judge the spread. */
 export function noise(samples: Map<PathName, Sample[]>): string {
-  const spread = (xs: number[]): string => `${((100 * (Math.max(...xs) - Math.min(...xs))) / median(xs)).toFixed(0)}%`;
   return [...samples]
     .map(([p, list]) => `${p}: Gbit/s ${list.map((s) => s.gbps.toFixed(2)).join(' / ')} (spread ${spread(list.map((s) => s.gbps))}), p99 µs ${list.map((s) => s.p99.toFixed(0)).join(' / ')}, conn/s ${list.map((s) => s.connPerSecond.toFixed(0)).join(' / ')}`)
     .join('; ');
