@@ -159,3 +159,27 @@ test.serial('Redis stopped: the redis check FAILs with its fix, what needs it SK
   t.is(after.code, 0, after.stdout);
   t.is(after.checks.get('redis')!.status, 'OK');
 });
+
+test.serial('ambitd killed (rules left behind): the rules check FAILs, and its fix removes them', async (t) => {
+  const daemon = mesh.daemons.get('a')!;
+  const exited = new Promise((resolve) => daemon.once('exit', resolve));
+  daemon.kill('SIGKILL');
+  await exited;
+  // Gone already: mesh.destroy() must not wait for it to exit again.
+  mesh.daemons.delete('a');
+  const run = await doctor('a');
+  t.is(run.code, 1);
+  t.is(run.checks.get('ambitd')!.status, 'FAIL');
+  t.regex(run.checks.get('listeners')!.detail, /^ambitd is not running and its ports are free/);
+  const rules = run.checks.get('capture-rules')!;
+  t.is(rules.status, 'FAIL');
+  t.regex(rules.detail, /^ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT\) are installed but ambitd is not running/);
+  const fix = /remove the rules: (bash \S+remove\.sh)$/.exec(rules.fix ?? '');
+  t.truthy(fix, rules.fix);
+  t.log(await doctorText('a'));
+  const removed = await mesh.topo.exec('a', 'bash', ['-c', fix![1]!]);
+  t.is(removed.code, 0, removed.stderr);
+  const after = await doctor('a');
+  t.is(after.checks.get('capture-rules')!.status, 'SKIP');
+  t.regex(after.checks.get('capture-rules')!.detail, /no ambit rules are installed$/);
+});

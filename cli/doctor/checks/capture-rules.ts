@@ -46,7 +46,7 @@ export function checkScriptProblems(stderr: string): string {
 async function withoutDaemon(signal: AbortSignal, why: string): Promise<CheckResult> {
   const saved = await runProbe('iptables-save', [], signal);
   if (saved.code !== 0) return fail(`iptables-save failed: ${saved.stderr.trim()}`, 'run iptables-save by hand to see why');
-  const chains = [...new Set(saved.stdout.match(/^:AMBIT_[A-Z_]+/gm) ?? [])].map((c) => c.slice(1));
+  const chains = [...new Set(saved.stdout.match(/^:AMBIT_[A-Z_]+/gm) ?? [])].map((c) => c.slice(1)).sort();
   if (chains.length === 0) return skip(`ambitd is not running (${why}) and no ambit rules are installed`);
   return fail(
     `ambit's rules (${chains.join(', ')}) are installed but ambitd is not running: enrolled services' mesh connections are redirected to a port nobody listens on`,
