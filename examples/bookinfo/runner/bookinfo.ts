@@ -47,15 +47,15 @@ export class Bookinfo {
   static async start(n: Narrator, logDir: string): Promise<Bookinfo> {
     const started = Date.now();
     n.say('Building hosts store, a, b and c (network namespaces on one bridge), Redis on store, and the mesh CA (ambit ca init) ...');
-    const mesh = await createMesh(['a', 'b', 'c']);
+    const mesh = await n.ticking(createMesh(['a', 'b', 'c']));
     const app = new Bookinfo(mesh, n, logDir);
     try {
       n.say(`  subnet ${mesh.topo.subnet}: ${mesh.topo.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}; store at ${mesh.redisUrl}`);
       n.say('Starting ambitd on a (it also runs the CA signer), then on b and c: each joins with a one-time token (ambit node token create --node <host>) ...');
-      await mesh.startDaemon('a');
-      await Promise.all([mesh.startDaemon('b'), mesh.startDaemon('c')]);
+      await n.ticking(mesh.startDaemon('a'));
+      await n.ticking(Promise.all([mesh.startDaemon('b'), mesh.startDaemon('c')]));
       n.say('Starting the Bookinfo services, each as its own uid, and enrolling them:');
-      await Promise.all(WORKLOADS.map((w) => app.#startWorkload(w)));
+      await n.ticking(Promise.all(WORKLOADS.map((w) => app.#startWorkload(w))));
       for (const w of WORKLOADS) n.say(`  ${workloadName(w).padEnd(11)} on ${w.host} at ${app.address(w)}:${SERVICE_PORT}, uid ${w.uid}`);
       await app.ambitAll(WORKLOADS.map((w) => ({
         host: w.host,
@@ -68,6 +68,8 @@ export class Bookinfo {
         return r.page.details !== null && r.page.reviews !== null;
       }, 60_000);
       n.say(`Bookinfo is up in ${((Date.now() - started) / 1000).toFixed(1)} s. Service logs: ${logDir}`);
+      n.say(`The user's client is curl on host a, outside the mesh (like a browser), asking productpage at ${app.productpageUrl}`);
+      n.say('(?u=<name> logs in as <name>; productpage passes it on in the end-user header, as Bookinfo does).');
       return app;
     } catch (err) {
       await app.destroy();
@@ -86,14 +88,14 @@ export class Bookinfo {
   /** Runs `ambit ARGS` on a host, showing the command and its output; throws when it fails. */
   async ambit(host: DemoHost | 'store', args: string[], show: { output?: boolean } = {}): Promise<string> {
     this.#n.command(host, ambitCommandLine(args));
-    const out = await this.#runAmbit(host, args);
+    const out = await this.#n.ticking(this.#runAmbit(host, args));
     if (show.output ?? true) this.#n.output(out);
     return out;
   }
 
   /** Several independent ambit commands at once, shown in order with their output. */
   async ambitAll(commands: Array<{ host: DemoHost | 'store'; args: string[] }>): Promise<void> {
-    const results = await Promise.allSettled(commands.map((c) => this.#runAmbit(c.host, c.args)));
+    const results = await this.#n.ticking(Promise.allSettled(commands.map((c) => this.#runAmbit(c.host, c.args))));
     for (const [i, r] of results.entries()) {
       this.#n.command(commands[i]!.host, ambitCommandLine(commands[i]!.args));
       if (r.status === 'rejected') throw r.reason;
@@ -124,7 +126,7 @@ export class Bookinfo {
   /** Runs a shell command line on a host, showing it (and, unless told otherwise, its output). */
   async shell(host: DemoHost | 'store', commandLine: string, show: { output?: boolean } = {}): Promise<ExecResult> {
     this.#n.command(host, commandLine);
-    const r = await this.mesh.topo.exec(host, 'bash', ['-c', commandLine], { timeoutMs: 60_000 });
+    const r = await this.#n.ticking(this.mesh.topo.exec(host, 'bash', ['-c', commandLine], { timeoutMs: 60_000 }));
     if (show.output ?? true) this.#n.output(r.stdout + r.stderr);
     return r;
   }

@@ -66,6 +66,16 @@ export class Narrator {
     this.#progressOpen = true;
   }
 
+  /** Waits for `work`, printing a dot a second meanwhile, so a long wait does not look like a hang. */
+  async ticking<T>(work: Promise<T>): Promise<T> {
+    const timer = setInterval(() => this.tick(), 1000);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   async pause(): Promise<void> {
     if (!this.#interactive) return;
     const rl = createInterface({ input: process.stdin, output: this.#out });
