@@ -93,11 +93,7 @@ test.serial('SIGHUP applies live settings, keeps restart-only ones with a warnin
 });
 
 test.serial("after a SIGKILL, the unit's ExecStopPost command removes the rules unless the stop was clean or keepRulesOnExit", async (t) => {
-  const child = mesh.daemons.get('a')!;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-  mesh.daemons.delete('a');
+  await mesh.killDaemon('a');
   t.regex(await rules(), outboundRule, 'a killed daemon leaves its rules behind');
 
   const afterExit = (serviceResult: string) =>

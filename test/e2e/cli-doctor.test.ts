@@ -161,12 +161,7 @@ test.serial('Redis stopped: the redis check FAILs with its fix, what needs it SK
 });
 
 test.serial('ambitd killed (rules left behind): the rules check FAILs, and its fix removes them', async (t) => {
-  const daemon = mesh.daemons.get('a')!;
-  const exited = new Promise((resolve) => daemon.once('exit', resolve));
-  daemon.kill('SIGKILL');
-  await exited;
-  // Gone already: mesh.destroy() must not wait for it to exit again.
-  mesh.daemons.delete('a');
+  await mesh.killDaemon('a');
   const run = await doctor('a');
   t.is(run.code, 1);
   t.is(run.checks.get('ambitd')!.status, 'FAIL');

@@ -32,6 +32,10 @@ export interface Mesh {
   stopRedis(): Promise<void>;
   startRedis(): Promise<void>;
   stopDaemon(host: string): Promise<void>;
+  /** SIGKILL, as a crash would: no drain, capture rules left behind. */
+  killDaemon(host: string): Promise<void>;
+  /** SIGKILL, as a crash would: no drain, capture rules left behind. */
+  killDaemon(host: string): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -87,11 +91,22 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
     },
     stopDaemon: async (host) => {
       const child = daemons.get(host);
-      if (!child || child.exitCode !== null) return;
+      if (!child || child.exitCode !== null || child.signalCode !== null) {
+        daemons.delete(host);
+        return;
+      }
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
       daemons.delete(host);
+    },
+    killDaemon: async (host) => {
+      const child = daemons.get(host);
+      daemons.delete(host);
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
     },
     stopRedis: async () => {
       const r = await topo.exec('store', 'redis-cli', ['-h', store.address, '-p', '6379', 'shutdown']);

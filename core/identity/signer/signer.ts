@@ -61,6 +61,9 @@ function checkRootInBundle(ca: SigningCA, bundle: TrustBundle, where: string): v
   }
 }
 
+/** How long stop() waits for a request being processed to be answered. */
+const STOP_WAIT_MS = 2000;
+
 class Signer implements RunningSigner {
   readonly stats: SignerStats = { issued: 0, refused: 0 };
   private stopped = false;
@@ -199,7 +202,9 @@ class Signer implements RunningSigner {
     this.stopped = true;
     // Interrupts a BLPOP in flight; a request already popped is still answered.
     this.blocking.disconnect();
-    await this.loop;
+    // A BLPOP queued while its connection was reconnecting (after a Redis outage) is never
+    // settled by disconnect(), so the loop may not end: do not let stop() wait on it for ever.
+    await Promise.race([this.loop, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
     await this.watch?.stop();
     log.info(this.stats, 'signer stopped');
   }
