@@ -34,8 +34,6 @@ export interface Mesh {
   stopDaemon(host: string): Promise<void>;
   /** SIGKILL, as a crash would: no drain, capture rules left behind. */
   killDaemon(host: string): Promise<void>;
-  /** SIGKILL, as a crash would: no drain, capture rules left behind. */
-  killDaemon(host: string): Promise<void>;
   destroy(): Promise<void>;
 }
 
