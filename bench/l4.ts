@@ -14,16 +14,16 @@
  * Rounds interleave the paths so that load from other jobs on a shared host
  * hits them alike; the table shows the best round and the median.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMesh, type Mesh } from '../test/helpers/mesh.js';
 import { requireNetns, waitForOutput, type ExecResult } from '../test/helpers/netns.js';
 import { noise, SECTION, table, type PathName, type Rss, type Sample } from './l4/report.js';
-import { daemonTrouble } from './daemon-trouble.js';
+import { onMesh } from './mesh-run.js';
 import { peakRss, usageDuring, vmRssKb } from './process-stats.js';
-import { loadAverage, machine, writeSection } from './results-file.js';
+import { loadAverage, publish } from './results-file.js';
 import { haveStunnel, startStunnelPair, STUNNEL_HINT } from './l4/stunnel.js';
 
 const LOAD = fileURLToPath(new URL('./l4/load.js', import.meta.url));
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   const { mesh, paths } = await setUp(opts, dir);
   const samples = new Map<PathName, Sample[]>();
   let rss: Rss | undefined;
-  try {
+  await onMesh(mesh, dir, async () => {
     if (mesh.daemons.size > 0) {
       rss = { idle: {}, bulk: {} };
       for (const [host, child] of mesh.daemons) rss.idle[host] = (await vmRssKb(child.pid)) ?? 0;
@@ -189,26 +189,15 @@ async function main(): Promise<void> {
         samples.set(path.name, [...(samples.get(path.name) ?? []), sample]);
       }
     }
-  } catch (err) {
-    const trouble = daemonTrouble(mesh);
-    if (trouble) console.error(`ambitd warnings:\n${trouble}`);
-    throw err;
-  } finally {
-    await mesh.destroy();
-    await rm(dir, { recursive: true, force: true });
-  }
-  const result = table(samples, rss);
-  console.log(`\n${result}\n`);
-  const body = [
-    `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadBefore} before and ${loadAverage()} after (shared machine), \`${command}\` (bench/l4.ts).`,
-    '',
-    `Two netns hosts on a bridge (a = client, b = server with a Node sink/echo). direct: TCP a→b. stunnel: stunnel4 client on a, server on b, TLS 1.3 mTLS with certificates made for the run. ambit: the client runs on a as an enrolled uid and dials ${NAME} (its VIP); iptables captures it into ambitd on a, which tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd on b. Bulk: one connection, ${opts.seconds} s or ${opts.bytes.replace(/([KMG])$/i, " $1iB")}, whichever first. Request/response: ${opts.rr} sequential 100-byte exchanges on one connection (after 200 warm-up). New connections: ${opts.conns} × (connect + 1-byte exchange + close), ${opts.concurrency} at a time. ${opts.rounds} rounds, paths interleaved.`,
-    '',
-    result,
-    '',
-    `Per round: ${noise(samples)}.`,
-  ].join('\n');
-  if (opts.write) await writeSection(SECTION, body);
+  });
+  await publish(SECTION, {
+    loadBefore,
+    command,
+    source: 'bench/l4.ts',
+    description: `Two netns hosts on a bridge (a = client, b = server with a Node sink/echo). direct: TCP a→b. stunnel: stunnel4 client on a, server on b, TLS 1.3 mTLS with certificates made for the run. ambit: the client runs on a as an enrolled uid and dials ${NAME} (its VIP); iptables captures it into ambitd on a, which tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd on b. Bulk: one connection, ${opts.seconds} s or ${opts.bytes.replace(/([KMG])$/i, " $1iB")}, whichever first. Request/response: ${opts.rr} sequential 100-byte exchanges on one connection (after 200 warm-up). New connections: ${opts.conns} × (connect + 1-byte exchange + close), ${opts.concurrency} at a time. ${opts.rounds} rounds, paths interleaved.`,
+    table: table(samples, rss),
+    after: `Per round: ${noise(samples)}.`,
+  }, opts.write);
   process.exit(0);
 }
 

@@ -28,3 +28,26 @@ export function machine(): string {
 }
 
 export const loadAverage = (): string => loadavg()[0]!.toFixed(2);
+
+export interface BenchReport {
+  /** loadAverage() when the bench started. */
+  loadBefore: string;
+  command: string;
+  /** The bench's source file, e.g. bench/l4.ts. */
+  source: string;
+  /** What was measured and how: topology, paths, load. */
+  description: string;
+  table: string;
+  /** What follows the table: per-round values, notes. */
+  after: string;
+}
+
+/**
+ * Prints a bench's table and, when `write`, replaces its section: a first line saying when, on what,
+ * how busy the shared machine was and the command, then the description, the table and what follows it.
+ */
+export async function publish(title: string, r: BenchReport, write: boolean): Promise<void> {
+  console.log(`\n${r.table}\n`);
+  const measuredOn = `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${r.loadBefore} before and ${loadAverage()} after (shared machine), \`${r.command}\` (${r.source}).`;
+  if (write) await writeSection(title, [measuredOn, '', r.description, '', r.table, '', r.after].join('\n'));
+}

@@ -19,16 +19,16 @@
  * Rounds interleave the paths so that load from other jobs on a shared host
  * hits them alike; the table shows the best round and the median.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from '../test/helpers/eventually.js';
 import { createMesh, type Mesh } from '../test/helpers/mesh.js';
 import { requireNetns, waitForOutput } from '../test/helpers/netns.js';
-import { daemonTrouble } from './daemon-trouble.js';
+import { daemonTrouble, onMesh } from './mesh-run.js';
 import { peakRss, usageDuring, vmRssKb } from './process-stats.js';
-import { loadAverage, machine, writeSection } from './results-file.js';
+import { loadAverage, publish } from './results-file.js';
 import { HAPROXY_HINT, haproxyVersion, haveHaproxy, startHaproxy } from './waypoint/haproxy.js';
 import { ORIGIN_BODY } from './waypoint/origin.js';
 import { noise, PATH_NAMES, SECTION, table, type PathName, type Rss, type Sample } from './waypoint/report.js';
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
   const { mesh, paths, notes } = await setUp(opts, dir);
   const samples = new Map<PathName, Sample[]>();
   const rss: Rss = { idle: {}, peak: {} };
-  try {
+  await onMesh(mesh, dir, async () => {
     for (const [name, pid] of processesOf(paths)) rss.idle[name] = (await vmRssKb(pid)) ?? 0;
     // JIT, TLS sessions and connection pools warm up outside the measured rounds.
     for (const path of paths) await runWrk(path.run, path.url, { seconds: WARMUP_SECONDS, concurrency: opts.concurrency });
@@ -246,26 +246,15 @@ async function main(): Promise<void> {
         samples.set(path.name, [...(samples.get(path.name) ?? []), s]);
       }
     }
-  } catch (err) {
-    const trouble = daemonTrouble(mesh);
-    if (trouble) console.error(`ambitd warnings:\n${trouble}`);
-    throw err;
-  } finally {
-    await mesh.destroy();
-    await rm(dir, { recursive: true, force: true });
-  }
-  const result = table(samples, rss);
-  console.log(`\n${result}\n`);
-  const body = [
-    `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadBefore} before and ${loadAverage()} after (shared machine), \`${command}\` (bench/waypoint.ts).`,
-    '',
-    `Netns hosts on one bridge: a = client, b = origin (Node \`http\` server, one process, a ${ORIGIN_BODY.length}-byte body), c = proxy host (haproxy, and the waypoint). Load: wrk, 1 thread, ${opts.concurrency} keep-alive HTTP/1.1 connections, GET /, ${opts.seconds} s per measurement after a ${WARMUP_SECONDS} s warm-up per path; ${opts.rounds} rounds, paths interleaved. direct: a → b. haproxy: a → haproxy on c (HTTP mode, 1 thread, keep-alive both ways, no logging${notes.length ? `; ${notes.join(', ')}` : ''}) → b. ambit L4: wrk runs as an enrolled uid and dials ${fqdn(SERVICE)} (its VIP); ambitd a captures it and tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd b. ambit waypoint: the same for ${fqdn(WAYPOINT_SERVICE)}, which has \`ambit waypoint attach --node c\` and a VirtualService (one prefix-match route): ambitd a → HBONE → ambit-waypoint on c (parses HTTP, routes, access log at info, Istio metrics) → HBONE → ambitd b → origin; the bench checks the waypoint's istio_requests_total grew by at least wrk's count. Proxy CPU is utime+stime from /proc of the processes named below, over each measurement.`,
-    '',
-    result,
-    '',
-    `Per round: ${noise(samples)}.`,
-  ].join('\n');
-  if (opts.write) await writeSection(SECTION, body);
+  });
+  await publish(SECTION, {
+    loadBefore,
+    command,
+    source: 'bench/waypoint.ts',
+    description: `Netns hosts on one bridge: a = client, b = origin (Node \`http\` server, one process, a ${ORIGIN_BODY.length}-byte body), c = proxy host (haproxy, and the waypoint). Load: wrk, 1 thread, ${opts.concurrency} keep-alive HTTP/1.1 connections, GET /, ${opts.seconds} s per measurement after a ${WARMUP_SECONDS} s warm-up per path; ${opts.rounds} rounds, paths interleaved. direct: a → b. haproxy: a → haproxy on c (HTTP mode, 1 thread, keep-alive both ways, no logging${notes.length ? `; ${notes.join(', ')}` : ''}) → b. ambit L4: wrk runs as an enrolled uid and dials ${fqdn(SERVICE)} (its VIP); ambitd a captures it and tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd b. ambit waypoint: the same for ${fqdn(WAYPOINT_SERVICE)}, which has \`ambit waypoint attach --node c\` and a VirtualService (one prefix-match route): ambitd a → HBONE → ambit-waypoint on c (parses HTTP, routes, access log at info, Istio metrics) → HBONE → ambitd b → origin; the bench checks the waypoint's istio_requests_total grew by at least wrk's count. Proxy CPU is utime+stime from /proc of the processes named below, over each measurement.`,
+    table: table(samples, rss),
+    after: `Per round: ${noise(samples)}.`,
+  }, opts.write);
   process.exit(0);
 }
 

@@ -74,7 +74,7 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss): string {
   if (split.length > 0) lines.push('', `Proxy CPU per 10k requests by process, s (median of rounds): ${split.join('; ')}.`);
   const mb = (kb: number | undefined): string => (kb === undefined ? '?' : `${(kb / 1024).toFixed(0)} MiB`);
   const procs = Object.keys(rss.idle);
-  if (procs.length > 0) lines.push('', `RSS (VmRSS), idle → peak under load: ${procs.map((n) => `${n} ${mb(rss.idle[n])} → ${mb(rss.peak[n])}`).join(', ')}.`);
+  if (procs.length > 0) lines.push('', `RSS (VmRSS), before the rounds → peak during them: ${procs.map((n) => `${n} ${mb(rss.idle[n])} → ${mb(rss.peak[n])}`).join(', ')}.`);
   return lines.join('\n');
 }
 
