@@ -184,6 +184,20 @@ export class MeshState {
     return this.#waypoints.get(`${service.record.namespace}/${service.record.name}`) ?? [];
   }
 
+  /**
+   * The labels of the workload behind a verified tunnel: the endpoints with that
+   * identity on the node the tunnel came from (a daemon dials from its node's
+   * address), reduced to the labels they all share, since one identity may run
+   * as several endpoints on a node. For VirtualService `sourceLabels`.
+   */
+  sourceLabels(principal: string, peerAddress: string): Readonly<Record<string, string>> | undefined {
+    const node = this.#nodeByAddress.get(peerAddress);
+    if (!node) return undefined;
+    const eps = [...this.#byEndpoint.values()].filter((ep) => ep.node === node.name && identityOf(this.#options.trustDomain, ep) === principal);
+    if (eps.length === 0) return undefined;
+    return Object.fromEntries(Object.entries(eps[0]!.labels).filter(([k, v]) => eps.every((ep) => ep.labels[k] === v)));
+  }
+
   /** Waypoints registered on this node, ready or not: the ones this daemon runs. */
   localWaypoints(): readonly WaypointView[] {
     return this.#localWaypoints;

@@ -29,7 +29,23 @@ install_system_packages() {
 		apt-get update || die "apt-get update failed"
 		apt-get install -y --no-install-recommends "${!wanted[@]}" || die "apt-get install failed"
 	fi
-	command -v node >/dev/null || die "node is not installed (Node.js 20.19+ required)"
+	ensure_node
+}
+
+# Node.js 20.19+ and npm: the distribution's nodejs when it is new enough (Debian 13 has
+# 20.19); otherwise say exactly what to do, since only the distribution's archive is used here.
+node_ok() {
+	command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+		node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'
+}
+ensure_node() {
+	node_ok && return 0
+	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+		say "installing nodejs and npm (Node.js 20.19+ is required)"
+		apt-get update || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm || true
+	fi
+	node_ok || die "Node.js 20.19 or newer, with npm, is required (found: $(node --version 2>/dev/null || echo none)); this distribution's nodejs is too old: install Node.js 20 LTS from nodejs.org or your vendor's repository, then run this again"
 }
 
 # npm dependencies: always fresh on CI, otherwise only when the lockfile moved.

@@ -32,3 +32,15 @@ test('the node named in the registration runs it and holds its identity; it is n
   t.deepEqual(onC.serviceByName('reviews-waypoint.default.svc.cluster.local')?.endpoints ?? [], []);
   t.deepEqual(state([reviews, ready], [], { nodeName: 'a' }).localWaypoints(), []);
 });
+
+test('sourceLabels: the labels the caller identity\'s endpoints on the calling node share', (t) => {
+  const v1 = endpoint({ service: 'productpage', node: 'a', address: '10.0.0.1', port: 9080, labels: { app: 'productpage', version: 'v1' } });
+  const v2 = endpoint({ service: 'productpage', node: 'a', address: '10.0.0.1', port: 9081, labels: { app: 'productpage', version: 'v2' } });
+  const onB = endpoint({ service: 'productpage', node: 'b', address: '10.0.0.2', port: 9080, labels: { app: 'productpage', version: 'v3' } });
+  const s = state([v1, v2, onB]);
+  const pp = 'spiffe://cluster.local/ns/default/sa/productpage';
+  t.deepEqual(s.sourceLabels(pp, '10.0.0.1'), { app: 'productpage' }, 'two versions on a: only what they share');
+  t.deepEqual(s.sourceLabels(pp, '10.0.0.2'), { app: 'productpage', version: 'v3' });
+  t.is(s.sourceLabels(pp, '10.9.9.9'), undefined, 'not a node');
+  t.is(s.sourceLabels('spiffe://cluster.local/ns/default/sa/other', '10.0.0.1'), undefined);
+});
