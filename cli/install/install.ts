@@ -13,7 +13,7 @@ import { renderDaemonConfig, type DaemonConfigValues } from './daemon-config-fil
 import { applyHostChanges, type HostChange, type Print } from './host-changes.js';
 import { PACKAGE_ROOT, SOURCES, TARGETS, UNIT_NAME, underRoot } from './layout.js';
 import { checkedRoot, findCommand, readIfExists, systemdRuns } from './host-state.js';
-import { codeInHome, createdDirsOf, renderUnit } from './systemd-unit.js';
+import { codeInHome, codeInPrivateTmp, createdDirsOf, privateTmpProblem, renderUnit } from './systemd-unit.js';
 
 export interface InstallOptions extends DaemonConfigValues {
   root?: string | undefined;
@@ -59,6 +59,9 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
   else if (options.force) changes.push({ kind: 'write', path: configFile, content: wanted, mode: CONFIG_MODE, verb: 'replaced' });
   else changes.push({ kind: 'say', text: `kept ${configFile}: it differs from what this install would write (edited by hand, or written with other flags); the unit follows its settings; pass --force to replace it` });
 
+  const hidden = codeInPrivateTmp([process.execPath, SOURCES.ambitd]);
+  if (hidden && root === '/') throw new AmbitError('EINSTALL_LOCATION', privateTmpProblem(hidden), { path: hidden });
+  if (hidden) changes.push({ kind: 'say', text: `warning: ${privateTmpProblem(hidden)} (staged under ${root}: fine only if it moves before the unit runs)` });
   const unitFile = underRoot(root, TARGETS.unit);
   const installedUnit = await readIfExists(unitFile);
   const unit = renderUnit(await readFile(SOURCES.unitTemplate, 'utf8'), {

@@ -40,10 +40,6 @@ const isUnder = (path: string, dirs: string[]): boolean => dirs.some((d) => path
 
 export function renderUnit(template: string, p: UnitParams): string {
   const code = [p.node, p.ambitd];
-  const hidden = code.find((path) => isUnder(path, PRIVATE_TMP_DIRS));
-  if (hidden) {
-    throw new AmbitError('EINSTALL_LOCATION', `${hidden} is under ${PRIVATE_TMP_DIRS.join(' or ')}, which the unit hides from ambitd (PrivateTmp=yes): install ambit (and node) somewhere permanent, e.g. /opt/ambit`, { path: hidden });
-  }
   const inHome = code.some((path) => isUnder(path, HOME_DIRS));
   const values: Record<string, string> = {
     CREATED_DIRS: `${createdRecord(p.root).slice(2)}${JSON.stringify([...p.createdDirs].sort())}`,
@@ -70,6 +66,16 @@ export function renderUnit(template: string, p: UnitParams): string {
 }
 
 /** Whether the unit's code paths are under a home directory (the unit then only reads them: ProtectHome=read-only). */
+/** The first path the unit's PrivateTmp=yes would hide from ambitd, if any. */
+export function codeInPrivateTmp(paths: string[]): string | undefined {
+  return paths.find((path) => isUnder(path, PRIVATE_TMP_DIRS));
+}
+
+/** Code the unit would hide: an error for a real install, a warning for one staged with --root (it may be moved before it runs). */
+export function privateTmpProblem(path: string): string {
+  return `${path} is under ${PRIVATE_TMP_DIRS.join(' or ')}, which the unit hides from ambitd (PrivateTmp=yes): install ambit (and node) somewhere permanent, e.g. /opt/ambit`;
+}
+
 export function codeInHome(paths: string[]): boolean {
   return paths.some((path) => isUnder(path, HOME_DIRS));
 }
