@@ -19,6 +19,8 @@ export interface Check {
   name: string;
   /** Checks that must end OK or WARN first; otherwise this one is a SKIP naming them. */
   needs?: readonly string[];
+  /** Its own deadline, for checks that run external tools (several iptables calls take seconds on a busy host). */
+  timeoutMs?: number;
   /** Must give up when `signal` aborts (the check's deadline passed). */
   run(ctx: DoctorContext, signal: AbortSignal): Promise<CheckResult>;
 }

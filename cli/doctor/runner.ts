@@ -27,7 +27,7 @@ export async function runChecks(checks: readonly Check[], ctx: DoctorContext, op
   const start = (check: Check): Promise<CheckReport> => {
     let report = started.get(check.name);
     if (!report) {
-      report = afterNeeds(check, (name) => start(byName.get(name)!)).then((blocked) => blocked ?? runOne(check, ctx, timeoutMs));
+      report = afterNeeds(check, (name) => start(byName.get(name)!)).then((blocked) => blocked ?? runOne(check, ctx, check.timeoutMs ?? timeoutMs));
       started.set(check.name, report);
     }
     return report;

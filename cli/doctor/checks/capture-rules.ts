@@ -56,6 +56,8 @@ async function withoutDaemon(signal: AbortSignal, why: string): Promise<CheckRes
 
 export const captureRulesCheck: Check = {
   name: 'capture-rules',
+  // check.sh runs iptables-save and ip6tables-save and reads every chain: seconds under load.
+  timeoutMs: 10_000,
   needs: ['root', 'iptables', 'config'],
   run: async (ctx, signal) => {
     let dump: ConfigDump;

@@ -16,6 +16,8 @@ const INSTALL = 'install it: apt-get install -y iptables (or dnf install -y ipta
 
 export const iptablesCheck: Check = {
   name: 'iptables',
+  // iptables calls take seconds on a busy host.
+  timeoutMs: 10_000,
   needs: ['root'],
   run: async (ctx, signal) => {
     const out = await runProbe('iptables', ['--version'], signal);

@@ -86,6 +86,8 @@ async function readList(file: string): Promise<Set<string>> {
 
 export const kernelCaptureCheck: Check = {
   name: 'kernel-capture',
+  // iptables calls take seconds on a busy host.
+  timeoutMs: 10_000,
   needs: ['iptables'],
   run: async (ctx, signal) => {
     const backend = ctx.iptablesBackend ?? 'legacy';
