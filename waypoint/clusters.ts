@@ -1,24 +1,28 @@
 /**
  * Per-cluster runtime state (`outbound|port|subset|host`): circuit breaker
- * counts and pending queue, balancer, active request counts and outlier
- * ejections. It outlives config snapshots, so a reload neither forgets what
- * is in flight nor un-ejects a bad endpoint; a changed load-balancer or
- * outlier policy replaces only that piece.
+ * counts, the connection pool with its pending queue, balancer, active
+ * request counts and outlier ejections. It outlives config snapshots, so a
+ * reload neither forgets what is in flight, nor drops reusable connections,
+ * nor un-ejects a bad endpoint; a changed load-balancer or outlier policy
+ * replaces only that piece, changed pool limits apply to the next request.
  */
-import { ConnectionGate } from './connection-gate.js';
+import type { Upstream } from './config.js';
+import { ConnectionPool, type Connector } from './connection-pool.js';
 import {
   CircuitBreakers, createBalancer, OutlierDetector, RequestLoad, type Balancer, type CircuitBreaker, type DestinationPolicy, type Endpoint,
 } from './routing/index.js';
 
 export interface ClusterState {
   breaker: CircuitBreaker;
-  gate: ConnectionGate;
+  pool: ConnectionPool;
   balancer: Balancer;
   load: RequestLoad;
   outlier: OutlierDetector | undefined;
 }
 
 interface Entry extends ClusterState {
+  /** The policy it was last asked for: what a config change is checked against. */
+  policy: DestinationPolicy;
   lbKey: string;
   outlierKey: string;
   endpoints: readonly Endpoint[] | undefined;
@@ -28,8 +32,10 @@ export class Clusters {
   readonly #breakers = new CircuitBreakers();
   readonly #byName = new Map<string, Entry>();
   readonly #now: () => number;
+  readonly #connect: Connector;
 
-  constructor(opts: { now?: () => number } = {}) {
+  constructor(connect: Connector, opts: { now?: () => number } = {}) {
+    this.#connect = connect;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -42,13 +48,15 @@ export class Clusters {
     if (!e) {
       const load = new RequestLoad();
       e = {
-        breaker, gate: new ConnectionGate(breaker), load, lbKey, outlierKey, endpoints: undefined,
+        policy, breaker, pool: new ConnectionPool(policy.cluster, breaker, policy.connectionPool, this.#connect), load, lbKey, outlierKey, endpoints: undefined,
         balancer: createBalancer(policy.loadBalancer, { load }),
         outlier: this.#outlier(policy),
       };
       this.#byName.set(policy.cluster, e);
       return e;
     }
+    e.policy = policy;
+    e.pool.setLimits(policy.connectionPool);
     if (e.lbKey !== lbKey) {
       e.balancer = createBalancer(policy.loadBalancer, { load: e.load });
       e.lbKey = lbKey;
@@ -67,6 +75,20 @@ export class Clusters {
     if (e.endpoints === endpoints || !e.outlier) return;
     e.endpoints = endpoints;
     e.outlier.setEndpoints(endpoints.map((ep) => ep.key));
+  }
+
+  /** After a config change: connections whose endpoint is gone or moved close (busy ones when their request ends). */
+  retain(keep: (upstream: Upstream, policy: DestinationPolicy) => boolean): void {
+    for (const e of this.#byName.values()) e.pool.retain((up) => keep(up, e.policy));
+  }
+
+  /** Every pooled connection, in every cluster. */
+  pools(): ConnectionPool[] {
+    return [...this.#byName.values()].map((e) => e.pool);
+  }
+
+  close(): void {
+    for (const e of this.#byName.values()) e.pool.close();
   }
 
   #outlier(policy: DestinationPolicy): OutlierDetector | undefined {

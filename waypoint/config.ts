@@ -25,6 +25,8 @@ export interface WaypointConfigOptions {
 
 /** Where one endpoint is reached: its peer daemon's HBONE port, as the identity it must present. */
 export interface Upstream {
+  /** FQDN of the service the endpoint was found under. */
+  service: string;
   endpoint: Endpoint;
   record: EndpointRecord;
   peer: { host: string; port: number };
@@ -36,6 +38,9 @@ export interface Upstream {
 }
 
 const EMPTY: readonly Endpoint[] = Object.freeze([]);
+
+/** Where a connection to `up` goes: the endpoint, behind which peer, as which identity. Pooled connections are shared by route. */
+export const routeOf = (up: Upstream): string => `${up.authority} via ${up.peer.host}:${up.peer.port} as ${up.peerIdentity}`;
 
 export class WaypointConfig {
   readonly revision: number;
@@ -79,7 +84,7 @@ export class WaypointConfig {
     const svc = this.#mesh.serviceByName(fqdn);
     if (!svc) list = EMPTY;
     else {
-      list = Object.freeze(svc.endpoints.filter((r) => r.port === port).map((r) => this.#upstream(r).endpoint));
+      list = Object.freeze(svc.endpoints.filter((r) => r.port === port).map((r) => this.#upstream(r, fqdn).endpoint));
     }
     this.#endpoints.set(key, list);
     return list;
@@ -89,13 +94,20 @@ export class WaypointConfig {
     return this.#upstreams.get(endpoint.key);
   }
 
+  /** `up`'s endpoint as this snapshot has it, or undefined when it is gone or now reached another way. */
+  current(up: Upstream): Upstream | undefined {
+    const ep = this.endpoints(up.service, up.endpoint.port).find((e) => e.key === up.endpoint.key);
+    const now = ep && this.upstream(ep);
+    return now && routeOf(now) === routeOf(up) ? now : undefined;
+  }
 
-  #upstream(record: EndpointRecord): Upstream {
+  #upstream(record: EndpointRecord, service: string): Upstream {
     const key = record.address.includes(':') ? `[${record.address}]:${record.port}` : `${record.address}:${record.port}`;
     let u = this.#upstreams.get(key);
     if (!u) {
       const peer = this.#mesh.peerFor(record);
       u = {
+        service,
         endpoint: Object.freeze({ key, address: record.address, port: record.port, labels: record.labels }),
         record,
         peer: { host: peer.host, port: peer.port },

@@ -4,6 +4,8 @@ import { AmbitError } from '../core/errors.js';
 export type WaypointErrorCode =
   /** No HBONE stream to the chosen endpoint (peer unreachable, CONNECT refused or denied). */
   | 'EWAYPOINT_CONNECT'
+  /** A reused upstream connection was closed by the endpoint before the request was written on it. */
+  | 'EWAYPOINT_STALE'
   /** The configured service is not in the mesh snapshot. */
   | 'EWAYPOINT_SERVICE'
   /** Command-line or environment settings are missing or invalid. */

@@ -14,13 +14,14 @@ import type { Logger } from '../core/logging.js';
 import type { AccessLog } from './access-log.js';
 import type { ClusterState, Clusters } from './clusters.js';
 import type { WaypointConfig, Upstream } from './config.js';
-import { applyHeaderOps, responseHeaders } from './headers.js';
+import type { Lease } from './connection-pool.js';
+import { applyHeaderOps, responseHeaders, stripHopByHop } from './headers.js';
 import { replies, type LocalReply } from './local-reply.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { readRequestBody, type DownstreamRequest } from './request-body.js';
 import {
-  injectFault, shouldRetry, subsetEndpoints, type AttemptOutcome, type Endpoint, type ForwardDecision, type Release,
+  injectFault, shouldRetry, subsetEndpoints, type AttemptOutcome, type Endpoint, type ForwardDecision,
 } from './routing/index.js';
 import type { DownstreamResponse, TryError, TryResult, Upstreams } from './upstream.js';
 
@@ -140,6 +141,8 @@ export class Forwarder {
   /** The route's request header operations and rewrite, once: every try sends the same request. */
   #prepareUpstreamRequest(req: DownstreamRequest, d: ForwardDecision): void {
     const h = req.headers as Record<string, string | string[] | undefined>;
+    // The client's Connection and friends describe its hop, not the pooled upstream connection.
+    stripHopByHop(h);
     applyHeaderOps(h, d.requestHeaders);
     // The waypoint answers 100-continue itself (node:http does); the endpoint gets the body outright.
     delete h.expect;
@@ -162,25 +165,33 @@ export class Forwarder {
     const deadline = d.timeoutMs > 0 ? x.started + d.timeoutMs : Infinity;
     const maxTries = 1 + (d.retries?.attempts ?? 0);
     const tried = new Set<string>();
+    // Set after a reused connection proved dead before the request left: that try does not count.
+    let resend: Endpoint | undefined;
     for (;;) {
       const healthy = cluster.outlier?.healthy(endpoints) ?? endpoints;
-      const ep = this.#pick(cluster, healthy, tried, req);
+      const ep = resend ?? this.#pick(cluster, healthy, tried, req);
       if (!ep) return this.#reply(res, x, replies.noHealthyUpstream());
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
       tried.add(ep.key);
-      const conn = await this.#connection(x, cluster, policy.cluster, deadline, res);
-      if (typeof conn !== 'function') return conn === undefined ? undefined : this.#reply(res, x, conn);
+      const lease = await this.#connection(x, cluster, upstream, policy.cluster, deadline, res, resend !== undefined);
+      if (!lease || !('conn' in lease)) return lease === undefined ? undefined : this.#reply(res, x, lease);
       x.attempts++;
       const tryTimeout = Math.min(d.retries?.perTryTimeoutMs ?? Infinity, deadline - Date.now());
       cluster.load.begin(ep.key);
-      const result = await this.#try(req, res, upstream, body.replay(), tryTimeout);
+      const result = await this.#try(req, res, lease, body.replay(), tryTimeout);
+      const done = (): void => cluster.load.end(ep.key);
+      if (result.error === 'reset-before-request' && resend === undefined && body.replayable && !x.clientGone) {
+        // Envoy's reset-before-request: the request never left, so it goes again at once on a new connection.
+        this.#d.metrics.resendsBeforeRequest.inc({ cluster: policy.cluster });
+        x.attempts--;
+        resend = ep;
+        done();
+        continue;
+      }
+      resend = undefined;
       const outcome = outcomeOf(result);
       if (cluster.outlier?.report(ep.key, outcome)) this.#d.metrics.ejections.inc({ cluster: policy.cluster });
-      const done = (): void => {
-        cluster.load.end(ep.key);
-        conn();
-      };
       if (x.clientGone) {
         result.response?.destroy();
         return done();
@@ -206,27 +217,33 @@ export class Forwarder {
     return ep;
   }
 
-  /** A connection slot, a reply (overflow, timeout while pending), or undefined when the client left while queued. */
-  async #connection(x: Exchange, cluster: ClusterState, name: string, deadline: number, res: DownstreamResponse): Promise<Release | LocalReply | undefined> {
-    const slot = cluster.gate.acquire();
-    if (typeof slot === 'function') return slot;
+  /** A pooled connection, a reply (overflow, timeout while pending), or undefined when the client left while queued. */
+  async #connection(
+    x: Exchange, cluster: ClusterState, upstream: Upstream, name: string, deadline: number, res: DownstreamResponse, fresh: boolean,
+  ): Promise<Lease | LocalReply | undefined> {
+    const slot = cluster.pool.acquire(upstream, 'h1', { fresh });
     if (typeof slot === 'string') {
       this.#d.metrics.overflows.inc({ cluster: name, reason: slot });
       return replies.overflow(slot);
     }
+    if ('conn' in slot) return slot;
     let timer: NodeJS.Timeout | undefined;
     const gone = new Promise<undefined>((r) => res.once('close', () => r(undefined)));
     const late = deadline === Infinity ? new Promise<never>(() => undefined) : new Promise<LocalReply>((r) => (timer = setTimeout(() => r(replies.timeout()), deadline - Date.now())));
     const got = await Promise.race([slot.granted, gone, late]);
     clearTimeout(timer);
-    if (typeof got !== 'function') slot.cancel();
+    // Granted in the same turn the client left or the deadline passed: give the connection back unused.
+    if ((got === undefined || !('conn' in got)) && !slot.cancel()) void slot.granted.then((lease) => lease.conn.abandon());
     return got === undefined && !x.clientGone ? replies.reset() : got;
   }
 
   /** One try, ended early by the per-try timeout, the route deadline, or the client leaving. */
-  async #try(req: DownstreamRequest, res: DownstreamResponse, up: Upstream, body: Readable | undefined, tryTimeout: number): Promise<TryResult> {
-    if (tryTimeout <= 0) return { error: 'timeout' };
-    const t = this.#d.upstreams.try(req, res, up, body);
+  async #try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: Readable | undefined, tryTimeout: number): Promise<TryResult> {
+    if (tryTimeout <= 0) {
+      lease.conn.abandon();
+      return { error: 'timeout' };
+    }
+    const t = this.#d.upstreams.try(req, res, lease, body);
     const timer = tryTimeout === Infinity ? undefined : setTimeout(() => t.abort('timeout'), tryTimeout);
     const onClose = (): void => t.abort('reset');
     res.once('close', onClose);
@@ -318,7 +335,7 @@ function outcomeOf(r: TryResult): AttemptOutcome {
     const grpc = r.response.headers['grpc-status'];
     return grpc === undefined ? { status: r.response.statusCode } : { status: r.response.statusCode, grpcStatus: Number(grpc) };
   }
-  return { error: r.error === 'protocol' ? 'reset' : r.error };
+  return { error: r.error === 'protocol' || r.error === 'reset-before-request' ? 'reset' : r.error };
 }
 
 function replyFor(error: TryError): LocalReply {
@@ -330,6 +347,7 @@ function replyFor(error: TryError): LocalReply {
     case 'protocol':
       return replies.protocolError();
     case 'reset':
+    case 'reset-before-request':
       return replies.reset();
   }
 }

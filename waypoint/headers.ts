@@ -11,6 +11,23 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 type Headers = Record<string, string | string[] | number | undefined>;
 
+/**
+ * Request headers that belong to the client's connection. Transfer-Encoding
+ * stays: node:http frames an HTTP/1.1 body by it, and the HTTP/2 path
+ * drops it itself.
+ */
+const REQUEST_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'http2-settings'];
+
+/** Removes the client's hop-by-hop request headers, those its Connection header names included; `te: trailers` stays. */
+export function stripHopByHop(headers: Headers): void {
+  for (const name of listedIn(headers.connection)) if (name !== 'transfer-encoding') delete headers[name];
+  for (const name of REQUEST_HOP_BY_HOP) delete headers[name];
+  if (headers.te !== undefined && String(headers.te).trim().toLowerCase() !== 'trailers') delete headers.te;
+}
+
+const listedIn = (connection: Headers[string]): string[] =>
+  String(connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
+
 export function applyHeaderOps(headers: Headers, ops: readonly HeaderOp[]): void {
   for (const { op, name, value } of ops) {
     if (op === 'remove') delete headers[name];
@@ -25,7 +42,7 @@ export function applyHeaderOps(headers: Headers, ops: readonly HeaderOp[]): void
 /** The endpoint's response headers as the client should get them, after the route's response operations. */
 export function responseHeaders(upstream: IncomingHttpHeaders, ops: readonly HeaderOp[]): OutgoingHttpHeaders {
   const out: Headers = {};
-  const listed = String(upstream.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
+  const listed = listedIn(upstream.connection);
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined || HOP_BY_HOP.has(name) || listed.includes(name)) continue;
     out[name] = value;

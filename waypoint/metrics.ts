@@ -27,6 +27,13 @@ export class WaypointMetrics {
   readonly retries = new Counter({ name: 'ambit_waypoint_retries_total', help: 'Upstream retries', labelNames: ['cluster'], registers: [this.registry] });
   readonly overflows = new Counter({ name: 'ambit_waypoint_overflows_total', help: 'Requests refused by a circuit breaker', labelNames: ['cluster', 'reason'], registers: [this.registry] });
   readonly ejections = new Counter({ name: 'ambit_waypoint_outlier_ejections_total', help: 'Endpoints ejected by outlier detection', labelNames: ['cluster'], registers: [this.registry] });
+  readonly connectionsOpened = new Counter({
+    name: 'ambit_waypoint_upstream_connections_opened_total', help: 'Upstream connections (one HBONE stream each) opened', labelNames: ['cluster', 'protocol'], registers: [this.registry],
+  });
+  readonly resendsBeforeRequest = new Counter({
+    name: 'ambit_waypoint_upstream_reset_before_request_total', help: 'Requests sent again because their reused connection was closed before they were written',
+    labelNames: ['cluster'], registers: [this.registry],
+  });
 
   record(labels: RequestLabels, durationMs: number): void {
     this.requests.inc(labels);

@@ -15,6 +15,8 @@ import { logger, type Logger } from '../core/logging.js';
 import { pinoAccessLog, type AccessLog } from './access-log.js';
 import { Clusters } from './clusters.js';
 import { WaypointConfig, type Upstream } from './config.js';
+import type { Connector } from './connection-pool.js';
+import { H1Connection } from './h1-connection.js';
 import { Forwarder, type Caller } from './forward.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
 import { WaypointMetrics } from './metrics.js';
@@ -54,9 +56,12 @@ export class WaypointServer {
   readonly #log: Logger;
   readonly #client: HboneClient;
   readonly #forwarder: Forwarder;
+  readonly #clusters: Clusters;
   readonly #h1: Http1Server;
   readonly #h2: Http2Server;
   readonly #tunnels = new WeakMap<object, TunnelContext>();
+  /** The HBONE server's TLS connections, so close() can cut those whose session never finishes closing. */
+  readonly #connections = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
@@ -67,10 +72,11 @@ export class WaypointServer {
     this.#log = options.log ?? logger('waypoint');
     this.#config = this.#compile(options.mesh);
     this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
+    this.#clusters = new Clusters(this.#connector());
     this.#forwarder = new Forwarder({
       config: () => this.#config,
-      clusters: new Clusters(),
-      upstreams: new Upstreams((up) => this.#dial(up)),
+      clusters: this.#clusters,
+      upstreams: new Upstreams(),
       metrics: this.metrics,
       accessLog: options.accessLog ?? pinoAccessLog(this.#log.child({ component: 'access' })),
       log: this.#log,
@@ -94,15 +100,38 @@ export class WaypointServer {
         return { accept: (stream) => this.#accept(stream, request, service) };
       },
     });
+    this.#trackConnections();
   }
 
   get config(): WaypointConfig {
     return this.#config;
   }
 
-  /** A new mesh snapshot: new requests use it; requests in flight finish on theirs. */
+  /**
+   * A new mesh snapshot: new requests use it; requests in flight finish on
+   * theirs. Pooled connections to endpoints that are gone, or now behind
+   * another peer, close (busy ones once their request ends).
+   */
   update(mesh: MeshView): void {
-    this.#config = this.#compile(mesh);
+    const config = this.#compile(mesh);
+    this.#config = config;
+    this.#clusters.retain((up, was) => {
+      const policy = config.routes.policyFor(was.host, was.subset, was.port);
+      const now = policy && config.current(up);
+      return now !== undefined && inSubset(now, policy!.subsetLabels);
+    });
+  }
+
+  /** The cluster connection pools, for tests and the admin view. */
+  get clusters(): Clusters {
+    return this.#clusters;
+  }
+
+  #trackConnections(): void {
+    this.hbone.server.on('secureConnection', (socket: Duplex) => {
+      this.#connections.add(socket);
+      socket.once('close', () => this.#connections.delete(socket));
+    });
   }
 
   listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
@@ -123,7 +152,15 @@ export class WaypointServer {
   }
 
   async close(graceMs = 5000): Promise<void> {
+    // Node's http2 can leave a destroyed session's socket open for good when
+    // the session still had a write in flight (seen with h2c tunnels torn
+    // down mid-exchange); the server's close would wait for it forever.
+    const cut = setTimeout(() => {
+      for (const socket of this.#connections) socket.destroy();
+    }, graceMs + 100);
     await this.hbone.close(graceMs);
+    clearTimeout(cut);
+    this.#clusters.close();
     this.#client.close();
     this.#h1.closeAllConnections();
     this.#h2.close();
@@ -166,7 +203,17 @@ export class WaypointServer {
     this.#forwarder.handle(req, res, ctx.caller, ctx.service, ctx.port).catch((err: unknown) => this.#log.error({ err }, 'waypoint request handler failed'));
   }
 
+  #connector(): Connector {
+    return (up, _protocol, events, cluster) => {
+      this.metrics.connectionsOpened.inc({ cluster, protocol: 'h1' });
+      return new H1Connection(up, this.#dial(up), events);
+    };
+  }
+
   #dial(up: Upstream): Promise<Duplex> {
     return this.#client.connect({ peer: up.peer, authority: up.authority, source: this.#options.principal, expectedServerIdentity: up.peerIdentity });
   }
 }
+
+const inSubset = (up: Upstream, labels: Readonly<Record<string, string>> | undefined): boolean =>
+  labels === undefined || Object.entries(labels).every(([k, v]) => up.endpoint.labels[k] === v);

@@ -1,23 +1,26 @@
 /**
  * One upstream try through http-proxy-3: the request (with its replayed body)
- * goes to an endpoint over an HBONE stream, and the try ends with the
- * response head (the body is not read, so a retry can drop it and the
- * winner is streamed to the client) or a transport error. selfHandleResponse
- * keeps http-proxy-3 from writing to the client: whether a response is
- * retried or delivered is forward.ts's decision.
+ * goes to an endpoint over a pooled HTTP/1.1 connection (h1-connection.ts)
+ * the router leased for it, and the try ends with the response head (the
+ * body is not read, so a retry can drop it and the winner is streamed to the
+ * client) or a transport error. selfHandleResponse keeps http-proxy-3 from
+ * writing to the client: whether a response is retried or delivered is
+ * forward.ts's decision.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientRequest } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import type { Duplex } from 'node:stream';
-import type { Upstream } from './config.js';
-import { HboneAgent } from './hbone-agent.js';
+import type { Lease } from './connection-pool.js';
+import type { H1Connection } from './h1-connection.js';
 import type { DownstreamRequest } from './request-body.js';
-import type { Http2ServerResponse } from 'node:http2';
 
-/** How a try failed without a response; `protocol`: the endpoint answered with something that is not HTTP. */
-export type TryError = 'connect-failure' | 'reset' | 'timeout' | 'protocol';
+/**
+ * How a try failed without a response. `protocol`: the endpoint answered
+ * with something that is not HTTP. `reset-before-request`: a reused
+ * connection turned out closed before the request was written on it.
+ */
+export type TryError = 'connect-failure' | 'reset' | 'timeout' | 'protocol' | 'reset-before-request';
 
 export type TryResult = { response: IncomingMessage; error?: undefined } | { response?: undefined; error: TryError; cause?: Error };
 
@@ -37,18 +40,11 @@ interface Pending {
 
 export class Upstreams {
   readonly #proxy: ProxyServer;
-  readonly #agent: HboneAgent;
   // http-proxy-3 reports proxyReq/proxyRes on the server, keyed by the
   // downstream request; a request has at most one try in flight.
   readonly #pending = new WeakMap<object, Pending>();
-  // Where each endpoint key was last seen, for the agent, which only gets host and port.
-  readonly #targets = new Map<string, Upstream>();
 
-  constructor(connect: (upstream: Upstream) => Promise<Duplex>) {
-    this.#agent = new HboneAgent((host, port) => {
-      const up = this.#targets.get(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
-      return up ? connect(up) : Promise.reject(new Error('endpoint is no longer known'));
-    });
+  constructor() {
     this.#proxy = createProxyServer({ xfwd: false, changeOrigin: false, selfHandleResponse: true });
     this.#proxy.on('proxyReq', (proxyReq, req) => {
       const p = this.#pending.get(req);
@@ -65,9 +61,9 @@ export class Upstreams {
     this.#proxy.on('econnreset', () => undefined);
   }
 
-  try(req: DownstreamRequest, res: DownstreamResponse, upstream: Upstream, body: Readable | undefined): UpstreamTry {
-    this.#targets.set(upstream.endpoint.key, upstream);
-    const target = { host: upstream.endpoint.address, port: upstream.endpoint.port };
+  try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: Readable | undefined): UpstreamTry {
+    const conn = lease.conn as H1Connection;
+    const target = { host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port };
     let settle!: (r: TryResult) => void;
     const result = new Promise<TryResult>((resolve) => (settle = resolve));
     const pending: Pending = {
@@ -80,8 +76,9 @@ export class Upstreams {
       },
     };
     this.#pending.set(req, pending);
-    this.#proxy.web(req as IncomingMessage, res as ServerResponse, { target, agent: this.#agent, buffer: body }, (err) => {
-      pending.settle({ error: classify(err as NodeJS.ErrnoException), cause: err as Error });
+    this.#proxy.web(req as IncomingMessage, res as ServerResponse, { target, agent: conn.agent() as never, buffer: body }, (err) => {
+      const error = lease.reused && !conn.requestSent ? 'reset-before-request' : classify(err as NodeJS.ErrnoException);
+      pending.settle({ error, cause: err as Error });
     });
     return {
       result,

@@ -7,9 +7,12 @@
  * through HBONE as `productpage`, over HTTP/1.1 or h2c.
  */
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent, createServer, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse,
+} from 'node:http';
 import { connect as h2connect } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ExecutionContext } from 'ava';
 import { refKey, type Resource } from '../../core/config/index.js';
 import { HboneClient, HboneServer } from '../../core/hbone/index.js';
@@ -18,8 +21,8 @@ import { logger } from '../../core/logging.js';
 import type { EndpointRecord, ServiceRecord, Snapshot } from '../../core/store/types.js';
 import { MeshState } from '../../daemon/state.js';
 import type { AccessLogEntry } from '../../waypoint/access-log.js';
-import { HboneAgent } from '../../waypoint/hbone-agent.js';
 import { WaypointServer } from '../../waypoint/server.js';
+import { asHttpSocket } from '../../waypoint/stream-socket.js';
 import { readAll } from './hbone-harness.js';
 import { makeTestCa, workload, type TestCa } from './test-pki.js';
 
@@ -61,13 +64,19 @@ export interface WaypointHarness {
   hits: Map<string, number>;
   accessLog: AccessLogEntry[];
   request(options?: RequestOptions): Promise<Reply>;
-  /** Swap in new resources (a config reload) without restarting anything. */
-  apply(resources: Resource[]): void;
+  /** Swap in new resources (a config reload) without restarting anything; `without`: endpoints (`<service>-<version>`) to leave out. */
+  apply(resources: Resource[], without?: string[]): void;
 }
 
 const fqdn = (svc: string) => `${svc}.default.svc.cluster.local`;
 
-export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec[], resources: Resource[], opts: { rng?: () => number } = {}): Promise<WaypointHarness> {
+export interface HarnessOptions {
+  rng?: () => number;
+  /** The test client keeps its HBONE streams to the waypoint open between requests (default: one per request). */
+  clientKeepAlive?: boolean;
+}
+
+export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec[], resources: Resource[], opts: HarnessOptions = {}): Promise<WaypointHarness> {
   const pki = await makeTestCa();
   const hits = new Map<string, number>();
   // Endpoints: 127.0.1.N, one port for all (picked by the first bind).
@@ -104,12 +113,13 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
     services.set(`default/${svc}`, { name: svc, namespace: 'default', ports: [port], vip });
   }
   let revision = 1;
-  const mesh = (rs: Resource[]) => {
+  const mesh = (rs: Resource[], without: string[] = []) => {
+    const kept = records.filter((r) => !without.includes(`${r.service}-${r.labels?.version}`));
     const snapshot: Snapshot = {
       revision: revision++,
       resources: new Map(rs.map((r) => [refKey(r), r])),
       services,
-      endpoints: new Map(records.map((r) => [`default/${r.service}/${r.node}/${r.address}:${r.port}`, r])),
+      endpoints: new Map(kept.map((r) => [`default/${r.service}/${r.node}/${r.address}:${r.port}`, r])),
     };
     return new MeshState(snapshot, [{ name: 'node-b', address: '127.0.0.1', hbonePort: peerPort }], { nodeName: 'node-wp', trustDomain: 'cluster.local', domain: 'cluster.local' });
   };
@@ -130,16 +140,17 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
   const callerTls = await pki.issue(CALLER);
   const client = new HboneClient({ getSecureContext: () => callerTls, maxStreamsPerSession: 1000 });
   t.teardown(async () => {
+    for (const a of agents.values()) a.destroy();
     client.close();
     await waypoint.close(100);
     await peer.close(100);
   });
   const tunnel = (service: string) =>
     client.connect({ peer: { host: '127.0.0.1', port: wpPort }, authority: `${vips.get(service)}:${port}`, source: CALLER, expectedServerIdentity: WAYPOINT });
-  const agents = new Map<string, HboneAgent>();
+  const agents = new Map<string, TunnelAgent>();
   const agentFor = (service: string) => {
     let a = agents.get(service);
-    if (!a) agents.set(service, (a = new HboneAgent(() => tunnel(service))));
+    if (!a) agents.set(service, (a = new TunnelAgent(() => tunnel(service), opts.clientKeepAlive ?? false)));
     return a;
   };
 
@@ -170,7 +181,20 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
     });
   }
 
-  return { pki, waypoint, port, vips, hits, accessLog, request, apply: (rs) => waypoint.update(mesh(rs)) };
+  return { pki, waypoint, port, vips, hits, accessLog, request, apply: (rs, without) => waypoint.update(mesh(rs, without)) };
+}
+
+/** The caller's node:http Agent: each of its "sockets" is an HBONE stream to the waypoint. */
+class TunnelAgent extends Agent {
+  constructor(private readonly dial: () => Promise<Duplex>, keepAlive: boolean) {
+    super({ keepAlive });
+  }
+
+  // node:http waits for the callback when createConnection returns nothing.
+  override createConnection(_options: ClientRequestArgs, callback?: (err: Error | null, socket: Socket) => void): Socket | undefined {
+    this.dial().then((stream) => callback?.(null, asHttpSocket(stream)), (err: Error) => callback?.(err, undefined as unknown as Socket));
+    return undefined;
+  }
 }
 
 /** `n` requests, `concurrency` at a time. */
