@@ -1,29 +1,28 @@
 /**
  * One HTTP request through the waypoint, in Envoy's filter order:
  * L7 AuthorizationPolicy (RBAC) -> route -> fault -> router (circuit
- * breakers, endpoint pick, tries with per-try and route timeouts, retries
+ * breakers, endpoint pick, a pooled connection in the HTTP version the
+ * DestinationRule asks for, tries with per-try and route timeouts, retries
  * per the route's retry policy, outlier reporting) -> response with the
- * route's header operations. Every path ends in exactly one access-log line
- * and one metrics sample.
+ * route's header operations, trailers included. Every path ends in exactly
+ * one access-log line and one metrics sample.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
 import { evaluate, type L7Request } from '../core/authz/index.js';
 import type { Logger } from '../core/logging.js';
 import type { AccessLog } from './access-log.js';
 import type { ClusterState, Clusters } from './clusters.js';
 import type { WaypointConfig, Upstream } from './config.js';
-import type { Lease } from './connection-pool.js';
+import type { Lease, UpstreamProtocol } from './connection-pool.js';
 import { applyHeaderOps, responseHeaders, stripHopByHop } from './headers.js';
 import { replies, type LocalReply } from './local-reply.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
-import { readRequestBody, type DownstreamRequest } from './request-body.js';
+import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
 import {
-  injectFault, shouldRetry, subsetEndpoints, type AttemptOutcome, type Endpoint, type ForwardDecision,
+  injectFault, shouldRetry, subsetEndpoints, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision,
 } from './routing/index.js';
-import type { DownstreamResponse, TryError, TryResult, Upstreams } from './upstream.js';
+import type { DownstreamResponse, TryError, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
 
 export interface Caller {
   /** Verified SPIFFE ID of the HBONE peer. */
@@ -163,6 +162,7 @@ export class Forwarder {
     const endpoints = subsetEndpoints(all, policy.subsetLabels);
     const body = await readRequestBody(req);
     const deadline = d.timeoutMs > 0 ? x.started + d.timeoutMs : Infinity;
+    const protocol = upstreamProtocol(policy.connectionPool, req.httpVersionMajor >= 2 ? 'h2' : 'h1');
     const maxTries = 1 + (d.retries?.attempts ?? 0);
     const tried = new Set<string>();
     // Set after a reused connection proved dead before the request left: that try does not count.
@@ -174,12 +174,12 @@ export class Forwarder {
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
       tried.add(ep.key);
-      const lease = await this.#connection(x, cluster, upstream, policy.cluster, deadline, res, resend !== undefined);
+      const lease = await this.#connection(x, cluster, upstream, protocol, deadline, res, resend !== undefined);
       if (!lease || !('conn' in lease)) return lease === undefined ? undefined : this.#reply(res, x, lease);
       x.attempts++;
       const tryTimeout = Math.min(d.retries?.perTryTimeoutMs ?? Infinity, deadline - Date.now());
       cluster.load.begin(ep.key);
-      const result = await this.#try(req, res, lease, body.replay(), tryTimeout);
+      const result = await this.#try(req, res, lease, body, tryTimeout);
       const done = (): void => cluster.load.end(ep.key);
       if (result.error === 'reset-before-request' && resend === undefined && body.replayable && !x.clientGone) {
         // Envoy's reset-before-request: the request never left, so it goes again at once on a new connection.
@@ -219,11 +219,11 @@ export class Forwarder {
 
   /** A pooled connection, a reply (overflow, timeout while pending), or undefined when the client left while queued. */
   async #connection(
-    x: Exchange, cluster: ClusterState, upstream: Upstream, name: string, deadline: number, res: DownstreamResponse, fresh: boolean,
+    x: Exchange, cluster: ClusterState, upstream: Upstream, protocol: UpstreamProtocol, deadline: number, res: DownstreamResponse, fresh: boolean,
   ): Promise<Lease | LocalReply | undefined> {
-    const slot = cluster.pool.acquire(upstream, 'h1', { fresh });
+    const slot = cluster.pool.acquire(upstream, protocol, { fresh });
     if (typeof slot === 'string') {
-      this.#d.metrics.overflows.inc({ cluster: name, reason: slot });
+      this.#d.metrics.overflows.inc({ cluster: cluster.pool.cluster, reason: slot });
       return replies.overflow(slot);
     }
     if ('conn' in slot) return slot;
@@ -238,7 +238,7 @@ export class Forwarder {
   }
 
   /** One try, ended early by the per-try timeout, the route deadline, or the client leaving. */
-  async #try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: Readable | undefined, tryTimeout: number): Promise<TryResult> {
+  async #try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: RequestBody, tryTimeout: number): Promise<TryResult> {
     if (tryTimeout <= 0) {
       lease.conn.abandon();
       return { error: 'timeout' };
@@ -271,16 +271,16 @@ export class Forwarder {
     return Math.floor(this.#rng() * Math.min(base * 2 ** (attempt - 1), base * 10));
   }
 
-  #deliver(res: DownstreamResponse, x: Exchange, upstream: IncomingMessage, d: ForwardDecision, done: () => void): void {
-    x.status = upstream.statusCode ?? 502;
+  /** Streams the winning response to the client, trailers included; an endpoint reset mid-body resets the client too. */
+  #deliver(res: DownstreamResponse, x: Exchange, upstream: UpstreamResponse, d: ForwardDecision, done: () => void): void {
+    x.status = upstream.statusCode;
+    const body = upstream.body;
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
       done();
     };
-    upstream.once('close', release);
-    upstream.once('end', release);
     res.once('close', () => {
       upstream.destroy();
       release();
@@ -292,7 +292,24 @@ export class Forwarder {
       upstream.destroy();
       return this.#reply(res, x, replies.protocolError());
     }
-    upstream.pipe(res as NodeJS.WritableStream);
+    body.once('end', () => {
+      release();
+      const trailers = upstream.trailers();
+      // HTTP/1.1 carries them only in a chunked response; node:http drops them otherwise.
+      if (Object.keys(trailers).length > 0) {
+        try {
+          res.addTrailers(trailers as Record<string, string>);
+        } catch (err) {
+          this.#d.log.debug({ err, requestId: x.requestId }, 'upstream trailers dropped');
+        }
+      }
+      res.end();
+    });
+    body.once('close', () => {
+      release();
+      if (!body.readableEnded && !res.writableEnded) res.destroy();
+    });
+    body.pipe(res as NodeJS.WritableStream, { end: false });
   }
 
   #reply(res: DownstreamResponse, x: Exchange, r: LocalReply): void {
@@ -347,6 +364,7 @@ function replyFor(error: TryError): LocalReply {
     case 'protocol':
       return replies.protocolError();
     case 'reset':
+    case 'refused-stream':
     case 'reset-before-request':
       return replies.reset();
   }

@@ -5,6 +5,7 @@
  * them outright, so an h2c client would get a protocol error).
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { DownstreamRequest } from './request-body.js';
 import type { HeaderOp } from './routing/index.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
@@ -48,5 +49,31 @@ export function responseHeaders(upstream: IncomingHttpHeaders, ops: readonly Hea
     out[name] = value;
   }
   applyHeaderOps(out, ops);
+  return out;
+}
+
+/** Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2); Host becomes :authority. */
+const NOT_IN_H2 = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
+
+/** The request as HTTP/2 headers for the endpoint, from a client that spoke either version (after the route's edits). */
+export function h2RequestHeaders(req: DownstreamRequest): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(':') || NOT_IN_H2.has(name)) continue;
+    if (name === 'te' && String(value).toLowerCase() !== 'trailers') continue;
+    out[name] = value;
+  }
+  const h = req.headers as Record<string, string | string[] | undefined>;
+  out[':method'] = req.method ?? 'GET';
+  out[':path'] = String(h[':path'] ?? req.url ?? '/');
+  out[':authority'] = String(h[':authority'] ?? h.host ?? '');
+  out[':scheme'] = 'http';
+  return out;
+}
+
+/** HTTP/2 headers or trailers without the pseudo-headers (:status and friends). */
+export function withoutPseudoHeaders<T extends Record<string, unknown>>(headers: T): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) if (!name.startsWith(':')) out[name] = value as string | string[] | undefined;
   return out;
 }

@@ -16,6 +16,8 @@ export interface RequestBody {
   /** A fresh stream of the body for one try; undefined: pipe the request itself (only once). */
   replay(): Readable | undefined;
   replayable: boolean;
+  /** The request has no body at all (an HTTP/2 request can then end with its headers). */
+  empty: boolean;
 }
 
 const noBody = (req: DownstreamRequest): boolean => {
@@ -29,12 +31,12 @@ const noBody = (req: DownstreamRequest): boolean => {
 export async function readRequestBody(req: DownstreamRequest, limit = RETRY_BUFFER_LIMIT): Promise<RequestBody> {
   if (noBody(req)) {
     req.resume();
-    return { replayable: true, replay: () => Readable.from([]) };
+    return { replayable: true, empty: true, replay: () => Readable.from([]) };
   }
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (!(declared <= limit)) return { replayable: false, replay: () => undefined };
+  if (!(declared <= limit)) return { replayable: false, empty: false, replay: () => undefined };
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
   const body = Buffer.concat(chunks);
-  return { replayable: true, replay: () => Readable.from([body]) };
+  return { replayable: true, empty: body.length === 0, replay: () => Readable.from([body]) };
 }

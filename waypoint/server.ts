@@ -17,6 +17,7 @@ import { Clusters } from './clusters.js';
 import { WaypointConfig, type Upstream } from './config.js';
 import type { Connector } from './connection-pool.js';
 import { H1Connection } from './h1-connection.js';
+import { H2Connection } from './h2-connection.js';
 import { Forwarder, type Caller } from './forward.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
 import { WaypointMetrics } from './metrics.js';
@@ -204,9 +205,9 @@ export class WaypointServer {
   }
 
   #connector(): Connector {
-    return (up, _protocol, events, cluster) => {
-      this.metrics.connectionsOpened.inc({ cluster, protocol: 'h1' });
-      return new H1Connection(up, this.#dial(up), events);
+    return (up, protocol, events, cluster) => {
+      this.metrics.connectionsOpened.inc({ cluster, protocol });
+      return protocol === 'h2' ? new H2Connection(up, this.#dial(up), events) : new H1Connection(up, this.#dial(up), events);
     };
   }
 

@@ -1,28 +1,46 @@
 /**
- * One upstream try through http-proxy-3: the request (with its replayed body)
- * goes to an endpoint over a pooled HTTP/1.1 connection (h1-connection.ts)
- * the router leased for it, and the try ends with the response head (the
- * body is not read, so a retry can drop it and the winner is streamed to the
- * client) or a transport error. selfHandleResponse keeps http-proxy-3 from
- * writing to the client: whether a response is retried or delivered is
- * forward.ts's decision.
+ * One upstream try: the request (with its replayed body) goes to an endpoint
+ * over the pooled connection the router leased for it, and the try ends
+ * with the response head (the body is not read, so a retry can drop it and
+ * the winner is streamed to the client) or a transport error.
+ *
+ * HTTP/1.1 goes through http-proxy-3 on an H1Connection; selfHandleResponse
+ * keeps it from writing to the client, since whether a response is retried
+ * or delivered is forward.ts's decision. HTTP/2 opens a stream on the
+ * endpoint's H2Connection. Either way the client may have spoken the other
+ * version: headers are translated (h2-headers in headers.ts), and the
+ * response comes back as one UpstreamResponse shape.
  */
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientHttp2Stream, Http2ServerResponse, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Lease } from './connection-pool.js';
 import type { H1Connection } from './h1-connection.js';
-import type { DownstreamRequest } from './request-body.js';
+import { CANCEL, REFUSED_STREAM, type H2Connection } from './h2-connection.js';
+import { h2RequestHeaders, withoutPseudoHeaders } from './headers.js';
+import type { DownstreamRequest, RequestBody } from './request-body.js';
 
 /**
  * How a try failed without a response. `protocol`: the endpoint answered
  * with something that is not HTTP. `reset-before-request`: a reused
  * connection turned out closed before the request was written on it.
  */
-export type TryError = 'connect-failure' | 'reset' | 'timeout' | 'protocol' | 'reset-before-request';
+export type TryError = 'connect-failure' | 'reset' | 'refused-stream' | 'timeout' | 'protocol' | 'reset-before-request';
 
-export type TryResult = { response: IncomingMessage; error?: undefined } | { response?: undefined; error: TryError; cause?: Error };
+/** An endpoint's response, whichever HTTP version carried it. */
+export interface UpstreamResponse {
+  statusCode: number;
+  /** Without HTTP/2 pseudo-headers. */
+  headers: IncomingHttpHeaders;
+  body: Readable;
+  /** What the endpoint sent after the body (chunked HTTP/1.1 or HTTP/2 trailers); complete once `body` ended. */
+  trailers(): Record<string, string | string[] | undefined>;
+  /** Drops the response (and with HTTP/1.1, its connection). */
+  destroy(): void;
+}
+
+export type TryResult = { response: UpstreamResponse; error?: undefined } | { response?: undefined; error: TryError; cause?: Error };
 
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
 
@@ -55,13 +73,17 @@ export class Upstreams {
     this.#proxy.on('proxyRes', (proxyRes, req) => {
       const p = this.#pending.get(req);
       if (!p || p.settled) return void proxyRes.destroy();
-      p.settle({ response: proxyRes });
+      p.settle({ response: h1Response(proxyRes) });
     });
     // A client reset during a try: forward.ts sees the response close and aborts the try.
     this.#proxy.on('econnreset', () => undefined);
   }
 
-  try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: Readable | undefined): UpstreamTry {
+  try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: RequestBody): UpstreamTry {
+    return lease.conn.protocol === 'h2' ? tryH2(req, lease, body) : this.#tryH1(req, res, lease, body.replay());
+  }
+
+  #tryH1(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: Readable | undefined): UpstreamTry {
     const conn = lease.conn as H1Connection;
     const target = { host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port };
     let settle!: (r: TryResult) => void;
@@ -94,4 +116,48 @@ function classify(err: NodeJS.ErrnoException): TryError {
   if (err.code === 'EWAYPOINT_CONNECT') return 'connect-failure';
   if (err.code?.startsWith('HPE_')) return 'protocol';
   return 'reset';
+}
+
+const h1Response = (m: IncomingMessage): UpstreamResponse => ({
+  statusCode: m.statusCode ?? 502, headers: m.headers, body: m, trailers: () => m.trailers, destroy: () => m.destroy(),
+});
+
+function h2Response(stream: ClientHttp2Stream, head: H2Headers): UpstreamResponse {
+  let trailers: Record<string, string | string[] | undefined> = {};
+  stream.once('trailers', (t: H2Headers) => (trailers = withoutPseudoHeaders(t)));
+  return {
+    statusCode: Number(head[':status']), headers: withoutPseudoHeaders(head), body: stream, trailers: () => trailers,
+    destroy: () => void (stream.closed || stream.close(CANCEL)),
+  };
+}
+
+/** One request as an HTTP/2 stream on the endpoint's session. */
+function tryH2(req: DownstreamRequest, lease: Lease, body: RequestBody): UpstreamTry {
+  const conn = lease.conn as H2Connection;
+  let stream: ClientHttp2Stream | undefined;
+  let settled = false;
+  let settle!: (r: TryResult) => void;
+  const result = new Promise<TryResult>((resolve) => (settle = (r) => {
+    if (settled) return;
+    settled = true;
+    resolve(r);
+  }));
+  conn.request(h2RequestHeaders(req), body.empty).then((s) => {
+    stream = s;
+    if (settled) return void s.close(CANCEL);
+    s.once('response', (head) => settle({ response: h2Response(s, head) }));
+    s.on('error', (err: Error) => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset', cause: err }));
+    // Reset or ended without a response head.
+    s.once('close', () => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset' }));
+    if (!body.empty) (body.replay() ?? req).pipe(s);
+  }, (err: NodeJS.ErrnoException) => {
+    settle({ error: err.code === 'EWAYPOINT_CONNECT' ? 'connect-failure' : 'reset-before-request', cause: err });
+  });
+  return {
+    result,
+    abort: (error) => {
+      settle({ error });
+      if (stream && !stream.closed) stream.close(CANCEL);
+    },
+  };
 }

@@ -8,11 +8,11 @@
  */
 import { once } from 'node:events';
 import {
-  Agent, createServer, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse,
+  Agent, createServer, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse,
 } from 'node:http';
-import { connect as h2connect } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { connect as h2connect, createServer as createH2Server } from 'node:http2';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import type { ExecutionContext } from 'ava';
 import { refKey, type Resource } from '../../core/config/index.js';
 import { HboneClient, HboneServer } from '../../core/hbone/index.js';
@@ -21,6 +21,7 @@ import { logger } from '../../core/logging.js';
 import type { EndpointRecord, ServiceRecord, Snapshot } from '../../core/store/types.js';
 import { MeshState } from '../../daemon/state.js';
 import type { AccessLogEntry } from '../../waypoint/access-log.js';
+import { sniffProtocol } from '../../waypoint/protocol.js';
 import { WaypointServer } from '../../waypoint/server.js';
 import { asHttpSocket } from '../../waypoint/stream-socket.js';
 import { readAll } from './hbone-harness.js';
@@ -37,12 +38,15 @@ export interface EndpointSpec {
   service: string;
   version: string;
   handler?: Handler;
+  /** What it speaks: HTTP/1.1 (default), h2c with prior knowledge, or either (told apart by the connection preface). */
+  protocol?: 'h1' | 'h2c' | 'both';
 }
 
 export interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  trailers: Record<string, string | string[] | undefined>;
   ms: number;
 }
 
@@ -85,14 +89,14 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
   for (const [i, ep] of endpoints.entries()) {
     const name = `${ep.service}-${ep.version}`;
     const address = `127.0.1.${i + 1}`;
-    const server: Server = createServer((req, res) => {
+    const server = endpointServer(ep.protocol ?? 'h1', (req, res) => {
       hits.set(name, (hits.get(name) ?? 0) + 1);
       readAll(req).then((b) => (ep.handler ?? ((_q, s) => s.end(name)))(req, res, b.toString()), () => undefined);
     });
     server.listen(port, address);
     await once(server, 'listening');
     port = (server.address() as AddressInfo).port;
-    t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    t.teardown(() => server.stop());
     records.push({ service: ep.service, namespace: 'default', node: 'node-b', address, port, serviceAccount: `bookinfo-${ep.service}`, labels: { app: ep.service, version: ep.version } });
   }
   // The peer daemon: tunnels only to the endpoints above.
@@ -164,17 +168,19 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
       try {
         const req = session.request({ ':method': o.method ?? 'GET', ':path': o.path ?? '/', ':authority': headers.host, ...o.headers });
         req.end(o.body);
+        let trailers: Record<string, string | string[] | undefined> = {};
+        req.once('trailers', (t: Record<string, string | string[] | undefined>) => (trailers = t));
         const [resHeaders] = (await once(req, 'response')) as [Record<string, string | number>];
         const body = (await readAll(req)).toString();
         const { ':status': status, ...rest } = resHeaders;
-        return { status: Number(status), headers: rest as IncomingHttpHeaders, body, ms: Date.now() - started };
+        return { status: Number(status), headers: rest as IncomingHttpHeaders, body, trailers, ms: Date.now() - started };
       } finally {
         session.close();
       }
     }
     return new Promise((resolve, reject) => {
       const req = httpRequest({ agent: agentFor(service), host: vips.get(service), port, method: o.method ?? 'GET', path: o.path ?? '/', headers }, (res) => {
-        readAll(res).then((b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b.toString(), ms: Date.now() - started }), reject);
+        readAll(res).then((b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b.toString(), trailers: res.trailers, ms: Date.now() - started }), reject);
       });
       req.on('error', reject);
       req.end(o.body);
@@ -182,6 +188,38 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
   }
 
   return { pki, waypoint, port, vips, hits, accessLog, request, apply: (rs, without) => waypoint.update(mesh(rs, without)) };
+}
+
+type EndpointServer = ReturnType<typeof createTcpServer> & { stop(): Promise<void> };
+
+/**
+ * A TCP listener handing each connection to an HTTP/1.1 or an h2c server,
+ * or for `both` to whichever the client's first bytes ask for.
+ */
+function endpointServer(protocol: 'h1' | 'h2c' | 'both', handler: (req: IncomingMessage, res: ServerResponse) => void): EndpointServer {
+  const h1 = createServer(handler);
+  const h2 = createH2Server(handler as never);
+  const sockets = new Set<Socket>();
+  const tcp = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (protocol === 'h1') return void h1.emit('connection', socket);
+    if (protocol === 'h2c') return void h2.emit('connection', socket);
+    sniffProtocol(socket, (p) => {
+      // Both servers must read on JS 'data' events to see the sniffed bytes put back, not take over the socket's handle.
+      if (p === 'h2') return void h2.emit('connection', Duplex.from({ readable: socket, writable: socket }));
+      const handle = (socket as Socket & { _handle?: { _consumed?: boolean } })._handle;
+      if (handle) handle._consumed = true;
+      h1.emit('connection', socket);
+      socket.resume();
+    });
+  });
+  return Object.assign(tcp, {
+    stop: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      tcp.close(() => resolve());
+    }),
+  });
 }
 
 /** The caller's node:http Agent: each of its "sockets" is an HBONE stream to the waypoint. */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { compileRoutes, DEFAULT_CONNECTION_POOL, UNLIMITED } from '../../waypoint/routing/index.js';
+import { compileRoutes, DEFAULT_CONNECTION_POOL, UNLIMITED, upstreamProtocol } from '../../waypoint/routing/index.js';
 import { dr, fqdn } from './waypoint-helpers.js';
 
 const reviews = fqdn('reviews');
@@ -63,4 +63,14 @@ test('a wildcard DestinationRule applies to hosts under it; an exact one wins', 
   ]);
   t.deepEqual(table.policyFor('www.example.com', undefined, 80)!.loadBalancer, { kind: 'RANDOM' });
   t.deepEqual(table.policyFor('api.example.com', undefined, 80)!.loadBalancer, { kind: 'ROUND_ROBIN' });
+});
+
+test('upstream protocol: HTTP/1.1 by default, h2 under UPGRADE, the client\'s under useClientProtocol (which overrides UPGRADE)', (t) => {
+  const pool = (http: Record<string, unknown>) =>
+    compileRoutes([], [dr('r', { host: 'reviews', trafficPolicy: { connectionPool: { http } } })]).policyFor(reviews, undefined, 9080)!.connectionPool;
+  t.is(upstreamProtocol(DEFAULT_CONNECTION_POOL, 'h2'), 'h1');
+  t.is(upstreamProtocol(pool({ h2UpgradePolicy: 'UPGRADE' }), 'h1'), 'h2');
+  t.is(upstreamProtocol(pool({ h2UpgradePolicy: 'DO_NOT_UPGRADE' }), 'h2'), 'h1');
+  t.is(upstreamProtocol(pool({ useClientProtocol: true }), 'h2'), 'h2');
+  t.is(upstreamProtocol(pool({ useClientProtocol: true, h2UpgradePolicy: 'UPGRADE' }), 'h1'), 'h1');
 });

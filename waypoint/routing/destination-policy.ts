@@ -33,6 +33,10 @@ export interface ConnectionPoolLimits {
   maxRetries: number;
   /** Default 1h. */
   idleTimeoutMs: number;
+  /** UPGRADE: speak HTTP/2 (h2c) to endpoints whatever the client speaks. DEFAULT is Istio's mesh default, DO_NOT_UPGRADE. */
+  h2UpgradePolicy: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+  /** Speak to endpoints the HTTP version the client spoke; h2UpgradePolicy is then ignored. */
+  useClientProtocol: boolean;
 }
 
 /**
@@ -75,6 +79,8 @@ export const DEFAULT_CONNECTION_POOL: ConnectionPoolLimits = Object.freeze({
   maxRequestsPerConnection: 0,
   maxRetries: UNLIMITED,
   idleTimeoutMs: 3_600_000,
+  h2UpgradePolicy: 'DEFAULT',
+  useClientProtocol: false,
 });
 
 /** Istio picks LEAST_REQUEST when a DestinationRule leaves the algorithm unspecified. */
@@ -106,7 +112,15 @@ function connectionPool(c: ConnectionPoolSettings | undefined): ConnectionPoolLi
     maxRequestsPerConnection: c.http?.maxRequestsPerConnection ?? d.maxRequestsPerConnection,
     maxRetries: c.http?.maxRetries ?? d.maxRetries,
     idleTimeoutMs: c.http?.idleTimeout ?? d.idleTimeoutMs,
+    h2UpgradePolicy: c.http?.h2UpgradePolicy ?? d.h2UpgradePolicy,
+    useClientProtocol: c.http?.useClientProtocol ?? d.useClientProtocol,
   });
+}
+
+/** The HTTP version spoken to the cluster's endpoints for a request that came in over `client`. */
+export function upstreamProtocol(pool: ConnectionPoolLimits, client: 'h1' | 'h2'): 'h1' | 'h2' {
+  if (pool.useClientProtocol) return client;
+  return pool.h2UpgradePolicy === 'UPGRADE' ? 'h2' : 'h1';
 }
 
 function loadBalancer(lb: LoadBalancerSettings | undefined): LoadBalancerPolicy {

@@ -13,7 +13,7 @@ export {
 } from './decision.js';
 export { DEFAULT_RETRY_POLICY, retryPolicyFor, shouldRetry, type AttemptError, type AttemptOutcome, type RetryCondition, type RetryPolicy } from './retry.js';
 export {
-  clusterName, DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, resolvePolicy, UNLIMITED,
+  clusterName, DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, resolvePolicy, UNLIMITED, upstreamProtocol,
   type ConnectionPoolLimits, type DestinationPolicy, type LoadBalancerPolicy, type OutlierSettings,
 } from './destination-policy.js';
 export {
