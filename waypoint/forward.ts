@@ -8,6 +8,8 @@
  * one access-log line and one metrics sample.
  */
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { evaluate, type L7Request } from '../core/authz/index.js';
 import type { Logger } from '../core/logging.js';
 import type { AccessLog } from './access-log.js';
@@ -55,6 +57,12 @@ interface Exchange {
   clientGone: boolean;
 }
 
+function exchange(req: DownstreamRequest): Exchange {
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  const requestId = String(headers['x-request-id'] ??= randomUUID());
+  return { started: Date.now(), requestId, flag: '-', status: 0, attempts: 0, upstream: undefined, decision: undefined, authzPolicy: undefined, clientGone: false };
+}
+
 const namespaceOf = (principal: string): string => /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? 'unknown';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Istio's previous_hosts retry predicate: try this many picks for an endpoint not tried yet. */
@@ -71,59 +79,116 @@ export class Forwarder {
 
   async handle(req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x: Exchange = {
-      started: Date.now(), requestId: '', flag: '-', status: 0, attempts: 0, upstream: undefined, decision: undefined, authzPolicy: undefined, clientGone: false,
-    };
-    const headers = req.headers as Record<string, string | string[] | undefined>;
-    x.requestId = String(headers['x-request-id'] ??= randomUUID());
+    const x = exchange(req);
     res.once('close', () => {
       if (!res.writableFinished) x.clientGone = true;
       this.#finish(x, req, caller, service);
     });
     try {
-      await this.#run(config, x, req, res, caller, service, port);
+      const a = await this.#admit(config, x, req, caller, service, port);
+      if (a === undefined) return;
+      if ('reply' in a) return this.#reply(res, x, a.reply);
+      // Envoy counts a request against max_requests until its stream ends.
+      res.once('close', a.endRequest);
+      this.#prepareUpstreamRequest(req, a.decision, false);
+      await this.#route(config, x, req, res, a.decision, a.cluster);
     } catch (err) {
       this.#d.log.error({ err, requestId: x.requestId }, 'waypoint request failed');
       this.#reply(res, x, replies.reset());
     }
   }
 
-  async #run(config: WaypointConfig, x: Exchange, req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
+  /**
+   * An HTTP/1.1 Upgrade (WebSocket): admitted, routed and given an endpoint
+   * like any request, then http-proxy-3 relays the endpoint's answer and,
+   * on 101, splices the bytes both ways. The upgraded connection is the
+   * WebSocket's alone until it closes (no retries, no route timeout: Envoy
+   * does neither for upgraded streams). Logged when the socket closes.
+   */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller, service: ServiceView, port: number): Promise<void> {
+    const config = this.#d.config();
+    const x = exchange(req);
+    socket.once('close', () => {
+      if (x.status === 0) x.clientGone = true;
+      this.#finish(x, req, caller, service);
+    });
+    // http-proxy-3 ends sockets with net.Socket's destroySoon; a tunnel stream has none. Deferred, so a reply written next still goes out.
+    (socket as Duplex & { destroySoon?: () => void }).destroySoon ??= () => setImmediate(() => socket.end());
+    try {
+      if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.method !== 'GET') return this.#rawReply(socket, x, replies.upgradeRejected());
+      const a = await this.#admit(config, x, req, caller, service, port);
+      if (a === undefined) return;
+      if ('reply' in a) return this.#rawReply(socket, x, a.reply);
+      socket.once('close', a.endRequest);
+      const d = a.decision;
+      this.#prepareUpstreamRequest(req, d, true);
+      const all = config.endpoints(d.destination.host, d.destination.port);
+      this.#d.clusters.observeEndpoints(a.cluster, all);
+      const endpoints = subsetEndpoints(all, d.policy!.subsetLabels);
+      const ep = this.#pick(a.cluster, a.cluster.outlier?.healthy(endpoints) ?? endpoints, new Set(), req);
+      if (!ep) return this.#rawReply(socket, x, replies.noHealthyUpstream());
+      const upstream = config.upstream(ep)!;
+      x.upstream = upstream;
+      const lease = await this.#connection(x, a.cluster, upstream, 'h1', Infinity, socket, false);
+      if (!lease || !('conn' in lease)) return lease === undefined ? undefined : this.#rawReply(socket, x, lease);
+      x.attempts = 1;
+      a.cluster.load.begin(ep.key);
+      socket.once('close', () => a.cluster.load.end(ep.key));
+      const r = await this.#d.upstreams.upgrade(req, socket, head, lease);
+      if (a.cluster.outlier?.report(ep.key, 'error' in r ? outcomeOf(r) : { status: r.status })) this.#d.metrics.ejections.inc({ cluster: a.cluster.pool.cluster });
+      if ('error' in r) return this.#rawReply(socket, x, replyFor(r.error));
+      // 101, or the endpoint's refusal, which http-proxy-3 has relayed.
+      x.status = r.status;
+    } catch (err) {
+      this.#d.log.error({ err, requestId: x.requestId }, 'waypoint upgrade failed');
+      this.#rawReply(socket, x, replies.reset());
+    }
+  }
+
+  /**
+   * Authorization, route, fault, the max_requests breaker: a local answer,
+   * where the request goes (holding a request slot until `endRequest`), or
+   * undefined when the client left during a fault delay.
+   */
+  async #admit(
+    config: WaypointConfig, x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView, port: number,
+  ): Promise<{ reply: LocalReply } | { decision: ForwardDecision; cluster: ClusterState; endRequest: () => void } | undefined> {
     const host = String(req.headers[':authority'] ?? req.headers.host ?? '');
     const path = String(req.headers[':path'] ?? req.url ?? '/');
     const authz = this.#authorize(config, req, caller, service, port, host, path);
     x.authzPolicy = authz.policy;
-    if (!authz.allowed) return this.#reply(res, x, replies.denied());
+    if (!authz.allowed) return { reply: replies.denied() };
 
     const decision = config.routes.route({
       host, port, method: req.method ?? 'GET', path, headers: req.headers, service: service.fqdn,
       sourceNamespace: namespaceOf(caller.principal), sourceIp: caller.address,
     }, this.#rng);
-    if (decision.kind === 'notFound') return this.#reply(res, x, replies.notFound());
-    if (decision.kind === 'direct') return this.#reply(res, x, replies.direct(decision.status, decision.body));
-    if (decision.kind === 'redirect') return this.#reply(res, x, replies.redirect(decision.status, decision.location));
+    if (decision.kind === 'notFound') return { reply: replies.notFound() };
+    if (decision.kind === 'direct') return { reply: replies.direct(decision.status, decision.body) };
+    if (decision.kind === 'redirect') return { reply: replies.redirect(decision.status, decision.location) };
     x.decision = decision;
-    if (!decision.policy) return this.#reply(res, x, replies.noCluster());
+    if (!decision.policy) return { reply: replies.noCluster() };
 
     const fault = injectFault(decision.fault, this.#rng);
     if (fault.delayMs > 0) {
       await sleep(fault.delayMs);
-      if (x.clientGone) return;
+      if (x.clientGone) return undefined;
     }
-    if (fault.abortStatus !== undefined) return this.#reply(res, x, replies.fault(fault.abortStatus));
+    if (fault.abortStatus !== undefined) return { reply: replies.fault(fault.abortStatus) };
 
     const cluster = this.#d.clusters.for(decision.policy);
     const request = cluster.breaker.tryAcquire('request');
     if (typeof request !== 'function') {
       this.#d.metrics.overflows.inc({ cluster: decision.policy.cluster, reason: request });
-      return this.#reply(res, x, replies.overflow(request));
+      return { reply: replies.overflow(request) };
     }
-    try {
-      this.#prepareUpstreamRequest(req, decision);
-      await this.#route(config, x, req, res, decision, cluster);
-    } finally {
+    let ended = false;
+    const endRequest = (): void => {
+      if (ended) return;
+      ended = true;
       request();
-    }
+    };
+    return { decision, cluster, endRequest };
   }
 
   #authorize(config: WaypointConfig, req: DownstreamRequest, caller: Caller, service: ServiceView, port: number, host: string, path: string) {
@@ -138,10 +203,14 @@ export class Forwarder {
   }
 
   /** The route's request header operations and rewrite, once: every try sends the same request. */
-  #prepareUpstreamRequest(req: DownstreamRequest, d: ForwardDecision): void {
+  #prepareUpstreamRequest(req: DownstreamRequest, d: ForwardDecision, upgrade: boolean): void {
     const h = req.headers as Record<string, string | string[] | undefined>;
-    // The client's Connection and friends describe its hop, not the pooled upstream connection.
+    // The client's Connection and friends describe its hop, not the pooled upstream connection; an upgrade asks for the same of the endpoint.
     stripHopByHop(h);
+    if (upgrade) {
+      h.connection = 'Upgrade';
+      h.upgrade = 'websocket';
+    }
     applyHeaderOps(h, d.requestHeaders);
     // The waypoint answers 100-continue itself (node:http does); the endpoint gets the body outright.
     delete h.expect;
@@ -217,9 +286,9 @@ export class Forwarder {
     return ep;
   }
 
-  /** A pooled connection, a reply (overflow, timeout while pending), or undefined when the client left while queued. */
+  /** A pooled connection, a reply (overflow, timeout while pending), or undefined when the client (`res` closing) left while queued. */
   async #connection(
-    x: Exchange, cluster: ClusterState, upstream: Upstream, protocol: UpstreamProtocol, deadline: number, res: DownstreamResponse, fresh: boolean,
+    x: Exchange, cluster: ClusterState, upstream: Upstream, protocol: UpstreamProtocol, deadline: number, res: NodeJS.EventEmitter, fresh: boolean,
   ): Promise<Lease | LocalReply | undefined> {
     const slot = cluster.pool.acquire(upstream, protocol, { fresh });
     if (typeof slot === 'string') {
@@ -320,6 +389,16 @@ export class Forwarder {
     if (r.body) headers['content-type'] = 'text/plain';
     res.writeHead(r.status, headers);
     res.end(r.body);
+  }
+
+  /** A local answer on a connection that left HTTP (an upgrade): written raw, then the connection ends. */
+  #rawReply(socket: Duplex, x: Exchange, r: LocalReply): void {
+    x.status = r.status;
+    x.flag = r.flag;
+    if (socket.destroyed || socket.writableEnded) return;
+    const headers = { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)), ...(r.body ? { 'content-type': 'text/plain' } : {}), connection: 'close' };
+    const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.end(Buffer.from(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n${head}\r\n${r.body}`, 'latin1'));
   }
 
   #finish(x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView): void {

@@ -31,4 +31,6 @@ export const replies = {
   fault: (status: number): LocalReply => ({ status, body: 'fault filter abort', flag: 'FI' }),
   direct: (status: number, body: string): LocalReply => ({ status, body, flag: '-' }),
   redirect: (status: number, location: string): LocalReply => ({ status, body: '', flag: '-', headers: { location } }),
+  /** Only WebSocket upgrades are proxied, as Istio configures Envoy; Envoy refuses others with 403 (upgrade_failed). */
+  upgradeRejected: (): LocalReply => ({ status: 403, body: 'upgrade not allowed', flag: '-' }),
 } as const;

@@ -1,10 +1,11 @@
 /**
  * ambit-waypoint's proxy: an HBONE server that terminates CONNECT streams
  * addressed to a served service's VIP, reads HTTP/1.1 or h2c from each
- * tunnel, and hands every request to the Forwarder with the caller's
- * verified identity. Config snapshots swap atomically (`update`); requests
- * in flight finish on the snapshot they started with, so a reload drops
- * nothing.
+ * tunnel, and hands every request (and every HTTP/1.1 WebSocket upgrade) to
+ * the Forwarder with the caller's verified identity. Upstream connections
+ * are pooled per cluster (connection-pool.ts). Config snapshots swap
+ * atomically (`update`); requests in flight finish on the snapshot they
+ * started with, so a reload drops nothing.
  */
 import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import { createServer as createH2cServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
@@ -85,6 +86,11 @@ export class WaypointServer {
       ...(options.retryBackOffMs !== undefined ? { retryBackOffMs: options.retryBackOffMs } : {}),
     });
     this.#h1 = createHttp1Server((req, res) => this.#onRequest(req, res, this.#tunnels.get(req.socket)));
+    this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const ctx = this.#tunnels.get(socket);
+      if (!ctx) return void socket.destroy();
+      this.#forwarder.upgrade(req, socket, head, ctx.caller, ctx.service, ctx.port).catch((err: unknown) => this.#log.error({ err }, 'waypoint upgrade handler failed'));
+    });
     this.#h2 = createH2cServer();
     this.#h2.on('session', (session: Http2Session) => {
       if (this.#accepting) this.#tunnels.set(session, this.#accepting);

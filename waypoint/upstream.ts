@@ -13,7 +13,8 @@
  */
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientHttp2Stream, Http2ServerResponse, IncomingHttpHeaders as H2Headers } from 'node:http2';
-import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Lease } from './connection-pool.js';
 import type { H1Connection } from './h1-connection.js';
@@ -42,6 +43,9 @@ export interface UpstreamResponse {
 
 export type TryResult = { response: UpstreamResponse; error?: undefined } | { response?: undefined; error: TryError; cause?: Error };
 
+/** How an upgrade ended at the endpoint: its status (101: spliced from now on; else relayed to the client as is), or a transport error. */
+export type UpgradeResult = { status: number } | { error: TryError; cause?: Error };
+
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
 
 export interface UpstreamTry {
@@ -61,6 +65,7 @@ export class Upstreams {
   // http-proxy-3 reports proxyReq/proxyRes on the server, keyed by the
   // downstream request; a request has at most one try in flight.
   readonly #pending = new WeakMap<object, Pending>();
+  readonly #upgrades = new WeakMap<object, { conn: H1Connection; resolve: (r: UpgradeResult) => void }>();
 
   constructor() {
     this.#proxy = createProxyServer({ xfwd: false, changeOrigin: false, selfHandleResponse: true });
@@ -77,10 +82,32 @@ export class Upstreams {
     });
     // A client reset during a try: forward.ts sees the response close and aborts the try.
     this.#proxy.on('econnreset', () => undefined);
+    this.#proxy.on('proxyReqWs', (proxyReq, req) => {
+      const u = this.#upgrades.get(req);
+      if (!u) return;
+      proxyReq.once('upgrade', () => {
+        // The connection is the WebSocket's now; it closes with it and is never pooled again.
+        u.conn.draining = true;
+        u.resolve({ status: 101 });
+      });
+      proxyReq.once('response', (res) => u.resolve({ status: res.statusCode ?? 502 }));
+    });
   }
 
   try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: RequestBody): UpstreamTry {
     return lease.conn.protocol === 'h2' ? tryH2(req, lease, body) : this.#tryH1(req, res, lease, body.replay());
+  }
+
+  /** An HTTP/1.1 Upgrade over the leased connection; on 101 http-proxy-3 splices client and endpoint. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, lease: Lease): Promise<UpgradeResult> {
+    const conn = lease.conn as H1Connection;
+    const target = { host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port };
+    return new Promise((resolve) => {
+      this.#upgrades.set(req, { conn, resolve });
+      this.#proxy.ws(req, socket as Socket, head, { target, agent: conn.agent() as never }, (err) => {
+        resolve({ error: classify(err as NodeJS.ErrnoException), cause: err as Error });
+      });
+    });
   }
 
   #tryH1(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: Readable | undefined): UpstreamTry {

@@ -40,6 +40,8 @@ export interface EndpointSpec {
   handler?: Handler;
   /** What it speaks: HTTP/1.1 (default), h2c with prior knowledge, or either (told apart by the connection preface). */
   protocol?: 'h1' | 'h2c' | 'both';
+  /** HTTP/1.1 Upgrade requests (WebSocket); without it node:http answers them as plain requests. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 export interface Reply {
@@ -68,6 +70,8 @@ export interface WaypointHarness {
   hits: Map<string, number>;
   accessLog: AccessLogEntry[];
   request(options?: RequestOptions): Promise<Reply>;
+  /** A raw HBONE tunnel to the waypoint for `service` (default reviews), as the caller. */
+  tunnel(service?: string): Promise<Duplex>;
   /** Swap in new resources (a config reload) without restarting anything; `without`: endpoints (`<service>-<version>`) to leave out. */
   apply(resources: Resource[], without?: string[]): void;
 }
@@ -92,7 +96,10 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
     const server = endpointServer(ep.protocol ?? 'h1', (req, res) => {
       hits.set(name, (hits.get(name) ?? 0) + 1);
       readAll(req).then((b) => (ep.handler ?? ((_q, s) => s.end(name)))(req, res, b.toString()), () => undefined);
-    });
+    }, ep.upgrade && ((req, socket, head) => {
+      hits.set(name, (hits.get(name) ?? 0) + 1);
+      ep.upgrade!(req, socket, head);
+    }));
     server.listen(port, address);
     await once(server, 'listening');
     port = (server.address() as AddressInfo).port;
@@ -187,7 +194,7 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
     });
   }
 
-  return { pki, waypoint, port, vips, hits, accessLog, request, apply: (rs, without) => waypoint.update(mesh(rs, without)) };
+  return { pki, waypoint, port, vips, hits, accessLog, request, tunnel: (service = 'reviews') => tunnel(service), apply: (rs, without) => waypoint.update(mesh(rs, without)) };
 }
 
 type EndpointServer = ReturnType<typeof createTcpServer> & { stop(): Promise<void> };
@@ -196,8 +203,11 @@ type EndpointServer = ReturnType<typeof createTcpServer> & { stop(): Promise<voi
  * A TCP listener handing each connection to an HTTP/1.1 or an h2c server,
  * or for `both` to whichever the client's first bytes ask for.
  */
-function endpointServer(protocol: 'h1' | 'h2c' | 'both', handler: (req: IncomingMessage, res: ServerResponse) => void): EndpointServer {
+function endpointServer(
+  protocol: 'h1' | 'h2c' | 'both', handler: (req: IncomingMessage, res: ServerResponse) => void, upgrade: EndpointSpec['upgrade'],
+): EndpointServer {
   const h1 = createServer(handler);
+  if (upgrade) h1.on('upgrade', upgrade);
   const h2 = createH2Server(handler as never);
   const sockets = new Set<Socket>();
   const tcp = createTcpServer((socket) => {
