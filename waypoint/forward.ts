@@ -1,11 +1,11 @@
 /**
  * One HTTP request through the waypoint, in Envoy's filter order:
  * L7 AuthorizationPolicy (RBAC) -> route -> fault -> router (circuit
- * breakers, endpoint pick, a pooled connection in the HTTP version the
- * DestinationRule asks for, tries with per-try and route timeouts, retries
- * per the route's retry policy, outlier reporting) -> response with the
- * route's header operations, trailers included. Every path ends in exactly
- * one access-log line and one metrics sample.
+ * breakers, mirror copies, endpoint pick, a pooled connection in the HTTP
+ * version the DestinationRule asks for, tries with per-try and route
+ * timeouts, retries per the route's retry policy, outlier reporting) ->
+ * response with the route's header operations, trailers included. Every
+ * path ends in exactly one access-log line and one metrics sample.
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
@@ -16,15 +16,15 @@ import type { AccessLog } from './access-log.js';
 import type { ClusterState, Clusters } from './clusters.js';
 import type { WaypointConfig, Upstream } from './config.js';
 import type { Lease, UpstreamProtocol } from './connection-pool.js';
-import { applyHeaderOps, responseHeaders, stripHopByHop } from './headers.js';
+import { applyHeaderOps, responseHeaders, shadowAuthority, stripHopByHop } from './headers.js';
 import { replies, type LocalReply } from './local-reply.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
 import {
-  injectFault, shouldRetry, subsetEndpoints, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision,
+  clusterName, injectFault, shouldRetry, subsetEndpoints, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget,
 } from './routing/index.js';
-import type { DownstreamResponse, TryError, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
+import type { DownstreamResponse, OwnRequest, TryError, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
 
 export interface Caller {
   /** Verified SPIFFE ID of the HBONE peer. */
@@ -232,6 +232,7 @@ export class Forwarder {
     const body = await readRequestBody(req);
     const deadline = d.timeoutMs > 0 ? x.started + d.timeoutMs : Infinity;
     const protocol = upstreamProtocol(policy.connectionPool, req.httpVersionMajor >= 2 ? 'h2' : 'h1');
+    this.#mirror(config, req, d, body);
     const maxTries = 1 + (d.retries?.attempts ?? 0);
     const tried = new Set<string>();
     // Set after a reused connection proved dead before the request left: that try does not count.
@@ -276,6 +277,58 @@ export class Forwarder {
       done();
       await sleep(this.#backOff(x.attempts));
       if (x.clientGone) return;
+    }
+  }
+
+  /** Envoy's request mirroring: each mirror whose dice say so gets a copy, fire and forget; nothing it does reaches the client. */
+  #mirror(config: WaypointConfig, req: DownstreamRequest, d: ForwardDecision, body: RequestBody): void {
+    for (const m of d.mirrors) {
+      if (this.#rng() * 100 >= m.percent) continue;
+      const authority = shadowAuthority(String(req.headers[':authority'] ?? req.headers.host ?? ''));
+      const headers = { ...req.headers, host: authority, ...(req.headers[':authority'] !== undefined ? { ':authority': authority } : {}) };
+      const copy: OwnRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers };
+      const client = req.httpVersionMajor >= 2 ? 'h2' : 'h1';
+      this.#shadow(config, copy, client, m, body, d.timeoutMs).then(
+        (outcome) => this.#d.metrics.mirrors.inc(outcome),
+        (err: unknown) => this.#d.log.warn({ err, mirror: m.host }, 'mirror request failed unexpectedly'),
+      );
+    }
+  }
+
+  /** One mirror copy; resolves with the metric labels for how it ended, never rejects on upstream trouble. */
+  async #shadow(
+    config: WaypointConfig, copy: OwnRequest, client: UpstreamProtocol, m: MirrorTarget, body: RequestBody, timeoutMs: number,
+  ): Promise<{ cluster: string; outcome: string }> {
+    const policy = config.routes.policyFor(m.host, m.subset, m.port);
+    const name = policy?.cluster ?? clusterName(m.host, m.subset, m.port);
+    if (!policy) return { cluster: name, outcome: 'no_cluster' };
+    // A body streamed through once cannot be sent twice.
+    if (!body.replayable) return { cluster: name, outcome: 'body_not_buffered' };
+    const cluster = this.#d.clusters.for(policy);
+    const all = config.endpoints(m.host, m.port);
+    this.#d.clusters.observeEndpoints(cluster, all);
+    const endpoints = subsetEndpoints(all, policy.subsetLabels);
+    const ep = cluster.balancer.pick(cluster.outlier?.healthy(endpoints) ?? endpoints, { request: { headers: copy.headers, path: copy.url } });
+    if (!ep) return { cluster: name, outcome: 'no_endpoint' };
+    const request = cluster.breaker.tryAcquire('request');
+    if (typeof request !== 'function') return { cluster: name, outcome: 'overflow' };
+    let held = true;
+    try {
+      let lease = cluster.pool.acquire(config.upstream(ep)!, upstreamProtocol(policy.connectionPool, client));
+      if (typeof lease === 'string') return { cluster: name, outcome: 'overflow' };
+      if (!('conn' in lease)) lease = await lease.granted;
+      const t = this.#d.upstreams.send(lease, copy, body);
+      const timer = timeoutMs > 0 ? setTimeout(() => t.abort('timeout'), timeoutMs) : undefined;
+      const r = await t.result;
+      clearTimeout(timer);
+      if (!r.response) return { cluster: name, outcome: r.error };
+      // Read and dropped; the request slot is held until the copy's response ends, as for any request.
+      held = false;
+      r.response.body.once('close', request);
+      r.response.body.resume();
+      return { cluster: name, outcome: String(r.response.statusCode) };
+    } finally {
+      if (held) request();
     }
   }
 

@@ -56,7 +56,7 @@ export function responseHeaders(upstream: IncomingHttpHeaders, ops: readonly Hea
 const NOT_IN_H2 = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
 
 /** The request as HTTP/2 headers for the endpoint, from a client that spoke either version (after the route's edits). */
-export function h2RequestHeaders(req: DownstreamRequest): OutgoingHttpHeaders {
+export function h2RequestHeaders(req: Pick<DownstreamRequest, 'method' | 'url' | 'headers'>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || name.startsWith(':') || NOT_IN_H2.has(name)) continue;
@@ -76,4 +76,11 @@ export function withoutPseudoHeaders<T extends Record<string, unknown>>(headers:
   const out: Record<string, string | string[] | undefined> = {};
   for (const [name, value] of Object.entries(headers)) if (!name.startsWith(':')) out[name] = value as string | string[] | undefined;
   return out;
+}
+
+/** Envoy's shadow authority: `-shadow` after the host, before any port (`reviews:9080` -> `reviews-shadow:9080`). */
+export function shadowAuthority(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || colon < authority.lastIndexOf(']')) return `${authority}-shadow`;
+  return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
 }

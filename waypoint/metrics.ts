@@ -30,6 +30,10 @@ export class WaypointMetrics {
   readonly connectionsOpened = new Counter({
     name: 'ambit_waypoint_upstream_connections_opened_total', help: 'Upstream connections (one HBONE stream each) opened', labelNames: ['cluster', 'protocol'], registers: [this.registry],
   });
+  readonly mirrors = new Counter({
+    name: 'ambit_waypoint_mirror_requests_total', help: 'Mirrored (shadow) requests by how they ended: the mirror\'s status code, or why there was none',
+    labelNames: ['cluster', 'outcome'], registers: [this.registry],
+  });
   readonly resendsBeforeRequest = new Counter({
     name: 'ambit_waypoint_upstream_reset_before_request_total', help: 'Requests sent again because their reused connection was closed before they were written',
     labelNames: ['cluster'], registers: [this.registry],

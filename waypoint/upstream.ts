@@ -11,8 +11,8 @@
  * version: headers are translated (h2-headers in headers.ts), and the
  * response comes back as one UpstreamResponse shape.
  */
-import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientHttp2Stream, Http2ServerResponse, IncomingHttpHeaders as H2Headers } from 'node:http2';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ClientHttp2Stream, Http2ServerResponse, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
@@ -47,6 +47,13 @@ export type TryResult = { response: UpstreamResponse; error?: undefined } | { re
 export type UpgradeResult = { status: number } | { error: TryError; cause?: Error };
 
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+/** A request the waypoint makes itself: what the endpoint should see (`headers` carry Host or :authority). */
+export interface OwnRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
 
 export interface UpstreamTry {
   result: Promise<TryResult>;
@@ -95,7 +102,15 @@ export class Upstreams {
   }
 
   try(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: RequestBody): UpstreamTry {
-    return lease.conn.protocol === 'h2' ? tryH2(req, lease, body) : this.#tryH1(req, res, lease, body.replay());
+    return lease.conn.protocol === 'h2' ? tryH2(lease, h2RequestHeaders(req), body, req) : this.#tryH1(req, res, lease, body.replay());
+  }
+
+  /**
+   * A request of the waypoint's own, not tied to a client response (a
+   * mirror's copy): sent as `request` describes it, body replayed.
+   */
+  send(lease: Lease, request: OwnRequest, body: RequestBody): UpstreamTry {
+    return lease.conn.protocol === 'h2' ? tryH2(lease, h2RequestHeaders(request), body, undefined) : sendH1(lease, request, body);
   }
 
   /** An HTTP/1.1 Upgrade over the leased connection; on 101 http-proxy-3 splices client and endpoint. */
@@ -158,8 +173,8 @@ function h2Response(stream: ClientHttp2Stream, head: H2Headers): UpstreamRespons
   };
 }
 
-/** One request as an HTTP/2 stream on the endpoint's session. */
-function tryH2(req: DownstreamRequest, lease: Lease, body: RequestBody): UpstreamTry {
+/** One request as an HTTP/2 stream on the endpoint's session; a body that was not buffered streams from `source`. */
+function tryH2(lease: Lease, headers: OutgoingHttpHeaders, body: RequestBody, source: Readable | undefined): UpstreamTry {
   const conn = lease.conn as H2Connection;
   let stream: ClientHttp2Stream | undefined;
   let settled = false;
@@ -169,14 +184,17 @@ function tryH2(req: DownstreamRequest, lease: Lease, body: RequestBody): Upstrea
     settled = true;
     resolve(r);
   }));
-  conn.request(h2RequestHeaders(req), body.empty).then((s) => {
+  conn.request(headers, body.empty).then((s) => {
     stream = s;
     if (settled) return void s.close(CANCEL);
     s.once('response', (head) => settle({ response: h2Response(s, head) }));
     s.on('error', (err: Error) => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset', cause: err }));
     // Reset or ended without a response head.
     s.once('close', () => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset' }));
-    if (!body.empty) (body.replay() ?? req).pipe(s);
+    if (body.empty) return;
+    const from = body.replay() ?? source;
+    if (from) from.pipe(s);
+    else s.end();
   }, (err: NodeJS.ErrnoException) => {
     settle({ error: err.code === 'EWAYPOINT_CONNECT' ? 'connect-failure' : 'reset-before-request', cause: err });
   });
@@ -185,6 +203,33 @@ function tryH2(req: DownstreamRequest, lease: Lease, body: RequestBody): Upstrea
     abort: (error) => {
       settle({ error });
       if (stream && !stream.closed) stream.close(CANCEL);
+    },
+  };
+}
+
+/** One request of the waypoint's own on an HTTP/1.1 connection, with node:http directly (http-proxy-3 needs a client request to proxy). */
+function sendH1(lease: Lease, own: OwnRequest, body: RequestBody): UpstreamTry {
+  const conn = lease.conn as H1Connection;
+  let settled = false;
+  let settle!: (r: TryResult) => void;
+  const result = new Promise<TryResult>((resolve) => (settle = (r) => {
+    if (settled) return;
+    settled = true;
+    resolve(r);
+  }));
+  const out = httpRequest({
+    agent: conn.agent() as never, host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port,
+    method: own.method, path: own.url, headers: withoutPseudoHeaders(own.headers),
+  }, (res) => settle({ response: h1Response(res) }));
+  out.on('error', (err: NodeJS.ErrnoException) => settle({ error: lease.reused && !conn.requestSent ? 'reset-before-request' : classify(err), cause: err }));
+  const from = body.replay();
+  if (from) from.pipe(out);
+  else out.end();
+  return {
+    result,
+    abort: (error) => {
+      settle({ error });
+      out.destroy();
     },
   };
 }
