@@ -96,6 +96,14 @@ if (!istioFixtures('bookinfo')) {
     }
   });
 
+  test.serial('connections the client closed leave no tunnel behind', async (t) => {
+    await load(REVIEWS, 200, 8);
+    type Tunnels = { outbound: { streamsActive: number }[] };
+    const open = async () => (JSON.parse(await mesh.admin('a', '/tunnels')) as Tunnels).outbound.reduce((n, x) => n + x.streamsActive, 0);
+    await eventually(async () => (await open()) === 0, 10_000);
+    t.is(await open(), 0, 'every stream to the waypoint ended with its client connection');
+  });
+
   test.serial('ratings-test-delay: jason waits 7 s, others do not; ratings-test-abort: jason gets 500', async (t) => {
     const attach = await mesh.ambit('store', ['waypoint', 'attach', 'ratings', '--node', 'c']);
     t.is(attach.code, 0, attach.stderr);
