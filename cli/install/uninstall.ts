@@ -1,8 +1,10 @@
 /**
- * `ambit uninstall`: stop and disable ambitd, remove its unit and (on the
- * real host) its capture rules; with --purge also its settings and state.
- * Directories that install created go too once empty, so the host ends as
- * it was before install. Idempotent.
+ * `ambit uninstall`: stop and disable ambitd, remove what install wrote (the
+ * unit and ambitd.yaml) and, on the real host, its capture rules; with
+ * --purge also the node's identity, which `ambit node join` (not install)
+ * made and which a re-install would want back. Directories that install
+ * created go too once empty, so the host ends as it was before install.
+ * Idempotent.
  */
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -44,7 +46,11 @@ export async function uninstall(options: UninstallOptions, print: Print): Promis
 
   const created = createdDirsOf(unit ?? '', root);
   if (options.purge) changes.push(...(await purgeSteps(root, created)));
-  else changes.push({ kind: 'say', text: `kept ${underRoot(root, TARGETS.configDir)} and the node's identity (${underRoot(root, TARGETS.stateDir)}); pass --purge to remove them` });
+  else {
+    const config = underRoot(root, TARGETS.config);
+    changes.push(existsSync(config) ? { kind: 'remove', path: config } : { kind: 'say', text: `already absent: ${config}` });
+    if (existsSync(underRoot(root, TARGETS.stateDir))) changes.push({ kind: 'say', text: `kept the node's identity (${underRoot(root, TARGETS.stateDir)}), which a re-install uses; pass --purge to remove it` });
+  }
 
   // Deepest first: a parent can only go once its children have.
   for (const dir of [...created].sort((a, b) => b.length - a.length)) changes.push({ kind: 'rmdir-if-empty', path: underRoot(root, dir) });

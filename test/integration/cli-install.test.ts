@@ -135,7 +135,8 @@ test('twice gives the same files and says unchanged for each; uninstall twice is
 
   await cli(t, ['uninstall', '--root', root]);
   t.false(existsSync(join(root, UNIT)));
-  t.true(existsSync(join(root, CONFIG)), 'without --purge the settings stay');
+  t.false(existsSync(join(root, CONFIG)), 'what install wrote goes without --purge too');
+  t.deepEqual(readdirSync(root), [], 'install then uninstall leaves nothing behind');
   const again = await cli(t, ['uninstall', '--root', root]);
   t.regex(again, /already absent: .*ambitd\.service/);
   t.false(/^removed /m.test(again), again);
