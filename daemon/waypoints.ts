@@ -157,7 +157,7 @@ export class WaypointSupervisor {
     const child = spawn(cmd!, args, {
       // Its logs join the daemon's (one journal per host); the store settings travel in the environment.
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, ...storeEnv(this.#o.storeOptions), AMBIT_COMPONENT: 'waypoint' },
+      env: { ...process.env, ...storeEnv(this.#o.storeOptions, this.#storeCaFile(inst)), AMBIT_COMPONENT: 'waypoint' },
     });
     inst.child = child;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -208,6 +208,16 @@ export class WaypointSupervisor {
       // The next snapshot after the store returns still says `starting`; reconcile marks it then.
       this.#o.log.warn({ waypoint: inst.key, err: (err as Error).message }, 'could not mark the waypoint ready; will retry when the store is back');
     }
+  }
+
+  /** The store's TLS CA (rediss:// with a private CA), written beside the waypoint's certificates for it to read. */
+  #storeCaFile(inst: Instance): string | undefined {
+    const tls = this.#o.storeOptions.tls;
+    const ca = typeof tls === 'object' ? tls.ca : undefined;
+    if (!ca) return undefined;
+    const file = join(inst.files.dir, 'store-ca.pem');
+    writeFileSync(file, Array.isArray(ca) ? ca.map(String).join('\n') : String(ca), { mode: 0o600 });
+    return file;
   }
 
   async #writeFiles(inst: Instance): Promise<void> {
