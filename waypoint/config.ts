@@ -72,6 +72,11 @@ export class WaypointConfig {
     return svc && svc.record.ports.includes(port) ? svc : undefined;
   }
 
+  /** The labels of the workload behind a verified caller (VirtualService `sourceLabels`). */
+  sourceLabels(principal: string, address: string): Readonly<Record<string, string>> | undefined {
+    return this.#mesh.sourceLabels(principal, address);
+  }
+
   policiesFor(fqdn: string): WorkloadPolicies | undefined {
     return this.#policies.get(fqdn);
   }

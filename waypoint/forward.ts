@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { evaluate, type L7Request } from '../core/authz/index.js';
 import type { Logger } from '../core/logging.js';
 import type { AccessLog } from './access-log.js';
+import { namespaceOf, type Caller } from './caller.js';
 import type { ClusterState, Clusters } from './clusters.js';
 import type { WaypointConfig, Upstream } from './config.js';
 import type { Lease, UpstreamProtocol } from './connection-pool.js';
@@ -25,12 +26,6 @@ import {
   clusterName, injectFault, shouldRetry, subsetEndpoints, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget,
 } from './routing/index.js';
 import type { DownstreamResponse, OwnRequest, TryError, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
-
-export interface Caller {
-  /** Verified SPIFFE ID of the HBONE peer. */
-  principal: string;
-  address: string;
-}
 
 export interface ForwardDeps {
   config: () => WaypointConfig;
@@ -63,7 +58,6 @@ function exchange(req: DownstreamRequest): Exchange {
   return { started: Date.now(), requestId, flag: '-', status: 0, attempts: 0, upstream: undefined, decision: undefined, authzPolicy: undefined, clientGone: false };
 }
 
-const namespaceOf = (principal: string): string => /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? 'unknown';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Istio's previous_hosts retry predicate: try this many picks for an endpoint not tried yet. */
 const HOST_SELECTION_ATTEMPTS = 5;
@@ -162,6 +156,7 @@ export class Forwarder {
     const decision = config.routes.route({
       host, port, method: req.method ?? 'GET', path, headers: req.headers, service: service.fqdn,
       sourceNamespace: namespaceOf(caller.principal), sourceIp: caller.address,
+      sourceLabels: config.sourceLabels(caller.principal, caller.address),
     }, this.#rng);
     if (decision.kind === 'notFound') return { reply: replies.notFound() };
     if (decision.kind === 'direct') return { reply: replies.direct(decision.status, decision.body) };

@@ -5,5 +5,5 @@
  */
 import type { MeshState } from '../daemon/state.js';
 
-export type MeshView = Pick<MeshState, 'revision' | 'resources' | 'policies' | 'serviceByVip' | 'serviceByName' | 'identityOf' | 'peerFor'>;
+export type MeshView = Pick<MeshState, 'revision' | 'resources' | 'policies' | 'serviceByVip' | 'serviceByName' | 'identityOf' | 'peerFor' | 'sourceLabels'>;
 export type { ServiceView } from '../daemon/state.js';

@@ -42,7 +42,7 @@ if (!istioFixtures('bookinfo')) {
     await serve('c', 'reviews', 'v2');
     await serve('d', 'reviews', 'v3');
     await serve('b', 'ratings', 'v1', 9090);
-    const client = await mesh.ambit('a', ['enroll', 'productpage', '--port', '9080', '--user', String(CLIENT_UID), '--node', 'a', '--address', mesh.topo.host('a').address]);
+    const client = await mesh.ambit('a', ['enroll', 'productpage', '--port', '9080', '--user', String(CLIENT_UID), '-l', 'app=productpage', '-l', 'version=v1', '--node', 'a', '--address', mesh.topo.host('a').address]);
     if (client.code !== 0) throw new Error(`enroll productpage: ${client.stderr}`);
     await eventually(async () => Object.keys((await load(REVIEWS, 30, 3)).bodies).length === 3, 30_000);
   });
@@ -77,6 +77,29 @@ if (!istioFixtures('bookinfo')) {
     t.deepEqual(others.bodies, { 'reviews-v3': 50 });
     const metrics = await mesh.admin('c', '/metrics', 15021);
     t.regex(metrics, /istio_requests_total\{[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*destination_version="v2"/);
+  });
+
+  test.serial('sourceLabels: the waypoint matches the labels of the workload behind the verified caller', async (t) => {
+    const vs = (labels: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{sourceLabels: {${labels}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+`;
+    const apply = async (labels: string) => {
+      const r = await mesh.ambit('store', ['apply', '-f', '-'], vs(labels));
+      t.is(r.code, 0, r.stderr);
+    };
+    await apply('app: productpage, version: v1');
+    await eventually(async () => Object.keys((await load(REVIEWS, 5, 1)).bodies).join() === 'reviews-v2', 15_000);
+    t.deepEqual((await load(REVIEWS, 20, 4)).bodies, { 'reviews-v2': 20 }, "productpage v1's labels match");
+    await apply('app: productpage, version: v9');
+    await eventually(async () => Object.keys((await load(REVIEWS, 5, 1)).bodies).join() === 'reviews-v1', 15_000);
+    t.deepEqual((await load(REVIEWS, 20, 4)).bodies, { 'reviews-v1': 20 }, 'a label the caller lacks does not match');
   });
 
   test.serial('reviews-80-20, -90-10 and -50-v3: each split holds within ±3 % over 2,000 requests', async (t) => {
