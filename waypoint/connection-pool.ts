@@ -195,16 +195,37 @@ export class ConnectionPool {
     return { conn, reused };
   }
 
+  /**
+   * A connection slot for a connection the pool does not keep (the TCP
+   * proxy's streams count against maxConnections too), or the overflow
+   * reason. Call the release once that connection closes.
+   */
+  claimSlot(): Release | OverflowReason {
+    const slot = this.#slot();
+    if (typeof slot !== 'function') return slot;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      slot();
+      this.#drain();
+    };
+  }
+
+  /** A free slot, or one an idle connection gives up. */
+  #slot(): Release | OverflowReason {
+    const slot = this.#breaker.tryAcquire('connection');
+    if (typeof slot === 'function') return slot;
+    const victim = this.#idle.keys().next().value;
+    if (!victim) return slot;
+    this.#close(victim);
+    return this.#breaker.tryAcquire('connection');
+  }
+
   /** A new connection if a slot is free or an idle one can give up its own. */
   #open(upstream: Upstream, protocol: UpstreamProtocol): Lease | undefined {
-    let slot = this.#breaker.tryAcquire('connection');
-    if (typeof slot !== 'function') {
-      const victim = this.#idle.keys().next().value;
-      if (!victim) return undefined;
-      this.#close(victim);
-      slot = this.#breaker.tryAcquire('connection');
-      if (typeof slot !== 'function') return undefined;
-    }
+    const slot = this.#slot();
+    if (typeof slot !== 'function') return undefined;
     const conn = this.#connect(upstream, protocol, this.#events, this.cluster);
     this.opened++;
     this.#slots.set(conn, slot);

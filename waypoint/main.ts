@@ -31,6 +31,7 @@ interface Flags {
   domain: string;
   drainTime: string;
   shutdownGrace: string;
+  protocolDetectionTimeout: string;
 }
 
 const collect = (v: string, all: string[]) => [...all, v];
@@ -48,13 +49,20 @@ const program = new Command('ambit-waypoint')
   .option('--trust-domain <td>', 'mesh trust domain', 'cluster.local')
   .option('--domain <domain>', 'mesh DNS domain', 'cluster.local')
   .option('--drain-time <ms>', 'on SIGTERM, how long to keep serving while moving clients to new connections', '3000')
-  .option('--shutdown-grace <ms>', 'then, how long requests in flight may take before the process exits', '5000');
+  .option('--shutdown-grace <ms>', 'then, how long requests in flight may take before the process exits', '5000')
+  .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0');
 
 function hostPort(s: string, flag: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   const port = Number(s.slice(i + 1));
   if (i < 0 || !Number.isInteger(port)) throw new WaypointError('EWAYPOINT_CONFIG', `${flag} ${s}: expected host:port`, { flag });
   return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+function milliseconds(s: string, flag: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new WaypointError('EWAYPOINT_CONFIG', `${flag} ${s}: expected a whole number of milliseconds`, { flag });
+  return n;
 }
 
 function readIdentity(f: Flags): { tls: TlsIdentity; principal: string } {
@@ -66,6 +74,7 @@ function readIdentity(f: Flags): { tls: TlsIdentity; principal: string } {
 
 async function main(): Promise<void> {
   const flags = program.parse().opts<Flags>();
+  const detectMs = milliseconds(flags.protocolDetectionTimeout, '--protocol-detection-timeout');
   const log = rootLogger().child({ component: 'waypoint' });
   let identity = readIdentity(flags);
   // The spawning daemon passes its store settings as AMBIT_REDIS_* (no password in `ps`).
@@ -82,6 +91,7 @@ async function main(): Promise<void> {
   server = new WaypointServer({
     identity: identity.tls, principal: identity.principal, getSecureContext: () => identity.tls,
     services: flags.service, mesh: mesh.first, domain: flags.domain, trustDomain: flags.trustDomain, log,
+    protocolDetectionTimeoutMs: detectMs,
   });
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);

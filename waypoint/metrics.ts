@@ -14,6 +14,14 @@ export const REQUEST_LABELS = [
 
 export type RequestLabels = Record<(typeof REQUEST_LABELS)[number], string>;
 
+/** Istio's labels for its istio_tcp_* metrics: the request labels without the HTTP ones. */
+export const TCP_LABELS = [
+  'reporter', 'source_principal', 'source_workload_namespace', 'destination_principal', 'destination_service',
+  'destination_service_name', 'destination_service_namespace', 'destination_version', 'response_flags', 'connection_security_policy',
+] as const;
+
+export type TcpLabels = Record<(typeof TCP_LABELS)[number], string>;
+
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
@@ -38,6 +46,11 @@ export class WaypointMetrics {
     name: 'ambit_waypoint_upstream_reset_before_request_total', help: 'Requests sent again because their reused connection was closed before they were written',
     labelNames: ['cluster'], registers: [this.registry],
   });
+
+  readonly tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections the waypoint proxied', labelNames: TCP_LABELS, registers: [this.registry] });
+  readonly tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections the waypoint proxied and closed', labelNames: TCP_LABELS, registers: [this.registry] });
+  readonly tcpReceived = new Counter({ name: 'istio_tcp_received_bytes_total', help: 'Bytes from the client over proxied TCP connections', labelNames: TCP_LABELS, registers: [this.registry] });
+  readonly tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes to the client over proxied TCP connections', labelNames: TCP_LABELS, registers: [this.registry] });
 
   record(labels: RequestLabels, durationMs: number): void {
     this.requests.inc(labels);

@@ -19,11 +19,13 @@ import { WaypointConfig, type Upstream } from './config.js';
 import type { Connector } from './connection-pool.js';
 import { H1Connection } from './h1-connection.js';
 import { H2Connection } from './h2-connection.js';
-import { Forwarder, type Caller } from './forward.js';
+import type { Caller } from './caller.js';
+import { Forwarder } from './forward.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
 import { WaypointMetrics } from './metrics.js';
 import { sniffProtocol } from './protocol.js';
 import { asHttpSocket } from './stream-socket.js';
+import { TcpProxy } from './tcp-proxy.js';
 import { Upstreams } from './upstream.js';
 
 export interface WaypointServerOptions {
@@ -43,6 +45,12 @@ export interface WaypointServerOptions {
   /** Injectable for reproducible weighted picks and fault dice in tests. */
   rng?: () => number;
   retryBackOffMs?: number;
+  /**
+   * How long a tunnel may stay silent before it is taken for a server-first
+   * TCP protocol; 0 (the default, as Istio's) waits for the client's bytes.
+   * Ports whose VirtualService has only tcp routes never wait.
+   */
+  protocolDetectionTimeoutMs?: number;
 }
 
 interface TunnelContext {
@@ -58,6 +66,7 @@ export class WaypointServer {
   readonly #log: Logger;
   readonly #client: HboneClient;
   readonly #forwarder: Forwarder;
+  readonly #tcp: TcpProxy;
   readonly #clusters: Clusters;
   readonly #h1: Http1Server;
   readonly #h2: Http2Server;
@@ -84,6 +93,10 @@ export class WaypointServer {
       log: this.#log,
       ...(options.rng ? { rng: options.rng } : {}),
       ...(options.retryBackOffMs !== undefined ? { retryBackOffMs: options.retryBackOffMs } : {}),
+    });
+    this.#tcp = new TcpProxy({
+      config: () => this.#config, clusters: this.#clusters, dial: (up) => this.#dial(up), metrics: this.metrics, log: this.#log,
+      ...(options.rng ? { rng: options.rng } : {}),
     });
     this.#h1 = createHttp1Server((req, res) => this.#onRequest(req, res, this.#tunnels.get(req.socket)));
     this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -180,7 +193,15 @@ export class WaypointServer {
 
   #accept(stream: Duplex, request: ConnectRequest, service: ServiceView): void {
     const ctx: TunnelContext = { caller: { principal: request.peerIdentity, address: request.peerAddress }, service, port: request.destination.port };
+    const tcp = (): void => {
+      this.#tcp.handle(stream, ctx.caller, service, ctx.port).catch((err: unknown) => {
+        this.#log.error({ err }, 'waypoint TCP proxy failed');
+        stream.destroy();
+      });
+    };
+    if (this.#config.routes.tcpOnly(service.fqdn, ctx.port)) return tcp();
     sniffProtocol(stream, (protocol) => {
+      if (protocol === 'tcp') return tcp();
       if (protocol === 'h1') {
         this.#tunnels.set(stream, ctx);
         this.#h1.emit('connection', asHttpSocket(stream));
@@ -195,7 +216,7 @@ export class WaypointServer {
         this.#accepting = undefined;
       }
       stream.resume();
-    });
+    }, this.#options.protocolDetectionTimeoutMs);
   }
 
   #onRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, ctx: TunnelContext | undefined): void {

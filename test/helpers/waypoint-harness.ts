@@ -42,6 +42,8 @@ export interface EndpointSpec {
   protocol?: 'h1' | 'h2c' | 'both';
   /** HTTP/1.1 Upgrade requests (WebSocket); without it node:http answers them as plain requests. */
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Not HTTP at all: each TCP connection goes to this (a connection counts as one hit). */
+  tcp?: (socket: Socket) => void;
 }
 
 export interface Reply {
@@ -82,6 +84,7 @@ export interface HarnessOptions {
   rng?: () => number;
   /** The test client keeps its HBONE streams to the waypoint open between requests (default: one per request). */
   clientKeepAlive?: boolean;
+  protocolDetectionTimeoutMs?: number;
 }
 
 export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec[], resources: Resource[], opts: HarnessOptions = {}): Promise<WaypointHarness> {
@@ -93,7 +96,10 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
   for (const [i, ep] of endpoints.entries()) {
     const name = `${ep.service}-${ep.version}`;
     const address = `127.0.1.${i + 1}`;
-    const server = endpointServer(ep.protocol ?? 'h1', (req, res) => {
+    const server = endpointServer(ep.tcp ? (socket) => {
+      hits.set(name, (hits.get(name) ?? 0) + 1);
+      ep.tcp!(socket);
+    } : ep.protocol ?? 'h1', (req, res) => {
       hits.set(name, (hits.get(name) ?? 0) + 1);
       readAll(req).then((b) => (ep.handler ?? ((_q, s) => s.end(name)))(req, res, b.toString()), () => undefined);
     }, ep.upgrade && ((req, socket, head) => {
@@ -146,6 +152,7 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
     log,
     retryBackOffMs: 1,
     ...(opts.rng ? { rng: opts.rng } : {}),
+    ...(opts.protocolDetectionTimeoutMs !== undefined ? { protocolDetectionTimeoutMs: opts.protocolDetectionTimeoutMs } : {}),
   });
   const wpPort = (await waypoint.listen(0, '127.0.0.1')).port;
   const callerTls = await pki.issue(CALLER);
@@ -204,7 +211,7 @@ type EndpointServer = ReturnType<typeof createTcpServer> & { stop(): Promise<voi
  * or for `both` to whichever the client's first bytes ask for.
  */
 function endpointServer(
-  protocol: 'h1' | 'h2c' | 'both', handler: (req: IncomingMessage, res: ServerResponse) => void, upgrade: EndpointSpec['upgrade'],
+  protocol: 'h1' | 'h2c' | 'both' | ((socket: Socket) => void), handler: (req: IncomingMessage, res: ServerResponse) => void, upgrade: EndpointSpec['upgrade'],
 ): EndpointServer {
   const h1 = createServer(handler);
   if (upgrade) h1.on('upgrade', upgrade);
@@ -213,6 +220,8 @@ function endpointServer(
   const tcp = createTcpServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    if (typeof protocol === 'function') return protocol(socket);
     if (protocol === 'h1') return void h1.emit('connection', socket);
     if (protocol === 'h2c') return void h2.emit('connection', socket);
     sniffProtocol(socket, (p) => {

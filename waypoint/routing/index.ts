@@ -4,7 +4,8 @@
  * RouteDecision, destination-policy.ts for DestinationRule merging, and
  * balancers/circuit-breaker/outlier-detector for per-cluster state.
  */
-export { compileRoutes, rewritePath, RouteTable, type RouteTableOptions } from './route-table.js';
+export { compileRoutes, rewritePath, RouteTable, type RouteTableOptions, type TcpDecision } from './route-table.js';
+export type { TcpRouteRequest } from './tcp-routes.js';
 export type { HostConflict } from './hosts.js';
 export type { RouteRequest, RequestHeaders } from './request.js';
 export {

@@ -10,12 +10,15 @@
  * port, gets Istio's default route: the service itself, request port, the
  * default retry policy, no timeout. A VirtualService whose routes all miss
  * answers 404, as Envoy does when no route in a virtual host matches.
+ *
+ * Connections that are not HTTP take the VirtualService's tcp routes
+ * (tcp-routes.ts), or go to the service itself when none fits.
  */
 import type { DestinationRuleSpec, HTTPRoute, TypedResource, VirtualServiceSpec } from '../../core/config/index.js';
 import { DEFAULT_MESH_DOMAIN } from '../../core/config/resource.js';
 import {
   faultPolicy, headerLevel, mergeOps, mirrorsOf, type FaultPolicy, type ForwardDecision, type HeaderOp, type MirrorTarget,
-  type RouteDecision,
+  type RouteDecision, type Target,
 } from './decision.js';
 import { clusterName, resolvePolicy, type DestinationPolicy } from './destination-policy.js';
 import { RoutingError } from './errors.js';
@@ -23,6 +26,17 @@ import { HostIndex, byAge, refOf, type HostConflict } from './hosts.js';
 import { compileMatch, matches, type CompiledMatch } from './match.js';
 import { RequestView, hostWithoutPort, pathEnd, type RouteRequest } from './request.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyFor, type RetryPolicy } from './retry.js';
+import { compileTcpRoutes, pickTcpTarget, servesPort, type CompiledTcpVirtualService, type TcpRouteRequest } from './tcp-routes.js';
+
+/** Where a connection that is not HTTP goes. */
+export interface TcpDecision {
+  kind: 'tcp';
+  /** `namespace/name` of the VirtualService whose tcp route chose, undefined for the service itself. */
+  virtualService: string | undefined;
+  destination: Target;
+  /** undefined when the subset is not defined (no cluster: the connection is refused). */
+  policy: DestinationPolicy | undefined;
+}
 
 export interface RouteTableOptions {
   /** Mesh domain short names resolve into (default cluster.local). */
@@ -144,17 +158,20 @@ export class RouteTable {
   /** Hosts claimed by more than one VirtualService or DestinationRule: only the oldest applies. */
   readonly conflicts: readonly HostConflict[];
   readonly #vs: HostIndex<CompiledVirtualService>;
+  readonly #tcp: HostIndex<CompiledTcpVirtualService>;
   readonly #dr: HostIndex<DestinationRuleSpec>;
   readonly #domain: string;
   readonly #rng: () => number;
   readonly #policies = new Map<string, DestinationPolicy | null>();
 
-  constructor(vs: HostIndex<CompiledVirtualService>, dr: HostIndex<DestinationRuleSpec>, opts: RouteTableOptions) {
+  constructor(vs: HostIndex<CompiledVirtualService>, tcp: HostIndex<CompiledTcpVirtualService>, dr: HostIndex<DestinationRuleSpec>, opts: RouteTableOptions) {
     this.#vs = vs;
+    this.#tcp = tcp;
     this.#dr = dr;
     this.#domain = opts.domain ?? DEFAULT_MESH_DOMAIN;
     this.#rng = opts.rng ?? Math.random;
-    this.conflicts = [...vs.conflicts, ...dr.conflicts];
+    // A VirtualService with both kinds of route conflicts in both indexes; report each host once.
+    this.conflicts = [...vs.conflicts, ...tcp.conflicts.filter((c) => !vs.conflicts.some((v) => v.host === c.host)), ...dr.conflicts];
   }
 
   /** The decision for one request. `rng` overrides the table's for this call. */
@@ -169,6 +186,27 @@ export class RouteTable {
       return this.#decide(vs, r, m, view, rng);
     }
     return { kind: 'notFound', virtualService: vs.ref };
+  }
+
+  /**
+   * Whether connections to `service` on `port` are TCP by configuration: a
+   * VirtualService has tcp routes for the port and no HTTP route that could
+   * apply there. Such connections are proxied as TCP without waiting for
+   * the client to speak first.
+   */
+  tcpOnly(service: string, port: number): boolean {
+    const tcp = this.#tcp.lookup(service);
+    if (!tcp || !servesPort(tcp, port)) return false;
+    const http = this.#vs.lookup(service);
+    return !http || (http.ports !== undefined && !http.ports.has(port));
+  }
+
+  /** Where a non-HTTP connection goes: a fitting tcp route's weighted destination, else the service itself on the port dialed. */
+  routeTcp(req: TcpRouteRequest, rng: () => number = this.#rng): TcpDecision {
+    const vs = this.#tcp.lookup(req.service);
+    const t = vs && pickTcpTarget(vs, req, rng);
+    const destination = t ? { host: t.host, subset: t.subset, port: t.port ?? req.port } : { host: req.service, subset: undefined, port: req.port };
+    return { kind: 'tcp', virtualService: t ? vs!.ref : undefined, destination, policy: this.policyFor(destination.host, destination.subset, destination.port) };
   }
 
   /** The merged DestinationRule policy for a cluster; undefined when `subset` is not defined for `host`. Cached. */
@@ -299,7 +337,10 @@ export function compileRoutes(
   opts: RouteTableOptions = {},
 ): RouteTable {
   const vsIndex = new HostIndex<CompiledVirtualService>();
+  const tcpIndex = new HostIndex<CompiledTcpVirtualService>();
   for (const vs of byAge(ofKind(virtualServices, 'VirtualService'))) {
+    const tcp = compileTcpRoutes(refOf(vs.metadata), vs.spec.tcp);
+    if (tcp) for (const h of vs.spec.hosts) tcpIndex.add(h, tcp.ref, tcp);
     const compiled = compileVirtualService(vs);
     // A VirtualService with no HTTP routes does not apply to HTTP (Istio falls back to the default route).
     if (compiled.routes.length === 0) continue;
@@ -307,5 +348,5 @@ export function compileRoutes(
   }
   const drIndex = new HostIndex<DestinationRuleSpec>();
   for (const dr of byAge(ofKind(destinationRules, 'DestinationRule'))) drIndex.add(dr.spec.host, refOf(dr.metadata), dr.spec);
-  return new RouteTable(vsIndex.seal(), drIndex.seal(), opts);
+  return new RouteTable(vsIndex.seal(), tcpIndex.seal(), drIndex.seal(), opts);
 }

@@ -1,0 +1,109 @@
+/**
+ * Connections that are not HTTP, proxied as TCP the way Istio's waypoint
+ * does with Envoy's tcp_proxy: L4 authorization (the service's policies
+ * read at L4), the VirtualService's tcp route or the service itself, an
+ * endpoint from the cluster's balancer (unhealthy ones skipped), one new
+ * HBONE stream to it counted against tcp.maxConnections (past it the
+ * connection is refused, as Envoy's tcp_proxy has no pending queue), and
+ * the bytes spliced both ways. A refusal resets the caller's tunnel, which
+ * its daemon turns into a TCP RST. Istio's istio_tcp_* metrics count it all.
+ */
+import type { Http2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { evaluate } from '../core/authz/index.js';
+import { H2_CONNECT_ERROR, resetStream } from '../core/hbone/index.js';
+import type { Logger } from '../core/logging.js';
+import { namespaceOf, type Caller } from './caller.js';
+import type { Clusters } from './clusters.js';
+import type { Upstream, WaypointConfig } from './config.js';
+import type { ServiceView } from './mesh-view.js';
+import type { TcpLabels, WaypointMetrics } from './metrics.js';
+import { subsetEndpoints, type TcpDecision } from './routing/index.js';
+import { spliceStreams } from './stream-splice.js';
+
+export interface TcpProxyDeps {
+  config: () => WaypointConfig;
+  clusters: Clusters;
+  /** Opens the HBONE stream to an endpoint. */
+  dial: (upstream: Upstream) => Promise<Duplex>;
+  metrics: WaypointMetrics;
+  log: Logger;
+  rng?: () => number;
+}
+
+export class TcpProxy {
+  readonly #d: TcpProxyDeps;
+
+  constructor(deps: TcpProxyDeps) {
+    this.#d = deps;
+  }
+
+  /** Proxies the caller's tunnel `downstream` (already answered 200) for `service` on `port`. */
+  async handle(downstream: Duplex, caller: Caller, service: ServiceView, port: number): Promise<void> {
+    const stream = downstream as Http2Stream;
+    const config = this.#d.config();
+    const vip = service.record.vip ?? '';
+    let decision: TcpDecision | undefined;
+    let upstream: Upstream | undefined;
+    const labels = (flag: string): TcpLabels => ({
+      reporter: 'waypoint', source_principal: caller.principal, source_workload_namespace: namespaceOf(caller.principal),
+      destination_principal: upstream?.identity ?? 'unknown', destination_service: decision?.destination.host ?? service.fqdn,
+      destination_service_name: service.record.name, destination_service_namespace: service.record.namespace,
+      destination_version: upstream?.endpoint.labels.version ?? 'unknown', response_flags: flag, connection_security_policy: 'mutual_tls',
+    });
+    const refuse = (flag: string): void => {
+      this.#d.metrics.tcpOpened.inc(labels(flag));
+      this.#d.metrics.tcpClosed.inc(labels(flag));
+      resetStream(stream, H2_CONNECT_ERROR);
+    };
+
+    const policies = config.policiesFor(service.fqdn);
+    if (policies && !evaluate(policies, { sourcePrincipal: caller.principal, sourceIp: caller.address, destinationIp: vip, destinationPort: port }).allowed) {
+      return refuse('RBAC');
+    }
+    decision = config.routes.routeTcp({ service: service.fqdn, port, destinationIp: vip, sourceNamespace: namespaceOf(caller.principal) }, this.#d.rng);
+    const policy = decision.policy;
+    if (!policy) return refuse('NC');
+    const cluster = this.#d.clusters.for(policy);
+    const all = config.endpoints(decision.destination.host, decision.destination.port);
+    this.#d.clusters.observeEndpoints(cluster, all);
+    const endpoints = subsetEndpoints(all, policy.subsetLabels);
+    const ep = cluster.balancer.pick(cluster.outlier?.healthy(endpoints) ?? endpoints, { request: { headers: {}, path: '/', sourceIp: caller.address } });
+    if (!ep) return refuse('UH');
+    upstream = config.upstream(ep)!;
+    const slot = cluster.pool.claimSlot();
+    if (typeof slot === 'string') {
+      this.#d.metrics.overflows.inc({ cluster: policy.cluster, reason: slot });
+      return refuse('UO');
+    }
+    cluster.load.begin(ep.key);
+    const release = (): void => {
+      cluster.load.end(ep.key);
+      slot();
+    };
+    let up: Http2Stream;
+    try {
+      up = (await this.#d.dial(upstream)) as Http2Stream;
+    } catch (err) {
+      this.#d.log.debug({ err, endpoint: upstream.authority }, 'TCP proxy could not reach the endpoint');
+      if (cluster.outlier?.report(ep.key, { error: 'connect-failure' })) this.#d.metrics.ejections.inc({ cluster: policy.cluster });
+      release();
+      return refuse('UF');
+    }
+    cluster.outlier?.report(ep.key, { status: 200 });
+    if (stream.destroyed || stream.closed) {
+      release();
+      up.destroy();
+      return;
+    }
+    const open = labels('-');
+    this.#d.metrics.tcpOpened.inc(open);
+    spliceStreams(stream, up, (r) => {
+      release();
+      const closed = r.error ? labels(r.error.side === 'second' ? 'UC' : 'DC') : open;
+      this.#d.metrics.tcpClosed.inc(closed);
+      this.#d.metrics.tcpReceived.inc(closed, r.forward);
+      this.#d.metrics.tcpSent.inc(closed, r.back);
+    });
+  }
+}
