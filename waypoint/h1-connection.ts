@@ -17,9 +17,9 @@ import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Upstream } from './config.js';
-import type { ConnectionEvents, PooledConnection } from './connection-pool.js';
 import { WaypointError } from './errors.js';
 import { asHttpSocket } from './stream-socket.js';
+import { TunnelConnection } from './tunnel-connection.js';
 
 /** What node:http's ClientRequest needs of an agent. */
 export interface RequestAgent {
@@ -35,35 +35,13 @@ const CLOSE_GRACE_MS = 5000;
 type Write = (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
 type OnSocket = (socket: Socket | undefined, err?: Error) => void;
 
-export class H1Connection implements PooledConnection {
+export class H1Connection extends TunnelConnection<Socket> {
   readonly protocol = 'h1' as const;
-  readonly upstream: Upstream;
-  requests = 0;
-  active = 0;
-  draining = false;
-  readonly #events: ConnectionEvents;
-  readonly #ready: Promise<Socket>;
   #socket: Socket | undefined;
-  #closed = false;
   /** The peer ended its side (the endpoint closed the connection). */
   #peerEnded = false;
   /** The current request's first byte went out while the connection was still open both ways. */
   #sent = false;
-
-  constructor(upstream: Upstream, stream: Promise<Duplex>, events: ConnectionEvents) {
-    this.upstream = upstream;
-    this.#events = events;
-    this.#ready = stream.then((s) => this.#adopt(s), (err: unknown) => {
-      this.#gone();
-      throw new WaypointError('EWAYPOINT_CONNECT', `no HBONE stream to ${upstream.authority}: ${(err as Error).message}`, { endpoint: upstream.authority }, { cause: err });
-    });
-    // The request that opened it reports a dial failure; nobody else waits on this promise.
-    this.#ready.catch(() => undefined);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
 
   /** Whether the current request's first byte left before the endpoint closed its side. */
   get requestSent(): boolean {
@@ -79,7 +57,7 @@ export class H1Connection implements PooledConnection {
       defaultPort: 80,
       addRequest: (req) => {
         const onSocket = req.onSocket.bind(req) as OnSocket;
-        this.#ready.then((socket) => {
+        this.ready.then((socket) => {
           if (socket.destroyed || this.#peerEnded) return onSocket(socket, staleError(this.upstream));
           (req as { reusedSocket: boolean }).reusedSocket = this.requests > 1;
           onSocket(socket);
@@ -93,27 +71,18 @@ export class H1Connection implements PooledConnection {
     this.#free();
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected shutdown(graceful: boolean): void {
     const socket = this.#socket;
-    // Still dialing: #adopt closes the stream when it arrives.
-    if (socket && this.active > 0) socket.destroy();
-    else if (socket) {
-      // END_STREAM: the peer daemon passes it on as a FIN, the endpoint closes, the stream ends.
-      socket.end();
-      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
-    }
-    this.#events.closed(this);
+    if (!socket) return;
+    if (!graceful) return void socket.destroy();
+    // END_STREAM: the peer daemon passes it on as a FIN, the endpoint closes, the stream ends.
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
-  #adopt(stream: Duplex): Socket {
+  protected adopt(stream: Duplex): Socket {
     const socket = asHttpSocket(stream);
     this.#socket = socket;
-    if (this.#closed) {
-      socket.destroy();
-      throw new WaypointError('EWAYPOINT_CONNECT', `connection to ${this.upstream.authority} closed while it was being opened`, { endpoint: this.upstream.authority });
-    }
     // node:http listens for errors only while a request is on it; an idle connection's reset must not crash the process.
     socket.on('error', () => undefined);
     socket.on('free', () => this.#free());
@@ -122,7 +91,7 @@ export class H1Connection implements PooledConnection {
       // While a request is on it, node:http sees the end too and fails or finishes that request.
       if (this.active === 0) this.close();
     });
-    socket.once('close', () => this.#gone());
+    socket.once('close', () => this.gone());
     const write = socket.write.bind(socket) as Write;
     socket.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) => {
       if (!this.#sent) {
@@ -144,13 +113,7 @@ export class H1Connection implements PooledConnection {
       this.close();
       return;
     }
-    this.#events.released(this);
-  }
-
-  #gone(): void {
-    this.#closed = true;
-    this.active = 0;
-    this.#events.closed(this);
+    this.events.released(this);
   }
 }
 

@@ -13,35 +13,12 @@
  */
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { Upstream } from './config.js';
-import type { ConnectionEvents, PooledConnection } from './connection-pool.js';
 import { WaypointError } from './errors.js';
+import { TunnelConnection } from './tunnel-connection.js';
 
-export class H2Connection implements PooledConnection {
+export class H2Connection extends TunnelConnection<ClientHttp2Session> {
   readonly protocol = 'h2' as const;
-  readonly upstream: Upstream;
-  requests = 0;
-  active = 0;
-  draining = false;
-  readonly #events: ConnectionEvents;
-  readonly #ready: Promise<ClientHttp2Session>;
   #session: ClientHttp2Session | undefined;
-  #closed = false;
-
-  constructor(upstream: Upstream, stream: Promise<Duplex>, events: ConnectionEvents) {
-    this.upstream = upstream;
-    this.#events = events;
-    this.#ready = stream.then((s) => this.#adopt(s), (err: unknown) => {
-      this.#gone();
-      throw new WaypointError('EWAYPOINT_CONNECT', `no HBONE stream to ${upstream.authority}: ${(err as Error).message}`, { endpoint: upstream.authority }, { cause: err });
-    });
-    // Each request reports a dial failure itself.
-    this.#ready.catch(() => undefined);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
 
   /**
    * Opens the request's stream. A session that is already going away
@@ -50,7 +27,7 @@ export class H2Connection implements PooledConnection {
   async request(headers: OutgoingHttpHeaders, endStream: boolean): Promise<ClientHttp2Stream> {
     let stream: ClientHttp2Stream;
     try {
-      const session = await this.#ready;
+      const session = await this.ready;
       stream = session.request(headers, { endStream });
     } catch (err) {
       this.#streamDone();
@@ -66,22 +43,13 @@ export class H2Connection implements PooledConnection {
     this.#streamDone();
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const session = this.#session;
-    // Still dialing: #adopt closes the tunnel when it arrives.
-    if (session && this.active > 0) session.destroy();
-    // GOAWAY, then the session ends the tunnel.
-    else if (session) session.close();
-    this.#events.closed(this);
+  protected shutdown(graceful: boolean): void {
+    // GOAWAY, then the session ends the tunnel; or everything at once.
+    if (graceful) this.#session?.close();
+    else this.#session?.destroy();
   }
 
-  #adopt(stream: Duplex): ClientHttp2Session {
-    if (this.#closed) {
-      stream.destroy();
-      throw new WaypointError('EWAYPOINT_CONNECT', `connection to ${this.upstream.authority} closed while it was being opened`, { endpoint: this.upstream.authority });
-    }
+  protected adopt(stream: Duplex): ClientHttp2Session {
     const session = connect(`http://${this.upstream.authority}`, { createConnection: () => stream as never });
     this.#session = session;
     // Errors reach the streams in flight; the session's own is only a reason to close.
@@ -89,20 +57,14 @@ export class H2Connection implements PooledConnection {
     session.once('goaway', () => {
       this.draining = true;
     });
-    session.once('close', () => this.#gone());
+    session.once('close', () => this.gone());
     stream.once('close', () => session.destroy());
     return session;
   }
 
   #streamDone(): void {
     if (this.active > 0) this.active--;
-    this.#events.released(this);
-  }
-
-  #gone(): void {
-    this.#closed = true;
-    this.active = 0;
-    this.#events.closed(this);
+    this.events.released(this);
   }
 }
 

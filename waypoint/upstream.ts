@@ -64,7 +64,7 @@ export interface UpstreamTry {
 interface Pending {
   proxyReq: ClientRequest | undefined;
   settle: (r: TryResult) => void;
-  settled: boolean;
+  settled: () => boolean;
 }
 
 export class Upstreams {
@@ -79,12 +79,12 @@ export class Upstreams {
     this.#proxy.on('proxyReq', (proxyReq, req) => {
       const p = this.#pending.get(req);
       if (!p) return;
-      if (p.settled) proxyReq.destroy();
+      if (p.settled()) proxyReq.destroy();
       else p.proxyReq = proxyReq;
     });
     this.#proxy.on('proxyRes', (proxyRes, req) => {
       const p = this.#pending.get(req);
-      if (!p || p.settled) return void proxyRes.destroy();
+      if (!p || p.settled()) return void proxyRes.destroy();
       p.settle({ response: h1Response(proxyRes) });
     });
     // A client reset during a try: forward.ts sees the response close and aborts the try.
@@ -128,17 +128,8 @@ export class Upstreams {
   #tryH1(req: DownstreamRequest, res: DownstreamResponse, lease: Lease, body: Readable | undefined): UpstreamTry {
     const conn = lease.conn as H1Connection;
     const target = { host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port };
-    let settle!: (r: TryResult) => void;
-    const result = new Promise<TryResult>((resolve) => (settle = resolve));
-    const pending: Pending = {
-      proxyReq: undefined,
-      settled: false,
-      settle: (r) => {
-        if (pending.settled) return;
-        pending.settled = true;
-        settle(r);
-      },
-    };
+    const { result, settle, settled } = firstOutcome();
+    const pending: Pending = { proxyReq: undefined, settle, settled };
     this.#pending.set(req, pending);
     this.#proxy.web(req as IncomingMessage, res as ServerResponse, { target, agent: conn.agent() as never, buffer: body }, (err) => {
       const error = lease.reused && !conn.requestSent ? 'reset-before-request' : classify(err as NodeJS.ErrnoException);
@@ -160,6 +151,19 @@ function classify(err: NodeJS.ErrnoException): TryError {
   return 'reset';
 }
 
+/** A try's result, settled by whichever of its racing outcomes (response, error, abort) comes first. */
+function firstOutcome(): { result: Promise<TryResult>; settle: (r: TryResult) => void; settled: () => boolean } {
+  let done = false;
+  let resolve!: (r: TryResult) => void;
+  const result = new Promise<TryResult>((r) => (resolve = r));
+  const settle = (r: TryResult): void => {
+    if (done) return;
+    done = true;
+    resolve(r);
+  };
+  return { result, settle, settled: () => done };
+}
+
 const h1Response = (m: IncomingMessage): UpstreamResponse => ({
   statusCode: m.statusCode ?? 502, headers: m.headers, body: m, trailers: () => m.trailers, destroy: () => m.destroy(),
 });
@@ -177,16 +181,10 @@ function h2Response(stream: ClientHttp2Stream, head: H2Headers): UpstreamRespons
 function tryH2(lease: Lease, headers: OutgoingHttpHeaders, body: RequestBody, source: Readable | undefined): UpstreamTry {
   const conn = lease.conn as H2Connection;
   let stream: ClientHttp2Stream | undefined;
-  let settled = false;
-  let settle!: (r: TryResult) => void;
-  const result = new Promise<TryResult>((resolve) => (settle = (r) => {
-    if (settled) return;
-    settled = true;
-    resolve(r);
-  }));
+  const { result, settle, settled } = firstOutcome();
   conn.request(headers, body.empty).then((s) => {
     stream = s;
-    if (settled) return void s.close(CANCEL);
+    if (settled()) return void s.close(CANCEL);
     s.once('response', (head) => settle({ response: h2Response(s, head) }));
     s.on('error', (err: Error) => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset', cause: err }));
     // Reset or ended without a response head.
@@ -210,13 +208,7 @@ function tryH2(lease: Lease, headers: OutgoingHttpHeaders, body: RequestBody, so
 /** One request of the waypoint's own on an HTTP/1.1 connection, with node:http directly (http-proxy-3 needs a client request to proxy). */
 function sendH1(lease: Lease, own: OwnRequest, body: RequestBody): UpstreamTry {
   const conn = lease.conn as H1Connection;
-  let settled = false;
-  let settle!: (r: TryResult) => void;
-  const result = new Promise<TryResult>((resolve) => (settle = (r) => {
-    if (settled) return;
-    settled = true;
-    resolve(r);
-  }));
+  const { result, settle, settled } = firstOutcome();
   const out = httpRequest({
     agent: conn.agent() as never, host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port,
     method: own.method, path: own.url, headers: withoutPseudoHeaders(own.headers),

@@ -6,7 +6,7 @@
  * and headers, bodies, statuses and trailers carried both ways.
  */
 import type { Http2ServerRequest } from 'node:http2';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { OVERFLOW_HEADER } from '../../waypoint/routing/index.js';
 import { many, resource, startWaypoint, type EndpointSpec, type Handler } from '../helpers/waypoint-harness.js';
 
@@ -24,15 +24,19 @@ const pool = (http: Record<string, unknown>) => resource('DestinationRule', 'rev
 const opened = async (h: Awaited<ReturnType<typeof startWaypoint>>, protocol: string): Promise<number> =>
   (await h.waypoint.metrics.connectionsOpened.get()).values.filter((v) => v.labels.protocol === protocol).reduce((n, v) => n + v.value, 0);
 
-test('HTTP/1.1 client to an h2c endpoint under h2UpgradePolicy: UPGRADE: method, path, headers, body, status and trailers cross', async (t) => {
-  const ep: EndpointSpec = { service: 'reviews', version: 'v1', protocol: 'h2c', handler: echo };
-  const h = await startWaypoint(t, [ep], [pool({ h2UpgradePolicy: 'UPGRADE' })]);
-  const r = await h.request({ method: 'POST', path: '/reviews/7?x=1', headers: { 'x-custom': 'yes', 'content-type': 'text/plain', te: 'trailers' }, body: 'hello' });
+/** A POST whose method, path, header and body must reach the echo endpoint, and whose status, headers, body and trailer must come back. */
+async function crosses(t: ExecutionContext, h: Awaited<ReturnType<typeof startWaypoint>>, h2Client: boolean, endpointVersion: string): Promise<void> {
+  const r = await h.request({ h2: h2Client, method: 'POST', path: '/reviews/7?x=1', headers: { 'x-custom': 'yes', 'content-type': 'text/plain', te: 'trailers' }, body: 'hello' });
   t.is(r.status, 201);
-  t.is(r.headers['x-proto'], '2.0');
+  t.is(r.headers['x-proto'], endpointVersion);
   t.is(r.headers['x-seen'], 'POST /reviews/7?x=1 yes hello');
   t.is(r.body, 'echo:hello');
   t.is(r.trailers['x-checksum'], 'len-5');
+}
+
+test('HTTP/1.1 client to an h2c endpoint under h2UpgradePolicy: UPGRADE: method, path, headers, body, status and trailers cross', async (t) => {
+  const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1', protocol: 'h2c', handler: echo }], [pool({ h2UpgradePolicy: 'UPGRADE' })]);
+  await crosses(t, h, false, '2.0');
 });
 
 test('UPGRADE: one h2 session per endpoint carries concurrent requests', async (t) => {
@@ -45,14 +49,8 @@ test('UPGRADE: one h2 session per endpoint carries concurrent requests', async (
 });
 
 test('h2c client to an HTTP/1.1 endpoint (the default): headers, body, status and chunked trailers cross', async (t) => {
-  const ep: EndpointSpec = { service: 'reviews', version: 'v1', handler: echo };
-  const h = await startWaypoint(t, [ep], []);
-  const r = await h.request({ h2: true, method: 'POST', path: '/p', headers: { 'x-custom': 'h2', te: 'trailers' }, body: 'abc' });
-  t.is(r.status, 201);
-  t.is(r.headers['x-proto'], '1.1');
-  t.is(r.headers['x-seen'], 'POST /p h2 abc');
-  t.is(r.body, 'echo:abc');
-  t.is(r.trailers['x-checksum'], 'len-3');
+  const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1', handler: echo }], []);
+  await crosses(t, h, true, '1.1');
 });
 
 test('useClientProtocol: each client\'s HTTP version reaches the endpoint, UPGRADE notwithstanding', async (t) => {

@@ -26,6 +26,7 @@ import { HostIndex, byAge, refOf, type HostConflict } from './hosts.js';
 import { compileMatch, matches, type CompiledMatch } from './match.js';
 import { RequestView, hostWithoutPort, pathEnd, type RouteRequest } from './request.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyFor, type RetryPolicy } from './retry.js';
+import { pickWeighted, weighted } from './weights.js';
 import { compileTcpRoutes, pickTcpTarget, servesPort, type CompiledTcpVirtualService, type TcpRouteRequest } from './tcp-routes.js';
 
 /** Where a connection that is not HTTP goes. */
@@ -81,30 +82,18 @@ interface CompiledVirtualService {
 const NO_MIRRORS: readonly MirrorTarget[] = Object.freeze([]);
 
 function compileTargets(r: HTTPRoute, ref: string, where: string): { targets: CompiledTarget[]; total: number } {
-  const dests = r.route ?? [];
-  const total = dests.reduce((s, d) => s + d.weight, 0);
-  if (dests.length > 1 && total !== 100) {
-    throw new RoutingError('EROUTE_WEIGHTS', `${ref} ${where}: destination weights add up to ${total}, not 100`, { resource: ref });
-  }
-  // Istio skips 0-weight destinations unless one is alone.
-  const used = dests.length === 1 ? dests : dests.filter((d) => d.weight > 0);
-  const single = used.length === 1;
   const route = headerLevel(r.headers);
-  let upTo = 0;
-  const targets = used.map((d) => {
+  return weighted(r.route ?? [], ref, where, (d, single) => {
     const own = headerLevel(d.headers);
-    upTo += single ? 100 : d.weight;
     return {
       host: d.destination.host,
       subset: d.destination.subset,
       port: d.destination.port?.number,
-      upTo,
       requestHeaders: mergeOps(route.request, own.request, single),
       responseHeaders: mergeOps(route.response, own.response, single),
       authority: own.authority,
     };
   });
-  return { targets, total: upTo };
 }
 
 function compileAction(r: HTTPRoute, ref: string, where: string): Action {
@@ -255,7 +244,7 @@ export class RouteTable {
     const req = view.req;
     if (a.kind === 'direct') return { kind: 'direct', status: a.status, body: a.body };
     if (a.kind === 'redirect') return { kind: 'redirect', status: a.status, location: redirectLocation(a, req) };
-    const t = pick(a.targets, a.total, rng);
+    const t = pickWeighted(a.targets, a.total, rng);
     const port = t.port ?? req.port;
     const authority = a.authority ?? t.authority;
     const rewrite = a.rewriteUri !== undefined || authority !== undefined
@@ -291,13 +280,6 @@ function countDots(s: string): number {
   return n;
 }
 
-/** Weighted choice over running totals; one rng call. */
-function pick(targets: CompiledTarget[], total: number, rng: () => number): CompiledTarget {
-  if (targets.length === 1) return targets[0]!;
-  const x = rng() * total;
-  for (const t of targets) if (x < t.upTo) return t;
-  return targets[targets.length - 1]!;
-}
 
 /**
  * Envoy's prefix_rewrite: a prefix match swaps the matched prefix; an exact

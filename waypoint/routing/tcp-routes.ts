@@ -6,7 +6,7 @@
  */
 import { inRanges, parseAddress, parseRanges, type Ranges } from '../../core/authz/address.js';
 import type { Labels, L4MatchAttributes, TCPRoute } from '../../core/config/index.js';
-import { RoutingError } from './errors.js';
+import { pickWeighted, weighted } from './weights.js';
 
 /** What the waypoint knows about a connection it is about to proxy as TCP. */
 export interface TcpRouteRequest {
@@ -57,19 +57,7 @@ function compileMatch(m: L4MatchAttributes): CompiledL4Match {
 }
 
 function compileTargets(r: TCPRoute, ref: string, where: string): { targets: TcpTarget[]; total: number } {
-  const dests = r.route ?? [];
-  const total = dests.reduce((s, d) => s + d.weight, 0);
-  if (dests.length > 1 && total !== 100) {
-    throw new RoutingError('EROUTE_WEIGHTS', `${ref} ${where}: destination weights add up to ${total}, not 100`, { resource: ref });
-  }
-  // As for HTTP routes, Istio skips 0-weight destinations unless one is alone.
-  const used = dests.length === 1 ? dests : dests.filter((d) => d.weight > 0);
-  let upTo = 0;
-  const targets = used.map((d) => {
-    upTo += used.length === 1 ? 100 : d.weight;
-    return { host: d.destination.host, subset: d.destination.subset, port: d.destination.port?.number, upTo };
-  });
-  return { targets, total: upTo };
+  return weighted(r.route ?? [], ref, where, (d) => ({ host: d.destination.host, subset: d.destination.subset, port: d.destination.port?.number }));
 }
 
 /** The VirtualService's tcp routes, or undefined when it has none. */
@@ -103,8 +91,5 @@ export function servesPort(vs: CompiledTcpVirtualService, port: number): boolean
 /** The target of the first route that fits, weighted by `rng`; undefined when none fits. */
 export function pickTcpTarget(vs: CompiledTcpVirtualService, req: TcpRouteRequest, rng: () => number): TcpTarget | undefined {
   const route = vs.routes.find((r) => r.matches === undefined || r.matches.some((m) => fits(m, req)));
-  if (!route || route.targets.length === 0) return undefined;
-  if (route.targets.length === 1) return route.targets[0];
-  const x = rng() * route.total;
-  return route.targets.find((t) => x < t.upTo) ?? route.targets[route.targets.length - 1];
+  return route && route.targets.length > 0 ? pickWeighted(route.targets, route.total, rng) : undefined;
 }
