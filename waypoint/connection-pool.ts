@@ -4,7 +4,7 @@
  * endpoint and reused across requests, under the cluster's circuit breaker.
  *
  * - A request takes an available connection to its endpoint: an idle
- *   HTTP/1.1 one (most recently used first), or the endpoint's HTTP/2 session.
+ *   HTTP/1.1 one (newest first), or the endpoint's HTTP/2 session.
  * - Otherwise it opens one, if `maxConnections` allows; the breaker's
  *   `connection` count is open connections, held from dial to close.
  * - At the limit, an idle connection to another endpoint is closed to make
@@ -172,7 +172,7 @@ export class ConnectionPool {
   #reuse(upstream: Upstream, protocol: UpstreamProtocol): Lease | undefined {
     const list = this.#byRoute.get(routeOf(upstream));
     if (!list) return undefined;
-    // Most recently used first: the rest stay idle long enough to time out when load drops.
+    // Newest first: under steady load the same few stay busy and older ones idle long enough to time out.
     for (let i = list.length - 1; i >= 0; i--) {
       const conn = list[i]!;
       if (conn.protocol === protocol && this.#available(conn)) return this.#lease(conn);

@@ -61,7 +61,10 @@ export class TcpProxy {
     if (policies && !evaluate(policies, { sourcePrincipal: caller.principal, sourceIp: caller.address, destinationIp: vip, destinationPort: port }).allowed) {
       return refuse('RBAC');
     }
-    decision = config.routes.routeTcp({ service: service.fqdn, port, destinationIp: vip, sourceNamespace: namespaceOf(caller.principal) }, this.#d.rng);
+    decision = config.routes.routeTcp({
+      service: service.fqdn, port, destinationIp: vip, sourceNamespace: namespaceOf(caller.principal),
+      sourceLabels: config.sourceLabels(caller.principal, caller.address),
+    }, this.#d.rng);
     const policy = decision.policy;
     if (!policy) return refuse('NC');
     const cluster = this.#d.clusters.for(policy);
