@@ -68,6 +68,15 @@ spec:
   http:
 ${http}`;
 
+const destinationRule = (host: string, trafficPolicy: string[]) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${host}, namespace: default}
+spec:
+  host: ${host}
+  trafficPolicy:
+${trafficPolicy.join('\n')}
+`;
+
 test.serial('retries: attempts 3 turns two 503s into a 200; attempts 1 returns the 503', async (t) => {
   await apply(virtualService('flaky', '  - retries: {attempts: 3, retryOn: 5xx}\n    route: [{destination: {host: flaky}}]'));
   await eventually(async () => (await load(url('flaky', 9081), 1, 1)).statuses['200'] === 1, 15_000);
@@ -103,16 +112,11 @@ test.serial('timeouts: a 1 s route timeout and a 0.5 s perTryTimeout (two tries)
 });
 
 test.serial('circuit breaker: maxConnections 1 + http1MaxPendingRequests 1 overflow fast with 503, nothing hangs', async (t) => {
-  await apply(`apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: slow, namespace: default}
-spec:
-  host: slow
-  trafficPolicy:
-    connectionPool:
-      tcp: {maxConnections: 1}
-      http: {http1MaxPendingRequests: 1, maxRetries: 0}
-`);
+  await apply(destinationRule('slow', [
+    '    connectionPool:',
+    '      tcp: {maxConnections: 1}',
+    '      http: {http1MaxPendingRequests: 1, maxRetries: 0}',
+  ]));
   await apply(virtualService('slow', '  - retries: {attempts: 0}\n    route: [{destination: {host: slow}}]'));
   await eventually(async () => ((await load(url('slow', 9082, '/?ms=400'), 12, 12)).bodies[OVERFLOW] ?? 0) > 0, 20_000);
   const started = Date.now();
@@ -128,15 +132,10 @@ spec:
 });
 
 test.serial('outlier detection: the endpoint returning 500 is ejected, and back after baseEjectionTime', async (t) => {
-  await apply(`apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: pool, namespace: default}
-spec:
-  host: pool
-  trafficPolicy:
-    loadBalancer: {simple: ROUND_ROBIN}
-    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 4s, maxEjectionPercent: 100}
-`);
+  await apply(destinationRule('pool', [
+    '    loadBalancer: {simple: ROUND_ROBIN}',
+    '    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 4s, maxEjectionPercent: 100}',
+  ]));
   await eventually(async () => (await load(url('pool', 9083), 10, 1)).statuses['500'] === undefined, 20_000);
   const healthy = await load(url('pool', 9083), 40, 4);
   t.deepEqual(healthy.bodies, { 'pool-c': 40 }, 'only the healthy endpoint answers while b is ejected');
