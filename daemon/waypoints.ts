@@ -69,7 +69,8 @@ export interface WaypointStatus {
   port: number;
   pid: number | undefined;
   ready: boolean;
-  restarts: number;
+  /** Failed starts or exits since it last became ready. */
+  failures: number;
 }
 
 export class WaypointSupervisor {
@@ -88,15 +89,14 @@ export class WaypointSupervisor {
     const wanted = new Map(waypoints.map((w) => [`${w.info.namespace}/${w.info.service}`, w]));
     for (const [key, inst] of this.#instances) {
       const w = wanted.get(key);
-      if (!w) {
+      // Detached, or re-attached elsewhere on this node: this child goes; a new one starts below.
+      if (!w || w.info.port !== inst.view.info.port || w.info.metricsPort !== inst.view.info.metricsPort || w.info.address !== inst.view.info.address) {
         this.#retire(inst);
-      } else if (w.info.port !== inst.view.info.port || w.info.metricsPort !== inst.view.info.metricsPort || w.info.address !== inst.view.info.address) {
-        this.#retire(inst);
-      } else {
-        inst.view = w;
-        // Marked ready before a store outage hid the write, or re-registered by hand: say so again.
-        if (inst.ready && w.info.state !== 'ready') void this.#markReady(inst);
+        continue;
       }
+      inst.view = w;
+      // Marked ready before a store outage hid the write, or re-registered by hand: say so again.
+      if (inst.ready && w.info.state !== 'ready') void this.#markReady(inst);
     }
     for (const [key, w] of wanted) if (!this.#instances.has(key)) this.#start(key, w);
     this.#o.metrics.waypoints.set(this.#instances.size);
@@ -114,7 +114,7 @@ export class WaypointSupervisor {
 
   status(): WaypointStatus[] {
     return [...this.#instances.values()].map((i) => ({
-      namespace: i.view.info.namespace, service: i.view.info.service, port: i.view.info.port, pid: i.child?.pid, ready: i.ready, restarts: i.failures,
+      namespace: i.view.info.namespace, service: i.view.info.service, port: i.view.info.port, pid: i.child?.pid, ready: i.ready, failures: i.failures,
     }));
   }
 
