@@ -227,6 +227,8 @@ export class Daemon {
     const tunnels = this.tunnels();
     this.metrics.tunnelSessions.set({ direction: 'outbound' }, tunnels.outbound.length);
     this.metrics.tunnelStreams.set({ direction: 'outbound' }, tunnels.outbound.reduce((n, t) => n + t.streamsActive, 0));
+    // The waypoints this daemon runs tunnel on to endpoints themselves; `ambit tunnels` shows those too.
+    tunnels.outbound.push(...(await this.#waypoints.tunnels()));
     try {
       await this.#store.publishNodeStatus(this.#config.node.name, { tunnels, certs: this.#identity.describe() }, Math.ceil((STATUS_MS * 5) / 1000));
     } catch {

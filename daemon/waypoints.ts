@@ -16,7 +16,7 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { TlsIdentity } from '../core/hbone/index.js';
+import type { TlsIdentity, TunnelInfo } from '../core/hbone/index.js';
 import { storeEnv } from '../core/store/env-options.js';
 import type { Store } from '../core/store/index.js';
 import type { StoreOptions } from '../core/store/types.js';
@@ -116,6 +116,13 @@ export class WaypointSupervisor {
     return [...this.#instances.values()].map((i) => ({
       namespace: i.view.info.namespace, service: i.view.info.service, port: i.view.info.port, pid: i.child?.pid, ready: i.ready, failures: i.failures,
     }));
+  }
+
+  /** The running waypoints' own tunnels to endpoints (asked of each; one that does not answer soon is left out). */
+  async tunnels(): Promise<TunnelInfo[]> {
+    const ready = [...this.#instances.values()].filter((i) => i.ready);
+    const lists = await Promise.all(ready.map((i) => getJson<TunnelInfo[]>(`http://127.0.0.1:${i.view.info.metricsPort}/tunnels`)));
+    return lists.flatMap((l) => l ?? []);
   }
 
   /** The daemon is stopping: every child drains now. */
@@ -255,6 +262,25 @@ export class WaypointSupervisor {
       cleanup();
     });
   }
+}
+
+function getJson<T>(url: string): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: 1000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 ? (JSON.parse(body) as T) : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(undefined));
+  });
 }
 
 function httpOk(url: string): Promise<boolean> {

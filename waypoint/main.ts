@@ -2,8 +2,9 @@
  * `ambit-waypoint`: the L7 proxy for one or more services, started by the
  * daemon of the node it runs on (which enrolls its identity
  * `<svc>-waypoint` and writes its certificate files). Reads the mesh from the
- * store, listens for HBONE on --listen, serves Prometheus metrics on
- * --metrics, re-reads its certificate files on SIGHUP, drains on SIGTERM.
+ * store, listens for HBONE on --listen, serves Prometheus metrics (and its
+ * tunnels, for the daemon's report) on --metrics, re-reads its certificate
+ * files on SIGHUP, drains on SIGTERM.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
   const m = hostPort(flags.metrics, '--metrics');
   const metrics = createServer((req, res) => {
     if (req.url === '/healthz/ready') return void res.end('ok');
+    if (req.url === '/tunnels') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(server!.tunnels()));
     if (req.url !== '/metrics') return void res.writeHead(404).end();
     server!.metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': server!.metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
   }).listen(m.port, m.host);

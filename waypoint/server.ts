@@ -11,7 +11,7 @@ import { createServer as createHttp1Server, type IncomingMessage, type Server as
 import { createServer as createH2cServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { HboneClient, HboneServer, type ConnectRequest, type HboneClientOptions, type TlsIdentity } from '../core/hbone/index.js';
+import { HboneClient, HboneServer, type ConnectRequest, type HboneClientOptions, type TlsIdentity, type TunnelInfo } from '../core/hbone/index.js';
 import { logger, type Logger } from '../core/logging.js';
 import { pinoAccessLog, type AccessLog } from './access-log.js';
 import { Clusters } from './clusters.js';
@@ -121,6 +121,11 @@ export class WaypointServer {
       },
     });
     this.#trackConnections();
+  }
+
+  /** This waypoint's HBONE tunnels to endpoints, for its daemon's report (`ambit tunnels`). */
+  tunnels(): TunnelInfo[] {
+    return this.#client.tunnels();
   }
 
   get config(): WaypointConfig {

@@ -75,6 +75,8 @@ if (!istioFixtures('bookinfo')) {
     const others = await load(REVIEWS, 50, 5, ['end-user:mark']);
     t.deepEqual(jason.bodies, { 'reviews-v2': 50 });
     t.deepEqual(others.bodies, { 'reviews-v3': 50 });
+    // `ambit tunnels` shows the waypoint's own tunnels to the endpoints, reported by c's daemon.
+    await eventually(async () => /^c\s+cluster\.local\/ns\/default\/sa\/reviews-waypoint\s+cluster\.local\/ambit\/node\/c\s/m.test((await mesh.ambit('store', ['tunnels'])).stdout), 10_000);
     const metrics = await mesh.admin('c', '/metrics', 15021);
     t.regex(metrics, /istio_requests_total\{[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*destination_version="v2"/);
   });
