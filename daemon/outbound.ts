@@ -214,16 +214,22 @@ export class Outbound {
 
   /** Splices a directly dialled upstream (no tunnel), counting and logging it like a tunnelled one. */
   #spliceDirect(socket: Socket, upstream: Socket, labels: Record<string, string>, fields: Record<string, unknown>): void {
+    const closed = this.#opened(labels, fields);
+    socket.resume();
+    spliceSockets(socket, upstream, (r) => closed(r.aToB, r.bToA, r.error));
+  }
+
+  /** Counts a connection as opened; the returned callback counts and logs its close. One accounting for every kind of hop. */
+  #opened(labels: Record<string, string>, fields: Record<string, unknown>): (sent: number, received: number, error: unknown) => void {
     const { metrics, log } = this.#options;
     metrics.connectionsOpened.inc(labels);
     const started = Date.now();
-    socket.resume();
-    spliceSockets(socket, upstream, (result) => {
+    return (sent, received, error) => {
       metrics.connectionsClosed.inc(labels);
-      metrics.bytesSent.inc(labels, result.aToB);
-      metrics.bytesReceived.inc(labels, result.bToA);
-      log.info({ ...fields, sent: result.aToB, received: result.bToA, durationMs: Date.now() - started, error: result.error }, 'outbound connection closed');
-    });
+      metrics.bytesSent.inc(labels, sent);
+      metrics.bytesReceived.inc(labels, received);
+      log.info({ ...fields, sent, received, durationMs: Date.now() - started, error }, 'outbound connection closed');
+    };
   }
 
   async #tunnel(socket: Socket, state: MeshState, ep: EndpointRecord, sourceId: string, labels: Record<string, string>): Promise<void> {
@@ -253,17 +259,10 @@ export class Outbound {
   }
 
   async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], labels: Record<string, string>, fields: Record<string, unknown>): Promise<void> {
-    const { hbone, metrics, log } = this.#options;
-    const stream = await hbone.connect(request);
-    metrics.connectionsOpened.inc(labels);
-    const started = Date.now();
+    const stream = await this.#options.hbone.connect(request);
+    const closed = this.#opened(labels, { src: request.source, dst: labels.destination_principal, ...fields });
     socket.resume();
-    splice(stream, socket, (result) => {
-      metrics.connectionsClosed.inc(labels);
-      metrics.bytesSent.inc(labels, result.bytesFromSocket);
-      metrics.bytesReceived.inc(labels, result.bytesToSocket);
-      log.info({ src: request.source, dst: labels.destination_principal, ...fields, sent: result.bytesFromSocket, received: result.bytesToSocket, durationMs: Date.now() - started, error: result.error?.code }, 'outbound connection closed');
-    });
+    splice(stream, socket, (r) => closed(r.bytesFromSocket, r.bytesToSocket, r.error?.code));
   }
 
   async #local(socket: Socket, state: MeshState, ep: EndpointRecord, sourceId: string, labels: Record<string, string>): Promise<void> {
