@@ -426,15 +426,7 @@ export class Forwarder {
       release();
       if (!body.readableEnded && !res.writableEnded) res.destroy();
     });
-    // Each chunk is copied before it is queued on the client's connection: with body.pipe(res), about
-    // 1 run in 6 of the 2,000-request throughput test delivered a few 10-byte bodies as other bytes
-    // (headers intact), i.e. a chunk's memory was reused before its write to the HTTP/2 stream went
-    // out; with a copy, none in 8 runs. Root cause in Node 20's http2/http pairing not yet found.
-    const out = res as NodeJS.WritableStream;
-    body.on('data', (chunk: Buffer) => {
-      if (!out.write(Buffer.from(chunk))) body.pause();
-    });
-    out.on('drain', () => body.resume());
+    body.pipe(res as NodeJS.WritableStream, { end: false });
   }
 
   #reply(res: DownstreamResponse, x: Exchange, r: LocalReply): void {
