@@ -119,9 +119,16 @@ export class Outbound {
         return;
       }
       const state = this.#options.state();
-      const uid = await capturedSocketOwnerUid({ address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, dst).catch(() => undefined);
-      const source = uid === undefined ? undefined : state.workloadForUid(uid);
       const route = this.#route(state, dst.address, dst.port);
+      const uid = await capturedSocketOwnerUid(
+        { client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 } },
+        dst,
+      ).catch((err: unknown) => {
+        // Dialling a mesh VIP as ambitd cannot work (nothing routes it): fail this connection loudly instead.
+        if (route) throw err;
+        return undefined;
+      });
+      const source = uid === undefined ? undefined : state.workloadForUid(uid);
       if (!source || !route) {
         this.#passthrough(socket, dst.address, dst.port);
         return;

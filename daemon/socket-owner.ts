@@ -8,27 +8,64 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { AmbitError } from '../core/errors.js';
-import { originalDstAddon } from '../core/net/original-dst.js';
+import { originalDstAddon, type OriginalDstAddon } from '../core/net/original-dst.js';
 
 export class SocketOwnerError extends AmbitError {}
 
+/** Both ends of a captured connection as ambitd's accepted socket sees them. */
+export interface CapturedConnection {
+  /** The client's address and port, as they reached ambitd. */
+  client: { address: string; port: number };
+  /** ambitd's own end (the outbound listener). */
+  local: { address: string; port: number };
+}
+
 /**
- * uid of the client socket `client` -> `original` (its own view of the
- * connection: REDIRECT changed only our side). An exact sock_diag lookup in
- * the native addon costs a few microseconds; reading /proc/net/tcp costs
- * about a millisecond per connection (the kernel prints the whole table and
- * walks the host-wide hash to do it), which capped new connections at a few
- * hundred per second. /proc stays as the fallback for an addon built before
- * the lookup existed.
+ * uid of the client socket behind a captured connection: the client's own
+ * view of it is `client` -> `original` (REDIRECT changed only our side). An
+ * exact sock_diag lookup in the native addon costs a few microseconds;
+ * reading /proc/net/tcp costs about a millisecond per connection (the kernel
+ * prints the whole table and walks the host-wide hash to do it), which
+ * capped new connections at a few hundred per second. /proc stays as the
+ * fallback for an addon built before the lookup existed.
+ *
+ * When no socket has that tuple, netfilter may have rewritten the client's
+ * source port to keep the redirected tuple unique (native/conntrack_origin.cc
+ * says when); conntrack's original tuple names the source the client bound.
  */
-export async function capturedSocketOwnerUid(client: { address: string; port: number }, original: { address: string; port: number; family: 4 | 6 }): Promise<number> {
-  const lookup = originalDstAddon().socketOwnerUid;
+export async function capturedSocketOwnerUid(conn: CapturedConnection, original: { address: string; port: number; family: 4 | 6 }): Promise<number> {
+  const { client } = conn;
+  const addon = originalDstAddon();
+  const lookup = addon.socketOwnerUid;
   if (!lookup) return socketOwnerUid(client.address, client.port);
   const unmap = (ip: string): string => (original.family === 4 && ip.startsWith('::ffff:') ? ip.slice(7) : ip);
+  const ownerOf = (source: { address: string; port: number }): number => lookup(original.family, unmap(source.address), source.port, unmap(original.address), original.port);
+  let missing: unknown;
   try {
-    return lookup(original.family, unmap(client.address), client.port, unmap(original.address), original.port);
+    return ownerOf(client);
   } catch (err) {
-    throw new SocketOwnerError('ESOCKET_OWNER_UNKNOWN', `no local socket ${client.address}:${client.port} -> ${original.address}:${original.port}: the client is not on this host (${(err as Error).message})`, { ...client });
+    missing = err;
+  }
+  const bound = boundSource(addon, conn, original.family, unmap);
+  if (bound && (bound.port !== client.port || bound.address !== unmap(client.address))) {
+    try {
+      return ownerOf(bound);
+    } catch (err) {
+      missing = err;
+    }
+  }
+  const seen = bound ? ` (bound as ${bound.address}:${bound.port})` : '';
+  throw new SocketOwnerError('ESOCKET_OWNER_UNKNOWN', `no local socket ${client.address}:${client.port}${seen} -> ${original.address}:${original.port}: the client is not on this host (${(missing as Error).message})`, { ...client });
+}
+
+/** The source the client bound, per conntrack; undefined when conntrack cannot say (no entry, no ctnetlink, an old addon). */
+function boundSource(
+  addon: OriginalDstAddon, conn: CapturedConnection, family: 4 | 6, unmap: (ip: string) => string,
+): { address: string; port: number } | undefined {
+  try {
+    return addon.conntrackOriginalSource?.(family, unmap(conn.local.address), conn.local.port, unmap(conn.client.address), conn.client.port);
+  } catch {
+    return undefined;
   }
 }
 

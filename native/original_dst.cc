@@ -86,12 +86,15 @@ Napi::Value GetOriginalDst(const Napi::CallbackInfo& info) {
 
 // native/socket_owner.cc: the uid behind a captured connection, by sock_diag.
 Napi::Value SocketOwnerUid(const Napi::CallbackInfo& info);
+// native/conntrack_origin.cc: the client's own source of a captured connection, by conntrack.
+Napi::Value ConntrackOriginalSource(const Napi::CallbackInfo& info);
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getOriginalDst", Napi::Function::New(env, GetOriginalDst, "getOriginalDst"));
   exports.Set("socketOwnerUid", Napi::Function::New(env, SocketOwnerUid, "socketOwnerUid"));
+  exports.Set("conntrackOriginalSource", Napi::Function::New(env, ConntrackOriginalSource, "conntrackOriginalSource"));
   return exports;
 }
 

@@ -25,6 +25,8 @@ export interface OriginalDstAddon {
   getOriginalDst(fd: number, family: 4 | 6): { address: string; port: number };
   /** native/socket_owner.cc; absent from addons built before it existed. */
   socketOwnerUid?(family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number): number;
+  /** native/conntrack_origin.cc: the source the client bound, from the conntrack entry whose reply tuple is local -> remote. */
+  conntrackOriginalSource?(family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number): { address: string; port: number };
 }
 
 /** Where `npm run build:native` puts the addon, seen from core/net (source) and dist/core/net (compiled). */

@@ -137,14 +137,16 @@ spec:
     t.is(delay.code, 0, delay.stderr);
     await eventually(async () => ((await load(RATINGS, 1, 1, ['end-user:jason'])).durationsMs[0] ?? 0) >= 7000, 30_000);
     const [jason, other] = await Promise.all([load(RATINGS, 2, 2, ['end-user:jason']), load(RATINGS, 5, 1)]);
-    for (const ms of jason.durationsMs) t.true(ms >= 7000 && ms < 8000, `jason took ${ms} ms`);
-    t.deepEqual(jason.statuses, { 200: 2 });
-    for (const ms of other.durationsMs) t.true(ms < 1000, `others took ${ms} ms`);
+    // The delay is 7 s on top of a request that takes milliseconds; the margins only absorb a loaded CI machine.
+    for (const ms of jason.durationsMs) t.true(ms >= 7000 && ms < 9000, `jason took ${ms} ms`);
+    t.deepEqual(jason.statuses, { 200: 2 }, failedRequests());
+    for (const ms of other.durationsMs) t.true(ms < 2000, `others took ${ms} ms`);
+    t.deepEqual(other.statuses, { 200: 5 }, failedRequests());
     const abort = await mesh.ambit('store', ['apply', '-f', join(BOOKINFO, 'virtual-service-ratings-test-abort.yaml')]);
     t.is(abort.code, 0, abort.stderr);
     await eventually(async () => (await load(RATINGS, 1, 1, ['end-user:jason'])).statuses['500'] === 1, 15_000);
-    t.deepEqual((await load(RATINGS, 20, 4, ['end-user:jason'])).statuses, { 500: 20 });
-    t.deepEqual((await load(RATINGS, 20, 4)).statuses, { 200: 20 });
+    t.deepEqual((await load(RATINGS, 20, 4, ['end-user:jason'])).statuses, { 500: 20 }, failedRequests());
+    t.deepEqual((await load(RATINGS, 20, 4)).statuses, { 200: 20 }, failedRequests());
   });
 
   test.serial('detach under load: no request fails, and traffic goes back to direct tunnels', async (t) => {

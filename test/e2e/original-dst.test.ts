@@ -29,6 +29,24 @@ netnsTest('originalDst returns the IPv4 address and port a REDIRECTed connection
   t.deepEqual(directTracked.originalDst, { address: '127.0.0.1', port: LISTEN, family: 4 }, JSON.stringify(directTracked));
 });
 
+netnsTest('a client port reused towards another VIP is rewritten by netfilter, and the owner lookup still finds the client', async (t) => {
+  const topo = await withTopology(t, { hosts: ['node'], prefix: 'ambit-od-' });
+  await startProbeServer(topo, 'node', '::', LISTEN);
+  for (const vip of ['10.255.0.9', '10.255.0.10']) {
+    await mustExec(topo, 'node', 'iptables', ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', vip, '--dport', '8080', '-j', 'REDIRECT', '--to-ports', String(LISTEN)]);
+  }
+  const user = ['setpriv', '--reuid=4242', '--regid=4242', '--clear-groups'];
+  const clientPort = 40123;
+  const first = await probeConnect(topo, 'node', '10.255.0.9', 8080, user, 'tcp', clientPort);
+  t.like(first, { remotePort: clientPort, owner: 4242 }, JSON.stringify(first));
+  // Linux picks source ports per destination, so a client may well use the same port for another VIP. REDIRECT maps
+  // both onto client:40123 -> 127.0.0.1:15001, and the first one's conntrack entry lingers (TIME_WAIT): the kernel
+  // gives the second connection another source port, which no socket of the client has.
+  const second = await probeConnect(topo, 'node', '10.255.0.10', 8080, user, 'tcp', clientPort);
+  t.not(second.remotePort, clientPort, `netfilter kept the port: ${JSON.stringify(second)}`);
+  t.is(second.owner, 4242, JSON.stringify(second));
+});
+
 const ipv6Title = 'originalDst returns the IPv6 address and port a REDIRECTed connection was going to';
 async function ipv6Case(t: ExecutionContext): Promise<void> {
   const topo = await withTopology(t, { hosts: ['node'], prefix: 'ambit-od-' });

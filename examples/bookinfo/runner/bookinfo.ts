@@ -24,6 +24,21 @@ export interface PageResult {
   seconds: number;
 }
 
+/** Why pages lacked a backend: each distinct error once with its count, so a failed proof says what went wrong. */
+export function pageErrors(results: PageResult[], backend: 'details' | 'reviews'): string {
+  const counts = new Map<string, number>();
+  for (const { page } of results) {
+    const error = backend === 'details' ? page.detailsError : page.reviewsError;
+    if (error !== null) counts.set(error, (counts.get(error) ?? 0) + 1);
+  }
+  return [...counts].map(([error, n]) => `${n}x ${error} (${page0(results, backend, error)})`).join('; ');
+}
+
+function page0(results: PageResult[], backend: 'details' | 'reviews', error: string): string {
+  const r = results.find(({ page }) => (backend === 'details' ? page.detailsError : page.reviewsError) === error)!;
+  return `request ${r.page.requestId}, ${r.seconds.toFixed(2)} s`;
+}
+
 /** A page as shown to the user, and what it says. */
 export interface ShownPage {
   text: string;

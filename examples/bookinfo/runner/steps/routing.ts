@@ -5,7 +5,7 @@
  * waypoint routes by header, by weight, and injects faults.
  */
 import type { Page } from '../../services/productpage-view.js';
-import type { Bookinfo, PageResult } from '../bookinfo.js';
+import { pageErrors, type Bookinfo, type PageResult } from '../bookinfo.js';
 import type { Step } from '../step.js';
 
 const SAMPLE = 10;
@@ -79,6 +79,7 @@ export const shiftStep: Step = {
     // this band about 3 times in 1000 runs.
     const band = 3 * Math.sqrt((SHIFT_V1 * (1 - SHIFT_V1)) / SHIFT_REQUESTS);
     n.say(`  ${describe(counts)}`);
+    if (counts.has('none')) n.say(`  reviews unavailable: ${pageErrors(results, 'reviews')}`);
     n.proof(v1 + v2 === SHIFT_REQUESTS, `${v1 + v2}/${SHIFT_REQUESTS} pages came from v1 or v2 (v3: ${counts.get('v3') ?? 0}, no reviews: ${counts.get('none') ?? 0})`);
     n.proof(
       Math.abs(share - SHIFT_V1) <= band,
