@@ -137,8 +137,8 @@ spec:
     t.is(delay.code, 0, delay.stderr);
     await eventually(async () => ((await load(RATINGS, 1, 1, ['end-user:jason'])).durationsMs[0] ?? 0) >= 7000, 30_000);
     const [jason, other] = await Promise.all([load(RATINGS, 2, 2, ['end-user:jason']), load(RATINGS, 5, 1)]);
-    // The delay is 7 s on top of a request that takes milliseconds; the margins only absorb a loaded CI machine.
-    for (const ms of jason.durationsMs) t.true(ms >= 7000 && ms < 9000, `jason took ${ms} ms`);
+    // The issue's bound: >= 7 s and < 8 s. Others are not delayed at all; their margin only absorbs a loaded CI machine.
+    for (const ms of jason.durationsMs) t.true(ms >= 7000 && ms < 8000, `jason took ${ms} ms`);
     t.deepEqual(jason.statuses, { 200: 2 }, failedRequests());
     for (const ms of other.durationsMs) t.true(ms < 2000, `others took ${ms} ms`);
     t.deepEqual(other.statuses, { 200: 5 }, failedRequests());
