@@ -23,22 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netlink_query.h"
+
 namespace {
 
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
-
-Napi::Value Fail(Napi::Env env, int err, const char* what) {
-  Napi::Error error = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
-  error.Set("code", Napi::String::New(env, err == ENOENT ? "ENOENT" : "ECONNTRACK"));
-  error.Set("errno", Napi::Number::New(env, err));
-  error.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+Napi::Value Fail(Napi::Env env, int err, const char* what) { return ambit::Fail(env, err, what, "ECONNTRACK"); }
 
 // A netlink message under construction: attributes appended in place, nests closed by length.
 class Message {
@@ -127,18 +116,9 @@ Napi::Value ConntrackOriginalSource(const Napi::CallbackInfo& info) {
   h->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
   h->nlmsg_flags = NLM_F_REQUEST;
 
-  Fd sock{socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_NETFILTER)};
-  if (sock.fd < 0) return Fail(env, errno, "conntrack netlink socket");
-  if (send(sock.fd, h, m.size(), 0) != static_cast<ssize_t>(m.size())) return Fail(env, errno, "conntrack send");
   alignas(nlmsghdr) char buf[4096];
-  ssize_t n = recv(sock.fd, buf, sizeof(buf), 0);
-  if (n < 0) return Fail(env, errno, "conntrack recv");
-  auto* reply = reinterpret_cast<nlmsghdr*>(buf);
-  if (!NLMSG_OK(reply, static_cast<unsigned>(n))) return Fail(env, EPROTO, "conntrack reply");
-  if (reply->nlmsg_type == NLMSG_ERROR) {
-    int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(reply))->error;
-    return Fail(env, err == 0 ? ENOENT : err, "conntrack lookup");
-  }
+  const nlmsghdr* reply = ambit::Ask(env, NETLINK_NETFILTER, h, buf, sizeof(buf), "conntrack", "ECONNTRACK");
+  if (reply == nullptr) return env.Undefined();
   const char* attrs = static_cast<const char*>(NLMSG_DATA(reply)) + NLMSG_ALIGN(sizeof(nfgenmsg));
   const char* end = reinterpret_cast<const char*>(reply) + reply->nlmsg_len;
   const nlattr* orig = Find(attrs, end, CTA_TUPLE_ORIG);

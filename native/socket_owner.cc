@@ -19,23 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netlink_query.h"
+
 namespace {
 
-Napi::Value Fail(Napi::Env env, int err, const char* what) {
-  Napi::Error error = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
-  error.Set("code", Napi::String::New(env, err == ENOENT ? "ENOENT" : "ESOCKDIAG"));
-  error.Set("errno", Napi::Number::New(env, err));
-  error.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-// Closes the netlink socket on every return path.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
+Napi::Value Fail(Napi::Env env, int err, const char* what) { return ambit::Fail(env, err, what, "ESOCKDIAG"); }
 
 }  // namespace
 
@@ -66,18 +54,9 @@ Napi::Value SocketOwnerUid(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
 
-  Fd sock{socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)};
-  if (sock.fd < 0) return Fail(env, errno, "sock_diag socket");
-  if (send(sock.fd, &msg, sizeof(msg), 0) != static_cast<ssize_t>(sizeof(msg))) return Fail(env, errno, "sock_diag send");
   alignas(nlmsghdr) char buf[8192];
-  ssize_t n = recv(sock.fd, buf, sizeof(buf), 0);
-  if (n < 0) return Fail(env, errno, "sock_diag recv");
-  auto* reply = reinterpret_cast<nlmsghdr*>(buf);
-  if (!NLMSG_OK(reply, static_cast<unsigned>(n))) return Fail(env, EPROTO, "sock_diag reply");
-  if (reply->nlmsg_type == NLMSG_ERROR) {
-    int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(reply))->error;
-    return Fail(env, err == 0 ? ENOENT : err, "sock_diag lookup");
-  }
+  const nlmsghdr* reply = ambit::Ask(env, NETLINK_SOCK_DIAG, &msg.nlh, buf, sizeof(buf), "sock_diag", "ESOCKDIAG");
+  if (reply == nullptr) return env.Undefined();
   if (reply->nlmsg_type != SOCK_DIAG_BY_FAMILY || reply->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return Fail(env, EPROTO, "sock_diag reply");
-  return Napi::Number::New(env, reinterpret_cast<inet_diag_msg*>(NLMSG_DATA(reply))->idiag_uid);
+  return Napi::Number::New(env, reinterpret_cast<const inet_diag_msg*>(NLMSG_DATA(reply))->idiag_uid);
 }
