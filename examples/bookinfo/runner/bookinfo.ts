@@ -24,19 +24,17 @@ export interface PageResult {
   seconds: number;
 }
 
-/** Why pages lacked a backend: each distinct error once with its count, so a failed proof says what went wrong. */
+/** Why pages lacked a backend: each distinct error once, with its count and its first request, so a failed proof says what went wrong. */
 export function pageErrors(results: PageResult[], backend: 'details' | 'reviews'): string {
-  const counts = new Map<string, number>();
-  for (const { page } of results) {
-    const error = backend === 'details' ? page.detailsError : page.reviewsError;
-    if (error !== null) counts.set(error, (counts.get(error) ?? 0) + 1);
+  const seen = new Map<string, { count: number; first: PageResult }>();
+  for (const r of results) {
+    const error = r.page[`${backend}Error`];
+    if (error === null) continue;
+    const s = seen.get(error);
+    if (s) s.count++;
+    else seen.set(error, { count: 1, first: r });
   }
-  return [...counts].map(([error, n]) => `${n}x ${error} (${page0(results, backend, error)})`).join('; ');
-}
-
-function page0(results: PageResult[], backend: 'details' | 'reviews', error: string): string {
-  const r = results.find(({ page }) => (backend === 'details' ? page.detailsError : page.reviewsError) === error)!;
-  return `request ${r.page.requestId}, ${r.seconds.toFixed(2)} s`;
+  return [...seen].map(([error, { count, first }]) => `${count}x ${error} (request ${first.page.requestId}, ${first.seconds.toFixed(2)} s)`).join('; ');
 }
 
 /** A page as shown to the user, and what it says. */
