@@ -80,15 +80,16 @@ test.serial('a healthy daemon host: every check OK, exit 0', async (t) => {
   t.is(run.code, 0, run.stdout + run.stderr);
   const notOk = [...run.checks.values()].filter((c) => c.status !== 'OK');
   t.deepEqual(notOk, [], 'every check is OK');
-  t.is(run.checks.size, 15);
+  t.is(run.checks.size, 16);
   t.regex(run.checks.get('capture-rules')!.detail, new RegExp(`in place and in step with ambitd: uids ${SERVICE_UID}; mesh 240\\.240\\.0\\.0/16`));
   t.regex(run.checks.get('listeners')!.detail, /^ambitd \(pid \d+\) holds 15001\/tcp, 15008\/tcp, 15053\/udp, 15053\/tcp, 15000\/tcp, 15020\/tcp$/);
   t.regex(run.checks.get('workload-certs')!.detail, /spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage: expires in .*chains to the trust bundle/);
   t.regex(run.checks.get('mesh-dns')!.detail, /^productpage\.default\.svc\.cluster\.local -> 240\.240\.\d+\.\d+ in /);
+  t.regex(run.checks.get('conntrack')!.detail, /^conntrack answers over netlink/);
   t.regex(run.checks.get('node-registration')!.detail, new RegExp(`^a at ${mesh.topo.host('a').address.replace(/\./g, '\\.')}:15008, last heartbeat`));
   const text = await doctorText('a');
   t.regex(text, /^OK {4}root {2,}running as root$/m);
-  t.regex(text, /^15 checks: 15 OK, 0 WARN, 0 FAIL, 0 SKIP$/m);
+  t.regex(text, /^16 checks: 16 OK, 0 WARN, 0 FAIL, 0 SKIP$/m);
   t.log(text);
 });
 

@@ -4,6 +4,7 @@ import { ambitdCheck } from './ambitd.js';
 import { captureRulesCheck } from './capture-rules.js';
 import { clockSkewCheck } from './clock-skew.js';
 import { configCheck } from './config.js';
+import { conntrackCheck } from './conntrack.js';
 import { iptablesCheck } from './iptables.js';
 import { kernelCaptureCheck } from './kernel-capture.js';
 import { listenersCheck } from './listeners.js';
@@ -22,6 +23,7 @@ export const CHECKS: readonly Check[] = [
   configCheck,
   iptablesCheck,
   kernelCaptureCheck,
+  conntrackCheck,
   ambitdCheck,
   listenersCheck,
   captureRulesCheck,
