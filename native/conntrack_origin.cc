@@ -77,38 +77,26 @@ const char* End(const nlattr* a) { return reinterpret_cast<const char*>(a) + a->
 
 Napi::Value ConntrackOriginalSource(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 5 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsString() || !info[4].IsNumber()) {
-    Napi::TypeError::New(env, "conntrackOriginalSource(family: 4 | 6, localIp, localPort, remoteIp, remotePort)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const bool v6 = info[0].As<Napi::Number>().Int32Value() == 6;
-  const int family = v6 ? AF_INET6 : AF_INET;
-  const size_t addrLen = v6 ? 16 : 4;
-  unsigned char local[16], remote[16];
-  if (inet_pton(family, info[1].As<Napi::String>().Utf8Value().c_str(), local) != 1 ||
-      inet_pton(family, info[3].As<Napi::String>().Utf8Value().c_str(), remote) != 1) {
-    Napi::TypeError::New(env, "conntrackOriginalSource: bad IP address for the family").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const uint16_t localPort = htons(info[2].As<Napi::Number>().Uint32Value());
-  const uint16_t remotePort = htons(info[4].As<Napi::Number>().Uint32Value());
+  ambit::Tuple t;
+  if (!ambit::ParseTuple(info, "conntrackOriginalSource", &t)) return env.Undefined();
+  const bool v6 = t.family == AF_INET6;
 
   // The reply direction runs from ambitd's accepted socket back to the client.
   Message m;
   nlmsghdr* h = static_cast<nlmsghdr*>(m.reserve(NLMSG_HDRLEN));
   auto* g = static_cast<nfgenmsg*>(m.reserve(sizeof(nfgenmsg)));
-  g->nfgen_family = family;
+  g->nfgen_family = t.family;
   g->version = NFNETLINK_V0;
   size_t tuple = m.open(CTA_TUPLE_REPLY);
   size_t ip = m.open(CTA_TUPLE_IP);
-  m.put(v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, local, addrLen);
-  m.put(v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, remote, addrLen);
+  m.put(v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, t.local, t.addrLen);
+  m.put(v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, t.remote, t.addrLen);
   m.close(ip);
   size_t proto = m.open(CTA_TUPLE_PROTO);
   const uint8_t tcp = IPPROTO_TCP;
   m.put(CTA_PROTO_NUM, &tcp, 1);
-  m.put(CTA_PROTO_SRC_PORT, &localPort, 2);
-  m.put(CTA_PROTO_DST_PORT, &remotePort, 2);
+  m.put(CTA_PROTO_SRC_PORT, &t.localPort, 2);
+  m.put(CTA_PROTO_DST_PORT, &t.remotePort, 2);
   m.close(proto);
   m.close(tuple);
   h = m.header();
@@ -126,9 +114,9 @@ Napi::Value ConntrackOriginalSource(const Napi::CallbackInfo& info) {
   const nlattr* origProto = orig ? Find(Payload(orig), End(orig), CTA_TUPLE_PROTO) : nullptr;
   const nlattr* src = origIp ? Find(Payload(origIp), End(origIp), v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC) : nullptr;
   const nlattr* port = origProto ? Find(Payload(origProto), End(origProto), CTA_PROTO_SRC_PORT) : nullptr;
-  if (!src || !port || src->nla_len != NLA_HDRLEN + addrLen || port->nla_len != NLA_HDRLEN + 2) return Fail(env, EPROTO, "conntrack reply without an original source");
+  if (!src || !port || src->nla_len != NLA_HDRLEN + t.addrLen || port->nla_len != NLA_HDRLEN + 2) return Fail(env, EPROTO, "conntrack reply without an original source");
   char text[INET6_ADDRSTRLEN];
-  if (inet_ntop(family, Payload(src), text, sizeof(text)) == nullptr) return Fail(env, errno, "inet_ntop");
+  if (inet_ntop(t.family, Payload(src), text, sizeof(text)) == nullptr) return Fail(env, errno, "inet_ntop");
   uint16_t p;
   std::memcpy(&p, Payload(port), 2);
   Napi::Object result = Napi::Object::New(env);

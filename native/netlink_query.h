@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +31,34 @@ inline Napi::Value Fail(Napi::Env env, int err, const char* what, const char* ot
   error.Set("errno", Napi::Number::New(env, err));
   error.ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+// A TCP connection as JS names it: (family: 4 | 6, localIp, localPort, remoteIp, remotePort).
+// Addresses and ports are in network byte order, ready for a netlink request.
+struct Tuple {
+  int family;
+  size_t addrLen;
+  unsigned char local[16];
+  uint16_t localPort;
+  unsigned char remote[16];
+  uint16_t remotePort;
+};
+
+// Reads the tuple from `info`; false once a TypeError naming `signature` is thrown.
+inline bool ParseTuple(const Napi::CallbackInfo& info, const char* signature, Tuple* t) {
+  Napi::Env env = info.Env();
+  bool ok = info.Length() == 5 && info[0].IsNumber() && info[1].IsString() && info[2].IsNumber() && info[3].IsString() && info[4].IsNumber();
+  if (ok) {
+    const bool v6 = info[0].As<Napi::Number>().Int32Value() == 6;
+    t->family = v6 ? AF_INET6 : AF_INET;
+    t->addrLen = v6 ? 16 : 4;
+    t->localPort = htons(info[2].As<Napi::Number>().Uint32Value());
+    t->remotePort = htons(info[4].As<Napi::Number>().Uint32Value());
+    ok = inet_pton(t->family, info[1].As<Napi::String>().Utf8Value().c_str(), t->local) == 1 &&
+         inet_pton(t->family, info[3].As<Napi::String>().Utf8Value().c_str(), t->remote) == 1;
+  }
+  if (!ok) Napi::TypeError::New(env, std::string(signature) + ": (family: 4 | 6, localIp, localPort, remoteIp, remotePort), addresses of that family").ThrowAsJavaScriptException();
+  return ok;
 }
 
 // Sends `msg` on a new netlink socket of `protocol` and reads its one reply

@@ -29,11 +29,8 @@ Napi::Value Fail(Napi::Env env, int err, const char* what) { return ambit::Fail(
 
 Napi::Value SocketOwnerUid(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 5 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsString() || !info[4].IsNumber()) {
-    Napi::TypeError::New(env, "socketOwnerUid(family: 4 | 6, localIp, localPort, remoteIp, remotePort)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int family = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
+  ambit::Tuple tuple;
+  if (!ambit::ParseTuple(info, "socketOwnerUid", &tuple)) return env.Undefined();
   struct {
     nlmsghdr nlh;
     inet_diag_req_v2 req;
@@ -41,18 +38,15 @@ Napi::Value SocketOwnerUid(const Napi::CallbackInfo& info) {
   msg.nlh.nlmsg_len = sizeof(msg);
   msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   msg.nlh.nlmsg_flags = NLM_F_REQUEST;  // no NLM_F_DUMP: an exact lookup
-  msg.req.sdiag_family = family;
+  msg.req.sdiag_family = tuple.family;
   msg.req.sdiag_protocol = IPPROTO_TCP;
   msg.req.idiag_states = ~0U;
   msg.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
   msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-  msg.req.id.idiag_sport = htons(info[2].As<Napi::Number>().Uint32Value());
-  msg.req.id.idiag_dport = htons(info[4].As<Napi::Number>().Uint32Value());
-  if (inet_pton(family, info[1].As<Napi::String>().Utf8Value().c_str(), msg.req.id.idiag_src) != 1 ||
-      inet_pton(family, info[3].As<Napi::String>().Utf8Value().c_str(), msg.req.id.idiag_dst) != 1) {
-    Napi::TypeError::New(env, "socketOwnerUid: bad IP address for the family").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  msg.req.id.idiag_sport = tuple.localPort;
+  msg.req.id.idiag_dport = tuple.remotePort;
+  std::memcpy(msg.req.id.idiag_src, tuple.local, tuple.addrLen);
+  std::memcpy(msg.req.id.idiag_dst, tuple.remote, tuple.addrLen);
 
   alignas(nlmsghdr) char buf[8192];
   const nlmsghdr* reply = ambit::Ask(env, NETLINK_SOCK_DIAG, &msg.nlh, buf, sizeof(buf), "sock_diag", "ESOCKDIAG");
