@@ -17,7 +17,7 @@ import { registerInstall } from './commands/install.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerWaypoint } from './commands/waypoint.js';
 import { reportError } from './errors.js';
-import { packageVersion } from './version-info.js';
+import { packageVersion } from '../core/version.js';
 
 export function buildProgram(): Command {
   const program = new Command('ambit')

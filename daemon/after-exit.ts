@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { Capture } from './capture.js';
-import { loadDaemonConfig, type DaemonConfig, type DaemonOverrides } from './config.js';
+import { loadDaemonConfig, type DaemonConfig, type DaemonOverrides } from '../core/config/daemon-settings.js';
 
 export interface AfterExitDecision {
   remove: boolean;

@@ -5,8 +5,8 @@
  */
 import { evaluate, type Decision, type WorkloadPolicies } from '../core/authz/index.js';
 import type { EndpointRecord } from '../core/store/types.js';
-import type { MeshState } from './state.js';
-import { addressKey } from './state.js';
+import { formatAuthority } from '../core/hbone/authority.js';
+import type { MeshState } from '../core/mesh/index.js';
 
 export interface L4Source {
   /** Verified SPIFFE ID (spiffe://td/ns/x/sa/y), undefined for plaintext. */
@@ -20,7 +20,7 @@ const cache = new WeakMap<MeshState, Map<string, WorkloadPolicies>>();
 function policiesFor(state: MeshState, ep: EndpointRecord): WorkloadPolicies {
   let perState = cache.get(state);
   if (!perState) cache.set(state, (perState = new Map()));
-  const key = addressKey(ep.address, ep.port);
+  const key = formatAuthority(ep.address, ep.port);
   let wp = perState.get(key);
   if (!wp) perState.set(key, (wp = state.policies.forWorkload({ namespace: ep.namespace, labels: ep.labels, serviceName: ep.service })));
   return wp;

@@ -5,7 +5,7 @@
  * outlier detection for connect failures, so one dead instance does not fail
  * every Nth connection.
  */
-import { addressKey } from './state.js';
+import { formatAuthority } from '../core/hbone/authority.js';
 
 /** Anything with an address: enrolled endpoints, and ServiceEntry endpoints that are not enrolled. */
 export interface Addressed {
@@ -70,5 +70,5 @@ export class RoundRobinBalancer {
 }
 
 export function keyOf(ep: Addressed): string {
-  return addressKey(ep.address, ep.port);
+  return formatAuthority(ep.address, ep.port);
 }

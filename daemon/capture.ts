@@ -5,9 +5,10 @@
  * doctor` use), only when the wanted rules change, one run at a time.
  */
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { AmbitError } from '../core/errors.js';
+import { IPTABLES_SCRIPTS_DIR } from '../core/iptables-scripts.js';
+import type { CaptureStatus } from '../core/status/index.js';
 
 export interface CaptureSpec {
   uids: number[];
@@ -19,8 +20,6 @@ export interface CaptureSpec {
   dnsPort: number;
 }
 
-/** scripts/iptables/ of this install (from dist/daemon/), with its trailing slash. */
-export const IPTABLES_SCRIPTS_DIR = fileURLToPath(new URL('../../scripts/iptables/', import.meta.url));
 
 export function captureArgs(spec: CaptureSpec): string[] {
   const args = ['--uids', spec.uids.join(','), '--exempt-uid', String(spec.exemptUid), '--outbound-port', String(spec.outboundPort), '--dns-port', String(spec.dnsPort)];
@@ -30,13 +29,6 @@ export function captureArgs(spec: CaptureSpec): string[] {
   return args;
 }
 
-/** What `ambit doctor` needs to run check.sh with the daemon's own options. */
-export interface CaptureStatus {
-  /** apply.sh's options of the rules in place; undefined before the first success or after remove(). */
-  appliedArgs?: string[];
-  /** Why the last apply failed, when it did (the rules in place are then older than wanted). */
-  lastError?: string;
-}
 
 export class Capture {
   #applied: string[] | undefined;

@@ -8,19 +8,23 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { AmbitError } from '../core/errors.js';
+import type { CertStatus } from '../core/identity/client/cert-manager.js';
+import type { ConfigDumpStatus, TunnelsReport } from '../core/status/index.js';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
 import { describeTarget, Watcher, type Store } from '../core/store/index.js';
-import type { NodeRecord, Snapshot } from '../core/store/types.js';
+import type { Snapshot } from '../core/store/types.js';
 import { DEFAULT_VIP_CIDR, inRange } from '../core/vip/allocator.js';
+import { packageVersion } from '../core/version.js';
 import { MeshDnsServer } from './dns/server.js';
 import { adminHandler, listenHttp, metricsHandler } from './admin.js';
 import { RoundRobinBalancer } from './balancer.js';
 import { Capture } from './capture.js';
-import type { DaemonConfig } from './config.js';
+import type { DaemonConfig } from '../core/config/daemon-settings.js';
 import { createInbound } from './inbound.js';
 import { DaemonMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
-import { MeshState } from './state.js';
+import { MeshState, NodeList } from '../core/mesh/index.js';
 import { WaypointSupervisor } from './waypoints.js';
 
 /** What the daemon needs from identity: certificates it can present, kept fresh. */
@@ -35,7 +39,7 @@ export interface DaemonIdentity {
   onNodeRotated(listener: () => void): void;
   /** Called when a workload certificate is renewed (new sessions use it). */
   onWorkloadRotated(listener: (spiffeId: string) => void): void;
-  describe(): unknown;
+  describe(): CertStatus[];
   stop(): Promise<void>;
 }
 
@@ -57,7 +61,7 @@ export class Daemon {
   readonly #hbone: HboneClient;
   readonly #waypoints: WaypointSupervisor;
   #state: MeshState | undefined;
-  #nodes: NodeRecord[] = [];
+  readonly #nodes: NodeList;
   #vipCidr = DEFAULT_VIP_CIDR;
   #inbound: HboneServer | undefined;
   #outbound: Outbound | undefined;
@@ -73,6 +77,7 @@ export class Daemon {
     this.#identity = deps.identity;
     this.#log = log;
     this.#store = deps.store;
+    this.#nodes = new NodeList(deps.store);
     const identity = deps.identity;
     this.#watcher = new Watcher({ ...config.store });
     this.#capture = new Capture(log.child({ component: 'capture' }));
@@ -188,23 +193,15 @@ export class Daemon {
   async #beat(): Promise<void> {
     const { node, ports } = this.#config;
     try {
-      await this.#store.heartbeatNode({ name: node.name, address: node.address, hbonePort: ports.inbound, version: process.env.npm_package_version ?? '0.1.0' }, NODE_TTL_S);
-      if ((await this.#refreshNodes()) && this.#state) this.#scheduleRebuild();
+      await this.#store.heartbeatNode({ name: node.name, address: node.address, hbonePort: ports.inbound, version: packageVersion() }, NODE_TTL_S);
+      if ((await this.#nodes.refresh()) && this.#state) this.#scheduleRebuild();
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'heartbeat failed; serving the last known state');
     }
   }
 
-  /** Re-reads the node list; true when an address or port changed. */
-  async #refreshNodes(): Promise<boolean> {
-    const nodes = await this.#store.listNodes();
-    const changed = JSON.stringify(nodes.map((n) => [n.name, n.address, n.hbonePort])) !== JSON.stringify(this.#nodes.map((n) => [n.name, n.address, n.hbonePort]));
-    this.#nodes = nodes;
-    return changed;
-  }
-
   /** What this daemon's tunnels look like now: the admin API's /tunnels and `ambit tunnels`. */
-  tunnels() {
+  tunnels(): TunnelsReport {
     const inbound = this.#inbound?.stats();
     return {
       node: this.#config.node.name,
@@ -243,7 +240,8 @@ export class Daemon {
     this.#rebuild = setTimeout(() => {
       // Nodes too: a WorkloadEntry is a mesh workload only if its address is a node's, and a
       // node that joined since the last heartbeat must count. A store outage keeps the last list.
-      void this.#refreshNodes()
+      void this.#nodes
+        .refresh()
         .catch(() => false)
         .then(() => {
           this.#rebuild = undefined;
@@ -256,12 +254,15 @@ export class Daemon {
 
   #rebuildNow(snapshot: Snapshot): void {
     try {
-      this.#state = new MeshState(snapshot, this.#nodes, { nodeName: this.#config.node.name, trustDomain: this.#config.mesh.trustDomain, domain: this.#config.mesh.domain, hbonePort: this.#config.ports.inbound });
+      this.#state = new MeshState(snapshot, this.#nodes.current, { nodeName: this.#config.node.name, trustDomain: this.#config.mesh.trustDomain, domain: this.#config.mesh.domain, hbonePort: this.#config.ports.inbound });
       this.metrics.configRevision.set(snapshot.revision);
+      this.metrics.configInvalidResources.set(this.#state.rejected.length);
+      for (const r of this.#state.rejected) this.#log.warn({ resource: r.key, reason: r.reason, revision: snapshot.revision }, 'stored resource fails validation; left out of the mesh state');
       this.#identity.want(this.#state.localIdentities());
       this.#waypoints.reconcile(this.#state.localWaypoints());
     } catch (err) {
       // A snapshot the daemon cannot use (e.g. a policy that does not compile) must not take down the last good one.
+      this.metrics.configRejections.inc({ reason: err instanceof AmbitError ? err.code : 'unexpected' });
       this.#log.error({ err, revision: snapshot.revision }, 'config snapshot rejected; keeping the previous one');
     }
   }
@@ -300,7 +301,7 @@ export class Daemon {
     return {
       logger: this.#log,
       ready: () => this.#readiness(),
-      configDump: () => ({
+      configDump: (): ConfigDumpStatus & Record<string, unknown> => ({
         node: this.#config.node,
         revision: this.#state?.revision,
         // The target (password redacted) and capture options let `ambit doctor` check what this daemon actually uses.
@@ -310,7 +311,7 @@ export class Daemon {
         serviceEntries: this.#state?.serviceEntries().map((e) => ({ ...e, dnsAddresses: Object.fromEntries(e.dnsAddresses) })),
         resources: this.#state?.resources,
       }),
-      tunnels: () => ({ ...this.tunnels(), totals: this.#hbone.stats() }),
+      tunnels: (): TunnelsReport & Record<string, unknown> => ({ ...this.tunnels(), totals: this.#hbone.stats() }),
       certs: () => this.#identity.describe(),
       workloads: () => this.#state?.localEndpoints().map((ep) => ({ ...ep, identity: this.#state?.identityOf(ep), mtls: this.#state?.mtlsMode(ep) })),
     };

@@ -6,10 +6,10 @@
  * spliced to the local service.
  */
 import type { Logger } from 'pino';
-import { HboneServer, type ConnectRequest, type TlsIdentity, type AuthorizeDecision, type UpstreamDecision } from '../core/hbone/index.js';
+import { HboneServer, parseAuthority, type ConnectRequest, type TlsIdentity, type AuthorizeDecision, type UpstreamDecision } from '../core/hbone/index.js';
 import { authorizeL4 } from './authorize.js';
 import type { DaemonMetrics } from './metrics.js';
-import type { MeshState } from './state.js';
+import type { MeshState } from '../core/mesh/index.js';
 
 export interface InboundOptions {
   state: () => MeshState;
@@ -20,9 +20,10 @@ export interface InboundOptions {
 
 export function createInbound(options: InboundOptions): HboneServer {
   const { metrics, log } = options;
+  // The server admitted the stream only with a well-formed authority; anything else finds no endpoint.
   const endpointFor = (authority: string) => {
-    const { host, port } = parseHostPort(authority);
-    return options.state().localEndpoint(host, port);
+    const target = parseAuthority(authority);
+    return target && options.state().localEndpoint(target.host, target.port);
   };
   const serviceOf = (authority: string) => {
     const ep = endpointFor(authority);
@@ -90,9 +91,4 @@ export function createInbound(options: InboundOptions): HboneServer {
       },
     },
   });
-}
-
-function parseHostPort(authority: string): { host: string; port: number } {
-  const i = authority.lastIndexOf(':');
-  return { host: authority.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(authority.slice(i + 1)) };
 }

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, Store } from '../core/store/index.js';
 import { AmbitError } from '../core/errors.js';
-import { DEFAULT_CONFIG_PATH, loadDaemonConfig, type DaemonOverrides } from './config.js';
+import { DEFAULT_CONFIG_PATH, loadDaemonConfig, type DaemonOverrides } from '../core/config/daemon-settings.js';
 import { Daemon } from './daemon.js';
 import { startDaemonIdentity } from './identity.js';
 import { reloadDaemonConfig } from './reload.js';

@@ -22,6 +22,8 @@ export class DaemonMetrics {
   readonly tunnelStreams = this.gauge('ambit_tunnel_streams', 'Open HBONE streams on this node', ['direction']);
   readonly dnsQueries = this.counter('ambit_dns_queries_total', 'DNS queries answered by the mesh DNS proxy', ['type', 'result']);
   readonly configRevision = this.gauge('ambit_config_revision', 'Store revision of the config snapshot in use', []);
+  readonly configRejections = this.counter('ambit_config_snapshots_rejected_total', 'Config snapshots refused whole (the previous one kept serving)', ['reason']);
+  readonly configInvalidResources = this.gauge('ambit_config_invalid_resources', 'Stored resources of the snapshot in use that failed their schema and were left out', []);
   readonly storeConnected = this.gauge('ambit_store_connected', '1 while the store (Redis) is reachable', []);
   readonly storeResyncs = this.counter('ambit_store_resyncs_total', 'Full snapshot reloads after a gap or reconnect', []);
   readonly waypoints = this.gauge('ambit_waypoints', 'Waypoints this daemon runs for services attached on this node', []);

@@ -20,8 +20,8 @@ import { authorizeL4 } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
-import type { ServiceEntryView } from './service-entries.js';
-import { addressKey, type MeshState } from './state.js';
+import { formatAuthority } from '../core/hbone/authority.js';
+import type { MeshState, ServiceEntryView } from '../core/mesh/index.js';
 import { spliceSockets } from './tcp-splice.js';
 
 export interface OutboundOptions {
@@ -146,7 +146,7 @@ export class Outbound {
     if (service) {
       const waypoints = state.waypointsFor(service);
       if (waypoints.length > 0 && service.record.ports.includes(port)) {
-        const authority = addressKey(ip, port);
+        const authority = formatAuthority(ip, port);
         const hops = waypoints.map((w) => ({ address: w.endpoint.address, port: w.endpoint.port, waypoint: { endpoint: w.endpoint, authority } }));
         return { balanceKey: `${service.fqdn}/waypoint`, hops, destinationService: service.fqdn };
       }
@@ -243,7 +243,7 @@ export class Outbound {
     const peer = state.peerFor(ep);
     await this.#spliceTunnel(socket, {
       peer: { host: peer.host, port: peer.port },
-      authority: addressKey(ep.address, ep.port),
+      authority: formatAuthority(ep.address, ep.port),
       source: sourceId,
       expectedServerIdentity: nodeId(this.#options.trustDomain, peer.node).uri,
     }, labels, { endpoint: keyOf(ep), node: peer.node });

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { rootLogger } from '../core/logging.js';
-import { loadDaemonConfig, type DaemonConfig, type DaemonOverrides } from './config.js';
+import { loadDaemonConfig, type DaemonConfig, type DaemonOverrides } from '../core/config/daemon-settings.js';
 
 /** One setting as the running daemon sees it, named as ambitd.yaml spells it. */
 interface Setting {

@@ -22,7 +22,8 @@ import type { Store } from '../core/store/index.js';
 import type { StoreOptions } from '../core/store/types.js';
 import { withWaypointState } from '../core/store/waypoints.js';
 import type { DaemonMetrics } from './metrics.js';
-import { identityOf, type WaypointView } from './state.js';
+import { identityOf, type WaypointView } from '../core/mesh/index.js';
+import type { WaypointStatus } from '../core/status/index.js';
 
 const WAYPOINT_BIN = fileURLToPath(new URL('../../bin/ambit-waypoint.js', import.meta.url));
 const READY_POLL_MS = 200;
@@ -63,15 +64,6 @@ interface Instance {
   timer: NodeJS.Timeout | undefined;
 }
 
-export interface WaypointStatus {
-  namespace: string;
-  service: string;
-  port: number;
-  pid: number | undefined;
-  ready: boolean;
-  /** Failed starts or exits since it last became ready. */
-  failures: number;
-}
 
 export class WaypointSupervisor {
   readonly #o: WaypointSupervisorOptions;

@@ -8,8 +8,6 @@
  */
 import { DEFAULT_TRUST_DOMAIN, type WorkloadPolicies } from '../core/authz/index.js';
 import { nodeId } from '../core/identity/index.js';
-import { normalize, type TypedResource } from '../core/config/index.js';
-import type { Logger } from '../core/logging.js';
 import type { EndpointRecord } from '../core/store/types.js';
 import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
@@ -20,7 +18,6 @@ export interface WaypointConfigOptions {
   domain?: string;
   /** For the identity each endpoint's node daemon must present (default cluster.local). */
   trustDomain?: string;
-  log?: Logger;
 }
 
 /** Where one endpoint is reached: its peer daemon's HBONE port, as the identity it must present. */
@@ -56,8 +53,7 @@ export class WaypointConfig {
     this.#mesh = mesh;
     this.revision = mesh.revision;
     this.#trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
-    const typed = typedRouting(mesh, options);
-    this.routes = compileRoutes(typed.vs, typed.dr, { domain: options.domain });
+    this.routes = compileRoutes(mesh.typed.of('VirtualService'), mesh.typed.of('DestinationRule'), { domain: options.domain });
     for (const fqdn of options.services) {
       const svc = mesh.serviceByName(fqdn);
       if (!svc?.record.vip) continue;
@@ -124,23 +120,4 @@ export class WaypointConfig {
     }
     return u;
   }
-}
-
-/**
- * VirtualServices and DestinationRules in typed form. The store only holds
- * validated resources, so one that fails here is skipped with a warning
- * rather than taking the whole snapshot down.
- */
-function typedRouting(mesh: MeshView, options: WaypointConfigOptions): { vs: TypedResource[]; dr: TypedResource[] } {
-  const vs: TypedResource[] = [];
-  const dr: TypedResource[] = [];
-  for (const r of mesh.resources) {
-    if (r.kind !== 'VirtualService' && r.kind !== 'DestinationRule') continue;
-    try {
-      (r.kind === 'VirtualService' ? vs : dr).push(normalize(r, { domain: options.domain }));
-    } catch (err) {
-      options.log?.warn({ err, resource: `${r.kind} ${r.metadata.namespace}/${r.metadata.name}` }, 'skipping a routing resource that does not normalize');
-    }
-  }
-  return { vs, dr };
 }

@@ -5,9 +5,9 @@
  * WaypointServer.update. Redis outages leave the last state serving.
  */
 import type { Logger } from '../core/logging.js';
+import { MeshState, NodeList, type StateOptions } from '../core/mesh/index.js';
 import type { Store, Watcher } from '../core/store/index.js';
-import type { NodeRecord, Snapshot } from '../core/store/types.js';
-import { MeshState, type StateOptions } from '../daemon/state.js';
+import type { Snapshot } from '../core/store/types.js';
 
 export interface MeshSourceOptions {
   watcher: Watcher;
@@ -19,22 +19,31 @@ export interface MeshSourceOptions {
 }
 
 export async function watchMesh(o: MeshSourceOptions): Promise<{ first: MeshState; stop: () => void }> {
-  let nodes: NodeRecord[] = await o.store.listNodes().catch(() => []);
-  const build = (s: Snapshot) => new MeshState(s, nodes, o.state);
+  const nodes = new NodeList(o.store);
+  await nodes.refresh().catch(() => false);
+  const build = (s: Snapshot): MeshState => {
+    const state = new MeshState(s, nodes.current, o.state);
+    for (const r of state.rejected) o.log.warn({ resource: r.key, reason: r.reason, revision: s.revision }, 'stored resource fails validation; left out of the mesh state');
+    return state;
+  };
   const first = build(await o.watcher.ready());
   const rebuild = (): void => {
     const s = o.watcher.current();
-    if (s) o.onState(build(s));
+    if (!s) return;
+    try {
+      o.onState(build(s));
+    } catch (err) {
+      // A snapshot that cannot become a state (a stored policy fails validation) must not replace the last good one.
+      o.log.error({ err, revision: s.revision }, 'config snapshot rejected; keeping the previous one');
+    }
   };
   o.watcher.on('snapshot', rebuild);
   o.watcher.on('change', rebuild);
   const poll = setInterval(() => {
-    o.store.listNodes().then((n) => {
-      const key = (l: NodeRecord[]) => JSON.stringify(l.map((x) => [x.name, x.address, x.hbonePort]));
-      if (key(n) === key(nodes)) return;
-      nodes = n;
-      rebuild();
-    }, (err: unknown) => o.log.warn({ err: (err as Error).message }, 'node list refresh failed; keeping the last one'));
+    nodes.refresh().then(
+      (changed) => changed && rebuild(),
+      (err: unknown) => o.log.warn({ err: (err as Error).message }, 'node list refresh failed; keeping the last one'),
+    );
   }, o.nodePollMs ?? 5000);
   poll.unref();
   return { first, stop: () => clearInterval(poll) };

@@ -193,7 +193,7 @@ export class WaypointServer {
 
   #compile(mesh: MeshView): WaypointConfig {
     const o = this.#options;
-    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain, log: this.#log });
+    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain });
   }
 
   #accept(stream: Duplex, request: ConnectRequest, service: ServiceView): void {

@@ -7,7 +7,7 @@
  * so neither application mistakes a failure for a clean EOF.
  */
 import type { Http2Stream } from 'node:http2';
-import { H2_CONNECT_ERROR, resetStream } from '../core/hbone/index.js';
+import { aborted, H2_CONNECT_ERROR, resetStream } from '../core/hbone/index.js';
 
 export interface StreamSpliceResult {
   /** Bytes from the first stream into the second. */
@@ -17,8 +17,6 @@ export interface StreamSpliceResult {
   /** Which side ended abnormally, and how. */
   error?: { side: 'first' | 'second'; code: string };
 }
-
-const aborted = (s: Http2Stream): boolean => Boolean(s.rstCode) || s.aborted;
 
 export function spliceStreams(first: Http2Stream, second: Http2Stream, done: (result: StreamSpliceResult) => void): void {
   const result: StreamSpliceResult = { forward: 0, back: 0 };

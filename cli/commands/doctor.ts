@@ -37,7 +37,7 @@ export function registerDoctor(program: Command): void {
         import('../doctor/runner.js'),
         import('../doctor/format.js'),
         import('../store-client.js'),
-        import('../../daemon/config.js'),
+        import('../../core/config/daemon-settings.js'),
       ]);
       const explicitRedis = cmd.parent?.getOptionValueSource('redis') === 'cli';
       const ctx = new DoctorContext({

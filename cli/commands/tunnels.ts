@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import type { TunnelInfo } from '../../core/hbone/index.js';
 import { withStore } from '../store-client.js';
 import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
-
-interface NodeReport {
-  tunnels?: { node: string; at: number; outbound: TunnelInfo[]; inbound?: { peers: Record<string, { streams: number; bytesIn: number; bytesOut: number }> } };
-}
 
 export function registerTunnels(program: Command): void {
   program
@@ -15,10 +10,11 @@ export function registerTunnels(program: Command): void {
     .option('-o, --output <format>', 'table, json or yaml', 'table')
     .action(async (opts: { node?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
-      const reports = await withStore(cmd, (store) => store.nodeStatuses());
+      const { reports, invalid } = await withStore(cmd, (store) => store.nodeStatuses());
+      for (const bad of invalid) process.stderr.write(`warning: node ${bad.node}'s status report is unreadable and is left out: ${bad.reason}\n`);
       const rows = [...reports]
         .filter(([node]) => !opts.node || node === opts.node)
-        .flatMap(([node, report]) => ((report as NodeReport).tunnels?.outbound ?? []).map((t) => ({ node, ...t })));
+        .flatMap(([node, report]) => report.tunnels.outbound.map((t) => ({ node, ...t })));
       if (format === 'json') return void process.stdout.write(renderJson(rows));
       if (format === 'yaml') return void process.stdout.write(await renderYaml(rows));
       if (rows.length === 0) return void process.stdout.write(`No live tunnels${opts.node ? ` on node ${opts.node}` : ''}.\n`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { packageVersion } from '../version-info.js';
+import { packageVersion } from '../../core/version.js';
 
 export function registerVersion(program: Command): void {
   program

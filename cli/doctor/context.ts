@@ -4,7 +4,7 @@
  * and closed at the end. A failed connection is remembered too, so five checks
  * that need Redis do not each wait out the same dead address.
  */
-import type { DaemonConfig } from '../../daemon/config.js';
+import type { DaemonConfig } from '../../core/config/daemon-settings.js';
 import type { Store } from '../../core/store/index.js';
 import type { StoreOptions } from '../../core/store/types.js';
 import type { PublishedBundle } from '../../core/identity/store/bundle.js';

@@ -6,7 +6,7 @@
  */
 import { isMap, isScalar, parseDocument, YAMLMap, type Document } from 'yaml';
 import { ConfigErrors, UsageError } from '../../core/errors.js';
-import { parseDaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 
 export interface DaemonConfigValues {
   nodeName?: string | undefined;

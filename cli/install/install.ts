@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AmbitError, ConfigErrors } from '../../core/errors.js';
-import { parseDaemonConfig, type DaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig, type DaemonConfig } from '../../core/config/daemon-settings.js';
 import { renderDaemonConfig, type DaemonConfigValues } from './daemon-config-file.js';
 import { applyHostChanges, type HostChange, type Print } from './host-changes.js';
 import { PACKAGE_ROOT, SOURCES, TARGETS, UNIT_NAME, underRoot } from './layout.js';

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONFIG_PATH } from '../../daemon/config.js';
+import { DEFAULT_CONFIG_PATH } from '../../core/config/daemon-settings.js';
 
 /** The package root: dist/cli/install/ sits three levels below it. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 import { applyHostChanges, type HostChange, type Print } from './host-changes.js';
 import { PACKAGE_ROOT, TARGETS, UNIT_NAME, underRoot } from './layout.js';
 import { checkedRoot, findCommand, readIfExists, systemdRuns } from './host-state.js';

@@ -9,7 +9,7 @@ import type { PolicyScope, PolicyTarget } from './types.js';
 export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
 /** Istio reads the annotation with Go's strconv.ParseBool. */
-export function dryRunOf(resource: Resource): boolean {
+export function dryRunOf(resource: Pick<Resource, 'metadata'>): boolean {
   const value = resource.metadata.annotations?.[DRY_RUN_ANNOTATION];
   if (value === undefined) return false;
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;

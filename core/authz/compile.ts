@@ -4,7 +4,7 @@
  * A policy with no rules matches nothing (Istio's allow-nothing).
  */
 import { ConfigErrors } from '../errors.js';
-import { normalize, type AuthorizationPolicySpec, type Resource } from '../config/index.js';
+import { normalize, type Resource, type TypedResource } from '../config/index.js';
 import { dryRunOf, scopeOf } from './binding.js';
 import { AuthzError, AuthzErrors } from './errors.js';
 import type { MatchEnv } from './matchers.js';
@@ -23,12 +23,13 @@ export interface CompileOptions {
   trustDomainAliases?: readonly string[];
 }
 
-function typedSpec(resource: Resource, label: string): AuthorizationPolicySpec {
+/** The typed form of a stored policy (the mesh state has it already; `ambit apply` and tests do not). */
+function typedPolicy(resource: Resource, label: string): TypedResource<'AuthorizationPolicy'> {
   if (resource.kind !== 'AuthorizationPolicy') {
     throw new AuthzError('EAUTHZ_NOT_A_POLICY', `${resource.kind} ${label} is not an AuthorizationPolicy`, { kind: resource.kind });
   }
   try {
-    return normalize(resource).spec as AuthorizationPolicySpec;
+    return normalize(resource) as TypedResource<'AuthorizationPolicy'>;
   } catch (err) {
     if (!(err instanceof ConfigErrors)) throw err;
     throw new AuthzError('EAUTHZ_INVALID_SPEC', err.message, { policy: label }, { cause: err });
@@ -37,9 +38,14 @@ function typedSpec(resource: Resource, label: string): AuthorizationPolicySpec {
 
 /** One policy; throws AuthzError naming the policy and the rule at fault. */
 export function compilePolicy(resource: Resource, opts: CompileOptions = {}): CompiledPolicy {
+  return compileTypedPolicy(typedPolicy(resource, `${resource.metadata.namespace}/${resource.metadata.name}`), opts);
+}
+
+/** One policy already in typed form (parsed once per snapshot by core/mesh). */
+export function compileTypedPolicy(resource: TypedResource<'AuthorizationPolicy'>, opts: CompileOptions = {}): CompiledPolicy {
   const { namespace, name } = resource.metadata;
   const key = `${namespace}/${name}`;
-  const spec = typedSpec(resource, key);
+  const spec = resource.spec;
   const action = spec.action ?? 'ALLOW';
   const env: MatchEnv = {
     policyNamespace: namespace,
@@ -63,12 +69,20 @@ export function compilePolicy(resource: Resource, opts: CompileOptions = {}): Co
  * AuthzErrors listing every invalid policy, so a process keeps its last good set.
  */
 export function compilePolicies(resources: readonly Resource[], opts: CompileOptions = {}): PolicySet {
+  return compileAll(resources.filter((r) => r.kind === 'AuthorizationPolicy'), (r) => compilePolicy(r, opts), opts);
+}
+
+/** Every policy of a snapshot already in typed form; throws AuthzErrors as compilePolicies does. */
+export function compileTypedPolicies(resources: readonly TypedResource<'AuthorizationPolicy'>[], opts: CompileOptions = {}): PolicySet {
+  return compileAll(resources, (r) => compileTypedPolicy(r, opts), opts);
+}
+
+function compileAll<R>(resources: readonly R[], compile: (r: R) => CompiledPolicy, opts: CompileOptions): PolicySet {
   const compiled: CompiledPolicy[] = [];
   const errors: AuthzError[] = [];
   for (const resource of resources) {
-    if (resource.kind !== 'AuthorizationPolicy') continue;
     try {
-      compiled.push(compilePolicy(resource, opts));
+      compiled.push(compile(resource));
     } catch (err) {
       if (!(err instanceof AuthzError)) throw err;
       errors.push(err);

@@ -193,6 +193,12 @@ export interface ObjectOptions<T> {
   check?: (value: T, at: Cursor) => void;
   /** Fields Istio defines that ambit rejects, each with the reason users should read. */
   unsupported?: Record<string, string>;
+  /**
+   * Drop unknown fields instead of refusing them: for reports one ambit process
+   * reads from another, where a newer version may say more than this one knows.
+   * Never for configuration or for records that grant anything.
+   */
+  ignoreUnknown?: boolean;
 }
 
 /**
@@ -210,6 +216,7 @@ export function object<T>(shape: Shape<T>, opts: ObjectOptions<T> = {}): Schema<
       for (const [key, v] of Object.entries(value)) {
         const field = Object.hasOwn(fields, key) ? fields[key] : undefined;
         if (!field) {
+          if (opts.ignoreUnknown) continue;
           const reason = Object.hasOwn(rejected, key) ? `: ${rejected[key]}` : '';
           at.at(key).fail(Codes.unsupported, `field ${key} is not supported by ambit${reason}`);
         } else if (v !== null && v !== undefined) {

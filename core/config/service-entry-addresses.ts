@@ -31,7 +31,7 @@ export function formatAllocatedAddresses(byHost: ReadonlyMap<string, string>): s
 }
 
 /** The annotation read back; malformed parts are skipped (users may edit annotations). */
-export function allocatedAddresses(entry: Resource): Map<string, string> {
+export function allocatedAddresses(entry: Pick<Resource, 'metadata'>): Map<string, string> {
   const text = entry.metadata.annotations?.[ALLOCATED_ADDRESSES_ANNOTATION] ?? '';
   const out = new Map<string, string>();
   for (const part of text.split(',')) {

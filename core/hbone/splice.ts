@@ -77,7 +77,7 @@ export function splice(stream: Http2Stream, socket: Socket, done?: (result: Spli
  * `aborted` when the stream closed while our side was still writing (a
  * session torn down reports rstCode 0 but sets that flag).
  */
-function aborted(stream: Http2Stream): boolean {
+export function aborted(stream: Http2Stream): boolean {
   return Boolean(stream.rstCode) || stream.aborted;
 }
 

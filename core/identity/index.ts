@@ -16,6 +16,7 @@ export {
   trustDomainProblem,
   tryParseSpiffeId,
   workloadId,
+  workloadUri,
   type NodeSpiffeId,
   type OtherSpiffeId,
   type SpiffeId,

@@ -125,6 +125,15 @@ function fromParts(trustDomain: string, parts: readonly string[]): SpiffeId {
   return parseSpiffeId(uri);
 }
 
+/**
+ * A workload's SPIFFE URI without the syntax checks of workloadId: for names
+ * that were validated where they entered (store records), on paths that run
+ * per connection.
+ */
+export function workloadUri(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `${SCHEME}${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
 export function workloadId(trustDomain: string, namespace: string, serviceAccount: string): WorkloadSpiffeId {
   return fromParts(trustDomain, ['ns', namespace, 'sa', serviceAccount]) as WorkloadSpiffeId;
 }

@@ -5,8 +5,7 @@
  * selector); port-level settings beat the policy's own mode; UNSET inherits
  * from the next level; with nothing set the mode is PERMISSIVE.
  */
-import type { Resource } from '../core/config/resource.js';
-import type { MtlsMode, PeerAuthenticationSpec } from '../core/config/index.js';
+import type { MtlsMode, TypedResource } from '../config/index.js';
 
 export type EffectiveMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -15,12 +14,13 @@ export interface WorkloadRef {
   labels: Record<string, string>;
 }
 
-export function mtlsMode(policies: readonly Resource[], workload: WorkloadRef, port: number, rootNamespace = 'istio-system'): EffectiveMode {
-  const pa = policies.filter((p) => p.kind === 'PeerAuthentication') as Resource<PeerAuthenticationSpec>[];
-  const selects = (p: Resource<PeerAuthenticationSpec>) =>
+type PeerAuthentication = TypedResource<'PeerAuthentication'>;
+
+export function mtlsMode(pa: readonly PeerAuthentication[], workload: WorkloadRef, port: number, rootNamespace = 'istio-system'): EffectiveMode {
+  const selects = (p: PeerAuthentication) =>
     Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v);
   // Oldest first, as Istio breaks ties between policies of the same level.
-  const byAge = (a: Resource<PeerAuthenticationSpec>, b: Resource<PeerAuthenticationSpec>) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+  const byAge = (a: PeerAuthentication, b: PeerAuthentication) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name);
   const levels = [
     pa.filter((p) => p.metadata.namespace === workload.namespace && p.spec.selector && selects(p)).sort(byAge),
     pa.filter((p) => p.metadata.namespace === workload.namespace && !p.spec.selector).sort(byAge),

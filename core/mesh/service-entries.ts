@@ -4,15 +4,16 @@
  * apply`), the ports, and the endpoints behind each port: `endpoints[]`, or the
  * WorkloadEntries and enrolled workloads `workloadSelector` picks in the entry's
  * namespace, or (resolution DNS) the host itself, resolved when a connection
- * comes. Pure: compiled once per snapshot from plain records.
+ * comes. Pure: compiled once per snapshot from the typed resources (validated by
+ * their kind's schema, so no field is guessed at here).
  */
 import { isIP } from 'node:net';
-import type { Resource } from '../core/config/resource.js';
-import { allocatedAddresses } from '../core/config/service-entry-addresses.js';
-import type { EndpointRecord } from '../core/store/types.js';
+import type { ServiceEntrySpec, TypedResource, WorkloadEntrySpec } from '../config/index.js';
+import { allocatedAddresses } from '../config/service-entry-addresses.js';
+import type { EndpointRecord } from '../store/types.js';
 
-export type Location = 'MESH_EXTERNAL' | 'MESH_INTERNAL';
-export type Resolution = 'NONE' | 'STATIC' | 'DNS';
+export type Location = NonNullable<ServiceEntrySpec['location']>;
+export type Resolution = NonNullable<ServiceEntrySpec['resolution']>;
 
 export interface EntryPort {
   number: number;
@@ -55,36 +56,20 @@ export interface EntryCandidate {
   labels: Record<string, string>;
 }
 
-interface RawWorkload {
-  address?: unknown;
-  ports?: unknown;
-  serviceAccount?: unknown;
-  labels?: unknown;
-}
-
-interface RawEntry {
-  hosts?: unknown;
-  addresses?: unknown;
-  ports?: unknown;
-  location?: unknown;
-  resolution?: unknown;
-  endpoints?: unknown;
-  workloadSelector?: { labels?: unknown };
-}
-
 /** Builds the views; `enrolled` are the registry's endpoints, which a workloadSelector may pick too. */
-export function compileServiceEntries(resources: readonly Resource[], enrolled: readonly EndpointRecord[]): ServiceEntryView[] {
-  const workloadEntries = resources.filter((r) => r.kind === 'WorkloadEntry');
-  return resources
-    .filter((r) => r.kind === 'ServiceEntry')
-    .map((r) => compileEntry(r, workloadEntries, enrolled));
+export function compileServiceEntries(
+  entries: readonly TypedResource<'ServiceEntry'>[],
+  workloadEntries: readonly TypedResource<'WorkloadEntry'>[],
+  enrolled: readonly EndpointRecord[],
+): ServiceEntryView[] {
+  return entries.map((r) => compileEntry(r, workloadEntries, enrolled));
 }
 
-function compileEntry(r: Resource, workloadEntries: readonly Resource[], enrolled: readonly EndpointRecord[]): ServiceEntryView {
-  const spec = r.spec as RawEntry;
+function compileEntry(r: TypedResource<'ServiceEntry'>, workloadEntries: readonly TypedResource<'WorkloadEntry'>[], enrolled: readonly EndpointRecord[]): ServiceEntryView {
+  const { spec } = r;
   const namespace = r.metadata.namespace;
-  const hosts = strings(spec.hosts).map((h) => h.toLowerCase());
-  const given = strings(spec.addresses);
+  const hosts = spec.hosts.map((h) => h.toLowerCase());
+  const given = spec.addresses ?? [];
   const allocated = allocatedAddresses(r);
   const dnsAddresses = new Map<string, string[]>();
   for (const host of hosts) {
@@ -93,20 +78,24 @@ function compileEntry(r: Resource, workloadEntries: readonly Resource[], enrolle
     const ips = given.length > 0 ? given.map(hostRoute).filter((a): a is string => a !== undefined) : [allocated.get(host)].filter((a): a is string => a !== undefined);
     if (ips.length > 0) dnsAddresses.set(host, ips);
   }
-  const selector = spec.workloadSelector ? labelsOf(spec.workloadSelector.labels) : undefined;
-  const workloads = selector
+  const selector = spec.workloadSelector?.labels;
+  const workloads = spec.workloadSelector
     ? [
-        ...workloadEntries.filter((we) => we.metadata.namespace === namespace && selects(selector, workloadOf(we.spec as RawWorkload, we.metadata.labels).labels)).map((we) => workloadOf(we.spec as RawWorkload, we.metadata.labels)),
-        ...enrolled.filter((ep) => ep.namespace === namespace && selects(selector, ep.labels)).map((ep): EntryWorkload => ({ address: ep.address, serviceAccount: ep.serviceAccount, labels: ep.labels })),
+        ...workloadEntries
+          .filter((we) => we.metadata.namespace === namespace)
+          .map((we) => workloadOf(we.spec, we.metadata.labels))
+          .filter((w) => selects(selector ?? {}, w.labels)),
+        ...enrolled.filter((ep) => ep.namespace === namespace && selects(selector ?? {}, ep.labels)).map((ep): EntryWorkload => ({ address: ep.address, serviceAccount: ep.serviceAccount, labels: ep.labels })),
       ]
-    : (Array.isArray(spec.endpoints) ? (spec.endpoints as RawWorkload[]) : []).map((w) => workloadOf(w, undefined));
+    : (spec.endpoints ?? []).map((w) => workloadOf(w, undefined));
   return {
     name: r.metadata.name,
     namespace,
     hosts,
-    location: spec.location === 'MESH_INTERNAL' ? 'MESH_INTERNAL' : 'MESH_EXTERNAL',
-    resolution: resolutionOf(spec.resolution),
-    ports: (Array.isArray(spec.ports) ? (spec.ports as Record<string, unknown>[]) : []).map(portOf),
+    // Unset is MESH_EXTERNAL and NONE, Istio's defaults.
+    location: spec.location ?? 'MESH_EXTERNAL',
+    resolution: spec.resolution ?? 'NONE',
+    ports: (spec.ports ?? []).map((p) => ({ number: p.number, ...(p.name !== undefined ? { name: p.name } : {}), ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}) })),
     workloads: workloads.filter((w) => w.address !== ''),
     dnsAddresses,
     addresses: given.length > 0 ? given : [...new Set([...allocated.values()])],
@@ -147,30 +136,14 @@ export function entryCandidates(view: ServiceEntryView, host: string, port: Entr
   }
 }
 
-function workloadOf(w: RawWorkload, metadataLabels: Record<string, string> | undefined): EntryWorkload {
-  const ports = typeof w.ports === 'object' && w.ports !== null ? (w.ports as Record<string, number>) : undefined;
+function workloadOf(w: WorkloadEntrySpec, metadataLabels: Record<string, string> | undefined): EntryWorkload {
   return {
-    address: typeof w.address === 'string' ? w.address : '',
-    ...(ports ? { ports } : {}),
-    ...(typeof w.serviceAccount === 'string' ? { serviceAccount: w.serviceAccount } : {}),
+    address: w.address ?? '',
+    ...(w.ports ? { ports: w.ports } : {}),
+    ...(w.serviceAccount !== undefined ? { serviceAccount: w.serviceAccount } : {}),
     // A WorkloadEntry's own labels are in spec; Istio also lets metadata labels select it.
-    labels: { ...(metadataLabels ?? {}), ...labelsOf(w.labels) },
+    labels: { ...(metadataLabels ?? {}), ...(w.labels ?? {}) },
   };
-}
-
-function portOf(p: Record<string, unknown>): EntryPort {
-  return {
-    number: Number(p.number),
-    ...(typeof p.name === 'string' ? { name: p.name } : {}),
-    ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
-  };
-}
-
-function resolutionOf(v: unknown): Resolution {
-  if (v === 'STATIC' || v === 'DNS') return v;
-  // DNS_ROUND_ROBIN differs from DNS only in which resolved address Envoy keeps; at L4 it is DNS.
-  if (v === 'DNS_ROUND_ROBIN') return 'DNS';
-  return 'NONE';
 }
 
 function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
@@ -182,12 +155,4 @@ function hostRoute(cidrOrIp: string): string | undefined {
   if (!ip) return undefined;
   if (bits === undefined) return ip;
   return (isIP(ip) === 4 && bits === '32') || (isIP(ip) === 6 && bits === '128') ? ip : undefined;
-}
-
-function strings(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
-}
-
-function labelsOf(v: unknown): Record<string, string> {
-  return typeof v === 'object' && v !== null ? (v as Record<string, string>) : {};
 }

@@ -1,17 +1,24 @@
 /**
- * The daemon's view of the mesh, rebuilt from each store snapshot (and the
- * node list) into the indexes the data plane asks per connection: which
- * service a VIP is, which enrolled workload a uid is, whether an address is a
- * workload on this node, which peer node hosts an endpoint. Pure: no I/O, so
- * proxies read it synchronously and tests build it from plain records.
+ * The mesh as both proxies see it, rebuilt from each store snapshot and the
+ * node list: the typed resources (parsed once), the workloads, the services
+ * with their waypoints, the ServiceEntries, and the policies, each index in
+ * its own module as ztunnel's ProxyState splits them. ambitd asks it per
+ * connection (which service a VIP is, which workload a uid is, whether an
+ * address is on this node, which peer hosts an endpoint); ambit-waypoint asks
+ * it per request. Pure: no I/O, so it is read synchronously and tests build it
+ * from plain records.
  */
-import type { Resource } from '../core/config/resource.js';
-import { compilePolicies, type PolicySet } from '../core/authz/index.js';
-import type { EndpointRecord, NodeRecord, ServiceRecord, Snapshot } from '../core/store/types.js';
-import { inRanges, parseAddress, parseRanges, type Ranges } from '../core/authz/address.js';
-import { waypointOf, type WaypointInfo } from '../core/store/waypoints.js';
+import { compileTypedPolicies, type PolicySet } from '../authz/index.js';
+import type { Resource } from '../config/resource.js';
+import type { EndpointRecord, NodeRecord, Snapshot } from '../store/types.js';
+import { waypointOf } from '../store/waypoints.js';
+import { EntryIndex, type EntryRoute, type RouteCandidate } from './entry-index.js';
+import { MeshError } from './errors.js';
 import { mtlsMode, type EffectiveMode } from './peer-authentication.js';
-import { compileServiceEntries, entryCandidates, entryPort, type EntryCandidate, type EntryPort, type ServiceEntryView } from './service-entries.js';
+import { TypedResources, type RejectedResource } from './resources.js';
+import { compileServiceEntries, type EntryCandidate, type ServiceEntryView } from './service-entries.js';
+import { ServiceIndex, type ServiceView, type WaypointView } from './services.js';
+import { WorkloadIndex, type Peer } from './workloads.js';
 
 export interface StateOptions {
   nodeName: string;
@@ -21,159 +28,69 @@ export interface StateOptions {
   hbonePort?: number;
 }
 
-export interface ServiceView {
-  record: ServiceRecord;
-  fqdn: string;
-  endpoints: EndpointRecord[];
-}
-
-/** A connection to a ServiceEntry address, and where it may go. */
-export interface EntryRoute {
-  /** Round-robin and ejection key: one per entry host and port. */
-  key: string;
-  entry: ServiceEntryView;
-  host: string;
-  port: EntryPort;
-  /** Empty for resolution NONE: the connection goes to its original destination. */
-  candidates: RouteCandidate[];
-}
-
-export interface RouteCandidate extends EntryCandidate {
-  /** Set for MESH_INTERNAL workloads on a mesh node: reach them over HBONE as this endpoint. */
-  workload?: EndpointRecord;
-}
-
-/** A waypoint registered in the store (an endpoint of `<svc>-waypoint`). */
-export interface WaypointView {
-  endpoint: EndpointRecord;
-  info: WaypointInfo;
-}
-
-interface EntryAddress {
-  entry: ServiceEntryView;
-  host: string;
-}
+/** Kinds whose loss would relax security: one that fails its schema refuses the snapshot. */
+const SECURITY_KINDS = new Set(['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
 
 export class MeshState {
   readonly revision: number;
+  readonly typed: TypedResources;
   readonly policies: PolicySet;
-  readonly resources: readonly Resource[];
-  readonly #byVip = new Map<string, ServiceView>();
-  readonly #byFqdn = new Map<string, ServiceView>();
-  readonly #byEndpoint = new Map<string, EndpointRecord>();
-  readonly #local = new Map<string, EndpointRecord>();
-  readonly #byUid = new Map<number, EndpointRecord>();
-  /** Local endpoints from enrollment (not WorkloadEntries): the identities this node holds certificates for. */
-  readonly #enrolledLocal: EndpointRecord[] = [];
-  readonly #nodes = new Map<string, NodeRecord>();
-  readonly #nodeByAddress = new Map<string, NodeRecord>();
-  readonly #entries: ServiceEntryView[];
-  readonly #entryByIp = new Map<string, EntryAddress>();
-  readonly #entryRanges: { ranges: Ranges; at: EntryAddress }[] = [];
-  readonly #entryByHost = new Map<string, string[]>();
-  readonly #routes = new Map<string, EntryRoute | undefined>();
-  /** Ready waypoints by the `namespace/name` of the service they serve. */
-  readonly #waypoints = new Map<string, WaypointView[]>();
-  readonly #localWaypoints: WaypointView[] = [];
   readonly #options: Required<StateOptions>;
+  readonly #workloads: WorkloadIndex;
+  readonly #services: ServiceIndex;
+  readonly #entries: EntryIndex;
 
   constructor(snapshot: Snapshot, nodes: readonly NodeRecord[], options: StateOptions) {
     this.#options = { rootNamespace: 'istio-system', hbonePort: 15008, ...options };
+    const o = this.#options;
     this.revision = snapshot.revision;
-    this.resources = [...snapshot.resources.values()];
-    this.policies = compilePolicies(this.resources, { rootNamespace: this.#options.rootNamespace, trustDomain: options.trustDomain });
-    for (const n of nodes) {
-      this.#nodes.set(n.name, n);
-      this.#nodeByAddress.set(n.address, n);
+    this.typed = new TypedResources(snapshot.resources.values(), o.domain);
+    const unsafe = this.typed.rejected.filter((r) => SECURITY_KINDS.has(r.key.slice(0, r.key.indexOf('/'))));
+    if (unsafe.length > 0) {
+      throw new MeshError('EMESH_POLICY_INVALID', `stored security policy fails validation: ${unsafe.map((r) => r.reason).join('; ')}`, { resources: unsafe.map((r) => r.key) });
     }
-    const endpointsOf = new Map<string, EndpointRecord[]>();
+    this.policies = compileTypedPolicies(this.typed.of('AuthorizationPolicy'), { rootNamespace: o.rootNamespace, trustDomain: o.trustDomain });
+    this.#workloads = new WorkloadIndex(nodes, o);
+    const workloads: EndpointRecord[] = [];
+    const waypoints: WaypointView[] = [];
     for (const ep of snapshot.endpoints.values()) {
-      const waypoint = waypointOf(ep);
-      if (waypoint) {
-        // Not a workload: never a VIP's endpoint, an inbound target or a capture address.
-        this.#indexWaypoint({ endpoint: ep, info: waypoint }, options.nodeName);
-        continue;
-      }
-      const key = `${ep.namespace}/${ep.service}`;
-      endpointsOf.set(key, [...(endpointsOf.get(key) ?? []), ep]);
-      this.#byEndpoint.set(addressKey(ep.address, ep.port), ep);
-      if (ep.node === options.nodeName) {
-        this.#local.set(addressKey(ep.address, ep.port), ep);
-        this.#enrolledLocal.push(ep);
-        if (ep.uid !== undefined) this.#byUid.set(ep.uid, ep);
-      }
+      const info = waypointOf(ep);
+      // A waypoint is not a workload: never a VIP's endpoint, an inbound target or a capture address.
+      if (info) waypoints.push({ endpoint: ep, info });
+      else workloads.push(ep);
     }
-    for (const record of snapshot.services.values()) {
-      const view: ServiceView = {
-        record,
-        fqdn: `${record.name}.${record.namespace}.svc.${options.domain}`,
-        endpoints: (endpointsOf.get(`${record.namespace}/${record.name}`) ?? []).sort((a, b) => addressKey(a.address, a.port).localeCompare(addressKey(b.address, b.port))),
-      };
-      if (record.vip) this.#byVip.set(record.vip, view);
-      this.#byFqdn.set(view.fqdn, view);
-    }
-    this.#entries = compileServiceEntries(this.resources, [...snapshot.endpoints.values()]);
-    for (const entry of this.#entries) this.#indexEntry(entry);
-  }
-
-  #indexWaypoint(w: WaypointView, nodeName: string): void {
-    if (w.info.node === nodeName) {
-      this.#localWaypoints.push(w);
-      // Its certificate is obtained like any local workload's.
-      this.#enrolledLocal.push(w.endpoint);
-    }
-    if (w.info.state !== 'ready') return;
-    const key = `${w.info.namespace}/${w.info.service}`;
-    this.#waypoints.set(key, [...(this.#waypoints.get(key) ?? []), w]);
-  }
-
-  #indexEntry(entry: ServiceEntryView): void {
-    for (const [host, ips] of entry.dnsAddresses) {
-      if (!this.#entryByHost.has(host)) this.#entryByHost.set(host, ips);
-      // An allocated VIP belongs to its host; addresses the entry gives are shared by its
-      // hosts, and the first host (the first one here) names them, as the DNS answers do.
-      for (const ip of ips) if (!this.#entryByIp.has(ip)) this.#entryByIp.set(ip, { entry, host });
-    }
-    for (const a of entry.addresses) {
-      if (a.includes('/')) this.#entryRanges.push({ ranges: parseRanges([a]), at: { entry, host: entry.hosts[0] ?? '' } });
-      else if (!this.#entryByIp.has(a)) this.#entryByIp.set(a, { entry, host: entry.hosts[0] ?? '' });
-    }
-    if (entry.location !== 'MESH_INTERNAL') return;
-    // WorkloadEntries on mesh nodes are mesh workloads: reachable by address over HBONE,
-    // and (on their own node) admitted by inbound like enrolled ones.
-    for (const port of entry.ports) {
-      for (const c of entryCandidates(entry, entry.hosts[0] ?? '', port)) {
-        if (c.resolve || this.#byEndpoint.has(addressKey(c.address, c.port))) continue;
-        const ep = this.#workloadOnNode(entry, c);
-        if (!ep) continue;
-        this.#byEndpoint.set(addressKey(ep.address, ep.port), ep);
-        if (ep.node === this.#options.nodeName) this.#local.set(addressKey(ep.address, ep.port), ep);
-      }
-    }
-  }
-
-  /** The endpoint record a workload at a node's address stands for, or undefined when no node has it. */
-  #workloadOnNode(entry: ServiceEntryView, c: EntryCandidate): EndpointRecord | undefined {
-    const node = this.#nodeByAddress.get(c.address);
-    if (!node) return undefined;
-    return { service: entry.name, namespace: entry.namespace, node: node.name, address: c.address, port: c.port, serviceAccount: c.serviceAccount ?? 'default', labels: c.labels };
+    for (const ep of workloads) this.#workloads.addEnrolled(ep);
+    for (const w of waypoints) if (w.info.node === o.nodeName) this.#workloads.addLocalIdentity(w.endpoint);
+    this.#services = new ServiceIndex(snapshot.services.values(), workloads, waypoints, o);
+    const entries = compileServiceEntries(this.typed.of('ServiceEntry'), this.typed.of('WorkloadEntry'), [...snapshot.endpoints.values()]);
+    this.#entries = new EntryIndex(entries, this.#workloads);
   }
 
   get nodeName(): string {
     return this.#options.nodeName;
   }
 
+  /** The stored documents, as applied. */
+  get resources(): readonly Resource[] {
+    return this.typed.stored;
+  }
+
+  /** Stored resources that failed their schema and were left out (not security ones: those refuse the snapshot). */
+  get rejected(): readonly RejectedResource[] {
+    return this.typed.rejected;
+  }
+
   serviceByVip(ip: string): ServiceView | undefined {
-    return this.#byVip.get(ip);
+    return this.#services.byVip(ip);
   }
 
   /** `reviews.default.svc.cluster.local` (lower case, no trailing dot). */
   serviceByName(fqdn: string): ServiceView | undefined {
-    return this.#byFqdn.get(fqdn);
+    return this.#services.byName(fqdn);
   }
 
   services(): ServiceView[] {
-    return [...this.#byFqdn.values()];
+    return this.#services.all();
   }
 
   /**
@@ -181,122 +98,86 @@ export class MeshState {
    * or still starting, so traffic goes straight to the endpoints).
    */
   waypointsFor(service: ServiceView): readonly WaypointView[] {
-    return this.#waypoints.get(`${service.record.namespace}/${service.record.name}`) ?? [];
-  }
-
-  /**
-   * The labels of the workload behind a verified tunnel: the endpoints with that
-   * identity on the node the tunnel came from (a daemon dials from its node's
-   * address), reduced to the labels they all share, since one identity may run
-   * as several endpoints on a node. For VirtualService `sourceLabels`.
-   */
-  sourceLabels(principal: string, peerAddress: string): Readonly<Record<string, string>> | undefined {
-    const node = this.#nodeByAddress.get(peerAddress);
-    if (!node) return undefined;
-    const eps = [...this.#byEndpoint.values()].filter((ep) => ep.node === node.name && identityOf(this.#options.trustDomain, ep) === principal);
-    if (eps.length === 0) return undefined;
-    return Object.fromEntries(Object.entries(eps[0]!.labels).filter(([k, v]) => eps.every((ep) => ep.labels[k] === v)));
+    return this.#services.waypointsFor(service);
   }
 
   /** Waypoints registered on this node, ready or not: the ones this daemon runs. */
   localWaypoints(): readonly WaypointView[] {
-    return this.#localWaypoints;
+    return this.#services.localWaypoints();
+  }
+
+  /** For VirtualService `sourceLabels`: the labels of the verified caller on the node it tunnelled from. */
+  sourceLabels(principal: string, peerAddress: string): Readonly<Record<string, string>> | undefined {
+    return this.#workloads.sourceLabels(principal, peerAddress);
   }
 
   /** The ServiceEntry a connection to `ip`:`port` is for (its addresses or allocated VIPs), with its candidates. */
   serviceEntryAt(ip: string, port: number): EntryRoute | undefined {
-    const cacheKey = addressKey(ip, port);
-    if (this.#routes.has(cacheKey)) return this.#routes.get(cacheKey);
-    const route = this.#entryRoute(ip, port);
-    this.#routes.set(cacheKey, route);
-    return route;
+    return this.#entries.routeAt(ip, port);
   }
 
-  #entryRoute(ip: string, port: number): EntryRoute | undefined {
-    let at = this.#entryByIp.get(ip);
-    if (!at) {
-      const addr = parseAddress(ip);
-      at = addr === undefined ? undefined : this.#entryRanges.find((r) => inRanges(addr, r.ranges))?.at;
-    }
-    if (!at) return undefined;
-    const p = entryPort(at.entry, port);
-    if (!p) return undefined;
-    const candidates = entryCandidates(at.entry, at.host, p).map((c) => this.classify(at.entry, c));
-    return { key: `${at.entry.namespace}/${at.entry.name}/${at.host}:${p.number}`, entry: at.entry, host: at.host, port: p, candidates };
-  }
-
-  /**
-   * A candidate with its mesh workload when it is one: MESH_INTERNAL and an
-   * enrolled endpoint, or on a node's address (a WorkloadEntry, which takes its
-   * identity from its serviceAccount). Everything else is plain TCP. Also for
-   * candidates resolved by DNS at connect time (`c.address` then the resolved IP).
-   */
   classify(entry: ServiceEntryView, c: EntryCandidate): RouteCandidate {
-    if (entry.location !== 'MESH_INTERNAL' || c.resolve) return c;
-    const workload = this.#byEndpoint.get(addressKey(c.address, c.port)) ?? this.#workloadOnNode(entry, c);
-    return workload ? { ...c, workload } : c;
+    return this.#entries.classify(entry, c);
   }
 
   /** What mesh DNS answers for a ServiceEntry host (lower case), or undefined. */
   serviceEntryAddresses(host: string): string[] | undefined {
-    return this.#entryByHost.get(host);
+    return this.#entries.addressesOf(host);
   }
 
   serviceEntries(): ServiceEntryView[] {
-    return [...this.#entries];
+    return [...this.#entries.all()];
   }
 
   /** ServiceEntry addresses and CIDRs outbound capture must cover (the VIP range aside). */
   serviceEntryCidrs(): string[] {
-    const cidrs = this.#entries.flatMap((e) => e.addresses).map((a) => (a.includes('/') ? a : a.includes(':') ? `${a}/128` : `${a}/32`));
-    return [...new Set(cidrs)].sort();
+    return this.#entries.cidrs();
   }
 
   /** Any enrolled endpoint, on any node, by its address. */
   endpointAt(ip: string, port: number): EndpointRecord | undefined {
-    return this.#byEndpoint.get(addressKey(ip, port));
+    return this.#workloads.endpointAt(ip, port);
   }
 
   /** An endpoint on this node: the only targets inbound HBONE will dial. */
   localEndpoint(ip: string, port: number): EndpointRecord | undefined {
-    return this.#local.get(addressKey(ip, port));
+    return this.#workloads.localEndpoint(ip, port);
   }
 
   localEndpoints(): EndpointRecord[] {
-    return [...this.#local.values()];
+    return this.#workloads.localEndpoints();
   }
 
   /** The enrolled workload a captured socket's owner uid belongs to. */
   workloadForUid(uid: number): EndpointRecord | undefined {
-    return this.#byUid.get(uid);
+    return this.#workloads.workloadForUid(uid);
   }
 
   /** SPIFFE IDs of every workload enrolled on this node: the certificates it needs. */
   localIdentities(): string[] {
-    return [...new Set(this.#enrolledLocal.map((ep) => identityOf(this.#options.trustDomain, ep)))].sort();
+    return this.#workloads.localIdentities();
   }
 
   identityOf(ep: EndpointRecord): string {
-    return identityOf(this.#options.trustDomain, ep);
+    return this.#workloads.identityOf(ep);
   }
 
   /** Where to tunnel for an endpoint: its node's address (or its own), on the HBONE port. */
-  peerFor(ep: EndpointRecord): { host: string; port: number; node: string } {
-    const node = this.#nodes.get(ep.node);
-    return { host: node?.address ?? ep.address, port: node?.hbonePort ?? this.#options.hbonePort, node: ep.node };
+  peerFor(ep: EndpointRecord): Peer {
+    return this.#workloads.peerFor(ep);
   }
 
   isLocal(ep: EndpointRecord): boolean {
-    return ep.node === this.#options.nodeName;
+    return this.#workloads.isLocal(ep);
   }
 
   mtlsMode(ep: EndpointRecord): EffectiveMode {
-    return mtlsMode(this.resources, ep, ep.port, this.#options.rootNamespace);
+    return mtlsMode(this.typed.of('PeerAuthentication'), ep, ep.port, this.#options.rootNamespace);
   }
 
   /** Uids whose outbound traffic is captured: the enrolled users on this node. */
   captureUids(): number[] {
-    return [...this.#byUid.keys()].sort((a, b) => a - b);
+    return this.#workloads.captureUids();
   }
 
   /** Ports of local workloads in STRICT mode: plaintext to them is refused by iptables. */
@@ -304,21 +185,8 @@ export class MeshState {
     return [...new Set(this.localEndpoints().filter((ep) => this.mtlsMode(ep) === 'STRICT').map((ep) => ep.port))].sort((a, b) => a - b);
   }
 
-  /**
-   * Addresses outbound capture must cover besides the VIP range: every
-   * endpoint's. Loopback ones are left out: capturing 127.0.0.1 would take
-   * every local connection of an enrolled user, not just mesh traffic.
-   */
+  /** Addresses outbound capture must cover besides the VIP range: every endpoint's (loopback aside). */
   endpointAddresses(): string[] {
-    const routable = [...this.#byEndpoint.values()].map((ep) => ep.address).filter((a) => !a.startsWith('127.') && a !== '::1');
-    return [...new Set(routable)].sort();
+    return this.#workloads.endpointAddresses();
   }
-}
-
-export function addressKey(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
-export function identityOf(trustDomain: string, ep: EndpointRecord): string {
-  return `spiffe://${trustDomain}/ns/${ep.namespace}/sa/${ep.serviceAccount}`;
 }

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { parseRefKey, refKey, type Resource } from '../config/resource.js';
 import { StoreError } from '../errors.js';
-import type { Change, EndpointRecord, ServiceRecord } from './types.js';
+import { decodeRecord, endpointRecord, serviceRecord, storedMeta } from './records.js';
+import type { Change, EndpointRecord } from './types.js';
 
 /** What the apply script needs for one document. */
 export interface EncodedResource {
@@ -18,21 +19,13 @@ export interface EncodedResource {
   generation: string;
 }
 
-/** Store metadata as the scripts keep it (digests are internal and never leave the store). */
-interface StoredMeta {
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  uid?: string;
-}
-
 const NAME = /^[^/\s]+$/;
 
 /** Guards the store's own invariants (keys split on '/'); schema validation is core/config's job. */
-export function checkResource(r: Resource): void {
+export function checkResource(r: Resource, code: 'ESTORE_INVALID' | 'ESTORE_CORRUPT' = 'ESTORE_INVALID'): void {
   const where = `${r?.kind ?? '?'}/${r?.metadata?.namespace ?? '?'}/${r?.metadata?.name ?? '?'}`;
   const bad = (what: string): never => {
-    throw new StoreError('ESTORE_INVALID', `${where}: ${what}`, { resource: where });
+    throw new StoreError(code, `${where}: ${what}`, { resource: where });
   };
   if (typeof r !== 'object' || r === null) bad('not an object');
   if (typeof r.apiVersion !== 'string' || !r.apiVersion) bad('apiVersion is required');
@@ -58,10 +51,12 @@ export function encodeResource(r: Resource): EncodedResource {
   };
 }
 
-export function decodeResource(doc: string, meta: string | undefined): Resource {
-  const r = JSON.parse(doc) as Resource;
+/** A stored resource back: its envelope checked here, its spec by its kind's schema in core/mesh (per snapshot). */
+export function decodeResource(doc: string, meta: string | undefined, key = 'resource'): Resource {
+  const r = decodeRecord<Resource>({ parse: (v) => v as Resource }, doc, key);
+  checkResource(r, 'ESTORE_CORRUPT');
   if (meta) {
-    const m = JSON.parse(meta) as StoredMeta;
+    const m = decodeRecord(storedMeta(), meta, `${key} metadata`);
     r.metadata = {
       ...r.metadata,
       ...(m.resourceVersion !== undefined && { resourceVersion: m.resourceVersion }),
@@ -109,18 +104,18 @@ export function decodeChange(revision: number, fields: string[]): Change {
   const data = f.get('d') ?? '{}';
   switch (type) {
     case 'resource-put':
-      return { type, revision, resource: decodeResource(data, f.get('m')) };
+      return { type, revision, resource: decodeResource(data, f.get('m'), `change ${revision} (${key})`) };
     case 'resource-delete':
       return { type, revision, ref: parseRefKey(key) };
     case 'service-put':
-      return { type, revision, service: JSON.parse(data) as ServiceRecord };
+      return { type, revision, service: decodeRecord(serviceRecord(), data, `change ${revision} (${key})`) };
     case 'service-delete': {
       const [namespace = '', name = ''] = key.split('/');
       return { type, revision, namespace, name };
     }
     case 'endpoint-put':
     case 'endpoint-delete':
-      return { type, revision, endpoint: JSON.parse(data) as EndpointRecord };
+      return { type, revision, endpoint: decodeRecord(endpointRecord(), data, `change ${revision} (${key})`) };
     default:
       throw new StoreError('ESTORE_CORRUPT', `unknown change type "${type}" at revision ${revision}`);
   }

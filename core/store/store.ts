@@ -18,6 +18,8 @@ import { connectRedis, unreachable } from './connection.js';
 import { endpointKey, keysFor, serviceKey, type Keys } from './keys.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { readMeshSettings, withVipClaim, writeMeshSettings } from './vips.js';
+import { decodeRecord, endpointRecord, nodeRecord, serviceRecord } from './records.js';
+import { nodeStatusSchema, type NodeStatusReport } from '../status/index.js';
 import type {
   ApplyAction,
   ApplyResult,
@@ -39,6 +41,12 @@ import type {
 const log = logger('store');
 const DEFAULT_CHANGE_LOG_LENGTH = 10_000;
 const NAME = /^[^/\s]+$/;
+
+/** Every live daemon's last report; a report that fails its schema is listed apart, so one bad node hides no other. */
+export interface NodeStatuses {
+  reports: Map<string, NodeStatusReport>;
+  invalid: { node: string; reason: string }[];
+}
 
 export class Store {
   readonly keys: Keys;
@@ -78,7 +86,7 @@ export class Store {
 
   /** Writes all documents or none, under one new revision (none if nothing changed). */
   async apply(resources: Resource[]): Promise<ApplyResult> {
-    resources.forEach(checkResource);
+    for (const r of resources) checkResource(r);
     const encoded = resources.map(encodeResource);
     const dup = encoded.find((e, i) => encoded.findIndex((o) => o.key === e.key) !== i);
     if (dup) throw new StoreError('ESTORE_INVALID', `${dup.key} appears twice in one apply`, { resource: dup.key });
@@ -108,7 +116,7 @@ export class Store {
   async get(ref: ResourceRef): Promise<Resource | undefined> {
     const key = refKey(ref);
     const [doc, meta] = await this.exec('get', (m) => m.hget(this.keys.resources, key).hget(this.keys.resourceMeta, key));
-    return typeof doc === 'string' ? decodeResource(doc, (meta as string | null) ?? undefined) : undefined;
+    return typeof doc === 'string' ? decodeResource(doc, (meta as string | null) ?? undefined, key) : undefined;
   }
 
   /** Resources sorted by kind/namespace/name, optionally only one kind and/or namespace. */
@@ -120,7 +128,7 @@ export class Store {
         const [k, ns] = key.split('/');
         return (!kind || k === kind) && (!namespace || ns === namespace);
       })
-      .map(([key, doc]) => decodeResource(doc, meta[key]));
+      .map(([key, doc]) => decodeResource(doc, meta[key], key));
   }
 
   // ---- registry: nodes ----------------------------------------------------------
@@ -139,21 +147,27 @@ export class Store {
    * A daemon's report about itself (tunnels, certificates), kept for `ttlSeconds`
    * so a dead daemon's report disappears. Not config: no revision, no notification.
    */
-  async publishNodeStatus(name: string, status: unknown, ttlSeconds: number): Promise<void> {
+  async publishNodeStatus(name: string, status: NodeStatusReport, ttlSeconds: number): Promise<void> {
     checkName('node name', name);
     await this.run('publishNodeStatus', () => this.redis.set(this.keys.nodeStatus(name), JSON.stringify(status), 'EX', ttlSeconds));
   }
 
   /** Every live daemon's last report, by node name. */
-  async nodeStatuses(): Promise<Map<string, unknown>> {
+  async nodeStatuses(): Promise<NodeStatuses> {
     return this.run('nodeStatuses', async () => {
       const keys = await this.scanKeys(this.keys.nodeStatusPattern);
-      const out = new Map<string, unknown>();
+      const out: NodeStatuses = { reports: new Map(), invalid: [] };
       if (keys.length === 0) return out;
       const values = await this.redis.mget(...keys);
       keys.forEach((key, i) => {
         const raw = values[i];
-        if (raw) out.set(key.slice(key.lastIndexOf(':') + 1), JSON.parse(raw) as unknown);
+        if (!raw) return;
+        const node = key.slice(key.lastIndexOf(':') + 1);
+        try {
+          out.reports.set(node, decodeRecord(nodeStatusSchema(), raw, key));
+        } catch (err) {
+          out.invalid.push({ node, reason: (err as Error).message });
+        }
       });
       return out;
     });
@@ -161,7 +175,7 @@ export class Store {
 
   async getNode(name: string): Promise<NodeRecord | undefined> {
     const raw = await this.run('getNode', () => this.redis.get(this.keys.node(name)));
-    return raw ? (JSON.parse(raw) as NodeRecord) : undefined;
+    return raw ? decodeRecord(nodeRecord(), raw, this.keys.node(name)) : undefined;
   }
 
   /** Live nodes (heartbeat not yet expired), sorted by name. */
@@ -172,7 +186,7 @@ export class Store {
       const values = await this.redis.mget(...keys);
       return values
         .filter((v): v is string => typeof v === 'string') // expired between SCAN and MGET
-        .map((v) => JSON.parse(v) as NodeRecord)
+        .map((v) => decodeRecord(nodeRecord(), v, 'node record'))
         .sort((a, b) => cmp(a.name, b.name));
     });
   }
@@ -248,7 +262,7 @@ export class Store {
 
   async getService(namespace: string, name: string): Promise<ServiceRecord | undefined> {
     const raw = await this.run('getService', () => this.redis.hget(this.keys.services, serviceKey(namespace, name)));
-    return raw ? (JSON.parse(raw) as ServiceRecord) : undefined;
+    return raw ? decodeRecord(serviceRecord(), raw, `service ${serviceKey(namespace, name)}`) : undefined;
   }
 
   /** Services sorted by namespace/name. */
@@ -256,14 +270,14 @@ export class Store {
     const all = await this.run('listServices', () => this.redis.hgetall(this.keys.services));
     return sortedEntries(all)
       .filter(([key]) => !namespace || key.startsWith(`${namespace}/`))
-      .map(([, v]) => JSON.parse(v) as ServiceRecord);
+      .map(([key, v]) => decodeRecord(serviceRecord(), v, `service ${key}`));
   }
 
   /** Endpoints sorted by endpoint key (namespace/service/node/address:port). */
   async listEndpoints(filter: EndpointFilter = {}): Promise<EndpointRecord[]> {
     const all = await this.run('listEndpoints', () => this.redis.hgetall(this.keys.endpoints));
     return sortedEntries(all)
-      .map(([, v]) => JSON.parse(v) as EndpointRecord)
+      .map(([key, v]) => decodeRecord(endpointRecord(), v, `endpoint ${key}`))
       .filter(
         (e) =>
           (!filter.namespace || e.namespace === filter.namespace) &&
@@ -298,9 +312,9 @@ export class Store {
     const meta = metas as Record<string, string>;
     return {
       revision: Number(rev ?? 0),
-      resources: new Map(sortedEntries(docs as Record<string, string>).map(([key, d]) => [key, decodeResource(d, meta[key])])),
-      services: new Map(sortedEntries(services as Record<string, string>).map(([key, s]) => [key, JSON.parse(s) as ServiceRecord])),
-      endpoints: new Map(sortedEntries(endpoints as Record<string, string>).map(([key, e]) => [key, JSON.parse(e) as EndpointRecord])),
+      resources: new Map(sortedEntries(docs as Record<string, string>).map(([key, d]) => [key, decodeResource(d, meta[key], key)])),
+      services: new Map(sortedEntries(services as Record<string, string>).map(([key, s]) => [key, decodeRecord(serviceRecord(), s, `service ${key}`)])),
+      endpoints: new Map(sortedEntries(endpoints as Record<string, string>).map(([key, e]) => [key, decodeRecord(endpointRecord(), e, `endpoint ${key}`)])),
     };
   }
 

@@ -6,26 +6,19 @@
 import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { logger } from '../../core/logging.js';
+import { parseUpstreamAddress, upstreamProblem, type Upstream } from '../../core/net/upstream.js';
 import { DnsError } from './errors.js';
 import { DEFAULT_RESOLV_CONF, readResolvConf } from './resolv-conf.js';
 
-const log = logger('dns');
+export type { Upstream };
 
-export interface Upstream {
-  address: string;
-  port: number;
-}
+const log = logger('dns');
 
 /** "1.2.3.4", "1.2.3.4:5353", "::1", "[::1]:5353" -> Upstream (port 53 by default). */
 export function parseUpstream(text: string): Upstream {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  const hostPort = /^([^:]+):(\d+)$/.exec(text);
-  const [address, port] = bracketed ? [bracketed[1], bracketed[2]] : hostPort ? [hostPort[1], hostPort[2]] : [text, undefined];
-  const portNumber = port === undefined ? 53 : Number(port);
-  if (!address || isIP(address.replace(/%.*$/, '')) === 0 || portNumber < 1 || portNumber > 65535) {
-    throw new DnsError('EDNS_BAD_UPSTREAM', `upstream resolver ${JSON.stringify(text)} is not ip, ip:port or [ip6]:port`, { upstream: text });
-  }
-  return { address, port: portNumber };
+  const upstream = parseUpstreamAddress(text);
+  if (!upstream) throw new DnsError('EDNS_BAD_UPSTREAM', upstreamProblem(text) ?? '', { upstream: text });
+  return upstream;
 }
 
 export function formatUpstream(u: Upstream): string {

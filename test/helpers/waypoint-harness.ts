@@ -19,7 +19,7 @@ import { HboneClient, HboneServer } from '../../core/hbone/index.js';
 import { nodeId } from '../../core/identity/index.js';
 import { logger } from '../../core/logging.js';
 import type { EndpointRecord, ServiceRecord, Snapshot } from '../../core/store/types.js';
-import { MeshState } from '../../daemon/state.js';
+import { MeshState } from '../../core/mesh/index.js';
 import type { AccessLogEntry } from '../../waypoint/access-log.js';
 import { sniffProtocol } from '../../waypoint/protocol.js';
 import { WaypointServer } from '../../waypoint/server.js';

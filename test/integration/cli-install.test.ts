@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 import { ambit, REPO_ROOT } from '../helpers/cli.js';
 import { netnsTest } from '../helpers/netns-test.js';
 import { withTopology } from '../helpers/netns.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { parseDaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 
 test('configs/ambitd.yaml parses and states exactly the built-in defaults', (t) => {
   const fromFile = parseDaemonConfig(readFileSync('configs/ambitd.yaml', 'utf8'), 'configs/ambitd.yaml', { nodeName: 'n', nodeAddress: '192.0.2.1' });

@@ -1,7 +1,7 @@
 /** ExecStopPost's decision: remove the capture rules only after an unclean end, and only as the settings allow. */
 import test from 'ava';
 import { decideAfterExit } from '../../daemon/after-exit.js';
-import { parseDaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 
 const config = (text = '') => parseDaemonConfig(text, 'ambitd.yaml', { nodeName: 'n', nodeAddress: '10.0.0.1' });
 

@@ -1,7 +1,7 @@
 /** ambitd.yaml: defaults, overrides, and file:line errors for bad settings. */
 import test from 'ava';
 import { ConfigErrors } from '../../core/errors.js';
-import { parseDaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 
 const FILE = '/etc/ambit/ambitd.yaml';
 

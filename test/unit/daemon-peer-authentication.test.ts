@@ -1,7 +1,12 @@
 /** PeerAuthentication resolution: workload > namespace > mesh, port level, UNSET inheritance, PERMISSIVE default. */
 import test from 'ava';
-import { mtlsMode } from '../../daemon/peer-authentication.js';
+import { normalize, type Resource, type TypedResource } from '../../core/config/index.js';
+import { mtlsMode as modeOfTyped, type WorkloadRef } from '../../core/mesh/peer-authentication.js';
 import { resource } from './support/daemon-fixtures.js';
+
+// The mesh state hands mtlsMode its snapshot's PeerAuthentications in typed form; so do these tests.
+const mtlsMode = (resources: Resource[], w: WorkloadRef, port: number, root?: string) =>
+  modeOfTyped(resources.filter((r) => r.kind === 'PeerAuthentication').map((r) => normalize(r) as TypedResource<'PeerAuthentication'>), w, port, root);
 
 const reviews = { namespace: 'default', labels: { app: 'reviews', version: 'v1' } };
 const pa = (name: string, spec: Record<string, unknown>, namespace = 'default', creationTimestamp?: string) =>

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { parseDaemonConfig, type DaemonConfig } from '../../daemon/config.js';
+import { parseDaemonConfig, type DaemonConfig } from '../../core/config/daemon-settings.js';
 import { planReload, reloadDaemonConfig, SETTING_NAMES } from '../../daemon/reload.js';
 
 const FLAGS = { nodeName: 'n1', nodeAddress: '10.0.0.1' };

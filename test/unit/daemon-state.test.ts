@@ -1,6 +1,7 @@
 /** MeshState: the per-snapshot indexes the proxies read per connection. */
 import test from 'ava';
-import { addressKey, identityOf } from '../../daemon/state.js';
+import { formatAuthority as addressKey } from '../../core/hbone/authority.js';
+import { identityOf } from '../../core/mesh/index.js';
 import { endpoint, resource, state } from './support/daemon-fixtures.js';
 
 const productpage = endpoint({ service: 'productpage', node: 'a', address: '10.0.0.1', port: 9080, uid: 2001 });

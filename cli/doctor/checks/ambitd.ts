@@ -1,10 +1,8 @@
 /** ambitd answers on its admin port and says it is ready (config snapshot loaded, proxies listening). */
+import type { Readiness as ReadinessReport } from '../../../core/status/index.js';
 import { errorText, fail, ok, type Check } from '../check.js';
 
-interface Readiness {
-  ready?: boolean;
-  reasons?: string[];
-}
+type Readiness = Partial<ReadinessReport>;
 
 export const START_AMBITD = 'start ambitd (its systemd unit, or `ambitd --config FILE`) and read its log for why it stopped';
 

@@ -5,14 +5,13 @@
  * daemon, installed rules are a fault of their own: they redirect enrolled
  * services' mesh connections to a port nobody listens on.
  */
-import type { CaptureStatus } from '../../../daemon/capture.js';
-import { IPTABLES_SCRIPTS_DIR } from '../../../daemon/capture.js';
+import { IPTABLES_SCRIPTS_DIR } from '../../../core/iptables-scripts.js';
+import type { ConfigDumpStatus } from '../../../core/status/index.js';
 import { errorText, fail, ok, skip, warn, type Check, type CheckResult } from '../check.js';
 import { runProbe } from '../exec.js';
 
-interface ConfigDump {
-  capture?: CaptureStatus & { enabled: boolean; dns: boolean };
-}
+/** An older daemon may not report capture. */
+type ConfigDump = Partial<Pick<ConfigDumpStatus, 'capture'>>;
 
 const script = (name: string): string => `${IPTABLES_SCRIPTS_DIR}${name}`;
 

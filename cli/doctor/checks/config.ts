@@ -1,5 +1,5 @@
 /** ambitd's settings file: the ports, store and identity directory the other checks judge the host by. */
-import { DEFAULT_CONFIG_PATH, loadDaemonConfig } from '../../../daemon/config.js';
+import { DEFAULT_CONFIG_PATH, loadDaemonConfig } from '../../../core/config/daemon-settings.js';
 import { describeTarget } from '../../../core/store/connection.js';
 import { ConfigErrors } from '../../../core/errors.js';
 import { errorText, fail, ok, type Check } from '../check.js';

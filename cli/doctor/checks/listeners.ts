@@ -3,7 +3,7 @@
  * port held by anything else is why ambitd fails to start (EADDRINUSE), or,
  * worse for 15001 and 15053, where captured traffic ends up instead.
  */
-import type { DaemonConfig } from '../../../daemon/config.js';
+import type { DaemonConfig } from '../../../core/config/daemon-settings.js';
 import { fail, ok, type Check, type CheckResult } from '../check.js';
 import { holdersOf, listenersOn, type ListeningSocket, type Protocol, type SocketHolder } from '../proc-sockets.js';
 

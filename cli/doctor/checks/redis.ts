@@ -5,16 +5,15 @@
  */
 import { describeTarget } from '../../../core/store/connection.js';
 import { AmbitError } from '../../../core/errors.js';
-import type { WatcherStats } from '../../../core/store/watcher.js';
+import type { ConfigDumpStatus } from '../../../core/status/index.js';
 import { errorText, fail, ok, warn, type Check } from '../check.js';
 
 /** Every config change and certificate request is several round trips; beyond this the mesh reacts visibly slowly. */
 export const SLOW_STORE_MS = 100;
 const PINGS = 3;
 
-interface ConfigDump {
-  store?: WatcherStats & { target?: string };
-}
+/** An older daemon may not report its store. */
+type ConfigDump = Partial<Pick<ConfigDumpStatus, 'store'>>;
 
 export const redisCheck: Check = {
   name: 'redis',

@@ -1,7 +1,7 @@
 /** Plain records for the daemon's pure modules: snapshots, endpoints, nodes, resources. */
 import type { Resource } from '../../../core/config/resource.js';
 import type { EndpointRecord, NodeRecord, ServiceRecord, Snapshot } from '../../../core/store/types.js';
-import { MeshState, type StateOptions } from '../../../daemon/state.js';
+import { MeshState, type StateOptions } from '../../../core/mesh/index.js';
 
 export function endpoint(over: Partial<EndpointRecord> & Pick<EndpointRecord, 'service' | 'node' | 'address' | 'port'>): EndpointRecord {
   return { namespace: 'default', serviceAccount: over.service, labels: {}, ...over };

@@ -1,18 +1,19 @@
 /**
  * ambitd's settings: /etc/ambit/ambitd.yaml (configs/ambitd.yaml is the
  * documented default), overridden by flags. Validated once at start-up (and on
- * SIGHUP, see reload.ts) into a fully defaulted DaemonConfig that the rest of
- * the daemon trusts.
+ * SIGHUP, see daemon/reload.ts) into a fully defaulted DaemonConfig that the rest
+ * of the daemon trusts. In core/ because the CLI reads the same file: `ambit
+ * install` writes and checks it, `ambit doctor` and `uninstall` read it.
  */
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-import { parseSettings } from '../core/config/settings-file.js';
-import { array, bool, enumOf, object, port, refine, string, type Schema } from '../core/config/schema.js';
-import { duration } from '../core/config/kinds/common.js';
-import type { StoreOptions } from '../core/store/types.js';
-import { DEFAULT_MESH_DOMAIN } from '../core/config/resource.js';
-import { parseUpstream } from './dns/upstreams.js';
+import { parseSettings } from './settings-file.js';
+import { array, bool, enumOf, object, port, refine, string, type Schema } from './schema.js';
+import { duration } from './kinds/common.js';
+import type { StoreOptions } from '../store/types.js';
+import { DEFAULT_MESH_DOMAIN } from './resource.js';
+import { upstreamProblem } from '../net/upstream.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/ambit/ambitd.yaml';
 
@@ -51,14 +52,7 @@ interface DaemonFile {
 const ip = (): Schema<string> => refine(string(), (v) => (isIP(v) ? undefined : `${JSON.stringify(v)} is not an IP address`));
 const hostPort = refine(string(), (v) => (/^[^\s:]+:\d{1,5}$/.test(v) ? undefined : `${JSON.stringify(v)} is not host:port`));
 // Checked here, not when the DNS server starts, so a bad entry is a file:line error that a SIGHUP reload refuses whole.
-const upstream = refine(string(), (v) => {
-  try {
-    parseUpstream(v);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-});
+const upstream = refine(string(), upstreamProblem);
 const dnsName = refine(string(), (v) => (/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v) ? undefined : `${JSON.stringify(v)} is not a DNS name`));
 
 type Section<K extends keyof DaemonFile> = NonNullable<DaemonFile[K]>;

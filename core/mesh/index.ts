@@ -1,0 +1,10 @@
+/** The mesh state both proxies read: built from a store snapshot and the node list, pure. */
+export { MeshState, type StateOptions } from './state.js';
+export { MeshError, type MeshErrorCode } from './errors.js';
+export { NodeList, type NodeSource } from './nodes.js';
+export { identityOf, type Peer } from './workloads.js';
+export type { ServiceView, WaypointView } from './services.js';
+export type { EntryRoute, RouteCandidate } from './entry-index.js';
+export type { EffectiveMode } from './peer-authentication.js';
+export type { RejectedResource } from './resources.js';
+export type { EntryCandidate, EntryPort, EntryWorkload, Location, Resolution, ServiceEntryView } from './service-entries.js';
