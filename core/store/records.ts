@@ -32,16 +32,19 @@ export const serviceRecord = (): Schema<ServiceRecord> =>
 export const nodeRecord = (): Schema<NodeRecord> =>
   object<NodeRecord>({ name: req(name()), address: req(string()), hbonePort: port(), version: string(), labels: labels(), lastSeen: int({ min: 0 }) });
 
-/** Store metadata kept beside each resource. */
+/** Store metadata kept beside each resource (core/store/scripts.ts writes it). */
 export interface StoredMeta {
   resourceVersion?: string;
   generation?: number;
   creationTimestamp?: string;
   uid?: string;
+  /** The apply script's digests of the document (what counts as a change); they never leave the store. */
+  content?: string;
+  gen?: string;
 }
 
 export const storedMeta = (): Schema<StoredMeta> =>
-  object<StoredMeta>({ resourceVersion: string(), generation: int({ min: 0 }), creationTimestamp: string(), uid: string() });
+  object<StoredMeta>({ resourceVersion: string(), generation: int({ min: 0 }), creationTimestamp: string(), uid: string(), content: string(), gen: string() });
 
 /** JSON text from the store, parsed and checked; `what` names the key in the error. */
 export function decodeRecord<T>(schema: Schema<T>, raw: string, what: string): T {
