@@ -7,21 +7,21 @@
  * authorized here and spliced directly; destinations outside the mesh pass
  * through untouched. ServiceEntry addresses go to the entry's endpoints: mesh
  * workloads over HBONE, MESH_EXTERNAL (and non-mesh) ones as plain TCP.
+ * Which of these a connection gets is daemon/hop.ts's decision; this file
+ * does the I/O around it.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { splice, type HboneClient } from '../core/hbone/index.js';
 import { originalDst } from '../core/net/original-dst.js';
-import type { EndpointRecord } from '../core/store/types.js';
-import { nodeId } from '../core/identity/index.js';
 import { AmbitError } from '../core/errors.js';
 import { authorizeL4 } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
+import { resolvedHop, routeOf, type ForwardRoute, type HboneHop, type Hop, type LocalHop, type Owner, type TcpHop, type WaypointHop } from './hop.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
-import { formatAuthority } from '../core/hbone/authority.js';
-import type { MeshState, ServiceEntryView } from '../core/mesh/index.js';
+import type { MeshState } from '../core/mesh/index.js';
 import { spliceSockets } from './tcp-splice.js';
 
 export interface OutboundOptions {
@@ -40,28 +40,6 @@ export interface OutboundOptions {
 }
 
 const RETRYABLE = new Set(['EHBONE_UPSTREAM_UNAVAILABLE', 'EHBONE_PEER_UNREACHABLE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EOUTBOUND_UNRESOLVED']);
-
-/** One place a connection may go. */
-interface Hop {
-  address: string;
-  port: number;
-  /** A mesh workload: HBONE to its node, or the same-node shortcut. */
-  workload?: EndpointRecord;
-  /** A host name to resolve first (ServiceEntry resolution DNS). */
-  resolve?: boolean;
-  /** The service's waypoint: HBONE straight to it, asking for the original VIP:port. */
-  waypoint?: { endpoint: EndpointRecord; authority: string };
-}
-
-/** Where a captured connection goes: one or more hops, and what to call the destination. */
-interface Route {
-  /** Balancer key when there is a choice of hops (a VIP, a ServiceEntry port); retries need one. */
-  balanceKey?: string;
-  hops: Hop[];
-  destinationService: string;
-  /** The ServiceEntry a DNS-resolved hop is classified against once it has an address. */
-  entry?: ServiceEntryView;
-}
 
 export class Outbound {
   readonly #options: OutboundOptions;
@@ -119,21 +97,20 @@ export class Outbound {
         return;
       }
       const state = this.#options.state();
-      const route = this.#route(state, dst.address, dst.port);
-      const uid = await capturedSocketOwnerUid(
+      const owner = await capturedSocketOwnerUid(
         { client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 } },
         dst,
-      ).catch((err: unknown) => {
-        // Dialling a mesh VIP as ambitd cannot work (nothing routes it): fail this connection loudly instead.
-        if (route) throw err;
-        return undefined;
-      });
-      const source = uid === undefined ? undefined : state.workloadForUid(uid);
-      if (!source || !route) {
-        this.#passthrough(socket, dst.address, dst.port);
-        return;
+      ).then((uid): Owner => ({ uid }), (error: unknown): Owner => ({ error }));
+      const route = routeOf(state, this.#options.trustDomain, { destination: dst, owner });
+      switch (route.kind) {
+        case 'passthrough':
+          this.#passthrough(socket, dst.address, dst.port);
+          return;
+        case 'refuse':
+          throw route.cause;
+        case 'forward':
+          await this.#forward(socket, state, route);
       }
-      await this.#forward(socket, state, source, route);
     } catch (err) {
       metrics.connectFailures.inc({ direction: 'outbound', reason: (err as { code?: string }).code ?? 'ERROR' });
       log.warn({ err, client: `${socket.remoteAddress}:${socket.remotePort}` }, 'outbound connection failed');
@@ -141,31 +118,8 @@ export class Outbound {
     }
   }
 
-  #route(state: MeshState, ip: string, port: number): Route | undefined {
-    const service = state.serviceByVip(ip);
-    if (service) {
-      const waypoints = state.waypointsFor(service);
-      if (waypoints.length > 0 && service.record.ports.includes(port)) {
-        const authority = formatAuthority(ip, port);
-        const hops = waypoints.map((w) => ({ address: w.endpoint.address, port: w.endpoint.port, waypoint: { endpoint: w.endpoint, authority } }));
-        return { balanceKey: `${service.fqdn}/waypoint`, hops, destinationService: service.fqdn };
-      }
-      const hops = service.endpoints.filter((ep) => ep.port === port).map((ep) => ({ address: ep.address, port: ep.port, workload: ep }));
-      return hops.length > 0 ? { balanceKey: service.fqdn, hops, destinationService: service.fqdn } : undefined;
-    }
-    const entry = state.serviceEntryAt(ip, port);
-    if (entry) {
-      // Resolution NONE: the caller already chose the address; go there (over HBONE if it is a mesh workload).
-      if (entry.candidates.length === 0) return { hops: [state.classify(entry.entry, { address: ip, port, resolve: false, labels: {} })], destinationService: entry.host };
-      return { balanceKey: entry.key, hops: entry.candidates, destinationService: entry.host, entry: entry.entry };
-    }
-    const endpoint = state.endpointAt(ip, port);
-    return endpoint ? { hops: [{ address: ip, port, workload: endpoint }], destinationService: `${endpoint.service}.${endpoint.namespace}` } : undefined;
-  }
-
-  async #forward(socket: Socket, state: MeshState, source: EndpointRecord, route: Route): Promise<void> {
+  async #forward(socket: Socket, state: MeshState, route: ForwardRoute): Promise<void> {
     const { balancer, metrics, log } = this.#options;
-    const sourceId = state.identityOf(source);
     const tried = new Set<string>();
     const maxAttempts = this.#options.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
@@ -173,7 +127,7 @@ export class Outbound {
       if (!hop) throw new AmbitError('EOUTBOUND_NO_ENDPOINT', `no endpoint left for ${route.destinationService}`, { service: route.destinationService });
       tried.add(keyOf(hop));
       try {
-        await this.#connectHop(socket, state, sourceId, route, hop);
+        await this.#connectHop(socket, state, route, hop);
         balancer.succeeded(hop);
         return;
       } catch (err) {
@@ -188,34 +142,37 @@ export class Outbound {
     }
   }
 
-  async #connectHop(socket: Socket, state: MeshState, sourceId: string, route: Route, first: Hop): Promise<void> {
-    let hop = first;
-    if (hop.resolve) {
-      const [ip] = await this.#lookup(hop.address);
-      if (!ip) throw new AmbitError('EOUTBOUND_UNRESOLVED', `${hop.address} resolved to no address`, { host: hop.address });
-      hop = route.entry ? state.classify(route.entry, { address: ip, port: hop.port, resolve: false, labels: {} }) : { address: ip, port: hop.port };
-    }
-    if (hop.waypoint) return this.#toWaypoint(socket, state, sourceId, route, hop.waypoint);
-    const ep = hop.workload;
+  async #connectHop(socket: Socket, state: MeshState, route: ForwardRoute, picked: Hop): Promise<void> {
+    const hop = picked.kind === 'resolve' ? resolvedHop(state, this.#options.trustDomain, picked, await this.#resolve(picked.address)) : picked;
+    const sourceId = route.sourceIdentity;
     const labels = {
       reporter: 'source',
       source_principal: sourceId,
-      destination_principal: ep ? state.identityOf(ep) : 'unknown',
+      destination_principal: hop.kind === 'tcp' ? 'unknown' : hop.identity,
       destination_service: route.destinationService,
-      connection_security_policy: ep ? 'mutual_tls' : 'none',
+      connection_security_policy: hop.kind === 'tcp' ? 'none' : 'mutual_tls',
     };
-    if (!ep) await this.#plain(socket, hop, sourceId, labels);
-    else if (state.isLocal(ep)) await this.#local(socket, state, ep, sourceId, labels);
-    else await this.#tunnel(socket, state, ep, sourceId, labels);
+    switch (hop.kind) {
+      case 'waypoint':
+        return this.#toWaypoint(socket, hop, sourceId, labels);
+      case 'tcp':
+        return this.#plain(socket, hop, sourceId, labels);
+      case 'local':
+        return this.#local(socket, state, hop, sourceId, labels);
+      case 'hbone':
+        return this.#tunnel(socket, hop, sourceId, labels);
+    }
   }
 
-  #lookup(host: string): Promise<string[]> {
-    if (this.#options.lookup) return this.#options.lookup(host);
-    return dnsLookup(host, { all: true }).then((all) => all.map((a) => a.address));
+  /** The first address of a ServiceEntry host (resolution DNS), as getaddrinfo or the injected resolver gives it. */
+  async #resolve(host: string): Promise<string> {
+    const [ip] = await (this.#options.lookup ? this.#options.lookup(host) : dnsLookup(host, { all: true }).then((all) => all.map((a) => a.address)));
+    if (!ip) throw new AmbitError('EOUTBOUND_UNRESOLVED', `${host} resolved to no address`, { host });
+    return ip;
   }
 
   /** A destination outside the mesh (MESH_EXTERNAL, or not a mesh workload): plain TCP from the daemon. */
-  async #plain(socket: Socket, hop: Hop, sourceId: string, labels: Record<string, string>): Promise<void> {
+  async #plain(socket: Socket, hop: TcpHop, sourceId: string, labels: Record<string, string>): Promise<void> {
     this.#spliceDirect(socket, await dial(hop.address, hop.port), labels, { src: sourceId, dst: labels.destination_service, endpoint: keyOf(hop), node: 'external' });
   }
 
@@ -239,30 +196,22 @@ export class Outbound {
     };
   }
 
-  async #tunnel(socket: Socket, state: MeshState, ep: EndpointRecord, sourceId: string, labels: Record<string, string>): Promise<void> {
-    const peer = state.peerFor(ep);
+  async #tunnel(socket: Socket, hop: HboneHop, sourceId: string, labels: Record<string, string>): Promise<void> {
     await this.#spliceTunnel(socket, {
-      peer: { host: peer.host, port: peer.port },
-      authority: formatAuthority(ep.address, ep.port),
+      peer: { host: hop.peer.host, port: hop.peer.port },
+      authority: keyOf(hop),
       source: sourceId,
-      expectedServerIdentity: nodeId(this.#options.trustDomain, peer.node).uri,
-    }, labels, { endpoint: keyOf(ep), node: peer.node });
+      expectedServerIdentity: hop.peerIdentity,
+    }, labels, { endpoint: keyOf(hop), node: hop.peer.node });
   }
 
-  /**
-   * A service with a waypoint: the waypoint terminates HBONE itself (as its own
-   * identity, which the client checks) and picks the endpoint, so the tunnel asks
-   * for the VIP the application dialled, not an endpoint.
-   */
-  async #toWaypoint(socket: Socket, state: MeshState, sourceId: string, route: Route, w: NonNullable<Hop['waypoint']>): Promise<void> {
-    const identity = state.identityOf(w.endpoint);
-    const labels = { reporter: 'source', source_principal: sourceId, destination_principal: identity, destination_service: route.destinationService, connection_security_policy: 'mutual_tls' };
+  async #toWaypoint(socket: Socket, hop: WaypointHop, sourceId: string, labels: Record<string, string>): Promise<void> {
     await this.#spliceTunnel(socket, {
-      peer: { host: w.endpoint.address, port: w.endpoint.port },
-      authority: w.authority,
+      peer: { host: hop.address, port: hop.port },
+      authority: hop.authority,
       source: sourceId,
-      expectedServerIdentity: identity,
-    }, labels, { endpoint: w.authority, node: w.endpoint.node, waypoint: keyOf(w.endpoint) });
+      expectedServerIdentity: hop.identity,
+    }, labels, { endpoint: hop.authority, node: hop.endpoint.node, waypoint: keyOf(hop) });
   }
 
   async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], labels: Record<string, string>, fields: Record<string, unknown>): Promise<void> {
@@ -272,8 +221,9 @@ export class Outbound {
     splice(stream, socket, (r) => closed(r.bytesFromSocket, r.bytesToSocket, r.error?.code));
   }
 
-  async #local(socket: Socket, state: MeshState, ep: EndpointRecord, sourceId: string, labels: Record<string, string>): Promise<void> {
+  async #local(socket: Socket, state: MeshState, hop: LocalHop, sourceId: string, labels: Record<string, string>): Promise<void> {
     const { metrics, log } = this.#options;
+    const ep = hop.endpoint;
     const decision = authorizeL4(state, ep, { identity: sourceId, ip: socket.remoteAddress ?? '' }, ep.address);
     if (!decision.allowed) {
       metrics.authzDenials.inc({ destination_service: labels.destination_service ?? '', source_principal: sourceId, policy: decision.policy ?? '', reason: 'policy' });
