@@ -8,7 +8,7 @@
  * path ends in exactly one access-log line and one metrics sample.
  */
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { evaluate, type L7Request } from '../core/authz/index.js';
 import type { Logger } from '../core/logging.js';
@@ -16,16 +16,17 @@ import type { AccessLog } from './access-log.js';
 import { namespaceOf, type Caller } from './caller.js';
 import type { ClusterState, Clusters } from './clusters.js';
 import type { WaypointConfig, Upstream } from './config.js';
+import { checkout, type Checkout, type CheckoutRequest } from './checkout.js';
 import type { Lease, UpstreamProtocol } from './connection-pool.js';
 import { applyHeaderOps, responseHeaders, shadowAuthority, stripHopByHop } from './headers.js';
-import { replies, type LocalReply } from './local-reply.js';
+import { replies, replyFor, writeRawReply, writeReply, type LocalReply } from './replies.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
 import {
   clusterName, injectFault, shouldRetry, subsetEndpoints, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget,
 } from './routing/index.js';
-import type { DownstreamResponse, OwnRequest, TryError, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
+import type { DownstreamResponse, OwnRequest, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
 
 export interface ForwardDeps {
   config: () => WaypointConfig;
@@ -81,14 +82,14 @@ export class Forwarder {
     try {
       const a = await this.#admit(config, x, req, caller, service, port);
       if (a === undefined) return;
-      if ('reply' in a) return this.#reply(res, x, a.reply);
+      if ('reply' in a) return writeReply(res, x, a.reply);
       // Envoy counts a request against max_requests until its stream ends.
       res.once('close', a.endRequest);
       this.#prepareUpstreamRequest(req, a.decision, false);
       await this.#route(config, x, req, res, a.decision, a.cluster);
     } catch (err) {
       this.#d.log.error({ err, requestId: x.requestId }, 'waypoint request failed');
-      this.#reply(res, x, replies.reset());
+      writeReply(res, x, replies.reset());
     }
   }
 
@@ -109,10 +110,10 @@ export class Forwarder {
     // http-proxy-3 ends sockets with net.Socket's destroySoon; a tunnel stream has none. Deferred, so a reply written next still goes out.
     (socket as Duplex & { destroySoon?: () => void }).destroySoon ??= () => setImmediate(() => socket.end());
     try {
-      if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.method !== 'GET') return this.#rawReply(socket, x, replies.upgradeRejected());
+      if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.method !== 'GET') return writeRawReply(socket, x, replies.upgradeRejected());
       const a = await this.#admit(config, x, req, caller, service, port);
       if (a === undefined) return;
-      if ('reply' in a) return this.#rawReply(socket, x, a.reply);
+      if ('reply' in a) return writeRawReply(socket, x, a.reply);
       socket.once('close', a.endRequest);
       const d = a.decision;
       this.#prepareUpstreamRequest(req, d, true);
@@ -120,22 +121,23 @@ export class Forwarder {
       this.#d.clusters.observeEndpoints(a.cluster, all);
       const endpoints = subsetEndpoints(all, d.policy!.subsetLabels);
       const ep = this.#pick(a.cluster, a.cluster.outlier?.healthy(endpoints) ?? endpoints, new Set(), req);
-      if (!ep) return this.#rawReply(socket, x, replies.noHealthyUpstream());
+      if (!ep) return writeRawReply(socket, x, replies.noHealthyUpstream());
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
-      const lease = await this.#connection(x, a.cluster, upstream, 'h1', Infinity, socket, false);
-      if (!lease || !('conn' in lease)) return lease === undefined ? undefined : this.#rawReply(socket, x, lease);
+      const lease = await this.#checkout(x, a.cluster, { upstream, protocol: 'h1', fresh: false, deadline: Infinity, client: socket });
+      if (lease.kind === 'gone') return;
+      if (lease.kind === 'reply') return writeRawReply(socket, x, lease.reply);
       x.attempts = 1;
       a.cluster.load.begin(ep.key);
       socket.once('close', () => a.cluster.load.end(ep.key));
       const r = await this.#d.upstreams.upgrade(req, socket, head, lease);
-      if (a.cluster.outlier?.report(ep.key, 'error' in r ? outcomeOf(r) : { status: r.status })) this.#d.metrics.ejections.inc({ cluster: a.cluster.pool.cluster });
-      if ('error' in r) return this.#rawReply(socket, x, replyFor(r.error));
+      if (a.cluster.outlier?.report(ep.key, r.kind === 'failed' ? outcomeOf(r) : { status: r.status })) this.#d.metrics.ejections.inc({ cluster: a.cluster.pool.cluster });
+      if (r.kind === 'failed') return writeRawReply(socket, x, replyFor(r.error));
       // 101, or the endpoint's refusal, which http-proxy-3 has relayed.
       x.status = r.status;
     } catch (err) {
       this.#d.log.error({ err, requestId: x.requestId }, 'waypoint upgrade failed');
-      this.#rawReply(socket, x, replies.reset());
+      writeRawReply(socket, x, replies.reset());
     }
   }
 
@@ -235,12 +237,13 @@ export class Forwarder {
     for (;;) {
       const healthy = cluster.outlier?.healthy(endpoints) ?? endpoints;
       const ep = resend ?? this.#pick(cluster, healthy, tried, req);
-      if (!ep) return this.#reply(res, x, replies.noHealthyUpstream());
+      if (!ep) return writeReply(res, x, replies.noHealthyUpstream());
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
       tried.add(ep.key);
-      const lease = await this.#connection(x, cluster, upstream, protocol, deadline, res, resend !== undefined);
-      if (!lease || !('conn' in lease)) return lease === undefined ? undefined : this.#reply(res, x, lease);
+      const lease = await this.#checkout(x, cluster, { upstream, protocol, fresh: resend !== undefined, deadline, client: res });
+      if (lease.kind === 'gone') return;
+      if (lease.kind === 'reply') return writeReply(res, x, lease.reply);
       x.attempts++;
       const tryTimeout = Math.min(d.retries?.perTryTimeoutMs ?? Infinity, deadline - Date.now());
       cluster.load.begin(ep.key);
@@ -266,7 +269,7 @@ export class Forwarder {
       if (!retry) {
         if (result.response) return this.#deliver(res, x, result.response, d, done);
         done();
-        return this.#reply(res, x, timedOut ? replies.timeout() : replyFor(result.error!));
+        return writeReply(res, x, timedOut ? replies.timeout() : replyFor(result.error!));
       }
       result.response?.destroy();
       done();
@@ -311,7 +314,7 @@ export class Forwarder {
     try {
       let lease = cluster.pool.acquire(config.upstream(ep)!, upstreamProtocol(policy.connectionPool, client));
       if (typeof lease === 'string') return { cluster: name, outcome: 'overflow' };
-      if (!('conn' in lease)) lease = await lease.granted;
+      if (lease.kind === 'waiting') lease = await lease.granted;
       const t = this.#d.upstreams.send(lease, copy, body);
       const timer = timeoutMs > 0 ? setTimeout(() => t.abort('timeout'), timeoutMs) : undefined;
       const r = await t.result;
@@ -334,24 +337,8 @@ export class Forwarder {
     return ep;
   }
 
-  /** A pooled connection, a reply (overflow, timeout while pending), or undefined when the client (`res` closing) left while queued. */
-  async #connection(
-    x: Exchange, cluster: ClusterState, upstream: Upstream, protocol: UpstreamProtocol, deadline: number, res: NodeJS.EventEmitter, fresh: boolean,
-  ): Promise<Lease | LocalReply | undefined> {
-    const slot = cluster.pool.acquire(upstream, protocol, { fresh });
-    if (typeof slot === 'string') {
-      this.#d.metrics.overflows.inc({ cluster: cluster.pool.cluster, reason: slot });
-      return replies.overflow(slot);
-    }
-    if ('conn' in slot) return slot;
-    let timer: NodeJS.Timeout | undefined;
-    const gone = new Promise<undefined>((r) => res.once('close', () => r(undefined)));
-    const late = deadline === Infinity ? new Promise<never>(() => undefined) : new Promise<LocalReply>((r) => (timer = setTimeout(() => r(replies.timeout()), deadline - Date.now())));
-    const got = await Promise.race([slot.granted, gone, late]);
-    clearTimeout(timer);
-    // Granted in the same turn the client left or the deadline passed: give the connection back unused.
-    if ((got === undefined || !('conn' in got)) && !slot.cancel()) void slot.granted.then((lease) => lease.conn.abandon());
-    return got === undefined && !x.clientGone ? replies.reset() : got;
+  #checkout(x: Exchange, cluster: ClusterState, r: Omit<CheckoutRequest, 'clientGone'>): Promise<Checkout> {
+    return checkout(cluster.pool, { ...r, clientGone: () => x.clientGone }, this.#d.metrics);
   }
 
   /** One try, ended early by the per-try timeout, the route deadline, or the client leaving. */
@@ -407,7 +394,7 @@ export class Forwarder {
     } catch (err) {
       this.#d.log.warn({ err, requestId: x.requestId }, 'upstream response headers rejected');
       upstream.destroy();
-      return this.#reply(res, x, replies.protocolError());
+      return writeReply(res, x, replies.protocolError());
     }
     body.once('end', () => {
       release();
@@ -427,26 +414,6 @@ export class Forwarder {
       if (!body.readableEnded && !res.writableEnded) res.destroy();
     });
     body.pipe(res as NodeJS.WritableStream, { end: false });
-  }
-
-  #reply(res: DownstreamResponse, x: Exchange, r: LocalReply): void {
-    x.status = r.status;
-    x.flag = r.flag;
-    if (res.headersSent || res.writableEnded || res.destroyed) return;
-    const headers: Record<string, string | number> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
-    if (r.body) headers['content-type'] = 'text/plain';
-    res.writeHead(r.status, headers);
-    res.end(r.body);
-  }
-
-  /** A local answer on a connection that left HTTP (an upgrade): written raw, then the connection ends. */
-  #rawReply(socket: Duplex, x: Exchange, r: LocalReply): void {
-    x.status = r.status;
-    x.flag = r.flag;
-    if (socket.destroyed || socket.writableEnded) return;
-    const headers = { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)), ...(r.body ? { 'content-type': 'text/plain' } : {}), connection: 'close' };
-    const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.end(Buffer.from(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n${head}\r\n${r.body}`, 'latin1'));
   }
 
   #finish(x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView): void {
@@ -480,19 +447,4 @@ function outcomeOf(r: TryResult): AttemptOutcome {
     return grpc === undefined ? { status: r.response.statusCode } : { status: r.response.statusCode, grpcStatus: Number(grpc) };
   }
   return { error: r.error === 'protocol' || r.error === 'reset-before-request' ? 'reset' : r.error };
-}
-
-function replyFor(error: TryError): LocalReply {
-  switch (error) {
-    case 'connect-failure':
-      return replies.connectFailure();
-    case 'timeout':
-      return replies.timeout();
-    case 'protocol':
-      return replies.protocolError();
-    case 'reset':
-    case 'refused-stream':
-    case 'reset-before-request':
-      return replies.reset();
-  }
 }
