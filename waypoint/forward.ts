@@ -17,6 +17,7 @@ import { namespaceOf, type Caller } from './caller.js';
 import type { ClusterState, Clusters } from './clusters.js';
 import type { WaypointConfig, Upstream } from './config.js';
 import { checkout, type Checkout, type CheckoutRequest } from './checkout.js';
+import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import type { Lease, UpstreamProtocol } from './connection-pool.js';
 import { applyHeaderOps, responseHeaders, shadowAuthority, stripHopByHop } from './headers.js';
 import { replies, replyFor, writeRawReply, writeReply, type LocalReply } from './replies.js';
@@ -24,7 +25,7 @@ import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
 import {
-  clusterName, injectFault, shouldRetry, subsetEndpoints, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget,
+  clusterName, injectFault, shouldRetry, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget, type PickContext,
 } from './routing/index.js';
 import type { DownstreamResponse, OwnRequest, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
 
@@ -60,8 +61,6 @@ function exchange(req: DownstreamRequest): Exchange {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-/** Istio's previous_hosts retry predicate: try this many picks for an endpoint not tried yet. */
-const HOST_SELECTION_ATTEMPTS = 5;
 
 export class Forwarder {
   readonly #d: ForwardDeps;
@@ -117,10 +116,8 @@ export class Forwarder {
       socket.once('close', a.endRequest);
       const d = a.decision;
       this.#prepareUpstreamRequest(req, d, true);
-      const all = config.endpoints(d.destination.host, d.destination.port);
-      this.#d.clusters.observeEndpoints(a.cluster, all);
-      const endpoints = subsetEndpoints(all, d.policy!.subsetLabels);
-      const ep = this.#pick(a.cluster, a.cluster.outlier?.healthy(endpoints) ?? endpoints, new Set(), req);
+      const endpoints = clusterEndpoints(this.#d.clusters, a.cluster, d.policy!, config.endpoints(d.destination.host, d.destination.port));
+      const ep = pickEndpoint(a.cluster, endpoints, pickContext(req));
       if (!ep) return writeRawReply(socket, x, replies.noHealthyUpstream());
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
@@ -223,9 +220,8 @@ export class Forwarder {
   /** The router: tries until a response is final, a timeout fires or the retry policy says stop. */
   async #route(config: WaypointConfig, x: Exchange, req: DownstreamRequest, res: DownstreamResponse, d: ForwardDecision, cluster: ClusterState): Promise<void> {
     const policy = d.policy!;
-    const all = config.endpoints(d.destination.host, d.destination.port);
-    this.#d.clusters.observeEndpoints(cluster, all);
-    const endpoints = subsetEndpoints(all, policy.subsetLabels);
+    const endpoints = clusterEndpoints(this.#d.clusters, cluster, policy, config.endpoints(d.destination.host, d.destination.port));
+    const ctx = pickContext(req);
     const body = await readRequestBody(req);
     const deadline = d.timeoutMs > 0 ? x.started + d.timeoutMs : Infinity;
     const protocol = upstreamProtocol(policy.connectionPool, req.httpVersionMajor >= 2 ? 'h2' : 'h1');
@@ -235,8 +231,7 @@ export class Forwarder {
     // Set after a reused connection proved dead before the request left: that try does not count.
     let resend: Endpoint | undefined;
     for (;;) {
-      const healthy = cluster.outlier?.healthy(endpoints) ?? endpoints;
-      const ep = resend ?? this.#pick(cluster, healthy, tried, req);
+      const ep = resend ?? pickEndpoint(cluster, endpoints, ctx, tried);
       if (!ep) return writeReply(res, x, replies.noHealthyUpstream());
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
@@ -303,10 +298,8 @@ export class Forwarder {
     // A body streamed through once cannot be sent twice.
     if (!body.replayable) return { cluster: name, outcome: 'body_not_buffered' };
     const cluster = this.#d.clusters.for(policy);
-    const all = config.endpoints(m.host, m.port);
-    this.#d.clusters.observeEndpoints(cluster, all);
-    const endpoints = subsetEndpoints(all, policy.subsetLabels);
-    const ep = cluster.balancer.pick(cluster.outlier?.healthy(endpoints) ?? endpoints, { request: { headers: copy.headers, path: copy.url } });
+    const endpoints = clusterEndpoints(this.#d.clusters, cluster, policy, config.endpoints(m.host, m.port));
+    const ep = pickEndpoint(cluster, endpoints, { request: { headers: copy.headers, path: copy.url } });
     if (!ep) return { cluster: name, outcome: 'no_endpoint' };
     const request = cluster.breaker.tryAcquire('request');
     if (typeof request !== 'function') return { cluster: name, outcome: 'overflow' };
@@ -328,13 +321,6 @@ export class Forwarder {
     } finally {
       if (held) request();
     }
-  }
-
-  #pick(cluster: ClusterState, healthy: readonly Endpoint[], tried: Set<string>, req: DownstreamRequest): Endpoint | undefined {
-    const ctx = { request: { headers: req.headers, path: req.url ?? '/' } };
-    let ep = cluster.balancer.pick(healthy, ctx);
-    for (let i = 1; i < HOST_SELECTION_ATTEMPTS && ep && tried.has(ep.key) && healthy.length > 1; i++) ep = cluster.balancer.pick(healthy, ctx);
-    return ep;
   }
 
   #checkout(x: Exchange, cluster: ClusterState, r: Omit<CheckoutRequest, 'clientGone'>): Promise<Checkout> {
@@ -440,6 +426,9 @@ export class Forwarder {
     });
   }
 }
+
+/** What a balancer may hash on: the request as the client sent it. */
+const pickContext = (req: DownstreamRequest): PickContext => ({ request: { headers: req.headers, path: req.url ?? '/' } });
 
 function outcomeOf(r: TryResult): AttemptOutcome {
   if (r.response) {
