@@ -7,7 +7,6 @@
  * response with the route's header operations, trailers included. Every
  * path ends in exactly one access-log line and one metrics sample.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { evaluate, type L7Request } from '../core/authz/index.js';
@@ -15,12 +14,13 @@ import type { Logger } from '../core/logging.js';
 import type { AccessLog } from './access-log.js';
 import { namespaceOf, type Caller } from './caller.js';
 import type { ClusterState, Clusters } from './clusters.js';
-import type { WaypointConfig, Upstream } from './config.js';
+import type { WaypointConfig } from './config.js';
 import { checkout, type Checkout, type CheckoutRequest } from './checkout.js';
 import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import type { Lease, UpstreamProtocol } from './connection-pool.js';
 import { applyHeaderOps, responseHeaders, shadowAuthority, stripHopByHop } from './headers.js';
 import { replies, replyFor, writeRawReply, writeReply, type LocalReply } from './replies.js';
+import { openExchange, recordExchange, type Exchange } from './exchange.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
@@ -41,25 +41,6 @@ export interface ForwardDeps {
   retryBackOffMs?: number;
 }
 
-/** What the access log and metrics say about one request, filled in as it goes. */
-interface Exchange {
-  started: number;
-  requestId: string;
-  flag: string;
-  status: number;
-  attempts: number;
-  upstream: Upstream | undefined;
-  decision: ForwardDecision | undefined;
-  authzPolicy: string | undefined;
-  clientGone: boolean;
-}
-
-function exchange(req: DownstreamRequest): Exchange {
-  const headers = req.headers as Record<string, string | string[] | undefined>;
-  const requestId = String(headers['x-request-id'] ??= randomUUID());
-  return { started: Date.now(), requestId, flag: '-', status: 0, attempts: 0, upstream: undefined, decision: undefined, authzPolicy: undefined, clientGone: false };
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Forwarder {
@@ -73,10 +54,10 @@ export class Forwarder {
 
   async handle(req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = exchange(req);
+    const x = openExchange(req);
     res.once('close', () => {
       if (!res.writableFinished) x.clientGone = true;
-      this.#finish(x, req, caller, service);
+      recordExchange(x, req, caller, service, this.#d);
     });
     try {
       const a = await this.#admit(config, x, req, caller, service, port);
@@ -101,10 +82,10 @@ export class Forwarder {
    */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = exchange(req);
+    const x = openExchange(req);
     socket.once('close', () => {
       if (x.status === 0) x.clientGone = true;
-      this.#finish(x, req, caller, service);
+      recordExchange(x, req, caller, service, this.#d);
     });
     // http-proxy-3 ends sockets with net.Socket's destroySoon; a tunnel stream has none. Deferred, so a reply written next still goes out.
     (socket as Duplex & { destroySoon?: () => void }).destroySoon ??= () => setImmediate(() => socket.end());
@@ -400,30 +381,6 @@ export class Forwarder {
       if (!body.readableEnded && !res.writableEnded) res.destroy();
     });
     body.pipe(res as NodeJS.WritableStream, { end: false });
-  }
-
-  #finish(x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView): void {
-    const durationMs = Date.now() - x.started;
-    const status = x.clientGone && x.status === 0 ? 0 : x.status;
-    const flag = x.clientGone ? 'DC' : x.flag;
-    const up = x.upstream;
-    const destService = x.decision?.destination.host ?? service.fqdn;
-    this.#d.metrics.record({
-      reporter: 'waypoint', source_principal: caller.principal, source_workload_namespace: namespaceOf(caller.principal),
-      destination_principal: up?.identity ?? 'unknown', destination_service: destService,
-      destination_service_name: service.record.name, destination_service_namespace: service.record.namespace,
-      destination_version: up?.endpoint.labels.version ?? 'unknown',
-      request_protocol: String(req.headers['content-type'] ?? '').startsWith('application/grpc') ? 'grpc' : 'http',
-      response_code: String(status), response_flags: flag, connection_security_policy: 'mutual_tls',
-    }, durationMs);
-    this.#d.accessLog({
-      start_time: new Date(x.started).toISOString(), method: req.method ?? '', path: String(req.headers[':path'] ?? req.url ?? ''),
-      protocol: `HTTP/${req.httpVersion}`, authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
-      response_code: status, response_flags: flag, duration_ms: durationMs, attempts: x.attempts,
-      upstream_host: up?.authority, upstream_cluster: x.decision?.policy?.cluster, route_name: x.decision?.routeName,
-      source_principal: caller.principal, source_address: caller.address, destination_service: destService, request_id: x.requestId,
-      authz_policy: x.authzPolicy,
-    });
   }
 }
 
