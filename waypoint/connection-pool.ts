@@ -56,12 +56,14 @@ export type Dial = (upstream: Upstream) => Promise<Duplex>;
 export type Connector = (upstream: Upstream, protocol: UpstreamProtocol, events: ConnectionEvents, cluster: string) => PooledConnection;
 
 export interface Lease {
+  kind: 'lease';
   conn: PooledConnection;
   /** It carried a request before this one. */
   reused: boolean;
 }
 
 export interface Waiting {
+  kind: 'waiting';
   granted: Promise<Lease>;
   /** Leave the queue (client gone, route timeout); false when it was granted already (the lease is the caller's). */
   cancel(): boolean;
@@ -133,6 +135,7 @@ export class ConnectionPool {
     const waiter: Waiter = { upstream, protocol, fresh, resolve, releasePending: pending, done: false };
     this.#queue.push(waiter);
     return {
+      kind: 'waiting',
       granted,
       cancel: () => {
         if (waiter.done) return false;
@@ -192,7 +195,7 @@ export class ConnectionPool {
     const max = this.#limits.maxRequestsPerConnection;
     if (max > 0 && conn.requests >= max) conn.draining = true;
     this.#unidle(conn);
-    return { conn, reused };
+    return { kind: 'lease', conn, reused };
   }
 
   /**

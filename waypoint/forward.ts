@@ -7,25 +7,27 @@
  * response with the route's header operations, trailers included. Every
  * path ends in exactly one access-log line and one metrics sample.
  */
-import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { evaluate, type L7Request } from '../core/authz/index.js';
 import type { Logger } from '../core/logging.js';
 import type { AccessLog } from './access-log.js';
 import { namespaceOf, type Caller } from './caller.js';
 import type { ClusterState, Clusters } from './clusters.js';
-import type { WaypointConfig, Upstream } from './config.js';
+import type { WaypointConfig } from './config.js';
+import { checkout, type Checkout, type CheckoutRequest } from './checkout.js';
+import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import type { Lease, UpstreamProtocol } from './connection-pool.js';
 import { applyHeaderOps, responseHeaders, shadowAuthority, stripHopByHop } from './headers.js';
-import { replies, type LocalReply } from './local-reply.js';
+import { replies, replyFor, writeRawReply, writeReply, type LocalReply } from './replies.js';
+import { openExchange, recordExchange, type Exchange } from './exchange.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
 import {
-  clusterName, injectFault, shouldRetry, subsetEndpoints, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget,
+  clusterName, injectFault, shouldRetry, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget, type PickContext,
 } from './routing/index.js';
-import type { DownstreamResponse, OwnRequest, TryError, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
+import type { DownstreamResponse, OwnRequest, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
 
 export interface ForwardDeps {
   config: () => WaypointConfig;
@@ -39,28 +41,7 @@ export interface ForwardDeps {
   retryBackOffMs?: number;
 }
 
-/** What the access log and metrics say about one request, filled in as it goes. */
-interface Exchange {
-  started: number;
-  requestId: string;
-  flag: string;
-  status: number;
-  attempts: number;
-  upstream: Upstream | undefined;
-  decision: ForwardDecision | undefined;
-  authzPolicy: string | undefined;
-  clientGone: boolean;
-}
-
-function exchange(req: DownstreamRequest): Exchange {
-  const headers = req.headers as Record<string, string | string[] | undefined>;
-  const requestId = String(headers['x-request-id'] ??= randomUUID());
-  return { started: Date.now(), requestId, flag: '-', status: 0, attempts: 0, upstream: undefined, decision: undefined, authzPolicy: undefined, clientGone: false };
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-/** Istio's previous_hosts retry predicate: try this many picks for an endpoint not tried yet. */
-const HOST_SELECTION_ATTEMPTS = 5;
 
 export class Forwarder {
   readonly #d: ForwardDeps;
@@ -73,22 +54,22 @@ export class Forwarder {
 
   async handle(req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = exchange(req);
+    const x = openExchange(req);
     res.once('close', () => {
       if (!res.writableFinished) x.clientGone = true;
-      this.#finish(x, req, caller, service);
+      recordExchange(x, req, caller, service, this.#d);
     });
     try {
       const a = await this.#admit(config, x, req, caller, service, port);
       if (a === undefined) return;
-      if ('reply' in a) return this.#reply(res, x, a.reply);
+      if ('reply' in a) return writeReply(res, x, a.reply);
       // Envoy counts a request against max_requests until its stream ends.
       res.once('close', a.endRequest);
       this.#prepareUpstreamRequest(req, a.decision, false);
       await this.#route(config, x, req, res, a.decision, a.cluster);
     } catch (err) {
       this.#d.log.error({ err, requestId: x.requestId }, 'waypoint request failed');
-      this.#reply(res, x, replies.reset());
+      writeReply(res, x, replies.reset());
     }
   }
 
@@ -101,41 +82,40 @@ export class Forwarder {
    */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = exchange(req);
+    const x = openExchange(req);
     socket.once('close', () => {
       if (x.status === 0) x.clientGone = true;
-      this.#finish(x, req, caller, service);
+      recordExchange(x, req, caller, service, this.#d);
     });
     // http-proxy-3 ends sockets with net.Socket's destroySoon; a tunnel stream has none. Deferred, so a reply written next still goes out.
     (socket as Duplex & { destroySoon?: () => void }).destroySoon ??= () => setImmediate(() => socket.end());
     try {
-      if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.method !== 'GET') return this.#rawReply(socket, x, replies.upgradeRejected());
+      if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.method !== 'GET') return writeRawReply(socket, x, replies.upgradeRejected());
       const a = await this.#admit(config, x, req, caller, service, port);
       if (a === undefined) return;
-      if ('reply' in a) return this.#rawReply(socket, x, a.reply);
+      if ('reply' in a) return writeRawReply(socket, x, a.reply);
       socket.once('close', a.endRequest);
       const d = a.decision;
       this.#prepareUpstreamRequest(req, d, true);
-      const all = config.endpoints(d.destination.host, d.destination.port);
-      this.#d.clusters.observeEndpoints(a.cluster, all);
-      const endpoints = subsetEndpoints(all, d.policy!.subsetLabels);
-      const ep = this.#pick(a.cluster, a.cluster.outlier?.healthy(endpoints) ?? endpoints, new Set(), req);
-      if (!ep) return this.#rawReply(socket, x, replies.noHealthyUpstream());
+      const endpoints = clusterEndpoints(this.#d.clusters, a.cluster, d.policy!, config.endpoints(d.destination.host, d.destination.port));
+      const ep = pickEndpoint(a.cluster, endpoints, pickContext(req));
+      if (!ep) return writeRawReply(socket, x, replies.noHealthyUpstream());
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
-      const lease = await this.#connection(x, a.cluster, upstream, 'h1', Infinity, socket, false);
-      if (!lease || !('conn' in lease)) return lease === undefined ? undefined : this.#rawReply(socket, x, lease);
+      const lease = await this.#checkout(x, a.cluster, { upstream, protocol: 'h1', fresh: false, deadline: Infinity, client: socket });
+      if (lease.kind === 'gone') return;
+      if (lease.kind === 'reply') return writeRawReply(socket, x, lease.reply);
       x.attempts = 1;
       a.cluster.load.begin(ep.key);
       socket.once('close', () => a.cluster.load.end(ep.key));
       const r = await this.#d.upstreams.upgrade(req, socket, head, lease);
-      if (a.cluster.outlier?.report(ep.key, 'error' in r ? outcomeOf(r) : { status: r.status })) this.#d.metrics.ejections.inc({ cluster: a.cluster.pool.cluster });
-      if ('error' in r) return this.#rawReply(socket, x, replyFor(r.error));
+      if (a.cluster.outlier?.report(ep.key, r.kind === 'failed' ? outcomeOf(r) : { status: r.status })) this.#d.metrics.ejections.inc({ cluster: a.cluster.pool.cluster });
+      if (r.kind === 'failed') return writeRawReply(socket, x, replyFor(r.error));
       // 101, or the endpoint's refusal, which http-proxy-3 has relayed.
       x.status = r.status;
     } catch (err) {
       this.#d.log.error({ err, requestId: x.requestId }, 'waypoint upgrade failed');
-      this.#rawReply(socket, x, replies.reset());
+      writeRawReply(socket, x, replies.reset());
     }
   }
 
@@ -221,9 +201,8 @@ export class Forwarder {
   /** The router: tries until a response is final, a timeout fires or the retry policy says stop. */
   async #route(config: WaypointConfig, x: Exchange, req: DownstreamRequest, res: DownstreamResponse, d: ForwardDecision, cluster: ClusterState): Promise<void> {
     const policy = d.policy!;
-    const all = config.endpoints(d.destination.host, d.destination.port);
-    this.#d.clusters.observeEndpoints(cluster, all);
-    const endpoints = subsetEndpoints(all, policy.subsetLabels);
+    const endpoints = clusterEndpoints(this.#d.clusters, cluster, policy, config.endpoints(d.destination.host, d.destination.port));
+    const ctx = pickContext(req);
     const body = await readRequestBody(req);
     const deadline = d.timeoutMs > 0 ? x.started + d.timeoutMs : Infinity;
     const protocol = upstreamProtocol(policy.connectionPool, req.httpVersionMajor >= 2 ? 'h2' : 'h1');
@@ -233,14 +212,14 @@ export class Forwarder {
     // Set after a reused connection proved dead before the request left: that try does not count.
     let resend: Endpoint | undefined;
     for (;;) {
-      const healthy = cluster.outlier?.healthy(endpoints) ?? endpoints;
-      const ep = resend ?? this.#pick(cluster, healthy, tried, req);
-      if (!ep) return this.#reply(res, x, replies.noHealthyUpstream());
+      const ep = resend ?? pickEndpoint(cluster, endpoints, ctx, tried);
+      if (!ep) return writeReply(res, x, replies.noHealthyUpstream());
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
       tried.add(ep.key);
-      const lease = await this.#connection(x, cluster, upstream, protocol, deadline, res, resend !== undefined);
-      if (!lease || !('conn' in lease)) return lease === undefined ? undefined : this.#reply(res, x, lease);
+      const lease = await this.#checkout(x, cluster, { upstream, protocol, fresh: resend !== undefined, deadline, client: res });
+      if (lease.kind === 'gone') return;
+      if (lease.kind === 'reply') return writeReply(res, x, lease.reply);
       x.attempts++;
       const tryTimeout = Math.min(d.retries?.perTryTimeoutMs ?? Infinity, deadline - Date.now());
       cluster.load.begin(ep.key);
@@ -266,7 +245,7 @@ export class Forwarder {
       if (!retry) {
         if (result.response) return this.#deliver(res, x, result.response, d, done);
         done();
-        return this.#reply(res, x, timedOut ? replies.timeout() : replyFor(result.error!));
+        return writeReply(res, x, timedOut ? replies.timeout() : replyFor(result.error!));
       }
       result.response?.destroy();
       done();
@@ -300,10 +279,8 @@ export class Forwarder {
     // A body streamed through once cannot be sent twice.
     if (!body.replayable) return { cluster: name, outcome: 'body_not_buffered' };
     const cluster = this.#d.clusters.for(policy);
-    const all = config.endpoints(m.host, m.port);
-    this.#d.clusters.observeEndpoints(cluster, all);
-    const endpoints = subsetEndpoints(all, policy.subsetLabels);
-    const ep = cluster.balancer.pick(cluster.outlier?.healthy(endpoints) ?? endpoints, { request: { headers: copy.headers, path: copy.url } });
+    const endpoints = clusterEndpoints(this.#d.clusters, cluster, policy, config.endpoints(m.host, m.port));
+    const ep = pickEndpoint(cluster, endpoints, { request: { headers: copy.headers, path: copy.url } });
     if (!ep) return { cluster: name, outcome: 'no_endpoint' };
     const request = cluster.breaker.tryAcquire('request');
     if (typeof request !== 'function') return { cluster: name, outcome: 'overflow' };
@@ -311,7 +288,7 @@ export class Forwarder {
     try {
       let lease = cluster.pool.acquire(config.upstream(ep)!, upstreamProtocol(policy.connectionPool, client));
       if (typeof lease === 'string') return { cluster: name, outcome: 'overflow' };
-      if (!('conn' in lease)) lease = await lease.granted;
+      if (lease.kind === 'waiting') lease = await lease.granted;
       const t = this.#d.upstreams.send(lease, copy, body);
       const timer = timeoutMs > 0 ? setTimeout(() => t.abort('timeout'), timeoutMs) : undefined;
       const r = await t.result;
@@ -327,31 +304,8 @@ export class Forwarder {
     }
   }
 
-  #pick(cluster: ClusterState, healthy: readonly Endpoint[], tried: Set<string>, req: DownstreamRequest): Endpoint | undefined {
-    const ctx = { request: { headers: req.headers, path: req.url ?? '/' } };
-    let ep = cluster.balancer.pick(healthy, ctx);
-    for (let i = 1; i < HOST_SELECTION_ATTEMPTS && ep && tried.has(ep.key) && healthy.length > 1; i++) ep = cluster.balancer.pick(healthy, ctx);
-    return ep;
-  }
-
-  /** A pooled connection, a reply (overflow, timeout while pending), or undefined when the client (`res` closing) left while queued. */
-  async #connection(
-    x: Exchange, cluster: ClusterState, upstream: Upstream, protocol: UpstreamProtocol, deadline: number, res: NodeJS.EventEmitter, fresh: boolean,
-  ): Promise<Lease | LocalReply | undefined> {
-    const slot = cluster.pool.acquire(upstream, protocol, { fresh });
-    if (typeof slot === 'string') {
-      this.#d.metrics.overflows.inc({ cluster: cluster.pool.cluster, reason: slot });
-      return replies.overflow(slot);
-    }
-    if ('conn' in slot) return slot;
-    let timer: NodeJS.Timeout | undefined;
-    const gone = new Promise<undefined>((r) => res.once('close', () => r(undefined)));
-    const late = deadline === Infinity ? new Promise<never>(() => undefined) : new Promise<LocalReply>((r) => (timer = setTimeout(() => r(replies.timeout()), deadline - Date.now())));
-    const got = await Promise.race([slot.granted, gone, late]);
-    clearTimeout(timer);
-    // Granted in the same turn the client left or the deadline passed: give the connection back unused.
-    if ((got === undefined || !('conn' in got)) && !slot.cancel()) void slot.granted.then((lease) => lease.conn.abandon());
-    return got === undefined && !x.clientGone ? replies.reset() : got;
+  #checkout(x: Exchange, cluster: ClusterState, r: Omit<CheckoutRequest, 'clientGone'>): Promise<Checkout> {
+    return checkout(cluster.pool, { ...r, clientGone: () => x.clientGone }, this.#d.metrics);
   }
 
   /** One try, ended early by the per-try timeout, the route deadline, or the client leaving. */
@@ -407,7 +361,7 @@ export class Forwarder {
     } catch (err) {
       this.#d.log.warn({ err, requestId: x.requestId }, 'upstream response headers rejected');
       upstream.destroy();
-      return this.#reply(res, x, replies.protocolError());
+      return writeReply(res, x, replies.protocolError());
     }
     body.once('end', () => {
       release();
@@ -428,51 +382,10 @@ export class Forwarder {
     });
     body.pipe(res as NodeJS.WritableStream, { end: false });
   }
-
-  #reply(res: DownstreamResponse, x: Exchange, r: LocalReply): void {
-    x.status = r.status;
-    x.flag = r.flag;
-    if (res.headersSent || res.writableEnded || res.destroyed) return;
-    const headers: Record<string, string | number> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
-    if (r.body) headers['content-type'] = 'text/plain';
-    res.writeHead(r.status, headers);
-    res.end(r.body);
-  }
-
-  /** A local answer on a connection that left HTTP (an upgrade): written raw, then the connection ends. */
-  #rawReply(socket: Duplex, x: Exchange, r: LocalReply): void {
-    x.status = r.status;
-    x.flag = r.flag;
-    if (socket.destroyed || socket.writableEnded) return;
-    const headers = { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)), ...(r.body ? { 'content-type': 'text/plain' } : {}), connection: 'close' };
-    const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.end(Buffer.from(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n${head}\r\n${r.body}`, 'latin1'));
-  }
-
-  #finish(x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView): void {
-    const durationMs = Date.now() - x.started;
-    const status = x.clientGone && x.status === 0 ? 0 : x.status;
-    const flag = x.clientGone ? 'DC' : x.flag;
-    const up = x.upstream;
-    const destService = x.decision?.destination.host ?? service.fqdn;
-    this.#d.metrics.record({
-      reporter: 'waypoint', source_principal: caller.principal, source_workload_namespace: namespaceOf(caller.principal),
-      destination_principal: up?.identity ?? 'unknown', destination_service: destService,
-      destination_service_name: service.record.name, destination_service_namespace: service.record.namespace,
-      destination_version: up?.endpoint.labels.version ?? 'unknown',
-      request_protocol: String(req.headers['content-type'] ?? '').startsWith('application/grpc') ? 'grpc' : 'http',
-      response_code: String(status), response_flags: flag, connection_security_policy: 'mutual_tls',
-    }, durationMs);
-    this.#d.accessLog({
-      start_time: new Date(x.started).toISOString(), method: req.method ?? '', path: String(req.headers[':path'] ?? req.url ?? ''),
-      protocol: `HTTP/${req.httpVersion}`, authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
-      response_code: status, response_flags: flag, duration_ms: durationMs, attempts: x.attempts,
-      upstream_host: up?.authority, upstream_cluster: x.decision?.policy?.cluster, route_name: x.decision?.routeName,
-      source_principal: caller.principal, source_address: caller.address, destination_service: destService, request_id: x.requestId,
-      authz_policy: x.authzPolicy,
-    });
-  }
 }
+
+/** What a balancer may hash on: the request as the client sent it. */
+const pickContext = (req: DownstreamRequest): PickContext => ({ request: { headers: req.headers, path: req.url ?? '/' } });
 
 function outcomeOf(r: TryResult): AttemptOutcome {
   if (r.response) {
@@ -480,19 +393,4 @@ function outcomeOf(r: TryResult): AttemptOutcome {
     return grpc === undefined ? { status: r.response.statusCode } : { status: r.response.statusCode, grpcStatus: Number(grpc) };
   }
   return { error: r.error === 'protocol' || r.error === 'reset-before-request' ? 'reset' : r.error };
-}
-
-function replyFor(error: TryError): LocalReply {
-  switch (error) {
-    case 'connect-failure':
-      return replies.connectFailure();
-    case 'timeout':
-      return replies.timeout();
-    case 'protocol':
-      return replies.protocolError();
-    case 'reset':
-    case 'refused-stream':
-    case 'reset-before-request':
-      return replies.reset();
-  }
 }

@@ -16,9 +16,10 @@ import type { Logger } from '../core/logging.js';
 import { namespaceOf, type Caller } from './caller.js';
 import type { Clusters } from './clusters.js';
 import type { Upstream, WaypointConfig } from './config.js';
+import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import type { ServiceView } from './mesh-view.js';
 import type { TcpLabels, WaypointMetrics } from './metrics.js';
-import { subsetEndpoints, type TcpDecision } from './routing/index.js';
+import type { TcpDecision } from './routing/index.js';
 import { spliceStreams } from './stream-splice.js';
 
 export interface TcpProxyDeps {
@@ -68,10 +69,8 @@ export class TcpProxy {
     const policy = decision.policy;
     if (!policy) return refuse('NC');
     const cluster = this.#d.clusters.for(policy);
-    const all = config.endpoints(decision.destination.host, decision.destination.port);
-    this.#d.clusters.observeEndpoints(cluster, all);
-    const endpoints = subsetEndpoints(all, policy.subsetLabels);
-    const ep = cluster.balancer.pick(cluster.outlier?.healthy(endpoints) ?? endpoints, { request: { headers: {}, path: '/', sourceIp: caller.address } });
+    const endpoints = clusterEndpoints(this.#d.clusters, cluster, policy, config.endpoints(decision.destination.host, decision.destination.port));
+    const ep = pickEndpoint(cluster, endpoints, { request: { headers: {}, path: '/', sourceIp: caller.address } });
     if (!ep) return refuse('UH');
     upstream = config.upstream(ep)!;
     const slot = cluster.pool.claimSlot();

@@ -44,7 +44,7 @@ export interface UpstreamResponse {
 export type TryResult = { response: UpstreamResponse; error?: undefined } | { response?: undefined; error: TryError; cause?: Error };
 
 /** How an upgrade ended at the endpoint: its status (101: spliced from now on; else relayed to the client as is), or a transport error. */
-export type UpgradeResult = { status: number } | { error: TryError; cause?: Error };
+export type UpgradeResult = { kind: 'answered'; status: number } | { kind: 'failed'; error: TryError; cause?: Error };
 
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
 
@@ -95,9 +95,9 @@ export class Upstreams {
       proxyReq.once('upgrade', () => {
         // The connection is the WebSocket's now; it closes with it and is never pooled again.
         u.conn.draining = true;
-        u.resolve({ status: 101 });
+        u.resolve({ kind: 'answered', status: 101 });
       });
-      proxyReq.once('response', (res) => u.resolve({ status: res.statusCode ?? 502 }));
+      proxyReq.once('response', (res) => u.resolve({ kind: 'answered', status: res.statusCode ?? 502 }));
     });
   }
 
@@ -120,7 +120,7 @@ export class Upstreams {
     return new Promise((resolve) => {
       this.#upgrades.set(req, { conn, resolve });
       this.#proxy.ws(req, socket as Socket, head, { target, agent: conn.agent() as never }, (err) => {
-        resolve({ error: classify(err as NodeJS.ErrnoException), cause: err as Error });
+        resolve({ kind: 'failed', error: classify(err as NodeJS.ErrnoException), cause: err as Error });
       });
     });
   }
