@@ -67,10 +67,13 @@ export class ConfigErrors extends AmbitError {
 /** The store (Redis) could not be reached or answered with an error. */
 export class StoreError extends AmbitError {}
 
-/** A resource asked for by kind/namespace/name does not exist. */
+/**
+ * A resource asked for by kind/namespace/name does not exist. Its code is
+ * ambit's own, not getaddrinfo's ENOTFOUND, which callers retry on.
+ */
 export class NotFoundError extends AmbitError {
   constructor(what: string, context: ErrorContext = {}) {
-    super('ENOTFOUND', `${what} not found`, context);
+    super('ESTORE_NOT_FOUND', `${what} not found`, context);
   }
 }
 
