@@ -3,6 +3,8 @@
  * (for scripts, metrics labels and tests) and optional structured context, so
  * a message can say which resource, field, file or peer was at fault.
  */
+import type { AuthzErrorCode } from './authz/errors.js';
+
 export type ErrorContext = Record<string, unknown>;
 
 export class AmbitError<Code extends string = string> extends Error {
@@ -22,6 +24,34 @@ export class AmbitError<Code extends string = string> extends Error {
   }
 }
 
+/**
+ * Why a configuration document or settings file was refused. Stable codes:
+ * `ambit apply`, ambitd and the tests match them, so rename none of them.
+ */
+export type ConfigErrorCode =
+  /** The text is not YAML; the message carries yaml's reason and the line. */
+  | 'ECONFIG_YAML'
+  /** A file named with -f cannot be read, or "-" was given without standard input. */
+  | 'ECONFIG_READ'
+  /** `kind` names a kind ambit does not support. */
+  | 'ECONFIG_KIND'
+  /** `apiVersion` is not one the kind is served under. */
+  | 'ECONFIG_API_VERSION'
+  /** A field has the wrong type (a mapping where a list belongs, ...). */
+  | 'ECONFIG_TYPE'
+  /** A field has the right type but a value that is not allowed. */
+  | 'ECONFIG_VALUE'
+  /** A required field is missing. */
+  | 'ECONFIG_REQUIRED'
+  /** A field or value that ambit does not implement (refused, never ignored). */
+  | 'ECONFIG_UNSUPPORTED'
+  /** One kind/namespace/name is defined twice across the inputs. */
+  | 'ECONFIG_DUPLICATE'
+  /** Several problems at once; `ConfigErrors.errors` lists each. */
+  | 'ECONFIG_MULTIPLE'
+  /** An AuthorizationPolicy that does not compile, reported by `ambit apply` as a problem of its file. */
+  | AuthzErrorCode;
+
 /** Where in a config file a problem sits; `line` is 1-based. */
 export interface SourceLocation {
   file: string;
@@ -32,13 +62,13 @@ export interface SourceLocation {
  * A configuration document is invalid. The message is complete on its own:
  * `file:line: Kind ns/name: field: what is wrong`.
  */
-export class ConfigError extends AmbitError {
+export class ConfigError extends AmbitError<ConfigErrorCode> {
   readonly location: SourceLocation | undefined;
   readonly resource: string | undefined;
   readonly field: string | undefined;
 
   constructor(
-    code: string,
+    code: ConfigErrorCode,
     detail: string,
     where: { location?: SourceLocation; resource?: string; field?: string } = {},
   ) {
@@ -55,7 +85,7 @@ export class ConfigError extends AmbitError {
 }
 
 /** Several config errors found in one pass, reported together. */
-export class ConfigErrors extends AmbitError {
+export class ConfigErrors extends AmbitError<ConfigErrorCode> {
   readonly errors: ConfigError[];
   constructor(errors: ConfigError[]) {
     const head = errors.length === 1 ? errors[0]!.message : `${errors.length} problems:\n  ${errors.map((e) => e.message).join('\n  ')}`;
@@ -64,18 +94,50 @@ export class ConfigErrors extends AmbitError {
   }
 }
 
-/** The store (Redis) could not be reached or answered with an error. */
-export class StoreError extends AmbitError {}
+/**
+ * Why the store refused or failed an operation. Stable codes: the CLI, the
+ * doctor and the tests switch on them, so rename none of them.
+ */
+export type StoreErrorCode =
+  /** A record to write is malformed (a name with "/" or spaces, a bad port or TTL, a key twice in one apply). */
+  | 'ESTORE_INVALID'
+  /** Other writers kept changing the same keys; the write gave up after its retries. */
+  | 'ESTORE_CONFLICT'
+  /** The store holds something ambit cannot read (an unknown change type in the change log). */
+  | 'ESTORE_CORRUPT'
+  /** The Redis URL is malformed or has a scheme other than redis:// or rediss://. */
+  | 'EREDIS_URL'
+  /** Redis refused the credentials (NOAUTH, WRONGPASS). */
+  | 'EREDIS_AUTH'
+  /** Redis did not answer (refused, timed out, connection closed). */
+  | 'EREDIS_UNREACHABLE'
+  /** Redis answered a command with an error ambit has no better name for. */
+  | 'EREDIS';
 
-/** A resource asked for by kind/namespace/name does not exist. */
-export class NotFoundError extends AmbitError {
+const STORE_ERROR_CODES: Record<StoreErrorCode, true> = {
+  ESTORE_INVALID: true, ESTORE_CONFLICT: true, ESTORE_CORRUPT: true, EREDIS_URL: true, EREDIS_AUTH: true, EREDIS_UNREACHABLE: true, EREDIS: true,
+};
+
+/** True for a StoreErrorCode, such as the one a Lua script put at the head of its error reply. */
+export function isStoreErrorCode(code: string): code is StoreErrorCode {
+  return Object.hasOwn(STORE_ERROR_CODES, code);
+}
+
+/** The store (Redis) could not be reached or answered with an error. */
+export class StoreError extends AmbitError<StoreErrorCode> {}
+
+/**
+ * A resource asked for by kind/namespace/name does not exist. Its code is
+ * ambit's own, not getaddrinfo's ENOTFOUND, which callers retry on.
+ */
+export class NotFoundError extends AmbitError<'ESTORE_NOT_FOUND'> {
   constructor(what: string, context: ErrorContext = {}) {
-    super('ENOTFOUND', `${what} not found`, context);
+    super('ESTORE_NOT_FOUND', `${what} not found`, context);
   }
 }
 
 /** Command-line usage problems (bad flag values, missing arguments). */
-export class UsageError extends AmbitError {
+export class UsageError extends AmbitError<'EUSAGE'> {
   constructor(message: string, context: ErrorContext = {}) {
     super('EUSAGE', message, context);
   }

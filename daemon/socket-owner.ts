@@ -10,7 +10,15 @@ import { isIPv4 } from 'node:net';
 import { AmbitError } from '../core/errors.js';
 import { originalDstAddon, type OriginalDstAddon } from '../core/net/original-dst.js';
 
-export class SocketOwnerError extends AmbitError {}
+/**
+ * Why a captured connection has no owner. Stable: ambitd logs it when it
+ * resets such a connection, and the doctor and README point at it.
+ */
+export type SocketOwnerErrorCode =
+  /** No socket on this host has the client's tuple (nor the source conntrack says it bound). */
+  'ESOCKET_OWNER_UNKNOWN';
+
+export class SocketOwnerError extends AmbitError<SocketOwnerErrorCode> {}
 
 /** Both ends of a captured connection as ambitd's accepted socket sees them. */
 export interface CapturedConnection {

@@ -6,8 +6,6 @@ export type WaypointErrorCode =
   | 'EWAYPOINT_CONNECT'
   /** A reused upstream connection was closed by the endpoint before the request was written on it. */
   | 'EWAYPOINT_STALE'
-  /** The configured service is not in the mesh snapshot. */
-  | 'EWAYPOINT_SERVICE'
   /** Command-line or environment settings are missing or invalid. */
   | 'EWAYPOINT_CONFIG';
 

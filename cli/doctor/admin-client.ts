@@ -11,7 +11,14 @@ export interface AdminReply<T> {
   body: T;
 }
 
-export class AdminApiError extends AmbitError<'EADMIN_UNREACHABLE' | 'EADMIN_BAD_REPLY'> {}
+/** Why a GET on the admin API gave no answer the doctor can use. */
+export type AdminApiErrorCode =
+  /** Nothing answered at the address (refused, timed out, reset). */
+  | 'EADMIN_UNREACHABLE'
+  /** Something answered, but not with JSON: another program on the port. */
+  | 'EADMIN_BAD_REPLY';
+
+export class AdminApiError extends AmbitError<AdminApiErrorCode> {}
 
 export function getAdminJson<T>(host: string, port: number, path: string, timeoutMs: number): Promise<AdminReply<T>> {
   const target = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;

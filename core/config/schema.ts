@@ -5,6 +5,7 @@
  * the user's policy means. Problems are collected, not thrown, so one run
  * reports every mistake in a file.
  */
+import type { ConfigErrorCode } from '../errors.js';
 import type { Path } from './path.js';
 
 /** What a schema needs to know beyond the value: where short host names resolve. */
@@ -22,7 +23,7 @@ export const Codes = {
 
 export interface Issue {
   path: Path;
-  code: string;
+  code: ConfigErrorCode;
   detail: string;
 }
 
@@ -38,7 +39,7 @@ export class Cursor {
     return new Cursor([...this.path, key], this.ctx, this.issues);
   }
 
-  fail(code: string, detail: string): undefined {
+  fail(code: ConfigErrorCode, detail: string): undefined {
     this.issues.push({ path: this.path, code, detail });
     return undefined;
   }

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { parseRefKey, refKey, refOf, type Resource, type ResourceRef } from '../config/resource.js';
-import { AmbitError, NotFoundError, StoreError } from '../errors.js';
+import { AmbitError, isStoreErrorCode, NotFoundError, StoreError } from '../errors.js';
 import { logger } from '../logging.js';
 import { DEFAULT_VIP_CIDR } from '../vip/allocator.js';
 import { checkResource, decodeChange, decodeResource, encodeEndpoint, encodeResource, parseEntryId } from './codec.js';
@@ -377,8 +377,8 @@ export class Store {
 function toStoreError(op: string, err: unknown, opts: StoreOptions): AmbitError {
   if (err instanceof AmbitError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  const scripted = /^(E[A-Z_]+) (.*)$/s.exec(msg);
-  if (scripted?.[1]?.startsWith('ESTORE')) return new StoreError(scripted[1], scripted[2]!.split('\nscript:')[0]!.trim(), { op });
+  const scripted = /^(ESTORE_[A-Z_]+) (.*)$/s.exec(msg);
+  if (scripted && isStoreErrorCode(scripted[1]!)) return new StoreError(scripted[1], scripted[2]!.split('\nscript:')[0]!.trim(), { op });
   if (/Connection is closed|MaxRetriesPerRequest|ECONNREFUSED|ETIMEDOUT|ECONNRESET|Stream isn't writeable/.test(msg)) {
     return unreachable(opts, err);
   }

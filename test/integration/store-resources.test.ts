@@ -134,7 +134,7 @@ test('deleting a missing resource fails and deletes nothing, unless ignoreNotFou
     { kind: 'VirtualService', namespace: 'default', name: 'ghost' },
   ];
   const err = await t.throwsAsync(store.delete(refs), { instanceOf: NotFoundError });
-  t.is(err!.code, 'ENOTFOUND');
+  t.is(err!.code, 'ESTORE_NOT_FOUND');
   t.regex(err!.message, /VirtualService\/default\/ghost not found/);
   t.is(await store.revision(), 1);
   t.is((await store.list()).length, 2);

@@ -31,7 +31,7 @@ test('adding is idempotent, a third root is refused, removal works by fingerprin
   t.deepEqual(removeRoot(two, rootFingerprint(a.root.pem).toLowerCase()).roots, [b.root.pem]);
   t.deepEqual(removeRoot(two, b.root.pem).roots, [a.root.pem]);
   t.throws(() => removeRoot(one, a.root.pem), { code: 'EIDENTITY_BUNDLE_EMPTY' });
-  t.throws(() => removeRoot(one, c.root.pem), { code: 'ENOTFOUND' });
+  t.throws(() => removeRoot(one, c.root.pem), { code: 'ESTORE_NOT_FOUND' });
 });
 
 test('non-CA roots, empty bundles and malformed stored bundles are refused', async (t) => {
