@@ -8,8 +8,11 @@
 # package -> a command it provides (or, starting with /, a file it installs). python3,
 # make and g++ build the native addon; curl and tcpdump are the unmodified client and
 # the wire capture that the e2e tests and the demo use; setpriv runs a command as a uid.
+# nftables' nft lets scripts/iptables/remove.sh delete the nf_tables tables apply.sh had
+# to create, so a host is left exactly as it was (without it the empty tables stay).
 declare -A AMBIT_RUNTIME_PACKAGES=([iptables]=iptables [iproute2]=ip [redis-server]=redis-server [procps]=ps
-	[python3]=python3 [make]=make [g++]=g++ [curl]=curl [tcpdump]=tcpdump [util-linux]=setpriv)
+	[python3]=python3 [make]=make [g++]=g++ [curl]=curl [tcpdump]=tcpdump [util-linux]=setpriv
+	[nftables]=/usr/sbin/nft)
 
 # install_system_packages NAME_OF_ASSOCIATIVE_ARRAY: only touches apt when something is
 # missing, and then installs the whole list (so apt settles versions once).
