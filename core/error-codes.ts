@@ -50,7 +50,7 @@ export const ERROR_CODES = {
   ECONFIG_REQUIRED: { component: 'config', meaning: 'A required field is missing.', action: 'Add the field the message names.' },
   ECONFIG_UNSUPPORTED: { component: 'config', meaning: 'A field or value that ambit does not implement (refused, never silently ignored).', action: 'Remove it, or find the ambit equivalent in README "Istio resources".' },
   ECONFIG_DUPLICATE: { component: 'config', meaning: 'The same kind/namespace/name is defined twice across the inputs.', action: 'Keep one of the two definitions the message points at.' },
-  ECONFIG_MULTIPLE: { component: 'config', meaning: 'Several configuration problems at once; each is listed on its own line.', action: 'Fix each listed problem; every one has its own code.' },
+  ECONFIG_MULTIPLE: { component: 'config', meaning: 'Several configuration problems at once; each is listed on its own line.', action: 'Fix each listed problem; each line names its file, line and field.' },
 
   // store: core/errors.ts StoreErrorCode, NotFoundError
   ESTORE_INVALID: { component: 'store', meaning: 'A record to write is malformed (a name with "/" or spaces, a bad port or TTL, one key twice in an apply).', action: 'Fix the value the message names; from the CLI, check the flags or documents given.' },
@@ -80,7 +80,7 @@ export const ERROR_CODES = {
   EIDENTITY_CSR_UNEXPECTED_SAN: { component: 'identity', meaning: 'A CSR asks for a subjectAltName other than the SPIFFE ID URI.', action: 'Only the SPIFFE ID is issued; the request was not made by ambit.' },
   EIDENTITY_CSR_IDENTITY_MISMATCH: { component: 'identity', meaning: 'A CSR asks for another identity than the one the request is for.', action: 'Check the node that sent it; a daemon only asks for enrolled identities.' },
   EIDENTITY_BAD_TTL: { component: 'identity', meaning: 'A certificate or join-token lifetime is not a positive number of seconds.', action: 'Give a positive duration (e.g. 24h).' },
-  EIDENTITY_UNTRUSTED: { component: 'identity', meaning: 'A certificate chain does not lead to a root in the trust bundle.', action: 'Check the trust bundle (`ambit ca`); after a root rotation, wait for renewal or re-join the node.' },
+  EIDENTITY_UNTRUSTED: { component: 'identity', meaning: 'A certificate chain does not lead to a root in the trust bundle.', action: 'Check the trust bundle (`ambit ca bundle`); after a root rotation, wait for renewal or re-join the node.' },
   EIDENTITY_EXPIRED: { component: 'identity', meaning: 'A certificate has expired or is not valid yet.', action: 'Check the clocks (`ambit doctor` clock skew) and that the signer is running to renew it.' },
   EIDENTITY_NOT_LEAF: { component: 'identity', meaning: 'A CA certificate was presented where a workload or node certificate belongs.', action: 'Present the leaf certificate ambit issued.' },
   EIDENTITY_BUNDLE_INVALID: { component: 'identity', meaning: 'The stored trust bundle is not {"trustDomain", "roots": [PEM, ...]}.', action: 'Recreate it with `ambit ca init --force` (existing certificates stop verifying).' },
@@ -163,7 +163,7 @@ export const ERROR_CODES = {
 
   // waypoint: waypoint/errors.ts WaypointErrorCode, waypoint/routing/errors.ts RoutingErrorCode
   EWAYPOINT_CONNECT: { component: 'waypoint', meaning: 'The waypoint got no HBONE stream to the chosen endpoint (unreachable, refused or denied).', action: 'Check the endpoint\'s node and policy; the cause names the HBONE code.' },
-  EWAYPOINT_STALE: { component: 'waypoint', meaning: 'A pooled upstream connection was closed by the endpoint before the request was sent on it.', action: 'None: the waypoint retries on a new connection; many of them point at short upstream idle timeouts.' },
+  EWAYPOINT_STALE: { component: 'waypoint', meaning: 'A pooled upstream connection was closed by the endpoint before the request was sent on it.', action: 'Usually none: a replayable request is sent again at once on a new connection; many of them point at a short upstream idle timeout.' },
   EWAYPOINT_CONFIG: { component: 'waypoint', meaning: 'ambit-waypoint\'s flags, environment or certificate are missing or invalid.', action: 'Fix the flag the message names; `ambit waypoint attach` sets them for you.' },
   EROUTE_KIND: { component: 'waypoint', meaning: 'A resource of the wrong kind reached the route compiler.', action: 'A bug: report it with the resource.' },
   EROUTE_REGEX: { component: 'waypoint', meaning: 'A regex in a route match does not compile.', action: 'Fix the regex in the VirtualService (RE2 syntax).' },
@@ -203,7 +203,7 @@ export const PASSED_THROUGH = {
   EHOSTUNREACH: { from: 'kernel (connect)', handling: 'No route to the host: retried on another endpoint, reported as EHBONE_PEER_UNREACHABLE.' },
   ENETUNREACH: { from: 'kernel (connect)', handling: 'No route to the network: reported as EHBONE_PEER_UNREACHABLE.' },
   EHOSTDOWN: { from: 'kernel (connect)', handling: 'The host is down: reported as EHBONE_PEER_UNREACHABLE.' },
-  EADDRNOTAVAIL: { from: 'kernel (connect, bind)', handling: 'Reported as EHBONE_PEER_UNREACHABLE; binding "::" without IPv6 falls back to IPv4.' },
+  EADDRNOTAVAIL: { from: 'kernel (connect, bind)', handling: 'From connect, reported as EHBONE_PEER_UNREACHABLE; on a host without IPv6, ambitd skips its "::" outbound listener.' },
   ETIMEDOUT: { from: 'kernel (connect); also set by the HBONE server when an upstream connect exceeds its deadline', handling: 'Retried on another endpoint; the HBONE server answers 503 (EHBONE_UPSTREAM_UNAVAILABLE).' },
   ENOTFOUND: { from: 'getaddrinfo (dns.lookup)', handling: 'The name does not resolve: retried on another endpoint by ambitd outbound.' },
   EAI_AGAIN: { from: 'getaddrinfo (dns.lookup)', handling: 'Temporary DNS failure: retried on another endpoint by ambitd outbound.' },
