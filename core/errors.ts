@@ -4,10 +4,11 @@
  * a message can say which resource, field, file or peer was at fault.
  */
 import type { AuthzErrorCode } from './authz/errors.js';
+import type { ErrorCode } from './error-codes.js';
 
 export type ErrorContext = Record<string, unknown>;
 
-export class AmbitError<Code extends string = string> extends Error {
+export class AmbitError<Code extends ErrorCode = ErrorCode> extends Error {
   readonly code: Code;
   readonly context: ErrorContext;
 
@@ -15,6 +16,8 @@ export class AmbitError<Code extends string = string> extends Error {
    * Subclasses narrow `Code` to their module's union of codes
    * (`class DnsError extends AmbitError<DnsErrorCode> {}`), so a typo in a
    * code is a compile error and consumers can switch on it exhaustively.
+   * Every code must be in core/error-codes.ts, where operators find what it
+   * means: a union with an unregistered member does not compile.
    */
   constructor(code: Code, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
     super(message, options);

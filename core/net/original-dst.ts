@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AmbitError } from '../errors.js';
+import { isErrorCode } from '../error-codes.js';
 
 export interface OriginalDst {
   address: string;
@@ -76,7 +77,9 @@ export function originalDst(socket: net.Socket): OriginalDst {
   try {
     return { ...originalDstAddon().getOriginalDst(fd, family), family };
   } catch (error) {
-    const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'EORIGDST';
+    // The addon names the errno (native/original_dst.cc); a code it does not set, or one not registered, is EORIGDST.
+    const given = (error as { code?: unknown }).code;
+    const code = typeof given === 'string' && isErrorCode(given) ? given : 'EORIGDST';
     throw new AmbitError(code, `original destination of ${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}: ${(error as Error).message}`, { fd, family }, { cause: error });
   }
 }
