@@ -23,6 +23,7 @@ export const COMPONENTS = {
   vip: 'Virtual IPs',
   hbone: 'HBONE tunnels (ambitd and ambit-waypoint)',
   capture: 'Capture (iptables, original destination, socket owner)',
+  mesh: 'Mesh state (ambitd and ambit-waypoint)',
   daemon: 'ambitd outbound',
   dns: 'ambitd DNS',
   waypoint: 'ambit-waypoint',
@@ -55,12 +56,13 @@ export const ERROR_CODES = {
   // store: core/errors.ts StoreErrorCode, NotFoundError
   ESTORE_INVALID: { component: 'store', meaning: 'A record to write is malformed (a name with "/" or spaces, a bad port or TTL, one key twice in an apply).', action: 'Fix the value the message names; from the CLI, check the flags or documents given.' },
   ESTORE_CONFLICT: { component: 'store', meaning: 'Other writers kept changing the same keys, and the write gave up after its retries.', action: 'Run the command again; if it keeps failing, look for a process rewriting the mesh in a loop.' },
-  ESTORE_CORRUPT: { component: 'store', meaning: 'The store holds something ambit cannot read (an unknown change type in the change log).', action: 'Check that every node runs the same ambit version and the same store.keyPrefix; restart the reader to resync.' },
+  ESTORE_CORRUPT: { component: 'store', meaning: 'The store holds a record ambit cannot read or that fails its schema (the message names the key and field), or an unknown change type in the change log.', action: 'Check that every node runs the same ambit version and the same store.keyPrefix; find who wrote the named key (the store is not trusted: a forged record is refused) and re-apply or re-enroll it.' },
   ESTORE_NOT_FOUND: { component: 'store', meaning: 'The resource, endpoint, waypoint or trust-bundle root you named does not exist.', action: 'Check the kind, namespace and name (`ambit get`); pass --ignore-not-found where a command offers it.' },
   EREDIS_URL: { component: 'store', meaning: 'The Redis URL is malformed, or its scheme is not redis:// or rediss://.', action: 'Fix store.url (or --redis / AMBIT_REDIS_URL): redis://host:port[/db].' },
   EREDIS_AUTH: { component: 'store', meaning: 'Redis refused the credentials (NOAUTH, WRONGPASS).', action: 'Check the user and password in the Redis URL or AMBIT_REDIS_PASSWORD against the Redis ACL.' },
   EREDIS_UNREACHABLE: { component: 'store', meaning: 'Redis did not answer (connection refused, timed out or closed).', action: 'Start Redis or fix its address; daemons keep serving their last configuration meanwhile.' },
   EREDIS: { component: 'store', meaning: 'Redis answered a command with an error ambit has no better name for.', action: 'Read the Redis error in the message (OOM, READONLY replica, ...) and fix Redis.' },
+  EMESH_POLICY_INVALID: { component: 'mesh', meaning: 'A stored AuthorizationPolicy, PeerAuthentication or RequestAuthentication fails its schema, so the whole snapshot was refused and the previous one keeps serving.', action: 'Find the resource the daemon log names (config snapshot rejected), fix it with `ambit apply`, or delete it with `ambit delete`.' },
 
   // identity: core/identity/errors.ts IdentityErrorCode, and daemon/identity.ts
   EIDENTITY_INVALID_SPIFFE_ID: { component: 'identity', meaning: 'A SPIFFE ID or trust domain is malformed, or names the wrong kind of identity.', action: 'Use spiffe://<trust-domain>/ns/<ns>/sa/<sa> for workloads; trust domains are lower-case DNS-like names.' },
