@@ -9,10 +9,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { evaluate, type L7Request } from '../core/authz/index.js';
 import type { Logger } from '../core/logging.js';
 import type { AccessLog } from './access-log.js';
-import { namespaceOf, type Caller } from './caller.js';
+import { applyFault, authorize } from './admission.js';
+import type { Caller } from './caller.js';
 import type { ClusterState, Clusters } from './clusters.js';
 import type { WaypointConfig } from './config.js';
 import { checkout, type Checkout, type CheckoutRequest } from './checkout.js';
@@ -25,8 +25,9 @@ import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
 import {
-  clusterName, injectFault, shouldRetry, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget, type PickContext,
+  clusterName, shouldRetry, upstreamProtocol, type AttemptOutcome, type Endpoint, type ForwardDecision, type MirrorTarget, type PickContext,
 } from './routing/index.js';
+import { route, type RequestAttributes } from './route.js';
 import type { DownstreamResponse, OwnRequest, TryResult, UpstreamResponse, Upstreams } from './upstream.js';
 
 export interface ForwardDeps {
@@ -39,6 +40,16 @@ export interface ForwardDeps {
   rng?: () => number;
   /** Envoy's retry back-off base (25 ms); the cap is 10x. */
   retryBackOffMs?: number;
+}
+
+type Admitted = { kind: 'forward'; decision: ForwardDecision; cluster: ClusterState; endRequest: () => void } | { kind: 'reply'; reply: LocalReply } | { kind: 'gone' };
+
+/** What routing and authorization read of a request, read once. */
+function attributesOf(req: DownstreamRequest, caller: Caller, service: ServiceView, port: number): RequestAttributes {
+  return {
+    host: String(req.headers[':authority'] ?? req.headers.host ?? ''), path: String(req.headers[':path'] ?? req.url ?? '/'),
+    method: req.method ?? 'GET', headers: req.headers, caller, service: service.fqdn, port,
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -61,8 +72,8 @@ export class Forwarder {
     });
     try {
       const a = await this.#admit(config, x, req, caller, service, port);
-      if (a === undefined) return;
-      if ('reply' in a) return writeReply(res, x, a.reply);
+      if (a.kind === 'gone') return;
+      if (a.kind === 'reply') return writeReply(res, x, a.reply);
       // Envoy counts a request against max_requests until its stream ends.
       res.once('close', a.endRequest);
       this.#prepareUpstreamRequest(req, a.decision, false);
@@ -92,8 +103,8 @@ export class Forwarder {
     try {
       if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.method !== 'GET') return writeRawReply(socket, x, replies.upgradeRejected());
       const a = await this.#admit(config, x, req, caller, service, port);
-      if (a === undefined) return;
-      if ('reply' in a) return writeRawReply(socket, x, a.reply);
+      if (a.kind === 'gone') return;
+      if (a.kind === 'reply') return writeRawReply(socket, x, a.reply);
       socket.once('close', a.endRequest);
       const d = a.decision;
       this.#prepareUpstreamRequest(req, d, true);
@@ -122,40 +133,24 @@ export class Forwarder {
   /**
    * Authorization, route, fault, the max_requests breaker: a local answer,
    * where the request goes (holding a request slot until `endRequest`), or
-   * undefined when the client left during a fault delay.
+   * 'gone' when the client left during a fault delay.
    */
-  async #admit(
-    config: WaypointConfig, x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView, port: number,
-  ): Promise<{ reply: LocalReply } | { decision: ForwardDecision; cluster: ClusterState; endRequest: () => void } | undefined> {
-    const host = String(req.headers[':authority'] ?? req.headers.host ?? '');
-    const path = String(req.headers[':path'] ?? req.url ?? '/');
-    const authz = this.#authorize(config, req, caller, service, port, host, path);
+  async #admit(config: WaypointConfig, x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView, port: number): Promise<Admitted> {
+    const attrs = attributesOf(req, caller, service, port);
+    const authz = authorize(config.policiesFor(service.fqdn), attrs, service.record.vip ?? '');
     x.authzPolicy = authz.policy;
-    if (!authz.allowed) return { reply: replies.denied() };
+    if (!authz.allowed) return { kind: 'reply', reply: replies.denied() };
+    const r = route(attrs, config, this.#rng);
+    x.decision = r.decision;
+    if (r.kind === 'reply') return r;
+    const fault = await applyFault(r.decision.fault, { rng: this.#rng, sleep, clientGone: () => x.clientGone });
+    if (fault.kind !== 'pass') return fault;
 
-    const decision = config.routes.route({
-      host, port, method: req.method ?? 'GET', path, headers: req.headers, service: service.fqdn,
-      sourceNamespace: namespaceOf(caller.principal), sourceIp: caller.address,
-      sourceLabels: config.sourceLabels(caller.principal, caller.address),
-    }, this.#rng);
-    if (decision.kind === 'notFound') return { reply: replies.notFound() };
-    if (decision.kind === 'direct') return { reply: replies.direct(decision.status, decision.body) };
-    if (decision.kind === 'redirect') return { reply: replies.redirect(decision.status, decision.location) };
-    x.decision = decision;
-    if (!decision.policy) return { reply: replies.noCluster() };
-
-    const fault = injectFault(decision.fault, this.#rng);
-    if (fault.delayMs > 0) {
-      await sleep(fault.delayMs);
-      if (x.clientGone) return undefined;
-    }
-    if (fault.abortStatus !== undefined) return { reply: replies.fault(fault.abortStatus) };
-
-    const cluster = this.#d.clusters.for(decision.policy);
+    const cluster = this.#d.clusters.for(r.policy);
     const request = cluster.breaker.tryAcquire('request');
     if (typeof request !== 'function') {
-      this.#d.metrics.overflows.inc({ cluster: decision.policy.cluster, reason: request });
-      return { reply: replies.overflow(request) };
+      this.#d.metrics.overflows.inc({ cluster: r.policy.cluster, reason: request });
+      return { kind: 'reply', reply: replies.overflow(request) };
     }
     let ended = false;
     const endRequest = (): void => {
@@ -163,18 +158,7 @@ export class Forwarder {
       ended = true;
       request();
     };
-    return { decision, cluster, endRequest };
-  }
-
-  #authorize(config: WaypointConfig, req: DownstreamRequest, caller: Caller, service: ServiceView, port: number, host: string, path: string) {
-    const policies = config.policiesFor(service.fqdn);
-    if (!policies) return { allowed: true, policy: undefined };
-    const l7: L7Request = {
-      sourcePrincipal: caller.principal, sourceIp: caller.address, destinationIp: service.record.vip ?? '', destinationPort: port,
-      method: req.method ?? 'GET', path, host, headers: req.headers,
-    };
-    const d = evaluate(policies, l7);
-    return { allowed: d.allowed, policy: d.policy };
+    return { kind: 'forward', decision: r.decision, cluster, endRequest };
   }
 
   /** The route's request header operations and rewrite, once: every try sends the same request. */
