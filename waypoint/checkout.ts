@@ -46,6 +46,6 @@ export async function checkout(pool: ConnectionPool, r: CheckoutRequest, metrics
   const got = await Promise.race([slot.granted, gone, late]);
   clearTimeout(timer);
   if (got.kind !== 'lease' && !slot.cancel()) void slot.granted.then((lease) => lease.conn.abandon());
-  // The exchange ended some other way while it waited: the client is still there and gets a reset.
+  // A close that was not the client leaving still ends the wait; whoever is left gets a reset.
   return got.kind === 'gone' && !r.clientGone() ? { kind: 'reply', reply: replies.reset() } : got;
 }

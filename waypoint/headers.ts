@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { DownstreamRequest } from './request-body.js';
-import type { HeaderOp } from './routing/index.js';
+import type { ForwardDecision, HeaderOp } from './routing/index.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
 
@@ -83,4 +83,25 @@ export function shadowAuthority(authority: string): string {
   const colon = authority.lastIndexOf(':');
   if (colon < 0 || colon < authority.lastIndexOf(']')) return `${authority}-shadow`;
   return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
+}
+
+/** The request as the endpoint is to see it, made once before the first try: every try and mirror copy sends the same. */
+export function prepareUpstreamRequest(req: DownstreamRequest, d: ForwardDecision, upgrade: boolean): void {
+  const h = req.headers as Record<string, string | string[] | undefined>;
+  // The client's Connection and friends describe its hop, not the pooled upstream connection; an upgrade asks for the same of the endpoint.
+  stripHopByHop(h);
+  if (upgrade) {
+    h.connection = 'Upgrade';
+    h.upgrade = 'websocket';
+  }
+  applyHeaderOps(h, d.requestHeaders);
+  // The waypoint answers 100-continue itself (node:http does); the endpoint gets the body outright.
+  delete h.expect;
+  h['x-forwarded-proto'] ??= 'http';
+  if (d.rewrite) {
+    req.url = d.rewrite.path;
+    if (h[':path'] !== undefined) h[':path'] = d.rewrite.path;
+    h.host = d.rewrite.authority;
+    if (h[':authority'] !== undefined) h[':authority'] = d.rewrite.authority;
+  }
 }

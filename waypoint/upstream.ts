@@ -6,7 +6,7 @@
  *
  * HTTP/1.1 goes through http-proxy-3 on an H1Connection; selfHandleResponse
  * keeps it from writing to the client, since whether a response is retried
- * or delivered is forward.ts's decision. HTTP/2 opens a stream on the
+ * or delivered is router.ts's decision. HTTP/2 opens a stream on the
  * endpoint's H2Connection. Either way the client may have spoken the other
  * version: headers are translated (h2-headers in headers.ts), and the
  * response comes back as one UpstreamResponse shape.
@@ -87,7 +87,7 @@ export class Upstreams {
       if (!p || p.settled()) return void proxyRes.destroy();
       p.settle({ response: h1Response(proxyRes) });
     });
-    // A client reset during a try: forward.ts sees the response close and aborts the try.
+    // A client reset during a try: router.ts sees the response close and aborts the try.
     this.#proxy.on('econnreset', () => undefined);
     this.#proxy.on('proxyReqWs', (proxyReq, req) => {
       const u = this.#upgrades.get(req);

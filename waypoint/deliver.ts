@@ -1,0 +1,60 @@
+/**
+ * The winning try's response, streamed to the client: the route's response
+ * header operations applied, the body piped with backpressure, then the
+ * endpoint's trailers. What it guarantees:
+ *
+ * - The endpoint's request-load count (`done`) is released exactly once:
+ *   when the body ends, when the endpoint closes it, or when the client
+ *   leaves, whichever comes first.
+ * - An endpoint reset mid-body resets the client too, so a cut-off body is
+ *   never passed off as a complete one; the client leaving drops the
+ *   endpoint's response.
+ * - Response headers node:http refuses to send (invalid, from the endpoint)
+ *   answer 502 UPE instead, as Envoy does for an invalid upstream response.
+ */
+import type { Logger } from '../core/logging.js';
+import type { Exchange } from './exchange.js';
+import { responseHeaders } from './headers.js';
+import { replies, writeReply } from './replies.js';
+import type { HeaderOp } from './routing/index.js';
+import type { DownstreamResponse, UpstreamResponse } from './upstream.js';
+
+export function deliver(res: DownstreamResponse, x: Exchange, upstream: UpstreamResponse, ops: readonly HeaderOp[], done: () => void, log: Logger): void {
+  x.status = upstream.statusCode;
+  const body = upstream.body;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    done();
+  };
+  res.once('close', () => {
+    upstream.destroy();
+    release();
+  });
+  try {
+    res.writeHead(x.status, responseHeaders(upstream.headers, ops));
+  } catch (err) {
+    log.warn({ err, requestId: x.requestId }, 'upstream response headers rejected');
+    upstream.destroy();
+    return writeReply(res, x, replies.protocolError());
+  }
+  body.once('end', () => {
+    release();
+    const trailers = upstream.trailers();
+    // HTTP/1.1 carries them only in a chunked response; node:http drops them otherwise.
+    if (Object.keys(trailers).length > 0) {
+      try {
+        res.addTrailers(trailers as Record<string, string>);
+      } catch (err) {
+        log.debug({ err, requestId: x.requestId }, 'upstream trailers dropped');
+      }
+    }
+    res.end();
+  });
+  body.once('close', () => {
+    release();
+    if (!body.readableEnded && !res.writableEnded) res.destroy();
+  });
+  body.pipe(res as NodeJS.WritableStream, { end: false });
+}
