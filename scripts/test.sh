@@ -4,10 +4,10 @@
 # On a fresh Debian/Ubuntu machine (as root) it installs the system tools the tests
 # use, installs npm dependencies, builds, runs ava, and ends with ONE line:
 #   N passed, N failed[, N skipped]
-# counted from ava's TAP output. It exits non-zero if anything failed, the build
-# failed, or ava crashed; a crash is never reported as "0 failed".
+# counted from ava's TAP output. It exits non-zero if anything failed, the build or the
+# lint failed, or ava crashed; a crash is never reported as "0 failed".
 #
-#   bash scripts/test.sh                  # everything
+#   bash scripts/test.sh                  # everything, and the lint (eslint, prettier --check)
 #   bash scripts/test.sh test/unit        # a folder (source paths map to dist/)
 #   bash scripts/test.sh test/unit/x.test.ts --match '*yaml*'
 #
@@ -48,6 +48,19 @@ build_native_addon || build_notes+=("the native addon build failed (errors above
 drop_stale_dist
 say "npm run build"
 npm run build --silent || build_notes+=("the TypeScript build failed (errors above): counted as 1 failure")
+
+# --- lint ---------------------------------------------------------------------------------
+# `npm run lint` less its tsc, which the build just ran: each tool that finds a problem is
+# counted as 1 failure, like a failed build, and the tests still run. Only on a full run
+# (what CI does): ESLint is type-aware, so it costs about one more type check, which a run
+# of one test file should not pay. `npm run format` fixes what prettier reports.
+if (($# == 0)); then
+	say "eslint ."
+	npx --no-install eslint . || build_notes+=("eslint found problems (listed above): counted as 1 failure")
+	say "prettier --check ."
+	npx --no-install prettier --check --log-level warn . ||
+		build_notes+=("prettier --check: the files listed above are not formatted (npm run format): counted as 1 failure")
+fi
 
 # --- ava ----------------------------------------------------------------------------------
 # Source paths (test/unit, test/x.test.ts) name their compiled files in dist/.
