@@ -50,9 +50,10 @@ async function runRole(msg: RoleMessage): Promise<void> {
   const listener = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     socket.on('error', () => undefined);
     socket.pause();
-    client
-      .connect({ peer: { host: '127.0.0.1', port: msg.target }, authority: `127.0.0.1:${Number(process.env.SINK_PORT)}`, source: CLIENT_ID })
-      .then((stream) => splice(stream, socket), () => socket.resetAndDestroy());
+    client.connect({ peer: { host: '127.0.0.1', port: msg.target }, authority: `127.0.0.1:${Number(process.env.SINK_PORT)}`, source: CLIENT_ID }).then(
+      (stream) => splice(stream, socket),
+      () => socket.resetAndDestroy(),
+    );
   });
   listener.listen(0, '127.0.0.1', () => process.send!({ port: (listener.address() as AddressInfo).port }));
 }
@@ -185,8 +186,14 @@ async function stunnelPair(pki: Awaited<ReturnType<typeof makeTestCa>>, sinkPort
   await writeFile(join(dir, 'c.crt'), String(client.cert));
   await writeFile(join(dir, 'ca.pem'), pki.rootPem);
   const conf = (name: string, body: string): Promise<void> => writeFile(join(dir, name), `foreground = yes\npid =\ndebug = 3\n${body}`);
-  await conf('in.conf', `[in]\naccept = 127.0.0.1:${inPort}\nconnect = 127.0.0.1:${sinkPort}\ncert = ${dir}/s.crt\nkey = ${dir}/s.key\nCAfile = ${dir}/ca.pem\nverifyChain = yes\nsslVersionMin = TLSv1.3\n`);
-  await conf('out.conf', `[out]\nclient = yes\naccept = 127.0.0.1:${outPort}\nconnect = 127.0.0.1:${inPort}\ncert = ${dir}/c.crt\nkey = ${dir}/c.key\nCAfile = ${dir}/ca.pem\nverifyChain = yes\nsslVersionMin = TLSv1.3\n`);
+  await conf(
+    'in.conf',
+    `[in]\naccept = 127.0.0.1:${inPort}\nconnect = 127.0.0.1:${sinkPort}\ncert = ${dir}/s.crt\nkey = ${dir}/s.key\nCAfile = ${dir}/ca.pem\nverifyChain = yes\nsslVersionMin = TLSv1.3\n`,
+  );
+  await conf(
+    'out.conf',
+    `[out]\nclient = yes\naccept = 127.0.0.1:${outPort}\nconnect = 127.0.0.1:${inPort}\ncert = ${dir}/c.crt\nkey = ${dir}/c.key\nCAfile = ${dir}/ca.pem\nverifyChain = yes\nsslVersionMin = TLSv1.3\n`,
+  );
   for (const name of ['in.conf', 'out.conf']) {
     const proc = spawn('stunnel4', [join(dir, name)], { stdio: 'ignore' });
     proc.on('error', () => undefined);
@@ -226,12 +233,21 @@ function parseArgs(argv: string[]): Options {
     const i = argv.indexOf(`--${name}`);
     return i === -1 ? fallback : argv[i + 1]!;
   };
-  const matrix = get('matrix', 'default,64K/64K/16K,4M/16M/16K,4M/16M/64K,16M/64M/256K').split(',').map((entry) => {
-    if (entry === 'default') return {};
-    const [streamWindow, connectionWindow, maxFrameSize] = entry.split('/').map(size);
-    return { streamWindow: streamWindow!, connectionWindow: connectionWindow!, maxFrameSize: maxFrameSize! };
-  });
-  return { seconds: Number(get('seconds', '10')), bytes: size(get('bytes', '1G')), rr: Number(get('rr', '2000')), matrix, stunnel: !argv.includes('--no-stunnel'), repeat: Number(get('repeat', '1')) };
+  const matrix = get('matrix', 'default,64K/64K/16K,4M/16M/16K,4M/16M/64K,16M/64M/256K')
+    .split(',')
+    .map((entry) => {
+      if (entry === 'default') return {};
+      const [streamWindow, connectionWindow, maxFrameSize] = entry.split('/').map(size);
+      return { streamWindow: streamWindow!, connectionWindow: connectionWindow!, maxFrameSize: maxFrameSize! };
+    });
+  return {
+    seconds: Number(get('seconds', '10')),
+    bytes: size(get('bytes', '1G')),
+    rr: Number(get('rr', '2000')),
+    matrix,
+    stunnel: !argv.includes('--no-stunnel'),
+    repeat: Number(get('repeat', '1')),
+  };
 }
 
 const label = (t: Partial<H2Tuning>): string =>
@@ -251,7 +267,9 @@ async function main(): Promise<void> {
       if (port === undefined) return console.error(`${name}: skipped (not available)`);
       const numbers = await measure(port, opts);
       samples.set(name, [...(samples.get(name) ?? []), numbers]);
-      console.error(`${name}: ${numbers.gbps.toFixed(2)} Gbit/s, rr p50 ${numbers.p50.toFixed(0)} us p99 ${numbers.p99.toFixed(0)} us, connect p50 ${numbers.connectP50.toFixed(0)} us`);
+      console.error(
+        `${name}: ${numbers.gbps.toFixed(2)} Gbit/s, rr p50 ${numbers.p50.toFixed(0)} us p99 ${numbers.p99.toFixed(0)} us, connect p50 ${numbers.connectP50.toFixed(0)} us`,
+      );
     } finally {
       for (const c of children) c.kill();
     }
@@ -269,13 +287,20 @@ async function main(): Promise<void> {
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rows: Array<[string, Numbers]> = [...samples].map(([name, list]) => [
     name,
-    { gbps: median(list.map((n) => n.gbps)), p50: median(list.map((n) => n.p50)), p99: median(list.map((n) => n.p99)), connectP50: median(list.map((n) => n.connectP50)) },
+    {
+      gbps: median(list.map((n) => n.gbps)),
+      p50: median(list.map((n) => n.p50)),
+      p99: median(list.map((n) => n.p99)),
+      connectP50: median(list.map((n) => n.connectP50)),
+    },
   ]);
   const base = rows.find(([n]) => n.startsWith('stunnel'))?.[1] ?? rows[0]![1];
   console.log(`\n| path | Gbit/s | vs ${rows.find(([n]) => n.startsWith('stunnel')) ? 'stunnel' : 'direct'} | rr p50 us | rr p99 us | connect+rr p50 us |`);
   console.log('|---|---|---|---|---|---|');
   for (const [name, n] of rows) {
-    console.log(`| ${name} | ${n.gbps.toFixed(2)} | ${(n.gbps / base.gbps).toFixed(2)} | ${n.p50.toFixed(0)} | ${n.p99.toFixed(0)} | ${n.connectP50.toFixed(0)} |`);
+    console.log(
+      `| ${name} | ${n.gbps.toFixed(2)} | ${(n.gbps / base.gbps).toFixed(2)} | ${n.p50.toFixed(0)} | ${n.p99.toFixed(0)} | ${n.connectP50.toFixed(0)} |`,
+    );
   }
   process.exit(0);
 }

@@ -70,7 +70,8 @@ async function main(): Promise<void> {
     signerClient.close();
     await signer.stop();
 
-    const row = (name: string, xs: number[]): string => `| ${name} | ${N} | ${percentile(xs, 50).toFixed(2)} | ${percentile(xs, 99).toFixed(2)} | ${(percentile(xs, 50) / percentile(raw, 50)).toFixed(1)}x |`;
+    const row = (name: string, xs: number[]): string =>
+      `| ${name} | ${N} | ${percentile(xs, 50).toFixed(2)} | ${percentile(xs, 99).toFixed(2)} | ${(percentile(xs, 50) / percentile(raw, 50)).toFixed(1)}x |`;
     const table = [
       '| path | n | median ms | p99 ms | median vs raw sign |',
       '|---|---:|---:|---:|---:|',
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
 async function writeResults(table: string): Promise<void> {
   const section = [
     `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadAverage()} at the end (shared machine: other jobs ran too), ` +
-      `\`npm run bench:identity\` (bench/identity-issue.ts; private redis-server on loopback, signer in the same process, ECDSA P-256).`,
+      '`npm run bench:identity` (bench/identity-issue.ts; private redis-server on loopback, signer in the same process, ECDSA P-256).',
     '',
     table,
     '',

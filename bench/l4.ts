@@ -52,7 +52,17 @@ function parseArgs(argv: string[]): Options {
     return i === -1 ? fallback : argv[i + 1]!;
   };
   const paths = get('paths', 'direct,stunnel,ambit').split(',') as PathName[];
-  return { rounds: Number(get('rounds', '3')), seconds: Number(get('seconds', '5')), bytes: get('bytes', '2G'), rr: Number(get('rr', '5000')), conns: Number(get('conns', '2000')), concurrency: Number(get('concurrency', '8')), paths, metrics: get('metrics', 'bulk,rr,conn').split(','), write: !argv.includes('--no-write') };
+  return {
+    rounds: Number(get('rounds', '3')),
+    seconds: Number(get('seconds', '5')),
+    bytes: get('bytes', '2G'),
+    rr: Number(get('rr', '5000')),
+    conns: Number(get('conns', '2000')),
+    concurrency: Number(get('concurrency', '8')),
+    paths,
+    metrics: get('metrics', 'bulk,rr,conn').split(','),
+    write: !argv.includes('--no-write'),
+  };
 }
 
 function bytes(text: string): number {
@@ -79,7 +89,14 @@ async function client(path: Path, mode: string, opts: string[]): Promise<Numbers
 
 /** CPU seconds the path's proxies (both ends) spent while `work` ran, and how it split between hosts. */
 async function proxyCpu<T>(path: Path, work: () => Promise<T>): Promise<{ result: T; total: number; split: string; syscalls: number }> {
-  const { result, cpu, syscalls: calls } = await usageDuring(path.proxies.map((p) => p.pid), work);
+  const {
+    result,
+    cpu,
+    syscalls: calls,
+  } = await usageDuring(
+    path.proxies.map((p) => p.pid),
+    work,
+  );
   return {
     result,
     total: cpu.reduce((a, b) => a + b, 0),
@@ -109,13 +126,21 @@ async function setUp(opts: Options, dir: string): Promise<{ mesh: Mesh; paths: P
     const paths: Path[] = [];
     if (opts.paths.includes('direct')) {
       // root on a is not enrolled: its traffic is not captured.
-      paths.push({ name: 'direct', proxies: [], run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), b.address, String(SINK_PORT), ...args.slice(2)], { timeoutMs: 60_000 }) });
+      paths.push({
+        name: 'direct',
+        proxies: [],
+        run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), b.address, String(SINK_PORT), ...args.slice(2)], { timeoutMs: 60_000 }),
+      });
     }
     if (opts.paths.includes('stunnel')) {
       if (!haveStunnel()) console.error(`${STUNNEL_HINT}; continuing without the stunnel column`);
       else {
         const pair = await startStunnelPair(mesh.topo, dir, { host: b.address, port: SINK_PORT }, STUNNEL_PORT);
-        const path: Path = { name: 'stunnel', proxies: pair.processes, run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), pair.host, String(pair.port), ...args.slice(2)], { timeoutMs: 60_000 }) };
+        const path: Path = {
+          name: 'stunnel',
+          proxies: pair.processes,
+          run: (args) => mesh.topo.exec('a', node, [...args.slice(0, 2), pair.host, String(pair.port), ...args.slice(2)], { timeoutMs: 60_000 }),
+        };
         // stunnel gives no readiness signal: poll through it to the sink.
         await eventually(async () => (await path.run([LOAD, 'probe'])).code === 0, 10_000, 'stunnel pair');
         paths.push(path);
@@ -129,7 +154,11 @@ async function setUp(opts: Options, dir: string): Promise<{ mesh: Mesh; paths: P
       };
       await enroll('b', [SERVICE, '--port', String(SINK_PORT)]);
       await enroll('a', ['bench-client', '--port', '9001', '--user', String(CLIENT_UID)]);
-      const path: Path = { name: 'ambit', proxies: [...mesh.daemons].map(([host, child]) => ({ host, pid: child.pid })), run: (args) => mesh.asUser('a', CLIENT_UID, node, [...args.slice(0, 2), NAME, String(SINK_PORT), ...args.slice(2)], 60_000) };
+      const path: Path = {
+        name: 'ambit',
+        proxies: [...mesh.daemons].map(([host, child]) => ({ host, pid: child.pid })),
+        run: (args) => mesh.asUser('a', CLIENT_UID, node, [...args.slice(0, 2), NAME, String(SINK_PORT), ...args.slice(2)], 60_000),
+      };
       // Daemons pick enrollments up from the store: wait for certificates and capture rules.
       await eventually(async () => (await path.run([LOAD, 'probe'])).code === 0, 30_000, 'ambit path');
       paths.push(path);
@@ -146,7 +175,10 @@ async function setUp(opts: Options, dir: string): Promise<{ mesh: Mesh; paths: P
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   requireNetns();
-  const command = `node dist/bench/l4.js${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
+  const command = `node dist/bench/l4.js${process.argv
+    .slice(2)
+    .map((a) => ` ${a}`)
+    .join('')}`;
   const loadBefore = loadAverage();
   const dir = await mkdtemp(join(tmpdir(), 'ambit-bench-l4-'));
   const { mesh, paths } = await setUp(opts, dir);
@@ -171,7 +203,11 @@ async function main(): Promise<void> {
           cpuTotal.set(metric, total);
           return result;
         };
-        const bulk = await want('bulk', () => measured('bulk', () => (path.name === 'ambit' && rss ? peakRss(new Map([...mesh.daemons].map(([host, child]) => [host, child.pid])), rss.bulk, bulkRun) : bulkRun())));
+        const bulk = await want('bulk', () =>
+          measured('bulk', () =>
+            path.name === 'ambit' && rss ? peakRss(new Map([...mesh.daemons].map(([host, child]) => [host, child.pid])), rss.bulk, bulkRun) : bulkRun(),
+          ),
+        );
         const rr = await want('rr', () => measured('rr', () => client(path, 'rr', [`count=${opts.rr}`])));
         const conn = await want('conn', () => measured('conn', () => client(path, 'conn', [`count=${opts.conns}`, `concurrency=${opts.concurrency}`])));
         const perProxy = (v: number): number => (path.proxies.length > 0 ? v : NaN);
@@ -185,19 +221,25 @@ async function main(): Promise<void> {
           bulkCpuPerGiB: perProxy((cpuTotal.get('bulk') ?? NaN) / ((bulk.bytes ?? NaN) / 1024 ** 3)),
           connCpuMs: perProxy(((cpuTotal.get('conn') ?? NaN) * 1000) / (conn.count ?? NaN)),
         };
-        console.error(`round ${round} ${path.name}: ${sample.gbps.toFixed(2)} Gbit/s, rr p50/p99/p99.9 ${sample.p50.toFixed(0)}/${sample.p99.toFixed(0)}/${sample.p999.toFixed(0)} µs, ${sample.connPerSecond.toFixed(0)} conn/s${sample.connFailed ? ` (${sample.connFailed} failed: ${JSON.stringify(conn.errors)})` : ''}${cpu.length ? `; proxy CPU ${cpu.join('; ')}` : ''}`);
+        console.error(
+          `round ${round} ${path.name}: ${sample.gbps.toFixed(2)} Gbit/s, rr p50/p99/p99.9 ${sample.p50.toFixed(0)}/${sample.p99.toFixed(0)}/${sample.p999.toFixed(0)} µs, ${sample.connPerSecond.toFixed(0)} conn/s${sample.connFailed ? ` (${sample.connFailed} failed: ${JSON.stringify(conn.errors)})` : ''}${cpu.length ? `; proxy CPU ${cpu.join('; ')}` : ''}`,
+        );
         samples.set(path.name, [...(samples.get(path.name) ?? []), sample]);
       }
     }
   });
-  await publish(SECTION, {
-    loadBefore,
-    command,
-    source: 'bench/l4.ts',
-    description: `Two netns hosts on a bridge (a = client, b = server with a Node sink/echo). direct: TCP a→b. stunnel: stunnel4 client on a, server on b, TLS 1.3 mTLS with certificates made for the run. ambit: the client runs on a as an enrolled uid and dials ${NAME} (its VIP); iptables captures it into ambitd on a, which tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd on b. Bulk: one connection, ${opts.seconds} s or ${opts.bytes.replace(/([KMG])$/i, " $1iB")}, whichever first. Request/response: ${opts.rr} sequential 100-byte exchanges on one connection (after 200 warm-up). New connections: ${opts.conns} × (connect + 1-byte exchange + close), ${opts.concurrency} at a time. ${opts.rounds} rounds, paths interleaved.`,
-    table: table(samples, rss),
-    after: `Per round: ${noise(samples)}.`,
-  }, opts.write);
+  await publish(
+    SECTION,
+    {
+      loadBefore,
+      command,
+      source: 'bench/l4.ts',
+      description: `Two netns hosts on a bridge (a = client, b = server with a Node sink/echo). direct: TCP a→b. stunnel: stunnel4 client on a, server on b, TLS 1.3 mTLS with certificates made for the run. ambit: the client runs on a as an enrolled uid and dials ${NAME} (its VIP); iptables captures it into ambitd on a, which tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd on b. Bulk: one connection, ${opts.seconds} s or ${opts.bytes.replace(/([KMG])$/i, ' $1iB')}, whichever first. Request/response: ${opts.rr} sequential 100-byte exchanges on one connection (after 200 warm-up). New connections: ${opts.conns} × (connect + 1-byte exchange + close), ${opts.concurrency} at a time. ${opts.rounds} rounds, paths interleaved.`,
+      table: table(samples, rss),
+      after: `Per round: ${noise(samples)}.`,
+    },
+    opts.write,
+  );
   process.exit(0);
 }
 

@@ -44,8 +44,12 @@ export async function peakRss<T>(pids: ReadonlyMap<string, number | undefined>, 
 }
 
 /** CPU seconds and read/write syscalls each process spent while `work` ran (same order as `pids`). */
-export async function usageDuring<T>(pids: ReadonlyArray<number | undefined>, work: () => Promise<T>): Promise<{ result: T; cpu: number[]; syscalls: number[] }> {
-  const snapshot = (): Promise<Array<[number, number]>> => Promise.all(pids.map(async (pid) => [await cpuSeconds(pid), await syscalls(pid)] as [number, number]));
+export async function usageDuring<T>(
+  pids: ReadonlyArray<number | undefined>,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpu: number[]; syscalls: number[] }> {
+  const snapshot = (): Promise<Array<[number, number]>> =>
+    Promise.all(pids.map(async (pid) => [await cpuSeconds(pid), await syscalls(pid)] as [number, number]));
   const before = await snapshot();
   const result = await work();
   const after = await snapshot();

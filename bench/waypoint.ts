@@ -65,7 +65,13 @@ function parseArgs(argv: string[]): Options {
   const paths = get('paths', PATH_NAMES.join(',')).split(',');
   const unknown = paths.filter((p) => !(PATH_NAMES as readonly string[]).includes(p));
   if (unknown.length > 0) usage(`--paths: unknown ${unknown.join(', ')}; choose from ${PATH_NAMES.join(',')}`);
-  return { rounds: count('rounds', '3'), seconds: count('seconds', '5'), concurrency: count('concurrency', '16'), paths: paths as PathName[], write: !argv.includes('--no-write') };
+  return {
+    rounds: count('rounds', '3'),
+    seconds: count('seconds', '5'),
+    concurrency: count('concurrency', '16'),
+    paths: paths as PathName[],
+    write: !argv.includes('--no-write'),
+  };
 }
 
 function usage(message: string): never {
@@ -94,7 +100,10 @@ const processesOf = (paths: Path[]): Map<string, number | undefined> => new Map(
 
 /** Sum of a Prometheus counter's samples over all label sets. */
 function counterSum(text: string, name: string): number {
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
 /** Polls `url` through the path until the origin answers, so a path is measured only once it works. */
@@ -183,7 +192,13 @@ async function attachWaypoint(mesh: Mesh, dir: string, run: Runner, daemons: Pro
   if (!info || pid === undefined) throw new Error(`waypoint attach said "${attach.stdout.trim()}" but c's daemon lists no waypoint process`);
   const served = async (): Promise<number> => counterSum(await mesh.admin('c', '/metrics', info.metricsPort), 'istio_requests_total');
   const [a, b, c] = daemons;
-  const path: Path = { name: 'waypoint', url: `http://${fqdn(WAYPOINT_SERVICE)}:${WAYPOINT_SERVICE_PORT}/`, run, procs: [a!, { name: 'waypoint', pid }, b!, c!], served };
+  const path: Path = {
+    name: 'waypoint',
+    url: `http://${fqdn(WAYPOINT_SERVICE)}:${WAYPOINT_SERVICE_PORT}/`,
+    run,
+    procs: [a!, { name: 'waypoint', pid }, b!, c!],
+    served,
+  };
   // Every daemon must have seen the waypoint become ready before a request is sure to go through it.
   await eventually(async () => {
     const before = await served();
@@ -228,7 +243,10 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   requireNetns();
   if (!haveWrk()) usage(`${WRK_HINT}; it is the load generator of every path`);
-  const command = `npm run bench:waypoint --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
+  const command = `npm run bench:waypoint --${process.argv
+    .slice(2)
+    .map((a) => ` ${a}`)
+    .join('')}`;
   const loadBefore = loadAverage();
   const dir = await mkdtemp(join(tmpdir(), 'ambit-bench-waypoint-'));
   const { mesh, paths, notes } = await setUp(opts, dir);
@@ -241,20 +259,28 @@ async function main(): Promise<void> {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const path of paths) {
         const s = await measure(path, opts, rss);
-        const split = Object.entries(s.cpuSplit).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(', ');
-        console.error(`round ${round} ${path.name}: ${s.rps.toFixed(0)} req/s, p50/p99 ${s.p50Ms.toFixed(2)}/${s.p99Ms.toFixed(2)} ms, ${s.errors} errors${s.errors ? ` (${s.errorKinds})` : ''}${split ? `; proxy CPU s per 10k requests: ${split}` : ''}`);
+        const split = Object.entries(s.cpuSplit)
+          .map(([n, v]) => `${n} ${v.toFixed(2)}`)
+          .join(', ');
+        console.error(
+          `round ${round} ${path.name}: ${s.rps.toFixed(0)} req/s, p50/p99 ${s.p50Ms.toFixed(2)}/${s.p99Ms.toFixed(2)} ms, ${s.errors} errors${s.errors ? ` (${s.errorKinds})` : ''}${split ? `; proxy CPU s per 10k requests: ${split}` : ''}`,
+        );
         samples.set(path.name, [...(samples.get(path.name) ?? []), s]);
       }
     }
   });
-  await publish(SECTION, {
-    loadBefore,
-    command,
-    source: 'bench/waypoint.ts',
-    description: `Netns hosts on one bridge: a = client, b = origin (Node \`http\` server, one process, a ${ORIGIN_BODY.length}-byte body), c = proxy host (haproxy, and the waypoint). Load: wrk, 1 thread, ${opts.concurrency} keep-alive HTTP/1.1 connections, GET /, ${opts.seconds} s per measurement after a ${WARMUP_SECONDS} s warm-up per path; ${opts.rounds} rounds, paths interleaved. direct: a → b. haproxy: a → haproxy on c (HTTP mode, 1 thread, keep-alive both ways, no logging${notes.length ? `; ${notes.join(', ')}` : ''}) → b. ambit L4: wrk runs as an enrolled uid and dials ${fqdn(SERVICE)} (its VIP); ambitd a captures it and tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd b. ambit waypoint: the same for ${fqdn(WAYPOINT_SERVICE)}, which has \`ambit waypoint attach --node c\` and a VirtualService (one prefix-match route): ambitd a → HBONE → ambit-waypoint on c (parses HTTP, routes, access log at info, Istio metrics) → HBONE → ambitd b → origin; the bench checks the waypoint's istio_requests_total grew by at least wrk's count. Proxy CPU is utime+stime from /proc of the processes named below, over each measurement.`,
-    table: table(samples, rss),
-    after: `Per round: ${noise(samples)}.`,
-  }, opts.write);
+  await publish(
+    SECTION,
+    {
+      loadBefore,
+      command,
+      source: 'bench/waypoint.ts',
+      description: `Netns hosts on one bridge: a = client, b = origin (Node \`http\` server, one process, a ${ORIGIN_BODY.length}-byte body), c = proxy host (haproxy, and the waypoint). Load: wrk, 1 thread, ${opts.concurrency} keep-alive HTTP/1.1 connections, GET /, ${opts.seconds} s per measurement after a ${WARMUP_SECONDS} s warm-up per path; ${opts.rounds} rounds, paths interleaved. direct: a → b. haproxy: a → haproxy on c (HTTP mode, 1 thread, keep-alive both ways, no logging${notes.length ? `; ${notes.join(', ')}` : ''}) → b. ambit L4: wrk runs as an enrolled uid and dials ${fqdn(SERVICE)} (its VIP); ambitd a captures it and tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd b. ambit waypoint: the same for ${fqdn(WAYPOINT_SERVICE)}, which has \`ambit waypoint attach --node c\` and a VirtualService (one prefix-match route): ambitd a → HBONE → ambit-waypoint on c (parses HTTP, routes, access log at info, Istio metrics) → HBONE → ambitd b → origin; the bench checks the waypoint's istio_requests_total grew by at least wrk's count. Proxy CPU is utime+stime from /proc of the processes named below, over each measurement.`,
+      table: table(samples, rss),
+      after: `Per round: ${noise(samples)}.`,
+    },
+    opts.write,
+  );
   process.exit(0);
 }
 

@@ -5,11 +5,7 @@
 import { ISTIO_KINDS } from '../core/config/resource.js';
 import { UsageError } from '../core/errors.js';
 
-export type KindSelector =
-  | { type: 'resource'; kinds: string[] }
-  | { type: 'service' }
-  | { type: 'endpoint' }
-  | { type: 'node' };
+export type KindSelector = { type: 'resource'; kinds: string[] } | { type: 'service' } | { type: 'endpoint' } | { type: 'node' };
 
 const SHORT: Record<string, string> = {
   vs: 'VirtualService',

@@ -7,7 +7,10 @@ interface Columns {
 }
 
 const list = (v: unknown): string => (Array.isArray(v) && v.length ? v.join(',') : '-');
-const text = (v: unknown): string => (v === undefined || v === null || v === '' ? '-' : String(v));
+const text = (v: unknown): string => {
+  if (v === undefined || v === null || v === '') return '-';
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+};
 
 const COLUMNS: Record<string, Columns> = {
   VirtualService: { head: ['HOSTS'], cells: (r) => [list(r.spec.hosts)] },

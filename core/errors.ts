@@ -27,6 +27,11 @@ export class AmbitError<Code extends ErrorCode = ErrorCode> extends Error {
   }
 }
 
+/** `instanceof` narrows a generic class to AmbitError<any>; this keeps the registered-code type. */
+export function isAmbitError(err: unknown): err is AmbitError {
+  return err instanceof AmbitError;
+}
+
 /**
  * Why a configuration document or settings file was refused. Stable codes:
  * `ambit apply`, ambitd and the tests match them, so rename none of them.
@@ -70,11 +75,7 @@ export class ConfigError extends AmbitError<ConfigErrorCode> {
   readonly resource: string | undefined;
   readonly field: string | undefined;
 
-  constructor(
-    code: ConfigErrorCode,
-    detail: string,
-    where: { location?: SourceLocation; resource?: string; field?: string } = {},
-  ) {
+  constructor(code: ConfigErrorCode, detail: string, where: { location?: SourceLocation; resource?: string; field?: string } = {}) {
     const parts: string[] = [];
     if (where.location) parts.push(where.location.line ? `${where.location.file}:${where.location.line}` : where.location.file);
     if (where.resource) parts.push(where.resource);
@@ -118,7 +119,13 @@ export type StoreErrorCode =
   | 'EREDIS';
 
 const STORE_ERROR_CODES: Record<StoreErrorCode, true> = {
-  ESTORE_INVALID: true, ESTORE_CONFLICT: true, ESTORE_CORRUPT: true, EREDIS_URL: true, EREDIS_AUTH: true, EREDIS_UNREACHABLE: true, EREDIS: true,
+  ESTORE_INVALID: true,
+  ESTORE_CONFLICT: true,
+  ESTORE_CORRUPT: true,
+  EREDIS_URL: true,
+  EREDIS_AUTH: true,
+  EREDIS_UNREACHABLE: true,
+  EREDIS: true,
 };
 
 /** True for a StoreErrorCode, such as the one a Lua script put at the head of its error reply. */

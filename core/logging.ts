@@ -21,12 +21,15 @@ export function rootLogger(options: LoggerOptions = {}): Logger {
         // stdout is gone or busy: nothing more can be said.
       }
     });
-    root = pino({
-      level: process.env.AMBIT_LOG_LEVEL ?? 'info',
-      base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      ...options,
-    }, destination);
+    root = pino(
+      {
+        level: process.env.AMBIT_LOG_LEVEL ?? 'info',
+        base: { pid: process.pid },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        ...options,
+      },
+      destination,
+    );
   }
   return root;
 }

@@ -19,7 +19,7 @@ const cache = new WeakMap<MeshState, Map<string, WorkloadPolicies>>();
 
 function policiesFor(state: MeshState, ep: EndpointRecord): WorkloadPolicies {
   let perState = cache.get(state);
-  if (!perState) cache.set(state, (perState = new Map()));
+  if (!perState) cache.set(state, (perState = new Map<string, WorkloadPolicies>()));
   const key = formatAuthority(ep.address, ep.port);
   let wp = perState.get(key);
   if (!wp) perState.set(key, (wp = state.policies.forWorkload({ namespace: ep.namespace, labels: ep.labels, serviceName: ep.service })));

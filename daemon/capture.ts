@@ -20,15 +20,22 @@ export interface CaptureSpec {
   dnsPort: number;
 }
 
-
 export function captureArgs(spec: CaptureSpec): string[] {
-  const args = ['--uids', spec.uids.join(','), '--exempt-uid', String(spec.exemptUid), '--outbound-port', String(spec.outboundPort), '--dns-port', String(spec.dnsPort)];
+  const args = [
+    '--uids',
+    spec.uids.join(','),
+    '--exempt-uid',
+    String(spec.exemptUid),
+    '--outbound-port',
+    String(spec.outboundPort),
+    '--dns-port',
+    String(spec.dnsPort),
+  ];
   if (spec.meshCidrs.length > 0) args.push('--mesh-cidrs', spec.meshCidrs.join(','));
   if (spec.strictPorts.length > 0) args.push('--strict-ports', spec.strictPorts.join(','));
   args.push(spec.dns ? '--dns' : '--no-dns');
   return args;
 }
-
 
 export class Capture {
   #applied: string[] | undefined;

@@ -8,7 +8,7 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AmbitError } from '../core/errors.js';
+import { isAmbitError } from '../core/errors.js';
 import type { CertStatus } from '../core/identity/client/cert-manager.js';
 import type { ConfigDumpStatus, TunnelsReport } from '../core/status/index.js';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
@@ -125,7 +125,12 @@ export class Daemon {
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
 
-    this.#inbound = createInbound({ state: () => this.state, identity: this.#identity.node(), metrics: this.metrics, log: this.#log.child({ component: 'inbound' }) });
+    this.#inbound = createInbound({
+      state: () => this.state,
+      identity: this.#identity.node(),
+      metrics: this.metrics,
+      log: this.#log.child({ component: 'inbound' }),
+    });
     this.#identity.onNodeRotated(() => this.#inbound?.setSecureContext(this.#identity.node()));
     await this.#inbound.listen(config.ports.inbound, '0.0.0.0');
     this.#outbound = new Outbound({
@@ -166,7 +171,8 @@ export class Daemon {
   async reconfigure(config: DaemonConfig): Promise<void> {
     const before = this.#config;
     this.#config = config;
-    if (JSON.stringify(before.dns.upstreams) !== JSON.stringify(config.dns.upstreams)) await this.#dns?.setUpstreams(config.dns.upstreams.length > 0 ? config.dns.upstreams : undefined);
+    if (JSON.stringify(before.dns.upstreams) !== JSON.stringify(config.dns.upstreams))
+      await this.#dns?.setUpstreams(config.dns.upstreams.length > 0 ? config.dns.upstreams : undefined);
     if (before.capture.enabled && !config.capture.enabled) await this.#capture.remove();
     else await this.#applyCapture();
   }
@@ -181,7 +187,8 @@ export class Daemon {
     const deadline = this.#config.drainTimeoutMs;
     this.#log.info({ deadlineMs: deadline }, 'draining');
     const waypoints = this.#waypoints.close();
-    if (this.#config.capture.enabled && !this.#config.capture.keepRulesOnExit) await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
+    if (this.#config.capture.enabled && !this.#config.capture.keepRulesOnExit)
+      await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
     await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close(), waypoints]);
     this.#hbone.close();
     await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -223,7 +230,10 @@ export class Daemon {
   async #publishStatus(): Promise<void> {
     const tunnels = this.tunnels();
     this.metrics.tunnelSessions.set({ direction: 'outbound' }, tunnels.outbound.length);
-    this.metrics.tunnelStreams.set({ direction: 'outbound' }, tunnels.outbound.reduce((n, t) => n + t.streamsActive, 0));
+    this.metrics.tunnelStreams.set(
+      { direction: 'outbound' },
+      tunnels.outbound.reduce((n, t) => n + t.streamsActive, 0),
+    );
     // The waypoints this daemon runs tunnel on to endpoints themselves; `ambit tunnels` shows those too.
     tunnels.outbound.push(...(await this.#waypoints.tunnels()));
     try {
@@ -254,15 +264,21 @@ export class Daemon {
 
   #rebuildNow(snapshot: Snapshot): void {
     try {
-      this.#state = new MeshState(snapshot, this.#nodes.current, { nodeName: this.#config.node.name, trustDomain: this.#config.mesh.trustDomain, domain: this.#config.mesh.domain, hbonePort: this.#config.ports.inbound });
+      this.#state = new MeshState(snapshot, this.#nodes.current, {
+        nodeName: this.#config.node.name,
+        trustDomain: this.#config.mesh.trustDomain,
+        domain: this.#config.mesh.domain,
+        hbonePort: this.#config.ports.inbound,
+      });
       this.metrics.configRevision.set(snapshot.revision);
       this.metrics.configInvalidResources.set(this.#state.rejected.length);
-      for (const r of this.#state.rejected) this.#log.warn({ resource: r.key, reason: r.reason, revision: snapshot.revision }, 'stored resource fails validation; left out of the mesh state');
+      for (const r of this.#state.rejected)
+        this.#log.warn({ resource: r.key, reason: r.reason, revision: snapshot.revision }, 'stored resource fails validation; left out of the mesh state');
       this.#identity.want(this.#state.localIdentities());
       this.#waypoints.reconcile(this.#state.localWaypoints());
     } catch (err) {
       // A snapshot the daemon cannot use (e.g. a policy that does not compile) must not take down the last good one.
-      this.metrics.configRejections.inc({ reason: err instanceof AmbitError ? err.code : 'unexpected' });
+      this.metrics.configRejections.inc({ reason: isAmbitError(err) ? err.code : 'unexpected' });
       this.#log.error({ err, revision: snapshot.revision }, 'config snapshot rejected; keeping the previous one');
     }
   }

@@ -126,7 +126,14 @@ function destinationOf(state: MeshState, trustDomain: string, ip: string, port: 
     const waypoints = state.waypointsFor(service);
     if (waypoints.length > 0 && service.record.ports.includes(port)) {
       const authority = formatAuthority(ip, port);
-      const hops = waypoints.map(({ endpoint }): WaypointHop => ({ kind: 'waypoint', address: endpoint.address, port: endpoint.port, endpoint, identity: state.identityOf(endpoint), authority }));
+      const hops = waypoints.map(({ endpoint }): WaypointHop => ({
+        kind: 'waypoint',
+        address: endpoint.address,
+        port: endpoint.port,
+        endpoint,
+        identity: state.identityOf(endpoint),
+        authority,
+      }));
       return { balanceKey: `${service.fqdn}/waypoint`, hops, destinationService: service.fqdn };
     }
     const hops = service.endpoints.filter((ep) => ep.port === port).map((ep) => workloadHop(state, trustDomain, ep));

@@ -29,7 +29,11 @@ export async function startDaemonIdentity(options: IdentityOptions): Promise<Dae
   const { store, dir, nodeName, log } = options;
   const node = await loadOrJoin(options);
   if (node.node !== nodeName) {
-    throw new AmbitError('EIDENTITY_NODE_NAME', `the node certificate in ${dir} is for node "${node.node}", but this daemon is configured as "${nodeName}"; set node.name to "${node.node}" or join again with --force`, { dir });
+    throw new AmbitError(
+      'EIDENTITY_NODE_NAME',
+      `the node certificate in ${dir} is for node "${node.node}", but this daemon is configured as "${nodeName}"; set node.name to "${node.node}" or join again with --force`,
+      { dir },
+    );
   }
   const certs = new CertManager({ store, node, dir });
   certs.on('failed', (id, err) => log.warn({ spiffeId: id, err: err.message }, 'certificate renewal failed; retrying'));
@@ -54,7 +58,7 @@ export async function startDaemonIdentity(options: IdentityOptions): Promise<Dae
         if (updated !== id) return;
         clearTimeout(timer);
         certs.off('updated', onUpdate);
-        resolve(workload(id) as TlsIdentity);
+        resolve(workload(id));
       };
       certs.on('updated', onUpdate);
     });

@@ -47,8 +47,16 @@ export function createInbound(options: InboundOptions): HboneServer {
     if (!ep) return { allow: true };
     const decision = authorizeL4(state, ep, { identity: req.peerIdentity, ip: req.peerAddress }, req.destination.host);
     if (decision.allowed) return { allow: true };
-    metrics.authzDenials.inc({ destination_service: serviceOf(req.authority), source_principal: req.peerIdentity, policy: decision.policy ?? '', reason: 'policy' });
-    log.warn({ src: req.peerIdentity, peer: req.peerAddress, authority: req.authority, policy: decision.policy, reason: decision.reason }, 'connection denied by AuthorizationPolicy');
+    metrics.authzDenials.inc({
+      destination_service: serviceOf(req.authority),
+      source_principal: req.peerIdentity,
+      policy: decision.policy ?? '',
+      reason: 'policy',
+    });
+    log.warn(
+      { src: req.peerIdentity, peer: req.peerAddress, authority: req.authority, policy: decision.policy, reason: decision.reason },
+      'connection denied by AuthorizationPolicy',
+    );
     return { allow: false, reason: decision.reason };
   };
 
@@ -87,7 +95,18 @@ export function createInbound(options: InboundOptions): HboneServer {
         metrics.connectionsClosed.inc(l);
         metrics.bytesReceived.inc(l, info.bytesIn);
         metrics.bytesSent.inc(l, info.bytesOut);
-        log.info({ src: info.peerIdentity, peer: info.peerAddress, authority: info.authority, bytesIn: info.bytesIn, bytesOut: info.bytesOut, durationMs: info.durationMs, error: info.error?.code }, 'inbound connection closed');
+        log.info(
+          {
+            src: info.peerIdentity,
+            peer: info.peerAddress,
+            authority: info.authority,
+            bytesIn: info.bytesIn,
+            bytesOut: info.bytesOut,
+            durationMs: info.durationMs,
+            error: info.error?.code,
+          },
+          'inbound connection closed',
+        );
       },
     },
   });

@@ -39,7 +39,10 @@ const program = new Command('ambitd')
   .option('--ca', 'also run the certificate signer on this host (needs the CA files)')
   .option('--ca-dir <dir>', 'CA directory for --ca', '/etc/ambit/ca')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace')
-  .option('--after-exit', "for systemd's ExecStopPost: unless ambitd stopped cleanly ($SERVICE_RESULT), remove its capture rules (honours capture.keepRulesOnExit), then exit")
+  .option(
+    '--after-exit',
+    "for systemd's ExecStopPost: unless ambitd stopped cleanly ($SERVICE_RESULT), remove its capture rules (honours capture.keepRulesOnExit), then exit",
+  )
   .parse();
 
 const flags = program.opts<Flags>();
@@ -70,7 +73,13 @@ try {
     stops.push(() => signer.stop());
     log.info({ caDir: flags.caDir }, 'certificate signer running');
   }
-  const identity = await startDaemonIdentity({ store, dir: config.identity.dir, nodeName: config.node.name, token: flags.token, log: log.child({ component: 'identity' }) });
+  const identity = await startDaemonIdentity({
+    store,
+    dir: config.identity.dir,
+    nodeName: config.node.name,
+    token: flags.token,
+    log: log.child({ component: 'identity' }),
+  });
   const daemon = new Daemon(config, { store, identity }, log);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -95,7 +104,7 @@ try {
   if (reloadPending) reload();
   await daemon.start();
 } catch (err) {
-  const message = err instanceof AmbitError ? err.message : (err as Error).stack ?? String(err);
+  const message = err instanceof AmbitError ? err.message : ((err as Error).stack ?? String(err));
   log.fatal({ code: (err as AmbitError).code }, message);
   process.stderr.write(`ambitd: ${message}\n`);
   process.exit(1);

@@ -10,35 +10,51 @@ const TCP_LABELS = ['reporter', 'source_principal', 'destination_principal', 'de
 
 export class DaemonMetrics {
   readonly registry = new Registry();
-  readonly connectionsOpened = this.counter('istio_tcp_connections_opened_total', 'TCP connections opened', TCP_LABELS);
-  readonly connectionsClosed = this.counter('istio_tcp_connections_closed_total', 'TCP connections closed', TCP_LABELS);
-  readonly bytesSent = this.counter('istio_tcp_sent_bytes_total', 'Bytes sent toward the destination', TCP_LABELS);
-  readonly bytesReceived = this.counter('istio_tcp_received_bytes_total', 'Bytes received from the destination', TCP_LABELS);
-  readonly authzDenials = this.counter('ambit_authz_denials_total', 'Connections refused by AuthorizationPolicy or PeerAuthentication', ['destination_service', 'source_principal', 'policy', 'reason']);
-  readonly connectFailures = this.counter('ambit_upstream_connect_failures_total', 'Failed connections to a local service or a peer node', ['direction', 'reason']);
-  readonly tlsHandshakeFailures = this.counter('ambit_tls_handshake_failures_total', 'Failed TLS handshakes on HBONE', ['direction', 'reason']);
-  readonly refusedAuthorities = this.counter('ambit_inbound_refused_total', 'HBONE streams refused because the target is not a workload on this node', ['reason']);
-  readonly tunnelSessions = this.gauge('ambit_tunnel_sessions', 'Open HBONE sessions (pooled TLS connections) from this node', ['direction']);
-  readonly tunnelStreams = this.gauge('ambit_tunnel_streams', 'Open HBONE streams on this node', ['direction']);
-  readonly dnsQueries = this.counter('ambit_dns_queries_total', 'DNS queries answered by the mesh DNS proxy', ['type', 'result']);
-  readonly configRevision = this.gauge('ambit_config_revision', 'Store revision of the config snapshot in use', []);
-  readonly configRejections = this.counter('ambit_config_snapshots_rejected_total', 'Config snapshots refused whole (the previous one kept serving)', ['reason']);
-  readonly configInvalidResources = this.gauge('ambit_config_invalid_resources', 'Stored resources of the snapshot in use that failed their schema and were left out', []);
-  readonly storeConnected = this.gauge('ambit_store_connected', '1 while the store (Redis) is reachable', []);
-  readonly storeResyncs = this.counter('ambit_store_resyncs_total', 'Full snapshot reloads after a gap or reconnect', []);
-  readonly waypoints = this.gauge('ambit_waypoints', 'Waypoints this daemon runs for services attached on this node', []);
-  readonly waypointRestarts = this.counter('ambit_waypoint_restarts_total', 'Waypoint processes that exited unexpectedly and were restarted', ['service']);
-  readonly certExpiry = this.gauge('ambit_cert_expiry_seconds', 'Seconds until a workload or node certificate expires', ['identity']);
+  readonly connectionsOpened = this.#counter('istio_tcp_connections_opened_total', 'TCP connections opened', TCP_LABELS);
+  readonly connectionsClosed = this.#counter('istio_tcp_connections_closed_total', 'TCP connections closed', TCP_LABELS);
+  readonly bytesSent = this.#counter('istio_tcp_sent_bytes_total', 'Bytes sent toward the destination', TCP_LABELS);
+  readonly bytesReceived = this.#counter('istio_tcp_received_bytes_total', 'Bytes received from the destination', TCP_LABELS);
+  readonly authzDenials = this.#counter('ambit_authz_denials_total', 'Connections refused by AuthorizationPolicy or PeerAuthentication', [
+    'destination_service',
+    'source_principal',
+    'policy',
+    'reason',
+  ]);
+  readonly connectFailures = this.#counter('ambit_upstream_connect_failures_total', 'Failed connections to a local service or a peer node', [
+    'direction',
+    'reason',
+  ]);
+  readonly tlsHandshakeFailures = this.#counter('ambit_tls_handshake_failures_total', 'Failed TLS handshakes on HBONE', ['direction', 'reason']);
+  readonly refusedAuthorities = this.#counter('ambit_inbound_refused_total', 'HBONE streams refused because the target is not a workload on this node', [
+    'reason',
+  ]);
+  readonly tunnelSessions = this.#gauge('ambit_tunnel_sessions', 'Open HBONE sessions (pooled TLS connections) from this node', ['direction']);
+  readonly tunnelStreams = this.#gauge('ambit_tunnel_streams', 'Open HBONE streams on this node', ['direction']);
+  readonly dnsQueries = this.#counter('ambit_dns_queries_total', 'DNS queries answered by the mesh DNS proxy', ['type', 'result']);
+  readonly configRevision = this.#gauge('ambit_config_revision', 'Store revision of the config snapshot in use', []);
+  readonly configRejections = this.#counter('ambit_config_snapshots_rejected_total', 'Config snapshots refused whole (the previous one kept serving)', [
+    'reason',
+  ]);
+  readonly configInvalidResources = this.#gauge(
+    'ambit_config_invalid_resources',
+    'Stored resources of the snapshot in use that failed their schema and were left out',
+    [],
+  );
+  readonly storeConnected = this.#gauge('ambit_store_connected', '1 while the store (Redis) is reachable', []);
+  readonly storeResyncs = this.#counter('ambit_store_resyncs_total', 'Full snapshot reloads after a gap or reconnect', []);
+  readonly waypoints = this.#gauge('ambit_waypoints', 'Waypoints this daemon runs for services attached on this node', []);
+  readonly waypointRestarts = this.#counter('ambit_waypoint_restarts_total', 'Waypoint processes that exited unexpectedly and were restarted', ['service']);
+  readonly certExpiry = this.#gauge('ambit_cert_expiry_seconds', 'Seconds until a workload or node certificate expires', ['identity']);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ambitd_' });
   }
 
-  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+  #gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
     return new Gauge({ name, help, labelNames, registers: [this.registry] });
   }
 }

@@ -39,7 +39,16 @@ export interface OutboundOptions {
   lookup?: (host: string) => Promise<string[]>;
 }
 
-const RETRYABLE = new Set(['EHBONE_UPSTREAM_UNAVAILABLE', 'EHBONE_PEER_UNREACHABLE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EOUTBOUND_UNRESOLVED']);
+const RETRYABLE = new Set([
+  'EHBONE_UPSTREAM_UNAVAILABLE',
+  'EHBONE_PEER_UNREACHABLE',
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EOUTBOUND_UNRESOLVED',
+]);
 
 export class Outbound {
   readonly #options: OutboundOptions;
@@ -98,9 +107,15 @@ export class Outbound {
       }
       const state = this.#options.state();
       const owner = await capturedSocketOwnerUid(
-        { client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 } },
+        {
+          client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+          local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+        },
         dst,
-      ).then((uid): Owner => ({ uid }), (error: unknown): Owner => ({ error }));
+      ).then(
+        (uid): Owner => ({ uid }),
+        (error: unknown): Owner => ({ error }),
+      );
       const route = routeOf(state, this.#options.trustDomain, { destination: dst, owner });
       switch (route.kind) {
         case 'passthrough':
@@ -173,7 +188,12 @@ export class Outbound {
 
   /** A destination outside the mesh (MESH_EXTERNAL, or not a mesh workload): plain TCP from the daemon. */
   async #plain(socket: Socket, hop: TcpHop, sourceId: string, labels: Record<string, string>): Promise<void> {
-    this.#spliceDirect(socket, await dial(hop.address, hop.port), labels, { src: sourceId, dst: labels.destination_service, endpoint: keyOf(hop), node: 'external' });
+    this.#spliceDirect(socket, await dial(hop.address, hop.port), labels, {
+      src: sourceId,
+      dst: labels.destination_service,
+      endpoint: keyOf(hop),
+      node: 'external',
+    });
   }
 
   /** Splices a directly dialled upstream (no tunnel), counting and logging it like a tunnelled one. */
@@ -197,24 +217,39 @@ export class Outbound {
   }
 
   async #tunnel(socket: Socket, hop: HboneHop, sourceId: string, labels: Record<string, string>): Promise<void> {
-    await this.#spliceTunnel(socket, {
-      peer: { host: hop.peer.host, port: hop.peer.port },
-      authority: keyOf(hop),
-      source: sourceId,
-      expectedServerIdentity: hop.peerIdentity,
-    }, labels, { endpoint: keyOf(hop), node: hop.peer.node });
+    await this.#spliceTunnel(
+      socket,
+      {
+        peer: { host: hop.peer.host, port: hop.peer.port },
+        authority: keyOf(hop),
+        source: sourceId,
+        expectedServerIdentity: hop.peerIdentity,
+      },
+      labels,
+      { endpoint: keyOf(hop), node: hop.peer.node },
+    );
   }
 
   async #toWaypoint(socket: Socket, hop: WaypointHop, sourceId: string, labels: Record<string, string>): Promise<void> {
-    await this.#spliceTunnel(socket, {
-      peer: { host: hop.address, port: hop.port },
-      authority: hop.authority,
-      source: sourceId,
-      expectedServerIdentity: hop.identity,
-    }, labels, { endpoint: hop.authority, node: hop.endpoint.node, waypoint: keyOf(hop) });
+    await this.#spliceTunnel(
+      socket,
+      {
+        peer: { host: hop.address, port: hop.port },
+        authority: hop.authority,
+        source: sourceId,
+        expectedServerIdentity: hop.identity,
+      },
+      labels,
+      { endpoint: hop.authority, node: hop.endpoint.node, waypoint: keyOf(hop) },
+    );
   }
 
-  async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], labels: Record<string, string>, fields: Record<string, unknown>): Promise<void> {
+  async #spliceTunnel(
+    socket: Socket,
+    request: Parameters<HboneClient['connect']>[0],
+    labels: Record<string, string>,
+    fields: Record<string, unknown>,
+  ): Promise<void> {
     const stream = await this.#options.hbone.connect(request);
     const closed = this.#opened(labels, { src: request.source, dst: labels.destination_principal, ...fields });
     socket.resume();
@@ -226,12 +261,22 @@ export class Outbound {
     const ep = hop.endpoint;
     const decision = authorizeL4(state, ep, { identity: sourceId, ip: socket.remoteAddress ?? '' }, ep.address);
     if (!decision.allowed) {
-      metrics.authzDenials.inc({ destination_service: labels.destination_service ?? '', source_principal: sourceId, policy: decision.policy ?? '', reason: 'policy' });
+      metrics.authzDenials.inc({
+        destination_service: labels.destination_service ?? '',
+        source_principal: sourceId,
+        policy: decision.policy ?? '',
+        reason: 'policy',
+      });
       log.warn({ src: sourceId, endpoint: keyOf(ep), policy: decision.policy, reason: decision.reason }, 'connection denied by AuthorizationPolicy');
       socket.resetAndDestroy();
       return;
     }
-    this.#spliceDirect(socket, await dial(ep.address, ep.port), labels, { src: sourceId, dst: labels.destination_principal, endpoint: keyOf(ep), node: 'local' });
+    this.#spliceDirect(socket, await dial(ep.address, ep.port), labels, {
+      src: sourceId,
+      dst: labels.destination_principal,
+      endpoint: keyOf(ep),
+      node: 'local',
+    });
   }
 
   /** Not a mesh destination, or not an enrolled user: connect as asked, as the daemon. */

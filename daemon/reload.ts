@@ -129,7 +129,10 @@ export async function reloadDaemonConfig(options: ReloadOptions): Promise<Daemon
   }
   const plan = planReload(current, next);
   for (const change of plan.needRestart) {
-    log.warn({ setting: change.setting, running: change.running, wanted: change.wanted, file: path }, `${change.setting} changed in ${path} but needs a restart (systemctl restart ambitd); still running with the old value`);
+    log.warn(
+      { setting: change.setting, running: change.running, wanted: change.wanted, file: path },
+      `${change.setting} changed in ${path} but needs a restart (systemctl restart ambitd); still running with the old value`,
+    );
   }
   if (plan.applied.length === 0) {
     log.info({ file: path, needRestart: plan.needRestart.map((c) => c.setting) }, 'settings reloaded: nothing to apply live');

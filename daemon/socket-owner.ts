@@ -47,7 +47,8 @@ export async function capturedSocketOwnerUid(conn: CapturedConnection, original:
   const lookup = addon.socketOwnerUid;
   if (!lookup) return socketOwnerUid(client.address, client.port);
   const unmap = (ip: string): string => (original.family === 4 && ip.startsWith('::ffff:') ? ip.slice(7) : ip);
-  const ownerOf = (source: { address: string; port: number }): number => lookup(original.family, unmap(source.address), source.port, unmap(original.address), original.port);
+  const ownerOf = (source: { address: string; port: number }): number =>
+    lookup(original.family, unmap(source.address), source.port, unmap(original.address), original.port);
   let missing: unknown;
   try {
     return ownerOf(client);
@@ -63,12 +64,19 @@ export async function capturedSocketOwnerUid(conn: CapturedConnection, original:
     }
   }
   const seen = bound ? ` (bound as ${bound.address}:${bound.port})` : '';
-  throw new SocketOwnerError('ESOCKET_OWNER_UNKNOWN', `no local socket ${client.address}:${client.port}${seen} -> ${original.address}:${original.port}: the client is not on this host (${(missing as Error).message})`, { ...client });
+  throw new SocketOwnerError(
+    'ESOCKET_OWNER_UNKNOWN',
+    `no local socket ${client.address}:${client.port}${seen} -> ${original.address}:${original.port}: the client is not on this host (${(missing as Error).message})`,
+    { ...client },
+  );
 }
 
 /** The source the client bound, per conntrack; undefined when conntrack cannot say (no entry, no ctnetlink, an old addon). */
 function boundSource(
-  addon: OriginalDstAddon, conn: CapturedConnection, family: 4 | 6, unmap: (ip: string) => string,
+  addon: OriginalDstAddon,
+  conn: CapturedConnection,
+  family: 4 | 6,
+  unmap: (ip: string) => string,
 ): { address: string; port: number } | undefined {
   try {
     return addon.conntrackOriginalSource?.(family, unmap(conn.local.address), conn.local.port, unmap(conn.client.address), conn.client.port);
@@ -88,7 +96,11 @@ export async function socketOwnerUid(address: string, port: number, procNet = '/
     // fields: sl local_address rem_address st tx:rx tr:when retrnsmt uid ...
     if (fields.length > 7 && `${fields[1]} ` === needle) return Number(fields[7]);
   }
-  throw new SocketOwnerError('ESOCKET_OWNER_UNKNOWN', `no local socket ${address}:${port} in ${procNet}/${v4 ? 'tcp' : 'tcp6'}: the client is not on this host`, { address, port });
+  throw new SocketOwnerError(
+    'ESOCKET_OWNER_UNKNOWN',
+    `no local socket ${address}:${port} in ${procNet}/${v4 ? 'tcp' : 'tcp6'}: the client is not on this host`,
+    { address, port },
+  );
 }
 
 /** The kernel prints each 32-bit word in host byte order (little endian here). */

@@ -64,7 +64,6 @@ interface Instance {
   timer: NodeJS.Timeout | undefined;
 }
 
-
 export class WaypointSupervisor {
   readonly #o: WaypointSupervisorOptions;
   readonly #instances = new Map<string, Instance>();
@@ -106,7 +105,12 @@ export class WaypointSupervisor {
 
   status(): WaypointStatus[] {
     return [...this.#instances.values()].map((i) => ({
-      namespace: i.view.info.namespace, service: i.view.info.service, port: i.view.info.port, pid: i.child?.pid, ready: i.ready, failures: i.failures,
+      namespace: i.view.info.namespace,
+      service: i.view.info.service,
+      port: i.view.info.port,
+      pid: i.child?.pid,
+      ready: i.ready,
+      failures: i.failures,
     }));
   }
 
@@ -128,9 +132,15 @@ export class WaypointSupervisor {
     const { info } = view;
     const dir = join(this.#o.dir, `${info.namespace}.${info.service}`);
     const inst: Instance = {
-      key, view, spiffeId: identityOf(this.#o.trustDomain, view.endpoint),
+      key,
+      view,
+      spiffeId: identityOf(this.#o.trustDomain, view.endpoint),
       files: { dir, cert: join(dir, 'cert-chain.pem'), key: join(dir, 'key.pem'), ca: join(dir, 'root-cert.pem') },
-      child: undefined, ready: false, stopping: false, failures: 0, timer: undefined,
+      child: undefined,
+      ready: false,
+      stopping: false,
+      failures: 0,
+      timer: undefined,
     };
     this.#instances.set(key, inst);
     void this.#launch(inst);
@@ -149,9 +159,25 @@ export class WaypointSupervisor {
     const fqdn = `${info.service}.${info.namespace}.svc.${this.#o.domain}`;
     const [cmd, ...pre] = this.#o.command ?? [process.execPath, ...WAYPOINT_NODE_ARGS, WAYPOINT_BIN];
     const args = [
-      ...pre, '--service', fqdn, '--cert', inst.files.cert, '--key', inst.files.key, '--ca', inst.files.ca,
-      '--listen', `${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`, '--metrics', `127.0.0.1:${info.metricsPort}`,
-      '--node-name', this.#o.nodeName, '--trust-domain', this.#o.trustDomain, '--domain', this.#o.domain,
+      ...pre,
+      '--service',
+      fqdn,
+      '--cert',
+      inst.files.cert,
+      '--key',
+      inst.files.key,
+      '--ca',
+      inst.files.ca,
+      '--listen',
+      `${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`,
+      '--metrics',
+      `127.0.0.1:${info.metricsPort}`,
+      '--node-name',
+      this.#o.nodeName,
+      '--trust-domain',
+      this.#o.trustDomain,
+      '--domain',
+      this.#o.domain,
     ];
     const child = spawn(cmd!, args, {
       // Its logs join the daemon's (one journal per host); the store settings travel in the environment.

@@ -42,7 +42,7 @@ function passedThrough(): string {
   return [
     '## Passed through from the kernel, Node and libraries',
     '',
-    'Not ambit\'s codes: ambit checks for them, or reports them unchanged (often as the `cause` of one of the codes above).',
+    "Not ambit's codes: ambit checks for them, or reports them unchanged (often as the `cause` of one of the codes above).",
     '',
     '| code | from | what ambit does |',
     '|---|---|---|',

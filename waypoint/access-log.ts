@@ -28,4 +28,7 @@ export interface AccessLogEntry {
 export type AccessLog = (entry: AccessLogEntry) => void;
 
 /** The default sink: the `access` logger at info, so `AMBIT_LOG_LEVEL=warn` silences it. */
-export const pinoAccessLog = (log: Logger): AccessLog => (entry) => log.info(entry, 'access');
+export const pinoAccessLog =
+  (log: Logger): AccessLog =>
+  (entry) =>
+    log.info(entry, 'access');

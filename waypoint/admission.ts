@@ -27,8 +27,14 @@ export interface Authorization {
 export function authorize(policies: WorkloadPolicies | undefined, a: RequestAttributes, destinationIp: string): Authorization {
   if (!policies) return { allowed: true, policy: undefined };
   const l7: L7Request = {
-    sourcePrincipal: a.caller.principal, sourceIp: a.caller.address, destinationIp, destinationPort: a.port,
-    method: a.method, path: a.path, host: a.host, headers: a.headers,
+    sourcePrincipal: a.caller.principal,
+    sourceIp: a.caller.address,
+    destinationIp,
+    destinationPort: a.port,
+    method: a.method,
+    path: a.path,
+    host: a.host,
+    headers: a.headers,
   };
   const d = evaluate(policies, l7);
   return { allowed: d.allowed, policy: d.policy };

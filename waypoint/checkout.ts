@@ -40,9 +40,10 @@ export async function checkout(pool: ConnectionPool, r: CheckoutRequest, metrics
   if (slot.kind === 'lease') return slot;
   let timer: NodeJS.Timeout | undefined;
   const gone = new Promise<Checkout>((resolve) => r.client.once('close', () => resolve({ kind: 'gone' })));
-  const late = r.deadline === Infinity
-    ? new Promise<never>(() => undefined)
-    : new Promise<Checkout>((resolve) => (timer = setTimeout(() => resolve({ kind: 'reply', reply: replies.timeout() }), r.deadline - Date.now())));
+  const late =
+    r.deadline === Infinity
+      ? new Promise<never>(() => undefined)
+      : new Promise<Checkout>((resolve) => (timer = setTimeout(() => resolve({ kind: 'reply', reply: replies.timeout() }), r.deadline - Date.now())));
   const got = await Promise.race([slot.granted, gone, late]);
   clearTimeout(timer);
   if (got.kind !== 'lease' && !slot.cancel()) void slot.granted.then((lease) => lease.conn.abandon());

@@ -9,7 +9,14 @@
 import type { Upstream } from './config.js';
 import { ConnectionPool, type Connector } from './connection-pool.js';
 import {
-  CircuitBreakers, createBalancer, OutlierDetector, RequestLoad, type Balancer, type CircuitBreaker, type DestinationPolicy, type Endpoint,
+  CircuitBreakers,
+  createBalancer,
+  OutlierDetector,
+  RequestLoad,
+  type Balancer,
+  type CircuitBreaker,
+  type DestinationPolicy,
+  type Endpoint,
 } from './routing/index.js';
 
 export interface ClusterState {
@@ -48,7 +55,13 @@ export class Clusters {
     if (!e) {
       const load = new RequestLoad();
       e = {
-        policy, breaker, pool: new ConnectionPool(policy.cluster, breaker, policy.connectionPool, this.#connect), load, lbKey, outlierKey, endpoints: undefined,
+        policy,
+        breaker,
+        pool: new ConnectionPool(policy.cluster, breaker, policy.connectionPool, this.#connect),
+        load,
+        lbKey,
+        outlierKey,
+        endpoints: undefined,
         balancer: createBalancer(policy.loadBalancer, { load }),
         outlier: this.#outlier(policy),
       };

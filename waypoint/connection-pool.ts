@@ -86,7 +86,6 @@ interface Waiter {
 /** setTimeout's ceiling (about 24.8 days); longer idle timeouts are clamped to it. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-
 export class ConnectionPool {
   readonly cluster: string;
   readonly #breaker: CircuitBreaker;

@@ -45,7 +45,7 @@ export function deliver(res: DownstreamResponse, x: Exchange, upstream: Upstream
     // HTTP/1.1 carries them only in a chunked response; node:http drops them otherwise.
     if (Object.keys(trailers).length > 0) {
       try {
-        res.addTrailers(trailers as Record<string, string>);
+        res.addTrailers(trailers);
       } catch (err) {
         log.debug({ err, requestId: x.requestId }, 'upstream trailers dropped');
       }

@@ -33,32 +33,66 @@ export interface Exchange {
 /** The exchange for `req`, which gets Envoy's x-request-id if it came without one: the endpoint sees the id the log has. */
 export function openExchange(req: DownstreamRequest): Exchange {
   const headers = req.headers as Record<string, string | string[] | undefined>;
-  const requestId = String(headers['x-request-id'] ??= randomUUID());
-  return { started: Date.now(), requestId, flag: '-', status: 0, attempts: 0, upstream: undefined, decision: undefined, authzPolicy: undefined, clientGone: false };
+  const requestId = String((headers['x-request-id'] ??= randomUUID()));
+  return {
+    started: Date.now(),
+    requestId,
+    flag: '-',
+    status: 0,
+    attempts: 0,
+    upstream: undefined,
+    decision: undefined,
+    authzPolicy: undefined,
+    clientGone: false,
+  };
 }
 
 export function recordExchange(
-  x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView, sinks: { metrics: WaypointMetrics; accessLog: AccessLog },
+  x: Exchange,
+  req: DownstreamRequest,
+  caller: Caller,
+  service: ServiceView,
+  sinks: { metrics: WaypointMetrics; accessLog: AccessLog },
 ): void {
   const durationMs = Date.now() - x.started;
   const status = x.clientGone && x.status === 0 ? 0 : x.status;
   const flag = x.clientGone ? 'DC' : x.flag;
   const up = x.upstream;
   const destService = x.decision?.destination.host ?? service.fqdn;
-  sinks.metrics.record({
-    reporter: 'waypoint', source_principal: caller.principal, source_workload_namespace: namespaceOf(caller.principal),
-    destination_principal: up?.identity ?? 'unknown', destination_service: destService,
-    destination_service_name: service.record.name, destination_service_namespace: service.record.namespace,
-    destination_version: up?.endpoint.labels.version ?? 'unknown',
-    request_protocol: String(req.headers['content-type'] ?? '').startsWith('application/grpc') ? 'grpc' : 'http',
-    response_code: String(status), response_flags: flag, connection_security_policy: 'mutual_tls',
-  }, durationMs);
+  sinks.metrics.record(
+    {
+      reporter: 'waypoint',
+      source_principal: caller.principal,
+      source_workload_namespace: namespaceOf(caller.principal),
+      destination_principal: up?.identity ?? 'unknown',
+      destination_service: destService,
+      destination_service_name: service.record.name,
+      destination_service_namespace: service.record.namespace,
+      destination_version: up?.endpoint.labels.version ?? 'unknown',
+      request_protocol: String(req.headers['content-type'] ?? '').startsWith('application/grpc') ? 'grpc' : 'http',
+      response_code: String(status),
+      response_flags: flag,
+      connection_security_policy: 'mutual_tls',
+    },
+    durationMs,
+  );
   sinks.accessLog({
-    start_time: new Date(x.started).toISOString(), method: req.method ?? '', path: String(req.headers[':path'] ?? req.url ?? ''),
-    protocol: `HTTP/${req.httpVersion}`, authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
-    response_code: status, response_flags: flag, duration_ms: durationMs, attempts: x.attempts,
-    upstream_host: up?.authority, upstream_cluster: x.decision?.policy?.cluster, route_name: x.decision?.routeName,
-    source_principal: caller.principal, source_address: caller.address, destination_service: destService, request_id: x.requestId,
+    start_time: new Date(x.started).toISOString(),
+    method: req.method ?? '',
+    path: String(req.headers[':path'] ?? req.url ?? ''),
+    protocol: `HTTP/${req.httpVersion}`,
+    authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
+    response_code: status,
+    response_flags: flag,
+    duration_ms: durationMs,
+    attempts: x.attempts,
+    upstream_host: up?.authority,
+    upstream_cluster: x.decision?.policy?.cluster,
+    route_name: x.decision?.routeName,
+    source_principal: caller.principal,
+    source_address: caller.address,
+    destination_service: destService,
+    request_id: x.requestId,
     authz_policy: x.authzPolicy,
   });
 }

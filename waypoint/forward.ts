@@ -55,7 +55,11 @@ export class Forwarder {
     this.#d = deps;
     this.#rng = deps.rng ?? Math.random;
     this.#router = new Router({
-      clusters: deps.clusters, upstreams: deps.upstreams, metrics: deps.metrics, log: deps.log, rng: this.#rng,
+      clusters: deps.clusters,
+      upstreams: deps.upstreams,
+      metrics: deps.metrics,
+      log: deps.log,
+      rng: this.#rng,
       ...(deps.retryBackOffMs !== undefined ? { retryBackOffMs: deps.retryBackOffMs } : {}),
     });
   }
@@ -120,7 +124,12 @@ export class Forwarder {
 /** What routing and authorization read of a request, read once. */
 function attributesOf(req: DownstreamRequest, caller: Caller, service: ServiceView, port: number): RequestAttributes {
   return {
-    host: String(req.headers[':authority'] ?? req.headers.host ?? ''), path: String(req.headers[':path'] ?? req.url ?? '/'),
-    method: req.method ?? 'GET', headers: req.headers, caller, service: service.fqdn, port,
+    host: String(req.headers[':authority'] ?? req.headers.host ?? ''),
+    path: String(req.headers[':path'] ?? req.url ?? '/'),
+    method: req.method ?? 'GET',
+    headers: req.headers,
+    caller,
+    service: service.fqdn,
+    port,
   };
 }

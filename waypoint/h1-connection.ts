@@ -57,11 +57,14 @@ export class H1Connection extends TunnelConnection<Socket> {
       defaultPort: 80,
       addRequest: (req) => {
         const onSocket = req.onSocket.bind(req) as OnSocket;
-        this.ready.then((socket) => {
-          if (socket.destroyed || this.#peerEnded) return onSocket(socket, staleError(this.upstream));
-          (req as { reusedSocket: boolean }).reusedSocket = this.requests > 1;
-          onSocket(socket);
-        }, (err: Error) => onSocket(undefined, err));
+        this.ready.then(
+          (socket) => {
+            if (socket.destroyed || this.#peerEnded) return onSocket(socket, staleError(this.upstream));
+            (req as { reusedSocket: boolean }).reusedSocket = this.requests > 1;
+            onSocket(socket);
+          },
+          (err: Error) => onSocket(undefined, err),
+        );
       },
     };
   }
@@ -93,7 +96,7 @@ export class H1Connection extends TunnelConnection<Socket> {
     });
     socket.once('close', () => this.gone());
     const write = socket.write.bind(socket) as Write;
-    socket.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) => {
+    socket.write = (chunk: unknown, encoding?: unknown, callback?: unknown) => {
       if (!this.#sent) {
         if (this.#peerEnded || socket.destroyed) {
           socket.destroy(staleError(this.upstream));
@@ -102,7 +105,7 @@ export class H1Connection extends TunnelConnection<Socket> {
         this.#sent = true;
       }
       return write(chunk, encoding, callback);
-    }) as Duplex['write'];
+    };
     return socket;
   }
 
@@ -118,5 +121,7 @@ export class H1Connection extends TunnelConnection<Socket> {
 }
 
 function staleError(up: Upstream): WaypointError {
-  return new WaypointError('EWAYPOINT_STALE', `the pooled connection to ${up.authority} was closed by the endpoint before the request was sent`, { endpoint: up.authority });
+  return new WaypointError('EWAYPOINT_STALE', `the pooled connection to ${up.authority} was closed by the endpoint before the request was sent`, {
+    endpoint: up.authority,
+  });
 }

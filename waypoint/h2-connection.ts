@@ -32,7 +32,12 @@ export class H2Connection extends TunnelConnection<ClientHttp2Session> {
     } catch (err) {
       this.#streamDone();
       if (err instanceof WaypointError) throw err;
-      throw new WaypointError('EWAYPOINT_STALE', `the HTTP/2 session to ${this.upstream.authority} is closing: ${(err as Error).message}`, { endpoint: this.upstream.authority }, { cause: err });
+      throw new WaypointError(
+        'EWAYPOINT_STALE',
+        `the HTTP/2 session to ${this.upstream.authority} is closing: ${(err as Error).message}`,
+        { endpoint: this.upstream.authority },
+        { cause: err },
+      );
     }
     stream.once('close', () => this.#streamDone());
     return stream;
@@ -50,7 +55,7 @@ export class H2Connection extends TunnelConnection<ClientHttp2Session> {
   }
 
   protected adopt(stream: Duplex): ClientHttp2Session {
-    const session = connect(`http://${this.upstream.authority}`, { createConnection: () => stream as never });
+    const session = connect(`http://${this.upstream.authority}`, { createConnection: () => stream });
     this.#session = session;
     // Errors reach the streams in flight; the session's own is only a reason to close.
     session.on('error', () => undefined);

@@ -27,7 +27,11 @@ export function stripHopByHop(headers: Headers): void {
 }
 
 const listedIn = (connection: Headers[string]): string[] =>
-  String(connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
+  String(connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function applyHeaderOps(headers: Headers, ops: readonly HeaderOp[]): void {
   for (const { op, name, value } of ops) {

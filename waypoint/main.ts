@@ -85,13 +85,21 @@ async function main(): Promise<void> {
   const watcher = new Watcher(storeOptions);
   let server: WaypointServer | undefined;
   const mesh = await watchMesh({
-    watcher, store, log,
+    watcher,
+    store,
+    log,
     state: { nodeName: flags.nodeName, trustDomain: flags.trustDomain, domain: flags.domain },
     onState: (state) => server?.update(state),
   });
   server = new WaypointServer({
-    identity: identity.tls, principal: identity.principal, getSecureContext: () => identity.tls,
-    services: flags.service, mesh: mesh.first, domain: flags.domain, trustDomain: flags.trustDomain, log,
+    identity: identity.tls,
+    principal: identity.principal,
+    getSecureContext: () => identity.tls,
+    services: flags.service,
+    mesh: mesh.first,
+    domain: flags.domain,
+    trustDomain: flags.trustDomain,
+    log,
     protocolDetectionTimeoutMs: detectMs,
   });
   const listen = hostPort(flags.listen, '--listen');
@@ -99,16 +107,19 @@ async function main(): Promise<void> {
   const m = hostPort(flags.metrics, '--metrics');
   const metrics = createServer((req, res) => {
     if (req.url === '/healthz/ready') return void res.end('ok');
-    if (req.url === '/tunnels') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(server!.tunnels()));
+    if (req.url === '/tunnels') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(server.tunnels()));
     if (req.url !== '/metrics') return void res.writeHead(404).end();
-    server!.metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': server!.metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
+    server.metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': server.metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
   }).listen(m.port, m.host);
   log.info({ services: flags.service, listen: flags.listen, principal: identity.principal }, 'waypoint serving');
 
   process.on('SIGHUP', () => {
     try {
       identity = readIdentity(flags);
-      server!.hbone.setSecureContext(identity.tls);
+      server.hbone.setSecureContext(identity.tls);
       log.info('certificates reloaded');
     } catch (err) {
       log.error({ err }, 'certificate reload failed; keeping the current ones');
@@ -116,11 +127,11 @@ async function main(): Promise<void> {
   });
   const stop = async (): Promise<void> => {
     log.info({ drainMs: Number(flags.drainTime) }, 'draining');
-    server!.drain();
+    server.drain();
     await new Promise((r) => setTimeout(r, Number(flags.drainTime)));
     mesh.stop();
     metrics.close();
-    await server!.close(Number(flags.shutdownGrace));
+    await server.close(Number(flags.shutdownGrace));
     await watcher.close();
     store.redis.disconnect();
     process.exit(0);

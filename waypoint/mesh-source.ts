@@ -23,7 +23,8 @@ export async function watchMesh(o: MeshSourceOptions): Promise<{ first: MeshStat
   await nodes.refresh().catch(() => false);
   const build = (s: Snapshot): MeshState => {
     const state = new MeshState(s, nodes.current, o.state);
-    for (const r of state.rejected) o.log.warn({ resource: r.key, reason: r.reason, revision: s.revision }, 'stored resource fails validation; left out of the mesh state');
+    for (const r of state.rejected)
+      o.log.warn({ resource: r.key, reason: r.reason, revision: s.revision }, 'stored resource fails validation; left out of the mesh state');
     return state;
   };
   const first = build(await o.watcher.ready());

@@ -5,5 +5,8 @@
  */
 import type { MeshState } from '../core/mesh/index.js';
 
-export type MeshView = Pick<MeshState, 'revision' | 'resources' | 'typed' | 'policies' | 'serviceByVip' | 'serviceByName' | 'identityOf' | 'peerFor' | 'sourceLabels'>;
+export type MeshView = Pick<
+  MeshState,
+  'revision' | 'resources' | 'typed' | 'policies' | 'serviceByVip' | 'serviceByName' | 'identityOf' | 'peerFor' | 'sourceLabels'
+>;
 export type { ServiceView } from '../core/mesh/index.js';

@@ -7,17 +7,34 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 
 export const REQUEST_LABELS = [
-  'reporter', 'source_principal', 'source_workload_namespace', 'destination_principal', 'destination_service',
-  'destination_service_name', 'destination_service_namespace', 'destination_version', 'request_protocol', 'response_code',
-  'response_flags', 'connection_security_policy',
+  'reporter',
+  'source_principal',
+  'source_workload_namespace',
+  'destination_principal',
+  'destination_service',
+  'destination_service_name',
+  'destination_service_namespace',
+  'destination_version',
+  'request_protocol',
+  'response_code',
+  'response_flags',
+  'connection_security_policy',
 ] as const;
 
 export type RequestLabels = Record<(typeof REQUEST_LABELS)[number], string>;
 
 /** Istio's labels for its istio_tcp_* metrics: the request labels without the HTTP ones. */
 export const TCP_LABELS = [
-  'reporter', 'source_principal', 'source_workload_namespace', 'destination_principal', 'destination_service',
-  'destination_service_name', 'destination_service_namespace', 'destination_version', 'response_flags', 'connection_security_policy',
+  'reporter',
+  'source_principal',
+  'source_workload_namespace',
+  'destination_principal',
+  'destination_service',
+  'destination_service_name',
+  'destination_service_namespace',
+  'destination_version',
+  'response_flags',
+  'connection_security_policy',
 ] as const;
 
 export type TcpLabels = Record<(typeof TCP_LABELS)[number], string>;
@@ -27,30 +44,75 @@ const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 
 export class WaypointMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: 'istio_requests_total', help: 'HTTP requests handled by the waypoint', labelNames: REQUEST_LABELS, registers: [this.registry] });
+  readonly requests = new Counter({
+    name: 'istio_requests_total',
+    help: 'HTTP requests handled by the waypoint',
+    labelNames: REQUEST_LABELS,
+    registers: [this.registry],
+  });
   readonly duration = new Histogram({
-    name: 'istio_request_duration_milliseconds', help: 'Time from request start to the last response byte', labelNames: REQUEST_LABELS,
-    buckets: DURATION_BUCKETS, registers: [this.registry],
+    name: 'istio_request_duration_milliseconds',
+    help: 'Time from request start to the last response byte',
+    labelNames: REQUEST_LABELS,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
   });
   readonly retries = new Counter({ name: 'ambit_waypoint_retries_total', help: 'Upstream retries', labelNames: ['cluster'], registers: [this.registry] });
-  readonly overflows = new Counter({ name: 'ambit_waypoint_overflows_total', help: 'Requests refused by a circuit breaker', labelNames: ['cluster', 'reason'], registers: [this.registry] });
-  readonly ejections = new Counter({ name: 'ambit_waypoint_outlier_ejections_total', help: 'Endpoints ejected by outlier detection', labelNames: ['cluster'], registers: [this.registry] });
+  readonly overflows = new Counter({
+    name: 'ambit_waypoint_overflows_total',
+    help: 'Requests refused by a circuit breaker',
+    labelNames: ['cluster', 'reason'],
+    registers: [this.registry],
+  });
+  readonly ejections = new Counter({
+    name: 'ambit_waypoint_outlier_ejections_total',
+    help: 'Endpoints ejected by outlier detection',
+    labelNames: ['cluster'],
+    registers: [this.registry],
+  });
   readonly connectionsOpened = new Counter({
-    name: 'ambit_waypoint_upstream_connections_opened_total', help: 'Upstream connections (one HBONE stream each) opened', labelNames: ['cluster', 'protocol'], registers: [this.registry],
+    name: 'ambit_waypoint_upstream_connections_opened_total',
+    help: 'Upstream connections (one HBONE stream each) opened',
+    labelNames: ['cluster', 'protocol'],
+    registers: [this.registry],
   });
   readonly mirrors = new Counter({
-    name: 'ambit_waypoint_mirror_requests_total', help: 'Mirrored (shadow) requests by how they ended: the mirror\'s status code, or why there was none',
-    labelNames: ['cluster', 'outcome'], registers: [this.registry],
+    name: 'ambit_waypoint_mirror_requests_total',
+    help: "Mirrored (shadow) requests by how they ended: the mirror's status code, or why there was none",
+    labelNames: ['cluster', 'outcome'],
+    registers: [this.registry],
   });
   readonly resendsBeforeRequest = new Counter({
-    name: 'ambit_waypoint_upstream_reset_before_request_total', help: 'Requests sent again because their reused connection was closed before they were written',
-    labelNames: ['cluster'], registers: [this.registry],
+    name: 'ambit_waypoint_upstream_reset_before_request_total',
+    help: 'Requests sent again because their reused connection was closed before they were written',
+    labelNames: ['cluster'],
+    registers: [this.registry],
   });
 
-  readonly tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections the waypoint proxied', labelNames: TCP_LABELS, registers: [this.registry] });
-  readonly tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections the waypoint proxied and closed', labelNames: TCP_LABELS, registers: [this.registry] });
-  readonly tcpReceived = new Counter({ name: 'istio_tcp_received_bytes_total', help: 'Bytes from the client over proxied TCP connections', labelNames: TCP_LABELS, registers: [this.registry] });
-  readonly tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes to the client over proxied TCP connections', labelNames: TCP_LABELS, registers: [this.registry] });
+  readonly tcpOpened = new Counter({
+    name: 'istio_tcp_connections_opened_total',
+    help: 'TCP connections the waypoint proxied',
+    labelNames: TCP_LABELS,
+    registers: [this.registry],
+  });
+  readonly tcpClosed = new Counter({
+    name: 'istio_tcp_connections_closed_total',
+    help: 'TCP connections the waypoint proxied and closed',
+    labelNames: TCP_LABELS,
+    registers: [this.registry],
+  });
+  readonly tcpReceived = new Counter({
+    name: 'istio_tcp_received_bytes_total',
+    help: 'Bytes from the client over proxied TCP connections',
+    labelNames: TCP_LABELS,
+    registers: [this.registry],
+  });
+  readonly tcpSent = new Counter({
+    name: 'istio_tcp_sent_bytes_total',
+    help: 'Bytes to the client over proxied TCP connections',
+    labelNames: TCP_LABELS,
+    registers: [this.registry],
+  });
 
   record(labels: RequestLabels, durationMs: number): void {
     this.requests.inc(labels);

@@ -55,7 +55,13 @@ export function mirror(deps: MirrorDeps, config: WaypointConfig, req: Downstream
 
 /** One copy; resolves with how it ended, never rejects on upstream trouble. */
 async function shadow(
-  deps: MirrorDeps, config: WaypointConfig, copy: OwnRequest, client: UpstreamProtocol, m: MirrorTarget, body: RequestBody, timeoutMs: number,
+  deps: MirrorDeps,
+  config: WaypointConfig,
+  copy: OwnRequest,
+  client: UpstreamProtocol,
+  m: MirrorTarget,
+  body: RequestBody,
+  timeoutMs: number,
 ): Promise<MirrorOutcome> {
   const policy = config.routes.policyFor(m.host, m.subset, m.port);
   const name = policy?.cluster ?? clusterName(m.host, m.subset, m.port);

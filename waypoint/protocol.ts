@@ -58,5 +58,5 @@ export function sniffProtocol(stream: Duplex, decided: (protocol: Protocol) => v
   const onEnd = (): void => finish('h1');
   stream.on('data', onData);
   stream.once('end', onEnd);
-  if (timeoutMs > 0) timer = setTimeout(() => finish(length === 0 ? 'tcp' : classify(Buffer.concat(seen)) ?? 'tcp'), timeoutMs);
+  if (timeoutMs > 0) timer = setTimeout(() => finish(length === 0 ? 'tcp' : (classify(Buffer.concat(seen)) ?? 'tcp')), timeoutMs);
 }

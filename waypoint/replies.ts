@@ -28,7 +28,10 @@ export const replies = {
   noCluster: (): LocalReply => ({ status: 503, body: '', flag: 'NC' }),
   noHealthyUpstream: (): LocalReply => ({ status: 503, body: 'no healthy upstream', flag: 'UH' }),
   overflow: (reason: OverflowReason): LocalReply => ({
-    status: 503, body: `${RESET}overflow`, flag: 'UO', headers: { [OVERFLOW_HEADER]: reason, 'x-envoy-overloaded': 'true' },
+    status: 503,
+    body: `${RESET}overflow`,
+    flag: 'UO',
+    headers: { [OVERFLOW_HEADER]: reason, 'x-envoy-overloaded': 'true' },
   }),
   connectFailure: (): LocalReply => ({ status: 503, body: `${RESET}connection failure`, flag: 'UF' }),
   reset: (): LocalReply => ({ status: 503, body: `${RESET}connection termination`, flag: 'UC' }),
@@ -79,7 +82,14 @@ export function writeRawReply(socket: Duplex, note: ReplyNote, r: LocalReply): v
   note.status = r.status;
   note.flag = r.flag;
   if (socket.destroyed || socket.writableEnded) return;
-  const headers = { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)), ...(r.body ? { 'content-type': 'text/plain' } : {}), connection: 'close' };
-  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const headers = {
+    ...r.headers,
+    'content-length': String(Buffer.byteLength(r.body)),
+    ...(r.body ? { 'content-type': 'text/plain' } : {}),
+    connection: 'close',
+  };
+  const head = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.end(Buffer.from(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n${head}\r\n${r.body}`, 'latin1'));
 }

@@ -43,15 +43,23 @@ export interface RoutingView {
 }
 
 export type Route =
-  | { kind: 'forward'; decision: ForwardDecision; policy: DestinationPolicy }
-  | { kind: 'reply'; reply: LocalReply; decision: ForwardDecision | undefined };
+  { kind: 'forward'; decision: ForwardDecision; policy: DestinationPolicy } | { kind: 'reply'; reply: LocalReply; decision: ForwardDecision | undefined };
 
 export function route(a: RequestAttributes, view: RoutingView, rng: () => number): Route {
-  const d = view.routes.route({
-    host: a.host, port: a.port, method: a.method, path: a.path, headers: a.headers, service: a.service,
-    sourceNamespace: namespaceOf(a.caller.principal), sourceIp: a.caller.address,
-    sourceLabels: view.sourceLabels(a.caller.principal, a.caller.address),
-  }, rng);
+  const d = view.routes.route(
+    {
+      host: a.host,
+      port: a.port,
+      method: a.method,
+      path: a.path,
+      headers: a.headers,
+      service: a.service,
+      sourceNamespace: namespaceOf(a.caller.principal),
+      sourceIp: a.caller.address,
+      sourceLabels: view.sourceLabels(a.caller.principal, a.caller.address),
+    },
+    rng,
+  );
   switch (d.kind) {
     case 'notFound':
       return { kind: 'reply', reply: replies.notFound(), decision: undefined };

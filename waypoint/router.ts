@@ -41,7 +41,13 @@ import { mirror } from './mirror.js';
 import { replies, replyFor, writeRawReply, writeReply, type LocalReply } from './replies.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
 import {
-  shouldRetry, upstreamProtocol, type AttemptOutcome, type DestinationPolicy, type Endpoint, type ForwardDecision, type PickContext,
+  shouldRetry,
+  upstreamProtocol,
+  type AttemptOutcome,
+  type DestinationPolicy,
+  type Endpoint,
+  type ForwardDecision,
+  type PickContext,
 } from './routing/index.js';
 import type { DownstreamResponse, TryResult, Upstreams } from './upstream.js';
 
@@ -154,7 +160,8 @@ export class Router {
     cluster.load.begin(ep.key);
     socket.once('close', () => cluster.load.end(ep.key));
     const r = await this.#d.upstreams.upgrade(req, socket, head, lease);
-    if (cluster.outlier?.report(ep.key, r.kind === 'failed' ? outcomeOf(r) : { status: r.status })) this.#d.metrics.ejections.inc({ cluster: cluster.pool.cluster });
+    if (cluster.outlier?.report(ep.key, r.kind === 'failed' ? outcomeOf(r) : { status: r.status }))
+      this.#d.metrics.ejections.inc({ cluster: cluster.pool.cluster });
     if (r.kind === 'failed') return writeRawReply(socket, x, replyFor(r.error));
     // 101, or the endpoint's refusal, which http-proxy-3 has relayed.
     x.status = r.status;

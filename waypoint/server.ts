@@ -95,14 +95,20 @@ export class WaypointServer {
       ...(options.retryBackOffMs !== undefined ? { retryBackOffMs: options.retryBackOffMs } : {}),
     });
     this.#tcp = new TcpProxy({
-      config: () => this.#config, clusters: this.#clusters, dial: (up) => this.#dial(up), metrics: this.metrics, log: this.#log,
+      config: () => this.#config,
+      clusters: this.#clusters,
+      dial: (up) => this.#dial(up),
+      metrics: this.metrics,
+      log: this.#log,
       ...(options.rng ? { rng: options.rng } : {}),
     });
     this.#h1 = createHttp1Server((req, res) => this.#onRequest(req, res, this.#tunnels.get(req.socket)));
     this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const ctx = this.#tunnels.get(socket);
       if (!ctx) return void socket.destroy();
-      this.#forwarder.upgrade(req, socket, head, ctx.caller, ctx.service, ctx.port).catch((err: unknown) => this.#log.error({ err }, 'waypoint upgrade handler failed'));
+      this.#forwarder
+        .upgrade(req, socket, head, ctx.caller, ctx.service, ctx.port)
+        .catch((err: unknown) => this.#log.error({ err }, 'waypoint upgrade handler failed'));
     });
     this.#h2 = createH2cServer();
     this.#h2.on('session', (session: Http2Session) => {
@@ -205,23 +211,27 @@ export class WaypointServer {
       });
     };
     if (this.#config.routes.tcpOnly(service.fqdn, ctx.port)) return tcp();
-    sniffProtocol(stream, (protocol) => {
-      if (protocol === 'tcp') return tcp();
-      if (protocol === 'h1') {
-        this.#tunnels.set(stream, ctx);
-        this.#h1.emit('connection', asHttpSocket(stream));
+    sniffProtocol(
+      stream,
+      (protocol) => {
+        if (protocol === 'tcp') return tcp();
+        if (protocol === 'h1') {
+          this.#tunnels.set(stream, ctx);
+          this.#h1.emit('connection', asHttpSocket(stream));
+          stream.resume();
+          return;
+        }
+        // The h2 server makes the session synchronously inside emit('connection').
+        this.#accepting = ctx;
+        try {
+          this.#h2.emit('connection', stream);
+        } finally {
+          this.#accepting = undefined;
+        }
         stream.resume();
-        return;
-      }
-      // The h2 server makes the session synchronously inside emit('connection').
-      this.#accepting = ctx;
-      try {
-        this.#h2.emit('connection', stream);
-      } finally {
-        this.#accepting = undefined;
-      }
-      stream.resume();
-    }, this.#options.protocolDetectionTimeoutMs);
+      },
+      this.#options.protocolDetectionTimeoutMs,
+    );
   }
 
   #onRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, ctx: TunnelContext | undefined): void {

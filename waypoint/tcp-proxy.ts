@@ -47,10 +47,16 @@ export class TcpProxy {
     let decision: TcpDecision | undefined;
     let upstream: Upstream | undefined;
     const labels = (flag: string): TcpLabels => ({
-      reporter: 'waypoint', source_principal: caller.principal, source_workload_namespace: namespaceOf(caller.principal),
-      destination_principal: upstream?.identity ?? 'unknown', destination_service: decision?.destination.host ?? service.fqdn,
-      destination_service_name: service.record.name, destination_service_namespace: service.record.namespace,
-      destination_version: upstream?.endpoint.labels.version ?? 'unknown', response_flags: flag, connection_security_policy: 'mutual_tls',
+      reporter: 'waypoint',
+      source_principal: caller.principal,
+      source_workload_namespace: namespaceOf(caller.principal),
+      destination_principal: upstream?.identity ?? 'unknown',
+      destination_service: decision?.destination.host ?? service.fqdn,
+      destination_service_name: service.record.name,
+      destination_service_namespace: service.record.namespace,
+      destination_version: upstream?.endpoint.labels.version ?? 'unknown',
+      response_flags: flag,
+      connection_security_policy: 'mutual_tls',
     });
     const refuse = (flag: string): void => {
       this.#d.metrics.tcpOpened.inc(labels(flag));
@@ -62,10 +68,16 @@ export class TcpProxy {
     if (policies && !evaluate(policies, { sourcePrincipal: caller.principal, sourceIp: caller.address, destinationIp: vip, destinationPort: port }).allowed) {
       return refuse('RBAC');
     }
-    decision = config.routes.routeTcp({
-      service: service.fqdn, port, destinationIp: vip, sourceNamespace: namespaceOf(caller.principal),
-      sourceLabels: config.sourceLabels(caller.principal, caller.address),
-    }, this.#d.rng);
+    decision = config.routes.routeTcp(
+      {
+        service: service.fqdn,
+        port,
+        destinationIp: vip,
+        sourceNamespace: namespaceOf(caller.principal),
+        sourceLabels: config.sourceLabels(caller.principal, caller.address),
+      },
+      this.#d.rng,
+    );
     const policy = decision.policy;
     if (!policy) return refuse('NC');
     const cluster = this.#d.clusters.for(policy);

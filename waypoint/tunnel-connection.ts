@@ -24,16 +24,26 @@ export abstract class TunnelConnection<T> implements PooledConnection {
   constructor(upstream: Upstream, stream: Promise<Duplex>, events: ConnectionEvents) {
     this.upstream = upstream;
     this.events = events;
-    this.ready = stream.then((s) => {
-      if (this.#closed) {
-        s.destroy();
-        throw new WaypointError('EWAYPOINT_CONNECT', `connection to ${upstream.authority} closed while it was being opened`, { endpoint: upstream.authority });
-      }
-      return this.adopt(s);
-    }, (err: unknown) => {
-      this.gone();
-      throw new WaypointError('EWAYPOINT_CONNECT', `no HBONE stream to ${upstream.authority}: ${(err as Error).message}`, { endpoint: upstream.authority }, { cause: err });
-    });
+    this.ready = stream.then(
+      (s) => {
+        if (this.#closed) {
+          s.destroy();
+          throw new WaypointError('EWAYPOINT_CONNECT', `connection to ${upstream.authority} closed while it was being opened`, {
+            endpoint: upstream.authority,
+          });
+        }
+        return this.adopt(s);
+      },
+      (err: unknown) => {
+        this.gone();
+        throw new WaypointError(
+          'EWAYPOINT_CONNECT',
+          `no HBONE stream to ${upstream.authority}: ${(err as Error).message}`,
+          { endpoint: upstream.authority },
+          { cause: err },
+        );
+      },
+    );
     // Each request on it reports a dial failure itself; nobody else waits on this promise.
     this.ready.catch(() => undefined);
   }

@@ -13,7 +13,6 @@
  */
 import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ClientHttp2Stream, Http2ServerResponse, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders } from 'node:http2';
-import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Lease } from './connection-pool.js';
@@ -119,8 +118,8 @@ export class Upstreams {
     const target = { host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port };
     return new Promise((resolve) => {
       this.#upgrades.set(req, { conn, resolve });
-      this.#proxy.ws(req, socket as Socket, head, { target, agent: conn.agent() as never }, (err) => {
-        resolve({ kind: 'failed', error: classify(err as NodeJS.ErrnoException), cause: err as Error });
+      this.#proxy.ws(req, socket, head, { target, agent: conn.agent() as never }, (err) => {
+        resolve({ kind: 'failed', error: classify(err), cause: err });
       });
     });
   }
@@ -132,8 +131,8 @@ export class Upstreams {
     const pending: Pending = { proxyReq: undefined, settle, settled };
     this.#pending.set(req, pending);
     this.#proxy.web(req as IncomingMessage, res as ServerResponse, { target, agent: conn.agent() as never, buffer: body }, (err) => {
-      const error = lease.reused && !conn.requestSent ? 'reset-before-request' : classify(err as NodeJS.ErrnoException);
-      pending.settle({ error, cause: err as Error });
+      const error = lease.reused && !conn.requestSent ? 'reset-before-request' : classify(err);
+      pending.settle({ error, cause: err });
     });
     return {
       result,
@@ -165,14 +164,21 @@ function firstOutcome(): { result: Promise<TryResult>; settle: (r: TryResult) =>
 }
 
 const h1Response = (m: IncomingMessage): UpstreamResponse => ({
-  statusCode: m.statusCode ?? 502, headers: m.headers, body: m, trailers: () => m.trailers, destroy: () => m.destroy(),
+  statusCode: m.statusCode ?? 502,
+  headers: m.headers,
+  body: m,
+  trailers: () => m.trailers,
+  destroy: () => m.destroy(),
 });
 
 function h2Response(stream: ClientHttp2Stream, head: H2Headers): UpstreamResponse {
   let trailers: Record<string, string | string[] | undefined> = {};
   stream.once('trailers', (t: H2Headers) => (trailers = withoutPseudoHeaders(t)));
   return {
-    statusCode: Number(head[':status']), headers: withoutPseudoHeaders(head), body: stream, trailers: () => trailers,
+    statusCode: Number(head[':status']),
+    headers: withoutPseudoHeaders(head),
+    body: stream,
+    trailers: () => trailers,
     destroy: () => void (stream.closed || stream.close(CANCEL)),
   };
 }
@@ -182,20 +188,23 @@ function tryH2(lease: Lease, headers: OutgoingHttpHeaders, body: RequestBody, so
   const conn = lease.conn as H2Connection;
   let stream: ClientHttp2Stream | undefined;
   const { result, settle, settled } = firstOutcome();
-  conn.request(headers, body.empty).then((s) => {
-    stream = s;
-    if (settled()) return void s.close(CANCEL);
-    s.once('response', (head) => settle({ response: h2Response(s, head) }));
-    s.on('error', (err: Error) => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset', cause: err }));
-    // Reset or ended without a response head.
-    s.once('close', () => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset' }));
-    if (body.empty) return;
-    const from = body.replay() ?? source;
-    if (from) from.pipe(s);
-    else s.end();
-  }, (err: NodeJS.ErrnoException) => {
-    settle({ error: err.code === 'EWAYPOINT_CONNECT' ? 'connect-failure' : 'reset-before-request', cause: err });
-  });
+  conn.request(headers, body.empty).then(
+    (s) => {
+      stream = s;
+      if (settled()) return void s.close(CANCEL);
+      s.once('response', (head) => settle({ response: h2Response(s, head) }));
+      s.on('error', (err: Error) => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset', cause: err }));
+      // Reset or ended without a response head.
+      s.once('close', () => settle({ error: s.rstCode === REFUSED_STREAM ? 'refused-stream' : 'reset' }));
+      if (body.empty) return;
+      const from = body.replay() ?? source;
+      if (from) from.pipe(s);
+      else s.end();
+    },
+    (err: NodeJS.ErrnoException) => {
+      settle({ error: err.code === 'EWAYPOINT_CONNECT' ? 'connect-failure' : 'reset-before-request', cause: err });
+    },
+  );
   return {
     result,
     abort: (error) => {
@@ -208,11 +217,18 @@ function tryH2(lease: Lease, headers: OutgoingHttpHeaders, body: RequestBody, so
 /** One request of the waypoint's own on an HTTP/1.1 connection, with node:http directly (http-proxy-3 needs a client request to proxy). */
 function sendH1(lease: Lease, own: OwnRequest, body: RequestBody): UpstreamTry {
   const conn = lease.conn as H1Connection;
-  const { result, settle, settled } = firstOutcome();
-  const out = httpRequest({
-    agent: conn.agent() as never, host: conn.upstream.endpoint.address, port: conn.upstream.endpoint.port,
-    method: own.method, path: own.url, headers: withoutPseudoHeaders(own.headers),
-  }, (res) => settle({ response: h1Response(res) }));
+  const { result, settle } = firstOutcome();
+  const out = httpRequest(
+    {
+      agent: conn.agent() as never,
+      host: conn.upstream.endpoint.address,
+      port: conn.upstream.endpoint.port,
+      method: own.method,
+      path: own.url,
+      headers: withoutPseudoHeaders(own.headers),
+    },
+    (res) => settle({ response: h1Response(res) }),
+  );
   out.on('error', (err: NodeJS.ErrnoException) => settle({ error: lease.reused && !conn.requestSent ? 'reset-before-request' : classify(err), cause: err }));
   const from = body.replay();
   if (from) from.pipe(out);

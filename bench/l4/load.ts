@@ -142,7 +142,19 @@ async function main(argv: string[]): Promise<void> {
   // A mesh name is resolved once, up front: the numbers are about the data path, not DNS.
   const { address } = await lookup(host, { family: 4 });
   const args: Args = { host: address, port: Number(port), opts: new Map(rest.map((kv) => kv.split('=') as [string, string]).map(([k, v]) => [k, Number(v)])) };
-  const run = { bulk, rr: requestResponse, conn: connections, probe: (a: Args) => requestResponse({ ...a, opts: new Map([['count', 1], ['warmup', 0]]) }) }[mode];
+  const run = {
+    bulk,
+    rr: requestResponse,
+    conn: connections,
+    probe: (a: Args) =>
+      requestResponse({
+        ...a,
+        opts: new Map([
+          ['count', 1],
+          ['warmup', 0],
+        ]),
+      }),
+  }[mode];
   if (!run) throw new Error(`unknown mode ${mode}`);
   const result = await run(args);
   process.stdout.write(`${JSON.stringify({ address, ...result })}\n`);

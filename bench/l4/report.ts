@@ -54,7 +54,11 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): s
   if (has('ambit') && has('stunnel')) ratioCols.push(['ambit ÷ stunnel', 'stunnel']);
   const lines = [`| ${[...head, ...ratioCols.map(([h]) => h)].join(' | ')} |`, `|---|${[...paths, ...ratioCols].map(() => '---:').join('|')}|`];
   for (const m of METRICS) {
-    const bestOf = (p: PathName): number => best(samples.get(p)!.map((s) => s[m.key]), m.higherIsBetter);
+    const bestOf = (p: PathName): number =>
+      best(
+        samples.get(p)!.map((s) => s[m.key]),
+        m.higherIsBetter,
+      );
     const cells = paths.map((p) => {
       const xs = samples.get(p)!.map((s) => s[m.key]);
       return `${fmt(bestOf(p), m.digits)} (${fmt(median(xs), m.digits)})`;
@@ -65,7 +69,15 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): s
     });
     lines.push(`| ${[m.label, ...cells, ...ratios].join(' | ')} |`);
   }
-  const failed = paths.filter((p) => samples.get(p)!.some((s) => s.connFailed > 0)).map((p) => `${p} ${samples.get(p)!.map((s) => s.connFailed).join(' / ')}`);
+  const failed = paths
+    .filter((p) => samples.get(p)!.some((s) => s.connFailed > 0))
+    .map(
+      (p) =>
+        `${p} ${samples
+          .get(p)!
+          .map((s) => s.connFailed)
+          .join(' / ')}`,
+    );
   if (failed.length > 0) lines.push('', `Failed new connections per round (not counted in conn/s): ${failed.join('; ')}.`);
   if (rss) {
     const mb = (kb: number | undefined): string => (kb === undefined ? '?' : `${(kb / 1024).toFixed(0)} MiB`);
@@ -77,7 +89,10 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss | undefined): s
 /** Per-round values of the noisiest metrics, so a reader can judge the spread. */
 export function noise(samples: Map<PathName, Sample[]>): string {
   return [...samples]
-    .map(([p, list]) => `${p}: Gbit/s ${list.map((s) => s.gbps.toFixed(2)).join(' / ')} (spread ${spread(list.map((s) => s.gbps))}), p99 µs ${list.map((s) => s.p99.toFixed(0)).join(' / ')}, conn/s ${list.map((s) => s.connPerSecond.toFixed(0)).join(' / ')}`)
+    .map(
+      ([p, list]) =>
+        `${p}: Gbit/s ${list.map((s) => s.gbps.toFixed(2)).join(' / ')} (spread ${spread(list.map((s) => s.gbps))}), p99 µs ${list.map((s) => s.p99.toFixed(0)).join(' / ')}, conn/s ${list.map((s) => s.connPerSecond.toFixed(0)).join(' / ')}`,
+    )
     .join('; ');
 }
 

@@ -37,9 +37,16 @@ export async function startStunnelPair(topo: Topology, dir: string, sink: { host
   await writeFile(file('c.crt'), String(client.cert));
   const b = topo.host('b');
   const pair = { host: '127.0.0.1', port: serverPort + 1 };
-  const common = (role: string): string => `foreground = yes\npid =\ndebug = 3\n[${role}]\nCAfile = ${file('ca.pem')}\nverifyChain = yes\nsslVersionMin = TLSv1.3\n`;
-  await writeFile(file('server.conf'), `${common('server')}accept = ${b.address}:${serverPort}\nconnect = ${sink.host}:${sink.port}\ncert = ${file('s.crt')}\nkey = ${file('s.key')}\n`);
-  await writeFile(file('client.conf'), `${common('client')}client = yes\naccept = ${pair.host}:${pair.port}\nconnect = ${b.address}:${serverPort}\ncert = ${file('c.crt')}\nkey = ${file('c.key')}\n`);
+  const common = (role: string): string =>
+    `foreground = yes\npid =\ndebug = 3\n[${role}]\nCAfile = ${file('ca.pem')}\nverifyChain = yes\nsslVersionMin = TLSv1.3\n`;
+  await writeFile(
+    file('server.conf'),
+    `${common('server')}accept = ${b.address}:${serverPort}\nconnect = ${sink.host}:${sink.port}\ncert = ${file('s.crt')}\nkey = ${file('s.key')}\n`,
+  );
+  await writeFile(
+    file('client.conf'),
+    `${common('client')}client = yes\naccept = ${pair.host}:${pair.port}\nconnect = ${b.address}:${serverPort}\ncert = ${file('c.crt')}\nkey = ${file('c.key')}\n`,
+  );
   // `ip netns exec` execs in place: the child's pid is stunnel's.
   const processes = [
     { host: 'a', pid: topo.spawn('a', 'stunnel4', [file('client.conf')], { stdio: 'ignore' }).pid },

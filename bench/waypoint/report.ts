@@ -47,13 +47,19 @@ export interface Rss {
 
 export function table(samples: Map<PathName, Sample[]>, rss: Rss): string {
   const paths = PATH_NAMES.filter((p) => samples.has(p));
-  const ratioCols = (['direct', 'haproxy', 'l4'] as const).filter((base) => samples.has('waypoint') && samples.has(base)).map((base) => [`waypoint ÷ ${COLUMN[base]}`, base] as const);
+  const ratioCols = (['direct', 'haproxy', 'l4'] as const)
+    .filter((base) => samples.has('waypoint') && samples.has(base))
+    .map((base) => [`waypoint ÷ ${COLUMN[base]}`, base] as const);
   const lines = [
     `| ${['metric (best of rounds; median in brackets)', ...paths.map((p) => COLUMN[p]), ...ratioCols.map(([h]) => h)].join(' | ')} |`,
     `|---|${[...paths, ...ratioCols].map(() => '---:').join('|')}|`,
   ];
   for (const m of METRICS) {
-    const bestOf = (p: PathName): number => best(samples.get(p)!.map((s) => s[m.key]), m.higherIsBetter);
+    const bestOf = (p: PathName): number =>
+      best(
+        samples.get(p)!.map((s) => s[m.key]),
+        m.higherIsBetter,
+      );
     const cells = paths.map((p) => `${fmt(bestOf(p), m.digits)} (${fmt(median(samples.get(p)!.map((s) => s[m.key])), m.digits)})`);
     const ratios = ratioCols.map(([, base]) => {
       const r = bestOf('waypoint') / bestOf(base);
@@ -63,7 +69,12 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss): string {
   }
   const errors = paths.map((p) => String(samples.get(p)!.reduce((n, s) => n + s.errors, 0)));
   lines.push(`| ${['errors, all rounds (socket errors, timeouts, non-2xx)', ...errors, ...ratioCols.map(() => '')].join(' | ')} |`);
-  const kinds = paths.flatMap((p) => samples.get(p)!.filter((s) => s.errors > 0).map((s) => `${COLUMN[p]}: ${s.errorKinds}`));
+  const kinds = paths.flatMap((p) =>
+    samples
+      .get(p)!
+      .filter((s) => s.errors > 0)
+      .map((s) => `${COLUMN[p]}: ${s.errorKinds}`),
+  );
   if (kinds.length > 0) lines.push('', `Errors by kind, per round that had any: ${kinds.join('; ')}.`);
   const split = paths
     .filter((p) => Object.keys(samples.get(p)![0]!.cpuSplit).length > 0)
@@ -74,7 +85,8 @@ export function table(samples: Map<PathName, Sample[]>, rss: Rss): string {
   if (split.length > 0) lines.push('', `Proxy CPU per 10k requests by process, s (median of rounds): ${split.join('; ')}.`);
   const mb = (kb: number | undefined): string => (kb === undefined ? '?' : `${(kb / 1024).toFixed(0)} MiB`);
   const procs = Object.keys(rss.idle);
-  if (procs.length > 0) lines.push('', `RSS (VmRSS), before the rounds → peak during them: ${procs.map((n) => `${n} ${mb(rss.idle[n])} → ${mb(rss.peak[n])}`).join(', ')}.`);
+  if (procs.length > 0)
+    lines.push('', `RSS (VmRSS), before the rounds → peak during them: ${procs.map((n) => `${n} ${mb(rss.idle[n])} → ${mb(rss.peak[n])}`).join(', ')}.`);
   return lines.join('\n');
 }
 

@@ -33,7 +33,10 @@ export interface WrkResult {
 
 export const errorCount = (r: WrkResult): number => r.connect + r.read + r.write + r.status + r.timeout;
 export const errorKinds = (r: WrkResult): string =>
-  (['connect', 'read', 'write', 'status', 'timeout'] as const).filter((k) => r[k] > 0).map((k) => `${k} ${r[k]}`).join(', ');
+  (['connect', 'read', 'write', 'status', 'timeout'] as const)
+    .filter((k) => r[k] > 0)
+    .map((k) => `${k} ${r[k]}`)
+    .join(', ');
 
 /** How a path runs a command on the client host (as root, or as the enrolled uid). */
 export type Runner = (cmd: string, args: string[], timeoutMs: number) => Promise<ExecResult>;

@@ -105,7 +105,9 @@ export function registerCa(program: Command): void {
     const { finishRotation, rotateCA } = await import('../../core/identity/ca-admin.js');
     if (opts.finish) {
       const out = await withStore(cmd, (store) => finishRotation(store, opts.caDir, { force: opts.force }));
-      process.stdout.write(`removed root ${out.removed.map(fp).join(', ')}; the bundle holds only ${fp(out.ca.root.native.fingerprint256)} (revision ${out.revision})\n`);
+      process.stdout.write(
+        `removed root ${out.removed.map(fp).join(', ')}; the bundle holds only ${fp(out.ca.root.native.fingerprint256)} (revision ${out.revision})\n`,
+      );
       return;
     }
     const source = sourceFrom(opts);
@@ -121,7 +123,10 @@ export function registerCa(program: Command): void {
     .option('-o, --output <format>', 'pem or json', 'pem')
     .action(async (opts: { output: string }, cmd: Command) => {
       if (opts.output !== 'pem' && opts.output !== 'json') throw new UsageError(`unknown output format ${JSON.stringify(opts.output)}: use pem or json`);
-      const [{ requireBundle }, { bundlePem, serializeBundle }] = await Promise.all([import('../../core/identity/store/bundle.js'), import('../../core/identity/bundle.js')]);
+      const [{ requireBundle }, { bundlePem, serializeBundle }] = await Promise.all([
+        import('../../core/identity/store/bundle.js'),
+        import('../../core/identity/bundle.js'),
+      ]);
       const { bundle } = await withStore(cmd, (store) => requireBundle(store));
       process.stdout.write(opts.output === 'pem' ? bundlePem(bundle) : `${serializeBundle(bundle)}\n`);
     });

@@ -13,7 +13,7 @@ export function registerCerts(program: Command): void {
   program
     .command('certs')
     .description('issued node and workload certificates: identity, serial, validity, remaining life, root')
-    .option('--node <name>', 'only this node\'s certificates')
+    .option('--node <name>', "only this node's certificates")
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (opts: { node?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
@@ -22,7 +22,7 @@ export function registerCerts(program: Command): void {
       const now = Date.now();
       const rows = records.map((r) => ({ ...r, remainingSeconds: Math.floor((Date.parse(r.notAfter) - now) / 1000) }));
       if (format !== 'table') {
-        process.stdout.write(format === 'json' ? renderJson(rows) : (await import('../output.js').then((o) => o.renderYaml([rows]))));
+        process.stdout.write(format === 'json' ? renderJson(rows) : await import('../output.js').then((o) => o.renderYaml([rows])));
         return;
       }
       if (rows.length === 0) {

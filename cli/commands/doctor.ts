@@ -26,10 +26,14 @@ export function registerDoctor(program: Command): void {
     .option('--config <file>', `ambitd settings file to judge the host by (default ${DEFAULT_CONFIG} when it exists)`)
     .option('--cert-warn <duration>', "warn about certificates expiring within this (default: a quarter of each one's lifetime)")
     .option('-o, --output <format>', 'table, json or yaml', 'table')
-    .addHelpText('after', '\nThe store is the one in the settings file; a --redis given on the command line replaces it.\nExit status: 0 when no check FAILs, 1 otherwise.')
+    .addHelpText(
+      'after',
+      '\nThe store is the one in the settings file; a --redis given on the command line replaces it.\nExit status: 0 when no check FAILs, 1 otherwise.',
+    )
     .action(async (opts: DoctorOptions, cmd: Command) => {
       const format = outputFormat(opts.output);
-      if (opts.config !== undefined && !existsSync(opts.config)) throw new UsageError(`--config ${opts.config}: no such file; give the settings file ambitd runs with`);
+      if (opts.config !== undefined && !existsSync(opts.config))
+        throw new UsageError(`--config ${opts.config}: no such file; give the settings file ambitd runs with`);
       const certWarnSeconds = opts.certWarn === undefined ? undefined : parseDurationSeconds(opts.certWarn, '--cert-warn');
       const [{ DoctorContext }, { CHECKS }, { runChecks }, report, { storeOptions }, { DEFAULT_CONFIG_PATH }] = await Promise.all([
         import('../doctor/context.js'),

@@ -39,7 +39,9 @@ export function registerEnroll(program: Command): void {
         return ep;
       });
       const who = endpoint.uid !== undefined ? `, user ${endpoint.user} (uid ${endpoint.uid})` : '';
-      process.stdout.write(`enrolled ${endpoint.namespace}/${endpoint.service} at ${endpoint.address}:${endpoint.port} on node ${endpoint.node} as sa ${endpoint.serviceAccount}${who}\n`);
+      process.stdout.write(
+        `enrolled ${endpoint.namespace}/${endpoint.service} at ${endpoint.address}:${endpoint.port} on node ${endpoint.node} as sa ${endpoint.serviceAccount}${who}\n`,
+      );
     });
 
   program

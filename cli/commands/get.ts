@@ -17,7 +17,10 @@ export function registerGet(program: Command): void {
   program
     .command('get')
     .description('show resources (Istio kinds, or services, endpoints, nodes)')
-    .argument('<kind>', 'virtualservice|destinationrule|serviceentry|workloadentry|authorizationpolicy|peerauthentication|requestauthentication|all|services|endpoints|nodes')
+    .argument(
+      '<kind>',
+      'virtualservice|destinationrule|serviceentry|workloadentry|authorizationpolicy|peerauthentication|requestauthentication|all|services|endpoints|nodes',
+    )
     .argument('[name]', 'one resource by name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace', false)
@@ -41,16 +44,32 @@ async function show(store: Store, selector: KindSelector, name: string | undefin
       return records(services, name, 'service', format, () =>
         renderTable(
           ['NAMESPACE', 'NAME', 'PORTS', 'VIP', 'ENDPOINTS'],
-          services.map((s) => [s.namespace, s.name, s.ports.join(','), s.vip ?? '<pending>', String(endpoints.filter((e) => e.namespace === s.namespace && e.service === s.name).length)]),
-        ));
+          services.map((s) => [
+            s.namespace,
+            s.name,
+            s.ports.join(','),
+            s.vip ?? '<pending>',
+            String(endpoints.filter((e) => e.namespace === s.namespace && e.service === s.name).length),
+          ]),
+        ),
+      );
     }
     case 'endpoint': {
       const endpoints = (await store.listEndpoints({ namespace })).filter((e) => !name || e.service === name);
       return records(endpoints, name, 'endpoints of service', format, () =>
         renderTable(
           ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'USER', 'SERVICE-ACCOUNT', 'LABELS'],
-          endpoints.map((e) => [e.namespace, e.service, e.node, `${e.address}:${e.port}`, e.user ?? (e.uid !== undefined ? String(e.uid) : '-'), e.serviceAccount, labelList(e.labels)]),
-        ));
+          endpoints.map((e) => [
+            e.namespace,
+            e.service,
+            e.node,
+            `${e.address}:${e.port}`,
+            e.user ?? (e.uid !== undefined ? String(e.uid) : '-'),
+            e.serviceAccount,
+            labelList(e.labels),
+          ]),
+        ),
+      );
     }
     case 'node': {
       const nodes = (await store.listNodes()).filter((n) => !name || n.name === name);
@@ -58,7 +77,8 @@ async function show(store: Store, selector: KindSelector, name: string | undefin
         renderTable(
           ['NAME', 'ADDRESS', 'VERSION', 'LAST-SEEN'],
           nodes.map((n) => [n.name, n.address, n.version ?? '-', `${age(n.lastSeen)} ago`]),
-        ));
+        ),
+      );
     }
   }
 }
@@ -80,7 +100,13 @@ async function showResources(store: Store, kinds: string[], name: string | undef
   const withKind = kinds.length > 1;
   return renderTable(
     [...(withKind ? ['KIND'] : []), 'NAMESPACE', 'NAME', ...resourceColumns(kinds[0]!).head, 'AGE'],
-    found.map((r) => [...(withKind ? [r.kind] : []), r.metadata.namespace, r.metadata.name, ...resourceColumns(withKind ? '' : r.kind).cells(r), age(r.metadata.creationTimestamp)]),
+    found.map((r) => [
+      ...(withKind ? [r.kind] : []),
+      r.metadata.namespace,
+      r.metadata.name,
+      ...resourceColumns(withKind ? '' : r.kind).cells(r),
+      age(r.metadata.creationTimestamp),
+    ]),
   );
 }
 

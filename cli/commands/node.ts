@@ -29,7 +29,7 @@ export function registerNode(program: Command): void {
 
   node
     .command('join')
-    .description('generate this node\'s key here, and trade a join token and a CSR for its node certificate')
+    .description("generate this node's key here, and trade a join token and a CSR for its node certificate")
     .requiredOption('--token <token>', 'from `ambit node token create` (or env AMBIT_JOIN_TOKEN)', process.env.AMBIT_JOIN_TOKEN)
     .option('--node <name>', 'node name', hostname())
     .option('--dir <dir>', 'state directory for node-key.pem (0600), node-cert.pem, bundle.pem', DEFAULT_NODE_DIR)
@@ -38,7 +38,11 @@ export function registerNode(program: Command): void {
     .action(async (opts: { token: string; node: string; dir: string; timeout: string; force: boolean }, cmd: Command) => {
       const timeoutMs = parseDurationSeconds(opts.timeout, '--timeout') * 1000;
       const { joinNode } = await import('../../core/identity/client/join.js');
-      const identity = await withStore(cmd, (store) => joinNode({ store, token: opts.token, nodeName: opts.node, dir: opts.dir, force: opts.force, timeoutMs }));
-      process.stdout.write(`joined as ${identity.spiffeId.uri} (serial ${identity.serial}, expires ${identity.notAfter.toISOString()}); key and certificate in ${opts.dir}\n`);
+      const identity = await withStore(cmd, (store) =>
+        joinNode({ store, token: opts.token, nodeName: opts.node, dir: opts.dir, force: opts.force, timeoutMs }),
+      );
+      process.stdout.write(
+        `joined as ${identity.spiffeId.uri} (serial ${identity.serial}, expires ${identity.notAfter.toISOString()}); key and certificate in ${opts.dir}\n`,
+      );
     });
 }

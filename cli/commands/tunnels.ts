@@ -21,7 +21,16 @@ export function registerTunnels(program: Command): void {
       process.stdout.write(
         renderTable(
           ['NODE', 'SOURCE', 'DESTINATION', 'PEER', 'STREAMS', 'SENT', 'RECEIVED', 'AGE'],
-          rows.map((t) => [t.node, shortId(t.source), shortId(t.serverIdentity ?? '-'), t.peer, `${t.streamsActive}/${t.streamsTotal}`, bytes(t.bytesSent), bytes(t.bytesReceived), age(t.openedAt)]),
+          rows.map((t) => [
+            t.node,
+            shortId(t.source),
+            shortId(t.serverIdentity ?? '-'),
+            t.peer,
+            `${t.streamsActive}/${t.streamsTotal}`,
+            bytes(t.bytesSent),
+            bytes(t.bytesReceived),
+            age(t.openedAt),
+          ]),
         ),
       );
     });

@@ -11,7 +11,12 @@ import { hostname } from 'node:os';
 import { AmbitError, NotFoundError, UsageError } from '../../core/errors.js';
 import type { Store } from '../../core/store/index.js';
 import {
-  WAYPOINT_FIRST_METRICS_PORT, WAYPOINT_FIRST_PORT, waypointEndpoint, waypointOf, waypointServiceName, type WaypointInfo,
+  WAYPOINT_FIRST_METRICS_PORT,
+  WAYPOINT_FIRST_PORT,
+  waypointEndpoint,
+  waypointOf,
+  waypointServiceName,
+  type WaypointInfo,
 } from '../../core/store/waypoints.js';
 import { parseDurationSeconds } from '../duration.js';
 import { outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
@@ -51,19 +56,24 @@ export function registerWaypoint(program: Command): void {
         process.stderr.write(`waiting for node ${opts.node} to start the waypoint for ${opts.namespace}/${service}...\n`);
         return waitReady(store, planned.waypoint, timeoutMs);
       });
-      process.stdout.write(`waypoint for ${w.namespace}/${w.service} ${w.state} on node ${w.node} at ${w.address}:${w.port}, identity ns/${w.namespace}/sa/${waypointServiceName(w.service)}, metrics 127.0.0.1:${w.metricsPort}\n`);
+      process.stdout.write(
+        `waypoint for ${w.namespace}/${w.service} ${w.state} on node ${w.node} at ${w.address}:${w.port}, identity ns/${w.namespace}/sa/${waypointServiceName(w.service)}, metrics 127.0.0.1:${w.metricsPort}\n`,
+      );
     });
 
   waypoint
     .command('detach')
-    .description('remove a service\'s waypoint; traffic goes back to direct tunnels, the waypoint drains and stops')
+    .description("remove a service's waypoint; traffic goes back to direct tunnels, the waypoint drains and stops")
     .argument('<service>', 'service name')
     .option('-n, --namespace <ns>', 'mesh namespace', 'default')
-    .option('--node <name>', 'only the waypoint on this node (default: all of the service\'s waypoints)')
+    .option('--node <name>', "only the waypoint on this node (default: all of the service's waypoints)")
     .action(async (service: string, opts: { namespace: string; node?: string }, cmd: Command) => {
       const { removed } = await withStore(cmd, (store) =>
         store.unenroll(opts.namespace, waypointServiceName(service), opts.node ? { node: opts.node } : {}).catch((err: unknown) => {
-          if (err instanceof NotFoundError) throw new NotFoundError(`waypoint for ${opts.namespace}/${service}${opts.node ? ` on node ${opts.node}` : ''} (see ambit waypoint list)`, { service });
+          if (err instanceof NotFoundError)
+            throw new NotFoundError(`waypoint for ${opts.namespace}/${service}${opts.node ? ` on node ${opts.node}` : ''} (see ambit waypoint list)`, {
+              service,
+            });
           throw err;
         }),
       );
@@ -81,10 +91,12 @@ export function registerWaypoint(program: Command): void {
       if (format === 'json') return void process.stdout.write(renderJson(all));
       if (format === 'yaml') return void process.stdout.write(await renderYaml(all));
       if (all.length === 0) return void process.stdout.write('No waypoints attached.\n');
-      process.stdout.write(renderTable(
-        ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'IDENTITY', 'STATE', 'METRICS'],
-        all.map((w) => [w.namespace, w.service, w.node, `${w.address}:${w.port}`, `sa/${w.serviceAccount}`, w.state, `127.0.0.1:${w.metricsPort}`]),
-      ));
+      process.stdout.write(
+        renderTable(
+          ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'IDENTITY', 'STATE', 'METRICS'],
+          all.map((w) => [w.namespace, w.service, w.node, `${w.address}:${w.port}`, `sa/${w.serviceAccount}`, w.state, `127.0.0.1:${w.metricsPort}`]),
+        ),
+      );
     });
 }
 
@@ -100,7 +112,8 @@ async function planAttach(store: Store, service: string, opts: AttachOptions): P
     throw new NotFoundError(`service ${ns}/${service} (enroll it first: ambit enroll ${service} -n ${ns} --port <port> …)`, { service });
   }
   const node = await store.getNode(opts.node);
-  if (!node) throw new NotFoundError(`node ${opts.node} (no ambitd heartbeat from it: start ambitd there, or pass --node; see ambit node list)`, { node: opts.node });
+  if (!node)
+    throw new NotFoundError(`node ${opts.node} (no ambitd heartbeat from it: start ambitd there, or pass --node; see ambit node list)`, { node: opts.node });
   const onNode = (await listWaypoints(store)).filter((w) => w.node === node.name);
   const existing = onNode.find((w) => w.namespace === ns && w.service === service);
   const port = opts.port ? parsePort(opts.port) : undefined;
@@ -124,7 +137,16 @@ async function planAttach(store: Store, service: string, opts: AttachOptions): P
   const metrics = pick(metricsPort, WAYPOINT_FIRST_METRICS_PORT, '--metrics-port');
   if (hbone === metrics) throw new UsageError(`--port and --metrics-port are both ${hbone}; choose two ports`);
   return {
-    waypoint: { namespace: ns, service, node: node.name, address: node.address, port: hbone, metricsPort: metrics, state: 'starting', serviceAccount: waypointServiceName(service) },
+    waypoint: {
+      namespace: ns,
+      service,
+      node: node.name,
+      address: node.address,
+      port: hbone,
+      metricsPort: metrics,
+      state: 'starting',
+      serviceAccount: waypointServiceName(service),
+    },
     action: 'create',
   };
 }
@@ -136,7 +158,11 @@ async function waitReady(store: Store, w: WaypointInfo, timeoutMs: number): Prom
     if (!now) throw new NotFoundError(`waypoint for ${w.namespace}/${w.service} on node ${w.node}: it was detached while starting`, { service: w.service });
     if (now.state === 'ready') return now;
     if (Date.now() >= until) {
-      throw new AmbitError('EWAYPOINT_NOT_READY', `the waypoint for ${w.namespace}/${w.service} is registered but node ${w.node} has not reported it ready after ${Math.round(timeoutMs / 1000)}s: check ambitd's log on ${w.node} (journalctl -u ambitd) and \`ambit doctor\` there`, { service: w.service, node: w.node });
+      throw new AmbitError(
+        'EWAYPOINT_NOT_READY',
+        `the waypoint for ${w.namespace}/${w.service} is registered but node ${w.node} has not reported it ready after ${Math.round(timeoutMs / 1000)}s: check ambitd's log on ${w.node} (journalctl -u ambitd) and \`ambit doctor\` there`,
+        { service: w.service, node: w.node },
+      );
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -31,7 +31,13 @@ export function getAdminJson<T>(host: string, port: number, path: string, timeou
         try {
           resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T });
         } catch {
-          reject(new AdminApiError('EADMIN_BAD_REPLY', `${target} answered HTTP ${res.statusCode} with something that is not JSON: is another program on that port?`, { target }));
+          reject(
+            new AdminApiError(
+              'EADMIN_BAD_REPLY',
+              `${target} answered HTTP ${res.statusCode} with something that is not JSON: is another program on that port?`,
+              { target },
+            ),
+          );
         }
       });
       res.on('error', (err) => reject(new AdminApiError('EADMIN_UNREACHABLE', `${target}: ${err.message}`, { target }, { cause: err })));

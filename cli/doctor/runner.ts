@@ -51,11 +51,18 @@ async function runOne(check: Check, ctx: DoctorContext, timeoutMs: number): Prom
   const deadline = new Promise<CheckResult>((resolve) => {
     timer = setTimeout(() => {
       controller.abort();
-      resolve(fail(`no result within ${timeoutMs} ms`, `something ${check.name} waits on is hanging; run the probe by hand (see the other checks) and look at the host's load`));
+      resolve(
+        fail(
+          `no result within ${timeoutMs} ms`,
+          `something ${check.name} waits on is hanging; run the probe by hand (see the other checks) and look at the host's load`,
+        ),
+      );
     }, timeoutMs);
   });
   const result = await Promise.race([
-    check.run(ctx, controller.signal).catch((err: unknown) => fail(`the check itself failed: ${errorText(err)}`, 'this is a bug in ambit doctor: report it with this line')),
+    check
+      .run(ctx, controller.signal)
+      .catch((err: unknown) => fail(`the check itself failed: ${errorText(err)}`, 'this is a bug in ambit doctor: report it with this line')),
     deadline,
   ]);
   clearTimeout(timer);

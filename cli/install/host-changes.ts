@@ -40,7 +40,9 @@ export async function applyHostChanges(changes: HostChange[], options: { dryRun:
         break;
       case 'write':
         if (dryRun) {
-          print(`would write ${c.path} (${octal(c.mode)}, ${c.verb === 'wrote' ? 'new' : c.verb === 'updated' ? 'changed' : 'replacing an edited file: --force'}):`);
+          print(
+            `would write ${c.path} (${octal(c.mode)}, ${c.verb === 'wrote' ? 'new' : c.verb === 'updated' ? 'changed' : 'replacing an edited file: --force'}):`,
+          );
           print(`--- begin ${c.path}`);
           print(c.content.replace(/\n$/, ''));
           print(`--- end ${c.path}`);
@@ -75,12 +77,17 @@ export async function applyHostChanges(changes: HostChange[], options: { dryRun:
 }
 
 function commandLine(c: { command: string; args: string[] }): string {
-  return [c.command, ...c.args].map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return [c.command, ...c.args].map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
 function run(c: { command: string; args: string[] }, print: Print): void {
   print(`running: ${commandLine(c)}`);
   const r = spawnSync(c.command, c.args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.error) throw new AmbitError('EINSTALL_COMMAND', `${commandLine(c)} could not run: ${r.error.message}`, { command: c.command });
-  if (r.status !== 0) throw new AmbitError('EINSTALL_COMMAND', `${commandLine(c)} failed (${r.status === null ? `signal ${r.signal}` : `exit ${r.status}`}); see its output above`, { command: c.command });
+  if (r.status !== 0)
+    throw new AmbitError(
+      'EINSTALL_COMMAND',
+      `${commandLine(c)} failed (${r.status === null ? `signal ${r.signal}` : `exit ${r.status}`}); see its output above`,
+      { command: c.command },
+    );
 }

@@ -14,7 +14,10 @@ export async function checkedRoot(root: string | undefined, command: string, dry
   const s = await stat(resolved).catch(() => undefined);
   if (!s?.isDirectory()) throw new UsageError(`--root ${root}: no such directory; create it first (install writes etc/ambit and etc/systemd/system under it)`);
   if (resolved === '/' && !dryRun && process.getuid?.() !== 0) {
-    throw new AmbitError('EINSTALL_NOT_ROOT', `ambit ${command} changes /etc, systemd and iptables: run it as root (sudo ambit ${command} ...), or look first with --dry-run`);
+    throw new AmbitError(
+      'EINSTALL_NOT_ROOT',
+      `ambit ${command} changes /etc, systemd and iptables: run it as root (sudo ambit ${command} ...), or look first with --dry-run`,
+    );
   }
   return resolved;
 }
@@ -36,5 +39,8 @@ export function systemdRuns(): boolean {
 /** A command's absolute path: PATH first, then the sbin directories a non-login root shell may lack. */
 export function findCommand(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-  return dirs.filter((d) => d.startsWith('/')).map((d) => join(d, name)).find((path) => existsSync(path));
+  return dirs
+    .filter((d) => d.startsWith('/'))
+    .map((d) => join(d, name))
+    .find((path) => existsSync(path));
 }

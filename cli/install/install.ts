@@ -29,7 +29,8 @@ const UNIT_MODE = 0o644;
 
 export async function install(options: InstallOptions, print: Print): Promise<void> {
   const root = await checkedRoot(options.root, 'install', options.dryRun);
-  if (!existsSync(SOURCES.ambitd)) throw new AmbitError('EINSTALL_SOURCE', `${SOURCES.ambitd} is missing: this copy of ambit is incomplete`, { path: SOURCES.ambitd });
+  if (!existsSync(SOURCES.ambitd))
+    throw new AmbitError('EINSTALL_SOURCE', `${SOURCES.ambitd} is missing: this copy of ambit is incomplete`, { path: SOURCES.ambitd });
   const changes: HostChange[] = [];
 
   const configFile = underRoot(root, TARGETS.config);
@@ -57,7 +58,11 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
   if (existing === undefined) changes.push({ kind: 'write', path: configFile, content: wanted, mode: CONFIG_MODE, verb: 'wrote' });
   else if (existing === wanted) changes.push({ kind: 'say', text: `unchanged ${configFile}` });
   else if (options.force) changes.push({ kind: 'write', path: configFile, content: wanted, mode: CONFIG_MODE, verb: 'replaced' });
-  else changes.push({ kind: 'say', text: `kept ${configFile}: it differs from what this install would write (edited by hand, or written with other flags); the unit follows its settings; pass --force to replace it` });
+  else
+    changes.push({
+      kind: 'say',
+      text: `kept ${configFile}: it differs from what this install would write (edited by hand, or written with other flags); the unit follows its settings; pass --force to replace it`,
+    });
 
   const hidden = codeInPrivateTmp([process.execPath, SOURCES.ambitd]);
   if (hidden && root === '/') throw new AmbitError('EINSTALL_LOCATION', privateTmpProblem(hidden), { path: hidden });
@@ -82,15 +87,26 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
   else changes.push({ kind: 'write', path: unitFile, content: unit, mode: UNIT_MODE, verb: 'updated' });
 
   if (codeInHome([process.execPath, SOURCES.ambitd])) {
-    changes.push({ kind: 'say', text: `note: ambitd runs code from a home directory (${process.execPath}, ${SOURCES.ambitd}); the unit can then only make home directories read-only, and root runs code a user may be able to change: prefer a copy under /opt or /usr/local` });
+    changes.push({
+      kind: 'say',
+      text: `note: ambitd runs code from a home directory (${process.execPath}, ${SOURCES.ambitd}); the unit can then only make home directories read-only, and root runs code a user may be able to change: prefer a copy under /opt or /usr/local`,
+    });
   }
-  changes.push(...serviceSteps(root, options, config, changes.some((c) => c.kind === 'write')));
+  changes.push(
+    ...serviceSteps(
+      root,
+      options,
+      config,
+      changes.some((c) => c.kind === 'write'),
+    ),
+  );
   await applyHostChanges(changes, { dryRun: options.dryRun, print });
 }
 
 function requiredCommand(name: string): string {
   const path = findCommand(name);
-  if (!path) throw new AmbitError('EINSTALL_MISSING_TOOL', `no \`${name}\` on this host (the unit runs it): install it (coreutils / procps)`, { command: name });
+  if (!path)
+    throw new AmbitError('EINSTALL_MISSING_TOOL', `no \`${name}\` on this host (the unit runs it): install it (coreutils / procps)`, { command: name });
   return path;
 }
 
@@ -100,7 +116,9 @@ function settingsInForce(text: string, file: string, kept: boolean): DaemonConfi
     return parseDaemonConfig(text, file);
   } catch (err) {
     if (!kept || !(err instanceof ConfigErrors)) throw err;
-    throw new AmbitError('EINSTALL_CONFIG', `${err.message}${err.errors.length > 1 ? '\n' : '; '}fix ${file}, or pass --force to replace it with a fresh one`, { file });
+    throw new AmbitError('EINSTALL_CONFIG', `${err.message}${err.errors.length > 1 ? '\n' : '; '}fix ${file}, or pass --force to replace it with a fresh one`, {
+      file,
+    });
   }
 }
 
@@ -114,19 +132,21 @@ function missingDirs(root: string, path: string): string[] {
 /** systemctl when systemd runs this host and we may start things; otherwise what to run later. */
 function serviceSteps(root: string, options: InstallOptions, config: DaemonConfig, changed: boolean): HostChange[] {
   const joined = existsSync(underRoot(root, join(config.identity.dir, 'node-cert.pem')));
-  const commands = [
-    ['daemon-reload'],
-    joined ? ['enable', '--now', UNIT_NAME] : ['enable', UNIT_NAME],
-  ];
+  const commands = [['daemon-reload'], joined ? ['enable', '--now', UNIT_NAME] : ['enable', UNIT_NAME]];
   const steps: HostChange[] = [];
   const joinHint = `this node has not joined the mesh yet (no ${join(config.identity.dir, 'node-cert.pem')}): run \`ambit node join --token <from ambit node token create>${config.identity.dir === TARGETS.stateDir ? '' : ` --dir ${config.identity.dir}`}\`, then \`systemctl start ${UNIT_NAME}\``;
-  const why = root !== '/' ? `--root ${root}` : !options.start ? '--no-start' : !systemdRuns() ? 'systemd is not running here: no /run/systemd/system' : undefined;
+  const why =
+    root !== '/' ? `--root ${root}` : !options.start ? '--no-start' : !systemdRuns() ? 'systemd is not running here: no /run/systemd/system' : undefined;
   if (why) {
     steps.push({ kind: 'say', text: `not touching systemd (${why}); to start ambitd on the host:` });
     for (const args of commands) steps.push({ kind: 'say', text: `  systemctl ${args.join(' ')}` });
   } else {
     for (const args of commands) steps.push({ kind: 'run', command: 'systemctl', args });
-    if (changed) steps.push({ kind: 'say', text: `if ambitd was already running: \`systemctl restart ${UNIT_NAME}\` applies the new files (\`systemctl reload ${UNIT_NAME}\` applies live settings only)` });
+    if (changed)
+      steps.push({
+        kind: 'say',
+        text: `if ambitd was already running: \`systemctl restart ${UNIT_NAME}\` applies the new files (\`systemctl reload ${UNIT_NAME}\` applies live settings only)`,
+      });
   }
   if (!joined) steps.push({ kind: 'say', text: joinHint });
   return steps;

@@ -60,7 +60,8 @@ export function renderUnit(template: string, p: UnitParams): string {
   };
   return template.replace(/@([A-Z_]+)@/g, (_m, name: string) => {
     const value = values[name];
-    if (value === undefined) throw new AmbitError('EINSTALL_TEMPLATE', `configs/ambitd.service has @${name}@, which ambit install does not fill in`, { placeholder: name });
+    if (value === undefined)
+      throw new AmbitError('EINSTALL_TEMPLATE', `configs/ambitd.service has @${name}@, which ambit install does not fill in`, { placeholder: name });
     return value;
   });
 }

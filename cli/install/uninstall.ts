@@ -49,7 +49,11 @@ export async function uninstall(options: UninstallOptions, print: Print): Promis
   else {
     const config = underRoot(root, TARGETS.config);
     changes.push(existsSync(config) ? { kind: 'remove', path: config } : { kind: 'say', text: `already absent: ${config}` });
-    if (existsSync(underRoot(root, TARGETS.stateDir))) changes.push({ kind: 'say', text: `kept the node's identity (${underRoot(root, TARGETS.stateDir)}), which a re-install uses; pass --purge to remove it` });
+    if (existsSync(underRoot(root, TARGETS.stateDir)))
+      changes.push({
+        kind: 'say',
+        text: `kept the node's identity (${underRoot(root, TARGETS.stateDir)}), which a re-install uses; pass --purge to remove it`,
+      });
   }
 
   // Deepest first: a parent can only go once its children have.
@@ -72,20 +76,30 @@ async function purgeSteps(root: string, created: string[]): Promise<HostChange[]
     try {
       identityDir = parseDaemonConfig(text, TARGETS.config).identity.dir;
     } catch (err) {
-      steps.push({ kind: 'say', text: `could not read identity.dir from ${underRoot(root, TARGETS.config)} (${(err as Error).message}); purging ${TARGETS.stateDir} only` });
+      steps.push({
+        kind: 'say',
+        text: `could not read identity.dir from ${underRoot(root, TARGETS.config)} (${(err as Error).message}); purging ${TARGETS.stateDir} only`,
+      });
     }
   }
   const entries = await readdir(configDir).catch(() => undefined);
   if (entries === undefined) steps.push({ kind: 'say', text: `already absent: ${configDir}` });
   else if (entries.includes('ca')) {
     for (const e of entries.filter((e) => e !== 'ca').sort()) steps.push({ kind: 'remove', path: join(configDir, e) });
-    steps.push({ kind: 'say', text: `kept ${join(configDir, 'ca')}: it may hold the mesh CA key (losing it orphans every certificate); remove it yourself if you mean to` });
+    steps.push({
+      kind: 'say',
+      text: `kept ${join(configDir, 'ca')}: it may hold the mesh CA key (losing it orphans every certificate); remove it yourself if you mean to`,
+    });
   } else steps.push({ kind: 'remove', path: configDir });
   for (const dir of new Set([TARGETS.stateDir, identityDir])) {
     const path = underRoot(root, dir);
     if (!existsSync(path)) steps.push({ kind: 'say', text: `already absent: ${path}` });
     else if (dir === TARGETS.stateDir || created.includes(dir)) steps.push({ kind: 'remove', path });
-    else steps.push({ kind: 'say', text: `kept ${path} (identity.dir, which ambit install did not create): it holds this node's key; remove it yourself if you mean to` });
+    else
+      steps.push({
+        kind: 'say',
+        text: `kept ${path} (identity.dir, which ambit install did not create): it holds this node's key; remove it yourself if you mean to`,
+      });
   }
   return steps;
 }

@@ -53,15 +53,19 @@ export function compileTypedPolicy(resource: TypedResource<'AuthorizationPolicy'
     trustDomainAliases: opts.trustDomainAliases ?? [],
   };
   const warnings: string[] = [];
-  return at(`AuthorizationPolicy ${key}`, () => {
-    const rules = (spec.rules ?? []).map((rule, i) => compileRule(rule, i, action, env, 'rules'));
-    const l7Attributes = [...new Set(rules.flatMap((r) => r.l7Attributes))].sort();
-    if (l7Attributes.some((a) => a.startsWith('experimental.envoy.filters.'))) {
-      warnings.push('experimental.envoy.filters.* conditions read Envoy filter metadata, which ambit never has: values never match, notValues always do');
-    }
-    const scope = scopeOf(spec, namespace, opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE, warnings);
-    return { key, namespace, name, action, dryRun: dryRunOf(resource), scope, rules, l7Attributes, warnings };
-  }, { policy: key });
+  return at(
+    `AuthorizationPolicy ${key}`,
+    () => {
+      const rules = (spec.rules ?? []).map((rule, i) => compileRule(rule, i, action, env, 'rules'));
+      const l7Attributes = [...new Set(rules.flatMap((r) => r.l7Attributes))].sort();
+      if (l7Attributes.some((a) => a.startsWith('experimental.envoy.filters.'))) {
+        warnings.push('experimental.envoy.filters.* conditions read Envoy filter metadata, which ambit never has: values never match, notValues always do');
+      }
+      const scope = scopeOf(spec, namespace, opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE, warnings);
+      return { key, namespace, name, action, dryRun: dryRunOf(resource), scope, rules, l7Attributes, warnings };
+    },
+    { policy: key },
+  );
 }
 
 /**
@@ -69,7 +73,11 @@ export function compileTypedPolicy(resource: TypedResource<'AuthorizationPolicy'
  * AuthzErrors listing every invalid policy, so a process keeps its last good set.
  */
 export function compilePolicies(resources: readonly Resource[], opts: CompileOptions = {}): PolicySet {
-  return compileAll(resources.filter((r) => r.kind === 'AuthorizationPolicy'), (r) => compilePolicy(r, opts), opts);
+  return compileAll(
+    resources.filter((r) => r.kind === 'AuthorizationPolicy'),
+    (r) => compilePolicy(r, opts),
+    opts,
+  );
 }
 
 /** Every policy of a snapshot already in typed form; throws AuthzErrors as compilePolicies does. */

@@ -6,7 +6,16 @@
  *   const wp = set.forWorkload({ namespace, serviceName, atWaypoint: true }); // waypoint
  *   const decision = evaluate(wp, request);   // per connection / request
  */
-export { compilePolicies, compilePolicy, compileTypedPolicies, compileTypedPolicy, authorizationPolicyProblem, DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, type CompileOptions } from './compile.js';
+export {
+  compilePolicies,
+  compilePolicy,
+  compileTypedPolicies,
+  compileTypedPolicy,
+  authorizationPolicyProblem,
+  DEFAULT_ROOT_NAMESPACE,
+  DEFAULT_TRUST_DOMAIN,
+  type CompileOptions,
+} from './compile.js';
 export { DRY_RUN_ANNOTATION } from './binding.js';
 export { PolicySet, appliesTo, type WorkloadInfo } from './select.js';
 export { evaluate } from './evaluate.js';

@@ -147,10 +147,19 @@ export function claim(path: readonly string[]): AttributeMatcher {
   };
 }
 
-const exactly = (want: string): StringTest => (v) => v === want;
+const exactly =
+  (want: string): StringTest =>
+  (v) =>
+    v === want;
 const nonEmpty: StringTest = (v) => v !== undefined && v.length > 0;
-const suffixed = (s: string): StringTest => (v) => v !== undefined && v.endsWith(s);
-const prefixed = (p: string): StringTest => (v) => v !== undefined && v.startsWith(p);
+const suffixed =
+  (s: string): StringTest =>
+  (v) =>
+    v !== undefined && v.endsWith(s);
+const prefixed =
+  (p: string): StringTest =>
+  (v) =>
+    v !== undefined && v.startsWith(p);
 
 /**
  * Istio splits a request principal at its last "/" into issuer and subject

@@ -50,32 +50,32 @@ type Lazy<T> = T | typeof UNSET;
 
 export class RequestView {
   readonly l7: L7Request | undefined;
-  #identity: Lazy<Identity> = UNSET;
+  #identityMemo: Lazy<Identity> = UNSET;
   #source: Lazy<Address | undefined> = UNSET;
   #remote: Lazy<Address | undefined> = UNSET;
   #destination: Lazy<Address | undefined> = UNSET;
   #path: Lazy<string | undefined> = UNSET;
   #host: Lazy<string | undefined> = UNSET;
-  #issSub: Lazy<[string | undefined, string | undefined]> = UNSET;
+  #issSubMemo: Lazy<[string | undefined, string | undefined]> = UNSET;
 
   constructor(readonly request: AuthzRequest) {
     this.l7 = isL7(request) ? request : undefined;
   }
 
-  private get identity(): Identity {
-    if (this.#identity === UNSET) this.#identity = parseIdentity(this.request.sourcePrincipal, this.request.sourceNamespace);
-    return this.#identity;
+  get #identity(): Identity {
+    if (this.#identityMemo === UNSET) this.#identityMemo = parseIdentity(this.request.sourcePrincipal, this.request.sourceNamespace);
+    return this.#identityMemo;
   }
 
   /** Without the `spiffe://` prefix; undefined for plaintext. */
   get principal(): string | undefined {
-    return this.identity.principal;
+    return this.#identity.principal;
   }
   get namespace(): string | undefined {
-    return this.identity.namespace;
+    return this.#identity.namespace;
   }
   get serviceAccount(): string | undefined {
-    return this.identity.serviceAccount;
+    return this.#identity.serviceAccount;
   }
 
   get sourceIp(): Address | undefined {
@@ -115,21 +115,19 @@ export class RequestView {
     return typeof value === 'string' || value === undefined ? value : value.join(',');
   }
 
-  private get issSub(): [string | undefined, string | undefined] {
-    if (this.#issSub === UNSET) {
+  get #issSub(): [string | undefined, string | undefined] {
+    if (this.#issSubMemo === UNSET) {
       const claims = this.l7?.claims;
-      this.#issSub =
-        typeof claims?.iss === 'string' && typeof claims.sub === 'string'
-          ? [claims.iss, claims.sub]
-          : splitRequestPrincipal(this.l7?.requestPrincipal);
+      this.#issSubMemo =
+        typeof claims?.iss === 'string' && typeof claims.sub === 'string' ? [claims.iss, claims.sub] : splitRequestPrincipal(this.l7?.requestPrincipal);
     }
-    return this.#issSub;
+    return this.#issSubMemo;
   }
   get issuer(): string | undefined {
-    return this.issSub[0];
+    return this.#issSub[0];
   }
   get subject(): string | undefined {
-    return this.issSub[1];
+    return this.#issSub[1];
   }
 
   /** A JWT claim by path (`[a][b]` nests); undefined when absent. */

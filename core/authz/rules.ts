@@ -75,8 +75,12 @@ function anyOf(tests: Predicate[]): Predicate {
 
 /** `values` ORed; `notValues` is the negation of the same OR. An empty list is no check (Istio skips it). */
 function fieldChecks(
-  names: readonly [string, string], values: readonly string[] | undefined, notValues: readonly string[] | undefined,
-  matcher: AttributeMatcher, l4: boolean, env: MatchEnv,
+  names: readonly [string, string],
+  values: readonly string[] | undefined,
+  notValues: readonly string[] | undefined,
+  matcher: AttributeMatcher,
+  l4: boolean,
+  env: MatchEnv,
 ): Check[] {
   const checks: Check[] = [];
   if (values?.length) checks.push({ attribute: names[0], l4, test: matcher(values, env) });
@@ -134,6 +138,13 @@ function matchL4(clauses: Clause[], action: PolicyAction, usesL7: boolean): Pred
 
 export function compileRule(rule: Rule, index: number, action: PolicyAction, env: MatchEnv, where: string): CompiledRule {
   const clauses = ruleClauses(rule, env, `${where}[${index}]`);
-  const l7Attributes = [...new Set(clauses.flat(2).filter((c) => !c.l4).map((c) => c.attribute))].sort();
+  const l7Attributes = [
+    ...new Set(
+      clauses
+        .flat(2)
+        .filter((c) => !c.l4)
+        .map((c) => c.attribute),
+    ),
+  ].sort();
   return { index, matchL7: matchAll(clauses), matchL4: matchL4(clauses, action, l7Attributes.length > 0), l7Attributes };
 }

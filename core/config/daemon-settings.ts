@@ -59,7 +59,14 @@ type Section<K extends keyof DaemonFile> = NonNullable<DaemonFile[K]>;
 
 const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   node: object<Section<'node'>>({ name: dnsName, address: ip() }),
-  store: object<Section<'store'>>({ url: string(), passwordFile: string(), caFile: string(), sentinels: array(hostPort), sentinelName: string(), keyPrefix: string() }),
+  store: object<Section<'store'>>({
+    url: string(),
+    passwordFile: string(),
+    caFile: string(),
+    sentinels: array(hostPort),
+    sentinelName: string(),
+    keyPrefix: string(),
+  }),
   mesh: object<Section<'mesh'>>({ trustDomain: dnsName, domain: dnsName }),
   ports: object<Section<'ports'>>({ outbound: port(), inbound: port(), dns: port(), admin: port(), metrics: port() }),
   adminAddress: ip(),
@@ -129,4 +136,3 @@ export function primaryAddress(): string {
   }
   return '127.0.0.1';
 }
-

@@ -64,9 +64,10 @@ export function validateDocument(raw: unknown, issues: Issue[], opts: DocumentOp
   }
   const def = definitionOf(raw.kind, root.at('kind'));
   if (def) checkApiVersion(raw.apiVersion, def, root.at('apiVersion'));
-  const metadata = raw.metadata === undefined || raw.metadata === null
-    ? root.at('metadata').fail(Codes.required, 'is required')
-    : metadataSchema(defaultNamespace).parse(raw.metadata, root.at('metadata'));
+  const metadata =
+    raw.metadata === undefined || raw.metadata === null
+      ? root.at('metadata').fail(Codes.required, 'is required')
+      : metadataSchema(defaultNamespace).parse(raw.metadata, root.at('metadata'));
   if (def) {
     const namespace = metadata?.namespace ?? defaultNamespace;
     typedSpec(def, raw.spec, { ...root.ctx, namespace }, issues);

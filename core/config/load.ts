@@ -26,7 +26,8 @@ async function expand(path: string): Promise<string[]> {
 
 async function readOne(path: string, opts: LoadOptions): Promise<ParseResult> {
   if (path === '-') {
-    if (opts.stdin === undefined) return { resources: [], errors: [new ConfigError('ECONFIG_READ', 'no standard input was given for "-"', { location: { file: STDIN_NAME } })] };
+    if (opts.stdin === undefined)
+      return { resources: [], errors: [new ConfigError('ECONFIG_READ', 'no standard input was given for "-"', { location: { file: STDIN_NAME } })] };
     return readDocuments(opts.stdin, STDIN_NAME, opts);
   }
   const files = await expand(path);
@@ -48,4 +49,3 @@ export async function loadSources(paths: readonly string[], opts: LoadOptions = 
 export async function loadFiles(paths: readonly string[], opts: LoadOptions = {}): Promise<Resource[]> {
   return (await loadSources(paths, opts)).map((s) => s.resource);
 }
-

@@ -27,7 +27,10 @@ export function hostsNeedingVip(entry: Resource): string[] {
 
 /** `host=ip,host=ip`, sorted, so re-applying the same allocation is "unchanged". */
 export function formatAllocatedAddresses(byHost: ReadonlyMap<string, string>): string {
-  return [...byHost].sort(([a], [b]) => a.localeCompare(b)).map(([h, ip]) => `${h}=${ip}`).join(',');
+  return [...byHost]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([h, ip]) => `${h}=${ip}`)
+    .join(',');
 }
 
 /** The annotation read back; malformed parts are skipped (users may edit annotations). */

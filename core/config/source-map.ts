@@ -7,12 +7,12 @@ import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } fr
 import { formatPath, type Path } from './path.js';
 
 export class LineIndex {
-  private readonly lines = new Map<string, number>();
+  readonly #lines = new Map<string, number>();
 
   constructor(doc: Document, counter: LineCounter) {
     const lineOf = (offset: number) => counter.linePos(offset).line;
     const visit = (node: unknown, path: Path, line: number | undefined) => {
-      if (line !== undefined) this.lines.set(formatPath(path), line);
+      if (line !== undefined) this.#lines.set(formatPath(path), line);
       if (isMap(node)) {
         for (const pair of node.items) {
           const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
@@ -26,14 +26,14 @@ export class LineIndex {
         });
       }
     };
-    const start = (doc.contents as Node | null)?.range?.[0];
+    const start = doc.contents?.range?.[0];
     visit(doc.contents, [], start === undefined ? undefined : lineOf(start));
   }
 
   /** The line of `path`, or of its nearest ancestor when the field is missing. */
   lineOf(path: Path): number | undefined {
     for (let n = path.length; n >= 0; n--) {
-      const line = this.lines.get(formatPath(path.slice(0, n)));
+      const line = this.#lines.get(formatPath(path.slice(0, n)));
       if (line !== undefined) return line;
     }
     return undefined;

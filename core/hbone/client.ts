@@ -79,13 +79,17 @@ export class HboneClient {
   constructor(options: HboneClientOptions) {
     this.#options = options;
     this.#tuning = resolveTuning(options.tuning);
-    this.#pool = new SessionPool({ maxStreamsPerSession: options.maxStreamsPerSession ?? 100 }, (params) => new PooledSession({
-      ...params,
-      identity: () => options.getSecureContext(params.source),
-      tuning: this.#tuning,
-      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-      idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
-    }));
+    this.#pool = new SessionPool(
+      { maxStreamsPerSession: options.maxStreamsPerSession ?? 100 },
+      (params) =>
+        new PooledSession({
+          ...params,
+          identity: () => options.getSecureContext(params.source),
+          tuning: this.#tuning,
+          connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+          idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+        }),
+    );
   }
 
   async connect(options: ConnectOptions): Promise<HboneStream> {
@@ -161,7 +165,11 @@ export class HboneClient {
     try {
       await session.ready;
       if (options.expectedServerIdentity && !(session.serverIdentity && identityMatches(options.expectedServerIdentity, session.serverIdentity))) {
-        throw new HboneError('EHBONE_PEER_IDENTITY', `HBONE peer ${String(context.peer)} is ${session.serverIdentity ?? 'without SPIFFE ID'}, not the expected identity`, { ...context, serverIdentity: session.serverIdentity });
+        throw new HboneError(
+          'EHBONE_PEER_IDENTITY',
+          `HBONE peer ${String(context.peer)} is ${session.serverIdentity ?? 'without SPIFFE ID'}, not the expected identity`,
+          { ...context, serverIdentity: session.serverIdentity },
+        );
       }
       stream = session.session!.request({ ...options.headers, ':method': 'CONNECT', ':authority': options.authority }, { endStream: false });
       applyWriteBuffer(stream, this.#tuning);
@@ -190,7 +198,10 @@ export class HboneClient {
         reject(err);
       };
       const onEarlyError = (err: NodeJS.ErrnoException): void => fail(streamError(stream, session, err, context));
-      const timer = setTimeout(() => fail(new HboneError('EHBONE_TIMEOUT', `HBONE CONNECT to ${String(context.authority)} via ${String(context.peer)} timed out`, context)), deadline);
+      const timer = setTimeout(
+        () => fail(new HboneError('EHBONE_TIMEOUT', `HBONE CONNECT to ${String(context.authority)} via ${String(context.peer)} timed out`, context)),
+        deadline,
+      );
       stream.once('error', onEarlyError);
       // A session that dies cancels its streams before it emits its own
       // error; a turn later that error (TLS alert, reset) is known.
@@ -231,6 +242,8 @@ function isRetryable(err: HboneError, reusedSession: boolean): boolean {
  * passes through) types them without a second stream in the data path.
  */
 function typeLaterErrors(stream: ClientHttp2Stream, context: Record<string, unknown>): void {
+  // Saved to be called with the stream as `this` (destroy.call below), never detached.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const destroy = stream._destroy;
   stream._destroy = function (this: ClientHttp2Stream, error, callback) {
     destroy.call(this, error, (e?: Error | null) => {

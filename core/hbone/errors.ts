@@ -64,8 +64,13 @@ const STATUS_CODES: Record<number, HboneErrorCode> = {
 };
 
 const KNOWN_CODES = new Set<string>([
-  'EHBONE_PEER_IDENTITY', 'EHBONE_DENIED', 'EHBONE_REFUSED', 'EHBONE_BAD_AUTHORITY', 'EHBONE_BAD_METHOD',
-  'EHBONE_UPSTREAM_UNAVAILABLE', 'EHBONE_CLOSED',
+  'EHBONE_PEER_IDENTITY',
+  'EHBONE_DENIED',
+  'EHBONE_REFUSED',
+  'EHBONE_BAD_AUTHORITY',
+  'EHBONE_BAD_METHOD',
+  'EHBONE_UPSTREAM_UNAVAILABLE',
+  'EHBONE_CLOSED',
 ]);
 
 /** The client's view of a non-200 CONNECT response. */
@@ -78,9 +83,19 @@ export function errorFromStatus(status: number, headerCode: unknown, context: Er
 /** The client's view of a reset stream. */
 export function errorFromReset(rstCode: number, context: ErrorContext, cause?: unknown): HboneError {
   if (rstCode === H2_CONNECT_ERROR) {
-    return new HboneError('EHBONE_CONNECT_ERROR', `tunnelled connection to ${String(context.authority)} failed (RST_STREAM CONNECT_ERROR)`, { ...context, rstCode }, { cause });
+    return new HboneError(
+      'EHBONE_CONNECT_ERROR',
+      `tunnelled connection to ${String(context.authority)} failed (RST_STREAM CONNECT_ERROR)`,
+      { ...context, rstCode },
+      { cause },
+    );
   }
-  return new HboneError('EHBONE_STREAM_RESET', `HBONE stream to ${String(context.authority)} was reset (HTTP/2 code 0x${rstCode.toString(16)})`, { ...context, rstCode }, { cause });
+  return new HboneError(
+    'EHBONE_STREAM_RESET',
+    `HBONE stream to ${String(context.authority)} was reset (HTTP/2 code 0x${rstCode.toString(16)})`,
+    { ...context, rstCode },
+    { cause },
+  );
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EHOSTDOWN']);

@@ -68,19 +68,21 @@ export class ServerStats {
   bytesOut = 0;
   readonly rejections: Partial<Record<HboneErrorCode, number>> = {};
   readonly peers = new Map<string, PeerCounters>();
+  readonly #events: HboneServerEvents | undefined;
+  readonly #log: Logger;
 
-  constructor(
-    private readonly events: HboneServerEvents | undefined,
-    private readonly log: Logger,
-  ) {}
+  constructor(events: HboneServerEvents | undefined, log: Logger) {
+    this.#events = events;
+    this.#log = log;
+  }
 
   #emit<K extends keyof HboneServerEvents>(name: K, info: Parameters<NonNullable<HboneServerEvents[K]>>[0]): void {
-    const hook = this.events?.[name] as ((i: typeof info) => void) | undefined;
+    const hook = this.#events?.[name] as ((i: typeof info) => void) | undefined;
     if (!hook) return;
     try {
       hook(info);
     } catch (err) {
-      this.log.error({ err, hook: name }, 'HBONE event hook threw');
+      this.#log.error({ err, hook: name }, 'HBONE event hook threw');
     }
   }
 
@@ -95,20 +97,20 @@ export class ServerStats {
 
   handshakeFailed(peerAddress: string | undefined, error: Error): void {
     this.handshakeFailures++;
-    this.log.debug({ peerAddress, err: error }, 'HBONE handshake failed');
+    this.#log.debug({ peerAddress, err: error }, 'HBONE handshake failed');
     this.#emit('handshakeFailed', { peerAddress, error });
   }
 
   rejected(code: HboneErrorCode, info: Omit<RejectInfo, 'code'>): void {
     this.rejections[code] = (this.rejections[code] ?? 0) + 1;
-    this.log.info({ ...info, code }, 'HBONE stream rejected');
+    this.#log.info({ ...info, code }, 'HBONE stream rejected');
     this.#emit('rejected', { ...info, code });
   }
 
   upstreamFailed(request: { peerIdentity: string; authority: string }, target: { host: string; port: number }, error: Error): void {
     this.upstreamFailures++;
     const upstream = `${target.host}:${target.port}`;
-    this.log.info({ peer: request.peerIdentity, authority: request.authority, upstream, err: error }, 'HBONE upstream connect failed');
+    this.#log.info({ peer: request.peerIdentity, authority: request.authority, upstream, err: error }, 'HBONE upstream connect failed');
     this.#emit('upstreamFailed', { peerIdentity: request.peerIdentity, authority: request.authority, upstream, error });
   }
 

@@ -94,7 +94,7 @@ export class HboneServer {
     this.server.on('stream', (stream, headers) => {
       this.#onStream(stream, headers).catch((err: unknown) => this.#log.error({ err }, 'HBONE stream handler failed'));
     });
-    this.server.on('tlsClientError', (err, socket) => {
+    this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       this.#stats.handshakeFailed(socket.remoteAddress, err);
       socket.destroy();
     });
@@ -203,7 +203,11 @@ export class HboneServer {
       peerPort: info.peerPort,
       headers,
     };
-    const decision = await callHook<AuthorizeDecision>(() => this.#options.authorize?.(request) ?? { allow: true }, { allow: false, reason: 'authorize hook failed' }, this.#log);
+    const decision = await callHook<AuthorizeDecision>(
+      () => this.#options.authorize?.(request) ?? { allow: true },
+      { allow: false, reason: 'authorize hook failed' },
+      this.#log,
+    );
     if (!decision.allow) return reject(403, 'EHBONE_DENIED', decision.reason);
     const upstream = await callHook<UpstreamDecision>(() => this.#options.resolveUpstream(request), { refuse: 'resolveUpstream hook failed' }, this.#log);
     if ('refuse' in upstream) return reject(400, 'EHBONE_REFUSED', upstream.refuse);
@@ -230,7 +234,10 @@ export class HboneServer {
   #connectUpstream(stream: ServerHttp2Stream, request: ConnectRequest, target: { host: string; port: number; localAddress?: string }): void {
     const started = Date.now();
     const socket = this.#options.dialUpstream?.(target) ?? tcpConnect({ ...target, allowHalfOpen: true, noDelay: true });
-    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('upstream connect timed out'), { code: 'ETIMEDOUT' })), this.#options.upstreamConnectTimeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => socket.destroy(Object.assign(new Error('upstream connect timed out'), { code: 'ETIMEDOUT' })),
+      this.#options.upstreamConnectTimeoutMs ?? 10_000,
+    );
     const abandon = (): void => void socket.destroy();
     stream.once('close', abandon);
     const onConnectError = (err: NodeJS.ErrnoException): void => {

@@ -87,7 +87,11 @@ export class PooledSession {
     this.draining = true;
     clearTimeout(this.#idleTimer);
     if (this.session) this.session.close();
-    else this.ready.then(() => this.session?.close(), () => undefined);
+    else
+      this.ready.then(
+        () => this.session?.close(),
+        () => undefined,
+      );
   }
 
   destroy(): void {
@@ -144,8 +148,8 @@ export class PooledSession {
       maxSessionMemory: maxSessionMemoryMiB(tuning),
     });
     this.session = session;
-    session.on('error', (err) => (this.#lastError ??= err));
-    socket.on('error', (err) => (this.#lastError ??= err));
+    session.on('error', (err: Error) => (this.#lastError ??= err));
+    socket.on('error', (err: Error) => (this.#lastError ??= err));
     session.on('goaway', () => (this.draining = true));
     // In TLS 1.3 the client finishes its handshake before the server has
     // judged the client certificate; a server that rejects it closes without
@@ -154,7 +158,9 @@ export class PooledSession {
     session.once('remoteSettings', () => (this.#peerAccepted = true));
     socket.once('close', () => {
       if (!this.#peerAccepted && this.connected) {
-        this.#lastError ??= Object.assign(new Error('peer closed the connection right after the TLS handshake (client certificate rejected?)'), { code: 'ERR_TLS_PEER_REJECTED' });
+        this.#lastError ??= Object.assign(new Error('peer closed the connection right after the TLS handshake (client certificate rejected?)'), {
+          code: 'ERR_TLS_PEER_REJECTED',
+        });
       }
     });
     session.once('close', () => this.#markClosed());

@@ -90,6 +90,8 @@ export function aborted(stream: Http2Stream): boolean {
  */
 export function resetStream(stream: Http2Stream, code: number): void {
   if (stream.closed || stream.destroyed) return;
+  // Saved to be put back and called on the stream itself, never detached.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const end = stream.end;
   stream.end = function (this: Http2Stream) {
     return this;

@@ -21,7 +21,9 @@ export const MAX_ROOTS = 2;
 
 function checkRoot(root: ParsedCert): void {
   if (!isSigningCA(root)) {
-    throw new IdentityError('EIDENTITY_NOT_CA', `${root.cert.subject || 'certificate'} is not a CA certificate and cannot be a trust root`, { subject: root.cert.subject });
+    throw new IdentityError('EIDENTITY_NOT_CA', `${root.cert.subject || 'certificate'} is not a CA certificate and cannot be a trust root`, {
+      subject: root.cert.subject,
+    });
   }
 }
 
@@ -40,7 +42,11 @@ export function createBundle(trustDomain: string, rootPems: readonly string[], m
   }
   if (roots.length === 0) throw new IdentityError('EIDENTITY_BUNDLE_EMPTY', `trust bundle for ${trustDomain} has no roots`, { trustDomain });
   if (roots.length > maxRoots) {
-    throw new IdentityError('EIDENTITY_BUNDLE_FULL', `trust bundle for ${trustDomain} would hold ${roots.length} roots (at most ${maxRoots}); remove the old root to finish the previous rotation first`, { trustDomain, count: roots.length });
+    throw new IdentityError(
+      'EIDENTITY_BUNDLE_FULL',
+      `trust bundle for ${trustDomain} would hold ${roots.length} roots (at most ${maxRoots}); remove the old root to finish the previous rotation first`,
+      { trustDomain, count: roots.length },
+    );
   }
   return Object.freeze({ trustDomain, roots: Object.freeze(roots.map((r) => r.pem)) });
 }
@@ -61,7 +67,11 @@ export function removeRoot(bundle: TrustBundle, rootPemOrFingerprint: string): T
   const kept = bundle.roots.filter((pem) => rootFingerprint(pem) !== wanted);
   if (kept.length === bundle.roots.length) throw new NotFoundError(`root ${wanted} in the trust bundle for ${bundle.trustDomain}`, { fingerprint: wanted });
   if (kept.length === 0) {
-    throw new IdentityError('EIDENTITY_BUNDLE_EMPTY', `refusing to remove the only root of the trust bundle for ${bundle.trustDomain}: add the new root first`, { fingerprint: wanted });
+    throw new IdentityError(
+      'EIDENTITY_BUNDLE_EMPTY',
+      `refusing to remove the only root of the trust bundle for ${bundle.trustDomain}: add the new root first`,
+      { fingerprint: wanted },
+    );
   }
   return createBundle(bundle.trustDomain, kept);
 }
@@ -87,5 +97,5 @@ export function parseBundle(text: string): TrustBundle {
   if (typeof trustDomain !== 'string' || !Array.isArray(roots) || !roots.every((r) => typeof r === 'string')) {
     throw new IdentityError('EIDENTITY_BUNDLE_INVALID', 'trust bundle must be {"trustDomain": string, "roots": [PEM string, ...]}', {});
   }
-  return createBundle(trustDomain, roots as string[]);
+  return createBundle(trustDomain, roots);
 }

@@ -24,7 +24,10 @@ export async function initCA(store: Store, dir: string, source: CASource, option
   const existing = await readBundle(store);
   if (existing && !options.force) {
     const fp = rootFingerprint(existing.bundle.roots[0]!).slice(0, 23);
-    throw new IdentityError('EIDENTITY_BUNDLE_CONFLICT', `the store already has a trust bundle for ${existing.bundle.trustDomain} (root ${fp}…); use \`ambit ca rotate\` to change roots, or --force to replace it (every existing certificate stops verifying)`);
+    throw new IdentityError(
+      'EIDENTITY_BUNDLE_CONFLICT',
+      `the store already has a trust bundle for ${existing.bundle.trustDomain} (root ${fp}…); use \`ambit ca rotate\` to change roots, or --force to replace it (every existing certificate stops verifying)`,
+    );
   }
   const ca = await initCADir(dir, source, options);
   const bundle = bundleOf(ca);
@@ -36,7 +39,10 @@ export async function initCA(store: Store, dir: string, source: CASource, option
 export async function rotateCA(store: Store, dir: string, source: CASource = {}): Promise<CAChange & { previous: SigningCA }> {
   const published = await requireBundle(store);
   if (published.bundle.roots.length >= MAX_ROOTS) {
-    throw new IdentityError('EIDENTITY_BUNDLE_FULL', `the trust bundle already holds ${published.bundle.roots.length} roots: finish the running rotation first with \`ambit ca rotate --finish\``);
+    throw new IdentityError(
+      'EIDENTITY_BUNDLE_FULL',
+      `the trust bundle already holds ${published.bundle.roots.length} roots: finish the running rotation first with \`ambit ca rotate --finish\``,
+    );
   }
   const { previous, current } = await rotateCADir(dir, source);
   const bundle = addRoot(published.bundle, current.root.pem);
@@ -54,12 +60,20 @@ export async function finishRotation(store: Store, dir: string, options: { force
   const published = await requireBundle(store);
   const keep = ca.root.native.fingerprint256;
   const removed = published.bundle.roots.map(rootFingerprint).filter((fp) => fp !== keep);
-  if (removed.length === 0) throw new IdentityError('EIDENTITY_BUNDLE_CONFLICT', 'no root rotation is in progress: the trust bundle holds only the current root');
+  if (removed.length === 0)
+    throw new IdentityError('EIDENTITY_BUNDLE_CONFLICT', 'no root rotation is in progress: the trust bundle holds only the current root');
   if (!options.force) {
     const stale = (await listIssued(store)).filter((r) => removed.includes(r.root));
     if (stale.length > 0) {
-      const sample = stale.slice(0, 3).map((r) => `${r.node} ${r.spiffeId}`).join(', ');
-      throw new IdentityError('EIDENTITY_BUNDLE_CONFLICT', `${stale.length} live certificate(s) still chain to the old root (${sample}${stale.length > 3 ? ', …' : ''}); wait until they renew, or pass --force`, { count: stale.length });
+      const sample = stale
+        .slice(0, 3)
+        .map((r) => `${r.node} ${r.spiffeId}`)
+        .join(', ');
+      throw new IdentityError(
+        'EIDENTITY_BUNDLE_CONFLICT',
+        `${stale.length} live certificate(s) still chain to the old root (${sample}${stale.length > 3 ? ', …' : ''}); wait until they renew, or pass --force`,
+        { count: stale.length },
+      );
     }
   }
   const bundle = createBundle(published.bundle.trustDomain, [ca.root.pem]);

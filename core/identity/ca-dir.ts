@@ -57,7 +57,11 @@ async function exists(path: string): Promise<boolean> {
 export async function initCADir(dir: string, source: CASource, options: { force?: boolean } = {}): Promise<SigningCA> {
   const files = caDirFiles(dir);
   if (!options.force && (await exists(files.keyFile))) {
-    throw new IdentityError('EIDENTITY_CA_EXISTS', `a CA already exists in ${dir}; pass --force to replace it (certificates it issued stop verifying once its root leaves the bundle), or use \`ambit ca rotate\``, { dir });
+    throw new IdentityError(
+      'EIDENTITY_CA_EXISTS',
+      `a CA already exists in ${dir}; pass --force to replace it (certificates it issued stop verifying once its root leaves the bundle), or use \`ambit ca rotate\``,
+      { dir },
+    );
   }
   const ca = await caFromSource(source);
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -33,7 +33,11 @@ export async function loadCA(options: LoadCAOptions): Promise<SigningCA> {
   if (!signer) throw new IdentityError('EIDENTITY_BAD_PEM', 'CA certificate: no PEM certificate found', {});
   const keys = await importPrivateKeyPem(options.keyPem);
   if (!Buffer.from(signer.cert.publicKey.rawData).equals(await publicKeySpki(keys.publicKey))) {
-    throw new IdentityError('EIDENTITY_KEY_MISMATCH', `the CA private key does not belong to the CA certificate (${signer.cert.subject}); check that the two files are a pair`, { subject: signer.cert.subject });
+    throw new IdentityError(
+      'EIDENTITY_KEY_MISMATCH',
+      `the CA private key does not belong to the CA certificate (${signer.cert.subject}); check that the two files are a pair`,
+      { subject: signer.cert.subject },
+    );
   }
   const { chain, root } = splitRoot(certs, options.rootPem);
   for (const c of [...chain, root]) checkCA(c, now);
@@ -41,7 +45,10 @@ export async function loadCA(options: LoadCAOptions): Promise<SigningCA> {
   const trustDomain = options.trustDomain ?? signerTrustDomain(signer) ?? DEFAULT_TRUST_DOMAIN;
   const own = signerTrustDomain(signer);
   if (own !== undefined && own !== trustDomain) {
-    throw new IdentityError('EIDENTITY_WRONG_TRUST_DOMAIN', `the CA certificate names trust domain ${own}, not ${trustDomain}`, { certificate: own, trustDomain });
+    throw new IdentityError('EIDENTITY_WRONG_TRUST_DOMAIN', `the CA certificate names trust domain ${own}, not ${trustDomain}`, {
+      certificate: own,
+      trustDomain,
+    });
   }
   return { trustDomain, signer, keys, chain, root, notAfter: earliestNotAfter([...chain, root]) };
 }
@@ -54,18 +61,28 @@ function splitRoot(certs: ParsedCert[], rootPem: string | undefined): { chain: P
   }
   const last = certs[certs.length - 1]!;
   if (!isSelfSigned(last)) {
-    throw new IdentityError('EIDENTITY_CHAIN_BROKEN', `the CA chain ends at ${last.cert.subject}, issued by ${last.cert.issuer}, which is not included; pass the root certificate`, { issuer: last.cert.issuer });
+    throw new IdentityError(
+      'EIDENTITY_CHAIN_BROKEN',
+      `the CA chain ends at ${last.cert.subject}, issued by ${last.cert.issuer}, which is not included; pass the root certificate`,
+      { issuer: last.cert.issuer },
+    );
   }
   return { chain: certs.length === 1 ? [] : certs.slice(0, -1), root: last };
 }
 
 function checkCA(c: ParsedCert, now: Date): void {
   if (!isSigningCA(c)) {
-    throw new IdentityError('EIDENTITY_NOT_CA', `${c.cert.subject} is not a CA certificate (needs basicConstraints CA:TRUE and keyUsage keyCertSign)`, { subject: c.cert.subject });
+    throw new IdentityError('EIDENTITY_NOT_CA', `${c.cert.subject} is not a CA certificate (needs basicConstraints CA:TRUE and keyUsage keyCertSign)`, {
+      subject: c.cert.subject,
+    });
   }
   const problem = timeProblem(c.cert.notBefore, c.cert.notAfter, now);
   if (problem) {
-    throw new IdentityError('EIDENTITY_CA_EXPIRED', `CA certificate ${c.cert.subject} ${problem}`, { subject: c.cert.subject, notBefore: c.cert.notBefore.toISOString(), notAfter: c.cert.notAfter.toISOString() });
+    throw new IdentityError('EIDENTITY_CA_EXPIRED', `CA certificate ${c.cert.subject} ${problem}`, {
+      subject: c.cert.subject,
+      notBefore: c.cert.notBefore.toISOString(),
+      notAfter: c.cert.notAfter.toISOString(),
+    });
   }
 }
 
@@ -74,7 +91,11 @@ function checkLinks(path: ParsedCert[]): void {
     const child = path[i]!;
     const parent = path[i + 1]!;
     if (!issuedBy(child, parent)) {
-      throw new IdentityError('EIDENTITY_CHAIN_BROKEN', `${child.cert.subject} was not issued by ${parent.cert.subject}; check the order and contents of the chain`, { child: child.cert.subject, parent: parent.cert.subject });
+      throw new IdentityError(
+        'EIDENTITY_CHAIN_BROKEN',
+        `${child.cert.subject} was not issued by ${parent.cert.subject}; check the order and contents of the chain`,
+        { child: child.cert.subject, parent: parent.cert.subject },
+      );
     }
   }
 }

@@ -68,10 +68,7 @@ export async function createRootCA(options: CreateRootOptions = {}): Promise<Sig
     notBefore: window.notBefore,
     notAfter: window.notAfter,
     keys,
-    extensions: [
-      ...caExtensions(trustDomain, options.spiffeSan ?? true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
+    extensions: [...caExtensions(trustDomain, options.spiffeSan ?? true), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)],
   });
   const root = parseCert(new Uint8Array(cert.rawData), 'root CA');
   return { trustDomain, signer: root, keys, chain: [], root, notAfter: root.cert.notAfter };

@@ -85,9 +85,13 @@ export async function verifyCsr(pem: string, options: VerifyCsrOptions): Promise
   const csr = parseCsr(pem);
   const algorithm = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
   if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
-    throw new IdentityError('EIDENTITY_UNSUPPORTED_KEY', `CSR refused: key is ${algorithm.name} ${algorithm.namedCurve ?? ''}, only ECDSA P-256 is issued`.trim(), { algorithm });
+    throw new IdentityError(
+      'EIDENTITY_UNSUPPORTED_KEY',
+      `CSR refused: key is ${algorithm.name} ${algorithm.namedCurve ?? ''}, only ECDSA P-256 is issued`.trim(),
+      { algorithm },
+    );
   }
-  let signed = false;
+  let signed: boolean;
   try {
     signed = await csr.verify();
   } catch (err) {
@@ -97,15 +101,23 @@ export async function verifyCsr(pem: string, options: VerifyCsrOptions): Promise
 
   const spiffeId = spiffeIdFromSan(requestedSan(csr), 'CSR');
   if (spiffeId.path === '') {
-    throw new IdentityError('EIDENTITY_INVALID_SPIFFE_ID', `CSR refused: ${spiffeId.uri} names a trust domain, not a workload or node`, { spiffeId: spiffeId.uri });
+    throw new IdentityError('EIDENTITY_INVALID_SPIFFE_ID', `CSR refused: ${spiffeId.uri} names a trust domain, not a workload or node`, {
+      spiffeId: spiffeId.uri,
+    });
   }
   if (spiffeId.trustDomain !== options.trustDomain) {
-    throw new IdentityError('EIDENTITY_WRONG_TRUST_DOMAIN', `CSR refused: ${spiffeId.uri} is not in trust domain ${options.trustDomain}`, { spiffeId: spiffeId.uri, trustDomain: options.trustDomain });
+    throw new IdentityError('EIDENTITY_WRONG_TRUST_DOMAIN', `CSR refused: ${spiffeId.uri} is not in trust domain ${options.trustDomain}`, {
+      spiffeId: spiffeId.uri,
+      trustDomain: options.trustDomain,
+    });
   }
   if (options.expected !== undefined) {
     const expected = typeof options.expected === 'string' ? options.expected : options.expected.uri;
     if (expected !== spiffeId.uri) {
-      throw new IdentityError('EIDENTITY_CSR_IDENTITY_MISMATCH', `CSR refused: asks for ${spiffeId.uri}, expected ${expected}`, { spiffeId: spiffeId.uri, expected });
+      throw new IdentityError('EIDENTITY_CSR_IDENTITY_MISMATCH', `CSR refused: asks for ${spiffeId.uri}, expected ${expected}`, {
+        spiffeId: spiffeId.uri,
+        expected,
+      });
     }
   }
   return { spiffeId, publicKey: new Uint8Array(csr.publicKey.rawData) } as VerifiedCsr;

@@ -37,7 +37,9 @@ function algorithmFor(key: KeyObject): ImportAlgorithm {
     return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   }
   const what = key.asymmetricKeyType === 'ec' ? `EC ${details.namedCurve}` : `${key.asymmetricKeyType} ${details.modulusLength ?? ''}`.trim();
-  throw new IdentityError('EIDENTITY_UNSUPPORTED_KEY', `unsupported private key type ${what}: use ECDSA P-256 (or P-384, RSA >= 2048 for an imported root)`, { type: what });
+  throw new IdentityError('EIDENTITY_UNSUPPORTED_KEY', `unsupported private key type ${what}: use ECDSA P-256 (or P-384, RSA >= 2048 for an imported root)`, {
+    type: what,
+  });
 }
 
 /**

@@ -52,11 +52,7 @@ export async function issueCertificate(ca: SigningCA, csr: VerifiedCsr, options:
     notAfter: window.notAfter,
     publicKey: csr.publicKey,
     signingKey: ca.keys.privateKey,
-    extensions: [
-      ...leafExtensions(csr.spiffeId),
-      await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
-      await authorityKeyIdFor(ca.signer.cert),
-    ],
+    extensions: [...leafExtensions(csr.spiffeId), await x509.SubjectKeyIdentifierExtension.create(csr.publicKey), await authorityKeyIdFor(ca.signer.cert)],
   });
   const certPem = toPem(leaf.rawData, 'CERTIFICATE');
   return {

@@ -32,7 +32,9 @@ export function validityWindow(ttlSeconds: number, now: Date, cap?: Date): Valid
   const notBefore = new Date(Math.floor((now.getTime() - CLOCK_SKEW_MS) / 1000) * 1000);
   const wanted = new Date(Math.ceil((now.getTime() + ttlSeconds * 1000) / 1000) * 1000);
   if (cap && cap.getTime() <= now.getTime()) {
-    throw new IdentityError('EIDENTITY_CA_EXPIRED', `the signing CA expired at ${cap.toISOString()}; rotate it before issuing`, { notAfter: cap.toISOString() });
+    throw new IdentityError('EIDENTITY_CA_EXPIRED', `the signing CA expired at ${cap.toISOString()}; rotate it before issuing`, {
+      notAfter: cap.toISOString(),
+    });
   }
   const clamped = cap !== undefined && cap.getTime() < wanted.getTime();
   return { notBefore, notAfter: clamped ? cap : wanted, clamped };

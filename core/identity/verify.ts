@@ -140,7 +140,9 @@ function checkLeaf(leaf: ParsedCert): void {
   const signs = usage !== undefined && (usage & (x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign)) !== 0;
   const noSignature = usage !== undefined && (usage & x509.KeyUsageFlags.digitalSignature) === 0;
   if (basicConstraints(leaf)?.ca === true || signs || noSignature) {
-    throw new IdentityError('EIDENTITY_NOT_LEAF', `${describe(leaf)} is a CA or signing certificate and cannot authenticate a workload`, { subject: leaf.cert.subject });
+    throw new IdentityError('EIDENTITY_NOT_LEAF', `${describe(leaf)} is a CA or signing certificate and cannot authenticate a workload`, {
+      subject: leaf.cert.subject,
+    });
   }
 }
 
@@ -155,10 +157,13 @@ export function verifyPeerChain(input: PeerChainInput, bundle: TrustBundle, opti
   const pool = certs.slice(1).filter((c) => !anchors.some((a) => a.der.equals(c.der)));
   const path = buildPath(leaf, pool, anchors, []);
   if (!path) {
-    throw untrusted(`certificate ${describe(leaf)} (issuer ${leaf.cert.issuer || 'empty'}) does not chain to a root of the trust bundle for ${bundle.trustDomain}`, {
-      issuer: leaf.cert.issuer,
-      trustDomain: bundle.trustDomain,
-    });
+    throw untrusted(
+      `certificate ${describe(leaf)} (issuer ${leaf.cert.issuer || 'empty'}) does not chain to a root of the trust bundle for ${bundle.trustDomain}`,
+      {
+        issuer: leaf.cert.issuer,
+        trustDomain: bundle.trustDomain,
+      },
+    );
   }
   path.forEach(checkExtensions);
   checkCAs(path);

@@ -75,7 +75,15 @@ export class EntryIndex {
   #workloadOnNode(entry: ServiceEntryView, c: EntryCandidate): EndpointRecord | undefined {
     const node = this.#workloads.nodeAt(c.address);
     if (!node) return undefined;
-    return { service: entry.name, namespace: entry.namespace, node: node.name, address: c.address, port: c.port, serviceAccount: c.serviceAccount ?? 'default', labels: c.labels };
+    return {
+      service: entry.name,
+      namespace: entry.namespace,
+      node: node.name,
+      address: c.address,
+      port: c.port,
+      serviceAccount: c.serviceAccount ?? 'default',
+      labels: c.labels,
+    };
   }
 
   all(): readonly ServiceEntryView[] {

@@ -17,10 +17,10 @@ export interface WorkloadRef {
 type PeerAuthentication = TypedResource<'PeerAuthentication'>;
 
 export function mtlsMode(pa: readonly PeerAuthentication[], workload: WorkloadRef, port: number, rootNamespace = 'istio-system'): EffectiveMode {
-  const selects = (p: PeerAuthentication) =>
-    Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v);
+  const selects = (p: PeerAuthentication) => Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v);
   // Oldest first, as Istio breaks ties between policies of the same level.
-  const byAge = (a: PeerAuthentication, b: PeerAuthentication) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+  const byAge = (a: PeerAuthentication, b: PeerAuthentication) =>
+    (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name);
   const levels = [
     pa.filter((p) => p.metadata.namespace === workload.namespace && p.spec.selector && selects(p)).sort(byAge),
     pa.filter((p) => p.metadata.namespace === workload.namespace && !p.spec.selector).sort(byAge),

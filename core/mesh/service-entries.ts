@@ -65,7 +65,11 @@ export function compileServiceEntries(
   return entries.map((r) => compileEntry(r, workloadEntries, enrolled));
 }
 
-function compileEntry(r: TypedResource<'ServiceEntry'>, workloadEntries: readonly TypedResource<'WorkloadEntry'>[], enrolled: readonly EndpointRecord[]): ServiceEntryView {
+function compileEntry(
+  r: TypedResource<'ServiceEntry'>,
+  workloadEntries: readonly TypedResource<'WorkloadEntry'>[],
+  enrolled: readonly EndpointRecord[],
+): ServiceEntryView {
   const { spec } = r;
   const namespace = r.metadata.namespace;
   const hosts = spec.hosts.map((h) => h.toLowerCase());
@@ -75,7 +79,8 @@ function compileEntry(r: TypedResource<'ServiceEntry'>, workloadEntries: readonl
   for (const host of hosts) {
     if (host.includes('*')) continue;
     // CIDRs route but cannot be an A record; a /32 (or /128) is one address.
-    const ips = given.length > 0 ? given.map(hostRoute).filter((a): a is string => a !== undefined) : [allocated.get(host)].filter((a): a is string => a !== undefined);
+    const ips =
+      given.length > 0 ? given.map(hostRoute).filter((a): a is string => a !== undefined) : [allocated.get(host)].filter((a): a is string => a !== undefined);
     if (ips.length > 0) dnsAddresses.set(host, ips);
   }
   const selector = spec.workloadSelector?.labels;
@@ -85,7 +90,9 @@ function compileEntry(r: TypedResource<'ServiceEntry'>, workloadEntries: readonl
           .filter((we) => we.metadata.namespace === namespace)
           .map((we) => workloadOf(we.spec, we.metadata.labels))
           .filter((w) => selects(selector ?? {}, w.labels)),
-        ...enrolled.filter((ep) => ep.namespace === namespace && selects(selector ?? {}, ep.labels)).map((ep): EntryWorkload => ({ address: ep.address, serviceAccount: ep.serviceAccount, labels: ep.labels })),
+        ...enrolled
+          .filter((ep) => ep.namespace === namespace && selects(selector ?? {}, ep.labels))
+          .map((ep): EntryWorkload => ({ address: ep.address, serviceAccount: ep.serviceAccount, labels: ep.labels })),
       ]
     : (spec.endpoints ?? []).map((w) => workloadOf(w, undefined));
   return {
@@ -95,7 +102,11 @@ function compileEntry(r: TypedResource<'ServiceEntry'>, workloadEntries: readonl
     // Unset is MESH_EXTERNAL and NONE, Istio's defaults.
     location: spec.location ?? 'MESH_EXTERNAL',
     resolution: spec.resolution ?? 'NONE',
-    ports: (spec.ports ?? []).map((p) => ({ number: p.number, ...(p.name !== undefined ? { name: p.name } : {}), ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}) })),
+    ports: (spec.ports ?? []).map((p) => ({
+      number: p.number,
+      ...(p.name !== undefined ? { name: p.name } : {}),
+      ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
+    })),
     workloads: workloads.filter((w) => w.address !== ''),
     dnsAddresses,
     addresses: given.length > 0 ? given : [...new Set([...allocated.values()])],

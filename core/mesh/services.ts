@@ -29,7 +29,12 @@ export class ServiceIndex {
   readonly #waypoints = new Map<string, WaypointView[]>();
   readonly #localWaypoints: WaypointView[] = [];
 
-  constructor(services: Iterable<ServiceRecord>, endpoints: readonly EndpointRecord[], waypoints: readonly WaypointView[], o: { nodeName: string; domain: string }) {
+  constructor(
+    services: Iterable<ServiceRecord>,
+    endpoints: readonly EndpointRecord[],
+    waypoints: readonly WaypointView[],
+    o: { nodeName: string; domain: string },
+  ) {
     const endpointsOf = new Map<string, EndpointRecord[]>();
     for (const ep of endpoints) {
       const key = serviceKey(ep.namespace, ep.service);

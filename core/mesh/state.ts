@@ -47,7 +47,9 @@ export class MeshState {
     this.typed = new TypedResources(snapshot.resources.values(), o.domain);
     const unsafe = this.typed.rejected.filter((r) => SECURITY_KINDS.has(r.key.slice(0, r.key.indexOf('/'))));
     if (unsafe.length > 0) {
-      throw new MeshError('EMESH_POLICY_INVALID', `stored security policy fails validation: ${unsafe.map((r) => r.reason).join('; ')}`, { resources: unsafe.map((r) => r.key) });
+      throw new MeshError('EMESH_POLICY_INVALID', `stored security policy fails validation: ${unsafe.map((r) => r.reason).join('; ')}`, {
+        resources: unsafe.map((r) => r.key),
+      });
     }
     this.policies = compileTypedPolicies(this.typed.of('AuthorizationPolicy'), { rootNamespace: o.rootNamespace, trustDomain: o.trustDomain });
     this.#workloads = new WorkloadIndex(nodes, o);
@@ -182,7 +184,13 @@ export class MeshState {
 
   /** Ports of local workloads in STRICT mode: plaintext to them is refused by iptables. */
   strictPorts(): number[] {
-    return [...new Set(this.localEndpoints().filter((ep) => this.mtlsMode(ep) === 'STRICT').map((ep) => ep.port))].sort((a, b) => a - b);
+    return [
+      ...new Set(
+        this.localEndpoints()
+          .filter((ep) => this.mtlsMode(ep) === 'STRICT')
+          .map((ep) => ep.port),
+      ),
+    ].sort((a, b) => a - b);
   }
 
   /** Addresses outbound capture must cover besides the VIP range: every endpoint's (loopback aside). */

@@ -23,11 +23,11 @@ export interface OriginalDst {
 }
 
 export interface OriginalDstAddon {
-  getOriginalDst(fd: number, family: 4 | 6): { address: string; port: number };
+  getOriginalDst: (fd: number, family: 4 | 6) => { address: string; port: number };
   /** native/socket_owner.cc; absent from addons built before it existed. */
-  socketOwnerUid?(family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number): number;
+  socketOwnerUid?: (family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number) => number;
   /** native/conntrack_origin.cc: the source the client bound, from the conntrack entry whose reply tuple is local -> remote. */
-  conntrackOriginalSource?(family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number): { address: string; port: number };
+  conntrackOriginalSource?: (family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number) => { address: string; port: number };
 }
 
 /** Where `npm run build:native` puts the addon, seen from core/net (source) and dist/core/net (compiled). */
@@ -39,11 +39,7 @@ export const ADDON_PATHS: readonly string[] = ['../../native', '../../../native'
 export function loadOriginalDstAddon(paths: readonly string[] = ADDON_PATHS): OriginalDstAddon {
   const found = paths.find((p) => existsSync(p));
   if (!found) {
-    throw new AmbitError(
-      'ENATIVE_MISSING',
-      `the SO_ORIGINAL_DST addon is not built (looked for ${paths.join(', ')}); run npm run build:native`,
-      { paths },
-    );
+    throw new AmbitError('ENATIVE_MISSING', `the SO_ORIGINAL_DST addon is not built (looked for ${paths.join(', ')}); run npm run build:native`, { paths });
   }
   try {
     return createRequire(import.meta.url)(found) as OriginalDstAddon;
@@ -80,7 +76,12 @@ export function originalDst(socket: net.Socket): OriginalDst {
     // The addon names the errno (native/original_dst.cc); a code it does not set, or one not registered, is EORIGDST.
     const given = (error as { code?: unknown }).code;
     const code = typeof given === 'string' && isErrorCode(given) ? given : 'EORIGDST';
-    throw new AmbitError(code, `original destination of ${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}: ${(error as Error).message}`, { fd, family }, { cause: error });
+    throw new AmbitError(
+      code,
+      `original destination of ${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}: ${(error as Error).message}`,
+      { fd, family },
+      { cause: error },
+    );
   }
 }
 

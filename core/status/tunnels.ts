@@ -100,7 +100,14 @@ const inbound = (): Schema<InboundReport> =>
 
 const waypointStatus = (): Schema<WaypointStatus> =>
   object<WaypointStatus>(
-    { namespace: req(string()), service: req(string()), port: req(int({ min: 1, max: 65535 })), pid: int({ min: 0 }), ready: req(bool()), failures: req(count()) },
+    {
+      namespace: req(string()),
+      service: req(string()),
+      port: req(int({ min: 1, max: 65535 })),
+      pid: int({ min: 0 }),
+      ready: req(bool()),
+      failures: req(count()),
+    },
     open,
   );
 

@@ -173,8 +173,8 @@ export function isAuthError(err: unknown): boolean {
   return err instanceof Error && /^(WRONGPASS|NOAUTH)|invalid password/.test(err.message);
 }
 
-function refused(err: Error | undefined): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+function refused(err: NodeJS.ErrnoException | undefined): boolean {
+  return err?.code === 'ECONNREFUSED';
 }
 
 /**
@@ -207,9 +207,7 @@ export function waitReady(client: Redis, opts: StoreOptions): Promise<void> {
     };
     const onEnd = (): void => fail(lastErrors.get(client)?.() ?? new Error('connection closed'));
     const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => fail(lastErrors.get(client)?.() ?? new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      timeoutMs === undefined ? undefined : setTimeout(() => fail(lastErrors.get(client)?.() ?? new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     client.once('ready', onReady);
     client.once('end', onEnd);
     // connect() rejects on the first failed attempt even while retries go on; the events above decide.

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { parseRefKey, refKey, refOf, type Resource, type ResourceRef } from '../config/resource.js';
-import { AmbitError, isStoreErrorCode, NotFoundError, StoreError } from '../errors.js';
+import { AmbitError, isAmbitError, isStoreErrorCode, NotFoundError, StoreError } from '../errors.js';
 import { logger } from '../logging.js';
 import { DEFAULT_VIP_CIDR } from '../vip/allocator.js';
 import { checkResource, decodeChange, decodeResource, encodeEndpoint, encodeResource, parseEntryId } from './codec.js';
@@ -50,8 +50,8 @@ export interface NodeStatuses {
 
 export class Store {
   readonly keys: Keys;
-  private readonly scripts: Scripts;
-  private readonly maxlen: number;
+  readonly #scripts: Scripts;
+  readonly #maxlen: number;
 
   /** Usually reached through Store.connect(); takes a client made by core/store/connection.ts. */
   constructor(
@@ -60,8 +60,8 @@ export class Store {
     readonly options: StoreOptions = {},
   ) {
     this.keys = keysFor(options.keyPrefix);
-    this.scripts = defineScripts(redis);
-    this.maxlen = options.changeLogLength ?? DEFAULT_CHANGE_LOG_LENGTH;
+    this.#scripts = defineScripts(redis);
+    this.#maxlen = options.changeLogLength ?? DEFAULT_CHANGE_LOG_LENGTH;
   }
 
   /** Connects and waits for Redis (CLI mode: EREDIS_UNREACHABLE after connectTimeoutMs). */
@@ -79,7 +79,7 @@ export class Store {
 
   /** The global revision: bumped once per write that changed something. */
   async revision(): Promise<number> {
-    return this.run('revision', async () => Number((await this.redis.get(this.keys.revision)) ?? 0));
+    return this.#run('revision', async () => Number((await this.redis.get(this.keys.revision)) ?? 0));
   }
 
   // ---- resources ----------------------------------------------------------------
@@ -92,9 +92,9 @@ export class Store {
     if (dup) throw new StoreError('ESTORE_INVALID', `${dup.key} appears twice in one apply`, { resource: dup.key });
     if (encoded.length === 0) return { revision: await this.revision(), results: [] };
     const k = this.keys;
-    const args = [k.channel, this.maxlen, new Date().toISOString(), encoded.length];
+    const args = [k.channel, this.#maxlen, new Date().toISOString(), encoded.length];
     for (const e of encoded) args.push(e.key, e.doc, e.content, e.generation, randomUUID());
-    const reply = await this.run('apply', () => this.scripts.apply([k.revision, k.resources, k.resourceMeta, k.changes], args));
+    const reply = await this.#run('apply', () => this.#scripts.apply([k.revision, k.resources, k.resourceMeta, k.changes], args));
     const [revision, ...actions] = reply as [number, ...ApplyAction[]];
     const results = resources.map((r, i) => ({ ref: refOf(r), action: actions[i]! }));
     log.debug({ revision, results: results.map((r) => `${refKey(r.ref)} ${r.action}`) }, 'applied');
@@ -104,10 +104,11 @@ export class Store {
   /** Deletes all refs or none: a missing ref fails the whole call unless ignoreNotFound. */
   async delete(refs: ResourceRef[], opts: DeleteOptions = {}): Promise<DeleteResult> {
     const k = this.keys;
-    const args = [k.channel, this.maxlen, opts.ignoreNotFound ? '1' : '0', ...refs.map(refKey)];
-    const reply = (await this.run('delete', () =>
-      this.scripts.delete([k.revision, k.resources, k.resourceMeta, k.changes], args),
-    )) as [number, ...(string | number)[]];
+    const args = [k.channel, this.#maxlen, opts.ignoreNotFound ? '1' : '0', ...refs.map(refKey)];
+    const reply = (await this.#run('delete', () => this.#scripts.delete([k.revision, k.resources, k.resourceMeta, k.changes], args))) as [
+      number,
+      ...(string | number)[],
+    ];
     if (reply[0] === 0) throw new NotFoundError(String(reply[1]), { resource: reply[1] });
     const [, revision, ...deleted] = reply;
     return { revision: Number(revision), deleted: deleted.map((key) => parseRefKey(String(key))) };
@@ -115,13 +116,13 @@ export class Store {
 
   async get(ref: ResourceRef): Promise<Resource | undefined> {
     const key = refKey(ref);
-    const [doc, meta] = await this.exec('get', (m) => m.hget(this.keys.resources, key).hget(this.keys.resourceMeta, key));
+    const [doc, meta] = await this.#exec('get', (m) => m.hget(this.keys.resources, key).hget(this.keys.resourceMeta, key));
     return typeof doc === 'string' ? decodeResource(doc, (meta as string | null) ?? undefined, key) : undefined;
   }
 
   /** Resources sorted by kind/namespace/name, optionally only one kind and/or namespace. */
   async list(kind?: string, namespace?: string): Promise<Resource[]> {
-    const [docs, metas] = await this.exec('list', (m) => m.hgetall(this.keys.resources).hgetall(this.keys.resourceMeta));
+    const [docs, metas] = await this.#exec('list', (m) => m.hgetall(this.keys.resources).hgetall(this.keys.resourceMeta));
     const meta = metas as Record<string, string>;
     return sortedEntries(docs as Record<string, string>)
       .filter(([key]) => {
@@ -140,7 +141,7 @@ export class Store {
       throw new StoreError('ESTORE_INVALID', `heartbeat TTL must be a whole number of seconds >= 1, got ${ttlSeconds}`);
     }
     const record = JSON.stringify({ ...node, lastSeen: Date.now() });
-    await this.run('heartbeat', () => this.redis.set(this.keys.node(node.name), record, 'EX', ttlSeconds));
+    await this.#run('heartbeat', () => this.redis.set(this.keys.node(node.name), record, 'EX', ttlSeconds));
   }
 
   /**
@@ -149,12 +150,12 @@ export class Store {
    */
   async publishNodeStatus(name: string, status: NodeStatusReport, ttlSeconds: number): Promise<void> {
     checkName('node name', name);
-    await this.run('publishNodeStatus', () => this.redis.set(this.keys.nodeStatus(name), JSON.stringify(status), 'EX', ttlSeconds));
+    await this.#run('publishNodeStatus', () => this.redis.set(this.keys.nodeStatus(name), JSON.stringify(status), 'EX', ttlSeconds));
   }
 
   /** Every live daemon's last report, by node name. */
   async nodeStatuses(): Promise<NodeStatuses> {
-    return this.run('nodeStatuses', async () => {
+    return this.#run('nodeStatuses', async () => {
       const keys = await this.scanKeys(this.keys.nodeStatusPattern);
       const out: NodeStatuses = { reports: new Map(), invalid: [] };
       if (keys.length === 0) return out;
@@ -174,13 +175,13 @@ export class Store {
   }
 
   async getNode(name: string): Promise<NodeRecord | undefined> {
-    const raw = await this.run('getNode', () => this.redis.get(this.keys.node(name)));
+    const raw = await this.#run('getNode', () => this.redis.get(this.keys.node(name)));
     return raw ? decodeRecord(nodeRecord(), raw, this.keys.node(name)) : undefined;
   }
 
   /** Live nodes (heartbeat not yet expired), sorted by name. */
   async listNodes(): Promise<NodeRecord[]> {
-    return this.run('listNodes', async () => {
+    return this.#run('listNodes', async () => {
       const keys = await this.scanKeys(this.keys.nodePattern);
       if (keys.length === 0) return [];
       const values = await this.redis.mget(...keys);
@@ -203,9 +204,9 @@ export class Store {
     const k = this.keys;
     const { namespace, service: name } = endpoint;
     const keys = [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, name), k.vips, k.vipOwners, k.vipEpoch, k.mesh];
-    const args = [k.channel, this.maxlen, serviceKey(namespace, name), endpointKey(endpoint), encodeEndpoint(endpoint), endpoint.port, name, namespace];
-    const reply = (await this.run('enroll', () =>
-      withVipClaim(this.redis, k, { namespace, name }, (c) => this.scripts.enroll(keys, [...args, c.vip, c.cidr, DEFAULT_VIP_CIDR])),
+    const args = [k.channel, this.#maxlen, serviceKey(namespace, name), endpointKey(endpoint), encodeEndpoint(endpoint), endpoint.port, name, namespace];
+    const reply = (await this.#run('enroll', () =>
+      withVipClaim(this.redis, k, { namespace, name }, (c) => this.#scripts.enroll(keys, [...args, c.vip, c.cidr, DEFAULT_VIP_CIDR])),
     )) as [number, EnrollResult['action'], string];
     return { revision: Number(reply[0]), action: reply[1], vip: reply[2] };
   }
@@ -214,10 +215,10 @@ export class Store {
   async unenroll(namespace: string, service: string, filter: UnenrollFilter = {}): Promise<UnenrollResult> {
     const k = this.keys;
     const svc = serviceKey(namespace, service);
-    const reply = (await this.run('unenroll', () =>
-      this.scripts.unenroll(
+    const reply = (await this.#run('unenroll', () =>
+      this.#scripts.unenroll(
         [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, service), k.vips, k.vipOwners, k.vipEpoch],
-        [k.channel, this.maxlen, svc, filter.node ?? '', filter.address ?? '', filter.port ?? ''],
+        [k.channel, this.#maxlen, svc, filter.node ?? '', filter.address ?? '', filter.port ?? ''],
       ),
     )) as [number, number, number];
     const [revision, removed, serviceDeleted] = reply;
@@ -235,8 +236,8 @@ export class Store {
   async updateEndpoint(endpoint: EndpointRecord): Promise<{ revision: number; action: 'updated' | 'unchanged' | 'missing' }> {
     checkEndpoint(endpoint);
     const k = this.keys;
-    const reply = (await this.run('updateEndpoint', () =>
-      this.scripts.updateEndpoint([k.revision, k.endpoints, k.changes], [k.channel, this.maxlen, endpointKey(endpoint), encodeEndpoint(endpoint)]),
+    const reply = (await this.#run('updateEndpoint', () =>
+      this.#scripts.updateEndpoint([k.revision, k.endpoints, k.changes], [k.channel, this.#maxlen, endpointKey(endpoint), encodeEndpoint(endpoint)]),
     )) as [number, 'updated' | 'unchanged' | 'missing'];
     return { revision: Number(reply[0]), action: reply[1] };
   }
@@ -252,22 +253,22 @@ export class Store {
     checkName('namespace', namespace);
     checkName('name', name);
     const k = this.keys;
-    const reply = await this.run('allocateVip', () =>
+    const reply = await this.#run('allocateVip', () =>
       withVipClaim(this.redis, k, { namespace, name }, (c) =>
-        this.scripts.claimVip([k.vips, k.vipOwners, k.vipEpoch, k.mesh], [serviceKey(namespace, name), c.vip, c.cidr, DEFAULT_VIP_CIDR]),
+        this.#scripts.claimVip([k.vips, k.vipOwners, k.vipEpoch, k.mesh], [serviceKey(namespace, name), c.vip, c.cidr, DEFAULT_VIP_CIDR]),
       ),
     );
     return String(reply[1]);
   }
 
   async getService(namespace: string, name: string): Promise<ServiceRecord | undefined> {
-    const raw = await this.run('getService', () => this.redis.hget(this.keys.services, serviceKey(namespace, name)));
+    const raw = await this.#run('getService', () => this.redis.hget(this.keys.services, serviceKey(namespace, name)));
     return raw ? decodeRecord(serviceRecord(), raw, `service ${serviceKey(namespace, name)}`) : undefined;
   }
 
   /** Services sorted by namespace/name. */
   async listServices(namespace?: string): Promise<ServiceRecord[]> {
-    const all = await this.run('listServices', () => this.redis.hgetall(this.keys.services));
+    const all = await this.#run('listServices', () => this.redis.hgetall(this.keys.services));
     return sortedEntries(all)
       .filter(([key]) => !namespace || key.startsWith(`${namespace}/`))
       .map(([key, v]) => decodeRecord(serviceRecord(), v, `service ${key}`));
@@ -275,7 +276,7 @@ export class Store {
 
   /** Endpoints sorted by endpoint key (namespace/service/node/address:port). */
   async listEndpoints(filter: EndpointFilter = {}): Promise<EndpointRecord[]> {
-    const all = await this.run('listEndpoints', () => this.redis.hgetall(this.keys.endpoints));
+    const all = await this.#run('listEndpoints', () => this.redis.hgetall(this.keys.endpoints));
     return sortedEntries(all)
       .map(([key, v]) => decodeRecord(endpointRecord(), v, `endpoint ${key}`))
       .filter(
@@ -290,7 +291,7 @@ export class Store {
 
   /** The mesh-wide settings, with defaults for what was never set. */
   async meshSettings(): Promise<MeshSettings> {
-    return this.run('meshSettings', () => readMeshSettings(this.redis, this.keys));
+    return this.#run('meshSettings', () => readMeshSettings(this.redis, this.keys));
   }
 
   /**
@@ -298,7 +299,7 @@ export class Store {
    * range; VipError EVIP_RANGE_IN_USE if any VIP already handed out lies outside it.
    */
   async setMeshSettings(settings: MeshSettings): Promise<MeshSettings> {
-    return this.run('setMeshSettings', () => writeMeshSettings(this.redis, this.keys, this.scripts.setMesh, settings));
+    return this.#run('setMeshSettings', () => writeMeshSettings(this.redis, this.keys, this.#scripts.setMesh, settings));
   }
 
   // ---- snapshots and the change log ---------------------------------------------
@@ -306,7 +307,7 @@ export class Store {
   /** Everything a proxy needs, read in one MULTI so it matches exactly one revision. */
   async snapshot(): Promise<Snapshot> {
     const k = this.keys;
-    const [rev, docs, metas, services, endpoints] = await this.exec('snapshot', (m) =>
+    const [rev, docs, metas, services, endpoints] = await this.#exec('snapshot', (m) =>
       m.get(k.revision).hgetall(k.resources).hgetall(k.resourceMeta).hgetall(k.services).hgetall(k.endpoints),
     );
     const meta = metas as Record<string, string>;
@@ -325,7 +326,7 @@ export class Store {
    */
   async changesSince(revision: number): Promise<Change[] | undefined> {
     const k = this.keys;
-    const [rev, entries] = await this.exec('changesSince', (m) => m.get(k.revision).xrange(k.changes, `${revision + 1}-0`, '+'));
+    const [rev, entries] = await this.#exec('changesSince', (m) => m.get(k.revision).xrange(k.changes, `${revision + 1}-0`, '+'));
     const current = Number(rev ?? 0);
     if (current < revision) return undefined;
     const changes: Change[] = [];
@@ -354,8 +355,8 @@ export class Store {
     return keys;
   }
 
-  private async exec(op: string, build: (m: ChainableCommander) => ChainableCommander): Promise<unknown[]> {
-    return this.run(op, async () => {
+  async #exec(op: string, build: (m: ChainableCommander) => ChainableCommander): Promise<unknown[]> {
+    return this.#run(op, async () => {
       const replies = (await build(this.redis.multi()).exec()) ?? [];
       return replies.map(([err, value]) => {
         if (err) throw err;
@@ -365,7 +366,7 @@ export class Store {
   }
 
   /** Maps client and server failures to StoreError with a stable code. */
-  private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
@@ -375,7 +376,7 @@ export class Store {
 }
 
 function toStoreError(op: string, err: unknown, opts: StoreOptions): AmbitError {
-  if (err instanceof AmbitError) return err;
+  if (isAmbitError(err)) return err;
   const msg = err instanceof Error ? err.message : String(err);
   const scripted = /^(ESTORE_[A-Z_]+) (.*)$/s.exec(msg);
   if (scripted && isStoreErrorCode(scripted[1]!)) return new StoreError(scripted[1], scripted[2]!.split('\nscript:')[0]!.trim(), { op });

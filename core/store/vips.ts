@@ -31,12 +31,7 @@ const LOOKUP_ONLY: VipCandidate = { vip: '', cidr: '' };
  * owner that already holds a VIP (every re-enroll) costs one round trip and no read of the
  * whole VIP table. Throws VipError EVIP_EXHAUSTED when the range is full; nothing is written.
  */
-export async function withVipClaim(
-  redis: Redis,
-  keys: Keys,
-  owner: ServiceKey,
-  attempt: (candidate: VipCandidate) => Promise<unknown>,
-): Promise<unknown[]> {
+export async function withVipClaim(redis: Redis, keys: Keys, owner: ServiceKey, attempt: (candidate: VipCandidate) => Promise<unknown>): Promise<unknown[]> {
   let candidate = LOOKUP_ONLY;
   let reason = '';
   for (let i = 0; i < MAX_ATTEMPTS; i++) {
@@ -64,7 +59,10 @@ export async function writeMeshSettings(redis: Redis, keys: Keys, setMesh: Scrip
     const { vips, epoch } = await readVips(redis, keys);
     const outside = Object.entries(vips).filter(([vip]) => !inRange(vip, range));
     if (outside.length > 0) {
-      const some = outside.slice(0, 3).map(([vip, owner]) => `${vip} (${owner})`).join(', ');
+      const some = outside
+        .slice(0, 3)
+        .map(([vip, owner]) => `${vip} (${owner})`)
+        .join(', ');
       const more = outside.length > 3 ? ` and ${outside.length - 3} more` : '';
       throw new VipError(
         'EVIP_RANGE_IN_USE',
@@ -90,9 +88,7 @@ async function readVips(redis: Redis, keys: Keys): Promise<{ vipCidr: string; vi
 }
 
 function conflict(what: string, reason: string): StoreError {
-  return new StoreError(
-    'ESTORE_CONFLICT',
-    `could not ${what} in ${MAX_ATTEMPTS} attempts (last: ${reason}): other writers kept changing the VIPs; try again`,
-    { reason },
-  );
+  return new StoreError('ESTORE_CONFLICT', `could not ${what} in ${MAX_ATTEMPTS} attempts (last: ${reason}): other writers kept changing the VIPs; try again`, {
+    reason,
+  });
 }

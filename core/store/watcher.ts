@@ -43,94 +43,94 @@ export interface WatcherStats {
 }
 
 export class Watcher extends EventEmitter<WatcherEvents> {
-  private readonly store: Store;
-  private readonly sub: Redis;
-  private snap: Snapshot | undefined;
-  private resyncCount = 0;
-  private connected = false;
-  private closed = false;
+  readonly #store: Store;
+  readonly #sub: Redis;
+  #snap: Snapshot | undefined;
+  #resyncCount = 0;
+  #connected = false;
+  #closed = false;
   // The work loop: one read at a time, so changes are applied and emitted in order.
-  private running = false;
-  private wantResync = true;
-  private wantCatchUp = false;
-  private readonly poll: NodeJS.Timeout | undefined;
-  private retry: NodeJS.Timeout | undefined;
-  private readonly first: Promise<Snapshot>;
-  private resolveFirst!: (s: Snapshot) => void;
+  #running = false;
+  #wantResync = true;
+  #wantCatchUp = false;
+  readonly #poll: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  readonly #first: Promise<Snapshot>;
+  #resolveFirst!: (s: Snapshot) => void;
 
   constructor(options: WatcherOptions = {}) {
     super();
     // A watcher serves through outages, so it never gives up on Redis.
     const opts: StoreOptions = { ...options, retryForever: true };
-    this.store = new Store(createRedis(opts, 'watcher'), opts);
+    this.#store = new Store(createRedis(opts, 'watcher'), opts);
     // We resubscribe ourselves on every connect, then resync, so the snapshot is read
     // only once notifications for anything after it are certain to arrive.
-    this.sub = createRedis(opts, 'watcher-sub', { autoResubscribe: false });
-    this.first = new Promise((resolve) => (this.resolveFirst = resolve));
-    this.sub.on('ready', () => void this.onConnect());
-    this.sub.on('close', () => this.onDisconnect());
-    this.sub.on('message', (channel: string, message: string) => this.onNotify(channel, message));
-    this.sub.connect().catch(() => undefined); // retries continue; events above report
-    this.store.redis.connect().catch(() => undefined);
+    this.#sub = createRedis(opts, 'watcher-sub', { autoResubscribe: false });
+    this.#first = new Promise((resolve) => (this.#resolveFirst = resolve));
+    this.#sub.on('ready', () => void this.#onConnect());
+    this.#sub.on('close', () => this.#onDisconnect());
+    this.#sub.on('message', (channel: string, message: string) => this.#onNotify(channel, message));
+    this.#sub.connect().catch(() => undefined); // retries continue; events above report
+    this.#store.redis.connect().catch(() => undefined);
     const every = options.pollIntervalMs ?? DEFAULT_POLL_MS;
     if (every > 0) {
-      this.poll = setInterval(() => this.schedule('catchUp'), every);
-      this.poll.unref();
+      this.#poll = setInterval(() => this.#schedule('catchUp'), every);
+      this.#poll.unref();
     }
   }
 
   /** Resolves with the first snapshot. */
   ready(): Promise<Snapshot> {
-    return this.first;
+    return this.#first;
   }
 
   /** The last snapshot with every change since applied; undefined until the first one. Treat as read-only. */
   current(): Snapshot | undefined {
-    return this.snap;
+    return this.#snap;
   }
 
   /** How many times a full snapshot replaced the incremental stream. */
   get resyncs(): number {
-    return this.resyncCount;
+    return this.#resyncCount;
   }
 
   stats(): WatcherStats {
-    return { revision: this.snap?.revision ?? 0, resyncs: this.resyncCount, connected: this.connected };
+    return { revision: this.#snap?.revision ?? 0, resyncs: this.#resyncCount, connected: this.#connected };
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.poll);
-    clearTimeout(this.retry);
+    this.#closed = true;
+    clearInterval(this.#poll);
+    clearTimeout(this.#retry);
     // disconnect, not quit: commands queued during an outage would otherwise wait forever.
-    this.sub.disconnect();
-    this.store.redis.disconnect();
+    this.#sub.disconnect();
+    this.#store.redis.disconnect();
   }
 
-  private async onConnect(): Promise<void> {
+  async #onConnect(): Promise<void> {
     try {
-      await this.sub.subscribe(this.store.keys.channel);
+      await this.#sub.subscribe(this.#store.keys.channel);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'subscribe failed; will retry on reconnect');
       return;
     }
-    const wasDown = this.snap !== undefined;
-    this.connected = true;
+    const wasDown = this.#snap !== undefined;
+    this.#connected = true;
     this.emit('connected');
     // Anything may have happened while we were away (even a Redis restart): start over.
-    if (wasDown) log.info({ revision: this.snap?.revision }, 'subscriber reconnected; resyncing');
-    this.schedule('resync');
+    if (wasDown) log.info({ revision: this.#snap?.revision }, 'subscriber reconnected; resyncing');
+    this.#schedule('resync');
   }
 
-  private onDisconnect(): void {
-    if (!this.connected || this.closed) return;
-    this.connected = false;
-    log.warn({ revision: this.snap?.revision }, 'lost Redis; serving the last snapshot until it is back');
+  #onDisconnect(): void {
+    if (!this.#connected || this.#closed) return;
+    this.#connected = false;
+    log.warn({ revision: this.#snap?.revision }, 'lost Redis; serving the last snapshot until it is back');
     this.emit('disconnected');
   }
 
-  private onNotify(channel: string, message: string): void {
-    if (channel !== this.store.keys.channel) return;
+  #onNotify(channel: string, message: string): void {
+    if (channel !== this.#store.keys.channel) return;
     let revision = Number.NaN;
     try {
       revision = Number((JSON.parse(message) as { revision?: unknown }).revision);
@@ -138,71 +138,71 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       // Not ours to understand; the change log is the truth, so just look.
     }
     // Older or equal: already seen (the snapshot read may overtake its notification).
-    if (this.snap && revision <= this.snap.revision) return;
-    this.schedule('catchUp');
+    if (this.#snap && revision <= this.#snap.revision) return;
+    this.#schedule('catchUp');
   }
 
-  private schedule(what: 'resync' | 'catchUp'): void {
-    if (what === 'resync') this.wantResync = true;
-    else this.wantCatchUp = true;
-    if (this.running || this.closed || !this.connected) return;
-    this.running = true;
-    void this.drain().finally(() => {
-      this.running = false;
-      if (!this.closed && this.connected && !this.retry && (this.wantResync || this.wantCatchUp)) this.schedule('catchUp');
+  #schedule(what: 'resync' | 'catchUp'): void {
+    if (what === 'resync') this.#wantResync = true;
+    else this.#wantCatchUp = true;
+    if (this.#running || this.#closed || !this.#connected) return;
+    this.#running = true;
+    void this.#drain().finally(() => {
+      this.#running = false;
+      if (!this.#closed && this.#connected && !this.#retry && (this.#wantResync || this.#wantCatchUp)) this.#schedule('catchUp');
     });
   }
 
-  private async drain(): Promise<void> {
-    while (!this.closed && (this.wantResync || this.wantCatchUp)) {
+  async #drain(): Promise<void> {
+    while (!this.#closed && (this.#wantResync || this.#wantCatchUp)) {
       try {
-        if (this.wantResync || !this.snap) {
-          this.wantResync = this.wantCatchUp = false;
-          await this.resync();
+        if (this.#wantResync || !this.#snap) {
+          this.#wantResync = this.#wantCatchUp = false;
+          await this.#resync();
         } else {
-          this.wantCatchUp = false;
-          await this.catchUp(this.snap);
+          this.#wantCatchUp = false;
+          await this.#catchUp(this.#snap);
         }
       } catch (err) {
-        if (this.closed) return;
+        if (this.#closed) return;
         log.warn({ err: (err as Error).message }, 'reading the store failed; resyncing shortly');
-        this.retry = setTimeout(() => {
-          this.retry = undefined;
-          this.schedule('resync');
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          this.#schedule('resync');
         }, RETRY_MS);
-        this.retry.unref();
+        this.#retry.unref();
         return;
       }
     }
   }
 
-  private async resync(): Promise<void> {
-    const snap = await this.store.snapshot();
-    if (this.closed) return;
-    const resync = this.snap !== undefined;
-    if (resync) this.resyncCount++;
-    this.snap = snap;
-    log.info({ revision: snap.revision, resync, resyncs: this.resyncCount }, resync ? 'resynced from a full snapshot' : 'loaded snapshot');
-    this.safeEmit('snapshot', snap, { resync });
-    this.resolveFirst(snap);
+  async #resync(): Promise<void> {
+    const snap = await this.#store.snapshot();
+    if (this.#closed) return;
+    const resync = this.#snap !== undefined;
+    if (resync) this.#resyncCount++;
+    this.#snap = snap;
+    log.info({ revision: snap.revision, resync, resyncs: this.#resyncCount }, resync ? 'resynced from a full snapshot' : 'loaded snapshot');
+    this.#safeEmit('snapshot', snap, { resync });
+    this.#resolveFirst(snap);
   }
 
-  private async catchUp(snap: Snapshot): Promise<void> {
-    const changes = await this.store.changesSince(snap.revision);
-    if (this.closed) return;
+  async #catchUp(snap: Snapshot): Promise<void> {
+    const changes = await this.#store.changesSince(snap.revision);
+    if (this.#closed) return;
     if (!changes) {
       log.info({ revision: snap.revision }, 'change log cannot fill the gap (trimmed, or Redis went back); resyncing');
-      await this.resync();
+      await this.#resync();
       return;
     }
     for (const change of changes) {
       applyChange(snap, change);
-      this.safeEmit('change', change);
+      this.#safeEmit('change', change);
     }
   }
 
   /** A consumer's exception must not stop the stream for the others. */
-  private safeEmit<K extends 'snapshot' | 'change'>(event: K, ...args: WatcherEvents[K]): void {
+  #safeEmit<K extends 'snapshot' | 'change'>(event: K, ...args: WatcherEvents[K]): void {
     try {
       (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
     } catch (err) {

@@ -51,11 +51,7 @@ export function inRange(vip: string, range: CidrRange | string = DEFAULT_VIP_CID
  * spelling of an address; addresses outside the range are ignored). Throws
  * VipError EVIP_EXHAUSTED when every usable address is taken.
  */
-export function allocateVip(
-  service: ServiceKey,
-  allocated: Iterable<string>,
-  range: CidrRange | string = DEFAULT_VIP_CIDR,
-): string {
+export function allocateVip(service: ServiceKey, allocated: Iterable<string>, range: CidrRange | string = DEFAULT_VIP_CIDR): string {
   const r = typeof range === 'string' ? parseCidr(range) : range;
   const taken = new Set<bigint>();
   for (const vip of allocated) {

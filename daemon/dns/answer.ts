@@ -28,7 +28,12 @@ export interface RawHeader {
 export function readHeader(message: Buffer): RawHeader | undefined {
   if (message.length < HEADER_BYTES) return undefined;
   const flags = message.readUInt16BE(2);
-  return { id: message.readUInt16BE(0), isResponse: (flags & QR) !== 0, opcode: (flags & OPCODE_MASK) >> 11, recursionDesired: (flags & dnsPacket.RECURSION_DESIRED) !== 0 };
+  return {
+    id: message.readUInt16BE(0),
+    isResponse: (flags & QR) !== 0,
+    opcode: (flags & OPCODE_MASK) >> 11,
+    recursionDesired: (flags & dnsPacket.RECURSION_DESIRED) !== 0,
+  };
 }
 
 /**
@@ -66,7 +71,9 @@ export function reply(query: DecodedPacket, options: ReplyOptions): Buffer {
       options.rcode,
     questions: query.questions ?? [],
     answers: options.answers ?? [],
-    additionals: opt ? [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] : [],
+    additionals: opt
+      ? [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }]
+      : [],
   };
   let out = dnsPacket.encode(packet);
   if (options.udp && out.length > udpLimit(query)) {

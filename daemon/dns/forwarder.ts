@@ -90,38 +90,44 @@ function isAnswerTo(answer: Buffer, id: number): boolean {
 
 /** One exchange with one upstream: the first of answer, error or timeout wins, then the socket is released. */
 class Attempt {
-  private done = false;
-  private readonly timer: NodeJS.Timeout;
+  #done = false;
+  readonly #timer: NodeJS.Timeout;
+  readonly #upstream: Upstream;
+  readonly #resolve: (answer: Buffer) => void;
+  readonly #reject: (err: DnsError) => void;
+  readonly #release: () => void;
 
-  constructor(
-    private readonly upstream: Upstream,
-    timeoutMs: number,
-    private readonly resolve: (answer: Buffer) => void,
-    private readonly reject: (err: DnsError) => void,
-    private readonly release: () => void,
-  ) {
-    this.timer = setTimeout(() => {
-      if (this.end()) {
-        this.reject(new DnsError('EDNS_UPSTREAM_TIMEOUT', `upstream ${formatUpstream(upstream)} did not answer within ${timeoutMs} ms`, { upstream: formatUpstream(upstream) }));
+  constructor(upstream: Upstream, timeoutMs: number, resolve: (answer: Buffer) => void, reject: (err: DnsError) => void, release: () => void) {
+    this.#upstream = upstream;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#release = release;
+    this.#timer = setTimeout(() => {
+      if (this.#end()) {
+        this.#reject(
+          new DnsError('EDNS_UPSTREAM_TIMEOUT', `upstream ${formatUpstream(upstream)} did not answer within ${timeoutMs} ms`, {
+            upstream: formatUpstream(upstream),
+          }),
+        );
       }
     }, timeoutMs);
   }
 
   succeed(answer: Buffer): void {
-    if (this.end()) this.resolve(answer);
+    if (this.#end()) this.#resolve(answer);
   }
 
   fail(err: Error): void {
-    const where = formatUpstream(this.upstream);
-    if (this.end()) this.reject(new DnsError('EDNS_UPSTREAM_UNREACHABLE', `upstream ${where} failed: ${err.message}`, { upstream: where }, { cause: err }));
+    const where = formatUpstream(this.#upstream);
+    if (this.#end()) this.#reject(new DnsError('EDNS_UPSTREAM_UNREACHABLE', `upstream ${where} failed: ${err.message}`, { upstream: where }, { cause: err }));
   }
 
   /** True for the first caller only. */
-  private end(): boolean {
-    if (this.done) return false;
-    this.done = true;
-    clearTimeout(this.timer);
-    this.release();
+  #end(): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    clearTimeout(this.#timer);
+    this.#release();
     return true;
   }
 }

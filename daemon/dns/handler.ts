@@ -37,27 +37,29 @@ interface Outcome {
 }
 
 export class QueryHandler {
-  private readonly domain: string;
-  private readonly svcZone: string;
-  private inflight = 0;
+  readonly #domain: string;
+  readonly #svcZone: string;
+  #inflight = 0;
+  readonly #options: QueryHandlerOptions;
 
-  constructor(private readonly options: QueryHandlerOptions) {
-    this.domain = normalizeName(options.domain);
-    this.svcZone = `svc.${this.domain}`;
+  constructor(options: QueryHandlerOptions) {
+    this.#options = options;
+    this.#domain = normalizeName(options.domain);
+    this.#svcZone = `svc.${this.#domain}`;
   }
 
   async handle(message: Buffer, transport: Transport): Promise<Buffer | undefined> {
     const started = performance.now();
-    const outcome = await this.dispatch(message, transport);
+    const outcome = await this.#dispatch(message, transport);
     try {
-      this.options.metrics?.onQuery({ type: outcome.type, result: outcome.result, transport, durationMs: performance.now() - started });
+      this.#options.metrics?.onQuery({ type: outcome.type, result: outcome.result, transport, durationMs: performance.now() - started });
     } catch (err) {
       log.warn({ err }, 'DNS metrics hook threw');
     }
     return outcome.reply;
   }
 
-  private async dispatch(message: Buffer, transport: Transport): Promise<Outcome> {
+  async #dispatch(message: Buffer, transport: Transport): Promise<Outcome> {
     const header = readHeader(message);
     // Too short to answer, or a response: replying to responses is how two servers loop.
     if (!header || header.isResponse) return { reply: undefined, type: 'NONE', result: 'malformed' };
@@ -77,46 +79,50 @@ export class QueryHandler {
     if ((question.class ?? 'IN') === 'IN') {
       let hit: { addresses: string[] } | undefined;
       try {
-        hit = this.lookup(name);
+        hit = this.#lookup(name);
       } catch (err) {
         log.error({ err: new DnsError('EDNS_LOOKUP', `mesh lookup of ${name} threw`, { name }, { cause: err }) }, 'mesh DNS lookup failed');
         return { reply: reply(query, { rcode: RCODE.SERVFAIL, authoritative: false, udp }), type, result: 'servfail' };
       }
       if (hit) {
-        const answers = addressRecords(question.name, type, hit.addresses, this.options.ttl);
+        const answers = addressRecords(question.name, type, hit.addresses, this.#options.ttl);
         return { reply: reply(query, { rcode: RCODE.NOERROR, authoritative: true, answers, udp }), type, result: 'answered' };
       }
-      if (inZone(name, this.svcZone)) {
+      if (inZone(name, this.#svcZone)) {
         return { reply: reply(query, { rcode: RCODE.NXDOMAIN, authoritative: true, udp }), type, result: 'nxdomain' };
       }
     }
-    return this.forward(message, query, transport, type);
+    return this.#forward(message, query, transport, type);
   }
 
-  private lookup(name: string): { addresses: string[] } | undefined {
-    for (const candidate of candidateNames(name, this.domain)) {
-      const hit = this.options.resolve(candidate);
+  #lookup(name: string): { addresses: string[] } | undefined {
+    for (const candidate of candidateNames(name, this.#domain)) {
+      const hit = this.#options.resolve(candidate);
       if (hit) return hit;
     }
     return undefined;
   }
 
-  private async forward(message: Buffer, query: DecodedPacket, transport: Transport, type: string): Promise<Outcome> {
-    const servfail = (): Outcome => ({ reply: reply(query, { rcode: RCODE.SERVFAIL, authoritative: false, udp: transport === 'udp' }), type, result: 'servfail' });
+  async #forward(message: Buffer, query: DecodedPacket, transport: Transport, type: string): Promise<Outcome> {
+    const servfail = (): Outcome => ({
+      reply: reply(query, { rcode: RCODE.SERVFAIL, authoritative: false, udp: transport === 'udp' }),
+      type,
+      result: 'servfail',
+    });
     // Shed load instead of opening sockets without bound while upstreams are slow.
-    if (this.inflight >= this.options.maxInflightForwards) {
-      log.warn({ err: new DnsError('EDNS_OVERLOADED', `${this.inflight} forwarded queries outstanding`) }, 'DNS forwarder overloaded; answering SERVFAIL');
+    if (this.#inflight >= this.#options.maxInflightForwards) {
+      log.warn({ err: new DnsError('EDNS_OVERLOADED', `${this.#inflight} forwarded queries outstanding`) }, 'DNS forwarder overloaded; answering SERVFAIL');
       return servfail();
     }
-    this.inflight++;
+    this.#inflight++;
     try {
-      const answer = await forwardQuery(message, transport, this.options.upstreams(), this.options.forwardTimeoutMs);
+      const answer = await forwardQuery(message, transport, this.#options.upstreams(), this.#options.forwardTimeoutMs);
       return { reply: answer, type, result: 'forwarded' };
     } catch (err) {
       log.debug({ err, name: query.questions?.[0]?.name, type }, 'forwarding failed; answering SERVFAIL');
       return servfail();
     } finally {
-      this.inflight--;
+      this.#inflight--;
     }
   }
 }

@@ -45,31 +45,34 @@ export interface MeshDnsServerOptions {
 }
 
 export class MeshDnsServer {
-  private udp: UdpSocket | undefined;
-  private tcp: TcpServer | undefined;
-  private readonly connections = new Set<Socket>();
-  private handler: QueryHandler | undefined;
-  private upstreams: UpstreamSource | undefined;
-  private closed = false;
-  private boundPort = 0;
+  #udp: UdpSocket | undefined;
+  #tcp: TcpServer | undefined;
+  readonly #connections = new Set<Socket>();
+  #handler: QueryHandler | undefined;
+  #upstreams: UpstreamSource | undefined;
+  #closed = false;
+  #boundPort = 0;
+  readonly #options: MeshDnsServerOptions;
 
-  constructor(private readonly options: MeshDnsServerOptions) {}
+  constructor(options: MeshDnsServerOptions) {
+    this.#options = options;
+  }
 
   /** Bind both sockets and load the upstreams. Rejects with DnsError EDNS_BIND. */
   async start(): Promise<void> {
-    const address = this.address;
-    await this.bind(address, this.options.port ?? DEFAULT_DNS_PORT);
-    await this.setUpstreams(this.options.upstreams);
-    this.handler = new QueryHandler({
-      resolve: this.options.resolve,
-      domain: this.options.domain ?? DEFAULT_MESH_DOMAIN,
-      ttl: this.options.ttl ?? DEFAULT_DNS_TTL,
-      upstreams: () => this.upstreams?.current() ?? [],
-      forwardTimeoutMs: this.options.forwardTimeoutMs ?? 4000,
-      maxInflightForwards: this.options.maxInflightForwards ?? 1024,
-      metrics: this.options.metrics,
+    const address = this.#address;
+    await this.#bind(address, this.#options.port ?? DEFAULT_DNS_PORT);
+    await this.setUpstreams(this.#options.upstreams);
+    this.#handler = new QueryHandler({
+      resolve: this.#options.resolve,
+      domain: this.#options.domain ?? DEFAULT_MESH_DOMAIN,
+      ttl: this.#options.ttl ?? DEFAULT_DNS_TTL,
+      upstreams: () => this.#upstreams?.current() ?? [],
+      forwardTimeoutMs: this.#options.forwardTimeoutMs ?? 4000,
+      maxInflightForwards: this.#options.maxInflightForwards ?? 1024,
+      metrics: this.#options.metrics,
     });
-    log.info({ address, port: this.boundPort }, 'DNS server listening (UDP and TCP)');
+    log.info({ address, port: this.#boundPort }, 'DNS server listening (UDP and TCP)');
   }
 
   /**
@@ -80,29 +83,29 @@ export class MeshDnsServer {
   async setUpstreams(upstreams: (string | Upstream)[] | undefined): Promise<void> {
     const source = new UpstreamSource({
       upstreams,
-      resolvConfPath: this.options.resolvConfPath,
-      listen: { address: this.address, port: this.boundPort },
+      resolvConfPath: this.#options.resolvConfPath,
+      listen: { address: this.#address, port: this.#boundPort },
     });
     await source.load();
-    this.upstreams = source;
+    this.#upstreams = source;
   }
 
-  private get address(): string {
-    return this.options.address ?? DEFAULT_DNS_ADDRESS;
+  get #address(): string {
+    return this.#options.address ?? DEFAULT_DNS_ADDRESS;
   }
 
   /** The port both sockets are bound to. */
   get port(): number {
-    return this.boundPort;
+    return this.#boundPort;
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const socket of this.connections) socket.destroy();
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const socket of this.#connections) socket.destroy();
     await Promise.all([
-      this.udp ? new Promise<void>((resolve) => this.udp!.close(() => resolve())) : undefined,
-      this.tcp ? new Promise<void>((resolve) => this.tcp!.close(() => resolve())) : undefined,
+      this.#udp ? new Promise<void>((resolve) => this.#udp!.close(() => resolve())) : undefined,
+      this.#tcp ? new Promise<void>((resolve) => this.#tcp!.close(() => resolve())) : undefined,
     ]);
   }
 
@@ -110,14 +113,14 @@ export class MeshDnsServer {
    * With port 0 UDP picks a free port first and TCP takes the same one; if
    * that TCP port is taken, try again with another (clients expect one port).
    */
-  private async bind(address: string, port: number): Promise<void> {
+  async #bind(address: string, port: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const udp = await this.bindUdp(address, port);
+      const udp = await this.#bindUdp(address, port);
       const udpPort = udp.address().port;
       try {
-        this.tcp = await this.bindTcp(address, udpPort);
-        this.udp = udp;
-        this.boundPort = udpPort;
+        this.#tcp = await this.#bindTcp(address, udpPort);
+        this.#udp = udp;
+        this.#boundPort = udpPort;
         return;
       } catch (err) {
         udp.close();
@@ -126,7 +129,7 @@ export class MeshDnsServer {
     }
   }
 
-  private async bindUdp(address: string, port: number): Promise<UdpSocket> {
+  async #bindUdp(address: string, port: number): Promise<UdpSocket> {
     const udp = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
     try {
       udp.bind(port, address);
@@ -137,16 +140,16 @@ export class MeshDnsServer {
     }
     udp.on('error', (err) => log.warn({ err }, 'DNS UDP socket error'));
     udp.on('message', (message, client) => {
-      void this.handle(message, 'udp').then((out) => {
-        if (out && !this.closed) udp.send(out, client.port, client.address, (err) => err && log.debug({ err }, 'could not send a DNS reply'));
+      void this.#handle(message, 'udp').then((out) => {
+        if (out && !this.#closed) udp.send(out, client.port, client.address, (err) => err && log.debug({ err }, 'could not send a DNS reply'));
       });
     });
     return udp;
   }
 
-  private async bindTcp(address: string, port: number): Promise<TcpServer> {
-    const tcp = createServer((socket) => this.serveTcp(socket));
-    tcp.maxConnections = this.options.maxTcpConnections ?? 512;
+  async #bindTcp(address: string, port: number): Promise<TcpServer> {
+    const tcp = createServer((socket) => this.#serveTcp(socket));
+    tcp.maxConnections = this.#options.maxTcpConnections ?? 512;
     try {
       tcp.listen(port, address);
       await once(tcp, 'listening');
@@ -158,25 +161,25 @@ export class MeshDnsServer {
   }
 
   /** Queries on one connection may be pipelined; each reply is written when ready (RFC 7766 allows any order). */
-  private serveTcp(socket: Socket): void {
-    this.connections.add(socket);
+  #serveTcp(socket: Socket): void {
+    this.#connections.add(socket);
     const reader = new FrameReader();
-    socket.setTimeout(this.options.tcpIdleTimeoutMs ?? 10_000, () => socket.destroy());
+    socket.setTimeout(this.#options.tcpIdleTimeoutMs ?? 10_000, () => socket.destroy());
     socket.on('error', (err) => log.debug({ err }, 'DNS TCP connection error'));
-    socket.on('close', () => this.connections.delete(socket));
+    socket.on('close', () => this.#connections.delete(socket));
     socket.on('data', (chunk: Buffer) => {
       for (const message of reader.push(chunk)) {
-        void this.handle(message, 'tcp').then((out) => {
+        void this.#handle(message, 'tcp').then((out) => {
           if (out && socket.writable) socket.write(frame(out));
         });
       }
     });
   }
 
-  private async handle(message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
-    if (!this.handler || this.closed) return undefined;
+  async #handle(message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    if (!this.#handler || this.#closed) return undefined;
     try {
-      return await this.handler.handle(message, transport);
+      return await this.#handler.handle(message, transport);
     } catch (err) {
       // The handler answers every failure itself; this is the last line against a crash.
       log.error({ err }, 'DNS query handling failed unexpectedly');

@@ -4,18 +4,18 @@
  * them back into whole messages.
  */
 export class FrameReader {
-  private pending: Buffer = Buffer.alloc(0);
+  #pending: Buffer = Buffer.alloc(0);
 
   /** Feed a chunk; returns every message it completed, in order. */
   push(chunk: Buffer): Buffer[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     const out: Buffer[] = [];
-    while (this.pending.length >= 2) {
-      const length = this.pending.readUInt16BE(0);
-      if (this.pending.length < 2 + length) break;
+    while (this.#pending.length >= 2) {
+      const length = this.#pending.readUInt16BE(0);
+      if (this.#pending.length < 2 + length) break;
       // Copy, so a retained message does not pin the whole socket chunk.
-      out.push(Buffer.from(this.pending.subarray(2, 2 + length)));
-      this.pending = this.pending.subarray(2 + length);
+      out.push(Buffer.from(this.#pending.subarray(2, 2 + length)));
+      this.#pending = this.#pending.subarray(2 + length);
     }
     return out;
   }

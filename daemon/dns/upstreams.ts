@@ -48,22 +48,24 @@ export interface UpstreamSourceOptions {
 }
 
 export class UpstreamSource {
-  private list: Upstream[] = [];
-  private readonly path: string;
-  private readonly refreshMs: number;
-  private lastCheck = 0;
-  private mtimeMs = -1;
-  private refreshing: Promise<void> | undefined;
+  #list: Upstream[] = [];
+  readonly #path: string;
+  readonly #refreshMs: number;
+  #lastCheck = 0;
+  #mtimeMs = -1;
+  #refreshing: Promise<void> | undefined;
+  readonly #options: UpstreamSourceOptions;
 
-  constructor(private readonly options: UpstreamSourceOptions) {
-    this.path = options.resolvConfPath ?? DEFAULT_RESOLV_CONF;
-    this.refreshMs = options.refreshMs ?? 5000;
-    if (options.upstreams) this.list = this.withoutSelf(options.upstreams.map((u) => (typeof u === 'string' ? parseUpstream(u) : u)));
+  constructor(options: UpstreamSourceOptions) {
+    this.#options = options;
+    this.#path = options.resolvConfPath ?? DEFAULT_RESOLV_CONF;
+    this.#refreshMs = options.refreshMs ?? 5000;
+    if (options.upstreams) this.#list = this.#withoutSelf(options.upstreams.map((u) => (typeof u === 'string' ? parseUpstream(u) : u)));
   }
 
   /** Load resolv.conf once before serving, so the first query has somewhere to go. */
   async load(): Promise<void> {
-    if (!this.options.upstreams) await this.reread();
+    if (!this.#options.upstreams) await this.#reread();
   }
 
   /**
@@ -71,27 +73,31 @@ export class UpstreamSource {
    * while a background check picks up changes for the next query.
    */
   current(): Upstream[] {
-    if (!this.options.upstreams && !this.refreshing && Date.now() - this.lastCheck >= this.refreshMs) {
-      this.refreshing = this.reread()
-        .catch((err: unknown) => log.warn({ err, path: this.path }, 'could not re-read resolv.conf; keeping the previous upstreams'))
-        .finally(() => (this.refreshing = undefined));
+    if (!this.#options.upstreams && !this.#refreshing && Date.now() - this.#lastCheck >= this.#refreshMs) {
+      this.#refreshing = this.#reread()
+        .catch((err: unknown) => log.warn({ err, path: this.#path }, 'could not re-read resolv.conf; keeping the previous upstreams'))
+        .finally(() => (this.#refreshing = undefined));
     }
-    return this.list;
+    return this.#list;
   }
 
-  private async reread(): Promise<void> {
-    this.lastCheck = Date.now();
-    const mtimeMs = await stat(this.path).then((s) => s.mtimeMs, () => 0);
-    if (mtimeMs === this.mtimeMs) return;
-    const conf = await readResolvConf(this.path);
-    this.mtimeMs = mtimeMs;
-    this.list = this.withoutSelf(conf.nameservers.map((address) => ({ address, port: 53 })));
-    log.info({ path: this.path, upstreams: this.list.map(formatUpstream) }, 'upstream resolvers loaded');
+  async #reread(): Promise<void> {
+    this.#lastCheck = Date.now();
+    const mtimeMs = await stat(this.#path).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
+    if (mtimeMs === this.#mtimeMs) return;
+    const conf = await readResolvConf(this.#path);
+    this.#mtimeMs = mtimeMs;
+    this.#list = this.#withoutSelf(conf.nameservers.map((address) => ({ address, port: 53 })));
+    log.info({ path: this.#path, upstreams: this.#list.map(formatUpstream) }, 'upstream resolvers loaded');
   }
 
-  private withoutSelf(list: Upstream[]): Upstream[] {
-    const kept = list.filter((u) => !isSelf(u, this.options.listen));
-    if (kept.length < list.length) log.warn({ listen: formatUpstream(this.options.listen) }, 'ignoring an upstream resolver that is this DNS server (it would loop)');
+  #withoutSelf(list: Upstream[]): Upstream[] {
+    const kept = list.filter((u) => !isSelf(u, this.#options.listen));
+    if (kept.length < list.length)
+      log.warn({ listen: formatUpstream(this.#options.listen) }, 'ignoring an upstream resolver that is this DNS server (it would loop)');
     return kept;
   }
 }

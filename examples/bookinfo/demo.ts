@@ -48,7 +48,10 @@ async function main(): Promise<number> {
   let app: Bookinfo | undefined;
   // The netns helper kills every process in the demo's namespaces and deletes them when the
   // process exits, whatever the reason; here we only keep the logs and say what is happening.
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       process.stdout.write(`\n${signal}: removing the demo's hosts, processes and rules ...\n`);
       app?.saveDaemonLogs();

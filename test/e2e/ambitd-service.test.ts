@@ -41,7 +41,11 @@ const rules = async (): Promise<string> => (await mesh.topo.exec('a', 'iptables-
 const dnsRule = new RegExp(`-A AMBIT_DNS .*--uid-owner ${ENROLLED_UID} `);
 const outboundRule = new RegExp(`-A AMBIT_OUTPUT .*--uid-owner ${ENROLLED_UID} `);
 const logLines = (): { level: number; msg: string; setting?: string; applied?: string[] }[] =>
-  mesh.logs('a').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+  mesh
+    .logs('a')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
 
 test.before(async () => {
   requireNetns();
@@ -63,7 +67,11 @@ test.serial("held to the unit's capabilities, ambitd still programs the capture 
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const bounding = BigInt(`0x${/^CapBnd:\s+(\w+)$/m.exec(status)![1]!}`);
   const CAP_BITS: Record<string, bigint> = { CAP_NET_BIND_SERVICE: 10n, CAP_NET_ADMIN: 12n, CAP_NET_RAW: 13n, CAP_DAC_READ_SEARCH: 2n };
-  t.is(bounding, confinement.caps.reduce((mask, c) => mask | (1n << CAP_BITS[c]!), 0n), `CapBnd of ambitd: ${bounding.toString(16)}`);
+  t.is(
+    bounding,
+    confinement.caps.reduce((mask, c) => mask | (1n << CAP_BITS[c]!), 0n),
+    `CapBnd of ambitd: ${bounding.toString(16)}`,
+  );
   t.regex(status, /^NoNewPrivs:\s+1$/m);
   await eventually(async () => dnsRule.test(await rules()) && outboundRule.test(await rules()), 30_000);
   t.pass();
@@ -76,7 +84,10 @@ test.serial('SIGHUP applies live settings, keeps restart-only ones with a warnin
   await eventually(async () => logLines().some((l) => l.msg.startsWith('settings reloaded')), 10_000);
   const reloaded = logLines().find((l) => l.msg.startsWith('settings reloaded'))!;
   t.deepEqual(reloaded.applied?.sort(), ['capture.dns', 'logLevel']);
-  t.true(logLines().some((l) => l.level === 40 && l.setting === 'ports.admin'), 'a warning names ports.admin');
+  t.true(
+    logLines().some((l) => l.level === 40 && l.setting === 'ports.admin'),
+    'a warning names ports.admin',
+  );
   // capture.dns off: the DNS redirect goes, the TCP capture stays; the admin API stays on 15000.
   await eventually(async () => !dnsRule.test(await rules()), 10_000);
   t.regex(await rules(), outboundRule);
@@ -97,7 +108,9 @@ test.serial("after a SIGKILL, the unit's ExecStopPost command removes the rules 
   t.regex(await rules(), outboundRule, 'a killed daemon leaves its rules behind');
 
   const afterExit = (serviceResult: string) =>
-    mesh.topo.exec('a', confinement.wrapper[0]!, [...confinement.wrapper.slice(1), process.execPath, AMBITD, '--config', settingsFile, '--after-exit'], { env: { ...process.env, SERVICE_RESULT: serviceResult, AMBIT_LOG_LEVEL: 'info' } });
+    mesh.topo.exec('a', confinement.wrapper[0]!, [...confinement.wrapper.slice(1), process.execPath, AMBITD, '--config', settingsFile, '--after-exit'], {
+      env: { ...process.env, SERVICE_RESULT: serviceResult, AMBIT_LOG_LEVEL: 'info' },
+    });
 
   writeFileSync(settingsFile, original);
   let r = await afterExit('success');

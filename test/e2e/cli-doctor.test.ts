@@ -45,13 +45,22 @@ async function doctorText(host: string): Promise<string> {
   return (await mesh.ambit(host, ['doctor', '--config', join(mesh.dir, `${host}.yaml`)])).stdout;
 }
 
-const statuses = (run: DoctorRun): Record<string, string> => Object.fromEntries([...run.checks].map(([name, c]) => [name, c.status]));
-
 test.before(async () => {
   requireNetns();
   mesh = await createMesh(['a', 'b']);
   await mesh.startDaemon('a');
-  const enroll = await mesh.ambit('a', ['enroll', 'productpage', '--port', '9080', '--user', String(SERVICE_UID), '--node', 'a', '--address', mesh.topo.host('a').address]);
+  const enroll = await mesh.ambit('a', [
+    'enroll',
+    'productpage',
+    '--port',
+    '9080',
+    '--user',
+    String(SERVICE_UID),
+    '--node',
+    'a',
+    '--address',
+    mesh.topo.host('a').address,
+  ]);
   if (enroll.code !== 0) throw new Error(`enroll: ${enroll.stderr}`);
   // b has no daemon; it gets the settings file an operator would have written for it.
   const b = mesh.topo.host('b');

@@ -35,7 +35,11 @@ interface DemoRun {
 /** Runs the demo with stdin not a terminal (so it never pauses); `interruptAt` sends SIGINT once the output matches. */
 function runDemo(logs: string, interruptAt?: RegExp): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DEMO, '--yes', '--logs', logs], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [DEMO, '--yes', '--logs', logs], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let output = '';
     let interrupted = false;
     const collect = (chunk: Buffer) => {
@@ -91,9 +95,18 @@ test.serial('the demo runs every step non-interactively and each step proves wha
   const logs = mkdtempSync(join(tmpdir(), 'ambit-demo-test-'));
   t.teardown(() => rmSync(logs, { recursive: true, force: true }));
   const run = await runDemo(logs);
-  t.log(run.output.split('\n').filter((l) => /^(=== Step|PROOF|\d+ proofs)/.test(l)).join('\n'));
+  t.log(
+    run.output
+      .split('\n')
+      .filter((l) => /^(=== Step|PROOF|\d+ proofs)/.test(l))
+      .join('\n'),
+  );
   const sections = run.output.split(/^=== Step \d+\/\d+: /m).slice(1);
-  t.deepEqual(sections.map((s) => STEPS.find((title) => s.startsWith(title)) ?? s.split('\n')[0]), STEPS, 'the steps, in order');
+  t.deepEqual(
+    sections.map((s) => STEPS.find((title) => s.startsWith(title)) ?? s.split('\n')[0]),
+    STEPS,
+    'the steps, in order',
+  );
   for (const [i, section] of sections.entries()) {
     t.regex(section, /^PROOF ok: /m, `step ${i + 1} (${STEPS[i]}) proved something`);
     t.notRegex(section, /^PROOF FAIL/m, `step ${i + 1} (${STEPS[i]}): ${/^PROOF FAIL.*$/m.exec(section)?.[0]}`);

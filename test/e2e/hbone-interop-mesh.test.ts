@@ -48,9 +48,15 @@ test.before(async () => {
   requireNetns();
   mesh = await createMesh(['a', 'b']);
   const b = mesh.topo.host('b');
-  const echo = mesh.topo.spawn('b', process.execPath, ['-e', `require('net').createServer((s) => s.pipe(s)).listen(9090, ${JSON.stringify(b.address)}, () => console.log('listening'))`]);
+  const echo = mesh.topo.spawn('b', process.execPath, [
+    '-e',
+    `require('net').createServer((s) => s.pipe(s)).listen(9090, ${JSON.stringify(b.address)}, () => console.log('listening'))`,
+  ]);
   await waitForOutput(echo, /listening/);
-  const web = mesh.topo.spawn('b', process.execPath, ['-e', `require('http').createServer((q, s) => s.end(${JSON.stringify(MARKER)})).listen(9080, ${JSON.stringify(b.address)}, () => console.log('listening'))`]);
+  const web = mesh.topo.spawn('b', process.execPath, [
+    '-e',
+    `require('http').createServer((q, s) => s.end(${JSON.stringify(MARKER)})).listen(9080, ${JSON.stringify(b.address)}, () => console.log('listening'))`,
+  ]);
   await waitForOutput(web, /listening/);
   for (const host of ['a', 'b']) await mesh.startDaemon(host);
   const enroll = async (host: string, args: string[]) => {
@@ -91,7 +97,9 @@ function pem(name: string, text: string): string {
 async function python(args: string[]): Promise<PyResult> {
   const b = mesh.topo.host('b');
   const root = caDirFiles(join(mesh.dir, 'ca')).rootFile;
-  const r = await mesh.topo.exec('a', PYTHON, [SCRIPT, '--host', b.address, '--port', '15008', '--authority', `${b.address}:9090`, '--ca', root, ...args], { timeoutMs: 20_000 });
+  const r = await mesh.topo.exec('a', PYTHON, [SCRIPT, '--host', b.address, '--port', '15008', '--authority', `${b.address}:9090`, '--ca', root, ...args], {
+    timeoutMs: 20_000,
+  });
   if (r.code !== 0) throw new Error(`python client: ${r.stderr}`);
   return JSON.parse(r.stdout) as PyResult;
 }
@@ -131,7 +139,16 @@ test.serial('a certificate from another CA, no certificate, and plaintext are re
   t.regex(none.error ?? '', /CERTIFICATE_REQUIRED|certificate required|closed|reset|EOF/i);
   // HTTP/2 with prior knowledge, no TLS: the server only speaks TLS on 15008.
   const b = mesh.topo.host('b');
-  const plain = await mesh.topo.exec('a', 'curl', ['-sS', '--max-time', '5', '--http2-prior-knowledge', '-p', '-x', `http://${b.address}:15008`, `http://${b.address}:9090/`]);
+  const plain = await mesh.topo.exec('a', 'curl', [
+    '-sS',
+    '--max-time',
+    '5',
+    '--http2-prior-knowledge',
+    '-p',
+    '-x',
+    `http://${b.address}:15008`,
+    `http://${b.address}:9090/`,
+  ]);
   t.log(`plaintext: curl exit ${plain.code}: ${plain.stderr.trim()}`);
   t.not(plain.code, 0, 'plaintext CONNECT must fail');
   t.false(plain.stdout.includes('hello'));
@@ -146,7 +163,10 @@ test.serial('an endpoint that refuses connections is ejected; every connection t
     t.is(r.stdout, MARKER, `request ${i}: ${r.stderr}`);
   }
   const tunnels = JSON.parse(await mesh.admin('a', '/tunnels')) as { ejected: { endpoint: string; failures: number }[] };
-  t.deepEqual(tunnels.ejected.map((e) => e.endpoint), ['127.0.0.2:9080']);
+  t.deepEqual(
+    tunnels.ejected.map((e) => e.endpoint),
+    ['127.0.0.2:9080'],
+  );
   t.true(tunnels.ejected[0]!.failures >= 1);
   t.regex(mesh.logs('a'), /endpoint refused; trying another/);
 });

@@ -52,7 +52,17 @@ function legacyEnv(t: ExecutionContext): Env {
   return { ...process.env, PATH: `${dir}:${process.env['PATH'] ?? ''}` };
 }
 
-const FULL = ['--uids', `${ENROLLED},${MARKED}`, '--mesh-cidrs', '240.240.0.0/16,10.9.0.0/24,fd00:9::/64', '--exempt-uid', String(DAEMON), '--dns', '--strict-ports', '9080,9443'];
+const FULL = [
+  '--uids',
+  `${ENROLLED},${MARKED}`,
+  '--mesh-cidrs',
+  '240.240.0.0/16,10.9.0.0/24,fd00:9::/64',
+  '--exempt-uid',
+  String(DAEMON),
+  '--dns',
+  '--strict-ports',
+  '9080,9443',
+];
 const OTHER = ['--uids', String(ENROLLED), '--mesh-cidrs', '240.240.0.0/16', '--exempt-gid', String(DAEMON), '--ipv6', 'off'];
 
 /** The lifecycle: apply, check, re-apply, change options, remove; the ruleset must end as it began. */
@@ -101,7 +111,7 @@ netnsTest('apply/check/remove in a fresh namespace leave iptables-save as it was
   await lifecycle(t, topo);
 });
 
-netnsTest('apply/check/remove keep a host\'s own rules intact', async (t) => {
+netnsTest("apply/check/remove keep a host's own rules intact", async (t) => {
   const topo = await withTopology(t, { hosts: ['node'], prefix: 'ambit-ipt-' });
   await seedHostRules(topo);
   await lifecycle(t, topo);
@@ -131,7 +141,17 @@ netnsTest('only enrolled, unexempted users are captured, and their DNS too', asy
   t.is(refused.code, 2);
   t.regex(refused.out, /would loop/);
 
-  await mustScript(topo, 'apply', ['--uids', `${ENROLLED},${MARKED}`, '--mesh-cidrs', `240.240.0.0/16,${peer}/32`, '--exempt-uid', `${DAEMON}`, '--exempt-gid', `${DAEMON}`, '--dns']);
+  await mustScript(topo, 'apply', [
+    '--uids',
+    `${ENROLLED},${MARKED}`,
+    '--mesh-cidrs',
+    `240.240.0.0/16,${peer}/32`,
+    '--exempt-uid',
+    `${DAEMON}`,
+    '--exempt-gid',
+    `${DAEMON}`,
+    '--dns',
+  ]);
   // Mangle OUTPUT runs before nat OUTPUT: this stands in for the daemon's SO_MARK.
   await mustExec(topo, 'node', 'iptables', ['-t', 'mangle', '-A', 'OUTPUT', '-m', 'owner', '--uid-owner', `${MARKED}`, '-j', 'MARK', '--set-mark', '0x539']);
 
@@ -163,10 +183,7 @@ netnsTest('only enrolled, unexempted users are captured, and their DNS too', asy
 netnsTest('STRICT ports refuse plaintext from another host, PERMISSIVE ports and loopback pass', async (t) => {
   const topo = await withTopology(t, { hosts: ['node', 'peer'], prefix: 'ambit-ipt-' });
   const node = topo.host('node').address;
-  await Promise.all([
-    startProbeServer(topo, 'node', '0.0.0.0', 9080, 'strict'),
-    startProbeServer(topo, 'node', '0.0.0.0', 9081, 'permissive'),
-  ]);
+  await Promise.all([startProbeServer(topo, 'node', '0.0.0.0', 9080, 'strict'), startProbeServer(topo, 'node', '0.0.0.0', 9081, 'permissive')]);
   await mustScript(topo, 'apply', ['--strict-ports', '9080']);
 
   t.deepEqual(await probeConnect(topo, 'peer', node, 9080), { error: 'ECONNREFUSED' });

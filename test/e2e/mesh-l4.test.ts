@@ -64,14 +64,21 @@ test.serial('unmodified curl on a reaches the service on b by name, through both
   const r = await curl('a', PRODUCTPAGE_UID);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, MARKER);
-  const tunnels = JSON.parse(await mesh.admin("a", "/tunnels")) as { totals: { sessionsTotal: number; streamsTotal: number } };
+  const tunnels = JSON.parse(await mesh.admin('a', '/tunnels')) as { totals: { sessionsTotal: number; streamsTotal: number } };
   t.true(tunnels.totals.sessionsTotal >= 1, 'a opened an HBONE session');
   t.true(tunnels.totals.streamsTotal >= 1);
   // `ambit tunnels` reads what each daemon reports to the store, from any host.
-  await eventually(async () => /^a\s+cluster\.local\/ns\/default\/sa\/productpage\s+cluster\.local\/ambit\/node\/b\s/m.test((await mesh.ambit('store', ['tunnels'])).stdout), 10_000);
+  await eventually(
+    async () => /^a\s+cluster\.local\/ns\/default\/sa\/productpage\s+cluster\.local\/ambit\/node\/b\s/m.test((await mesh.ambit('store', ['tunnels'])).stdout),
+    10_000,
+  );
   t.log((await mesh.ambit('store', ['tunnels'])).stdout);
   const metricsB = await mesh.admin('b', '/metrics', 15020);
-  t.true(metric(metricsB, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_principal: 'spiffe://cluster.local/ns/default/sa/productpage' }) >= 1, 'b counted the tunnelled connection with the source identity');
+  t.true(
+    metric(metricsB, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_principal: 'spiffe://cluster.local/ns/default/sa/productpage' }) >=
+      1,
+    'b counted the tunnelled connection with the source identity',
+  );
 });
 
 test.serial('a capture on the wire shows no plaintext', async (t) => {
@@ -131,7 +138,12 @@ test.serial('STRICT refuses plaintext from outside the mesh; PERMISSIVE lets it 
 
 test.serial('with Redis stopped, existing and new connections keep working; changes after it returns apply', async (t) => {
   // A connection opened before the outage and used again during it: each stdin line is echoed by b.
-  const client = mesh.topo.spawn('a', 'setpriv', [`--reuid=${PRODUCTPAGE_UID}`, `--regid=${PRODUCTPAGE_UID}`, '--clear-groups', process.execPath, '-e', ECHO_CLIENT], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = mesh.topo.spawn(
+    'a',
+    'setpriv',
+    [`--reuid=${PRODUCTPAGE_UID}`, `--regid=${PRODUCTPAGE_UID}`, '--clear-groups', process.execPath, '-e', ECHO_CLIENT],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   client.stdin?.write('before\n');
   await waitForOutput(client, /echo:before/, 10_000);
   await mesh.stopRedis();
@@ -142,7 +154,8 @@ test.serial('with Redis stopped, existing and new connections keep working; chan
   client.stdin?.write('after\n');
   await waitForOutput(client, /echo:after/, 10_000);
   client.stdin?.end();
-  const deny = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-all, namespace: default}\nspec: {action: DENY, rules: [{}]}\n';
+  const deny =
+    'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-all, namespace: default}\nspec: {action: DENY, rules: [{}]}\n';
   t.is((await mesh.ambit('store', ['apply', '-f', '-'], deny)).code, 0);
   await eventually(async () => (await curl('a', PRODUCTPAGE_UID)).code !== 0, 15_000);
   t.is((await mesh.ambit('store', ['delete', 'authorizationpolicy', 'deny-all'])).code, 0);
@@ -152,6 +165,11 @@ test.serial('with Redis stopped, existing and new connections keep working; chan
 test.serial('stopping a daemon removes its capture rules exactly', async (t) => {
   await mesh.stopDaemon('a');
   const after = (await mesh.topo.exec('a', 'iptables-save')).stdout;
-  const strip = (s: string) => s.split('\n').filter((l) => !l.startsWith('#') && l.trim() !== '').map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]')).join('\n');
+  const strip = (s: string) =>
+    s
+      .split('\n')
+      .filter((l) => !l.startsWith('#') && l.trim() !== '')
+      .map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]'))
+      .join('\n');
   t.is(strip(after), strip(iptablesBefore));
 });

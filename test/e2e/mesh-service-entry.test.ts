@@ -34,13 +34,40 @@ test.before(async () => {
   // Dual-stack, so "localhost" works whichever family the resolver lists first.
   await waitForOutput(mesh.topo.spawn('a', process.execPath, ['-e', httpServer('::', 9500, LOCALHOST)]), /listening/);
   for (const host of ['a', 'b']) await mesh.startDaemon(host);
-  const enroll = await mesh.ambit('a', ['enroll', 'productpage', '--port', '9080', '--node', 'a', '--address', mesh.topo.host('a').address, '--user', String(UID)]);
+  const enroll = await mesh.ambit('a', [
+    'enroll',
+    'productpage',
+    '--port',
+    '9080',
+    '--node',
+    'a',
+    '--address',
+    mesh.topo.host('a').address,
+    '--user',
+    String(UID),
+  ]);
   if (enroll.code !== 0) throw new Error(`enroll: ${enroll.stderr}`);
   const entries = [
-    se('ext-api', "hosts: [api.external.test]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 9300}]\n  endpoints: [{address: " + b + '}]'),
-    se('fixed-api', "hosts: [fixed.external.test]\n  addresses: [10.254.0.9]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n  ports: [{number: 8080, name: http}]\n  endpoints: [{address: " + b + ', ports: {http: 9300}}]'),
-    se('dns-api', 'hosts: [dns.external.test]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 80, name: http, targetPort: 9500}]\n  endpoints: [{address: localhost}]'),
-    se('legacy', 'hosts: [legacy.internal.test]\n  location: MESH_INTERNAL\n  resolution: STATIC\n  ports: [{number: 80, name: http, targetPort: 9400}]\n  workloadSelector: {labels: {app: legacy}}'),
+    se(
+      'ext-api',
+      'hosts: [api.external.test]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 9300}]\n  endpoints: [{address: ' +
+        b +
+        '}]',
+    ),
+    se(
+      'fixed-api',
+      'hosts: [fixed.external.test]\n  addresses: [10.254.0.9]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n  ports: [{number: 8080, name: http}]\n  endpoints: [{address: ' +
+        b +
+        ', ports: {http: 9300}}]',
+    ),
+    se(
+      'dns-api',
+      'hosts: [dns.external.test]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 80, name: http, targetPort: 9500}]\n  endpoints: [{address: localhost}]',
+    ),
+    se(
+      'legacy',
+      'hosts: [legacy.internal.test]\n  location: MESH_INTERNAL\n  resolution: STATIC\n  ports: [{number: 80, name: http, targetPort: 9400}]\n  workloadSelector: {labels: {app: legacy}}',
+    ),
     `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: legacy-b}\nspec:\n  address: ${b}\n  serviceAccount: legacy\n  labels: {app: legacy}\n`,
   ];
   const applied = await mesh.ambit('store', ['apply', '-f', '-'], entries.join('---\n'));
@@ -88,6 +115,9 @@ test.serial('a WorkloadEntry selected by a MESH_INTERNAL entry is reached over H
   const r = await curl('http://legacy.internal.test/');
   t.is(r.stdout, LEGACY, r.stderr);
   const metrics = await mesh.admin('b', '/metrics', 15020);
-  t.regex(metrics, /istio_tcp_connections_opened_total\{[^}]*reporter="destination"[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/legacy"/);
+  t.regex(
+    metrics,
+    /istio_tcp_connections_opened_total\{[^}]*reporter="destination"[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/legacy"/,
+  );
   t.regex(metrics, /source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"/);
 });

@@ -34,7 +34,18 @@ test.before(async () => {
   await serve('b', 'slow', 9082, 'slow');
   await serve('b', 'pool', 9083, 'fail');
   await serve('c', 'pool', 9083, 'ok');
-  const client = await mesh.ambit('a', ['enroll', 'client', '--port', '9080', '--user', String(CLIENT_UID), '--node', 'a', '--address', mesh.topo.host('a').address]);
+  const client = await mesh.ambit('a', [
+    'enroll',
+    'client',
+    '--port',
+    '9080',
+    '--user',
+    String(CLIENT_UID),
+    '--node',
+    'a',
+    '--address',
+    mesh.topo.host('a').address,
+  ]);
   if (client.code !== 0) throw new Error(`enroll client: ${client.stderr}`);
   for (const service of ['flaky', 'slow', 'pool']) {
     const r = await mesh.ambit('store', ['waypoint', 'attach', service, '--node', 'c']);
@@ -52,7 +63,11 @@ function load(target: string, count: number, concurrency: number): Promise<LoadR
 
 /** The waypoints' access-log entries (they log through their node's daemon). */
 function accessLog(host: string): { path: string; response_code: number; duration_ms: number }[] {
-  return mesh.logs(host).split('\n').filter((l) => l.includes('"msg":"access"')).map((l) => JSON.parse(l) as { path: string; response_code: number; duration_ms: number });
+  return mesh
+    .logs(host)
+    .split('\n')
+    .filter((l) => l.includes('"msg":"access"'))
+    .map((l) => JSON.parse(l) as { path: string; response_code: number; duration_ms: number });
 }
 
 async function apply(yaml: string): Promise<void> {
@@ -89,21 +104,28 @@ test.serial('retries: attempts 3 turns two 503s into a 200; attempts 1 returns t
 });
 
 test.serial('timeouts: a 1 s route timeout and a 0.5 s perTryTimeout (two tries) answer 504 at 1 s ±10 %', async (t) => {
-  await apply(virtualService('slow', [
-    '  - match: [{uri: {prefix: /route}}]',
-    '    timeout: 1s',
-    '    retries: {attempts: 0}',
-    '    route: [{destination: {host: slow}}]',
-    '  - retries: {attempts: 1, perTryTimeout: 0.5s, retryOn: 5xx}',
-    '    route: [{destination: {host: slow}}]',
-  ].join('\n')));
+  await apply(
+    virtualService(
+      'slow',
+      [
+        '  - match: [{uri: {prefix: /route}}]',
+        '    timeout: 1s',
+        '    retries: {attempts: 0}',
+        '    route: [{destination: {host: slow}}]',
+        '  - retries: {attempts: 1, perTryTimeout: 0.5s, retryOn: 5xx}',
+        '    route: [{destination: {host: slow}}]',
+      ].join('\n'),
+    ),
+  );
   await eventually(async () => (await load(url('slow', 9082, '/route'), 1, 1)).statuses['504'] === 1, 20_000);
   for (const path of ['/route', '/per-try']) {
     const r = await load(url('slow', 9082, path), 4, 1);
     t.deepEqual(r.statuses, { 504: 4 }, path);
     t.deepEqual(r.bodies, { 'upstream request timeout': 4 });
     // The waypoint's own clock, as Envoy's timeouts run on it; the client's adds the tunnels (and a busy host's scheduling).
-    const answered = accessLog('c').filter((e) => e.path === path && e.response_code === 504).slice(-4);
+    const answered = accessLog('c')
+      .filter((e) => e.path === path && e.response_code === 504)
+      .slice(-4);
     t.is(answered.length, 4);
     for (const e of answered) t.true(e.duration_ms >= 900 && e.duration_ms <= 1100, `${path}: 504 after ${e.duration_ms} ms in the waypoint`);
     for (const ms of r.durationsMs) t.true(ms >= 900 && ms < 2000, `${path}: the client saw it after ${ms} ms`);
@@ -112,11 +134,7 @@ test.serial('timeouts: a 1 s route timeout and a 0.5 s perTryTimeout (two tries)
 });
 
 test.serial('circuit breaker: maxConnections 1 + http1MaxPendingRequests 1 overflow fast with 503, nothing hangs', async (t) => {
-  await apply(destinationRule('slow', [
-    '    connectionPool:',
-    '      tcp: {maxConnections: 1}',
-    '      http: {http1MaxPendingRequests: 1, maxRetries: 0}',
-  ]));
+  await apply(destinationRule('slow', ['    connectionPool:', '      tcp: {maxConnections: 1}', '      http: {http1MaxPendingRequests: 1, maxRetries: 0}']));
   await apply(virtualService('slow', '  - retries: {attempts: 0}\n    route: [{destination: {host: slow}}]'));
   await eventually(async () => ((await load(url('slow', 9082, '/?ms=400'), 12, 12)).bodies[OVERFLOW] ?? 0) > 0, 20_000);
   const started = Date.now();
@@ -132,10 +150,12 @@ test.serial('circuit breaker: maxConnections 1 + http1MaxPendingRequests 1 overf
 });
 
 test.serial('outlier detection: the endpoint returning 500 is ejected, and back after baseEjectionTime', async (t) => {
-  await apply(destinationRule('pool', [
-    '    loadBalancer: {simple: ROUND_ROBIN}',
-    '    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 4s, maxEjectionPercent: 100}',
-  ]));
+  await apply(
+    destinationRule('pool', [
+      '    loadBalancer: {simple: ROUND_ROBIN}',
+      '    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 4s, maxEjectionPercent: 100}',
+    ]),
+  );
   await eventually(async () => (await load(url('pool', 9083), 10, 1)).statuses['500'] === undefined, 20_000);
   const healthy = await load(url('pool', 9083), 40, 4);
   t.deepEqual(healthy.bodies, { 'pool-c': 40 }, 'only the healthy endpoint answers while b is ejected');

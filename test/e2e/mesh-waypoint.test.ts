@@ -42,7 +42,22 @@ if (!istioFixtures('bookinfo')) {
     await serve('c', 'reviews', 'v2');
     await serve('d', 'reviews', 'v3');
     await serve('b', 'ratings', 'v1', 9090);
-    const client = await mesh.ambit('a', ['enroll', 'productpage', '--port', '9080', '--user', String(CLIENT_UID), '-l', 'app=productpage', '-l', 'version=v1', '--node', 'a', '--address', mesh.topo.host('a').address]);
+    const client = await mesh.ambit('a', [
+      'enroll',
+      'productpage',
+      '--port',
+      '9080',
+      '--user',
+      String(CLIENT_UID),
+      '-l',
+      'app=productpage',
+      '-l',
+      'version=v1',
+      '--node',
+      'a',
+      '--address',
+      mesh.topo.host('a').address,
+    ]);
     if (client.code !== 0) throw new Error(`enroll productpage: ${client.stderr}`);
     await eventually(async () => Object.keys((await load(REVIEWS, 30, 3)).bodies).length === 3, 30_000);
   });
@@ -57,7 +72,12 @@ if (!istioFixtures('bookinfo')) {
     t.regex(attach.stdout, /waypoint for default\/reviews ready on node c at [\d.]+:15009, identity ns\/default\/sa\/reviews-waypoint/);
     const again = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'c']);
     t.is(again.code, 0, 'attaching twice is a no-op');
-    const list = JSON.parse((await mesh.ambit('store', ['waypoint', 'list', '-o', 'json'])).stdout) as { service: string; node: string; state: string; port: number }[];
+    const list = JSON.parse((await mesh.ambit('store', ['waypoint', 'list', '-o', 'json'])).stdout) as {
+      service: string;
+      node: string;
+      state: string;
+      port: number;
+    }[];
     t.like(list[0], { service: 'reviews', node: 'c', state: 'ready', port: 15009 });
     t.is(list.length, 1);
     const bad = await mesh.ambit('store', ['waypoint', 'attach', 'nosuch', '--node', 'c']);
@@ -68,7 +88,13 @@ if (!istioFixtures('bookinfo')) {
   });
 
   test.serial('destination-rule-all + reviews-jason-v2-v3: jason reaches v2, everyone else v3, verified by the waypoint', async (t) => {
-    const apply = await mesh.ambit('store', ['apply', '-f', join(BOOKINFO, 'destination-rule-all.yaml'), '-f', join(BOOKINFO, 'virtual-service-reviews-jason-v2-v3.yaml')]);
+    const apply = await mesh.ambit('store', [
+      'apply',
+      '-f',
+      join(BOOKINFO, 'destination-rule-all.yaml'),
+      '-f',
+      join(BOOKINFO, 'virtual-service-reviews-jason-v2-v3.yaml'),
+    ]);
     t.is(apply.code, 0, apply.stderr);
     await eventually(async () => Object.keys((await load(REVIEWS, 10, 2, ['end-user:jason'])).bodies).join() === 'reviews-v2', 15_000);
     const jason = await load(REVIEWS, 50, 5, ['end-user:jason']);
@@ -76,7 +102,11 @@ if (!istioFixtures('bookinfo')) {
     t.deepEqual(jason.bodies, { 'reviews-v2': 50 });
     t.deepEqual(others.bodies, { 'reviews-v3': 50 });
     // `ambit tunnels` shows the waypoint's own tunnels to the endpoints, reported by c's daemon.
-    await eventually(async () => /^c\s+cluster\.local\/ns\/default\/sa\/reviews-waypoint\s+cluster\.local\/ambit\/node\/c\s/m.test((await mesh.ambit('store', ['tunnels'])).stdout), 10_000);
+    await eventually(
+      async () =>
+        /^c\s+cluster\.local\/ns\/default\/sa\/reviews-waypoint\s+cluster\.local\/ambit\/node\/c\s/m.test((await mesh.ambit('store', ['tunnels'])).stdout),
+      10_000,
+    );
     const metrics = await mesh.admin('c', '/metrics', 15021);
     t.regex(metrics, /istio_requests_total\{[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*destination_version="v2"/);
   });
@@ -105,7 +135,11 @@ spec:
   });
 
   test.serial('reviews-80-20, -90-10 and -50-v3: each split holds within ±3 % over 2,000 requests', async (t) => {
-    const splits: [string, string, number][] = [['virtual-service-reviews-80-20.yaml', 'reviews-v1', 80], ['virtual-service-reviews-90-10.yaml', 'reviews-v1', 90], ['virtual-service-reviews-50-v3.yaml', 'reviews-v3', 50]];
+    const splits: [string, string, number][] = [
+      ['virtual-service-reviews-80-20.yaml', 'reviews-v1', 80],
+      ['virtual-service-reviews-90-10.yaml', 'reviews-v1', 90],
+      ['virtual-service-reviews-50-v3.yaml', 'reviews-v3', 50],
+    ];
     for (const [file, version, share] of splits) {
       const apply = await mesh.ambit('store', ['apply', '-f', join(BOOKINFO, file)]);
       t.is(apply.code, 0, apply.stderr);
@@ -168,7 +202,12 @@ spec:
 
 /** The waypoints' access-log lines (they log through c's daemon) for requests that did not get a 200, and warnings. */
 function failedRequests(): string {
-  return mesh.logs('c').split('\n').filter((l) => /"response_code":(?!200)\d+|"level":[45]0/.test(l)).slice(-20).join('\n');
+  return mesh
+    .logs('c')
+    .split('\n')
+    .filter((l) => /"response_code":(?!200)\d+|"level":[45]0/.test(l))
+    .slice(-20)
+    .join('\n');
 }
 
 function load(url: string, count: number, concurrency: number, headers: string[] = []): Promise<LoadResult> {

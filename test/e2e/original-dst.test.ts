@@ -18,7 +18,22 @@ netnsTest('originalDst returns the IPv4 address and port a REDIRECTed connection
   const direct = await probeConnect(topo, 'node', '127.0.0.1', LISTEN);
   t.is(direct.error, 'ENOENT', JSON.stringify(direct));
 
-  await mustExec(topo, 'node', 'iptables', ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', '10.255.0.9', '--dport', '8080', '-j', 'REDIRECT', '--to-ports', String(LISTEN)]);
+  await mustExec(topo, 'node', 'iptables', [
+    '-t',
+    'nat',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '-d',
+    '10.255.0.9',
+    '--dport',
+    '8080',
+    '-j',
+    'REDIRECT',
+    '--to-ports',
+    String(LISTEN),
+  ]);
   const captured = await probeConnect(topo, 'node', '10.255.0.9', 8080);
   t.deepEqual(captured.originalDst, { address: '10.255.0.9', port: 8080, family: 4 }, JSON.stringify(captured));
   t.is(captured.local, `::ffff:127.0.0.1:${LISTEN}`);
@@ -33,7 +48,22 @@ netnsTest('a client port reused towards another VIP is rewritten by netfilter, a
   const topo = await withTopology(t, { hosts: ['node'], prefix: 'ambit-od-' });
   await startProbeServer(topo, 'node', '::', LISTEN);
   for (const vip of ['10.255.0.9', '10.255.0.10']) {
-    await mustExec(topo, 'node', 'iptables', ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', vip, '--dport', '8080', '-j', 'REDIRECT', '--to-ports', String(LISTEN)]);
+    await mustExec(topo, 'node', 'iptables', [
+      '-t',
+      'nat',
+      '-A',
+      'OUTPUT',
+      '-p',
+      'tcp',
+      '-d',
+      vip,
+      '--dport',
+      '8080',
+      '-j',
+      'REDIRECT',
+      '--to-ports',
+      String(LISTEN),
+    ]);
   }
   const user = ['setpriv', '--reuid=4242', '--regid=4242', '--clear-groups'];
   const clientPort = 40123;
@@ -54,7 +84,22 @@ async function ipv6Case(t: ExecutionContext): Promise<void> {
   // nodad: usable at once rather than after duplicate address detection.
   await mustExec(topo, 'node', 'ip', ['-6', 'addr', 'add', 'fd00:a3b1::1/64', 'dev', veth, 'nodad']);
   await startProbeServer(topo, 'node', '::', LISTEN);
-  await mustExec(topo, 'node', 'ip6tables', ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', 'fd00:a3b1::9', '--dport', '8080', '-j', 'REDIRECT', '--to-ports', String(LISTEN)]);
+  await mustExec(topo, 'node', 'ip6tables', [
+    '-t',
+    'nat',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '-d',
+    'fd00:a3b1::9',
+    '--dport',
+    '8080',
+    '-j',
+    'REDIRECT',
+    '--to-ports',
+    String(LISTEN),
+  ]);
 
   const captured = await probeConnect(topo, 'node', 'fd00:a3b1::9', 8080);
   t.deepEqual(captured.originalDst, { address: 'fd00:a3b1::9', port: 8080, family: 6 }, JSON.stringify(captured));

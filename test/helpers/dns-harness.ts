@@ -51,7 +51,13 @@ export async function startFakeUpstream(t: ExecutionContext, respond: Responder 
     state.queries.push(query);
     const answers = respond(query);
     if (answers === 'drop') return undefined;
-    const out = dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.RECURSION_AVAILABLE | dnsPacket.RECURSION_DESIRED, questions: query.questions, answers });
+    const out = dnsPacket.encode({
+      type: 'response',
+      id: query.id,
+      flags: dnsPacket.RECURSION_AVAILABLE | dnsPacket.RECURSION_DESIRED,
+      questions: query.questions,
+      answers,
+    });
     state.lastReply = out;
     return out;
   };
@@ -80,7 +86,7 @@ export async function startFakeUpstream(t: ExecutionContext, respond: Responder 
 }
 
 export function query(name: string, type: Answer['type'] = 'A', id = 4242, extra: Partial<Packet> = {}): Buffer {
-  return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type as 'A', name, class: 'IN' }], ...extra });
+  return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type, name, class: 'IN' }], ...extra });
 }
 
 /** Send raw bytes over UDP and wait for one datagram back (or reject after timeoutMs). */

@@ -13,7 +13,10 @@ export const ISTIO_FIXTURES = resolve(REPO_ROOT, '../shared/fixtures/istio');
 export function istioFixtures(dir: string): string[] | undefined {
   const path = join(ISTIO_FIXTURES, dir);
   if (!existsSync(path)) return undefined;
-  return readdirSync(path).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(path, f));
+  return readdirSync(path)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => join(path, f));
 }
 
 export const MISSING_FIXTURES = `Istio fixtures are absent: ${ISTIO_FIXTURES} (../shared beside the checkout) is needed`;

@@ -6,13 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { ExecutionContext } from 'ava';
-import {
-  HboneClient,
-  HboneServer,
-  type HboneClientOptions,
-  type HboneServerOptions,
-  type TlsIdentity,
-} from '../../core/hbone/index.js';
+import { HboneClient, HboneServer, type HboneClientOptions, type HboneServerOptions, type TlsIdentity } from '../../core/hbone/index.js';
 import { logger } from '../../core/logging.js';
 import { makeTestCa, workload, type TestCa } from './test-pki.js';
 
@@ -70,7 +64,11 @@ export async function startMesh(t: ExecutionContext, options: MeshOptions = {}):
 }
 
 /** A TCP upstream on 127.0.0.1 that `mesh` will tunnel to; half-open allowed so tests see each FIN. */
-export async function upstream(t: ExecutionContext, mesh: Mesh | undefined, handler: (socket: Socket) => void): Promise<{ server: Server; port: number; authority: string }> {
+export async function upstream(
+  t: ExecutionContext,
+  mesh: Mesh | undefined,
+  handler: (socket: Socket) => void,
+): Promise<{ server: Server; port: number; authority: string }> {
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     handler(socket);

@@ -16,7 +16,15 @@ export interface LoadResult {
   durationsMs: number[];
 }
 
-export async function httpLoad(mesh: Mesh, host: string, uid: number, url: string, count: number, concurrency: number, headers: string[] = []): Promise<LoadResult> {
+export async function httpLoad(
+  mesh: Mesh,
+  host: string,
+  uid: number,
+  url: string,
+  count: number,
+  concurrency: number,
+  headers: string[] = [],
+): Promise<LoadResult> {
   const r = await mesh.asUser(host, uid, process.execPath, [LOAD, url, String(count), String(concurrency), ...headers], 120_000);
   if (r.code !== 0) throw new Error(`http-load ${url}: ${r.stderr}`);
   return JSON.parse(r.stdout) as LoadResult;

@@ -71,13 +71,26 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
       const h = topo.host(host);
       const config = join(dir, `${host}.yaml`);
       // Non-mesh DNS goes nowhere: tests only resolve mesh names, and nothing may leave the namespaces.
-      writeFileSync(config, `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: info\n`);
+      writeFileSync(
+        config,
+        `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: info\n`,
+      );
       const token = await mesh.ambit('store', ['node', 'token', 'create', '--node', host, '--ttl', '10m']);
       if (token.code !== 0) throw new Error(`token for ${host}: ${token.stderr}`);
       const first = daemons.size === 0;
-      const args = [...(options.daemonNodeArgs ?? []), AMBITD, '--config', config, '--redis', redisUrl, '--token', token.stdout.trim(), ...(first ? ['--ca', '--ca-dir', join(dir, 'ca')] : [])];
+      const args = [
+        ...(options.daemonNodeArgs ?? []),
+        AMBITD,
+        '--config',
+        config,
+        '--redis',
+        redisUrl,
+        '--token',
+        token.stdout.trim(),
+        ...(first ? ['--ca', '--ca-dir', join(dir, 'ca')] : []),
+      ];
       const [command, ...wrapperArgs] = [...(options.daemonWrapper ?? []), process.execPath];
-      const child = topo.spawn(host, command!, [...wrapperArgs, ...args], { env: { ...env, AMBIT_LOG_LEVEL: 'info' } });
+      const child = topo.spawn(host, command, [...wrapperArgs, ...args], { env: { ...env, AMBIT_LOG_LEVEL: 'info' } });
       daemons.set(host, child);
       // Always read the pipes: a daemon blocked on a full stdout pipe would stall its event loop.
       logs.set(host, '');
@@ -112,7 +125,22 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
       if (r.code !== 0 && !/closed|refused|reset/i.test(r.stderr + r.stdout)) throw new Error(`redis shutdown: ${r.stderr}`);
     },
     startRedis: async () => {
-      const redis = topo.spawn('store', 'redis-server', ['--bind', store.address, '--port', '6379', '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'no', '--dir', dir]);
+      const redis = topo.spawn('store', 'redis-server', [
+        '--bind',
+        store.address,
+        '--port',
+        '6379',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--protected-mode',
+        'no',
+        '--dir',
+        dir,
+      ]);
       await waitForOutput(redis, /Ready to accept connections/, 20_000);
       redis.stdout?.resume();
       redis.stderr?.resume();

@@ -38,15 +38,24 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ambit-redis-'));
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--protected-mode', 'no',
-    '--dir', dir,
-    '--appendonly', 'yes',
-    '--appendfsync', 'always', // kill() (a crash) then loses nothing: tests stay deterministic
-    '--save', '',
-    '--daemonize', 'no',
-    '--logfile', join(dir, 'redis.log'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--protected-mode',
+    'no',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always', // kill() (a crash) then loses nothing: tests stay deterministic
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--logfile',
+    join(dir, 'redis.log'),
     ...(opts.password ? ['--requirepass', opts.password] : []),
     ...(opts.args ?? []),
   ];
@@ -57,12 +66,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     const proc = spawn(REDIS_BIN, args, { stdio: 'ignore' });
     child = proc;
     const exited = new Promise<never>((_, reject) => {
-      proc.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new Error(MISSING) : err),
-      );
-      proc.once('exit', (code, signal) =>
-        reject(new Error(`redis-server exited early (${signal ?? code}):\n${logTail(dir)}`)),
-      );
+      proc.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new Error(MISSING) : err));
+      proc.once('exit', (code, signal) => reject(new Error(`redis-server exited early (${signal ?? code}):\n${logTail(dir)}`)));
     });
     exited.catch(() => undefined); // only meaningful while starting
     await Promise.race([waitForPing(port, opts.password, opts.startTimeoutMs ?? 10_000), exited]);

@@ -3,15 +3,7 @@
  * tests exercise the same certificates the daemon will present: a root CA per
  * call and leaves with SPIFFE URI SANs, as PEM for node:tls.
  */
-import {
-  createCsr,
-  createRootCA,
-  exportPrivateKeyPem,
-  generateKeyPair,
-  issueCertificate,
-  verifyCsr,
-  type SigningCA,
-} from '../../core/identity/index.js';
+import { createCsr, createRootCA, exportPrivateKeyPem, generateKeyPair, issueCertificate, verifyCsr, type SigningCA } from '../../core/identity/index.js';
 import type { TlsIdentity } from '../../core/hbone/index.js';
 
 export interface TestCa {

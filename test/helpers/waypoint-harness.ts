@@ -8,7 +8,13 @@
  */
 import { once } from 'node:events';
 import {
-  Agent, createServer, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse,
+  Agent,
+  createServer,
+  request as httpRequest,
+  type ClientRequestArgs,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
 } from 'node:http';
 import { connect as h2connect, createServer as createH2Server } from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
@@ -87,7 +93,12 @@ export interface HarnessOptions {
   protocolDetectionTimeoutMs?: number;
 }
 
-export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec[], resources: Resource[], opts: HarnessOptions = {}): Promise<WaypointHarness> {
+export async function startWaypoint(
+  t: ExecutionContext,
+  endpoints: EndpointSpec[],
+  resources: Resource[],
+  opts: HarnessOptions = {},
+): Promise<WaypointHarness> {
   const pki = await makeTestCa();
   const hits = new Map<string, number>();
   // Endpoints: 127.0.1.N, one port for all (picked by the first bind).
@@ -96,21 +107,39 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
   for (const [i, ep] of endpoints.entries()) {
     const name = `${ep.service}-${ep.version}`;
     const address = `127.0.1.${i + 1}`;
-    const server = endpointServer(ep.tcp ? (socket) => {
-      hits.set(name, (hits.get(name) ?? 0) + 1);
-      ep.tcp!(socket);
-    } : ep.protocol ?? 'h1', (req, res) => {
-      hits.set(name, (hits.get(name) ?? 0) + 1);
-      readAll(req).then((b) => (ep.handler ?? ((_q, s) => s.end(name)))(req, res, b.toString()), () => undefined);
-    }, ep.upgrade && ((req, socket, head) => {
-      hits.set(name, (hits.get(name) ?? 0) + 1);
-      ep.upgrade!(req, socket, head);
-    }));
+    const server = endpointServer(
+      ep.tcp
+        ? (socket) => {
+            hits.set(name, (hits.get(name) ?? 0) + 1);
+            ep.tcp!(socket);
+          }
+        : (ep.protocol ?? 'h1'),
+      (req, res) => {
+        hits.set(name, (hits.get(name) ?? 0) + 1);
+        readAll(req).then(
+          (b) => (ep.handler ?? ((_q, s) => s.end(name)))(req, res, b.toString()),
+          () => undefined,
+        );
+      },
+      ep.upgrade &&
+        ((req, socket, head) => {
+          hits.set(name, (hits.get(name) ?? 0) + 1);
+          ep.upgrade!(req, socket, head);
+        }),
+    );
     server.listen(port, address);
     await once(server, 'listening');
     port = (server.address() as AddressInfo).port;
     t.teardown(() => server.stop());
-    records.push({ service: ep.service, namespace: 'default', node: 'node-b', address, port, serviceAccount: `bookinfo-${ep.service}`, labels: { app: ep.service, version: ep.version } });
+    records.push({
+      service: ep.service,
+      namespace: 'default',
+      node: 'node-b',
+      address,
+      port,
+      serviceAccount: `bookinfo-${ep.service}`,
+      labels: { app: ep.service, version: ep.version },
+    });
   }
   // The peer daemon: tunnels only to the endpoints above.
   const peer = new HboneServer({
@@ -138,7 +167,11 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
       services,
       endpoints: new Map(kept.map((r) => [`default/${r.service}/${r.node}/${r.address}:${r.port}`, r])),
     };
-    return new MeshState(snapshot, [{ name: 'node-b', address: '127.0.0.1', hbonePort: peerPort }], { nodeName: 'node-wp', trustDomain: 'cluster.local', domain: 'cluster.local' });
+    return new MeshState(snapshot, [{ name: 'node-b', address: '127.0.0.1', hbonePort: peerPort }], {
+      nodeName: 'node-wp',
+      trustDomain: 'cluster.local',
+      domain: 'cluster.local',
+    });
   };
   const waypointTls = await pki.issue(WAYPOINT);
   const accessLog: AccessLogEntry[] = [];
@@ -178,7 +211,7 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
     const headers = { host: `${service}:9080`, ...o.headers };
     if (o.h2) {
       const stream = await tunnel(service);
-      const session = h2connect(`http://${service}:9080`, { createConnection: () => stream as never });
+      const session = h2connect(`http://${service}:9080`, { createConnection: () => stream });
       try {
         const req = session.request({ ':method': o.method ?? 'GET', ':path': o.path ?? '/', ':authority': headers.host, ...o.headers });
         req.end(o.body);
@@ -194,14 +227,27 @@ export async function startWaypoint(t: ExecutionContext, endpoints: EndpointSpec
     }
     return new Promise((resolve, reject) => {
       const req = httpRequest({ agent: agentFor(service), host: vips.get(service), port, method: o.method ?? 'GET', path: o.path ?? '/', headers }, (res) => {
-        readAll(res).then((b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b.toString(), trailers: res.trailers, ms: Date.now() - started }), reject);
+        readAll(res).then(
+          (b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b.toString(), trailers: res.trailers, ms: Date.now() - started }),
+          reject,
+        );
       });
       req.on('error', reject);
       req.end(o.body);
     });
   }
 
-  return { pki, waypoint, port, vips, hits, accessLog, request, tunnel: (service = 'reviews') => tunnel(service), apply: (rs, without) => waypoint.update(mesh(rs, without)) };
+  return {
+    pki,
+    waypoint,
+    port,
+    vips,
+    hits,
+    accessLog,
+    request,
+    tunnel: (service = 'reviews') => tunnel(service),
+    apply: (rs, without) => waypoint.update(mesh(rs, without)),
+  };
 }
 
 type EndpointServer = ReturnType<typeof createTcpServer> & { stop(): Promise<void> };
@@ -211,7 +257,9 @@ type EndpointServer = ReturnType<typeof createTcpServer> & { stop(): Promise<voi
  * or for `both` to whichever the client's first bytes ask for.
  */
 function endpointServer(
-  protocol: 'h1' | 'h2c' | 'both' | ((socket: Socket) => void), handler: (req: IncomingMessage, res: ServerResponse) => void, upgrade: EndpointSpec['upgrade'],
+  protocol: 'h1' | 'h2c' | 'both' | ((socket: Socket) => void),
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  upgrade: EndpointSpec['upgrade'],
 ): EndpointServer {
   const h1 = createServer(handler);
   if (upgrade) h1.on('upgrade', upgrade);
@@ -234,36 +282,45 @@ function endpointServer(
     });
   });
   return Object.assign(tcp, {
-    stop: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      tcp.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        tcp.close(() => resolve());
+      }),
   });
 }
 
 /** The caller's node:http Agent: each of its "sockets" is an HBONE stream to the waypoint. */
 class TunnelAgent extends Agent {
-  constructor(private readonly dial: () => Promise<Duplex>, keepAlive: boolean) {
+  readonly #dial: () => Promise<Duplex>;
+
+  constructor(dial: () => Promise<Duplex>, keepAlive: boolean) {
     super({ keepAlive });
+    this.#dial = dial;
   }
 
   // node:http waits for the callback when createConnection returns nothing.
   override createConnection(_options: ClientRequestArgs, callback?: (err: Error | null, socket: Socket) => void): Socket | undefined {
-    this.dial().then((stream) => callback?.(null, asHttpSocket(stream)), (err: Error) => callback?.(err, undefined as unknown as Socket));
+    this.#dial().then(
+      (stream) => callback?.(null, asHttpSocket(stream)),
+      (err: Error) => callback?.(err, undefined as unknown as Socket),
+    );
     return undefined;
   }
 }
 
 /** `n` requests, `concurrency` at a time. */
 export async function many<T>(n: number, concurrency: number, one: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
+  const out = new Array<T>(n);
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await one(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await one(i);
+      }
+    }),
+  );
   return out;
 }
 

@@ -12,13 +12,17 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const OP_TEXT = 0x1;
 const OP_CLOSE = 0x8;
 
-export const acceptKey = (key: string): string => createHash('sha1').update(key + GUID).digest('base64');
+export const acceptKey = (key: string): string =>
+  createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 
 /** One final frame; payloads up to 64 KiB. */
 export function encodeFrame(text: string, masked: boolean, opcode = OP_TEXT): Buffer {
   const payload = Buffer.from(text);
   const len = payload.length;
-  const head = len < 126 ? Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | len]) : Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | 126, len >> 8, len & 0xff]);
+  const head =
+    len < 126 ? Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | len]) : Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | 126, len >> 8, len & 0xff]);
   if (!masked) return Buffer.concat([head, payload]);
   const mask = randomBytes(4);
   return Buffer.concat([head, mask, payload.map((b, i) => b ^ mask[i % 4]!)]);
@@ -77,8 +81,8 @@ export class FrameReader {
 /** The server side: answers the handshake, then echoes each text message prefixed with `prefix`, and closes on a close frame. */
 export function serveEcho(req: IncomingMessage, socket: Duplex, head: Buffer, prefix: string): void {
   socket.write(
-    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
-    + `Sec-WebSocket-Accept: ${acceptKey(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `Sec-WebSocket-Accept: ${acceptKey(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
   );
   const reader = new FrameReader(socket, head);
   void (async () => {
@@ -109,13 +113,18 @@ export function openWebSocket(tunnel: Duplex, host: string, path: string, header
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
     const req = request({
-      createConnection: () => asHttpSocket(tunnel), host, path,
+      createConnection: () => asHttpSocket(tunnel),
+      host,
+      path,
       headers: { host, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13', ...headers },
     });
     req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return reject(new Error('bad Sec-WebSocket-Accept'));
       resolve({
-        status: res.statusCode ?? 0, headers: res.headers, socket, reader: new FrameReader(socket, head),
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        socket,
+        reader: new FrameReader(socket, head),
         send: (text) => void socket.write(encodeFrame(text, true)),
         // The close frame, then our FIN: the endpoint answers with its own close frame and FIN.
         close: () => void socket.end(encodeFrame('', true, OP_CLOSE)),
@@ -124,7 +133,9 @@ export function openWebSocket(tunnel: Duplex, host: string, path: string, header
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), send: () => undefined, close: () => undefined }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), send: () => undefined, close: () => undefined }),
+      );
     });
     req.on('error', reject);
     req.end();

@@ -30,7 +30,9 @@ if (!bookinfo) {
     test.serial(`${basename(file)} applies unmodified and round-trips through get -o yaml`, async (t) => {
       const applied = await run(['apply', '-f', file]);
       t.is(applied.code, 0, applied.stderr);
-      const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Doc | null).filter((d): d is Doc => d !== null);
+      const docs = parseAllDocuments(readFileSync(file, 'utf8'))
+        .map((d) => d.toJS() as Doc | null)
+        .filter((d): d is Doc => d !== null);
       for (const doc of docs) {
         const got = await run(['get', doc.kind, doc.metadata.name, '-n', doc.metadata.namespace ?? 'default', '-o', 'yaml']);
         t.is(got.code, 0, got.stderr);
@@ -47,8 +49,10 @@ if (!bookinfo) {
 }
 
 test.serial('a file with one bad document changes nothing in the store', async (t) => {
-  const good = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: atomic-good}\nspec:\n  hosts: [atomic]\n  http:\n  - route:\n    - destination: {host: atomic}\n';
-  const bad = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: atomic-bad}\nspec:\n  hosts: [atomic]\n  http:\n  - route:\n    - destination: {host: atomic}\n      weight: 80\n    - destination: {host: atomic2}\n      weight: 10\n';
+  const good =
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: atomic-good}\nspec:\n  hosts: [atomic]\n  http:\n  - route:\n    - destination: {host: atomic}\n';
+  const bad =
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: atomic-bad}\nspec:\n  hosts: [atomic]\n  http:\n  - route:\n    - destination: {host: atomic}\n      weight: 80\n    - destination: {host: atomic2}\n      weight: 10\n';
   const result = await run(['apply', '-f', '-'], `${good}---\n${bad}`);
   t.not(result.code, 0);
   t.regex(result.stderr, /<stdin>:\d+: VirtualService default\/atomic-bad: spec\.http\[0\]\.route/);
@@ -58,14 +62,20 @@ test.serial('a file with one bad document changes nothing in the store', async (
 });
 
 test.serial('a bad document in a second file rejects the first file too', async (t) => {
-  const result = await run(['apply', '-f', '-', '-f', '/nonexistent/ambit.yaml'], 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: two-files}\nspec: {host: x}\n');
+  const result = await run(
+    ['apply', '-f', '-', '-f', '/nonexistent/ambit.yaml'],
+    'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: two-files}\nspec: {host: x}\n',
+  );
   t.not(result.code, 0);
   t.regex(result.stderr, /nonexistent\/ambit\.yaml: cannot read/);
   t.is((await run(['get', 'dr', 'two-files'])).code, 1);
 });
 
 test.serial('unknown fields are refused with file, line, resource and field', async (t) => {
-  const result = await run(['apply', '-f', '-'], 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: typo}\nspec:\n  host: x\n  trafficPolicy:\n    loadBalancr: {simple: RANDOM}\n');
+  const result = await run(
+    ['apply', '-f', '-'],
+    'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: typo}\nspec:\n  host: x\n  trafficPolicy:\n    loadBalancr: {simple: RANDOM}\n',
+  );
   t.is(result.code, 1);
   t.regex(result.stderr, /^error: <stdin>:7: DestinationRule default\/typo: spec\.trafficPolicy\.loadBalancr: /);
   t.is(result.stderr.trim().split('\n').length, 1, 'one line');
@@ -85,7 +95,10 @@ test.serial('delete -f removes what apply -f created; a missing name deletes not
 });
 
 test.serial('get lists in a table, in JSON, across namespaces', async (t) => {
-  await run(['apply', '-f', '-'], 'apiVersion: networking.istio.io/v1beta1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: edge}\nspec:\n  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 443, name: https, protocol: TLS}]\n');
+  await run(
+    ['apply', '-f', '-'],
+    'apiVersion: networking.istio.io/v1beta1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: edge}\nspec:\n  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 443, name: https, protocol: TLS}]\n',
+  );
   const table = await run(['get', 'se', '-A']);
   t.is(table.code, 0, table.stderr);
   t.regex(table.stdout, /^NAMESPACE\s+NAME\s+HOSTS\s+LOCATION\s+RESOLUTION\s+AGE\n/);
@@ -105,7 +118,8 @@ test.serial('bad flags are usage errors with exit code 2', async (t) => {
 });
 
 test.serial('an AuthorizationPolicy the daemons could not compile is refused at apply', async (t) => {
-  const doc = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: tpl}\nspec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/a/{**}/b/{**}"]\n';
+  const doc =
+    'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: tpl}\nspec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/a/{**}/b/{**}"]\n';
   const r = await run(['apply', '-f', '-'], doc);
   t.is(r.code, 1);
   t.regex(r.stderr, /<stdin>:1: AuthorizationPolicy default\/tpl: rules\[0\]\.to\[0\]\.operation: \{\*\*\} must be the last operator/);

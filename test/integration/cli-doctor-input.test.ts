@@ -87,7 +87,10 @@ test('--redis replaces the settings file store: latency and clock are measured t
 });
 
 test('a store that wants a password: the redis check FAILs naming the credentials and the setting', async (t) => {
-  const file = settings('nopass.yaml', `node: {name: lonely, address: 127.0.0.1}\nstore: {url: "redis://127.0.0.1:${locked.port}"}\nidentity: {dir: ${join(dir, 'id')}}\n`);
+  const file = settings(
+    'nopass.yaml',
+    `node: {name: lonely, address: 127.0.0.1}\nstore: {url: "redis://127.0.0.1:${locked.port}"}\nidentity: {dir: ${join(dir, 'id')}}\n`,
+  );
   const r = await doctorJson(['--config', file]);
   const check = r.checks.get('redis')!;
   t.is(check.status, 'FAIL');
@@ -97,13 +100,22 @@ test('a store that wants a password: the redis check FAILs naming the credential
 
 test('root without CAP_NET_ADMIN: the conntrack check WARNs that netlink refused, with the fix and what breaks without it', (t) => {
   // The same uid 0, minus the one capability ctnetlink demands: what a hand-written unit that forgot it would give ambitd.
-  const r = spawnSync('setpriv', ['--inh-caps=-net_admin', '--bounding-set=-net_admin', process.execPath, join(REPO_ROOT, 'bin/ambit.js'), 'doctor', '-o', 'json', '--redis', redis.url], {
-    encoding: 'utf8', env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' }, timeout: 60_000,
-  });
+  const r = spawnSync(
+    'setpriv',
+    ['--inh-caps=-net_admin', '--bounding-set=-net_admin', process.execPath, join(REPO_ROOT, 'bin/ambit.js'), 'doctor', '-o', 'json', '--redis', redis.url],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' },
+      timeout: 60_000,
+    },
+  );
   const checks = new Map((JSON.parse(r.stdout) as { checks: CheckReport[] }).checks.map((c) => [c.name, c]));
   t.is(checks.get('root')!.status, 'OK');
   const conntrack = checks.get('conntrack')!;
   t.is(conntrack.status, 'WARN');
-  t.regex(conntrack.detail, /^conntrack does not answer over netlink \(conntrack lookup: Operation not permitted\); without it, a client that reuses one source port/);
+  t.regex(
+    conntrack.detail,
+    /^conntrack does not answer over netlink \(conntrack lookup: Operation not permitted\); without it, a client that reuses one source port/,
+  );
   t.regex(conntrack.fix ?? '', /modprobe nf_conntrack_netlink, and run ambitd with CAP_NET_ADMIN/);
 });

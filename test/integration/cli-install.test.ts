@@ -60,7 +60,10 @@ function livedInRoot(t: ExecutionContext): string {
   return root;
 }
 
-for (const [title, makeRoot] of [['an empty root', scratchRoot], ['a root with a host in it', livedInRoot]] as const) {
+for (const [title, makeRoot] of [
+  ['an empty root', scratchRoot],
+  ['a root with a host in it', livedInRoot],
+] as const) {
   test(`install then uninstall --purge leaves ${title} exactly as before`, async (t) => {
     const root = makeRoot(t);
     const before = listing(root);
@@ -97,11 +100,28 @@ test('files: config 0640 from configs/ambitd.yaml with every comment and the giv
   const ambitd = join(REPO_ROOT, 'bin/ambitd.js');
   t.true(unit.includes(`\nExecStart=${process.execPath} ${ambitd} --config /etc/ambit/ambitd.yaml\n`), unit);
   t.true(unit.includes(`\nExecStopPost=${process.execPath} ${ambitd} --config /etc/ambit/ambitd.yaml --after-exit\n`));
-  for (const line of ['After=network-online.target', 'Wants=network-online.target', 'Restart=on-failure', 'LimitNOFILE=1048576', 'KillSignal=SIGTERM', 'TimeoutStopSec=45s', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'StateDirectory=ambit', 'RuntimeDirectory=ambit', 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE']) {
+  for (const line of [
+    'After=network-online.target',
+    'Wants=network-online.target',
+    'Restart=on-failure',
+    'LimitNOFILE=1048576',
+    'KillSignal=SIGTERM',
+    'TimeoutStopSec=45s',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'ProtectHome=yes',
+    'PrivateTmp=yes',
+    'StateDirectory=ambit',
+    'RuntimeDirectory=ambit',
+    'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE',
+  ]) {
     t.true(unit.includes(`\n${line}\n`), `unit lacks ${line}`);
   }
   const settings = unit.split('\n').filter((l) => !l.startsWith('#'));
-  t.false(settings.some((l) => l.includes(root)), 'the unit runs with target paths, not the staging root');
+  t.false(
+    settings.some((l) => l.includes(root)),
+    'the unit runs with target paths, not the staging root',
+  );
   t.false(/^User=/m.test(unit), 'root with a bounding set, as the unit explains');
 });
 
@@ -187,7 +207,11 @@ test('bad values are usage errors (exit 2) that name the flag and write nothing'
 
 test('on the host itself, a non-root user is told to use sudo (or --dry-run) before anything happens', (t) => {
   for (const command of ['install', 'uninstall']) {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(REPO_ROOT, 'bin/ambit.js'), command], { encoding: 'utf8', cwd: REPO_ROOT, env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' } });
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(REPO_ROOT, 'bin/ambit.js'), command], {
+      encoding: 'utf8',
+      cwd: REPO_ROOT,
+      env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' },
+    });
     t.is(r.status, 1, r.stderr);
     t.is(r.stderr, `error: ambit ${command} changes /etc, systemd and iptables: run it as root (sudo ambit ${command} ...), or look first with --dry-run\n`);
   }
@@ -234,7 +258,9 @@ netnsTest('uninstall on the real root removes the capture rules (run in a namesp
   // host's /etc/systemd/system from uninstall, which then finds only our unit there.
   const hostUnits = readdirSync('/etc/systemd/system').sort();
   const script = `mount -t tmpfs ambit-test /etc/systemd/system && cp ${join(root, UNIT)} /etc/systemd/system/ && exec ${process.execPath} ${join(REPO_ROOT, 'bin/ambit.js')} uninstall`;
-  const r = await topo.exec('node', 'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' } });
+  const r = await topo.exec('node', 'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+    env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' },
+  });
   t.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
   t.regex(r.stdout, /removed \/etc\/systemd\/system\/ambitd\.service/);
   t.regex(r.stdout, /running: bash .*scripts\/iptables\/remove\.sh\nambit-iptables: capture rules removed/);

@@ -16,12 +16,19 @@ test.serial('enroll records the endpoint and its service; unenroll removes them'
   const a = await run(['enroll', 'reviews', '--port', '9080', '--address', '10.0.0.2', '--node', 'b', '--user', 'nobody', '-l', 'version=v1']);
   t.is(a.code, 0, a.stderr);
   t.regex(a.stdout, /enrolled default\/reviews at 10\.0\.0\.2:9080 on node b as sa reviews, user nobody \(uid \d+\)/);
-  t.is((await run(['enroll', 'reviews', '--port', '9080', '--address', '10.0.0.3', '--node', 'c', '-l', 'version=v2', '--service-account', 'bookinfo-reviews'])).code, 0);
+  t.is(
+    (await run(['enroll', 'reviews', '--port', '9080', '--address', '10.0.0.3', '--node', 'c', '-l', 'version=v2', '--service-account', 'bookinfo-reviews']))
+      .code,
+    0,
+  );
   const services = await run(['get', 'services']);
   t.regex(services.stdout, /default\s+reviews\s+9080\s+\S+\s+2/);
   const endpoints = await run(['get', 'endpoints', 'reviews', '-o', 'json']);
   const list = JSON.parse(endpoints.stdout) as { node: string; serviceAccount: string; labels: Record<string, string>; uid?: number }[];
-  t.deepEqual(list.map((e) => [e.node, e.serviceAccount, e.labels.version]).sort(), [['b', 'reviews', 'v1'], ['c', 'bookinfo-reviews', 'v2']]);
+  t.deepEqual(list.map((e) => [e.node, e.serviceAccount, e.labels.version]).sort(), [
+    ['b', 'reviews', 'v1'],
+    ['c', 'bookinfo-reviews', 'v2'],
+  ]);
   t.is(typeof list.find((e) => e.node === 'b')!.uid, 'number');
   const un = await run(['unenroll', 'reviews', '--node', 'b']);
   t.is(un.code, 0, un.stderr);

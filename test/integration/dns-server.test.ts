@@ -87,7 +87,10 @@ test('a non-mesh name is forwarded and the upstream answer relayed unchanged, wi
   // Byte for byte what the upstream sent, but for the id the forwarder chose.
   t.deepEqual(raw.subarray(2), upstream.lastReply!.subarray(2));
   const reply = decode(raw);
-  t.deepEqual(reply.answers?.map((a) => a.data), ['192.0.2.10', [Buffer.from('from-fake-upstream')]]);
+  t.deepEqual(
+    reply.answers?.map((a) => a.data),
+    ['192.0.2.10', [Buffer.from('from-fake-upstream')]],
+  );
   t.is(upstream.queries.length, 1);
   t.is(upstream.queries[0]!.questions![0]!.name, 'www.example.org');
   // The upstream saw a fresh id, not the client's.
@@ -163,7 +166,14 @@ test('garbage never crashes the server: short junk is dropped, undecodable queri
   t.is(formerr.rcode, 'FORMERR');
   t.is(formerr.id, 0x1234);
   // Two questions: valid wire format, but not a query we serve.
-  const two = dnsPacket.encode({ type: 'query', id: 9, questions: [{ type: 'A', name: 'a.example' }, { type: 'A', name: 'b.example' }] });
+  const two = dnsPacket.encode({
+    type: 'query',
+    id: 9,
+    questions: [
+      { type: 'A', name: 'a.example' },
+      { type: 'A', name: 'b.example' },
+    ],
+  });
   t.is(decode(await udpExchange(server.port, two)).rcode, 'FORMERR');
   // A response sent to us is ignored (answering responses is how loops start).
   const response = dnsPacket.encode({ type: 'response', id: 5, questions: [{ type: 'A', name: 'x.example' }] });

@@ -14,7 +14,10 @@ test('accept: the handler gets the stream and the verified caller; bytes flow bo
       resolveUpstream: () => ({
         accept: (stream, request) => {
           seen.push(request);
-          readAll(stream).then((b) => stream.end(b.toString().toUpperCase()), () => undefined);
+          readAll(stream).then(
+            (b) => stream.end(b.toString().toUpperCase()),
+            () => undefined,
+          );
         },
       }),
     },

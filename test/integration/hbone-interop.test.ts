@@ -53,7 +53,18 @@ test('python3-h2 client with a mesh certificate tunnels through HboneServer', as
   const up = await upstream(t, mesh, echo);
   const id = await mesh.pki.issue(CLIENT_ID);
   const files = await pemFiles(t, { 'cert.pem': String(id.cert), 'key.pem': String(id.key), 'ca.pem': mesh.pki.rootPem });
-  const result = await runPython(t, ['--port', String(mesh.serverPort), '--authority', up.authority, '--ca', files['ca.pem']!, '--cert', files['cert.pem']!, '--key', files['key.pem']!]);
+  const result = await runPython(t, [
+    '--port',
+    String(mesh.serverPort),
+    '--authority',
+    up.authority,
+    '--ca',
+    files['ca.pem']!,
+    '--cert',
+    files['cert.pem']!,
+    '--key',
+    files['key.pem']!,
+  ]);
   t.is(result.error, null);
   t.is(result.status, 200);
   t.is(result.echo, 'hello from python-h2');
@@ -67,7 +78,18 @@ test('python3-h2 client gets 400 for a destination that is not a local workload'
   const mesh = await startMesh(t);
   const id = await mesh.pki.issue(CLIENT_ID);
   const files = await pemFiles(t, { 'cert.pem': String(id.cert), 'key.pem': String(id.key), 'ca.pem': mesh.pki.rootPem });
-  const result = await runPython(t, ['--port', String(mesh.serverPort), '--authority', '10.9.9.9:80', '--ca', files['ca.pem']!, '--cert', files['cert.pem']!, '--key', files['key.pem']!]);
+  const result = await runPython(t, [
+    '--port',
+    String(mesh.serverPort),
+    '--authority',
+    '10.9.9.9:80',
+    '--ca',
+    files['ca.pem']!,
+    '--cert',
+    files['cert.pem']!,
+    '--key',
+    files['key.pem']!,
+  ]);
   t.is(result.status, 400);
   t.is(result.echo, '');
 });

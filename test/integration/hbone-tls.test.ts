@@ -60,7 +60,17 @@ test('garbage, plaintext HTTP/2 and TLS without ALPN h2 are closed; the server k
     () => tcpConnect(mesh.serverPort, '127.0.0.1').end('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
   ];
   const id = await mesh.pki.issue(CLIENT_ID);
-  probes.push(() => tlsConnect({ port: mesh.serverPort, host: '127.0.0.1', key: id.key, cert: id.cert, ca: id.ca, ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }));
+  probes.push(() =>
+    tlsConnect({
+      port: mesh.serverPort,
+      host: '127.0.0.1',
+      key: id.key,
+      cert: id.cert,
+      ca: id.ca,
+      ALPNProtocols: ['http/1.1'],
+      checkServerIdentity: () => undefined,
+    }),
+  );
   probes.push(() => tlsConnect({ port: mesh.serverPort, host: '127.0.0.1', key: id.key, cert: id.cert, ca: id.ca, checkServerIdentity: () => undefined }));
   for (const probe of probes) {
     const socket = probe();

@@ -55,7 +55,10 @@ test('100 concurrent streams share one pooled session', async (t) => {
       return (await reply).toString();
     }),
   );
-  t.deepEqual(results, Array.from({ length: 100 }, (_, i) => `stream ${i}`));
+  t.deepEqual(
+    results,
+    Array.from({ length: 100 }, (_, i) => `stream ${i}`),
+  );
   const stats = mesh.client.stats();
   t.is(stats.sessionsTotal, 1);
   t.is(stats.streamsTotal, 100);

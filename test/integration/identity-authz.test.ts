@@ -52,18 +52,21 @@ test('a node gets identities enrolled on it, and is refused those enrolled only 
 
   const err = await t.throwsAsync(requestWorkloadCert(client, a, wl('reviews')));
   t.is(code(err), 'EIDENTITY_NOT_ENROLLED');
-  t.regex(err!.message, /node a asked for spiffe:\/\/cluster\.local\/ns\/default\/sa\/reviews, but no service .* is enrolled on node a/);
+  t.regex(err.message, /node a asked for spiffe:\/\/cluster\.local\/ns\/default\/sa\/reviews, but no service .* is enrolled on node a/);
   // Same service account in another namespace is another identity.
   t.is(code(await t.throwsAsync(requestWorkloadCert(client, a, wl('productpage', 'prod')))), 'EIDENTITY_NOT_ENROLLED');
 
   const theirs = await requestWorkloadCert(client, b, wl('reviews'));
   t.is(certInfo(theirs.chainPem).spiffeId, wl('reviews'));
-  t.deepEqual((await listIssued(m.store)).map((r) => `${r.node} ${r.kind} ${r.spiffeId}`), [
-    'a node spiffe://cluster.local/ambit/node/a',
-    `a workload ${wl('productpage')}`,
-    'b node spiffe://cluster.local/ambit/node/b',
-    `b workload ${wl('reviews')}`,
-  ]);
+  t.deepEqual(
+    (await listIssued(m.store)).map((r) => `${r.node} ${r.kind} ${r.spiffeId}`),
+    [
+      'a node spiffe://cluster.local/ambit/node/a',
+      `a workload ${wl('productpage')}`,
+      'b node spiffe://cluster.local/ambit/node/b',
+      `b workload ${wl('reviews')}`,
+    ],
+  );
 });
 
 test('a node renews its own node cert with its current one, and cannot ask for another node ID', async (t) => {
@@ -81,7 +84,14 @@ test('a node renews its own node cert with its current one, and cannot ask for a
   const res = await rawRequest(m.store, { v: 1, id, kind: 'node-renew', csr, auth: nodeAuth(a, { kind: 'node-renew', id, csr }), deadline: Date.now() + 5000 });
   t.like(res, { ok: false, code: 'EIDENTITY_CSR_IDENTITY_MISMATCH' });
   // A workload CSR cannot be used to join.
-  const join2 = await rawRequest(m.store, { v: 1, id: 'join-as-workload', kind: 'join', csr: await createCsr(wl('x'), await generateKeyPair()), token: 'whatever', deadline: Date.now() + 5000 });
+  const join2 = await rawRequest(m.store, {
+    v: 1,
+    id: 'join-as-workload',
+    kind: 'join',
+    csr: await createCsr(wl('x'), await generateKeyPair()),
+    token: 'whatever',
+    deadline: Date.now() + 5000,
+  });
   t.like(join2, { ok: false, code: 'EIDENTITY_NOT_NODE' });
 });
 
@@ -93,7 +103,9 @@ test('forged requests are refused: foreign CA, bad signature, replayed nonce, st
   // A node cert for "a" from a CA the mesh does not trust.
   const rogue = await createRootCA();
   const keys = await generateKeyPair();
-  const forged = await issueCertificate(rogue, await verifyCsr(await createCsr(nodeId('cluster.local', 'a'), keys), { trustDomain: 'cluster.local' }), { ttlSeconds: 600 });
+  const forged = await issueCertificate(rogue, await verifyCsr(await createCsr(nodeId('cluster.local', 'a'), keys), { trustDomain: 'cluster.local' }), {
+    ttlSeconds: 600,
+  });
   const impostor = nodeIdentity(await exportPrivateKeyPem(keys.privateKey), forged.chainPem, a.bundle);
   t.like(await rawRequest(m.store, await workloadRequest(impostor, wl('productpage'))), { ok: false, code: 'EIDENTITY_UNTRUSTED' });
 
@@ -109,7 +121,14 @@ test('forged requests are refused: foreign CA, bad signature, replayed nonce, st
   // A correctly signed request from 10 minutes ago.
   const id = 'stale-request-01';
   const csr = await createCsr(wl('productpage'), await generateKeyPair());
-  const stale: SignRequest = { v: 1, id, kind: 'workload', csr, auth: nodeAuth(a, { kind: 'workload', id, csr }, Date.now() - 10 * 60_000), deadline: Date.now() + 5000 };
+  const stale: SignRequest = {
+    v: 1,
+    id,
+    kind: 'workload',
+    csr,
+    auth: nodeAuth(a, { kind: 'workload', id, csr }, Date.now() - 10 * 60_000),
+    deadline: Date.now() + 5000,
+  };
   t.like(await rawRequest(m.store, stale), { ok: false, code: 'EIDENTITY_STALE_REQUEST' });
 
   // The CSR swapped after signing: the signature covers its digest.
@@ -125,7 +144,10 @@ test('forged requests are refused: foreign CA, bad signature, replayed nonce, st
   t.like(await rawRequest(m.store, await workloadRequest(asNode, wl('productpage'))), { ok: false, code: 'EIDENTITY_NOT_NODE' });
 
   // Garbage on the queue is answered, not fatal to the signer.
-  t.like(await rawRequest(m.store, { v: 1, id: 'garbage-req-0001', kind: 'workload', csr: 'nope', deadline: Date.now() + 5000 } as SignRequest), { ok: false, code: 'EIDENTITY_BAD_REQUEST' });
+  t.like(await rawRequest(m.store, { v: 1, id: 'garbage-req-0001', kind: 'workload', csr: 'nope', deadline: Date.now() + 5000 }), {
+    ok: false,
+    code: 'EIDENTITY_BAD_REQUEST',
+  });
   t.like(await rawRequest(m.store, await workloadRequest(a, wl('productpage'))), { ok: true });
   t.is(m.signer.stats.refused, 7);
 });
@@ -148,7 +170,11 @@ test('the join key stays on the node: only CSRs and certificates pass through th
   const traffic = seen.join('').replace(/\\n/g, '');
   t.true(traffic.includes('CERTIFICATE REQUEST'));
   t.false(traffic.includes('PRIVATE KEY'));
-  const b64 = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  const b64 = (pem: string) =>
+    pem
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
   t.false(traffic.includes(b64(a.keyPem).slice(0, 40)));
   t.false(traffic.includes(b64(cert.keyPem).slice(0, 40)));
 });

@@ -28,7 +28,11 @@ test.after.always(async () => {
 
 /** `ambit ca serve` in the background, as an operator would run it; stopped with SIGTERM in teardown. */
 async function serve(t: import('ava').ExecutionContext, env: NodeJS.ProcessEnv, args: string[]): Promise<() => Promise<number | null>> {
-  const child = spawn(process.execPath, [AMBIT, 'ca', 'serve', ...args], { cwd: REPO_ROOT, env: { ...process.env, AMBIT_LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [AMBIT, 'ca', 'serve', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, AMBIT_LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const stop = async (): Promise<number | null> => {
@@ -82,13 +86,31 @@ test('ca init → node token create → node join (with ca serve running) → ce
   t.regex(lines[0]!, /^NODE\s+IDENTITY\s+SERIAL\s+NOT-BEFORE\s+NOT-AFTER\s+REMAINING\s+ROOT$/);
   t.regex(lines[1]!, /^a\s+spiffe:\/\/cluster\.local\/ambit\/node\/a\s+[0-9a-f]+\s+\S+Z\s+\S+Z\s+6d23h\s+[0-9A-F]{2}(:[0-9A-F]{2}){3}$/);
   t.log(table.stdout);
-  const json = JSON.parse((await ambit(['certs', '--node', 'a', '-o', 'json'], { env })).stdout) as { spiffeId: string; kind: string; remainingSeconds: number }[];
+  const json = JSON.parse((await ambit(['certs', '--node', 'a', '-o', 'json'], { env })).stdout) as {
+    spiffeId: string;
+    kind: string;
+    remainingSeconds: number;
+  }[];
   t.like(json[0], { spiffeId: 'spiffe://cluster.local/ambit/node/a', kind: 'node' });
   t.true(json[0]!.remainingSeconds > 6 * 86400);
   t.deepEqual(JSON.parse((await ambit(['certs', '--node', 'b', '-o', 'json'], { env })).stdout), []);
 
   t.is(await stop(), 0, 'ca serve exits cleanly on SIGTERM');
-  const noSigner = await ambit(['node', 'join', '--token', (await ambit(['node', 'token', 'create'], { env })).stdout.trim(), '--node', 'b', '--dir', join(tmp, 'node-b'), '--timeout', '1s'], { env });
+  const noSigner = await ambit(
+    [
+      'node',
+      'join',
+      '--token',
+      (await ambit(['node', 'token', 'create'], { env })).stdout.trim(),
+      '--node',
+      'b',
+      '--dir',
+      join(tmp, 'node-b'),
+      '--timeout',
+      '1s',
+    ],
+    { env },
+  );
   t.is(noSigner.code, 1);
   t.is(noSigner.stderr, 'error: no signer answered within 1s: is `ambit ca serve` or `ambitd --ca` running?\n');
 });
@@ -97,9 +119,25 @@ test('plug-in CA: ca init --root-cert/--root-key makes an intermediate under an 
   const rootKey = join(tmp, 'corp-root.key');
   const rootCert = join(tmp, 'corp-root.pem');
   await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', rootKey, '-out', rootCert,
-    '-subj', '/O=corp/CN=corp root', '-days', '3650',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    rootKey,
+    '-out',
+    rootCert,
+    '-subj',
+    '/O=corp/CN=corp root',
+    '-days',
+    '3650',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   const env = { AMBIT_REDIS_URL: redis.url, AMBIT_REDIS_KEY_PREFIX: 'cli2:' };
   const caDir = join(tmp, 'ca-plugin');

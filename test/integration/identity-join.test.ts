@@ -16,7 +16,6 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-
 test('a node joins: node cert whose URI SAN is its SPIFFE ID, accepted by openssl verify; key 0600', async (t) => {
   const m = await mesh(t, redis.url);
   const { token } = await createJoinToken(m.store, { ttlSeconds: 60 });
@@ -43,7 +42,7 @@ test('a token is one-time: the second join with it is refused as used', async (t
   await joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, 'a') });
   const err = await t.throwsAsync(joinNode({ store: m.store, token, nodeName: 'b', dir: join(m.tmp, 'b') }));
   t.is(code(err), 'EIDENTITY_TOKEN_USED');
-  t.regex(err!.message, /already used by node a/);
+  t.regex(err.message, /already used by node a/);
   // Nothing was written for the refused node, so a retry with a good token just works.
   await t.throwsAsync(stat(nodeFiles(join(m.tmp, 'b')).key));
 });
@@ -54,7 +53,7 @@ test('an expired token is refused as expired, an unknown one as unknown, one bou
   await new Promise((r) => setTimeout(r, 1200));
   const expired = await t.throwsAsync(joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, 'a') }));
   t.is(code(expired), 'EIDENTITY_TOKEN_EXPIRED');
-  t.regex(expired!.message, /expired at/);
+  t.regex(expired.message, /expired at/);
   const unknown = await t.throwsAsync(joinNode({ store: m.store, token: 'ambit-join-nope', nodeName: 'a', dir: join(m.tmp, 'a') }));
   t.is(code(unknown), 'EIDENTITY_TOKEN_UNKNOWN');
   const bound = await createJoinToken(m.store, { ttlSeconds: 60, node: 'b' });
@@ -68,7 +67,10 @@ test('two joins racing with one token: exactly one succeeds', async (t) => {
   const { token } = await createJoinToken(m.store, { ttlSeconds: 60 });
   const results = await Promise.allSettled(['a', 'b', 'c'].map((n) => joinNode({ store: m.store, token, nodeName: n, dir: join(m.tmp, n) })));
   t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
-  t.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => code((r as PromiseRejectedResult).reason)), ['EIDENTITY_TOKEN_USED', 'EIDENTITY_TOKEN_USED']);
+  t.deepEqual(
+    results.filter((r) => r.status === 'rejected').map((r) => code(r.reason)),
+    ['EIDENTITY_TOKEN_USED', 'EIDENTITY_TOKEN_USED'],
+  );
 });
 
 test('the token is stored only as a digest', async (t) => {
@@ -86,6 +88,6 @@ test('no signer: a clear error after the timeout, and the request is taken back'
   const { token } = await createJoinToken(m.store, { ttlSeconds: 60 });
   const err = await t.throwsAsync(joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, 'a'), timeoutMs: 500 }));
   t.is(code(err), 'EIDENTITY_NO_SIGNER');
-  t.regex(err!.message, /no signer answered within 1s: is `ambit ca serve` or `ambitd --ca` running\?/);
+  t.regex(err.message, /no signer answered within 1s: is `ambit ca serve` or `ambitd --ca` running\?/);
   t.is(await m.store.redis.llen(identityKeys(m.store).requests), 0);
 });

@@ -105,7 +105,10 @@ test('root rotation: two roots in the bundle keep old and new leaves valid; --fi
   const { bundle } = await requireBundle(m.store);
   t.is(bundle.roots.length, 2);
   // The manager sees the new root and renews at once, under the new root.
-  await until('a leaf from the new root', () => certs.material(SERVER)?.chainPem !== old.chainPem && certs.material(SERVER)!.bundlePem.includes(rotated.ca.root.pem.trim()));
+  await until(
+    'a leaf from the new root',
+    () => certs.material(SERVER)?.chainPem !== old.chainPem && certs.material(SERVER)!.bundlePem.includes(rotated.ca.root.pem.trim()),
+  );
   await until('the node cert from the new root', () => opensslVerify(m.tmp, rotated.ca.root.pem, certs.nodeIdentity().chainPem).then((r) => r.ok));
   const fresh = certs.material(SERVER)!;
   t.true((await opensslVerify(m.tmp, rotated.ca.root.pem, fresh.chainPem)).ok);
@@ -127,7 +130,7 @@ test('root rotation: two roots in the bundle keep old and new leaves valid; --fi
   // Node b still holds a certificate under the old root: finishing now would cut it off.
   const refused = await t.throwsAsync(finishRotation(m.store, m.caDir));
   t.is((refused as IdentityError).code, 'EIDENTITY_BUNDLE_CONFLICT');
-  t.regex(refused!.message, /1 live certificate\(s\) still chain to the old root \(b spiffe:\/\/cluster\.local\/ambit\/node\/b\)/);
+  t.regex(refused.message, /1 live certificate\(s\) still chain to the old root \(b spiffe:\/\/cluster\.local\/ambit\/node\/b\)/);
   void b;
   const finished = await finishRotation(m.store, m.caDir, { force: true });
   t.is(finished.roots, 1);

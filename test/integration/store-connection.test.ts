@@ -13,9 +13,7 @@ test.after.always(async () => {
 });
 
 function listen(server: Server): Promise<number> {
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
-  );
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 }
 
 async function freePort(): Promise<number> {
@@ -30,12 +28,12 @@ test('nothing listening: EREDIS_UNREACHABLE at once, naming the URL but never th
   const started = Date.now();
   const err = await t.throwsAsync(Store.connect({ url: `redis://:hunter2@127.0.0.1:${port}` }), { instanceOf: StoreError });
   t.true(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
-  t.is(err!.code, 'EREDIS_UNREACHABLE');
+  t.is(err.code, 'EREDIS_UNREACHABLE');
   t.is(
-    err!.message,
+    err.message,
     `cannot reach Redis at redis://:***@127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); start redis-server or pass --redis URL / AMBIT_REDIS_URL`,
   );
-  t.false(err!.message.includes('hunter2'));
+  t.false(err.message.includes('hunter2'));
 });
 
 test('a peer that accepts but never answers: EREDIS_UNREACHABLE after connectTimeoutMs', async (t) => {
@@ -51,8 +49,8 @@ test('a peer that accepts but never answers: EREDIS_UNREACHABLE after connectTim
   const err = await t.throwsAsync(Store.connect({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 400 }), { instanceOf: StoreError });
   const took = Date.now() - started;
   t.true(took >= 350 && took < 2000, `took ${took} ms`);
-  t.is(err!.code, 'EREDIS_UNREACHABLE');
-  t.regex(err!.message, new RegExp(`redis://127\\.0\\.0\\.1:${port}`));
+  t.is(err.code, 'EREDIS_UNREACHABLE');
+  t.regex(err.message, new RegExp(`redis://127\\.0\\.0\\.1:${port}`));
 });
 
 test('credentials: the right password connects, a wrong or missing one fails at once with EREDIS_AUTH', async (t) => {
@@ -63,11 +61,11 @@ test('credentials: the right password connects, a wrong or missing one fails at 
   await viaOption.close();
 
   const wrong = await t.throwsAsync(Store.connect({ url: `redis://:nope@127.0.0.1:${redis.port}` }), { instanceOf: StoreError });
-  t.is(wrong!.code, 'EREDIS_AUTH');
-  t.false(wrong!.message.includes('nope'));
+  t.is(wrong.code, 'EREDIS_AUTH');
+  t.false(wrong.message.includes('nope'));
   const missing = await t.throwsAsync(Store.connect({ url: `redis://127.0.0.1:${redis.port}` }), { instanceOf: StoreError });
-  t.is(missing!.code, 'EREDIS_AUTH');
-  t.regex(missing!.message, /password is required/);
+  t.is(missing.code, 'EREDIS_AUTH');
+  t.regex(missing.message, /password is required/);
 });
 
 test('option mapping: URLs, TLS, Sentinel', (t) => {

@@ -32,14 +32,26 @@ test('enroll creates the service and endpoint in one revision; ports are the uni
   await store.enroll(ep('n1', '10.0.0.9', 5000, { service: 'ratings', serviceAccount: 'ratings' }));
 
   t.deepEqual(await store.getService('default', 'reviews'), { name: 'reviews', namespace: 'default', ports: [8443, 9080], vip });
-  t.deepEqual((await store.listServices()).map((s) => s.name), ['ratings', 'reviews']);
+  t.deepEqual(
+    (await store.listServices()).map((s) => s.name),
+    ['ratings', 'reviews'],
+  );
   t.deepEqual(await store.listServices('prod'), []);
   t.is((await store.listEndpoints()).length, 4);
-  t.deepEqual((await store.listEndpoints({ service: 'reviews', node: 'n2' })).map((e) => e.port), [8443, 9080]);
-  t.deepEqual((await store.listEndpoints({ node: 'n1' })).map((e) => e.service), ['ratings', 'reviews']);
+  t.deepEqual(
+    (await store.listEndpoints({ service: 'reviews', node: 'n2' })).map((e) => e.port),
+    [8443, 9080],
+  );
+  t.deepEqual(
+    (await store.listEndpoints({ node: 'n1' })).map((e) => e.service),
+    ['ratings', 'reviews'],
+  );
 
   const changes = await store.changesSince(0);
-  t.deepEqual(changes?.filter((c) => c.revision === 1).map((c) => c.type), ['service-put', 'endpoint-put']);
+  t.deepEqual(
+    changes?.filter((c) => c.revision === 1).map((c) => c.type),
+    ['service-put', 'endpoint-put'],
+  );
 });
 
 test('unenroll removes matching endpoints, shrinks ports, and drops the service with its last endpoint; VIP is kept', async (t) => {
@@ -75,7 +87,7 @@ test('enroll rejects records the store cannot key', async (t) => {
   const store = await connect();
   t.teardown(() => store.close());
   const err = await t.throwsAsync(store.enroll(ep('n/1', '10.0.0.1', 80)), { instanceOf: StoreError });
-  t.is(err!.code, 'ESTORE_INVALID');
+  t.is(err.code, 'ESTORE_INVALID');
   await t.throwsAsync(store.enroll(ep('n1', '10.0.0.1', 70000)), { code: 'ESTORE_INVALID' });
   t.is(await store.revision(), 0);
 });
@@ -85,7 +97,10 @@ test('node heartbeats expire after their TTL and do not bump the revision', asyn
   t.teardown(() => store.close());
   await store.heartbeatNode({ name: 'host-b', address: '10.0.0.2', hbonePort: 15008 }, 60);
   await store.heartbeatNode({ name: 'host-a', address: '10.0.0.1' }, 1);
-  t.deepEqual((await store.listNodes()).map((x) => x.name), ['host-a', 'host-b']);
+  t.deepEqual(
+    (await store.listNodes()).map((x) => x.name),
+    ['host-a', 'host-b'],
+  );
   const a = await store.getNode('host-a');
   t.is(a?.address, '10.0.0.1');
   t.true(Date.now() - a!.lastSeen! < 5000);
@@ -93,6 +108,9 @@ test('node heartbeats expire after their TTL and do not bump the revision', asyn
 
   await new Promise((r) => setTimeout(r, 1300));
   t.is(await store.getNode('host-a'), undefined);
-  t.deepEqual((await store.listNodes()).map((x) => x.name), ['host-b']);
+  t.deepEqual(
+    (await store.listNodes()).map((x) => x.name),
+    ['host-b'],
+  );
   await t.throwsAsync(store.heartbeatNode({ name: 'x', address: '1.1.1.1' }, 0), { code: 'ESTORE_INVALID' });
 });

@@ -8,8 +8,7 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 let redis: RedisServer;
 let n = 0;
 // Tests in a file run concurrently; a key prefix each keeps their revisions apart.
-const connect = (extra: { changeLogLength?: number } = {}) =>
-  Store.connect({ url: redis.url, keyPrefix: `res${++n}:`, ...extra });
+const connect = (extra: { changeLogLength?: number } = {}) => Store.connect({ url: redis.url, keyPrefix: `res${++n}:`, ...extra });
 
 test.before(async () => {
   redis = await startRedis();
@@ -33,7 +32,10 @@ test('apply, get, list and delete round trip', async (t) => {
   t.is(await store.revision(), 0);
   const res = await store.apply([vs('reviews'), vs('ratings'), vs('reviews', 'reviews', 'prod')]);
   t.is(res.revision, 1);
-  t.deepEqual(res.results.map((r) => r.action), ['created', 'created', 'created']);
+  t.deepEqual(
+    res.results.map((r) => r.action),
+    ['created', 'created', 'created'],
+  );
 
   const got = await store.get({ kind: 'VirtualService', namespace: 'default', name: 'reviews' });
   t.truthy(got);
@@ -44,11 +46,10 @@ test('apply, get, list and delete round trip', async (t) => {
   t.regex(got!.metadata.uid!, /^[0-9a-f-]{36}$/);
   t.is(await store.get({ kind: 'VirtualService', namespace: 'default', name: 'nope' }), undefined);
 
-  t.deepEqual((await store.list()).map((r) => `${r.metadata.namespace}/${r.metadata.name}`), [
-    'default/ratings',
-    'default/reviews',
-    'prod/reviews',
-  ]);
+  t.deepEqual(
+    (await store.list()).map((r) => `${r.metadata.namespace}/${r.metadata.name}`),
+    ['default/ratings', 'default/reviews', 'prod/reviews'],
+  );
   t.is((await store.list('VirtualService', 'prod')).length, 1);
   t.is((await store.list('DestinationRule')).length, 0);
 
@@ -65,15 +66,26 @@ test('re-apply reports unchanged without a revision bump; changes report configu
   const first = await store.get({ kind: 'VirtualService', namespace: 'default', name: 'a' });
 
   // Same content, different key order and store metadata echoed back (as `get -o yaml` prints it).
-  const echoed: Resource = { spec: { http: vs('a').spec.http, hosts: ['a'] }, metadata: { ...first!.metadata }, kind: 'VirtualService', apiVersion: 'networking.istio.io/v1' };
+  const echoed: Resource = {
+    spec: { http: vs('a').spec.http, hosts: ['a'] },
+    metadata: { ...first!.metadata },
+    kind: 'VirtualService',
+    apiVersion: 'networking.istio.io/v1',
+  };
   const same = await store.apply([echoed, vs('b')]);
   t.is(same.revision, 1);
-  t.deepEqual(same.results.map((r) => r.action), ['unchanged', 'unchanged']);
+  t.deepEqual(
+    same.results.map((r) => r.action),
+    ['unchanged', 'unchanged'],
+  );
 
   const annotated = { ...vs('a'), metadata: { name: 'a', namespace: 'default', annotations: { note: 'x' } } };
   const res = await store.apply([annotated, vs('b'), vs('c')]);
   t.is(res.revision, 2);
-  t.deepEqual(res.results.map((r) => r.action), ['configured', 'unchanged', 'created']);
+  t.deepEqual(
+    res.results.map((r) => r.action),
+    ['configured', 'unchanged', 'created'],
+  );
   const a = await store.get({ kind: 'VirtualService', namespace: 'default', name: 'a' });
   t.is(a!.metadata.resourceVersion, '2');
   t.is(a!.metadata.generation, 1, 'annotations alone do not bump generation');
@@ -94,13 +106,16 @@ test('an invalid document rejects the whole batch before anything is written', a
   await store.apply([vs('keep')]);
   const bad = { ...vs('bad'), metadata: { name: 'has/slash', namespace: 'default' } };
   const err = await t.throwsAsync(store.apply([vs('new1'), bad, vs('new2')]), { instanceOf: StoreError });
-  t.is(err!.code, 'ESTORE_INVALID');
-  t.regex(err!.message, /metadata\.name/);
+  t.is(err.code, 'ESTORE_INVALID');
+  t.regex(err.message, /metadata\.name/);
   t.is(await store.revision(), 1);
-  t.deepEqual((await store.list()).map((r) => r.metadata.name), ['keep']);
+  t.deepEqual(
+    (await store.list()).map((r) => r.metadata.name),
+    ['keep'],
+  );
 
   const dup = await t.throwsAsync(store.apply([vs('x'), vs('x')]), { instanceOf: StoreError });
-  t.is(dup!.code, 'ESTORE_INVALID');
+  t.is(dup.code, 'ESTORE_INVALID');
   t.is(await store.revision(), 1);
 });
 
@@ -118,7 +133,7 @@ test('the apply script itself is all-or-nothing: a bad document late in the batc
   const err = await t.throwsAsync(
     store.redis.eval(APPLY_LUA, 4, k.revision, k.resources, k.resourceMeta, k.changes, k.channel, 100, 'now', docs.length, ...docs.flat()),
   );
-  t.regex(err!.message, /ESTORE_INVALID apply: malformed resource key "not-a-key"/);
+  t.regex(err.message, /ESTORE_INVALID apply: malformed resource key "not-a-key"/);
   t.is(await store.revision(), 1);
   t.deepEqual(await store.redis.hkeys(k.resources), ['VirtualService/default/keep']);
   t.is(await store.redis.xlen(k.changes), 1);
@@ -134,14 +149,17 @@ test('deleting a missing resource fails and deletes nothing, unless ignoreNotFou
     { kind: 'VirtualService', namespace: 'default', name: 'ghost' },
   ];
   const err = await t.throwsAsync(store.delete(refs), { instanceOf: NotFoundError });
-  t.is(err!.code, 'ESTORE_NOT_FOUND');
-  t.regex(err!.message, /VirtualService\/default\/ghost not found/);
+  t.is(err.code, 'ESTORE_NOT_FOUND');
+  t.regex(err.message, /VirtualService\/default\/ghost not found/);
   t.is(await store.revision(), 1);
   t.is((await store.list()).length, 2);
 
   const res = await store.delete(refs, { ignoreNotFound: true });
   t.is(res.revision, 2);
-  t.deepEqual(res.deleted.map((r) => r.name), ['a']);
+  t.deepEqual(
+    res.deleted.map((r) => r.name),
+    ['a'],
+  );
   const none = await store.delete([refs[1]!], { ignoreNotFound: true });
   t.is(none.revision, 2, 'nothing deleted: no revision bump');
   t.deepEqual(none.deleted, []);
@@ -157,13 +175,19 @@ test('snapshot and changesSince replay to the same state; a trimmed log reports 
   t.deepEqual([...snap.resources.keys()], ['VirtualService/default/a', 'VirtualService/default/b', 'VirtualService/default/c']);
 
   const changes = await store.changesSince(0);
-  t.deepEqual(changes?.map((c) => `${c.revision}:${c.type}`), ['1:resource-put', '1:resource-put', '2:resource-put']);
+  t.deepEqual(
+    changes?.map((c) => `${c.revision}:${c.type}`),
+    ['1:resource-put', '1:resource-put', '2:resource-put'],
+  );
   t.deepEqual(await store.changesSince(2), []);
 
   await store.delete([{ kind: 'VirtualService', namespace: 'default', name: 'a' }]); // rev 3
   await store.apply([vs('d'), vs('e')]); // rev 4: the log now holds 4 entries, rev 1's first is gone
   t.is(await store.changesSince(0), undefined, 'revision 1 was trimmed');
-  t.deepEqual((await store.changesSince(2))?.map((c) => c.revision), [3, 4, 4]);
+  t.deepEqual(
+    (await store.changesSince(2))?.map((c) => c.revision),
+    [3, 4, 4],
+  );
   t.is(await store.changesSince(99), undefined, 'a revision from the future means Redis went back');
 });
 

@@ -131,7 +131,7 @@ test('a full range fails the enroll with EVIP_EXHAUSTED and changes nothing', as
   const before = await store!.snapshot();
 
   const err = await t.throwsAsync(store!.enroll(ep('c')), { code: 'EVIP_EXHAUSTED' });
-  t.regex(err!.message, /10\.99\.0\.0\/30 is full/);
+  t.regex(err.message, /10\.99\.0\.0\/30 is full/);
   t.is(await store!.revision(), revision);
   t.deepEqual(await store!.snapshot(), before);
   t.is(await store!.getService('default', 'c'), undefined);
@@ -148,7 +148,7 @@ test('the VIP range is a mesh setting; it cannot move away from VIPs in use', as
 
   const { vip } = await store!.enroll(ep('reviews'));
   const err = await t.throwsAsync(store!.setMeshSettings({ vipCidr: '10.1.0.0/16' }), { code: 'EVIP_RANGE_IN_USE' });
-  t.true(err!.message.includes(`${vip} (default/reviews)`), err!.message);
+  t.true(err.message.includes(`${vip} (default/reviews)`), err.message);
   t.deepEqual(await store!.meshSettings(), { vipCidr: DEFAULT_VIP_CIDR });
   // A range that still contains every VIP in use is fine.
   t.deepEqual(await store!.setMeshSettings({ vipCidr: '240.0.0.0/4' }), { vipCidr: '240.0.0.0/4' });
@@ -187,5 +187,8 @@ test('ambit get services shows the VIP', async (t) => {
   t.regex(table.stdout, new RegExp(`default\\s+reviews\\s+9080\\s+${vip.replaceAll('.', '\\.')}\\s+1`));
   t.notRegex(table.stdout, /<pending>/);
   const json = await ambit(['get', 'services', 'reviews', '-o', 'json'], { redis: redis.url });
-  t.deepEqual((JSON.parse(json.stdout) as { vip?: string }[]).map((s) => s.vip), [vip]);
+  t.deepEqual(
+    (JSON.parse(json.stdout) as { vip?: string }[]).map((s) => s.vip),
+    [vip],
+  );
 });

@@ -54,15 +54,7 @@ test('a watcher gets a snapshot, then every change in revision order', async (t)
   await until('revision 6', () => watcher.stats().revision === 6);
   t.deepEqual(
     seen.map((c) => `${c.revision}:${c.type}`),
-    [
-      '3:resource-put',
-      '3:resource-put',
-      '4:resource-delete',
-      '5:endpoint-put',
-      '6:endpoint-delete',
-      '6:endpoint-delete',
-      '6:service-delete',
-    ],
+    ['3:resource-put', '3:resource-put', '4:resource-delete', '5:endpoint-put', '6:endpoint-delete', '6:endpoint-delete', '6:service-delete'],
   );
   const fresh = await store.snapshot();
   t.deepEqual(plain(watcher.current()), plain(fresh));

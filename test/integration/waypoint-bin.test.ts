@@ -23,12 +23,34 @@ test('ambit-waypoint serves health and metrics once it has the store snapshot, a
   const dir = mkdtempSync(path.join(tmpdir(), 'ambit-wp-'));
   for (const [name, pem] of Object.entries({ cert: id.cert, key: id.key, ca: String(id.ca) })) writeFileSync(path.join(dir, `${name}.pem`), pem);
   const [hbone, metrics] = [await closedPort(), await closedPort()];
-  const child = spawn(process.execPath, [BIN, '-s', 'reviews.default.svc.cluster.local', '--listen', `127.0.0.1:${hbone}`, '--metrics', `127.0.0.1:${metrics}`,
-    '--cert', path.join(dir, 'cert.pem'), '--key', path.join(dir, 'key.pem'), '--ca', path.join(dir, 'ca.pem'), '--redis', redis.url], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      '-s',
+      'reviews.default.svc.cluster.local',
+      '--listen',
+      `127.0.0.1:${hbone}`,
+      '--metrics',
+      `127.0.0.1:${metrics}`,
+      '--cert',
+      path.join(dir, 'cert.pem'),
+      '--key',
+      path.join(dir, 'key.pem'),
+      '--ca',
+      path.join(dir, 'ca.pem'),
+      '--redis',
+      redis.url,
+    ],
+    { stdio: 'ignore' },
+  );
   t.teardown(() => void child.kill('SIGKILL'));
   let ready = false;
   for (let i = 0; i < 100 && !ready; i++) {
-    ready = await fetch(`http://127.0.0.1:${metrics}/healthz/ready`).then((r) => r.ok, () => false);
+    ready = await fetch(`http://127.0.0.1:${metrics}/healthz/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (!ready) await new Promise((r) => setTimeout(r, 100));
   }
   t.true(ready);
@@ -40,7 +62,9 @@ test('ambit-waypoint serves health and metrics once it has the store snapshot, a
 });
 
 test('ambit-waypoint without its certificate exits 1 and says which file', (t) => {
-  const r = spawnSync(process.execPath, [BIN, '-s', 'reviews.default.svc.cluster.local', '--cert', '/nonexistent/cert.pem', '--key', '/x', '--ca', '/x'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, '-s', 'reviews.default.svc.cluster.local', '--cert', '/nonexistent/cert.pem', '--key', '/x', '--ca', '/x'], {
+    encoding: 'utf8',
+  });
   t.is(r.status, 1);
   t.regex(r.stdout + r.stderr, /\/nonexistent\/cert\.pem/);
 });

@@ -84,7 +84,10 @@ test('reset-before-request: a reused connection the endpoint closed before the r
   lease(c);
   ep.sockets[0]!.end();
   await new Promise((r) => setTimeout(r, 50));
-  const err = await get(c, '/second').then(() => undefined, (e: NodeJS.ErrnoException) => e);
+  const err = await get(c, '/second').then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e,
+  );
   t.is(err?.code, 'EWAYPOINT_STALE');
   t.false(c.requestSent);
   t.true(c.closed);

@@ -26,7 +26,13 @@ const opened = async (h: Awaited<ReturnType<typeof startWaypoint>>, protocol: st
 
 /** A POST whose method, path, header and body must reach the echo endpoint, and whose status, headers, body and trailer must come back. */
 async function crosses(t: ExecutionContext, h: Awaited<ReturnType<typeof startWaypoint>>, h2Client: boolean, endpointVersion: string): Promise<void> {
-  const r = await h.request({ h2: h2Client, method: 'POST', path: '/reviews/7?x=1', headers: { 'x-custom': 'yes', 'content-type': 'text/plain', te: 'trailers' }, body: 'hello' });
+  const r = await h.request({
+    h2: h2Client,
+    method: 'POST',
+    path: '/reviews/7?x=1',
+    headers: { 'x-custom': 'yes', 'content-type': 'text/plain', te: 'trailers' },
+    body: 'hello',
+  });
   t.is(r.status, 201);
   t.is(r.headers['x-proto'], endpointVersion);
   t.is(r.headers['x-seen'], 'POST /reviews/7?x=1 yes hello');
@@ -53,7 +59,7 @@ test('h2c client to an HTTP/1.1 endpoint (the default): headers, body, status an
   await crosses(t, h, true, '1.1');
 });
 
-test('useClientProtocol: each client\'s HTTP version reaches the endpoint, UPGRADE notwithstanding', async (t) => {
+test("useClientProtocol: each client's HTTP version reaches the endpoint, UPGRADE notwithstanding", async (t) => {
   const ep: EndpointSpec = { service: 'reviews', version: 'v1', protocol: 'both', handler: echo };
   const h = await startWaypoint(t, [ep], [pool({ useClientProtocol: true, h2UpgradePolicy: 'UPGRADE' })]);
   const r2 = await h.request({ h2: true });
@@ -79,7 +85,9 @@ test('http2MaxRequests: 2 bounds the requests in flight on the session; the rest
 test('an endpoint that sends GOAWAY every third request: the session drains and requests go on over a new one', async (t) => {
   let n = 0;
   const goaway: EndpointSpec = {
-    service: 'reviews', version: 'v1', protocol: 'h2c',
+    service: 'reviews',
+    version: 'v1',
+    protocol: 'h2c',
     handler: (req, res) => {
       res.end('ok');
       if (++n % 3 === 0) (req as unknown as Http2ServerRequest).stream.session?.close();
@@ -90,21 +98,26 @@ test('an endpoint that sends GOAWAY every third request: the session drains and 
     const r = await h.request();
     t.is(r.status, 200, r.body);
   }
-  t.true(await opened(h, 'h2') >= 3, `${await opened(h, 'h2')} sessions`);
+  t.true((await opened(h, 'h2')) >= 3, `${await opened(h, 'h2')} sessions`);
 });
 
 test('retries over HTTP/2 replay the body on the same session', async (t) => {
   let calls = 0;
   const bodies: string[] = [];
   const flaky: EndpointSpec = {
-    service: 'reviews', version: 'v1', protocol: 'h2c',
+    service: 'reviews',
+    version: 'v1',
+    protocol: 'h2c',
     handler: (_q, res, body) => {
       bodies.push(body);
       if (++calls === 1) res.writeHead(503).end('busy');
       else res.end('ok');
     },
   };
-  const vs = resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 2, retryOn: '5xx' } }] });
+  const vs = resource('VirtualService', 'reviews', {
+    hosts: ['reviews'],
+    http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 2, retryOn: '5xx' } }],
+  });
   const h = await startWaypoint(t, [flaky], [vs, pool({ h2UpgradePolicy: 'UPGRADE' })]);
   const r = await h.request({ method: 'PUT', body: 'payload', headers: { 'content-type': 'text/plain' } });
   t.is(r.status, 200);

@@ -8,10 +8,18 @@ import test from 'ava';
 import { until } from '../helpers/hbone-harness.js';
 import { many, resource, startWaypoint, type EndpointSpec } from '../helpers/waypoint-harness.js';
 
-const SUBSETS = resource('DestinationRule', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
-const mirrorTo = (mirror: Record<string, unknown>, extra: Record<string, unknown> = {}) => resource('VirtualService', 'reviews', {
-  hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }], ...mirror, ...extra }],
+const SUBSETS = resource('DestinationRule', 'reviews', {
+  host: 'reviews',
+  subsets: [
+    { name: 'v1', labels: { version: 'v1' } },
+    { name: 'v2', labels: { version: 'v2' } },
+  ],
 });
+const mirrorTo = (mirror: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  resource('VirtualService', 'reviews', {
+    hosts: ['reviews'],
+    http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }], ...mirror, ...extra }],
+  });
 const mirrored = async (h: Awaited<ReturnType<typeof startWaypoint>>): Promise<Record<string, number>> => {
   const out: Record<string, number> = {};
   for (const v of (await h.waypoint.metrics.mirrors.get()).values) out[String(v.labels.outcome)] = (out[String(v.labels.outcome)] ?? 0) + v.value;
@@ -27,10 +35,11 @@ async function mirroredWhen(h: Awaited<ReturnType<typeof startWaypoint>>, total:
   }
 }
 
-test('the mirror gets a copy with the -shadow authority and the body; the client gets the primary\'s answer', async (t) => {
+test("the mirror gets a copy with the -shadow authority and the body; the client gets the primary's answer", async (t) => {
   const copies: { method: string; url: string; host: string; body: string; custom: string }[] = [];
   const shadow: EndpointSpec = {
-    service: 'reviews', version: 'v2',
+    service: 'reviews',
+    version: 'v2',
     handler: (req, res, body) => {
       copies.push({ method: req.method!, url: req.url!, host: String(req.headers.host), body, custom: String(req.headers['x-custom']) });
       res.end('from the mirror');
@@ -45,7 +54,7 @@ test('the mirror gets a copy with the -shadow authority and the body; the client
   t.deepEqual(await mirroredWhen(h, 1), { 200: 1 });
 });
 
-test('an h2c client\'s request is mirrored too, :authority suffixed', async (t) => {
+test("an h2c client's request is mirrored too, :authority suffixed", async (t) => {
   const hosts: string[] = [];
   const shadow: EndpointSpec = { service: 'reviews', version: 'v2', handler: (req, res) => void (hosts.push(String(req.headers.host)), res.end()) };
   const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1' }, shadow], [SUBSETS, mirrorTo({ mirror: { host: 'reviews', subset: 'v2' } })]);
@@ -57,7 +66,8 @@ test('an h2c client\'s request is mirrored too, :authority suffixed', async (t) 
 test('a slow or failing mirror never delays or fails the client', async (t) => {
   let n = 0;
   const bad: EndpointSpec = {
-    service: 'reviews', version: 'v2',
+    service: 'reviews',
+    version: 'v2',
     handler: (req, res) => {
       // Alternately: answer 500 after a second, or cut the connection.
       if (n++ % 2 === 0) setTimeout(() => res.writeHead(500).end('mirror broke'), 1000).unref();
@@ -73,9 +83,14 @@ test('a slow or failing mirror never delays or fails the client', async (t) => {
 });
 
 test('mirrorPercentage 25: about a quarter of 400 requests are copied', async (t) => {
-  const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1' }, { service: 'reviews', version: 'v2' }], [
-    SUBSETS, mirrorTo({ mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 25 } }),
-  ]);
+  const h = await startWaypoint(
+    t,
+    [
+      { service: 'reviews', version: 'v1' },
+      { service: 'reviews', version: 'v2' },
+    ],
+    [SUBSETS, mirrorTo({ mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 25 } })],
+  );
   await many(400, 20, () => h.request());
   await new Promise((r) => setTimeout(r, 200));
   const copies = h.hits.get('reviews-v2') ?? 0;
@@ -85,7 +100,11 @@ test('mirrorPercentage 25: about a quarter of 400 requests are copied', async (t
 });
 
 test('a mirror with nowhere to go is counted and skipped', async (t) => {
-  const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1' }], [SUBSETS, mirrorTo({ mirrors: [{ destination: { host: 'reviews', subset: 'v2' } }, { destination: { host: 'reviews', subset: 'v9' } }] })]);
+  const h = await startWaypoint(
+    t,
+    [{ service: 'reviews', version: 'v1' }],
+    [SUBSETS, mirrorTo({ mirrors: [{ destination: { host: 'reviews', subset: 'v2' } }, { destination: { host: 'reviews', subset: 'v9' } }] })],
+  );
   t.is((await h.request()).body, 'reviews-v1');
   t.deepEqual(await mirroredWhen(h, 2), { no_endpoint: 1, no_cluster: 1 });
 });

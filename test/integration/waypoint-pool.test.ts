@@ -16,7 +16,8 @@ function tracked(version: string, handler?: Handler): { spec: EndpointSpec; sock
   const sockets = new Set<Socket>();
   const closed = new WeakSet<Socket>();
   const spec: EndpointSpec = {
-    service: 'reviews', version,
+    service: 'reviews',
+    version,
     handler: (req, res, body) => {
       if (!sockets.has(req.socket)) {
         sockets.add(req.socket);
@@ -88,7 +89,11 @@ test('a connection the endpoint closed after its response is never reused: 20 re
     // Keep-alive by the headers, then a FIN: a server whose keep-alive timeout is shorter than ours.
     res.end('ok', () => req.socket.end());
   });
-  const h = await startWaypoint(t, [ep.spec], [resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 0 } }] })]);
+  const h = await startWaypoint(
+    t,
+    [ep.spec],
+    [resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 0 } }] })],
+  );
   for (let i = 0; i < 20; i++) {
     const r = await h.request();
     t.is(r.status, 200, r.body);
@@ -105,7 +110,8 @@ test('a reused connection reset after the request left is a `reset`: 503 UC with
     if (n === 2) req.socket.destroy();
     else res.end('ok');
   });
-  const vs = (retries: Record<string, unknown>) => resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries }] });
+  const vs = (retries: Record<string, unknown>) =>
+    resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries }] });
   const h = await startWaypoint(t, [ep.spec], [vs({ attempts: 0 })]);
   t.is((await h.request()).status, 200);
   const cut = await h.request();
@@ -122,12 +128,20 @@ test('a reused connection reset after the request left is a `reset`: 503 UC with
 test('config changes close pooled connections to endpoints that left the service or the subset', async (t) => {
   const v1 = tracked('v1');
   const v2 = tracked('v2');
-  const subsets = (v1Labels: Record<string, string>) => resource('DestinationRule', 'reviews', {
-    host: 'reviews', subsets: [{ name: 'v1', labels: v1Labels }, { name: 'v2', labels: { version: 'v2' } }],
-  });
+  const subsets = (v1Labels: Record<string, string>) =>
+    resource('DestinationRule', 'reviews', {
+      host: 'reviews',
+      subsets: [
+        { name: 'v1', labels: v1Labels },
+        { name: 'v2', labels: { version: 'v2' } },
+      ],
+    });
   const split = resource('VirtualService', 'reviews', {
     hosts: ['reviews'],
-    http: [{ match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] }, { route: [{ destination: { host: 'reviews', subset: 'v1' } }] }],
+    http: [
+      { match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+      { route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+    ],
   });
   const h = await startWaypoint(t, [v1.spec, v2.spec], [subsets({ version: 'v1' }), split]);
   t.is((await h.request()).body, 'reviews-v1');

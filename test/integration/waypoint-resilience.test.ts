@@ -9,13 +9,15 @@ import { until } from '../helpers/hbone-harness.js';
 import { CALLER, many, resource, startWaypoint, type EndpointSpec } from '../helpers/waypoint-harness.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
-const vsReviews = (http: Record<string, unknown>) => resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], ...http }] });
+const vsReviews = (http: Record<string, unknown>) =>
+  resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], ...http }] });
 
 test('retries: an endpoint that fails twice with 503 then answers is retried to success under attempts: 3, body replayed', async (t) => {
   let calls = 0;
   const bodies: string[] = [];
   const flaky: EndpointSpec = {
-    service: 'reviews', version: 'v1',
+    service: 'reviews',
+    version: 'v1',
     handler: (_req, res, body) => {
       bodies.push(body);
       if (++calls <= 2) res.writeHead(503).end('busy');
@@ -31,9 +33,13 @@ test('retries: an endpoint that fails twice with 503 then answers is retried to 
   t.is(h.accessLog.at(-1)?.attempts, 3);
 });
 
-test('retries: attempts: 1 stops after one retry and returns the endpoint\'s 503 as it came', async (t) => {
+test("retries: attempts: 1 stops after one retry and returns the endpoint's 503 as it came", async (t) => {
   let calls = 0;
-  const down: EndpointSpec = { service: 'reviews', version: 'v1', handler: (_q, res) => void (calls++, res.writeHead(503, { 'x-from': 'endpoint' }).end('busy')) };
+  const down: EndpointSpec = {
+    service: 'reviews',
+    version: 'v1',
+    handler: (_q, res) => void (calls++, res.writeHead(503, { 'x-from': 'endpoint' }).end('busy')),
+  };
   const h = await startWaypoint(t, [down], [vsReviews({ retries: { attempts: 1, retryOn: '5xx' } })]);
   const r = await h.request();
   t.is(r.status, 503);
@@ -59,7 +65,8 @@ test.serial('timeout: a route timeout of 500 ms answers 504 at 500 ms ±10% whil
 test.serial('timeout: perTryTimeout with retries: a slow first try is abandoned and the retry answers', async (t) => {
   let calls = 0;
   const once: EndpointSpec = {
-    service: 'reviews', version: 'v1',
+    service: 'reviews',
+    version: 'v1',
     handler: (_q, res) => (++calls === 1 ? void setTimeout(() => res.end('late'), 2000).unref() : res.end('fast')),
   };
   const h = await startWaypoint(t, [once], [vsReviews({ timeout: '3s', retries: { attempts: 2, perTryTimeout: '0.2s', retryOn: '5xx' } })]);
@@ -77,7 +84,7 @@ test.serial('circuit breaker: maxConnections 1, http1MaxPendingRequests 1: concu
     trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRetries: 0 } } },
   });
   const h = await startWaypoint(t, [slow], [dr]);
-  t.is((await h.request()).status, 200, 'warm: the caller\'s tunnel session is up before the burst');
+  t.is((await h.request()).status, 200, "warm: the caller's tunnel session is up before the burst");
   const started = Date.now();
   const replies = await many(10, 10, () => h.request());
   const served = replies.filter((r) => r.status === 200);
@@ -109,7 +116,12 @@ test('L7 AuthorizationPolicy targeting the service: DENY on a path answers 403 R
 test('no VirtualService: the default route reaches the service; a VirtualService whose routes all miss answers 404', async (t) => {
   const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1' }], []);
   t.is((await h.request()).body, 'reviews-v1');
-  h.apply([resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ match: [{ uri: { prefix: '/only' } }], route: [{ destination: { host: 'reviews' } }] }] })]);
+  h.apply([
+    resource('VirtualService', 'reviews', {
+      hosts: ['reviews'],
+      http: [{ match: [{ uri: { prefix: '/only' } }], route: [{ destination: { host: 'reviews' } }] }],
+    }),
+  ]);
   t.is((await h.request({ path: '/other' })).status, 404);
   t.is((await h.request({ path: '/only/this' })).status, 200);
   t.is(h.accessLog.at(-1)?.destination_service, HOST);
@@ -117,8 +129,15 @@ test('no VirtualService: the default route reaches the service; a VirtualService
 
 test('a config change mid-request drops nothing: in-flight requests finish, new ones take the new route', async (t) => {
   const slowV1: EndpointSpec = { service: 'reviews', version: 'v1', handler: (_q, res) => void setTimeout(() => res.end('reviews-v1'), 500) };
-  const dr = resource('DestinationRule', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
-  const to = (subset: string) => resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset } }] }] });
+  const dr = resource('DestinationRule', 'reviews', {
+    host: 'reviews',
+    subsets: [
+      { name: 'v1', labels: { version: 'v1' } },
+      { name: 'v2', labels: { version: 'v2' } },
+    ],
+  });
+  const to = (subset: string) =>
+    resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset } }] }] });
   const h = await startWaypoint(t, [slowV1, { service: 'reviews', version: 'v2' }], [dr, to('v1')]);
   const inFlight = many(20, 20, () => h.request());
   await until(() => h.hits.get('reviews-v1') === 20, 5000);
@@ -129,7 +148,7 @@ test('a config change mid-request drops nothing: in-flight requests finish, new 
   t.true(before.every((r) => r.status === 200 && r.body === 'reviews-v1'));
 });
 
-test('the waypoint refuses tunnels to anything but its services\' VIPs (never an open relay)', async (t) => {
+test("the waypoint refuses tunnels to anything but its services' VIPs (never an open relay)", async (t) => {
   const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1' }], []);
   t.is(h.waypoint.config.serviceAt('127.0.1.1', h.port), undefined);
   t.truthy(h.waypoint.config.serviceAt(h.vips.get('reviews')!, h.port));

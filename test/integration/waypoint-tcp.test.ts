@@ -14,7 +14,8 @@ import { many, resource, startWaypoint, type EndpointSpec } from '../helpers/way
 
 /** Says hello first, then echoes each chunk with its version; answers a half-close with `bye` and its own FIN. */
 const banner = (version: string): EndpointSpec => ({
-  service: 'reviews', version,
+  service: 'reviews',
+  version,
   tcp: (socket: Socket) => {
     socket.write(`220 ${version} ready\n`);
     socket.on('data', (d: Buffer) => socket.write(`${version}:${d.toString()}`));
@@ -23,15 +24,23 @@ const banner = (version: string): EndpointSpec => ({
 });
 /** Speaks only when spoken to (client-first), echoing with its version. */
 const echo = (version: string): EndpointSpec => ({
-  service: 'reviews', version,
+  service: 'reviews',
+  version,
   tcp: (socket: Socket) => {
     socket.on('data', (d: Buffer) => socket.write(`${version}:${d.toString()}`));
     socket.on('end', () => socket.end());
   },
 });
 
-const SUBSETS = resource('DestinationRule', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
-const tcpRoutes = (port: number, route: Record<string, unknown>[]) => resource('VirtualService', 'reviews', { hosts: ['reviews'], tcp: [{ match: [{ port }], route }] });
+const SUBSETS = resource('DestinationRule', 'reviews', {
+  host: 'reviews',
+  subsets: [
+    { name: 'v1', labels: { version: 'v1' } },
+    { name: 'v2', labels: { version: 'v2' } },
+  ],
+});
+const tcpRoutes = (port: number, route: Record<string, unknown>[]) =>
+  resource('VirtualService', 'reviews', { hosts: ['reviews'], tcp: [{ match: [{ port }], route }] });
 
 /** Everything `stream` sends until `done` says so (or it ends). */
 function readUntil(stream: Duplex, done: (text: string) => boolean, ms = 3000): Promise<string> {
@@ -72,7 +81,8 @@ test('tcp routes only for the port: proxied at once, so a server-first protocol 
 
 test('without tcp routes, bytes that are not HTTP are sniffed as TCP and go to the service; HTTP on the same port still routes', async (t) => {
   const both: EndpointSpec = {
-    service: 'reviews', version: 'v1',
+    service: 'reviews',
+    version: 'v1',
     tcp: (socket) => {
       socket.once('data', (d: Buffer) => {
         if (d.toString().startsWith('GET ')) socket.end('HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nhttp');
@@ -95,7 +105,13 @@ test('without tcp routes, bytes that are not HTTP are sniffed as TCP and go to t
 
 test('weighted tcp routes: 200 connections split 80/20 between subsets', async (t) => {
   const h = await startWaypoint(t, [echo('v1'), echo('v2')], []);
-  h.apply([SUBSETS, tcpRoutes(h.port, [{ destination: { host: 'reviews', subset: 'v1' }, weight: 80 }, { destination: { host: 'reviews', subset: 'v2' }, weight: 20 }])]);
+  h.apply([
+    SUBSETS,
+    tcpRoutes(h.port, [
+      { destination: { host: 'reviews', subset: 'v1' }, weight: 80 },
+      { destination: { host: 'reviews', subset: 'v2' }, weight: 20 },
+    ]),
+  ]);
   const answers = await many(200, 20, async () => {
     const s = await h.tunnel();
     s.end('x');
@@ -143,12 +159,14 @@ test('maxConnections: 1 refuses a second concurrent TCP connection with a reset,
   t.is(await readUntil(third, () => false), 'v1:3');
 });
 
-test('L4 AuthorizationPolicy: a denied caller\'s TCP connection is reset before any endpoint sees it', async (t) => {
+test("L4 AuthorizationPolicy: a denied caller's TCP connection is reset before any endpoint sees it", async (t) => {
   const h = await startWaypoint(t, [echo('v1')], []);
   h.apply([
     tcpRoutes(h.port, [{ destination: { host: 'reviews' } }]),
     resource('AuthorizationPolicy', 'no-productpage', {
-      targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }], action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/productpage'] } }] }],
+      targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }],
+      action: 'DENY',
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/productpage'] } }] }],
     }),
   ]);
   const s = (await h.tunnel()) as Http2Stream;

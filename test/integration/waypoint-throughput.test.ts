@@ -14,9 +14,12 @@ const CONCURRENCY = 16;
 const throughput = test.macro({
   async exec(t, upstream: 'HTTP/1.1' | 'h2c', maxConnections: number) {
     const h2 = upstream === 'h2c';
-    const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1', protocol: h2 ? 'h2c' : 'h1' }], h2 ? [
-      resource('DestinationRule', 'reviews', { host: 'reviews', trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } }),
-    ] : [], { clientKeepAlive: true });
+    const h = await startWaypoint(
+      t,
+      [{ service: 'reviews', version: 'v1', protocol: h2 ? 'h2c' : 'h1' }],
+      h2 ? [resource('DestinationRule', 'reviews', { host: 'reviews', trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } })] : [],
+      { clientKeepAlive: true },
+    );
     // Warm up: TLS sessions both ways, JIT.
     await many(200, CONCURRENCY, () => h.request());
     const started = process.hrtime.bigint();
@@ -29,7 +32,7 @@ const throughput = test.macro({
     // Pooled: never more connections than requests in flight (HTTP/1.1), or one session (h2c), however many requests.
     t.true(opened <= maxConnections, `${opened} upstream connections`);
   },
-  title: (_, upstream) => `throughput: ${REQUESTS} keep-alive requests at concurrency ${CONCURRENCY}, ${upstream} to the endpoint`,
+  title: (_, upstream) => `throughput: ${REQUESTS} keep-alive requests at concurrency ${CONCURRENCY}, ${String(upstream)} to the endpoint`,
 });
 
 test.serial(throughput, 'HTTP/1.1', CONCURRENCY);

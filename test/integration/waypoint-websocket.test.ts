@@ -11,7 +11,8 @@ import { resource, startWaypoint, type EndpointSpec } from '../helpers/waypoint-
 import { openWebSocket, serveEcho } from '../helpers/websocket.js';
 
 const wsEndpoint = (version: string): EndpointSpec => ({
-  service: 'reviews', version,
+  service: 'reviews',
+  version,
   upgrade: (req, socket, head) => serveEcho(req, socket, head, `${version}:`),
 });
 
@@ -31,7 +32,13 @@ test('a WebSocket handshake and echo pass through, both ways, and the close reac
 });
 
 test('a WebSocket is routed like any request: VirtualService match picks the subset, AuthorizationPolicy can deny it', async (t) => {
-  const dr = resource('DestinationRule', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
+  const dr = resource('DestinationRule', 'reviews', {
+    host: 'reviews',
+    subsets: [
+      { name: 'v1', labels: { version: 'v1' } },
+      { name: 'v2', labels: { version: 'v2' } },
+    ],
+  });
   const vs = resource('VirtualService', 'reviews', {
     hosts: ['reviews'],
     http: [
@@ -40,7 +47,9 @@ test('a WebSocket is routed like any request: VirtualService match picks the sub
     ],
   });
   const deny = resource('AuthorizationPolicy', 'no-admin-ws', {
-    targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }], action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }],
+    targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }],
+    action: 'DENY',
+    rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }],
   });
   const h = await startWaypoint(t, [wsEndpoint('v1'), wsEndpoint('v2')], [dr, vs, deny]);
   const live = await openWebSocket(await h.tunnel(), 'reviews:9080', '/live/feed');
@@ -60,7 +69,8 @@ test('a WebSocket is routed like any request: VirtualService match picks the sub
 
 test('an endpoint that refuses the upgrade: its answer reaches the client; a non-WebSocket upgrade is refused with 403', async (t) => {
   const refusing: EndpointSpec = {
-    service: 'reviews', version: 'v1',
+    service: 'reviews',
+    version: 'v1',
     upgrade: (_req, socket) => void socket.end('HTTP/1.1 426 Upgrade Required\r\ncontent-length: 6\r\nconnection: close\r\n\r\nno ws!'),
   };
   const h = await startWaypoint(t, [refusing], []);

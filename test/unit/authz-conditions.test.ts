@@ -91,14 +91,27 @@ test('experimental.envoy.filters.*: never present in ambit, so values never matc
 });
 
 test('conditions in one rule are ANDed', (t) => {
-  const rule = { when: [{ key: 'source.namespace', values: ['foo'] }, { key: 'destination.port', values: ['80'] }] };
+  const rule = {
+    when: [
+      { key: 'source.namespace', values: ['foo'] },
+      { key: 'destination.port', values: ['80'] },
+    ],
+  };
   t.true(allows(rule, l4({ destinationPort: 80 })));
   t.false(allows(rule, l4()));
 });
 
-test('key table: which keys the daemon can evaluate (ztunnel\'s L4 set)', (t) => {
+test("key table: which keys the daemon can evaluate (ztunnel's L4 set)", (t) => {
   for (const key of ['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port']) t.true(conditionAttribute(key)!.l4, key);
-  for (const key of ['remote.ip', 'connection.sni', 'source.serviceAccount', 'request.auth.principal', 'request.headers[a]', 'request.auth.claims[a][b]', 'experimental.envoy.filters.x[y]']) {
+  for (const key of [
+    'remote.ip',
+    'connection.sni',
+    'source.serviceAccount',
+    'request.auth.principal',
+    'request.headers[a]',
+    'request.auth.claims[a][b]',
+    'experimental.envoy.filters.x[y]',
+  ]) {
     t.false(conditionAttribute(key)!.l4, key);
   }
   t.is(conditionAttribute('request.headers[a][b]'), undefined);
@@ -107,7 +120,7 @@ test('key table: which keys the daemon can evaluate (ztunnel\'s L4 set)', (t) =>
 });
 
 test('a key the config accepts but the engine cannot read fails with EAUTHZ_CONDITION_KEY', (t) => {
-  const err = t.throws(() => compilePolicies([ap({ rules: [when('request.headers[a][b]', ['x'])] })])) as AuthzError & { errors: AuthzError[] };
+  const err = t.throws<AuthzError & { errors: AuthzError[] }>(() => compilePolicies([ap({ rules: [when('request.headers[a][b]', ['x'])] })]));
   t.is(err.errors[0]!.code, 'EAUTHZ_CONDITION_KEY');
   t.regex(err.message, /rules\[0\]\.when\[0\]: unknown condition key/);
 });

@@ -141,7 +141,14 @@ test('L4 DENY: a when on an HTTP key keeps the rule from matching at all', (t) =
 });
 
 test('L4 DENY: L4 when keys are enforced', (t) => {
-  const p = deny([{ when: [{ key: 'destination.port', values: ['8080'] }, { key: 'source.namespace', notValues: ['foo'] }] }]);
+  const p = deny([
+    {
+      when: [
+        { key: 'destination.port', values: ['8080'] },
+        { key: 'source.namespace', notValues: ['foo'] },
+      ],
+    },
+  ]);
   t.false(decide(p, plaintext()).allowed);
   t.true(decide(p, l4()).allowed);
 });

@@ -19,7 +19,9 @@ if (!existsSync(FIXTURES)) {
     t.log(`SKIPPED: ${FIXTURES} not found; run from a checkout next to ../shared`);
   });
 } else {
-  for (const name of readdirSync(FIXTURES).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  for (const name of readdirSync(FIXTURES)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()) {
     test(`${name} compiles`, (t) => {
       const set = load(name);
       t.true(set.policies.length > 0);
@@ -147,8 +149,12 @@ if (!existsSync(FIXTURES)) {
     };
     t.deepEqual(decideWith('single-policy.yaml', l7(base)).rule, 1);
     const off: Partial<L7Request>[] = [
-      { destinationPort: 9102 }, { sourceIp: '10.1.1.1' }, { remoteIp: '172.22.4.1' }, { method: 'GET' },
-      { path: 'rule[1]-to[1]-path[1]x' }, { claims: { iss: 'rule[1]-from[0]-requestPrincipal[2]', sub: 'x' } },
+      { destinationPort: 9102 },
+      { sourceIp: '10.1.1.1' },
+      { remoteIp: '172.22.4.1' },
+      { method: 'GET' },
+      { path: 'rule[1]-to[1]-path[1]x' },
+      { claims: { iss: 'rule[1]-from[0]-requestPrincipal[2]', sub: 'x' } },
       { sourcePrincipal: 'rule[1]-from[1]-principal[1]' },
     ];
     for (const o of off) t.false(decideWith('single-policy.yaml', l7({ ...base, ...o })).allowed, JSON.stringify(o));
@@ -189,8 +195,14 @@ if (!existsSync(FIXTURES)) {
     t.false(decideWith('tcp-allow-both-http-tcp.yaml', l4({ sourcePrincipal: from('ns-1'), destinationPort: 8080 }), ns).allowed);
     t.false(decideWith('tcp-allow-both-http-tcp.yaml', l4({ sourcePrincipal: from('ns-2'), destinationPort: 9090 }), ns).allowed);
     t.is(decideWith('tcp-allow-both-http-tcp.yaml', l7({ sourcePrincipal: from('ns-1'), destinationPort: 8080 }), ns).rule, 1);
-    t.is(decideWith('tcp-allow-both-http-tcp.yaml', l7({ sourcePrincipal: from('ns-2'), destinationPort: 9090, requestPrincipal: 'id-2' }), ns).allowed, false,
-      'requestPrincipal "id-2" has no "/": Istio wants iss "id-2" and an empty sub claim');
-    t.is(decideWith('tcp-allow-both-http-tcp.yaml', l7({ sourcePrincipal: from('ns-2'), destinationPort: 9090, claims: { iss: 'id-2', sub: '' } }), ns).rule, 2);
+    t.is(
+      decideWith('tcp-allow-both-http-tcp.yaml', l7({ sourcePrincipal: from('ns-2'), destinationPort: 9090, requestPrincipal: 'id-2' }), ns).allowed,
+      false,
+      'requestPrincipal "id-2" has no "/": Istio wants iss "id-2" and an empty sub claim',
+    );
+    t.is(
+      decideWith('tcp-allow-both-http-tcp.yaml', l7({ sourcePrincipal: from('ns-2'), destinationPort: 9090, claims: { iss: 'id-2', sub: '' } }), ns).rule,
+      2,
+    );
   });
 }

@@ -31,7 +31,10 @@ test('principals: exact, prefix, suffix, "*"; plaintext has none', (t) => {
   t.true(hit(m.principals, ['*'], r));
   t.false(hit(m.principals, ['cluster.local/ns/bar/sa/sleep'], r));
   t.false(hit(m.principals, ['*'], plaintext()));
-  t.true(hit(m.principals, ['cluster.local/ns/foo/sa/sleep'], l4({ sourcePrincipal: 'spiffe://cluster.local/ns/foo/sa/sleep' })), 'a spiffe:// prefix on the request is ignored');
+  t.true(
+    hit(m.principals, ['cluster.local/ns/foo/sa/sleep'], l4({ sourcePrincipal: 'spiffe://cluster.local/ns/foo/sa/sleep' })),
+    'a spiffe:// prefix on the request is ignored',
+  );
 });
 
 test('principals: cluster.local and aliases stand for every configured trust domain', (t) => {

@@ -49,7 +49,7 @@ test('Istio rejects what it cannot turn into an Envoy URI template', (t) => {
 test('an invalid template fails the policy compile and says where', (t) => {
   const err = t.throws(() => compilePolicies([ap({ rules: [{ to: [{ operation: { paths: ['/ok', '/{**}/{*}'] } }] }] })]));
   t.is((err as AuthzError).code, 'EAUTHZ_INVALID');
-  t.regex(err!.message, /AuthorizationPolicy foo\/p: rules\[0\]\.to\[0\]\.operation: \{\*\*\} must be the last operator/);
+  t.regex(err.message, /AuthorizationPolicy foo\/p: rules\[0\]\.to\[0\]\.operation: \{\*\*\} must be the last operator/);
 });
 
 test('paths in a policy: string forms and templates side by side; the query is not part of the path', (t) => {

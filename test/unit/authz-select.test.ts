@@ -41,7 +41,9 @@ test('targetRefs bind only the waypoint of that service (or that waypoint), neve
 });
 
 test('the root namespace is configurable', (t) => {
-  const custom = compilePolicies([ap(ALL, { name: 'mesh', namespace: 'mesh-root' }), ap(ALL, { name: 'sys', namespace: 'istio-system' })], { rootNamespace: 'mesh-root' });
+  const custom = compilePolicies([ap(ALL, { name: 'mesh', namespace: 'mesh-root' }), ap(ALL, { name: 'sys', namespace: 'istio-system' })], {
+    rootNamespace: 'mesh-root',
+  });
   t.deepEqual(keys(custom.forWorkload({ namespace: 'foo' })), ['mesh-root/mesh']);
   t.deepEqual(keys(custom.forWorkload({ namespace: 'istio-system' })), ['mesh-root/mesh', 'istio-system/sys']);
   t.deepEqual(custom.policies.find((p) => p.name === 'mesh')!.scope, { kind: 'mesh' });
@@ -58,7 +60,15 @@ test('policies group by action; dry-run ones apart; a workload in the root names
 });
 
 test('unsupported or cross-namespace targetRefs bind nothing and say so', (t) => {
-  const p = compilePolicy(ap({ ...ALL, targetRefs: [{ kind: 'GatewayClass', group: 'gateway.networking.k8s.io', name: 'istio-waypoint' }, { kind: 'Service', name: 'x', namespace: 'bar' }] }));
+  const p = compilePolicy(
+    ap({
+      ...ALL,
+      targetRefs: [
+        { kind: 'GatewayClass', group: 'gateway.networking.k8s.io', name: 'istio-waypoint' },
+        { kind: 'Service', name: 'x', namespace: 'bar' },
+      ],
+    }),
+  );
   t.deepEqual(p.scope, { kind: 'targets', targets: [] });
   t.is(p.warnings.length, 2);
   t.regex(p.warnings[0]!, /GatewayClass istio-waypoint is not supported/);
@@ -72,15 +82,18 @@ test('other kinds in a snapshot are skipped; a non-policy given alone is refused
 });
 
 test('every invalid policy is reported at once', (t) => {
-  const err = t.throws(() =>
+  const err = t.throws<AuthzErrors>(() =>
     compilePolicies([
       ap({ action: 'CUSTOM', rules: [{}] }, { name: 'custom' }),
       ap(ALL, { name: 'dry', annotations: { 'istio.io/dry-run': 'yes' } }),
       ap(ALL, { name: 'fine' }),
     ]),
-  ) as AuthzErrors;
+  );
   t.true(err instanceof AuthzErrors);
-  t.deepEqual(err.errors.map((e) => e.code), ['EAUTHZ_INVALID_SPEC', 'EAUTHZ_DRY_RUN_ANNOTATION']);
+  t.deepEqual(
+    err.errors.map((e) => e.code),
+    ['EAUTHZ_INVALID_SPEC', 'EAUTHZ_DRY_RUN_ANNOTATION'],
+  );
   t.regex(err.message, /2 invalid AuthorizationPolicies/);
   t.regex(err.message, /foo\/custom/);
 });

@@ -18,7 +18,14 @@ function one(t: import('ava').ExecutionContext, text: string, line: number, fiel
 }
 
 test('an unknown field in a route is rejected at its line', (t) => {
-  const text = doc('VirtualService', 'reviews', ['hosts: [reviews]', 'http:', '- corsPolicy:', '    allowOrigins: []', '  route:', ...reviews().map((l) => `  ${l}`)]);
+  const text = doc('VirtualService', 'reviews', [
+    'hosts: [reviews]',
+    'http:',
+    '- corsPolicy:',
+    '    allowOrigins: []',
+    '  route:',
+    ...reviews().map((l) => `  ${l}`),
+  ]);
   one(t, text, 8, 'spec.http[0].corsPolicy', /field corsPolicy is not supported by ambit: CORS/);
 });
 
@@ -33,20 +40,39 @@ test('a wrong type names the type found', (t) => {
 });
 
 test('an invalid regex is reported with its field', (t) => {
-  const text = doc('VirtualService', 'reviews', ['hosts: [reviews]', 'http:', '- match:', '  - uri:', '      regex: "/api/([a-z"', '  route:', ...reviews().map((l) => `  ${l}`)]);
+  const text = doc('VirtualService', 'reviews', [
+    'hosts: [reviews]',
+    'http:',
+    '- match:',
+    '  - uri:',
+    '      regex: "/api/([a-z"',
+    '  route:',
+    ...reviews().map((l) => `  ${l}`),
+  ]);
   one(t, text, 10, 'spec.http[0].match[0].uri.regex', /invalid regular expression "\/api\/\(\[a-z"/);
 });
 
 test('weights that do not add up to 100 are rejected at the route', (t) => {
   const text = doc('VirtualService', 'reviews', [
-    'hosts: [reviews]', 'http:', '- route:', '  - destination: {host: reviews, subset: v1}', '    weight: 80',
-    '  - destination: {host: reviews, subset: v2}', '    weight: 30',
+    'hosts: [reviews]',
+    'http:',
+    '- route:',
+    '  - destination: {host: reviews, subset: v1}',
+    '    weight: 80',
+    '  - destination: {host: reviews, subset: v2}',
+    '    weight: 30',
   ]);
   one(t, text, 8, 'spec.http[0].route', /weights must add up to 100, not 110/);
 });
 
 test('two destinations without weights are rejected', (t) => {
-  const text = doc('VirtualService', 'reviews', ['hosts: [reviews]', 'tcp:', '- route:', '  - destination: {host: reviews}', '  - destination: {host: ratings}']);
+  const text = doc('VirtualService', 'reviews', [
+    'hosts: [reviews]',
+    'tcp:',
+    '- route:',
+    '  - destination: {host: reviews}',
+    '  - destination: {host: ratings}',
+  ]);
   one(t, text, 8, 'spec.tcp[0].route', /weights must add up to 100, not 0/);
 });
 
@@ -56,13 +82,28 @@ test('a bad duration is reported with its field', (t) => {
 });
 
 test('an unknown retry condition is rejected', (t) => {
-  const text = doc('VirtualService', 'reviews', ['hosts: [reviews]', 'http:', '- retries:', '    attempts: 3', '    retryOn: 5xx,sometimes', '  route:', ...reviews().map((l) => `  ${l}`)]);
+  const text = doc('VirtualService', 'reviews', [
+    'hosts: [reviews]',
+    'http:',
+    '- retries:',
+    '    attempts: 3',
+    '    retryOn: 5xx,sometimes',
+    '  route:',
+    ...reviews().map((l) => `  ${l}`),
+  ]);
   one(t, text, 10, 'spec.http[0].retries.retryOn', /unknown retry condition "sometimes"/);
 });
 
 test('an apiVersion from the wrong group is rejected', (t) => {
   const text = doc('AuthorizationPolicy', 'deny', ['action: DENY'], 'networking.istio.io/v1');
-  one(t, text, 1, 'apiVersion', /networking.istio.io\/v1 is not an apiVersion of AuthorizationPolicy \(use one of security.istio.io\/v1, /, 'AuthorizationPolicy default/deny');
+  one(
+    t,
+    text,
+    1,
+    'apiVersion',
+    /networking.istio.io\/v1 is not an apiVersion of AuthorizationPolicy \(use one of security.istio.io\/v1, /,
+    'AuthorizationPolicy default/deny',
+  );
 });
 
 test('an unknown apiVersion version is rejected', (t) => {
@@ -90,7 +131,14 @@ test('an invalid ipBlock is reported at its list item', (t) => {
 });
 
 test('a duplicate subset name is rejected at the second one', (t) => {
-  const text = doc('DestinationRule', 'reviews', ['host: reviews', 'subsets:', '- name: v1', '  labels: {version: v1}', '- name: v1', '  labels: {version: v2}']);
+  const text = doc('DestinationRule', 'reviews', [
+    'host: reviews',
+    'subsets:',
+    '- name: v1',
+    '  labels: {version: v1}',
+    '- name: v1',
+    '  labels: {version: v2}',
+  ]);
   one(t, text, 10, 'spec.subsets[1].name', /duplicate subset name "v1" \(also subsets\[0\]\)/, 'DestinationRule default/reviews');
 });
 
@@ -114,7 +162,14 @@ test('a route needs route, redirect or directResponse', (t) => {
 });
 
 test('a StringMatch takes exactly one of exact, prefix, regex', (t) => {
-  const text = doc('VirtualService', 'reviews', ['hosts: [reviews]', 'http:', '- match:', '  - uri: {exact: /a, prefix: /b}', '  route:', ...reviews().map((l) => `  ${l}`)]);
+  const text = doc('VirtualService', 'reviews', [
+    'hosts: [reviews]',
+    'http:',
+    '- match:',
+    '  - uri: {exact: /a, prefix: /b}',
+    '  route:',
+    ...reviews().map((l) => `  ${l}`),
+  ]);
   one(t, text, 9, 'spec.http[0].match[0].uri', /only one of exact, prefix, regex may be set, not exact and prefix/);
 });
 
@@ -131,10 +186,13 @@ test('tls routes are rejected as not supported', (t) => {
 test('CUSTOM authorization is rejected as not supported', (t) => {
   const text = doc('AuthorizationPolicy', 'ext', ['action: CUSTOM', 'provider:', '  name: opa']);
   const errs = problems(text);
-  t.deepEqual(errs.map((e) => [e.location?.line, e.field, e.code]), [
-    [6, 'spec.action', 'ECONFIG_UNSUPPORTED'],
-    [7, 'spec.provider', 'ECONFIG_UNSUPPORTED'],
-  ]);
+  t.deepEqual(
+    errs.map((e) => [e.location?.line, e.field, e.code]),
+    [
+      [6, 'spec.action', 'ECONFIG_UNSUPPORTED'],
+      [7, 'spec.provider', 'ECONFIG_UNSUPPORTED'],
+    ],
+  );
 });
 
 test('a DestinationRule TLS mode other than DISABLE / ISTIO_MUTUAL is not supported', (t) => {
@@ -155,7 +213,15 @@ test('an invalid name is rejected', (t) => {
 });
 
 test('an annotation key with dots is named in brackets', (t) => {
-  const text = ['apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata:', '  name: p', '  annotations:', '    istio.io/dry-run: true', 'spec: {}'].join('\n');
+  const text = [
+    'apiVersion: security.istio.io/v1',
+    'kind: AuthorizationPolicy',
+    'metadata:',
+    '  name: p',
+    '  annotations:',
+    '    istio.io/dry-run: true',
+    'spec: {}',
+  ].join('\n');
   one(t, text, 6, 'metadata.annotations["istio.io/dry-run"]', /must be a string, not boolean true/, 'AuthorizationPolicy default/p');
 });
 
@@ -163,12 +229,15 @@ test('every problem in every document is reported at once', (t) => {
   const a = doc('VirtualService', 'a', ['hosts: [a]', 'http:', '- timeout: soon', '  route:', '  - destination: {host: a}', '    weight: 50']);
   const b = doc('DestinationRule', 'b', ['host: b', 'trafficPolicy:', '  loadBalancer:', '    simple: FASTEST']);
   const err = t.throws(() => parseDocuments(`${a}\n---\n${b}\n`, FILE), { instanceOf: ConfigErrors });
-  t.deepEqual(err!.errors.map((e) => `${e.location?.line} ${e.resource} ${e.field}`), [
-    '8 VirtualService default/a spec.http[0].timeout',
-    '9 VirtualService default/a spec.http[0].route',
-    '21 DestinationRule default/b spec.trafficPolicy.loadBalancer.simple',
-  ]);
-  t.is(err!.code, 'ECONFIG_MULTIPLE');
+  t.deepEqual(
+    err.errors.map((e) => `${e.location?.line} ${e.resource} ${e.field}`),
+    [
+      '8 VirtualService default/a spec.http[0].timeout',
+      '9 VirtualService default/a spec.http[0].route',
+      '21 DestinationRule default/b spec.trafficPolicy.loadBalancer.simple',
+    ],
+  );
+  t.is(err.code, 'ECONFIG_MULTIPLE');
 });
 
 test('an AuthorizationPolicy condition key must be one Istio defines', (t) => {

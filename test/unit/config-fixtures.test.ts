@@ -14,13 +14,15 @@ if (!existsSync(FIXTURES)) {
 } else {
   for (const set of SETS) {
     const dir = path.join(FIXTURES, set);
-    for (const name of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    for (const name of readdirSync(dir)
+      .filter((n) => /\.ya?ml$/.test(n))
+      .sort()) {
       test(`${set}/${name} parses, validates and normalizes unmodified`, (t) => {
         const file = path.join(dir, name);
         const resources = parseDocuments(readFileSync(file, 'utf8'), file);
         t.true(resources.length > 0);
         for (const r of resources) {
-          t.is(normalize(r).kind as string, r.kind);
+          t.is<string, string>(normalize(r).kind, r.kind);
         }
       });
     }

@@ -31,26 +31,44 @@ test('a directory contributes its yaml, yml and json files, sorted, not recursiv
 test('"-" reads the standard input text passed in, with files in argument order', async (t) => {
   const dir = scratch({ 'x.yaml': vs('x') });
   const sources = await loadSources([path.join(dir, 'x.yaml'), '-'], { stdin: vs('y') });
-  t.deepEqual(sources.map((s) => [s.resource.metadata.name, path.basename(s.location.file), s.location.line]), [['x', 'x.yaml', 1], ['y', '<stdin>', 1]]);
+  t.deepEqual(
+    sources.map((s) => [s.resource.metadata.name, path.basename(s.location.file), s.location.line]),
+    [
+      ['x', 'x.yaml', 1],
+      ['y', '<stdin>', 1],
+    ],
+  );
 });
 
 test('the same resource in two files is an error naming both locations', async (t) => {
   const dir = scratch({ 'one.yaml': vs('r'), 'two.yaml': `${vs('other')}\n---\n${vs('r')}` });
   const err = await t.throwsAsync(loadFiles([dir]), { instanceOf: ConfigErrors });
-  t.is(err!.errors.length, 1);
-  t.is(err!.message, `${dir}/two.yaml:8: VirtualService default/r: defined twice: at ${dir}/one.yaml:1 and at ${dir}/two.yaml:8`);
+  t.is(err.errors.length, 1);
+  t.is(err.message, `${dir}/two.yaml:8: VirtualService default/r: defined twice: at ${dir}/one.yaml:1 and at ${dir}/two.yaml:8`);
 });
 
 test('errors from every file are reported together, missing files included', async (t) => {
   const dir = scratch({ 'bad.yaml': doc('VirtualService', 'r', ['hosts: [r]', 'http: {}']) });
   const err = await t.throwsAsync(loadFiles([dir, path.join(dir, 'missing.yaml'), '-']), { instanceOf: ConfigErrors });
-  t.deepEqual(err!.errors.map((e) => e.code), ['ECONFIG_TYPE', 'ECONFIG_READ', 'ECONFIG_READ']);
-  t.regex(err!.errors[1]!.message, /missing\.yaml: cannot read: no such file or directory/);
+  t.deepEqual(
+    err.errors.map((e) => e.code),
+    ['ECONFIG_TYPE', 'ECONFIG_READ', 'ECONFIG_READ'],
+  );
+  t.regex(err.errors[1]!.message, /missing\.yaml: cannot read: no such file or directory/);
 });
 
 test('round trip: parse, stringify, parse again gives the same resources', (t) => {
   const text = [
-    doc('VirtualService', 'reviews', ['hosts: [reviews]', 'http:', '- match: [{headers: {end-user: {exact: jason}}}]', '  route: [{destination: {host: reviews, subset: v2}}]', '- route:', '  - {destination: {host: reviews, subset: v1}, weight: 80}', '  - {destination: {host: reviews, subset: v3}, weight: 20}', '  timeout: 2s']),
+    doc('VirtualService', 'reviews', [
+      'hosts: [reviews]',
+      'http:',
+      '- match: [{headers: {end-user: {exact: jason}}}]',
+      '  route: [{destination: {host: reviews, subset: v2}}]',
+      '- route:',
+      '  - {destination: {host: reviews, subset: v1}, weight: 80}',
+      '  - {destination: {host: reviews, subset: v3}, weight: 20}',
+      '  timeout: 2s',
+    ]),
     doc('AuthorizationPolicy', 'deny', ['action: DENY', 'rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]']),
   ].join('\n---\n');
   const first = parseDocuments(text, FILE);

@@ -7,7 +7,10 @@ import { Registry } from 'prom-client';
 import { adminHandler, boundPort, listenHttp, metricsHandler, type AdminSources } from '../../daemon/admin.js';
 import { DaemonMetrics } from '../../daemon/metrics.js';
 
-async function serve(t: ExecutionContext, handler: Parameters<typeof listenHttp>[0]): Promise<(path: string, method?: string) => Promise<{ status: number; type: string; body: string }>> {
+async function serve(
+  t: ExecutionContext,
+  handler: Parameters<typeof listenHttp>[0],
+): Promise<(path: string, method?: string) => Promise<{ status: number; type: string; body: string }>> {
   const server: Server = await listenHttp(handler, 0, '127.0.0.1');
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const base = `http://127.0.0.1:${boundPort(server)}`;

@@ -11,7 +11,10 @@ function clock() {
 
 test('round robin visits endpoints in order, per service', (t) => {
   const b = new RoundRobinBalancer();
-  t.deepEqual([1, 2, 3, 4].map(() => b.pick('svc', eps)?.address), ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1']);
+  t.deepEqual(
+    [1, 2, 3, 4].map(() => b.pick('svc', eps)?.address),
+    ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1'],
+  );
   t.is(b.pick('other', eps)?.address, '10.0.0.1', 'another service has its own position');
   t.is(b.pick('svc', []), undefined);
 });

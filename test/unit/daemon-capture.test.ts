@@ -2,12 +2,31 @@
 import test from 'ava';
 import { captureArgs, type CaptureSpec } from '../../daemon/capture.js';
 
-const spec: CaptureSpec = { uids: [2001, 2002], meshCidrs: ['240.240.0.0/16', '10.0.0.2/32'], strictPorts: [9080], dns: true, exemptUid: 0, outboundPort: 15001, dnsPort: 15053 };
+const spec: CaptureSpec = {
+  uids: [2001, 2002],
+  meshCidrs: ['240.240.0.0/16', '10.0.0.2/32'],
+  strictPorts: [9080],
+  dns: true,
+  exemptUid: 0,
+  outboundPort: 15001,
+  dnsPort: 15053,
+};
 
 test('every setting becomes a flag', (t) => {
   t.deepEqual(captureArgs(spec), [
-    '--uids', '2001,2002', '--exempt-uid', '0', '--outbound-port', '15001', '--dns-port', '15053',
-    '--mesh-cidrs', '240.240.0.0/16,10.0.0.2/32', '--strict-ports', '9080', '--dns',
+    '--uids',
+    '2001,2002',
+    '--exempt-uid',
+    '0',
+    '--outbound-port',
+    '15001',
+    '--dns-port',
+    '15053',
+    '--mesh-cidrs',
+    '240.240.0.0/16,10.0.0.2/32',
+    '--strict-ports',
+    '9080',
+    '--dns',
   ]);
 });
 

@@ -7,7 +7,7 @@ const FILE = '/etc/ambit/ambitd.yaml';
 
 function errorOf(t: import('ava').ExecutionContext, text: string): { message: string; line: number | undefined; field: string | undefined } {
   const err = t.throws(() => parseDaemonConfig(text, FILE), { instanceOf: ConfigErrors });
-  const [first] = (err as ConfigErrors).errors;
+  const [first] = err.errors;
   return { message: first!.message, line: first!.location?.line, field: first!.field };
 }
 
@@ -24,7 +24,15 @@ test('an empty file gives the documented defaults', (t) => {
 });
 
 test('file settings apply, and flags override the file', (t) => {
-  const text = ['node: {name: file-node, address: 10.1.1.1}', 'mesh: {domain: mesh.example}', 'ports: {inbound: 16008}', 'store: {url: "redis://10.9.9.9:6379", sentinels: ["10.0.0.5:26379"]}', 'drainTimeout: 2s', 'logLevel: debug', 'capture: {dns: false}'].join('\n');
+  const text = [
+    'node: {name: file-node, address: 10.1.1.1}',
+    'mesh: {domain: mesh.example}',
+    'ports: {inbound: 16008}',
+    'store: {url: "redis://10.9.9.9:6379", sentinels: ["10.0.0.5:26379"]}',
+    'drainTimeout: 2s',
+    'logLevel: debug',
+    'capture: {dns: false}',
+  ].join('\n');
   const c = parseDaemonConfig(text, FILE, { nodeName: 'flag-node', redisUrl: 'redis://127.0.0.1:7000', logLevel: 'warn' });
   t.is(c.node.name, 'flag-node');
   t.is(c.node.address, '10.1.1.1');

@@ -32,15 +32,48 @@ const RESOURCES: Resource[] = [
   resource(
     'ServiceEntry',
     'payments',
-    { hosts: ['api.pay.example'], location: 'MESH_EXTERNAL', resolution: 'STATIC', ports: [{ number: 443, name: 'https', targetPort: 8443 }], endpoints: [{ address: '192.0.2.10' }, { address: '192.0.2.11', ports: { https: 9443 } }] },
+    {
+      hosts: ['api.pay.example'],
+      location: 'MESH_EXTERNAL',
+      resolution: 'STATIC',
+      ports: [{ number: 443, name: 'https', targetPort: 8443 }],
+      endpoints: [{ address: '192.0.2.10' }, { address: '192.0.2.11', ports: { https: 9443 } }],
+    },
     allocated('api.pay.example=240.240.1.1'),
   ),
-  resource('ServiceEntry', 'db', { hosts: ['db.corp'], addresses: ['198.51.100.7', '203.0.113.0/24'], location: 'MESH_EXTERNAL', resolution: 'NONE', ports: [{ number: 5432 }] }),
-  resource('ServiceEntry', 'httpbin', { hosts: ['httpbin.example'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 80, name: 'http', targetPort: 8080 }] }, allocated('httpbin.example=240.240.2.2')),
-  resource('ServiceEntry', 'details', { hosts: ['details.bookinfo.com'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', targetPort: 9080 }], workloadSelector: { labels: { app: 'details' } } }, allocated('details.bookinfo.com=240.240.3.3')),
+  resource('ServiceEntry', 'db', {
+    hosts: ['db.corp'],
+    addresses: ['198.51.100.7', '203.0.113.0/24'],
+    location: 'MESH_EXTERNAL',
+    resolution: 'NONE',
+    ports: [{ number: 5432 }],
+  }),
+  resource(
+    'ServiceEntry',
+    'httpbin',
+    { hosts: ['httpbin.example'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 80, name: 'http', targetPort: 8080 }] },
+    allocated('httpbin.example=240.240.2.2'),
+  ),
+  resource(
+    'ServiceEntry',
+    'details',
+    {
+      hosts: ['details.bookinfo.com'],
+      location: 'MESH_INTERNAL',
+      resolution: 'STATIC',
+      ports: [{ number: 80, name: 'http', targetPort: 9080 }],
+      workloadSelector: { labels: { app: 'details' } },
+    },
+    allocated('details.bookinfo.com=240.240.3.3'),
+  ),
   resource('WorkloadEntry', 'details-b', { address: '10.0.0.2', serviceAccount: 'details-legacy', labels: { app: 'details' }, ports: { http: 9090 } }),
   resource('WorkloadEntry', 'details-vm', { address: '192.0.2.50', labels: { app: 'details' } }),
-  resource('ServiceEntry', 'internal', { hosts: ['svc.internal'], location: 'MESH_INTERNAL', resolution: 'DNS', ports: [{ number: 80 }, { number: 9081 }] }, allocated('svc.internal=240.240.4.4')),
+  resource(
+    'ServiceEntry',
+    'internal',
+    { hosts: ['svc.internal'], location: 'MESH_INTERNAL', resolution: 'DNS', ports: [{ number: 80 }, { number: 9081 }] },
+    allocated('svc.internal=240.240.4.4'),
+  ),
 ];
 
 /** One line per hop, so a row of the table reads like the log of where the connection went. */
@@ -74,7 +107,12 @@ function view(route: Route): string | Forwarded {
     case 'refuse':
       return `refuse ${route.reason}`;
     case 'forward':
-      return { service: route.destinationService, ...(route.balanceKey !== undefined ? { key: route.balanceKey } : {}), source: route.sourceIdentity, hops: route.hops.map(hopView) };
+      return {
+        service: route.destinationService,
+        ...(route.balanceKey !== undefined ? { key: route.balanceKey } : {}),
+        source: route.sourceIdentity,
+        hops: route.hops.map(hopView),
+      };
   }
 }
 
@@ -135,7 +173,11 @@ const cases: Case[] = [
     name: 'a ready waypoint takes the VIP’s traffic, asked for the VIP:port and expected to be itself',
     to: { vip: 'ratings', port: 9082 },
     extraEndpoints: [waypoint('b', '10.0.0.2', true)],
-    expect: { service: fqdn('ratings'), key: `${fqdn('ratings')}/waypoint`, hops: [`waypoint 10.0.0.2:15009 for 240.240.0.3:9082 as ${id('ratings-waypoint')}`] },
+    expect: {
+      service: fqdn('ratings'),
+      key: `${fqdn('ratings')}/waypoint`,
+      hops: [`waypoint 10.0.0.2:15009 for 240.240.0.3:9082 as ${id('ratings-waypoint')}`],
+    },
   },
   {
     name: 'every ready waypoint of the service is a candidate; a starting one is not',
@@ -144,7 +186,10 @@ const cases: Case[] = [
     expect: {
       service: fqdn('ratings'),
       key: `${fqdn('ratings')}/waypoint`,
-      hops: [`waypoint 10.0.0.2:15009 for 240.240.0.3:9082 as ${id('ratings-waypoint')}`, `waypoint 10.0.0.1:15009 for 240.240.0.3:9082 as ${id('ratings-waypoint')}`],
+      hops: [
+        `waypoint 10.0.0.2:15009 for 240.240.0.3:9082 as ${id('ratings-waypoint')}`,
+        `waypoint 10.0.0.1:15009 for 240.240.0.3:9082 as ${id('ratings-waypoint')}`,
+      ],
     },
   },
   {
@@ -197,7 +242,15 @@ const cases: Case[] = [
   {
     name: 'ServiceEntry NONE, MESH_INTERNAL, at a node’s address: a mesh workload with the default service account',
     to: { address: '10.0.0.2', port: 8000 },
-    extraResources: [resource('ServiceEntry', 'vm', { hosts: ['vm.internal'], addresses: ['10.0.0.2'], location: 'MESH_INTERNAL', resolution: 'NONE', ports: [{ number: 8000 }] })],
+    extraResources: [
+      resource('ServiceEntry', 'vm', {
+        hosts: ['vm.internal'],
+        addresses: ['10.0.0.2'],
+        location: 'MESH_INTERNAL',
+        resolution: 'NONE',
+        ports: [{ number: 8000 }],
+      }),
+    ],
     expect: { service: 'vm.internal', hops: [`hbone 10.0.0.2:8000 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('default')}`] },
   },
   {
@@ -211,7 +264,11 @@ const cases: Case[] = [
     expect: {
       service: 'details.bookinfo.com',
       key: 'default/details/details.bookinfo.com:80',
-      hops: [`hbone 10.0.0.2:9090 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('details-legacy')}`, 'tcp 192.0.2.50:9080', `local 10.0.1.5:9080 as ${id('details')}`],
+      hops: [
+        `hbone 10.0.0.2:9090 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('details-legacy')}`,
+        'tcp 192.0.2.50:9080',
+        `local 10.0.1.5:9080 as ${id('details')}`,
+      ],
     },
   },
   {
@@ -263,9 +320,24 @@ interface ResolvedCase {
 
 const resolvedCases: ResolvedCase[] = [
   { name: 'MESH_EXTERNAL stays plain TCP even at a node’s address', to: { address: '240.240.2.2', port: 80 }, ip: '10.0.0.2', expect: 'tcp 10.0.0.2:8080' },
-  { name: 'MESH_INTERNAL at another node’s address is a tunnel to that node', to: { address: '240.240.4.4', port: 80 }, ip: '10.0.0.2', expect: `hbone 10.0.0.2:80 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('default')}` },
-  { name: 'MESH_INTERNAL at this node’s address is the local shortcut', to: { address: '240.240.4.4', port: 80 }, ip: '10.0.0.1', expect: `local 10.0.0.1:80 as ${id('default')}` },
-  { name: 'MESH_INTERNAL at an enrolled endpoint keeps that endpoint’s identity', to: { address: '240.240.4.4', port: 9081 }, ip: '10.0.0.2', expect: `hbone 10.0.0.2:9081 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('bookinfo-reviews')}` },
+  {
+    name: 'MESH_INTERNAL at another node’s address is a tunnel to that node',
+    to: { address: '240.240.4.4', port: 80 },
+    ip: '10.0.0.2',
+    expect: `hbone 10.0.0.2:80 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('default')}`,
+  },
+  {
+    name: 'MESH_INTERNAL at this node’s address is the local shortcut',
+    to: { address: '240.240.4.4', port: 80 },
+    ip: '10.0.0.1',
+    expect: `local 10.0.0.1:80 as ${id('default')}`,
+  },
+  {
+    name: 'MESH_INTERNAL at an enrolled endpoint keeps that endpoint’s identity',
+    to: { address: '240.240.4.4', port: 9081 },
+    ip: '10.0.0.2',
+    expect: `hbone 10.0.0.2:9081 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('bookinfo-reviews')}`,
+  },
   { name: 'MESH_INTERNAL off the mesh is plain TCP', to: { address: '240.240.4.4', port: 80 }, ip: '192.0.2.1', expect: 'tcp 192.0.2.1:80' },
 ];
 
@@ -274,7 +346,8 @@ for (const c of resolvedCases) {
     const s = meshOf({});
     const route = routeOf(s, TRUST_DOMAIN, { destination: c.to, owner: { uid: 2001 } });
     const hop = route.kind === 'forward' ? route.hops[0] : undefined;
-    if (hop?.kind !== 'resolve') return t.fail(`${formatAuthority(c.to.address, c.to.port)} should route to a host to resolve, not ${JSON.stringify(view(route))}`);
+    if (hop?.kind !== 'resolve')
+      return t.fail(`${formatAuthority(c.to.address, c.to.port)} should route to a host to resolve, not ${JSON.stringify(view(route))}`);
     t.is(hopView(resolvedHop(s, TRUST_DOMAIN, hop, c.ip)), c.expect);
   });
 }

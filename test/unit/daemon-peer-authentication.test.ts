@@ -6,7 +6,12 @@ import { resource } from './support/daemon-fixtures.js';
 
 // The mesh state hands mtlsMode its snapshot's PeerAuthentications in typed form; so do these tests.
 const mtlsMode = (resources: Resource[], w: WorkloadRef, port: number, root?: string) =>
-  modeOfTyped(resources.filter((r) => r.kind === 'PeerAuthentication').map((r) => normalize(r) as TypedResource<'PeerAuthentication'>), w, port, root);
+  modeOfTyped(
+    resources.filter((r) => r.kind === 'PeerAuthentication').map((r) => normalize(r) as TypedResource<'PeerAuthentication'>),
+    w,
+    port,
+    root,
+  );
 
 const reviews = { namespace: 'default', labels: { app: 'reviews', version: 'v1' } };
 const pa = (name: string, spec: Record<string, unknown>, namespace = 'default', creationTimestamp?: string) =>
@@ -30,7 +35,11 @@ test('workload beats namespace beats mesh', (t) => {
 test('a selector that does not match, or another namespace, does not apply', (t) => {
   t.is(mtlsMode([workload('STRICT', { app: 'ratings' })], reviews, 9080), 'PERMISSIVE');
   t.is(mtlsMode([pa('default', { mtls: { mode: 'STRICT' } }, 'other')], reviews, 9080), 'PERMISSIVE');
-  t.is(mtlsMode([pa('sel', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'STRICT' } }, 'istio-system')], reviews, 9080), 'PERMISSIVE', 'selectors in the root namespace are not mesh-wide');
+  t.is(
+    mtlsMode([pa('sel', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'STRICT' } }, 'istio-system')], reviews, 9080),
+    'PERMISSIVE',
+    'selectors in the root namespace are not mesh-wide',
+  );
 });
 
 test('the root namespace is configurable', (t) => {

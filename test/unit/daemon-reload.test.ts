@@ -36,7 +36,10 @@ test('restart-only settings keep their running value and are named with both val
     plan.needRestart.map((c) => c.setting),
     ['store.url', 'mesh.trustDomain', 'mesh.domain', 'ports.admin'],
   );
-  t.deepEqual(plan.needRestart.find((c) => c.setting === 'ports.admin'), { setting: 'ports.admin', running: 15000, wanted: 16000 });
+  t.deepEqual(
+    plan.needRestart.find((c) => c.setting === 'ports.admin'),
+    { setting: 'ports.admin', running: 15000, wanted: 16000 },
+  );
   t.is(plan.config.ports.admin, 15000);
   t.is(plan.config.store.url, current.store.url);
   t.is(plan.config.mesh.domain, 'cluster.local');
@@ -46,7 +49,10 @@ test('restart-only settings keep their running value and are named with both val
 test('a node name change (from the file) needs a restart', (t) => {
   const current = parseDaemonConfig('node: {name: a}', 'f', {});
   const next = parseDaemonConfig('node: {name: b}', 'f', {});
-  t.deepEqual(planReload(current, next).needRestart.map((c) => c.setting), ['node.name']);
+  t.deepEqual(
+    planReload(current, next).needRestart.map((c) => c.setting),
+    ['node.name'],
+  );
 });
 
 test('secrets are reported by name only', (t) => {
@@ -63,7 +69,7 @@ function mutations(config: DaemonConfig): { path: string; changed: DaemonConfig 
   const walk = (value: unknown, path: string[]): void => {
     const isLeaf = value === null || typeof value !== 'object' || Array.isArray(value) || Buffer.isBuffer(value);
     if (!isLeaf) {
-      for (const [k, v] of Object.entries(value as object)) walk(v, [...path, k]);
+      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
       return;
     }
     const changed = structuredClone({ ...config, store: { ...config.store, tls: undefined } }) as DaemonConfig;
@@ -72,7 +78,15 @@ function mutations(config: DaemonConfig): { path: string; changed: DaemonConfig 
     for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
     const key = path[path.length - 1]!;
     const old = at[key];
-    at[key] = Buffer.isBuffer(old) ? Buffer.from('other ca') : Array.isArray(old) ? [...old, old[0] ?? 'x'] : typeof old === 'number' ? old + 1 : typeof old === 'boolean' ? !old : `${String(old)}x`;
+    at[key] = Buffer.isBuffer(old)
+      ? Buffer.from('other ca')
+      : Array.isArray(old)
+        ? [...(old as unknown[]), (old as unknown[])[0] ?? 'x']
+        : typeof old === 'number'
+          ? old + 1
+          : typeof old === 'boolean'
+            ? !old
+            : `${String(old)}x`;
     out.push({ path: path.join('.'), changed });
   };
   walk(config, []);
@@ -84,10 +98,14 @@ test('every setting of DaemonConfig is classified: changing any one leaf is repo
   full.store.password = 'p';
   full.store.tls = { ca: Buffer.from('ca') };
   const leaves = mutations(full);
-  t.is(leaves.length, SETTING_NAMES.length, "one setting per leaf of DaemonConfig");
+  t.is(leaves.length, SETTING_NAMES.length, 'one setting per leaf of DaemonConfig');
   for (const { path, changed } of leaves) {
     const plan = planReload(full, changed);
-    t.is(plan.applied.length + plan.needRestart.length, 1, `changing ${path} should be reported once, got ${JSON.stringify({ applied: plan.applied, restart: plan.needRestart.map((c) => c.setting) })}`);
+    t.is(
+      plan.applied.length + plan.needRestart.length,
+      1,
+      `changing ${path} should be reported once, got ${JSON.stringify({ applied: plan.applied, restart: plan.needRestart.map((c) => c.setting) })}`,
+    );
   }
 });
 

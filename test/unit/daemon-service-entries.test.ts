@@ -8,7 +8,13 @@ const allocated = (byHost: string) => ({ annotations: { [ALLOCATED_ADDRESSES_ANN
 const external = resource(
   'ServiceEntry',
   'payments',
-  { hosts: ['api.pay.example', 'pay.example'], location: 'MESH_EXTERNAL', resolution: 'STATIC', ports: [{ number: 443, name: 'https', protocol: 'TLS', targetPort: 8443 }], endpoints: [{ address: '192.0.2.10' }, { address: '192.0.2.11', ports: { https: 9443 } }] },
+  {
+    hosts: ['api.pay.example', 'pay.example'],
+    location: 'MESH_EXTERNAL',
+    resolution: 'STATIC',
+    ports: [{ number: 443, name: 'https', protocol: 'TLS', targetPort: 8443 }],
+    endpoints: [{ address: '192.0.2.10' }, { address: '192.0.2.11', ports: { https: 9443 } }],
+  },
   allocated('api.pay.example=240.240.1.1,pay.example=240.240.1.2'),
 );
 
@@ -23,14 +29,22 @@ test('DNS answers each host with its allocated VIP; routes use that host', (t) =
 test('STATIC: endpoints with their named port, else targetPort; MESH_EXTERNAL is plain TCP', (t) => {
   const route = state([], [external]).serviceEntryAt('240.240.1.1', 443);
   t.truthy(route);
-  t.deepEqual(route!.candidates.map((c) => `${c.address}:${c.port}`), ['192.0.2.10:8443', '192.0.2.11:9443']);
+  t.deepEqual(
+    route!.candidates.map((c) => `${c.address}:${c.port}`),
+    ['192.0.2.10:8443', '192.0.2.11:9443'],
+  );
   t.true(route!.candidates.every((c) => c.workload === undefined && !c.resolve));
   t.is(route!.key, 'default/payments/api.pay.example:443');
   t.is(state([], [external]).serviceEntryAt('240.240.1.1', 80), undefined, 'a port the entry does not declare is not routed');
 });
 
 test('given addresses (and CIDRs) are answered and routed; CIDRs only routed', (t) => {
-  const se = resource('ServiceEntry', 'db', { hosts: ['db.corp'], addresses: ['198.51.100.7', '203.0.113.0/24'], location: 'MESH_EXTERNAL', resolution: 'NONE', ports: [{ number: 5432, name: 'pg' }] }, allocated('db.corp=240.240.9.9'));
+  const se = resource(
+    'ServiceEntry',
+    'db',
+    { hosts: ['db.corp'], addresses: ['198.51.100.7', '203.0.113.0/24'], location: 'MESH_EXTERNAL', resolution: 'NONE', ports: [{ number: 5432, name: 'pg' }] },
+    allocated('db.corp=240.240.9.9'),
+  );
   const s = state([], [se]);
   t.deepEqual(s.serviceEntryAddresses('db.corp'), ['198.51.100.7'], 'given addresses win over a stale allocation');
   t.is(s.serviceEntryAt('203.0.113.40', 5432)?.host, 'db.corp');
@@ -39,14 +53,35 @@ test('given addresses (and CIDRs) are answered and routed; CIDRs only routed', (
 });
 
 test('DNS resolution without endpoints resolves the host itself, at the target port', (t) => {
-  const se = resource('ServiceEntry', 'httpbin', { hosts: ['httpbin.example'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 80, name: 'http', targetPort: 8080 }] }, allocated('httpbin.example=240.240.2.2'));
+  const se = resource(
+    'ServiceEntry',
+    'httpbin',
+    { hosts: ['httpbin.example'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 80, name: 'http', targetPort: 8080 }] },
+    allocated('httpbin.example=240.240.2.2'),
+  );
   const route = state([], [se]).serviceEntryAt('240.240.2.2', 80);
   t.deepEqual(route?.candidates, [{ address: 'httpbin.example', port: 8080, resolve: true, labels: {} }]);
 });
 
 test('workloadSelector picks WorkloadEntries and enrolled workloads of the namespace; on a node they are mesh workloads', (t) => {
-  const se = resource('ServiceEntry', 'details', { hosts: ['details.bookinfo.com'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', targetPort: 9080 }], workloadSelector: { labels: { app: 'details' } } }, allocated('details.bookinfo.com=240.240.3.3'));
-  const onB = resource('WorkloadEntry', 'details-b', { address: '10.0.0.2', serviceAccount: 'details-legacy', labels: { app: 'details' }, ports: { http: 9090 } });
+  const se = resource(
+    'ServiceEntry',
+    'details',
+    {
+      hosts: ['details.bookinfo.com'],
+      location: 'MESH_INTERNAL',
+      resolution: 'STATIC',
+      ports: [{ number: 80, name: 'http', targetPort: 9080 }],
+      workloadSelector: { labels: { app: 'details' } },
+    },
+    allocated('details.bookinfo.com=240.240.3.3'),
+  );
+  const onB = resource('WorkloadEntry', 'details-b', {
+    address: '10.0.0.2',
+    serviceAccount: 'details-legacy',
+    labels: { app: 'details' },
+    ports: { http: 9090 },
+  });
   const offMesh = resource('WorkloadEntry', 'details-vm', { address: '192.0.2.50', serviceAccount: 'details-vm', labels: { app: 'details' } });
   const otherNs = resource('WorkloadEntry', 'details-other', { address: '192.0.2.51', labels: { app: 'details' } }, { namespace: 'other' });
   const enrolled = endpoint({ service: 'details', node: 'a', address: '10.0.0.1', port: 9080, labels: { app: 'details' }, serviceAccount: 'details' });

@@ -15,7 +15,10 @@ test('services are indexed by VIP and by FQDN, endpoints sorted by address', (t)
   const byName = s.serviceByName('reviews.default.svc.cluster.local');
   t.truthy(byName);
   t.is(s.serviceByVip(byName!.record.vip!), byName);
-  t.deepEqual(byName!.endpoints.map((ep) => ep.address), ['10.0.0.1', '10.0.0.2']);
+  t.deepEqual(
+    byName!.endpoints.map((ep) => ep.address),
+    ['10.0.0.1', '10.0.0.2'],
+  );
   t.is(s.serviceByName('reviews.other.svc.cluster.local'), undefined);
   t.is(s.serviceByVip('240.240.9.9'), undefined);
   t.is(s.services().length, 3);
@@ -33,7 +36,13 @@ test('local and remote endpoints: only this node’s are local', (t) => {
   t.is(s.endpointAt('10.0.0.2', 9081), reviewsB);
   t.is(s.localEndpoint('10.0.0.2', 9081), undefined, 'b’s endpoint is not local to a');
   t.is(s.localEndpoint('10.0.0.1', 9081), reviewsA);
-  t.deepEqual(s.localEndpoints().map((ep) => ep.service).sort(), ['cache', 'productpage', 'reviews']);
+  t.deepEqual(
+    s
+      .localEndpoints()
+      .map((ep) => ep.service)
+      .sort(),
+    ['cache', 'productpage', 'reviews'],
+  );
   t.true(s.isLocal(reviewsA));
   t.false(s.isLocal(reviewsB));
   const onB = state(all, [], { nodeName: 'b' });
@@ -51,7 +60,11 @@ test('uids map to this node’s workloads only', (t) => {
 test('identities are SPIFFE IDs from the trust domain and service account', (t) => {
   const s = state(all, [], { trustDomain: 'corp.example' });
   t.is(s.identityOf(reviewsB), 'spiffe://corp.example/ns/default/sa/bookinfo-reviews');
-  t.deepEqual(s.localIdentities(), ['spiffe://corp.example/ns/default/sa/cache', 'spiffe://corp.example/ns/default/sa/productpage', 'spiffe://corp.example/ns/default/sa/reviews']);
+  t.deepEqual(s.localIdentities(), [
+    'spiffe://corp.example/ns/default/sa/cache',
+    'spiffe://corp.example/ns/default/sa/productpage',
+    'spiffe://corp.example/ns/default/sa/reviews',
+  ]);
   t.is(identityOf('cluster.local', productpage), 'spiffe://cluster.local/ns/default/sa/productpage');
 });
 
@@ -73,7 +86,11 @@ test('strictPorts lists local ports whose PeerAuthentication is STRICT', (t) => 
 test('endpointAddresses covers every node’s endpoints but never loopback', (t) => {
   t.deepEqual(state(all).endpointAddresses(), ['10.0.0.1', '10.0.0.2']);
   const v6 = endpoint({ service: 'v6', node: 'b', address: '::1', port: 80 });
-  t.false(state([...all, v6]).endpointAddresses().includes('::1'));
+  t.false(
+    state([...all, v6])
+      .endpointAddresses()
+      .includes('::1'),
+  );
 });
 
 test('policies that do not compile make the constructor throw (the daemon keeps the last good state)', (t) => {

@@ -83,7 +83,11 @@ test('UpstreamSource reads resolv.conf, drops itself, and picks up a rewrite', a
 });
 
 test('UpstreamSource with an explicit list never reads resolv.conf', async (t) => {
-  const source = new UpstreamSource({ upstreams: ['127.0.0.2:5353'], resolvConfPath: '/nonexistent/resolv.conf', listen: { address: '127.0.0.1', port: 15053 } });
+  const source = new UpstreamSource({
+    upstreams: ['127.0.0.2:5353'],
+    resolvConfPath: '/nonexistent/resolv.conf',
+    listen: { address: '127.0.0.1', port: 15053 },
+  });
   await source.load();
   t.deepEqual(source.current(), [{ address: '127.0.0.2', port: 5353 }]);
 });

@@ -27,7 +27,10 @@ test('socket tables: listening TCP sockets with decoded address, port and inode;
   ]);
   t.deepEqual(parseSocketTable(TCP6, 'tcp'), [{ protocol: 'tcp', address: '::1', port: 15001, inode: 5151 }]);
   // UDP binds show as state 07; a LISTEN-looking row in a udp table is not one.
-  t.deepEqual(parseSocketTable(TCP.replace(/ 0A /g, ' 07 '), 'udp').map((s) => s.inode), [4242, 4243]);
+  t.deepEqual(
+    parseSocketTable(TCP.replace(/ 0A /g, ' 07 '), 'udp').map((s) => s.inode),
+    [4242, 4243],
+  );
   t.deepEqual(parseSocketTable(TCP, 'udp'), []);
 });
 
@@ -49,7 +52,11 @@ test('this process, listening on TCP and UDP, is found as the holder of its own 
   ]);
   t.deepEqual(sockets.map((s) => `${s.address}:${s.port}/${s.protocol}`).sort(), [`127.0.0.1:${tcpPort}/tcp`, `127.0.0.1:${udpPort}/udp`].sort());
   const holders = await holdersOf(sockets.map((s) => s.inode));
-  for (const s of sockets) t.deepEqual(holders.get(s.inode)?.map((h) => h.pid), [process.pid]);
+  for (const s of sockets)
+    t.deepEqual(
+      holders.get(s.inode)?.map((h) => h.pid),
+      [process.pid],
+    );
   t.regex(holders.get(sockets[0]!.inode)![0]!.command, /node/);
 });
 
@@ -119,7 +126,13 @@ test('kernel support: installed rules prove it; otherwise the kernel config deci
   t.regex(legacy.detail, /lacks nat table \(CONFIG_IP_NF_IPTABLES \+ CONFIG_IP_NF_NAT\), owner match \(CONFIG_NETFILTER_XT_MATCH_OWNER\), REDIRECT target/);
   t.regex(legacy.fix ?? '', /iptables-nft/);
   // Older kernels name the nft nat chain per family.
-  t.is(judgeKernelSupport('nf_tables', evidence({ config: kconfig('CONFIG_NF_TABLES=y\nCONFIG_NF_TABLES_IPV4=y\nCONFIG_NFT_CHAIN_NAT_IPV4=m\nCONFIG_NFT_REDIR_IPV4=m\n') })).status, 'OK');
+  t.is(
+    judgeKernelSupport(
+      'nf_tables',
+      evidence({ config: kconfig('CONFIG_NF_TABLES=y\nCONFIG_NF_TABLES_IPV4=y\nCONFIG_NFT_CHAIN_NAT_IPV4=m\nCONFIG_NFT_REDIR_IPV4=m\n') }),
+    ).status,
+    'OK',
+  );
 });
 
 test('kernel support without a kernel config: legacy reads /proc/net lists, nf_tables cannot tell', (t) => {
@@ -133,11 +146,22 @@ test('kernel support without a kernel config: legacy reads /proc/net lists, nf_t
 });
 
 test('capture: apply.sh options summarised, check.sh problems on one line, commands pasteable', (t) => {
-  const args = captureArgs({ uids: [2001, 2002], meshCidrs: ['240.240.0.0/16', '10.0.0.2/32'], strictPorts: [9080], dns: true, exemptUid: 0, outboundPort: 15001, dnsPort: 15053 });
+  const args = captureArgs({
+    uids: [2001, 2002],
+    meshCidrs: ['240.240.0.0/16', '10.0.0.2/32'],
+    strictPorts: [9080],
+    dns: true,
+    exemptUid: 0,
+    outboundPort: 15001,
+    dnsPort: 15053,
+  });
   t.is(describeCaptureArgs(args), 'uids 2001,2002; mesh 240.240.0.0/16,10.0.0.2/32; DNS to :15053; STRICT 9080');
   const none = captureArgs({ uids: [], meshCidrs: [], strictPorts: [], dns: false, exemptUid: 0, outboundPort: 15001, dnsPort: 15053 });
   t.is(describeCaptureArgs(none), 'uids none; mesh default range');
   t.is(shellCommand(['bash', '/x/apply.sh', ...none]), "bash /x/apply.sh --uids '' --exempt-uid 0 --outbound-port 15001 --dns-port 15053 --no-dns");
-  t.is(shellCommand(["it's"]), `'it'\\''s'`);
-  t.is(checkScriptProblems('ambit-iptables: iptables: chain nat/AMBIT_OUTPUT is missing\nambit-iptables: iptables: no jump from nat/OUTPUT to AMBIT_OUTPUT\n'), 'iptables: chain nat/AMBIT_OUTPUT is missing; iptables: no jump from nat/OUTPUT to AMBIT_OUTPUT');
+  t.is(shellCommand(["it's"]), "'it'\\''s'");
+  t.is(
+    checkScriptProblems('ambit-iptables: iptables: chain nat/AMBIT_OUTPUT is missing\nambit-iptables: iptables: no jump from nat/OUTPUT to AMBIT_OUTPUT\n'),
+    'iptables: chain nat/AMBIT_OUTPUT is missing; iptables: no jump from nat/OUTPUT to AMBIT_OUTPUT',
+  );
 });

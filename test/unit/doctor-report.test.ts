@@ -30,15 +30,18 @@ test('a check whose dependency FAILs or SKIPs is a SKIP naming it, and does not 
     ],
     ctx(),
   );
-  t.deepEqual(reports.map((r) => [r.name, r.status]), [
-    ['store', 'FAIL'],
-    ['host', 'WARN'],
-    ['uses-store', 'SKIP'],
-    ['uses-host', 'OK'],
-    ['uses-both', 'SKIP'],
-    ['optional', 'SKIP'],
-    ['uses-optional', 'SKIP'],
-  ]);
+  t.deepEqual(
+    reports.map((r) => [r.name, r.status]),
+    [
+      ['store', 'FAIL'],
+      ['host', 'WARN'],
+      ['uses-store', 'SKIP'],
+      ['uses-host', 'OK'],
+      ['uses-both', 'SKIP'],
+      ['optional', 'SKIP'],
+      ['uses-optional', 'SKIP'],
+    ],
+  );
   t.is(reports[2]!.detail, 'needs store failed');
   t.is(reports[4]!.detail, 'needs uses-store was skipped');
   t.is(reports[6]!.detail, 'needs optional was skipped');

@@ -52,9 +52,11 @@ function sourceFiles(dir: string): string[] {
 function occurrences(): Occurrence[] {
   const found: Occurrence[] = [];
   for (const file of SCANNED.flatMap(sourceFiles)) {
-    readFileSync(join(ROOT, file), 'utf8').split('\n').forEach((line, i) => {
-      for (const m of line.matchAll(LITERAL)) found.push({ code: m[2]!, where: `${file}:${i + 1}`, use: !UNION_MEMBER.test(line) });
-    });
+    readFileSync(join(ROOT, file), 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        for (const m of line.matchAll(LITERAL)) found.push({ code: m[2]!, where: `${file}:${i + 1}`, use: !UNION_MEMBER.test(line) });
+      });
   }
   return found;
 }
@@ -66,8 +68,14 @@ const passedThrough = new Set(Object.keys(PASSED_THROUGH));
 test('the scan sees the source tree', (t) => {
   // A broken path or pattern would find nothing and pass everything below.
   t.true(found.some((o) => o.code === 'EHBONE_TLS' && o.where.startsWith('core/hbone/errors.ts') && !o.use));
-  t.true(found.some((o) => o.code === 'ESTORE_INVALID' && o.where.startsWith('core/store/scripts.ts')), 'codes at the head of a Lua error reply');
-  t.true(found.some((o) => o.code === 'ESOCKDIAG' && o.where.startsWith('native/')), 'codes the addon throws with');
+  t.true(
+    found.some((o) => o.code === 'ESTORE_INVALID' && o.where.startsWith('core/store/scripts.ts')),
+    'codes at the head of a Lua error reply',
+  );
+  t.true(
+    found.some((o) => o.code === 'ESOCKDIAG' && o.where.startsWith('native/')),
+    'codes the addon throws with',
+  );
 });
 
 test('every code in the source is registered in core/error-codes.ts', (t) => {
@@ -81,14 +89,29 @@ test('every code in the source is registered in core/error-codes.ts', (t) => {
 
 test('every registered code is still thrown or reported somewhere', (t) => {
   const used = new Set(found.filter((o) => o.use).map((o) => o.code));
-  t.deepEqual([...registered].filter((code) => !used.has(code)), [], 'nothing throws these any more: remove them from the registry');
+  t.deepEqual(
+    [...registered].filter((code) => !used.has(code)),
+    [],
+    'nothing throws these any more: remove them from the registry',
+  );
   const seen = new Set(found.map((o) => o.code));
-  t.deepEqual([...passedThrough].filter((code) => !seen.has(code)), [], 'ambit no longer checks for these: remove them from PASSED_THROUGH');
-  t.deepEqual(Object.keys(NOT_CODES).filter((word) => !seen.has(word)), [], 'no longer in the source: remove them from NOT_CODES');
+  t.deepEqual(
+    [...passedThrough].filter((code) => !seen.has(code)),
+    [],
+    'ambit no longer checks for these: remove them from PASSED_THROUGH',
+  );
+  t.deepEqual(
+    Object.keys(NOT_CODES).filter((word) => !seen.has(word)),
+    [],
+    'no longer in the source: remove them from NOT_CODES',
+  );
 });
 
-test('a code is either ambit\'s or passed through, never both', (t) => {
-  t.deepEqual([...registered].filter((code) => passedThrough.has(code)), []);
+test("a code is either ambit's or passed through, never both", (t) => {
+  t.deepEqual(
+    [...registered].filter((code) => passedThrough.has(code)),
+    [],
+  );
 });
 
 test('each entry says, in one line each, what happened and what to do', (t) => {
@@ -108,7 +131,10 @@ test('each entry says, in one line each, what happened and what to do', (t) => {
 
 test('every component has a code, so the doc has no empty section', (t) => {
   const used = new Set(Object.values(ERROR_CODES).map((info) => info.component));
-  t.deepEqual(Object.keys(COMPONENTS).filter((c) => !used.has(c as keyof typeof COMPONENTS)), []);
+  t.deepEqual(
+    Object.keys(COMPONENTS).filter((c) => !used.has(c as keyof typeof COMPONENTS)),
+    [],
+  );
 });
 
 test('docs/errors.md is what the registry renders', (t) => {

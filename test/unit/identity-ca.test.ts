@@ -72,8 +72,24 @@ async function operatorRoot(dir: string, algorithm: 'ec' | 'rsa'): Promise<{ cer
   const key = join(dir, 'org-root.key');
   const cert = join(dir, 'org-root.pem');
   const keyArgs = algorithm === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
-  const res = await openssl(['req', '-x509', ...keyArgs, '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/O=Example Corp/CN=Example Root CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  const res = await openssl([
+    'req',
+    '-x509',
+    ...keyArgs,
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '30',
+    '-subj',
+    '/O=Example Corp/CN=Example Root CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   if (res.code !== 0) throw new Error(res.stderr);
   return { certPem: await readFile(cert, 'utf8'), keyPem: await readFile(key, 'utf8') };
 }
@@ -87,7 +103,17 @@ for (const algorithm of ['ec', 'rsa'] as const) {
     t.is(ca.root.pem, parent.root.pem);
     const { issued } = await issueFor(ca, ID);
     const files = await writeFiles(dir, { 'int.pem': ca.signer.pem, 'leaf.pem': issued.certPem, 'chain.pem': issued.chainPem });
-    const res = await openssl(['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'org-root.pem'), '-untrusted', files['int.pem'], files['leaf.pem']]);
+    const res = await openssl([
+      'verify',
+      '-x509_strict',
+      '-purpose',
+      'sslclient',
+      '-CAfile',
+      join(dir, 'org-root.pem'),
+      '-untrusted',
+      files['int.pem'],
+      files['leaf.pem'],
+    ]);
     t.is(res.code, 0, res.stderr + res.stdout);
     const alone = await openssl(['verify', '-CAfile', join(dir, 'org-root.pem'), files['leaf.pem']]);
     t.not(alone.code, 0, 'without the intermediate the leaf does not verify');
@@ -120,19 +146,30 @@ test('load errors say what is wrong: key mismatch, not a CA, expired, broken cha
   await t.throwsAsync(loadCA({ certPem: leaf.issued.certPem, keyPem: leaf.keyPem, rootPem: a.root.pem }), { code: 'EIDENTITY_NOT_CA' });
 
   const old = await createRootCA({ now: new Date(Date.now() - 7200_000), ttlSeconds: 3600 });
-  await t.throwsAsync(loadCA({ certPem: old.root.pem, keyPem: await exportPrivateKeyPem(old.keys.privateKey) }), { code: 'EIDENTITY_CA_EXPIRED', message: /expired at/ });
+  await t.throwsAsync(loadCA({ certPem: old.root.pem, keyPem: await exportPrivateKeyPem(old.keys.privateKey) }), {
+    code: 'EIDENTITY_CA_EXPIRED',
+    message: /expired at/,
+  });
   await t.throwsAsync(issueFor(old, ID), { code: 'EIDENTITY_CA_EXPIRED' });
 
   const int = await createIntermediateCA({ parent: a });
   const intKey = await exportPrivateKeyPem(int.keys.privateKey);
   await t.throwsAsync(loadCA({ certPem: int.signer.pem, keyPem: intKey }), { code: 'EIDENTITY_CHAIN_BROKEN', message: /pass the root/ });
-  await t.throwsAsync(loadCA({ certPem: int.signer.pem, keyPem: intKey, rootPem: b.root.pem }), { code: 'EIDENTITY_CHAIN_BROKEN', message: /was not issued by/ });
+  await t.throwsAsync(loadCA({ certPem: int.signer.pem, keyPem: intKey, rootPem: b.root.pem }), {
+    code: 'EIDENTITY_CHAIN_BROKEN',
+    message: /was not issued by/,
+  });
   const loaded = await loadCA({ certPem: int.signer.pem, keyPem: intKey, rootPem: a.root.pem });
   t.is(loaded.chain.length, 1);
   t.is(loaded.trustDomain, 'cluster.local');
-  await t.throwsAsync(loadCA({ certPem: int.signer.pem, keyPem: intKey, rootPem: a.root.pem, trustDomain: 'other.example' }), { code: 'EIDENTITY_WRONG_TRUST_DOMAIN' });
+  await t.throwsAsync(loadCA({ certPem: int.signer.pem, keyPem: intKey, rootPem: a.root.pem, trustDomain: 'other.example' }), {
+    code: 'EIDENTITY_WRONG_TRUST_DOMAIN',
+  });
   await t.throwsAsync(loadCA({ certPem: 'garbage', keyPem: keyA }), { code: 'EIDENTITY_BAD_PEM' });
-  await t.throwsAsync(loadCAFiles({ certFile: '/nonexistent/ca.pem', keyFile: '/nonexistent/ca.key' }), { code: 'EIDENTITY_FILE_NOT_FOUND', message: /CA certificate file/ });
+  await t.throwsAsync(loadCAFiles({ certFile: '/nonexistent/ca.pem', keyFile: '/nonexistent/ca.key' }), {
+    code: 'EIDENTITY_FILE_NOT_FOUND',
+    message: /CA certificate file/,
+  });
 });
 
 test('writeCAFiles and loadCAFiles round-trip an intermediate CA; the key is 0600', async (t) => {

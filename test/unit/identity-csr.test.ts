@@ -13,11 +13,17 @@ function pemToDer(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
 }
 function derToPem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+  return `-----BEGIN CERTIFICATE REQUEST-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
 }
 
 /** A CSR with whatever SAN names a misbehaving or foreign client might send. */
-async function rawCsr(names: { type: 'url' | 'dns'; value: string }[] | undefined, keyAlgorithm: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' }): Promise<string> {
+async function rawCsr(
+  names: { type: 'url' | 'dns'; value: string }[] | undefined,
+  keyAlgorithm: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' },
+): Promise<string> {
   const keys = await webcrypto.subtle.generateKey(keyAlgorithm, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     keys,
@@ -46,7 +52,23 @@ test('openssl accepts our CSR and sees the URI SAN in the extension request', as
 
 test('a CSR made by openssl is accepted (interop with other clients)', async (t) => {
   const dir = await tempDir(t);
-  await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'r.csr'), '-subj', '/', '-addext', `subjectAltName=critical,URI:${ID}`]);
+  await openssl([
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    join(dir, 'k.pem'),
+    '-out',
+    join(dir, 'r.csr'),
+    '-subj',
+    '/',
+    '-addext',
+    `subjectAltName=critical,URI:${ID}`,
+  ]);
   const verified = await verifyCsr(await readFile(join(dir, 'r.csr'), 'utf8'), TD);
   t.is(verified.spiffeId.uri, ID);
 });
@@ -58,9 +80,30 @@ test('wrong trust domain is refused', async (t) => {
 
 test('no SAN, two URI SANs, a DNS SAN, a trust-domain-only ID are refused', async (t) => {
   await t.throwsAsync(verifyCsr(await rawCsr(undefined), TD), { code: 'EIDENTITY_NO_SPIFFE_ID' });
-  await t.throwsAsync(verifyCsr(await rawCsr([{ type: 'url', value: ID }, { type: 'url', value: `${ID}2` }]), TD), { code: 'EIDENTITY_MULTIPLE_URI_SANS' });
-  await t.throwsAsync(verifyCsr(await rawCsr([{ type: 'url', value: ID }, { type: 'dns', value: 'ratings.default.svc' }]), TD), { code: 'EIDENTITY_CSR_UNEXPECTED_SAN', message: /dns:ratings\.default\.svc/ });
-  await t.throwsAsync(verifyCsr(await rawCsr([{ type: 'url', value: 'spiffe://cluster.local' }]), TD), { code: 'EIDENTITY_INVALID_SPIFFE_ID', message: /names a trust domain/ });
+  await t.throwsAsync(
+    verifyCsr(
+      await rawCsr([
+        { type: 'url', value: ID },
+        { type: 'url', value: `${ID}2` },
+      ]),
+      TD,
+    ),
+    { code: 'EIDENTITY_MULTIPLE_URI_SANS' },
+  );
+  await t.throwsAsync(
+    verifyCsr(
+      await rawCsr([
+        { type: 'url', value: ID },
+        { type: 'dns', value: 'ratings.default.svc' },
+      ]),
+      TD,
+    ),
+    { code: 'EIDENTITY_CSR_UNEXPECTED_SAN', message: /dns:ratings\.default\.svc/ },
+  );
+  await t.throwsAsync(verifyCsr(await rawCsr([{ type: 'url', value: 'spiffe://cluster.local' }]), TD), {
+    code: 'EIDENTITY_INVALID_SPIFFE_ID',
+    message: /names a trust domain/,
+  });
   await t.throwsAsync(verifyCsr(await rawCsr([{ type: 'url', value: 'https://cluster.local/ns/a/sa/b' }]), TD), { code: 'EIDENTITY_INVALID_SPIFFE_ID' });
 });
 
@@ -80,7 +123,10 @@ test('a tampered CSR fails its signature: a flipped signature byte, or an edited
 test('expected identity, key type and garbage are checked', async (t) => {
   const csr = await createCsr(ID, await generateKeyPair());
   await t.throwsAsync(verifyCsr(csr, { ...TD, expected: 'spiffe://cluster.local/ns/default/sa/other' }), { code: 'EIDENTITY_CSR_IDENTITY_MISMATCH' });
-  await t.throwsAsync(verifyCsr(await rawCsr([{ type: 'url', value: ID }], { name: 'ECDSA', namedCurve: 'P-384' }), TD), { code: 'EIDENTITY_UNSUPPORTED_KEY', message: /P-384/ });
+  await t.throwsAsync(verifyCsr(await rawCsr([{ type: 'url', value: ID }], { name: 'ECDSA', namedCurve: 'P-384' }), TD), {
+    code: 'EIDENTITY_UNSUPPORTED_KEY',
+    message: /P-384/,
+  });
   await t.throwsAsync(verifyCsr('hello', TD), { code: 'EIDENTITY_CSR_INVALID' });
   await t.throwsAsync(verifyCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', TD), { code: 'EIDENTITY_CSR_INVALID' });
   await t.throwsAsync(verifyCsr(csr + ' '.repeat(20_000), TD), { code: 'EIDENTITY_CSR_INVALID', message: /larger than/ });

@@ -12,7 +12,13 @@ import {
 
 test('workload IDs parse into namespace and service account', (t) => {
   const id = parseSpiffeId('spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
-  t.like(id, { kind: 'workload', trustDomain: 'cluster.local', path: '/ns/default/sa/bookinfo-reviews', namespace: 'default', serviceAccount: 'bookinfo-reviews' });
+  t.like(id, {
+    kind: 'workload',
+    trustDomain: 'cluster.local',
+    path: '/ns/default/sa/bookinfo-reviews',
+    namespace: 'default',
+    serviceAccount: 'bookinfo-reviews',
+  });
   t.is(workloadId('cluster.local', 'default', 'bookinfo-reviews').uri, id.uri);
 });
 

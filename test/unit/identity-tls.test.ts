@@ -1,16 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
-import {
-  bundleOf,
-  bundlePem,
-  createIntermediateCA,
-  createRootCA,
-  verifyPeerChain,
-  type PeerCertLike,
-  type SigningCA,
-  type TrustBundle,
-} from '../../core/identity/index.js';
+import { bundleOf, bundlePem, createIntermediateCA, createRootCA, verifyPeerChain, type SigningCA, type TrustBundle } from '../../core/identity/index.js';
 import { issueFor, sleep, type Workload } from './identity-fixtures.js';
 
 const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/reviews';
@@ -28,12 +19,17 @@ interface Seen {
  * verify.ts and writes the SPIFFE ID back. `rejectUnauthorized: false` lets a
  * test see node:tls's verdict and verify.ts's side by side.
  */
-async function startServer(t: ExecutionContext, me: Workload, bundle: TrustBundle, rejectUnauthorized = true): Promise<{ server: tls.Server; port: number; seen: Seen }> {
+async function startServer(
+  t: ExecutionContext,
+  me: Workload,
+  bundle: TrustBundle,
+  rejectUnauthorized = true,
+): Promise<{ server: tls.Server; port: number; seen: Seen }> {
   const seen: Seen = { clients: [], tlsVerdicts: [] };
   const server = tls.createServer({ key: me.keyPem, cert: me.issued.chainPem, ca: bundlePem(bundle), requestCert: true, rejectUnauthorized }, (socket) => {
     let answer: string;
     try {
-      answer = verifyPeerChain(socket.getPeerCertificate(true) as PeerCertLike, bundle).spiffeId.uri;
+      answer = verifyPeerChain(socket.getPeerCertificate(true), bundle).spiffeId.uri;
     } catch (err) {
       answer = (err as { code: string }).code;
     }
@@ -70,7 +66,7 @@ function connect(port: number, me: Workload, bundle: TrustBundle, expectServer =
       ca: bundlePem(bundle),
       checkServerIdentity: (_host, cert) => {
         try {
-          const peer = verifyPeerChain(cert as unknown as PeerCertLike, bundle);
+          const peer = verifyPeerChain(cert, bundle);
           serverId = peer.spiffeId.uri;
           serverSerial = peer.serial;
           return serverId === expectServer ? undefined : new Error(`server is ${serverId}, expected ${expectServer}`);
@@ -102,7 +98,7 @@ async function pki(): Promise<{ ca: SigningCA; bundle: TrustBundle; server: Work
   return { ca, bundle: bundleOf(ca), server: await issueFor(ca, SERVER_ID), client: await issueFor(ca, CLIENT_ID) };
 }
 
-test('mutual TLS with issued certs: each side extracts the other\'s SPIFFE ID', async (t) => {
+test("mutual TLS with issued certs: each side extracts the other's SPIFFE ID", async (t) => {
   const { bundle, server, client } = await pki();
   const { port } = await startServer(t, server, bundle);
   const result = await connect(port, client, bundle);
@@ -173,22 +169,34 @@ test('rotation: setSecureContext with a re-issued cert at half life keeps every 
   // A failed renewal is logged and retried soon rather than ending the chain of timers.
   const renewLoop = (current: () => Workload, renew: () => Promise<void>): void => {
     const delay = Math.max(100, current().issued.renewAt.getTime() - Date.now());
-    timers.add(setTimeout(() => {
-      if (stopped) return;
-      const firedAt = Date.now();
-      renew().then(
-        () => renewals.push(`${firedAt}+${Date.now() - firedAt}ms`),
-        (err: Error) => renewals.push(`${firedAt} failed: ${err.message}`),
-      ).finally(() => renewLoop(current, renew));
-    }, delay));
+    timers.add(
+      setTimeout(() => {
+        if (stopped) return;
+        const firedAt = Date.now();
+        renew()
+          .then(
+            () => renewals.push(`${firedAt}+${Date.now() - firedAt}ms`),
+            (err: Error) => renewals.push(`${firedAt} failed: ${err.message}`),
+          )
+          .finally(() => renewLoop(current, renew));
+      }, delay),
+    );
   };
-  const renewServer = (): void => renewLoop(() => server, async () => {
-    server = await issueFor(ca, SERVER_ID, TTL);
-    running.server.setSecureContext({ key: server.keyPem, cert: server.issued.chainPem, ca: bundlePem(bundle) });
-  });
-  const renewClient = (): void => renewLoop(() => client, async () => {
-    client = await issueFor(ca, CLIENT_ID, TTL);
-  });
+  const renewServer = (): void =>
+    renewLoop(
+      () => server,
+      async () => {
+        server = await issueFor(ca, SERVER_ID, TTL);
+        running.server.setSecureContext({ key: server.keyPem, cert: server.issued.chainPem, ca: bundlePem(bundle) });
+      },
+    );
+  const renewClient = (): void =>
+    renewLoop(
+      () => client,
+      async () => {
+        client = await issueFor(ca, CLIENT_ID, TTL);
+      },
+    );
   renewServer();
   renewClient();
   const stop = (): void => {
@@ -208,7 +216,9 @@ test('rotation: setSecureContext with a re-issued cert at half life keeps every 
       if (result.reply !== CLIENT_ID) failures.push(result.reply);
     } catch (err) {
       // With a 3 s TTL a stall of the whole machine can outlast the 1.5 s margin; say so if it happens.
-      failures.push(`${(err as Error).message} at ${Date.now()}; server cert renewAt ${server.issued.renewAt.getTime()} notAfter ${server.issued.notAfter.getTime()}; renewals ${renewals.slice(-3).join(', ')}`);
+      failures.push(
+        `${(err as Error).message} at ${Date.now()}; server cert renewAt ${server.issued.renewAt.getTime()} notAfter ${server.issued.notAfter.getTime()}; renewals ${renewals.slice(-3).join(', ')}`,
+      );
     }
     connections++;
     await sleep(150);

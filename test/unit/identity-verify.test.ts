@@ -73,8 +73,14 @@ test('expiry and not-yet-valid are checked against the injected clock', async (t
   const { issued } = await issueFor(ca, ID, 60);
   const bundle = bundleOf(ca);
   t.is(verifyPeerChain(issued.chainPem, bundle).spiffeId.uri, ID);
-  t.throws(() => verifyPeerChain(issued.chainPem, bundle, { now: new Date(issued.notAfter.getTime() + 1000) }), { code: 'EIDENTITY_EXPIRED', message: /expired at/ });
-  t.throws(() => verifyPeerChain(issued.chainPem, bundle, { now: new Date(issued.notBefore.getTime() - 1000) }), { code: 'EIDENTITY_EXPIRED', message: /not valid before/ });
+  t.throws(() => verifyPeerChain(issued.chainPem, bundle, { now: new Date(issued.notAfter.getTime() + 1000) }), {
+    code: 'EIDENTITY_EXPIRED',
+    message: /expired at/,
+  });
+  t.throws(() => verifyPeerChain(issued.chainPem, bundle, { now: new Date(issued.notBefore.getTime() - 1000) }), {
+    code: 'EIDENTITY_EXPIRED',
+    message: /not valid before/,
+  });
   t.throws(() => verifyPeerChain(issued.chainPem, bundle, { now: new Date(Date.now() + 11 * 365 * 86400_000) }), { code: 'EIDENTITY_EXPIRED' });
 });
 
@@ -122,7 +128,10 @@ test('no SPIFFE ID, two URI SANs, a CA as leaf, unknown critical extensions are 
   t.throws(verifyWith(await oddLeaf(ca, [])), { code: 'EIDENTITY_NO_SPIFFE_ID' });
   const dns = new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'productpage' }]);
   t.throws(verifyWith(await oddLeaf(ca, [dns])), { code: 'EIDENTITY_NO_SPIFFE_ID' });
-  const two = new x509.SubjectAlternativeNameExtension([{ type: 'url', value: ID }, { type: 'url', value: `${ID}-2` }]);
+  const two = new x509.SubjectAlternativeNameExtension([
+    { type: 'url', value: ID },
+    { type: 'url', value: `${ID}-2` },
+  ]);
   t.throws(verifyWith(await oddLeaf(ca, [two])), { code: 'EIDENTITY_MULTIPLE_URI_SANS' });
   const san = new x509.SubjectAlternativeNameExtension([{ type: 'url', value: ID }]);
   const signer = new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign, true);

@@ -60,7 +60,12 @@ test('daemon/, waypoint/ and cli/ share code only through core/, and core/ impor
 });
 
 test('the scan sees static, type-only and dynamic imports', (t) => {
-  const sample = [`import { a } from '../daemon/x.js';`, `import type { B } from "../../cli/y.js";`, `const m = await import('../waypoint/z.js');`, `import '../daemon/side-effect.js';`].join('\n');
+  const sample = [
+    "import { a } from '../daemon/x.js';",
+    'import type { B } from "../../cli/y.js";',
+    "const m = await import('../waypoint/z.js');",
+    "import '../daemon/side-effect.js';",
+  ].join('\n');
   t.deepEqual(
     [...sample.matchAll(IMPORT)].map((m) => m[1]),
     ['../daemon/x.js', '../../cli/y.js', '../waypoint/z.js', '../daemon/side-effect.js'],

@@ -18,7 +18,10 @@ test('typed resources: hosts qualified in the mesh domain, durations in ms, kind
 });
 
 test('a stored routing resource its schema refuses is left out and listed, the rest of the snapshot serves', (t) => {
-  const bad = resource('VirtualService', 'broken', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 'many' } }] });
+  const bad = resource('VirtualService', 'broken', {
+    hosts: ['reviews'],
+    http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 'many' } }],
+  });
   const s = state([reviews], [bad, resource('DestinationRule', 'reviews', { host: 'reviews' })]);
   t.deepEqual(s.typed.of('VirtualService'), []);
   t.is(s.rejected.length, 1);

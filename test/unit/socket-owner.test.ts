@@ -17,7 +17,10 @@ test('the sock_diag lookup and /proc/net/tcp agree on the owner of a local clien
   const { client, accepted, server } = await loopbackPair();
   try {
     const peer = { address: accepted.remoteAddress!, port: accepted.remotePort! };
-    const fast = await capturedSocketOwnerUid({ client: peer, local: { address: accepted.localAddress!, port: accepted.localPort! } }, { address: accepted.localAddress!, port: accepted.localPort!, family: 4 });
+    const fast = await capturedSocketOwnerUid(
+      { client: peer, local: { address: accepted.localAddress!, port: accepted.localPort! } },
+      { address: accepted.localAddress!, port: accepted.localPort!, family: 4 },
+    );
     t.is(fast, process.getuid!());
     t.is(await socketOwnerUid(peer.address, peer.port), fast);
   } finally {
@@ -30,7 +33,10 @@ test('a socket that is not on this host is a typed error, not a wrong uid', asyn
   const { client, accepted, server } = await loopbackPair();
   try {
     // Right client port, wrong destination: no such 4-tuple.
-    const conn = { client: { address: accepted.remoteAddress!, port: accepted.remotePort! }, local: { address: accepted.localAddress!, port: accepted.localPort! } };
+    const conn = {
+      client: { address: accepted.remoteAddress!, port: accepted.remotePort! },
+      local: { address: accepted.localAddress!, port: accepted.localPort! },
+    };
     const error = await t.throwsAsync(capturedSocketOwnerUid(conn, { address: '127.0.0.1', port: 9, family: 4 }));
     t.is((error as { code?: string }).code, 'ESOCKET_OWNER_UNKNOWN');
   } finally {

@@ -7,7 +7,16 @@ import { storeEnv, storeOptionsFromEnv } from '../../core/store/env-options.js';
 import { UsageError } from '../../core/errors.js';
 
 test('settings survive the trip through the environment', (t) => {
-  const options = { url: 'redis://store:6380/2', password: 's3cret', keyPrefix: 'mesh2:', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }], sentinelName: 'main' };
+  const options = {
+    url: 'redis://store:6380/2',
+    password: 's3cret',
+    keyPrefix: 'mesh2:',
+    sentinels: [
+      { host: 's1', port: 26379 },
+      { host: 's2', port: 26380 },
+    ],
+    sentinelName: 'main',
+  };
   const env = storeEnv(options);
   t.false(JSON.stringify(env).includes('--'), 'nothing for a command line');
   t.like(storeOptionsFromEnv(env.AMBIT_REDIS_URL!, env), options);
@@ -23,5 +32,5 @@ test('a TLS CA travels as a file', (t) => {
 
 test('a malformed sentinel list is a usage error naming the variable', (t) => {
   const err = t.throws(() => storeOptionsFromEnv('redis://x:1', { AMBIT_REDIS_SENTINELS: 's1:26379,nope' }), { instanceOf: UsageError });
-  t.regex(err!.message, /AMBIT_REDIS_SENTINELS.*"nope"/);
+  t.regex(err.message, /AMBIT_REDIS_SENTINELS.*"nope"/);
 });

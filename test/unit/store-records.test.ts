@@ -5,7 +5,16 @@ import { decodeChange, decodeResource } from '../../core/store/codec.js';
 import { checkRecord, decodeRecord, endpointRecord, nodeRecord } from '../../core/store/records.js';
 import { nodeStatusSchema } from '../../core/status/index.js';
 
-const ep = { service: 'reviews', namespace: 'default', node: 'b', address: '10.0.0.2', port: 9080, uid: 1001, serviceAccount: 'reviews', labels: { version: 'v1' } };
+const ep = {
+  service: 'reviews',
+  namespace: 'default',
+  node: 'b',
+  address: '10.0.0.2',
+  port: 9080,
+  uid: 1001,
+  serviceAccount: 'reviews',
+  labels: { version: 'v1' },
+};
 
 test('a valid endpoint record decodes to the same value', (t) => {
   t.deepEqual(decodeRecord(endpointRecord(), JSON.stringify(ep), 'endpoint x'), ep);
@@ -29,7 +38,9 @@ test('node records: a port out of range is refused', (t) => {
 });
 
 test('a stored resource must keep its envelope; a change-log entry is checked like a snapshot read', (t) => {
-  t.throws(() => decodeResource(JSON.stringify({ apiVersion: 'v1', kind: 'A/B', metadata: { name: 'x', namespace: 'default' }, spec: {} }), undefined, 'k'), { code: 'ESTORE_CORRUPT' });
+  t.throws(() => decodeResource(JSON.stringify({ apiVersion: 'v1', kind: 'A/B', metadata: { name: 'x', namespace: 'default' }, spec: {} }), undefined, 'k'), {
+    code: 'ESTORE_CORRUPT',
+  });
   t.throws(() => decodeResource('[]', undefined, 'k'), { code: 'ESTORE_CORRUPT' });
   t.throws(() => decodeChange(9, ['t', 'endpoint-put', 'k', 'x', 'd', JSON.stringify({ ...ep, port: 'x' })]), { code: 'ESTORE_CORRUPT' });
   const put = decodeChange(9, ['t', 'endpoint-put', 'k', 'x', 'd', JSON.stringify(ep)]);
@@ -39,8 +50,24 @@ test('a stored resource must keep its envelope; a change-log entry is checked li
 test('a node status report: fields a newer daemon adds are dropped, a wrong type is refused', (t) => {
   const report = {
     tunnels: {
-      node: 'a', at: 1, ejected: [], waypoints: [], future: { x: 1 },
-      outbound: [{ source: 'spiffe://cluster.local/ns/default/sa/p', peer: '10.0.0.2:15008', streamsActive: 1, streamsTotal: 2, bytesSent: 3, bytesReceived: 4, openedAt: 5, draining: false, extra: 1 }],
+      node: 'a',
+      at: 1,
+      ejected: [],
+      waypoints: [],
+      future: { x: 1 },
+      outbound: [
+        {
+          source: 'spiffe://cluster.local/ns/default/sa/p',
+          peer: '10.0.0.2:15008',
+          streamsActive: 1,
+          streamsTotal: 2,
+          bytesSent: 3,
+          bytesReceived: 4,
+          openedAt: 5,
+          draining: false,
+          extra: 1,
+        },
+      ],
     },
   };
   const ok = checkRecord(nodeStatusSchema(), report);

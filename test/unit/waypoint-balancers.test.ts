@@ -1,6 +1,12 @@
 import test from 'ava';
 import {
-  createBalancer, LeastRequestBalancer, RequestLoad, RingHashBalancer, RoundRobinBalancer, subsetEndpoints, type Endpoint,
+  createBalancer,
+  LeastRequestBalancer,
+  RequestLoad,
+  RingHashBalancer,
+  RoundRobinBalancer,
+  subsetEndpoints,
+  type Endpoint,
 } from '../../waypoint/routing/index.js';
 import { seeded } from './waypoint-helpers.js';
 
@@ -11,7 +17,10 @@ test('subsetEndpoints keeps endpoints carrying every label, and caches the list'
   const all = eps(4, (i) => ({ app: 'reviews', version: i % 2 === 0 ? 'v1' : 'v2' }));
   const labels = { version: 'v2' };
   const v2 = subsetEndpoints(all, labels);
-  t.deepEqual(v2.map((e) => e.address), ['10.0.0.2', '10.0.0.4']);
+  t.deepEqual(
+    v2.map((e) => e.address),
+    ['10.0.0.2', '10.0.0.4'],
+  );
   t.is(subsetEndpoints(all, labels), v2);
   t.is(subsetEndpoints(all, undefined), all);
 });
@@ -19,7 +28,10 @@ test('subsetEndpoints keeps endpoints carrying every label, and caches the list'
 test('ROUND_ROBIN visits endpoints in order and wraps', (t) => {
   const rr = new RoundRobinBalancer();
   const list = eps(3);
-  t.deepEqual(Array.from({ length: 7 }, () => rr.pick(list)!.address), ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1']);
+  t.deepEqual(
+    Array.from({ length: 7 }, () => rr.pick(list)!.address),
+    ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1'],
+  );
   t.is(rr.pick([]), undefined);
 });
 
@@ -36,7 +48,9 @@ test('LEAST_REQUEST prefers the idle endpoint of two (distinct power-of-two choi
 test('LEAST_REQUEST over many endpoints sends most picks to the less loaded half', (t) => {
   const load = new RequestLoad();
   const list = eps(10);
-  list.slice(0, 5).forEach((e) => { for (let i = 0; i < 5; i++) load.begin(e.key); });
+  list.slice(0, 5).forEach((e) => {
+    for (let i = 0; i < 5; i++) load.begin(e.key);
+  });
   const lb = new LeastRequestBalancer(load, seeded(7));
   let idle = 0;
   for (let i = 0; i < 10_000; i++) if (load.active(lb.pick(list)!.key) === 0) idle++;
@@ -105,7 +119,7 @@ test('consistent hash cookie with a ttl is generated when absent, and the proxy 
   const lb = new RingHashBalancer({ httpCookie: { name: 'sid', path: '/', ttl: 60_000 } });
   const ctx: Parameters<typeof lb.pick>[1] = { request: { headers: {}, path: '/', sourceIp: '10.2.2.2' } };
   const ep = lb.pick(eps(6), ctx)!;
-  t.like(ctx!.setCookie, { name: 'sid', path: '/', ttlMs: 60_000 });
-  const again = lb.pick(eps(6), { request: { headers: { cookie: `sid=${ctx!.setCookie!.value}` }, path: '/' } })!;
+  t.like(ctx.setCookie, { name: 'sid', path: '/', ttlMs: 60_000 });
+  const again = lb.pick(eps(6), { request: { headers: { cookie: `sid=${ctx.setCookie!.value}` }, path: '/' } })!;
   t.is(again.address, ep.address);
 });

@@ -95,14 +95,19 @@ test('match blocks are ORed, conditions within one ANDed', (t) => {
 });
 
 test('the first matching route wins, in order', (t) => {
-  const table = compileRoutes([vs('r', {
-    hosts: ['reviews'],
-    http: [
-      { match: [{ uri: { prefix: '/v2' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
-      { match: [{ uri: { prefix: '/' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
-      { route: [{ destination: { host: 'reviews', subset: 'v3' } }] },
+  const table = compileRoutes(
+    [
+      vs('r', {
+        hosts: ['reviews'],
+        http: [
+          { match: [{ uri: { prefix: '/v2' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+          { match: [{ uri: { prefix: '/' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+          { route: [{ destination: { host: 'reviews', subset: 'v3' } }] },
+        ],
+      }),
     ],
-  })], []);
+    [],
+  );
   const subset = (path: string) => {
     const d = table.route(req({ path }));
     return d.kind === 'route' ? d.destination.subset : d.kind;

@@ -17,30 +17,41 @@ test('without a DestinationRule: Istio defaults (LEAST_REQUEST, 2^32-1 limits, 1
 test('outlierDetection present: Envoy defaults fill the rest', (t) => {
   const table = compileRoutes([], [dr('r', { host: 'reviews', trafficPolicy: { outlierDetection: { baseEjectionTime: '1m' } } })]);
   t.deepEqual(table.policyFor(reviews, undefined, 9080)!.outlierDetection, {
-    consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 10_000, baseEjectionTimeMs: 60_000,
-    maxEjectionTimeMs: 300_000, maxEjectionPercent: 10, minHealthPercent: 0,
+    consecutive5xxErrors: 5,
+    consecutiveGatewayErrors: 0,
+    intervalMs: 10_000,
+    baseEjectionTimeMs: 60_000,
+    maxEjectionTimeMs: 300_000,
+    maxEjectionPercent: 10,
+    minHealthPercent: 0,
   });
 });
 
 test('subset and port-level settings replace top-level fields whole, in Istio order', (t) => {
-  const table = compileRoutes([], [dr('r', {
-    host: 'reviews',
-    trafficPolicy: {
-      loadBalancer: { simple: 'ROUND_ROBIN' },
-      connectionPool: { tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 10 } },
-      portLevelSettings: [{ port: { number: 9443 }, loadBalancer: { simple: 'RANDOM' } }],
-    },
-    subsets: [
-      { name: 'v1', labels: { version: 'v1' } },
-      {
-        name: 'v2', labels: { version: 'v2' },
+  const table = compileRoutes(
+    [],
+    [
+      dr('r', {
+        host: 'reviews',
         trafficPolicy: {
-          connectionPool: { http: { http2MaxRequests: 5 } },
-          portLevelSettings: [{ port: { number: 9080 }, loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } }],
+          loadBalancer: { simple: 'ROUND_ROBIN' },
+          connectionPool: { tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 10 } },
+          portLevelSettings: [{ port: { number: 9443 }, loadBalancer: { simple: 'RANDOM' } }],
         },
-      },
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          {
+            name: 'v2',
+            labels: { version: 'v2' },
+            trafficPolicy: {
+              connectionPool: { http: { http2MaxRequests: 5 } },
+              portLevelSettings: [{ port: { number: 9080 }, loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } }],
+            },
+          },
+        ],
+      }),
     ],
-  })]);
+  );
   const v1 = table.policyFor(reviews, 'v1', 9080)!;
   t.deepEqual(v1.subsetLabels, { version: 'v1' });
   t.deepEqual(v1.loadBalancer, { kind: 'ROUND_ROBIN' });
@@ -57,15 +68,18 @@ test('subset and port-level settings replace top-level fields whole, in Istio or
 });
 
 test('a wildcard DestinationRule applies to hosts under it; an exact one wins', (t) => {
-  const table = compileRoutes([], [
-    dr('wild', { host: '*.example.com', trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } }),
-    dr('api', { host: 'api.example.com', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } }),
-  ]);
+  const table = compileRoutes(
+    [],
+    [
+      dr('wild', { host: '*.example.com', trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } }),
+      dr('api', { host: 'api.example.com', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } }),
+    ],
+  );
   t.deepEqual(table.policyFor('www.example.com', undefined, 80)!.loadBalancer, { kind: 'RANDOM' });
   t.deepEqual(table.policyFor('api.example.com', undefined, 80)!.loadBalancer, { kind: 'ROUND_ROBIN' });
 });
 
-test('upstream protocol: HTTP/1.1 by default, h2 under UPGRADE, the client\'s under useClientProtocol (which overrides UPGRADE)', (t) => {
+test("upstream protocol: HTTP/1.1 by default, h2 under UPGRADE, the client's under useClientProtocol (which overrides UPGRADE)", (t) => {
   const pool = (http: Record<string, unknown>) =>
     compileRoutes([], [dr('r', { host: 'reviews', trafficPolicy: { connectionPool: { http } } })]).policyFor(reviews, undefined, 9080)!.connectionPool;
   t.is(upstreamProtocol(DEFAULT_CONNECTION_POOL, 'h2'), 'h1');

@@ -9,7 +9,11 @@ export class FakeConnection implements PooledConnection {
   draining = false;
   closed = false;
   closeCalls = 0;
-  constructor(readonly upstream: Upstream, readonly protocol: UpstreamProtocol, readonly events: ConnectionEvents) {}
+  constructor(
+    readonly upstream: Upstream,
+    readonly protocol: UpstreamProtocol,
+    readonly events: ConnectionEvents,
+  ) {}
   abandon(): void {
     this.requests--;
     this.done();

@@ -1,5 +1,12 @@
 import test from 'ava';
-import { CircuitBreaker, CircuitBreakers, DEFAULT_CONNECTION_POOL, OutlierDetector, type Endpoint, type OutlierSettings } from '../../waypoint/routing/index.js';
+import {
+  CircuitBreaker,
+  CircuitBreakers,
+  DEFAULT_CONNECTION_POOL,
+  OutlierDetector,
+  type Endpoint,
+  type OutlierSettings,
+} from '../../waypoint/routing/index.js';
 
 test('circuit breaker: each limit overflows with its own reason, and release frees a slot', (t) => {
   const cb = new CircuitBreaker({ ...DEFAULT_CONNECTION_POOL, maxConnections: 1, http1MaxPendingRequests: 1, http2MaxRequests: 2, maxRetries: 0 });
@@ -31,8 +38,14 @@ test('circuit breakers are per cluster and keep counts across a limit change', (
 });
 
 const settings = (over: Partial<OutlierSettings> = {}): OutlierSettings => ({
-  consecutive5xxErrors: 3, consecutiveGatewayErrors: 0, intervalMs: 10_000, baseEjectionTimeMs: 30_000,
-  maxEjectionTimeMs: 300_000, maxEjectionPercent: 100, minHealthPercent: 0, ...over,
+  consecutive5xxErrors: 3,
+  consecutiveGatewayErrors: 0,
+  intervalMs: 10_000,
+  baseEjectionTimeMs: 30_000,
+  maxEjectionTimeMs: 300_000,
+  maxEjectionPercent: 100,
+  minHealthPercent: 0,
+  ...over,
 });
 const eps = (n: number): Endpoint[] => Array.from({ length: n }, (_, i) => ({ key: `h${i}`, address: `10.0.0.${i}`, port: 80, labels: {} }));
 
@@ -41,7 +54,13 @@ function detector(over: Partial<OutlierSettings> = {}, n = 4) {
   const d = new OutlierDetector(settings(over), { now: () => now });
   const list = eps(n);
   d.setEndpoints(list.map((e) => e.key));
-  return { d, list, at: (ms: number) => { now = ms; } };
+  return {
+    d,
+    list,
+    at: (ms: number) => {
+      now = ms;
+    },
+  };
 }
 
 test('outlier: consecutive 5xx eject; a success in between resets the count', (t) => {
@@ -54,7 +73,10 @@ test('outlier: consecutive 5xx eject; a success in between resets the count', (t
   t.false(d.isEjected('h0'));
   t.true(d.report('h0', { error: 'connect-failure' }));
   t.true(d.isEjected('h0'));
-  t.deepEqual(d.healthy(list).map((e) => e.key), ['h1', 'h2', 'h3']);
+  t.deepEqual(
+    d.healthy(list).map((e) => e.key),
+    ['h1', 'h2', 'h3'],
+  );
 });
 
 test('outlier: ejected endpoint returns at the first interval sweep after baseEjectionTime, then for longer next time', (t) => {
@@ -88,7 +110,10 @@ test('outlier: return happens on the interval grid, not at the exact ejection en
 test('outlier: maxEjectionPercent caps ejections, counting the one about to be ejected', (t) => {
   const { d, list } = detector({ maxEjectionPercent: 50 }, 4);
   for (const k of ['h0', 'h1', 'h2']) for (let i = 0; i < 3; i++) d.report(k, { status: 500 });
-  t.deepEqual(d.ejections().map((e) => e.key), ['h0', 'h1']);
+  t.deepEqual(
+    d.ejections().map((e) => e.key),
+    ['h0', 'h1'],
+  );
   t.is(d.healthy(list).length, 2);
   // Envoy's default 10% ejects nothing in a cluster of fewer than ten endpoints.
   const small = detector({ maxEjectionPercent: 10 }, 5);

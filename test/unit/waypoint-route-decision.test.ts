@@ -25,7 +25,9 @@ const SUBSETS = dr('reviews', { host: 'reviews', subsets: ['v1', 'v2', 'v3'].map
 const reviews = (...http: Record<string, unknown>[]) => vs('reviews', { hosts: ['reviews'], http });
 /** An HTTP route named `name` to reviews subset `subset`, guarded by `match` when given. */
 const to = (name: string, subset: string, match?: Record<string, unknown>[]) => ({
-  name, ...(match ? { match } : {}), route: [{ destination: { host: 'reviews', subset } }],
+  name,
+  ...(match ? { match } : {}),
+  route: [{ destination: { host: 'reviews', subset } }],
 });
 /** Bookinfo's usual tail: everyone else goes to v1. */
 const ELSE_V1 = to('else', 'v1');
@@ -33,17 +35,31 @@ const ELSE_V1 = to('else', 'v1');
 /** The outcome flattened to what a row asserts. */
 type Summary =
   | {
-    kind: 'forward'; virtualService: string | undefined; route: string | undefined; cluster: string;
-    host: string; subset: string | undefined; port: number; rewrite: { path: string; authority: string } | undefined; fault: FaultPolicy | undefined;
-  }
+      kind: 'forward';
+      virtualService: string | undefined;
+      route: string | undefined;
+      cluster: string;
+      host: string;
+      subset: string | undefined;
+      port: number;
+      rewrite: { path: string; authority: string } | undefined;
+      fault: FaultPolicy | undefined;
+    }
   | { kind: 'reply'; status: number; flag: string; body: string; location: string | undefined; route: string | undefined };
 
 function summary(r: Route): Summary {
   if (r.kind === 'forward') {
     const d = r.decision;
     return {
-      kind: 'forward', virtualService: d.virtualService, route: d.routeName, cluster: r.policy.cluster,
-      host: d.destination.host, subset: d.destination.subset, port: d.destination.port, rewrite: d.rewrite, fault: d.fault,
+      kind: 'forward',
+      virtualService: d.virtualService,
+      route: d.routeName,
+      cluster: r.policy.cluster,
+      host: d.destination.host,
+      subset: d.destination.subset,
+      port: d.destination.port,
+      rewrite: d.rewrite,
+      fault: d.fault,
     };
   }
   return { kind: 'reply', status: r.reply.status, flag: r.reply.flag, body: r.reply.body, location: r.reply.headers?.location, route: r.decision?.routeName };
@@ -51,13 +67,28 @@ function summary(r: Route): Summary {
 
 /** Forwarded by reviews' VirtualService route `name` to reviews `subset`. */
 const forwarded = (name: string | undefined, subset: string | undefined, over: Partial<Extract<Summary, { kind: 'forward' }>> = {}): Summary => ({
-  kind: 'forward', virtualService: 'default/reviews', route: name, cluster: `outbound|9080|${subset ?? ''}|${REVIEWS}`,
-  host: REVIEWS, subset, port: 9080, rewrite: undefined, fault: undefined, ...over,
+  kind: 'forward',
+  virtualService: 'default/reviews',
+  route: name,
+  cluster: `outbound|9080|${subset ?? ''}|${REVIEWS}`,
+  host: REVIEWS,
+  subset,
+  port: 9080,
+  rewrite: undefined,
+  fault: undefined,
+  ...over,
 });
 /** Istio's default route: no VirtualService applies, the dialed service itself. */
-const byDefault = (host = REVIEWS, port = 9080): Summary => forwarded(undefined, undefined, { virtualService: undefined, host, port, cluster: `outbound|${port}||${host}` });
+const byDefault = (host = REVIEWS, port = 9080): Summary =>
+  forwarded(undefined, undefined, { virtualService: undefined, host, port, cluster: `outbound|${port}||${host}` });
 const replied = (status: number, flag: string, over: Partial<Extract<Summary, { kind: 'reply' }>> = {}): Summary => ({
-  kind: 'reply', status, flag, body: '', location: undefined, route: undefined, ...over,
+  kind: 'reply',
+  status,
+  flag,
+  body: '',
+  location: undefined,
+  route: undefined,
+  ...over,
 });
 
 interface Row {
@@ -71,7 +102,10 @@ interface Row {
 
 const split = reviews({
   name: 'split',
-  route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 80 }, { destination: { host: 'reviews', subset: 'v2' }, weight: 20 }],
+  route: [
+    { destination: { host: 'reviews', subset: 'v1' }, weight: 80 },
+    { destination: { host: 'reviews', subset: 'v2' }, weight: 20 },
+  ],
 });
 
 const rows: Row[] = [
@@ -83,7 +117,7 @@ const rows: Row[] = [
     want: forwarded('r', undefined, { host: RATINGS, cluster: `outbound|9080||${RATINGS}` }),
   },
   {
-    name: 'a Host naming another service does not pull in that service\'s VirtualService',
+    name: "a Host naming another service does not pull in that service's VirtualService",
     resources: [vs('ratings', { hosts: ['ratings'], http: [{ name: 'r', route: [{ destination: { host: 'details' } }] }] })],
     request: { host: 'ratings:9080' },
     want: byDefault(),
@@ -107,7 +141,7 @@ const rows: Row[] = [
     want: forwarded('else', 'v1'),
   },
   {
-    name: 'header exact: Bookinfo\'s jason goes to v2',
+    name: "header exact: Bookinfo's jason goes to v2",
     resources: [reviews(to('jason', 'v2', [{ headers: { 'end-user': { exact: 'jason' } } }]), ELSE_V1), SUBSETS],
     request: { headers: { 'end-user': 'jason' } },
     want: forwarded('jason', 'v2'),
@@ -131,7 +165,7 @@ const rows: Row[] = [
     want: forwarded('beta', 'v2'),
   },
   {
-    name: 'sourceLabels match the labels of the verified caller\'s workload',
+    name: "sourceLabels match the labels of the verified caller's workload",
     resources: [reviews(to('from-productpage', 'v2', [{ sourceLabels: { app: 'productpage' } }]), ELSE_V1), SUBSETS],
     request: { caller: PRODUCTPAGE },
     want: forwarded('from-productpage', 'v2'),
@@ -143,7 +177,7 @@ const rows: Row[] = [
     want: forwarded('else', 'v1'),
   },
   {
-    name: 'sourceNamespace is the namespace of the caller\'s SPIFFE ID',
+    name: "sourceNamespace is the namespace of the caller's SPIFFE ID",
     resources: [reviews(to('from-qa', 'v3', [{ sourceNamespace: 'qa' }]), ELSE_V1), SUBSETS],
     request: { caller: TESTER },
     want: forwarded('from-qa', 'v3'),
@@ -161,7 +195,7 @@ const rows: Row[] = [
     want: byDefault(),
   },
   {
-    name: 'rewrite: the prefix is swapped, the query kept, the authority is the request\'s',
+    name: "rewrite: the prefix is swapped, the query kept, the authority is the request's",
     resources: [reviews({ ...to('legacy', 'v1', [{ uri: { prefix: '/old/' } }]), rewrite: { uri: '/new/' } }), SUBSETS],
     request: { path: '/old/reviews?page=2' },
     want: forwarded('legacy', 'v1', { rewrite: { path: '/new/reviews?page=2', authority: 'reviews:9080' } }),
@@ -214,7 +248,10 @@ for (const row of rows) {
   test(`route decision: ${row.name}`, (t) => {
     const resources = row.resources;
     const view: RoutingView = {
-      routes: compileRoutes(resources.filter((r) => r.kind === 'VirtualService'), resources.filter((r) => r.kind === 'DestinationRule')),
+      routes: compileRoutes(
+        resources.filter((r) => r.kind === 'VirtualService'),
+        resources.filter((r) => r.kind === 'DestinationRule'),
+      ),
       sourceLabels: (principal) => WORKLOADS.get(principal),
     };
     t.deepEqual(summary(route(attributes(row.request), view, row.rng ?? noDice)), row.want);
@@ -225,5 +262,8 @@ test('route decision: a weighted pick depends on its dice alone, never on earlie
   const view: RoutingView = { routes: compileRoutes([split], [SUBSETS]), sourceLabels: () => undefined };
   const rng = sequence(0.1, 0.9);
   const picks = Array.from({ length: 4 }, () => summary(route(attributes(), view, rng)));
-  t.deepEqual(picks.map((p) => (p.kind === 'forward' ? p.subset : p.status)), ['v1', 'v2', 'v1', 'v2']);
+  t.deepEqual(
+    picks.map((p) => (p.kind === 'forward' ? p.subset : p.status)),
+    ['v1', 'v2', 'v1', 'v2'],
+  );
 });

@@ -27,12 +27,15 @@ test('routes restricted to another port leave the VirtualService inapplicable: d
 });
 
 test('hosts: FQDN, short name in the caller namespace, ns-qualified, wildcard and *', (t) => {
-  const table = compileRoutes([
-    vs('a', { hosts: ['reviews'], ...{ http: [to('reviews', { name: 'a' })] } }),
-    vs('b', { hosts: ['*.example.com'], http: [to('reviews', { name: 'b' })] }),
-    vs('c', { hosts: ['api.example.com'], http: [to('reviews', { name: 'c' })] }),
-    vs('d', { hosts: ['*'], http: [to('reviews', { name: 'd' })] }, 'other'),
-  ], []);
+  const table = compileRoutes(
+    [
+      vs('a', { hosts: ['reviews'], ...{ http: [to('reviews', { name: 'a' })] } }),
+      vs('b', { hosts: ['*.example.com'], http: [to('reviews', { name: 'b' })] }),
+      vs('c', { hosts: ['api.example.com'], http: [to('reviews', { name: 'c' })] }),
+      vs('d', { hosts: ['*'], http: [to('reviews', { name: 'd' })] }, 'other'),
+    ],
+    [],
+  );
   const name = (r: Parameters<typeof table.route>[0]) => forward(table.route(r)).routeName;
   t.is(name(req({ host: 'reviews' })), 'a');
   t.is(name(req({ host: 'REVIEWS:9080' })), 'a');
@@ -54,16 +57,21 @@ test('two VirtualServices for one host: the older applies and the conflict is re
 });
 
 test('prefix rewrite swaps the matched prefix and keeps the rest and the query', (t) => {
-  const table = compileRoutes([vs('r', {
-    hosts: ['reviews'],
-    http: [
-      { match: [{ uri: { prefix: '/api/v1' } }], rewrite: { uri: '/v2' }, ...to('reviews') },
-      { match: [{ uri: { prefix: '/Old' }, ignoreUriCase: true }], rewrite: { uri: '/new' }, ...to('reviews') },
-      { match: [{ uri: { exact: '/login' } }], rewrite: { uri: '/auth/login' }, ...to('reviews') },
-      { match: [{ uri: { regex: '/u/[0-9]+' } }], rewrite: { uri: '/user' }, ...to('reviews') },
-      { match: [{ headers: { x: {} } }], rewrite: { uri: '/v2', authority: 'backend' }, ...to('reviews') },
+  const table = compileRoutes(
+    [
+      vs('r', {
+        hosts: ['reviews'],
+        http: [
+          { match: [{ uri: { prefix: '/api/v1' } }], rewrite: { uri: '/v2' }, ...to('reviews') },
+          { match: [{ uri: { prefix: '/Old' }, ignoreUriCase: true }], rewrite: { uri: '/new' }, ...to('reviews') },
+          { match: [{ uri: { exact: '/login' } }], rewrite: { uri: '/auth/login' }, ...to('reviews') },
+          { match: [{ uri: { regex: '/u/[0-9]+' } }], rewrite: { uri: '/user' }, ...to('reviews') },
+          { match: [{ headers: { x: {} } }], rewrite: { uri: '/v2', authority: 'backend' }, ...to('reviews') },
+        ],
+      }),
     ],
-  })], []);
+    [],
+  );
   const rw = (path: string, headers = {}) => forward(table.route(req({ path, headers }))).rewrite;
   t.deepEqual(rw('/api/v1/items?q=1'), { path: '/v2/items?q=1', authority: 'reviews:9080' });
   t.is(rw('/OLD/x')?.path, '/new/x');
@@ -74,15 +82,20 @@ test('prefix rewrite swaps the matched prefix and keeps the rest and the query',
 });
 
 test('redirect and direct response', (t) => {
-  const table = compileRoutes([vs('r', {
-    hosts: ['reviews'],
-    http: [
-      { match: [{ uri: { exact: '/old' } }], redirect: { uri: '/new' } },
-      { match: [{ uri: { exact: '/moved' } }], redirect: { authority: 'other.example.com', scheme: 'https', redirectCode: 308 } },
-      { match: [{ uri: { exact: '/port' } }], redirect: { port: 8443, uri: '/p?fresh=1' } },
-      { match: [{ uri: { exact: '/teapot' } }], directResponse: { status: 418, body: { string: 'short and stout' } } },
+  const table = compileRoutes(
+    [
+      vs('r', {
+        hosts: ['reviews'],
+        http: [
+          { match: [{ uri: { exact: '/old' } }], redirect: { uri: '/new' } },
+          { match: [{ uri: { exact: '/moved' } }], redirect: { authority: 'other.example.com', scheme: 'https', redirectCode: 308 } },
+          { match: [{ uri: { exact: '/port' } }], redirect: { port: 8443, uri: '/p?fresh=1' } },
+          { match: [{ uri: { exact: '/teapot' } }], directResponse: { status: 418, body: { string: 'short and stout' } } },
+        ],
+      }),
     ],
-  })], []);
+    [],
+  );
   t.deepEqual(table.route(req({ path: '/old?a=1' })), { kind: 'redirect', status: 301, location: 'http://reviews:9080/new?a=1' });
   t.deepEqual(table.route(req({ path: '/moved' })), { kind: 'redirect', status: 308, location: 'https://other.example.com/moved' });
   t.deepEqual(table.route(req({ path: '/port?a=1' })), { kind: 'redirect', status: 301, location: 'http://reviews:8443/p?fresh=1' });
@@ -90,14 +103,23 @@ test('redirect and direct response', (t) => {
 });
 
 test('weighted picks follow the running totals; 0-weight destinations are never picked', (t) => {
-  const table = compileRoutes([vs('r', {
-    hosts: ['reviews'],
-    http: [{ route: [
-      { destination: { host: 'reviews', subset: 'v1' }, weight: 70 },
-      { destination: { host: 'reviews', subset: 'v0' }, weight: 0 },
-      { destination: { host: 'reviews', subset: 'v2' }, weight: 30 },
-    ] }],
-  })], [dr('reviews', { host: 'reviews', subsets: ['v0', 'v1', 'v2'].map((name) => ({ name, labels: { version: name } })) })]);
+  const table = compileRoutes(
+    [
+      vs('r', {
+        hosts: ['reviews'],
+        http: [
+          {
+            route: [
+              { destination: { host: 'reviews', subset: 'v1' }, weight: 70 },
+              { destination: { host: 'reviews', subset: 'v0' }, weight: 0 },
+              { destination: { host: 'reviews', subset: 'v2' }, weight: 30 },
+            ],
+          },
+        ],
+      }),
+    ],
+    [dr('reviews', { host: 'reviews', subsets: ['v0', 'v1', 'v2'].map((name) => ({ name, labels: { version: name } })) })],
+  );
   const subset = (x: number) => forward(table.route(req(), sequence(x))).destination.subset;
   t.is(subset(0), 'v1');
   t.is(subset(0.6999), 'v1');
@@ -106,13 +128,23 @@ test('weighted picks follow the running totals; 0-weight destinations are never 
 });
 
 test('header operations: one destination appends its operations after the route (its set wins)', (t) => {
-  const table = compileRoutes([vs('r', {
-    hosts: ['reviews'],
-    http: [{
-      headers: { request: { set: { 'X-Who': 'route', Host: 'from-headers' }, add: { 'x-trace': 'r' }, remove: ['x-drop', ':path'] }, response: { set: { 'x-r': '1' } } },
-      route: [{ destination: { host: 'reviews' }, headers: { request: { set: { 'x-who': 'dest' }, remove: ['x-dest-drop'] } } }],
-    }],
-  })], []);
+  const table = compileRoutes(
+    [
+      vs('r', {
+        hosts: ['reviews'],
+        http: [
+          {
+            headers: {
+              request: { set: { 'X-Who': 'route', Host: 'from-headers' }, add: { 'x-trace': 'r' }, remove: ['x-drop', ':path'] },
+              response: { set: { 'x-r': '1' } },
+            },
+            route: [{ destination: { host: 'reviews' }, headers: { request: { set: { 'x-who': 'dest' }, remove: ['x-dest-drop'] } } }],
+          },
+        ],
+      }),
+    ],
+    [],
+  );
   const d = forward(table.route(req()));
   t.deepEqual(d.requestHeaders, [
     { op: 'remove', name: 'x-drop', value: '' },
@@ -127,16 +159,23 @@ test('header operations: one destination appends its operations after the route 
 });
 
 test('header operations: with several destinations the destination runs first, so the route set wins', (t) => {
-  const table = compileRoutes([vs('r', {
-    hosts: ['reviews'],
-    http: [{
-      headers: { request: { set: { 'x-who': 'route' } } },
-      route: [
-        { destination: { host: 'reviews', subset: 'a' }, weight: 50, headers: { request: { set: { 'x-who': 'a' } } } },
-        { destination: { host: 'reviews', subset: 'b' }, weight: 50 },
-      ],
-    }],
-  })], []);
+  const table = compileRoutes(
+    [
+      vs('r', {
+        hosts: ['reviews'],
+        http: [
+          {
+            headers: { request: { set: { 'x-who': 'route' } } },
+            route: [
+              { destination: { host: 'reviews', subset: 'a' }, weight: 50, headers: { request: { set: { 'x-who': 'a' } } } },
+              { destination: { host: 'reviews', subset: 'b' }, weight: 50 },
+            ],
+          },
+        ],
+      }),
+    ],
+    [],
+  );
   t.deepEqual(forward(table.route(req(), sequence(0.1))).requestHeaders, [
     { op: 'set', name: 'x-who', value: 'a' },
     { op: 'set', name: 'x-who', value: 'route' },
@@ -144,17 +183,27 @@ test('header operations: with several destinations the destination runs first, s
 });
 
 test('timeout, retries, fault and mirrors are carried as typed values', (t) => {
-  const table = compileRoutes([vs('r', {
-    hosts: ['reviews'],
-    http: [{
-      timeout: '1.5s',
-      retries: { attempts: 3, perTryTimeout: '500ms', retryOn: '5xx,409' },
-      fault: { delay: { fixedDelay: '2s', percentage: { value: 10 } }, abort: { httpStatus: 503, percentage: { value: 1.5 } } },
-      mirror: { host: 'reviews', subset: 'shadow' },
-      mirrors: [{ destination: { host: 'audit', port: { number: 7000 } }, percentage: { value: 5 } }, { destination: { host: 'never' }, percentage: { value: 0 } }],
-      route: [{ destination: { host: 'reviews' } }],
-    }],
-  })], []);
+  const table = compileRoutes(
+    [
+      vs('r', {
+        hosts: ['reviews'],
+        http: [
+          {
+            timeout: '1.5s',
+            retries: { attempts: 3, perTryTimeout: '500ms', retryOn: '5xx,409' },
+            fault: { delay: { fixedDelay: '2s', percentage: { value: 10 } }, abort: { httpStatus: 503, percentage: { value: 1.5 } } },
+            mirror: { host: 'reviews', subset: 'shadow' },
+            mirrors: [
+              { destination: { host: 'audit', port: { number: 7000 } }, percentage: { value: 5 } },
+              { destination: { host: 'never' }, percentage: { value: 0 } },
+            ],
+            route: [{ destination: { host: 'reviews' } }],
+          },
+        ],
+      }),
+    ],
+    [],
+  );
   const d = forward(table.route(req()));
   t.is(d.timeoutMs, 1500);
   t.like(d.retries, { attempts: 3, perTryTimeoutMs: 500 });

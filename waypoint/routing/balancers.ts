@@ -40,7 +40,7 @@ const subsetCache = new WeakMap<readonly Endpoint[], Map<Readonly<Labels>, reado
 export function subsetEndpoints(all: readonly Endpoint[], labels: Readonly<Labels> | undefined): readonly Endpoint[] {
   if (labels === undefined) return all;
   let byLabels = subsetCache.get(all);
-  if (!byLabels) subsetCache.set(all, (byLabels = new Map()));
+  if (!byLabels) subsetCache.set(all, (byLabels = new Map<Readonly<Labels>, readonly Endpoint[]>()));
   let out = byLabels.get(labels);
   if (!out) {
     const want = Object.entries(labels);
@@ -66,10 +66,14 @@ export class RoundRobinBalancer implements Balancer {
 }
 
 export class RandomBalancer implements Balancer {
-  constructor(private readonly rng: () => number = Math.random) {}
+  readonly #rng: () => number;
+
+  constructor(rng: () => number = Math.random) {
+    this.#rng = rng;
+  }
 
   pick(endpoints: readonly Endpoint[]): Endpoint | undefined {
-    return endpoints.length === 0 ? undefined : endpoints[Math.floor(this.rng() * endpoints.length)];
+    return endpoints.length === 0 ? undefined : endpoints[Math.floor(this.#rng() * endpoints.length)];
   }
 }
 
@@ -93,16 +97,22 @@ export class RequestLoad {
 }
 
 export class LeastRequestBalancer implements Balancer {
-  constructor(private readonly load: RequestLoad, private readonly rng: () => number = Math.random) {}
+  readonly #load: RequestLoad;
+  readonly #rng: () => number;
+
+  constructor(load: RequestLoad, rng: () => number = Math.random) {
+    this.#load = load;
+    this.#rng = rng;
+  }
 
   pick(endpoints: readonly Endpoint[]): Endpoint | undefined {
     const n = endpoints.length;
     if (n <= 1) return endpoints[0];
-    const i = Math.floor(this.rng() * n);
-    const j = (i + 1 + Math.floor(this.rng() * (n - 1))) % n;
+    const i = Math.floor(this.#rng() * n);
+    const j = (i + 1 + Math.floor(this.#rng() * (n - 1))) % n;
     const a = endpoints[i]!;
     const b = endpoints[j]!;
-    return this.load.active(b.key) < this.load.active(a.key) ? b : a;
+    return this.#load.active(b.key) < this.#load.active(a.key) ? b : a;
   }
 }
 
@@ -139,15 +149,20 @@ function buildRing(endpoints: readonly Endpoint[]): Ring {
 
 export class RingHashBalancer implements Balancer {
   readonly #rings = new WeakMap<readonly Endpoint[], Ring>();
+  readonly #key: ConsistentHashLB;
+  readonly #rng: () => number;
 
-  constructor(private readonly key: ConsistentHashLB, private readonly rng: () => number = Math.random) {}
+  constructor(key: ConsistentHashLB, rng: () => number = Math.random) {
+    this.#key = key;
+    this.#rng = rng;
+  }
 
   pick(endpoints: readonly Endpoint[], ctx: PickContext = {}): Endpoint | undefined {
     if (endpoints.length <= 1) return endpoints[0];
     let ring = this.#rings.get(endpoints);
     if (!ring) this.#rings.set(endpoints, (ring = buildRing(endpoints)));
     const k = this.hashKey(ctx);
-    const h = k === undefined ? Math.floor(this.rng() * 0x100000000) : hash32(k);
+    const h = k === undefined ? Math.floor(this.#rng() * 0x100000000) : hash32(k);
     // First point at or after h, wrapping.
     const { hashes, owners } = ring;
     let lo = 0;
@@ -163,7 +178,7 @@ export class RingHashBalancer implements Balancer {
   /** The string hashed for this request, or undefined when the request lacks it. */
   hashKey(ctx: PickContext): string | undefined {
     const req = ctx.request;
-    const k = this.key;
+    const k = this.#key;
     if (k.httpHeaderName !== undefined) return req && headerValue(req.headers, k.httpHeaderName.toLowerCase());
     if (k.useSourceIp) return req?.sourceIp;
     if (k.httpQueryParameterName !== undefined) return req && queryValue(req.path, k.httpQueryParameterName);
@@ -172,7 +187,9 @@ export class RingHashBalancer implements Balancer {
       const v = req && cookieValue(headerValue(req.headers, 'cookie'), c.name);
       if (v !== undefined || c.ttl === undefined) return v;
       // Envoy creates the cookie when a ttl is set, from the downstream address, and hashes its value.
-      const value = hash32(req?.sourceIp ?? String(this.rng())).toString(16).padStart(8, '0');
+      const value = hash32(req?.sourceIp ?? String(this.#rng()))
+        .toString(16)
+        .padStart(8, '0');
       ctx.setCookie = { name: c.name, value, path: c.path, ttlMs: c.ttl };
       return value;
     }

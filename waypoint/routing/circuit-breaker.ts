@@ -48,7 +48,10 @@ export class CircuitBreaker {
   }
 
   snapshot(): Record<ResourceKind, { active: number; limit: number }> {
-    return Object.fromEntries(KINDS.map((k) => [k, { active: this.#active[k], limit: this.#limit(k) }])) as Record<ResourceKind, { active: number; limit: number }>;
+    return Object.fromEntries(KINDS.map((k) => [k, { active: this.#active[k], limit: this.#limit(k) }])) as Record<
+      ResourceKind,
+      { active: number; limit: number }
+    >;
   }
 
   #limit(kind: ResourceKind): number {

@@ -94,7 +94,10 @@ export interface HeaderLevel {
 function ops(set: Record<string, string> | undefined, add: Record<string, string> | undefined): { adds: HeaderOp[]; authority: string | undefined } {
   let authority: string | undefined;
   const adds: HeaderOp[] = [];
-  for (const [op, map] of [['set', set], ['add', add]] as const) {
+  for (const [op, map] of [
+    ['set', set],
+    ['add', add],
+  ] as const) {
     for (const [raw, value] of Object.entries(map ?? {})) {
       const name = raw.toLowerCase();
       if (isAuthority(name)) authority ??= value;
@@ -105,7 +108,10 @@ function ops(set: Record<string, string> | undefined, add: Record<string, string
 }
 
 const removes = (names: string[] | undefined): HeaderOp[] =>
-  (names ?? []).map((n) => n.toLowerCase()).filter((n) => !internal(n)).map((name) => ({ op: 'remove', name, value: '' }));
+  (names ?? [])
+    .map((n) => n.toLowerCase())
+    .filter((n) => !internal(n))
+    .map((name) => ({ op: 'remove', name, value: '' }));
 
 export function headerLevel(h: Headers | undefined): HeaderLevel {
   const req = ops(h?.request?.set, h?.request?.add);
@@ -126,9 +132,7 @@ export function headerLevel(h: Headers | undefined): HeaderLevel {
  * a route `set` wins.
  */
 export function mergeOps(route: HeaderLevel['request'], dest: HeaderLevel['request'], single: boolean): readonly HeaderOp[] {
-  const all = single
-    ? [...route.removes, ...dest.removes, ...route.adds, ...dest.adds]
-    : [...dest.removes, ...dest.adds, ...route.removes, ...route.adds];
+  const all = single ? [...route.removes, ...dest.removes, ...route.adds, ...dest.adds] : [...dest.removes, ...dest.adds, ...route.removes, ...route.adds];
   return all.length === 0 ? NO_OPS : Object.freeze(all);
 }
 

@@ -10,16 +10,20 @@
  * only http1MaxPendingRequests gets defaults for everything else.
  */
 import type {
-  ConnectionPoolSettings, ConsistentHashLB, DestinationRuleSpec, Labels, LoadBalancerSettings, OutlierDetection, PortTrafficPolicy,
+  ConnectionPoolSettings,
+  ConsistentHashLB,
+  DestinationRuleSpec,
+  Labels,
+  LoadBalancerSettings,
+  OutlierDetection,
+  PortTrafficPolicy,
   TrafficPolicy,
 } from '../../core/config/index.js';
 
 /** 2^32-1: what Istio sets for every circuit-breaker threshold left unset (Envoy's own default is 1024). */
 export const UNLIMITED = 4_294_967_295;
 
-export type LoadBalancerPolicy =
-  | { kind: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH' }
-  | { kind: 'CONSISTENT_HASH'; hash: ConsistentHashLB };
+export type LoadBalancerPolicy = { kind: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH' } | { kind: 'CONSISTENT_HASH'; hash: ConsistentHashLB };
 
 export interface ConnectionPoolLimits {
   maxConnections: number;
@@ -144,8 +148,7 @@ function overlay(base: Fields, over: Fields | undefined): Fields {
   };
 }
 
-const atPort = (p: TrafficPolicy | undefined, port: number): Fields | undefined =>
-  p?.portLevelSettings?.find((s) => s.port?.number === port);
+const atPort = (p: TrafficPolicy | undefined, port: number): Fields | undefined => p?.portLevelSettings?.find((s) => s.port?.number === port);
 
 /** The merged policy of `subset` at `port`, or undefined when the DestinationRule does not define `subset`. */
 export function resolvePolicy(dr: DestinationRuleSpec | undefined, host: string, subset: string | undefined, port: number): DestinationPolicy | undefined {
@@ -168,5 +171,4 @@ export function resolvePolicy(dr: DestinationRuleSpec | undefined, host: string,
   });
 }
 
-export const clusterName = (host: string, subset: string | undefined, port: number): string =>
-  `outbound|${port}|${subset ?? ''}|${host}`;
+export const clusterName = (host: string, subset: string | undefined, port: number): string => `outbound|${port}|${subset ?? ''}|${host}`;

@@ -57,8 +57,7 @@ function regex(pattern: string, where: string): RegExp {
   }
 }
 
-const isPresence = (m: StringMatch): boolean =>
-  m.exact === undefined && m.prefix === undefined && (m.regex === undefined || m.regex === '*');
+const isPresence = (m: StringMatch): boolean => m.exact === undefined && m.prefix === undefined && (m.regex === undefined || m.regex === '*');
 
 /** A value test for a non-presence StringMatch. */
 export function compileValue(m: StringMatch, where: string): ValueTest {
@@ -74,8 +73,7 @@ export function compileValue(m: StringMatch, where: string): ValueTest {
   return (v) => re.test(v);
 }
 
-const optionalValue = (m: StringMatch | undefined, where: string): ValueTest | undefined =>
-  m === undefined ? undefined : compileValue(m, where);
+const optionalValue = (m: StringMatch | undefined, where: string): ValueTest | undefined => (m === undefined ? undefined : compileValue(m, where));
 
 /** Pseudo-headers read from the request fields, as Envoy exposes them to header matchers. */
 function headerReader(name: string): (req: RouteRequest) => string | undefined {
@@ -106,14 +104,18 @@ function compileUri(m: StringMatch, ignoreCase: boolean, where: string): UriMatc
   if (m.exact !== undefined) {
     const exact = ignoreCase ? m.exact.toLowerCase() : m.exact;
     return {
-      kind: 'exact', value: m.exact, ignoreCase,
+      kind: 'exact',
+      value: m.exact,
+      ignoreCase,
       test: ignoreCase ? (v) => v.lowerPathOnly === exact : (v) => v.pathOnly === exact,
     };
   }
   if (m.prefix !== undefined) {
     const prefix = ignoreCase ? m.prefix.toLowerCase() : m.prefix;
     return {
-      kind: 'prefix', value: m.prefix, ignoreCase,
+      kind: 'prefix',
+      value: m.prefix,
+      ignoreCase,
       test: ignoreCase ? (v) => v.lowerPath.startsWith(prefix) : (v) => v.req.path.startsWith(prefix),
     };
   }

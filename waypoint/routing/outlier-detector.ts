@@ -36,8 +36,7 @@ export interface Ejection {
   backoff: number;
 }
 
-const statusOf = (o: AttemptOutcome): number | undefined =>
-  o.error === undefined ? o.status : o.error === 'timeout' ? 504 : 503;
+const statusOf = (o: AttemptOutcome): number | undefined => (o.error === undefined ? o.status : o.error === 'timeout' ? 504 : 503);
 
 export class OutlierDetector {
   readonly #s: OutlierSettings;

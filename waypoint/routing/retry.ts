@@ -11,12 +11,31 @@
 import type { HTTPRetry } from '../../core/config/index.js';
 
 export type RetryCondition =
-  | '5xx' | 'gateway-error' | 'connect-failure' | 'reset' | 'retriable-4xx' | 'refused-stream'
-  | 'retriable-status-codes' | 'cancelled' | 'deadline-exceeded' | 'internal' | 'resource-exhausted' | 'unavailable';
+  | '5xx'
+  | 'gateway-error'
+  | 'connect-failure'
+  | 'reset'
+  | 'retriable-4xx'
+  | 'refused-stream'
+  | 'retriable-status-codes'
+  | 'cancelled'
+  | 'deadline-exceeded'
+  | 'internal'
+  | 'resource-exhausted'
+  | 'unavailable';
 
 const BIT: Record<RetryCondition, number> = {
-  '5xx': 1, 'gateway-error': 2, 'connect-failure': 4, reset: 8, 'retriable-4xx': 16, 'refused-stream': 32,
-  'retriable-status-codes': 64, cancelled: 128, 'deadline-exceeded': 256, internal: 512, 'resource-exhausted': 1024,
+  '5xx': 1,
+  'gateway-error': 2,
+  'connect-failure': 4,
+  reset: 8,
+  'retriable-4xx': 16,
+  'refused-stream': 32,
+  'retriable-status-codes': 64,
+  cancelled: 128,
+  'deadline-exceeded': 256,
+  internal: 512,
+  'resource-exhausted': 1024,
   unavailable: 2048,
 };
 
@@ -53,9 +72,7 @@ function policy(attempts: number, retryOn: RetryCondition[], codes: number[], pe
 }
 
 /** Istio's default when a route has no `retries` (also used for hosts without a VirtualService). */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = policy(
-  2, ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], [503],
-);
+export const DEFAULT_RETRY_POLICY: RetryPolicy = policy(2, ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], [503]);
 
 export function retryPolicyFor(retries: HTTPRetry | undefined): RetryPolicy | undefined {
   if (retries === undefined) return DEFAULT_RETRY_POLICY;
@@ -96,6 +113,6 @@ export function shouldRetry(p: RetryPolicy | undefined, o: AttemptOutcome): bool
     if (m & BIT['retriable-4xx'] && s === 409) return true;
     if (m & BIT['retriable-status-codes'] && p.retriableStatusCodes.has(s)) return true;
   }
-  const g = o.grpcStatus === undefined ? 0 : GRPC[o.grpcStatus] ?? 0;
+  const g = o.grpcStatus === undefined ? 0 : (GRPC[o.grpcStatus] ?? 0);
   return (m & g) !== 0;
 }

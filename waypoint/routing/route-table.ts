@@ -17,8 +17,16 @@
 import type { DestinationRuleSpec, HTTPRoute, TypedResource, VirtualServiceSpec } from '../../core/config/index.js';
 import { DEFAULT_MESH_DOMAIN } from '../../core/config/resource.js';
 import {
-  faultPolicy, headerLevel, mergeOps, mirrorsOf, type FaultPolicy, type ForwardDecision, type HeaderOp, type MirrorTarget,
-  type RouteDecision, type Target,
+  faultPolicy,
+  headerLevel,
+  mergeOps,
+  mirrorsOf,
+  type FaultPolicy,
+  type ForwardDecision,
+  type HeaderOp,
+  type MirrorTarget,
+  type RouteDecision,
+  type Target,
 } from './decision.js';
 import { clusterName, resolvePolicy, type DestinationPolicy } from './destination-policy.js';
 import { RoutingError } from './errors.js';
@@ -59,9 +67,17 @@ interface CompiledTarget {
 }
 
 type Action =
-  | { kind: 'forward'; targets: CompiledTarget[]; total: number; rewriteUri: string | undefined; authority: string | undefined;
-    timeoutMs: number; retries: RetryPolicy | undefined; fault: FaultPolicy | undefined;
-    mirrors: { host: string; subset: string | undefined; port: number | undefined; percent: number }[] }
+  | {
+      kind: 'forward';
+      targets: CompiledTarget[];
+      total: number;
+      rewriteUri: string | undefined;
+      authority: string | undefined;
+      timeoutMs: number;
+      retries: RetryPolicy | undefined;
+      fault: FaultPolicy | undefined;
+      mirrors: { host: string; subset: string | undefined; port: number | undefined; percent: number }[];
+    }
   | { kind: 'redirect'; status: number; uri: string | undefined; authority: string | undefined; port: number | undefined; scheme: string | undefined }
   | { kind: 'direct'; status: number; body: string };
 
@@ -126,7 +142,12 @@ function compileVirtualService(vs: TypedResource<'VirtualService'>): CompiledVir
     const where = `http[${i}]`;
     const blocks = r.match?.map((m, j) => compileMatch(m, `${ref} ${where}.match[${j}]`));
     if (!blocks || blocks.length === 0) anyPort = true;
-    else for (const m of blocks) m.port === undefined ? (anyPort = true) : ports.add(m.port);
+    else {
+      for (const m of blocks) {
+        if (m.port === undefined) anyPort = true;
+        else ports.add(m.port);
+      }
+    }
     return { name: r.name, matches: blocks && blocks.length > 0 ? blocks : undefined, action: compileAction(r, ref, where) };
   });
   return { ref, routes, ports: anyPort ? undefined : ports };
@@ -195,7 +216,7 @@ export class RouteTable {
     const vs = this.#tcp.lookup(req.service);
     const t = vs && pickTcpTarget(vs, req, rng);
     const destination = t ? { host: t.host, subset: t.subset, port: t.port ?? req.port } : { host: req.service, subset: undefined, port: req.port };
-    return { kind: 'tcp', virtualService: t ? vs!.ref : undefined, destination, policy: this.policyFor(destination.host, destination.subset, destination.port) };
+    return { kind: 'tcp', virtualService: t ? vs.ref : undefined, destination, policy: this.policyFor(destination.host, destination.subset, destination.port) };
   }
 
   /** The merged DestinationRule policy for a cluster; undefined when `subset` is not defined for `host`. Cached. */
@@ -247,9 +268,10 @@ export class RouteTable {
     const t = pickWeighted(a.targets, a.total, rng);
     const port = t.port ?? req.port;
     const authority = a.authority ?? t.authority;
-    const rewrite = a.rewriteUri !== undefined || authority !== undefined
-      ? { path: a.rewriteUri === undefined ? req.path : rewritePath(req.path, m, a.rewriteUri), authority: authority ?? req.host }
-      : undefined;
+    const rewrite =
+      a.rewriteUri !== undefined || authority !== undefined
+        ? { path: a.rewriteUri === undefined ? req.path : rewritePath(req.path, m, a.rewriteUri), authority: authority ?? req.host }
+        : undefined;
     return {
       kind: 'route',
       virtualService: vs.ref,
@@ -279,7 +301,6 @@ function countDots(s: string): number {
   for (let i = s.indexOf('.'); i >= 0; i = s.indexOf('.', i + 1)) n++;
   return n;
 }
-
 
 /**
  * Envoy's prefix_rewrite: a prefix match swaps the matched prefix; an exact
@@ -313,11 +334,7 @@ function redirectLocation(a: Extract<Action, { kind: 'redirect' }>, req: RouteRe
  * Compiles a snapshot's VirtualServices and DestinationRules (typed by
  * core/config `normalize`, so hosts are fully qualified).
  */
-export function compileRoutes(
-  virtualServices: readonly TypedResource[],
-  destinationRules: readonly TypedResource[],
-  opts: RouteTableOptions = {},
-): RouteTable {
+export function compileRoutes(virtualServices: readonly TypedResource[], destinationRules: readonly TypedResource[], opts: RouteTableOptions = {}): RouteTable {
   const vsIndex = new HostIndex<CompiledVirtualService>();
   const tcpIndex = new HostIndex<CompiledTcpVirtualService>();
   for (const vs of byAge(ofKind(virtualServices, 'VirtualService'))) {

@@ -8,7 +8,10 @@ import { RoutingError } from './errors.js';
 
 /** The destinations that can be picked, each with its running total (`upTo`), and the sum. */
 export function weighted<D extends { weight: number }, T>(
-  dests: readonly D[], ref: string, where: string, target: (d: D, single: boolean) => T,
+  dests: readonly D[],
+  ref: string,
+  where: string,
+  target: (d: D, single: boolean) => T,
 ): { targets: (T & { upTo: number })[]; total: number } {
   const total = dests.reduce((s, d) => s + d.weight, 0);
   if (dests.length > 1 && total !== 100) {

@@ -20,8 +20,14 @@ export const ambitdCheck: Check = {
     if (reply.status === 200 && reply.body.ready) return ok(`ready (admin API on ${adminAddress}:${ports.admin})`);
     if (reply.status === 503) {
       const reasons = reply.body.reasons?.join('; ') || 'no reason given';
-      return fail(`running but not ready: ${reasons}`, 'ambitd waits for its first config snapshot from the store: see the redis check below, and the daemon log');
+      return fail(
+        `running but not ready: ${reasons}`,
+        'ambitd waits for its first config snapshot from the store: see the redis check below, and the daemon log',
+      );
     }
-    return fail(`${adminAddress}:${ports.admin}/healthz/ready answered HTTP ${reply.status}: is another program on the admin port?`, 'see the listeners check below');
+    return fail(
+      `${adminAddress}:${ports.admin}/healthz/ready answered HTTP ${reply.status}: is another program on the admin port?`,
+      'see the listeners check below',
+    );
   },
 };

@@ -17,7 +17,7 @@ const script = (name: string): string => `${IPTABLES_SCRIPTS_DIR}${name}`;
 
 /** A command line an operator can paste: empty and unusual arguments single-quoted. */
 export function shellCommand(args: readonly string[]): string {
-  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
 /** "uids 2001,2002; mesh 240.240.0.0/16,10.0.0.2/32; DNS; STRICT 9080" from apply.sh's options. */
@@ -68,15 +68,22 @@ export const captureRulesCheck: Check = {
       return withoutDaemon(signal, errorText(err));
     }
     const capture = dump.capture;
-    if (!capture) return warn('ambitd does not report its capture options (it is older than this ambit CLI)', 'upgrade ambitd to the version of this CLI and restart it');
+    if (!capture)
+      return warn('ambitd does not report its capture options (it is older than this ambit CLI)', 'upgrade ambitd to the version of this CLI and restart it');
     if (!capture.enabled) return skip('capture is off in ambitd (capture.enabled: false)');
-    if (capture.lastError) return fail(`ambitd could not apply its rules: ${capture.lastError}`, 'fix what the error says, then restart ambitd (it applies its rules at start)');
-    if (!capture.appliedArgs) return warn('ambitd has not applied its rules yet (no config snapshot?)', 'wait a few seconds; if it persists, see the redis and ambitd checks');
+    if (capture.lastError)
+      return fail(`ambitd could not apply its rules: ${capture.lastError}`, 'fix what the error says, then restart ambitd (it applies its rules at start)');
+    if (!capture.appliedArgs)
+      return warn('ambitd has not applied its rules yet (no config snapshot?)', 'wait a few seconds; if it persists, see the redis and ambitd checks');
     const run = await runProbe('bash', [script('check.sh'), ...capture.appliedArgs], signal);
     const applied = describeCaptureArgs(capture.appliedArgs);
     if (run.code === 0) return ok(`in place and in step with ambitd: ${applied}`);
     const apply = shellCommand(['bash', script('apply.sh'), ...capture.appliedArgs]);
-    if (run.code === 1) return fail(`not as ambitd applied them (${applied}): ${checkScriptProblems(run.stderr)}`, `put them back: ${apply} (or restart ambitd)`);
-    return fail(`check.sh could not check the rules: ${checkScriptProblems(run.stderr) || `exit ${run.code}`}`, `run it by hand to see why: ${shellCommand(['bash', script('check.sh'), ...capture.appliedArgs])}`);
+    if (run.code === 1)
+      return fail(`not as ambitd applied them (${applied}): ${checkScriptProblems(run.stderr)}`, `put them back: ${apply} (or restart ambitd)`);
+    return fail(
+      `check.sh could not check the rules: ${checkScriptProblems(run.stderr) || `exit ${run.code}`}`,
+      `run it by hand to see why: ${shellCommand(['bash', script('check.sh'), ...capture.appliedArgs])}`,
+    );
   },
 };

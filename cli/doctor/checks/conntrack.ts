@@ -26,7 +26,10 @@ export const conntrackCheck: Check = {
       ask(4, '127.0.0.1', 0, '127.0.0.1', 0);
     } catch (err) {
       if ((err as { code?: string }).code !== 'ENOENT') {
-        return warn(`conntrack does not answer over netlink (${errorText(err)}); ${CONSEQUENCE}`, 'modprobe nf_conntrack_netlink, and run ambitd with CAP_NET_ADMIN (the installed unit has it)');
+        return warn(
+          `conntrack does not answer over netlink (${errorText(err)}); ${CONSEQUENCE}`,
+          'modprobe nf_conntrack_netlink, and run ambitd with CAP_NET_ADMIN (the installed unit has it)',
+        );
       }
     }
     return ok('conntrack answers over netlink: ambitd can find a client whose source port netfilter rewrote');

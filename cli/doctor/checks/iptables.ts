@@ -25,7 +25,8 @@ export const iptablesCheck: Check = {
     const parsed = parseIptablesVersion(out.stdout);
     if (out.code !== 0 || !parsed) return fail(`\`iptables --version\` failed: ${(out.stderr || out.stdout).trim()}`, INSTALL);
     for (const tool of ['iptables-save', 'iptables-restore']) {
-      if ((await runProbe(tool, ['--version'], signal)).missing) return fail(`iptables ${parsed.version} is there but ${tool} is not (the capture scripts need it)`, INSTALL);
+      if ((await runProbe(tool, ['--version'], signal)).missing)
+        return fail(`iptables ${parsed.version} is there but ${tool} is not (the capture scripts need it)`, INSTALL);
     }
     ctx.iptablesBackend = parsed.backend;
     return ok(`iptables v${parsed.version}, ${parsed.backend} backend`);

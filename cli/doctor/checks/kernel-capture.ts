@@ -27,8 +27,19 @@ interface Part {
 const PARTS: Record<IptablesBackend, Part[]> = {
   nf_tables: [
     { what: 'nat table', anyOf: [['NFT_NAT'], ['NFT_CHAIN_NAT'], ['NFT_CHAIN_NAT_IPV4']], registered: { list: 'names', name: 'nat' } },
-    { what: 'owner match', anyOf: [['NF_TABLES', 'NF_TABLES_IPV4'], ['NFT_COMPAT', 'NETFILTER_XT_MATCH_OWNER']], registered: { list: 'matches', name: 'owner' } },
-    { what: 'REDIRECT target', anyOf: [['NFT_REDIR'], ['NFT_REDIR_IPV4'], ['NFT_COMPAT', 'NETFILTER_XT_TARGET_REDIRECT']], registered: { list: 'targets', name: 'REDIRECT' } },
+    {
+      what: 'owner match',
+      anyOf: [
+        ['NF_TABLES', 'NF_TABLES_IPV4'],
+        ['NFT_COMPAT', 'NETFILTER_XT_MATCH_OWNER'],
+      ],
+      registered: { list: 'matches', name: 'owner' },
+    },
+    {
+      what: 'REDIRECT target',
+      anyOf: [['NFT_REDIR'], ['NFT_REDIR_IPV4'], ['NFT_COMPAT', 'NETFILTER_XT_TARGET_REDIRECT']],
+      registered: { list: 'targets', name: 'REDIRECT' },
+    },
   ],
   legacy: [
     { what: 'nat table', anyOf: [['IP_NF_IPTABLES', 'IP_NF_NAT']], registered: { list: 'names', name: 'nat' } },
@@ -63,7 +74,10 @@ export function judgeKernelSupport(backend: IptablesBackend, evidence: KernelEvi
     const missing = parts.filter((p) => !p.anyOf.some((all) => all.every((o) => config.enabled.has(o))));
     if (missing.length === 0) return ok(`${backend}: nat table, owner match and REDIRECT built in or modules (${config.source})`);
     const wanted = missing.map((p) => `${p.what} (CONFIG_${p.anyOf.map((all) => all.join(' + CONFIG_')).join(' or CONFIG_')})`).join(', ');
-    return fail(`${backend}: the kernel lacks ${wanted} per ${config.source}`, `use a kernel built with those options (most distribution kernels are), or switch backends with update-alternatives --set iptables /usr/sbin/iptables-${backend === 'legacy' ? 'nft' : 'legacy'}`);
+    return fail(
+      `${backend}: the kernel lacks ${wanted} per ${config.source}`,
+      `use a kernel built with those options (most distribution kernels are), or switch backends with update-alternatives --set iptables /usr/sbin/iptables-${backend === 'legacy' ? 'nft' : 'legacy'}`,
+    );
   }
   if (backend === 'legacy') {
     const missing = parts.filter((p) => !evidence.registered[p.registered.list].has(p.registered.name));
@@ -73,12 +87,20 @@ export function judgeKernelSupport(backend: IptablesBackend, evidence: KernelEvi
       'modprobe -n -v iptable_nat xt_owner xt_REDIRECT tells whether the modules exist; ambitd loads them when it applies its rules',
     );
   }
-  return warn('nf_tables: no kernel config (/proc/config.gz, /boot/config-*) and no installed rules to tell whether nat, owner and REDIRECT work', 'start ambitd with a service enrolled and run doctor again: the capture-rules check then shows whether the kernel took the rules');
+  return warn(
+    'nf_tables: no kernel config (/proc/config.gz, /boot/config-*) and no installed rules to tell whether nat, owner and REDIRECT work',
+    'start ambitd with a service enrolled and run doctor again: the capture-rules check then shows whether the kernel took the rules',
+  );
 }
 
 async function readList(file: string): Promise<Set<string>> {
   try {
-    return new Set((await readFile(file, 'utf8')).split('\n').map((l) => l.trim()).filter(Boolean));
+    return new Set(
+      (await readFile(file, 'utf8'))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
   } catch {
     return new Set();
   }

@@ -40,7 +40,12 @@ export function describeHolder(holder: SocketHolder): string {
 const label = (p: { protocol: Protocol; port: number }): string => `${p.port}/${p.protocol}`;
 
 /** The verdict from who holds each port (pure, for tests). */
-export function judgeListeners(ports: readonly AmbitPort[], sockets: readonly ListeningSocket[], holders: ReadonlyMap<number, SocketHolder[]>, configName: string): CheckResult {
+export function judgeListeners(
+  ports: readonly AmbitPort[],
+  sockets: readonly ListeningSocket[],
+  holders: ReadonlyMap<number, SocketHolder[]>,
+  configName: string,
+): CheckResult {
   const seen = ports.map((p) => {
     const on = sockets.filter((s) => s.protocol === p.protocol && s.port === p.port);
     return { ...p, sockets: on, holders: on.flatMap((s) => holders.get(s.inode) ?? []) };
@@ -65,7 +70,10 @@ export function judgeListeners(ports: readonly AmbitPort[], sockets: readonly Li
   if (daemons.length === 0) return ok(`ambitd is not running and its ports are free: ${seen.map(label).join(', ')}`);
   if (free.length > 0) {
     return fail(
-      `ambitd (pid ${daemons.join(', ')}) holds ${seen.filter((p) => p.holders.length > 0).map(label).join(', ')} but not ${free.map(label).join(', ')}`,
+      `ambitd (pid ${daemons.join(', ')}) holds ${seen
+        .filter((p) => p.holders.length > 0)
+        .map(label)
+        .join(', ')} but not ${free.map(label).join(', ')}`,
       'ambitd is half started: read its log (journalctl -u ambitd) and restart it',
     );
   }

@@ -28,9 +28,15 @@ export const meshDnsCheck: Check = {
     const took = `${reply.rttMs.toFixed(1)} ms`;
     if (service) {
       if (reply.addresses.includes(service.vip!)) return ok(`${name} -> ${service.vip} in ${took}`);
-      return fail(`${name} -> ${reply.addresses.join(', ') || rcode}, expected its VIP ${service.vip}`, 'ambitd has not caught up with the store: see the redis check, then restart ambitd if it persists');
+      return fail(
+        `${name} -> ${reply.addresses.join(', ') || rcode}, expected its VIP ${service.vip}`,
+        'ambitd has not caught up with the store: see the redis check, then restart ambitd if it persists',
+      );
     }
     if (reply.rcode === 3 && reply.authoritative) return ok(`answers for ${mesh.domain} (${name}: authoritative NXDOMAIN in ${took}; no service to look up)`);
-    return fail(`${name} -> ${rcode}${reply.authoritative ? '' : ', not authoritative'}: the mesh zone is not answered by ambitd`, `check mesh.domain in ${ctx.settings.configPath ?? 'the settings file'} and that ambitd holds 127.0.0.1:${ports.dns}`);
+    return fail(
+      `${name} -> ${rcode}${reply.authoritative ? '' : ', not authoritative'}: the mesh zone is not answered by ambitd`,
+      `check mesh.domain in ${ctx.settings.configPath ?? 'the settings file'} and that ambitd holds 127.0.0.1:${ports.dns}`,
+    );
   },
 };

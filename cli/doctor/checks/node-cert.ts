@@ -13,18 +13,25 @@ export const nodeCertCheck: Check = {
   name: 'node-cert',
   needs: ['config'],
   run: async (ctx) => {
-    const { identity: { dir }, node } = ctx.config;
+    const {
+      identity: { dir },
+      node,
+    } = ctx.config;
     const joinAgain = `join again: ambit node join --force --node ${node.name} --dir ${dir} --token T (T from \`ambit node token create --node ${node.name}\`), then restart ambitd`;
     let identity: NodeIdentity;
     try {
       identity = await loadNodeIdentity(dir);
     } catch (err) {
       if (err instanceof IdentityError && err.code === 'EIDENTITY_NOT_JOINED') {
-        return fail(`this node has not joined the mesh (no node certificate in ${dir})`, `create a token (ambit node token create --node ${node.name}) and start ambitd with --token T, or run ambit node join --token T --node ${node.name} --dir ${dir}`);
+        return fail(
+          `this node has not joined the mesh (no node certificate in ${dir})`,
+          `create a token (ambit node token create --node ${node.name}) and start ambitd with --token T, or run ambit node join --token T --node ${node.name} --dir ${dir}`,
+        );
       }
       return fail(`cannot read the node identity in ${dir}: ${errorText(err)}`, joinAgain);
     }
-    if (identity.node !== node.name) return fail(`the certificate in ${dir} is for node ${identity.node}, the settings say ${node.name}`, `set node.name: ${identity.node}, or ${joinAgain}`);
+    if (identity.node !== node.name)
+      return fail(`the certificate in ${dir} is for node ${identity.node}, the settings say ${node.name}`, `set node.name: ${identity.node}, or ${joinAgain}`);
     const published = await ctx.publishedBundle();
     const bundle = published?.bundle ?? identity.bundle;
     const against = published ? "the store's trust bundle" : `${dir}/bundle.json (store not reachable)`;
@@ -39,6 +46,10 @@ export const nodeCertCheck: Check = {
     }
     const expiry = classifyExpiry(info, now, ctx.settings.certWarnSeconds);
     const detail = `${identity.spiffeId.uri} serial ${info.serial}, ${expiry.text}, chains to ${against}`;
-    return verdict(expiry.status, detail, `ambitd renews it at half life: check that a signer runs (ambit ca serve, or ambitd --ca) and read the ambitd log; if the node is locked out, ${joinAgain}`);
+    return verdict(
+      expiry.status,
+      detail,
+      `ambitd renews it at half life: check that a signer runs (ambit ca serve, or ambitd --ca) and read the ambitd log; if the node is locked out, ${joinAgain}`,
+    );
   },
 };

@@ -12,12 +12,21 @@ export const nodeRegistrationCheck: Check = {
   run: async (ctx) => {
     const { name, address } = ctx.config.node;
     const record = await (await ctx.store()).getNode(name);
-    if (!record) return fail(`node ${name} is not registered (its heartbeat expired, or ambitd runs under another node name)`, `${START_AMBITD}; node.name in ${ctx.settings.configPath ?? 'the settings file'} must be this node's name`);
+    if (!record)
+      return fail(
+        `node ${name} is not registered (its heartbeat expired, or ambitd runs under another node name)`,
+        `${START_AMBITD}; node.name in ${ctx.settings.configPath ?? 'the settings file'} must be this node's name`,
+      );
     const ageMs = Date.now() - (record.lastSeen ?? 0);
     const where = `${name} at ${record.address}:${record.hbonePort ?? '?'}`;
     const age = humanSeconds(Math.round(ageMs / 1000));
-    if (ageMs > STALE_HEARTBEAT_MS) return warn(`${where}, but its last heartbeat was ${age} ago`, 'ambitd cannot write to the store: see the redis check and the ambitd log');
-    if (record.address !== address) return warn(`${where} registered, but the settings say node.address ${address}`, 'peers reach this node at the registered address: fix node.address and restart ambitd, or pass --address the same way');
+    if (ageMs > STALE_HEARTBEAT_MS)
+      return warn(`${where}, but its last heartbeat was ${age} ago`, 'ambitd cannot write to the store: see the redis check and the ambitd log');
+    if (record.address !== address)
+      return warn(
+        `${where} registered, but the settings say node.address ${address}`,
+        'peers reach this node at the registered address: fix node.address and restart ambitd, or pass --address the same way',
+      );
     return ok(`${where}, last heartbeat ${age} ago`);
   },
 };

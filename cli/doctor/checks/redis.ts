@@ -29,7 +29,10 @@ export const redisCheck: Check = {
       if (err instanceof AmbitError && err.code === 'EREDIS_AUTH') {
         return fail(`Redis at ${target} rejected the credentials (${cause})`, `set the password ambitd uses: store.passwordFile in ${configName}`);
       }
-      return fail(`cannot reach Redis at ${target} (${cause})`, `start Redis there (systemctl start redis-server), or point ambit at the right one: store.url in ${configName}, or --redis URL for doctor`);
+      return fail(
+        `cannot reach Redis at ${target} (${cause})`,
+        `start Redis there (systemctl start redis-server), or point ambit at the right one: store.url in ${configName}, or --redis URL for doctor`,
+      );
     }
     const rtts: number[] = [];
     for (let i = 0; i < PINGS; i++) {
@@ -39,15 +42,28 @@ export const redisCheck: Check = {
     }
     const median = rtts.sort((a, b) => a - b)[Math.floor(PINGS / 2)]!;
     const latency = `answers PING in ${median.toFixed(1)} ms (median of ${PINGS})`;
-    const daemon = await ctx.admin<ConfigDump>('/config_dump').then((r) => r.body.store, () => undefined);
+    const daemon = await ctx.admin<ConfigDump>('/config_dump').then(
+      (r) => r.body.store,
+      () => undefined,
+    );
     if (daemon && !daemon.connected) {
-      return fail(`${target} ${latency}, but ambitd is not connected to ${daemon.target ?? 'its store'}: it serves its last known config`, `see why in the ambitd log; if ambitd's store address is wrong, fix store.url in ${configName} and restart ambitd`);
+      return fail(
+        `${target} ${latency}, but ambitd is not connected to ${daemon.target ?? 'its store'}: it serves its last known config`,
+        `see why in the ambitd log; if ambitd's store address is wrong, fix store.url in ${configName} and restart ambitd`,
+      );
     }
     if (daemon?.target && daemon.target !== target) {
-      return warn(`${target} ${latency}, but ambitd uses ${daemon.target}`, `run doctor against ambitd's store: ambit doctor --redis URL (or make store.url in ${configName} match how ambitd is started)`);
+      return warn(
+        `${target} ${latency}, but ambitd uses ${daemon.target}`,
+        `run doctor against ambitd's store: ambit doctor --redis URL (or make store.url in ${configName} match how ambitd is started)`,
+      );
     }
     const about = daemon ? 'ambitd is connected to it too' : 'ambitd not asked (not running)';
-    if (median > SLOW_STORE_MS) return warn(`${target} ${latency}: slow; ${about}`, 'run Redis close to the nodes (same network or region): config changes and certificate requests each take several round trips');
+    if (median > SLOW_STORE_MS)
+      return warn(
+        `${target} ${latency}: slow; ${about}`,
+        'run Redis close to the nodes (same network or region): config changes and certificate requests each take several round trips',
+      );
     return ok(`${target} ${latency}; ${about}`);
   },
 };

@@ -22,20 +22,43 @@ export interface CertFinding {
 const SIGNER = 'make sure a signer runs (ambit ca serve, or ambitd --ca on one host) and read the ambitd log';
 
 /** Verdict on one certificate; `issued` and `roots` are undefined when the store could not be asked. */
-export function judgeWorkloadCert(cert: CertStatus, now: Date, warnSeconds: number | undefined, issued?: readonly IssuedRecord[], roots?: ReadonlySet<string>): CertFinding {
+export function judgeWorkloadCert(
+  cert: CertStatus,
+  now: Date,
+  warnSeconds: number | undefined,
+  issued?: readonly IssuedRecord[],
+  roots?: ReadonlySet<string>,
+): CertFinding {
   const id = cert.spiffeId;
   const lastError = cert.lastError ? ` (last error: ${cert.lastError})` : '';
-  if (cert.state === 'pending' || !cert.notAfter) return { spiffeId: id, status: 'FAIL', text: `no certificate yet${lastError}: its outbound connections fail`, fix: SIGNER };
+  if (cert.state === 'pending' || !cert.notAfter)
+    return { spiffeId: id, status: 'FAIL', text: `no certificate yet${lastError}: its outbound connections fail`, fix: SIGNER };
   const expiry = classifyExpiry({ notBefore: cert.notBefore ? new Date(cert.notBefore) : undefined, notAfter: new Date(cert.notAfter) }, now, warnSeconds);
   if (expiry.status !== 'OK') return { spiffeId: id, status: expiry.status, text: `${expiry.text}${lastError}`, fix: SIGNER };
   if (!issued || !roots) return { spiffeId: id, status: 'OK', text: `${expiry.text} (root not checked: no store)` };
   const record = issued.find((r) => r.spiffeId === id);
-  if (!record) return { spiffeId: id, status: 'WARN', text: `${expiry.text}, but the signer has no record of it`, fix: 'restart ambitd so it requests a fresh certificate from the current signer' };
+  if (!record)
+    return {
+      spiffeId: id,
+      status: 'WARN',
+      text: `${expiry.text}, but the signer has no record of it`,
+      fix: 'restart ambitd so it requests a fresh certificate from the current signer',
+    };
   if (record.serial !== cert.serial) {
-    return { spiffeId: id, status: 'WARN', text: `${expiry.text}, but the signer's latest certificate is serial ${record.serial}, ambitd holds ${cert.serial ?? '?'}`, fix: 'ambitd picks up a new one at its next renewal; if this persists, restart ambitd' };
+    return {
+      spiffeId: id,
+      status: 'WARN',
+      text: `${expiry.text}, but the signer's latest certificate is serial ${record.serial}, ambitd holds ${cert.serial ?? '?'}`,
+      fix: 'ambitd picks up a new one at its next renewal; if this persists, restart ambitd',
+    };
   }
   if (!roots.has(record.root)) {
-    return { spiffeId: id, status: 'FAIL', text: `${expiry.text}, but issued under root ${record.root.slice(0, 11)}…, which is not in the trust bundle: peers refuse it`, fix: 'restart ambitd so it requests certificates under the current root' };
+    return {
+      spiffeId: id,
+      status: 'FAIL',
+      text: `${expiry.text}, but issued under root ${record.root.slice(0, 11)}…, which is not in the trust bundle: peers refuse it`,
+      fix: 'restart ambitd so it requests certificates under the current root',
+    };
   }
   return { spiffeId: id, status: 'OK', text: `${expiry.text}, chains to the trust bundle` };
 }

@@ -5,9 +5,7 @@
  */
 import { Codes, array, enumOf, object, refine, req, string, type Cursor, type Schema } from '../schema.js';
 import { isIpOrCidr } from '../net.js';
-import {
-  ipOrCidr, onePolicyTarget, policyTargetShape, portStringProblem, strings, type PolicyTarget,
-} from './common.js';
+import { ipOrCidr, onePolicyTarget, policyTargetShape, portStringProblem, strings, type PolicyTarget } from './common.js';
 
 export interface Source {
   principals?: string[];
@@ -65,9 +63,18 @@ const ports = () => array(refine(string(), portStringProblem));
 const source = (): Schema<Source> =>
   object<Source>(
     {
-      principals: strings(), notPrincipals: strings(), requestPrincipals: strings(), notRequestPrincipals: strings(),
-      namespaces: strings(), notNamespaces: strings(), serviceAccounts: strings(), notServiceAccounts: strings(),
-      ipBlocks: ipBlocks(), notIpBlocks: ipBlocks(), remoteIpBlocks: ipBlocks(), notRemoteIpBlocks: ipBlocks(),
+      principals: strings(),
+      notPrincipals: strings(),
+      requestPrincipals: strings(),
+      notRequestPrincipals: strings(),
+      namespaces: strings(),
+      notNamespaces: strings(),
+      serviceAccounts: strings(),
+      notServiceAccounts: strings(),
+      ipBlocks: ipBlocks(),
+      notIpBlocks: ipBlocks(),
+      remoteIpBlocks: ipBlocks(),
+      notRemoteIpBlocks: ipBlocks(),
     },
     { check: notEmpty },
   );
@@ -75,8 +82,14 @@ const source = (): Schema<Source> =>
 const operation = (): Schema<Operation> =>
   object<Operation>(
     {
-      hosts: strings(), notHosts: strings(), ports: ports(), notPorts: ports(),
-      methods: strings(), notMethods: strings(), paths: strings(), notPaths: strings(),
+      hosts: strings(),
+      notHosts: strings(),
+      ports: ports(),
+      notPorts: ports(),
+      methods: strings(),
+      notMethods: strings(),
+      paths: strings(),
+      notPaths: strings(),
     },
     { check: notEmpty },
   );
@@ -84,8 +97,15 @@ const operation = (): Schema<Operation> =>
 /** Condition keys Istio defines, and how their values must look. */
 const IP_KEYS = new Set(['source.ip', 'remote.ip', 'destination.ip']);
 const PLAIN_KEYS = new Set([
-  ...IP_KEYS, 'source.namespace', 'source.principal', 'source.serviceAccount', 'request.auth.principal',
-  'request.auth.audiences', 'request.auth.presenter', 'destination.port', 'connection.sni',
+  ...IP_KEYS,
+  'source.namespace',
+  'source.principal',
+  'source.serviceAccount',
+  'request.auth.principal',
+  'request.auth.audiences',
+  'request.auth.presenter',
+  'destination.port',
+  'connection.sni',
 ]);
 const INDEXED_KEYS = /^(request\.headers|request\.auth\.claims)(\[[^\][]+\])+$/;
 
@@ -98,7 +118,9 @@ function conditionValues(c: Condition, at: Cursor): void {
   if (!c.values && !c.notValues) at.fail(Codes.required, 'one of values, notValues is required');
   const problem = IP_KEYS.has(c.key)
     ? (v: string) => (isIpOrCidr(v) ? undefined : `${JSON.stringify(v)} is not an IP address or CIDR range`)
-    : c.key === 'destination.port' ? portStringProblem : undefined;
+    : c.key === 'destination.port'
+      ? portStringProblem
+      : undefined;
   if (!problem) return;
   for (const field of ['values', 'notValues'] as const) {
     c[field]?.forEach((v, i) => {
@@ -109,10 +131,7 @@ function conditionValues(c: Condition, at: Cursor): void {
 }
 
 const condition = (): Schema<Condition> =>
-  object<Condition>(
-    { key: req(refine(string(), conditionKeyProblem)), values: strings(), notValues: strings() },
-    { check: conditionValues },
-  );
+  object<Condition>({ key: req(refine(string(), conditionKeyProblem)), values: strings(), notValues: strings() }, { check: conditionValues });
 
 const rule = (): Schema<Rule> =>
   object<Rule>({

@@ -7,9 +7,7 @@ import { parseDurationMs } from '../duration.js';
 import { hostProblem, resolveHost } from '../hosts.js';
 import { isIpOrCidr } from '../net.js';
 import { regexProblem } from '../regex.js';
-import {
-  Codes, array, number, object, oneOf, port, record, refine, req, string, transform, type Schema,
-} from '../schema.js';
+import { Codes, array, number, object, oneOf, port, record, refine, req, string, transform, type Schema } from '../schema.js';
 
 export type Labels = Record<string, string>;
 export const labels = (): Schema<Labels> => record(string());
@@ -40,8 +38,7 @@ export function host(): Schema<string> {
 /** A host name kept as written (ServiceEntry hosts, which Istio never expands). */
 export const literalHost = (): Schema<string> => refine(string(), hostProblem);
 
-export const ipOrCidr = (): Schema<string> =>
-  refine(string(), (v) => (isIpOrCidr(v) ? undefined : `${JSON.stringify(v)} is not an IP address or CIDR range`));
+export const ipOrCidr = (): Schema<string> => refine(string(), (v) => (isIpOrCidr(v) ? undefined : `${JSON.stringify(v)} is not an IP address or CIDR range`));
 
 /** Numeric port given as a string, as AuthorizationPolicy and portLevelMtls write them. */
 export function portStringProblem(v: string): string | undefined {
@@ -49,8 +46,7 @@ export function portStringProblem(v: string): string | undefined {
   return /^\d+$/.test(v) && n >= 1 && n <= 65535 ? undefined : `${JSON.stringify(v)} is not a port number (1-65535)`;
 }
 
-export const exportTo = (): Schema<string[]> =>
-  array(refine(string(), (ns) => (ns === '.' || ns === '*' || ns === '~' ? undefined : dnsLabelProblem(ns))));
+export const exportTo = (): Schema<string[]> => array(refine(string(), (ns) => (ns === '.' || ns === '*' || ns === '~' ? undefined : dnsLabelProblem(ns))));
 
 /** Percent of traffic, 0-100 (fractions allowed). */
 export interface Percent {
@@ -69,8 +65,7 @@ export interface Destination {
   subset?: string;
   port?: PortSelector;
 }
-export const destination = (): Schema<Destination> =>
-  object<Destination>({ host: req(host()), subset: string(), port: portSelector() });
+export const destination = (): Schema<Destination> => object<Destination>({ host: req(host()), subset: string(), port: portSelector() });
 
 /** Exactly one of exact, prefix, regex (RE2, whole-value match: compile with compileIstioRegex). */
 export interface StringMatch {
@@ -94,8 +89,7 @@ export interface Headers {
   request?: HeaderOperations;
   response?: HeaderOperations;
 }
-const headerOperations = (): Schema<HeaderOperations> =>
-  object<HeaderOperations>({ set: record(string()), add: record(string()), remove: strings() });
+const headerOperations = (): Schema<HeaderOperations> => object<HeaderOperations>({ set: record(string()), add: record(string()), remove: strings() });
 export const headers = (): Schema<Headers> => object<Headers>({ request: headerOperations(), response: headerOperations() });
 
 export interface WorkloadSelector {

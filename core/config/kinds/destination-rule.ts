@@ -114,7 +114,11 @@ const loadBalancer = (): Schema<LoadBalancerSettings> =>
     },
     {
       check: oneOf<LoadBalancerSettings>(['simple', 'consistentHash'], { optional: true }),
-      unsupported: { localityLbSetting: 'locality-aware load balancing is not implemented', warmupDurationSecs: 'slow start is not implemented', warmup: 'slow start is not implemented' },
+      unsupported: {
+        localityLbSetting: 'locality-aware load balancing is not implemented',
+        warmupDurationSecs: 'slow start is not implemented',
+        warmup: 'slow start is not implemented',
+      },
     },
   );
 
@@ -126,8 +130,13 @@ const connectionPool = (): Schema<ConnectionPoolSettings> =>
     ),
     http: object<HTTPSettings>(
       {
-        http1MaxPendingRequests: count(), http2MaxRequests: count(), maxRequestsPerConnection: count(), maxRetries: count(),
-        idleTimeout: duration({ minMs: 1 }), h2UpgradePolicy: enumOf(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']), useClientProtocol: bool(),
+        http1MaxPendingRequests: count(),
+        http2MaxRequests: count(),
+        maxRequestsPerConnection: count(),
+        maxRetries: count(),
+        idleTimeout: duration({ minMs: 1 }),
+        h2UpgradePolicy: enumOf(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']),
+        useClientProtocol: bool(),
       },
       { unsupported: { maxConcurrentStreams: 'not implemented' } },
     ),
@@ -136,8 +145,12 @@ const connectionPool = (): Schema<ConnectionPoolSettings> =>
 const outlierDetection = (): Schema<OutlierDetection> =>
   object<OutlierDetection>(
     {
-      consecutive5xxErrors: count(), consecutiveGatewayErrors: count(), interval: duration({ minMs: 1 }),
-      baseEjectionTime: duration({ minMs: 1 }), maxEjectionPercent: percentInt(), minHealthPercent: percentInt(),
+      consecutive5xxErrors: count(),
+      consecutiveGatewayErrors: count(),
+      interval: duration({ minMs: 1 }),
+      baseEjectionTime: duration({ minMs: 1 }),
+      maxEjectionPercent: percentInt(),
+      minHealthPercent: percentInt(),
     },
     {
       unsupported: {
@@ -153,14 +166,19 @@ const clientTls = (): Schema<ClientTLSSettings> =>
     { mode: req(enumOf(['DISABLE', 'ISTIO_MUTUAL'], ['SIMPLE', 'MUTUAL'])) },
     {
       unsupported: Object.fromEntries(
-        ['clientCertificate', 'privateKey', 'caCertificates', 'credentialName', 'subjectAltNames', 'sni', 'insecureSkipVerify', 'caCrl']
-          .map((f) => [f, 'TLS origination is not implemented; mesh traffic is always mutual TLS']),
+        ['clientCertificate', 'privateKey', 'caCertificates', 'credentialName', 'subjectAltNames', 'sni', 'insecureSkipVerify', 'caCrl'].map((f) => [
+          f,
+          'TLS origination is not implemented; mesh traffic is always mutual TLS',
+        ]),
       ),
     },
   );
 
 const policyShape = () => ({
-  loadBalancer: loadBalancer(), connectionPool: connectionPool(), outlierDetection: outlierDetection(), tls: clientTls(),
+  loadBalancer: loadBalancer(),
+  connectionPool: connectionPool(),
+  outlierDetection: outlierDetection(),
+  tls: clientTls(),
 });
 
 const TRAFFIC_POLICY_UNSUPPORTED = { tunnel: 'not implemented', proxyProtocol: 'not implemented' };
@@ -176,7 +194,10 @@ function uniqueSubsetNames(subsets: Subset[], at: Cursor): void {
   subsets.forEach((s, i) => {
     const first = seen.get(s.name);
     if (first === undefined) seen.set(s.name, i);
-    else at.at(i).at('name').fail(Codes.value, `duplicate subset name ${JSON.stringify(s.name)} (also subsets[${first}])`);
+    else
+      at.at(i)
+        .at('name')
+        .fail(Codes.value, `duplicate subset name ${JSON.stringify(s.name)} (also subsets[${first}])`);
   });
 }
 
@@ -193,4 +214,3 @@ export const destinationRuleSpec = (): Schema<DestinationRuleSpec> =>
       unsupported: { workloadSelector: 'DestinationRules apply by host only' },
     },
   );
-

@@ -48,5 +48,5 @@ export const KINDS: { readonly [K in ConfigKind]: KindDefinition<K> } = {
 };
 
 export function kindDefinition(kind: string): KindDefinition | undefined {
-  return Object.hasOwn(KINDS, kind) ? (KINDS[kind as ConfigKind] as KindDefinition) : undefined;
+  return Object.hasOwn(KINDS, kind) ? KINDS[kind as ConfigKind] : undefined;
 }

@@ -74,7 +74,4 @@ const jwtRule = (): Schema<JWTRule> =>
   );
 
 export const requestAuthenticationSpec = (): Schema<RequestAuthenticationSpec> =>
-  object<RequestAuthenticationSpec>(
-    { ...policyTargetShape(), jwtRules: array(jwtRule()) },
-    { check: onePolicyTarget<RequestAuthenticationSpec>() },
-  );
+  object<RequestAuthenticationSpec>({ ...policyTargetShape(), jwtRules: array(jwtRule()) }, { check: onePolicyTarget<RequestAuthenticationSpec>() });

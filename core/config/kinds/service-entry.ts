@@ -37,8 +37,7 @@ const protocol = (): Schema<Protocol> =>
     return at.fail(Codes.value, `must be one of ${PROTOCOLS.join(', ')}, not ${JSON.stringify(p)}`);
   });
 
-const servicePort = (): Schema<ServicePort> =>
-  object<ServicePort>({ number: req(port()), protocol: protocol(), name: string(), targetPort: port() });
+const servicePort = (): Schema<ServicePort> => object<ServicePort>({ number: req(port()), protocol: protocol(), name: string(), targetPort: port() });
 
 export const serviceEntrySpec = (): Schema<ServiceEntrySpec> =>
   object<ServiceEntrySpec>(

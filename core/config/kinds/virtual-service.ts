@@ -2,12 +2,22 @@
  * VirtualService (networking.istio.io): L7 and L4 routing for mesh traffic.
  * ambit serves the `mesh` gateway only; TLS routing and CORS are rejected.
  */
+import { Codes, array, bool, enumOf, int, object, oneOf, port, record, refine, req, string, transform, type Schema, type Shape } from '../schema.js';
 import {
-  Codes, array, bool, enumOf, int, object, oneOf, port, record, refine, req, string, transform, type Schema, type Shape,
-} from '../schema.js';
-import {
-  destination, duration, exportTo, headers, host, ipOrCidr, labels, percent, stringMatch,
-  type Destination, type Headers, type Labels, type Percent, type StringMatch,
+  destination,
+  duration,
+  exportTo,
+  headers,
+  host,
+  ipOrCidr,
+  labels,
+  percent,
+  stringMatch,
+  type Destination,
+  type Headers,
+  type Labels,
+  type Percent,
+  type StringMatch,
 } from './common.js';
 import { weightedRoutes, type Weighted } from './routes.js';
 
@@ -130,8 +140,18 @@ export interface VirtualServiceSpec {
 const GATEWAYS_ONLY = 'ambit routes mesh traffic only; ingress gateways are not supported';
 
 const RETRY_ON = new Set([
-  '5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-4xx', 'refused-stream', 'retriable-status-codes',
-  'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
+  '5xx',
+  'gateway-error',
+  'connect-failure',
+  'reset',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
 ]);
 
 const retryOn = (): Schema<string[]> =>
@@ -139,7 +159,10 @@ const retryOn = (): Schema<string[]> =>
     const conditions = text.split(',').map((c) => c.trim());
     const bad = conditions.filter((c) => !RETRY_ON.has(c) && !/^[1-5]\d\d$/.test(c));
     if (bad.length === 0) return conditions;
-    return at.fail(Codes.value, `unknown retry condition ${bad.map((b) => JSON.stringify(b)).join(', ')} (known: ${[...RETRY_ON].join(', ')}, or an HTTP status code)`);
+    return at.fail(
+      Codes.value,
+      `unknown retry condition ${bad.map((b) => JSON.stringify(b)).join(', ')} (known: ${[...RETRY_ON].join(', ')}, or an HTTP status code)`,
+    );
   });
 
 const matchMap = () => record(stringMatch({ presence: true }));
@@ -147,9 +170,18 @@ const matchMap = () => record(stringMatch({ presence: true }));
 const httpMatch = (): Schema<HTTPMatchRequest> =>
   object<HTTPMatchRequest>(
     {
-      name: string(), uri: stringMatch(), scheme: stringMatch(), method: stringMatch(), authority: stringMatch(),
-      headers: matchMap(), queryParams: matchMap(), withoutHeaders: matchMap(),
-      port: port(), sourceLabels: labels(), sourceNamespace: string(), ignoreUriCase: bool(),
+      name: string(),
+      uri: stringMatch(),
+      scheme: stringMatch(),
+      method: stringMatch(),
+      authority: stringMatch(),
+      headers: matchMap(),
+      queryParams: matchMap(),
+      withoutHeaders: matchMap(),
+      port: port(),
+      sourceLabels: labels(),
+      sourceNamespace: string(),
+      ignoreUriCase: bool(),
     },
     { unsupported: { gateways: GATEWAYS_ONLY, statPrefix: 'per-route stats prefixes are not implemented' } },
   );
@@ -161,7 +193,10 @@ const REDIRECT_CODES = [301, 302, 303, 307, 308];
 const redirect = (): Schema<HTTPRedirect> =>
   object<HTTPRedirect>(
     {
-      uri: string(), authority: string(), port: port(), scheme: string(),
+      uri: string(),
+      authority: string(),
+      port: port(),
+      scheme: string(),
       redirectCode: refine(int(), (c) => (REDIRECT_CODES.includes(c) ? undefined : `must be one of ${REDIRECT_CODES.join(', ')}, not ${c}`)),
     },
     { unsupported: { derivePort: 'set port explicitly' } },
@@ -188,8 +223,10 @@ type FaultIn<T> = Omit<T, 'percentage'> & { percentage?: Percent; percent?: numb
 function fault<T extends { percentage: Percent }>(own: Omit<Shape<T>, 'percentage'>, rejected: Record<string, string>): Schema<T> {
   // The generic spread hides from TS that this is exactly Shape<FaultIn<T>>.
   const shape = { ...own, percentage: percent(), percent: int({ min: 0, max: 100 }) } as unknown as Shape<FaultIn<T>>;
-  return transform(object<FaultIn<T>>(shape, { unsupported: rejected }), ({ percent: pct, percentage, ...rest }) =>
-    ({ ...rest, percentage: percentage ?? { value: pct ?? 0 } }) as unknown as T);
+  return transform(
+    object<FaultIn<T>>(shape, { unsupported: rejected }),
+    ({ percent: pct, percentage, ...rest }) => ({ ...rest, percentage: percentage ?? { value: pct ?? 0 } }) as unknown as T,
+  );
 }
 
 const faultInjection = (): Schema<HTTPFaultInjection> =>
@@ -201,15 +238,24 @@ const faultInjection = (): Schema<HTTPFaultInjection> =>
     ),
   });
 
-const mirrorPolicy = (): Schema<HTTPMirrorPolicy> =>
-  object<HTTPMirrorPolicy>({ destination: req(destination()), percentage: percent() });
+const mirrorPolicy = (): Schema<HTTPMirrorPolicy> => object<HTTPMirrorPolicy>({ destination: req(destination()), percentage: percent() });
 
 const httpRoute = (): Schema<HTTPRoute> =>
   object<HTTPRoute>(
     {
-      name: string(), match: array(httpMatch()), route: weightedRoutes(httpRouteDestination()), redirect: redirect(),
-      directResponse: directResponse(), rewrite: rewrite(), timeout: duration(), retries: retries(), fault: faultInjection(),
-      mirror: destination(), mirrorPercentage: percent(), mirrors: array(mirrorPolicy()), headers: headers(),
+      name: string(),
+      match: array(httpMatch()),
+      route: weightedRoutes(httpRouteDestination()),
+      redirect: redirect(),
+      directResponse: directResponse(),
+      rewrite: rewrite(),
+      timeout: duration(),
+      retries: retries(),
+      fault: faultInjection(),
+      mirror: destination(),
+      mirrorPercentage: percent(),
+      mirrors: array(mirrorPolicy()),
+      headers: headers(),
     },
     {
       check: (r, at) => {

@@ -20,8 +20,7 @@ export interface WorkloadEntrySpec {
   locality?: string;
 }
 
-const address = () =>
-  refine(string(), (a) => (isIpOrCidr(a) && !a.includes('/') ? undefined : hostProblem(a)));
+const address = () => refine(string(), (a) => (isIpOrCidr(a) && !a.includes('/') ? undefined : hostProblem(a)));
 
 export const workloadEntrySpec = (): Schema<WorkloadEntrySpec> =>
   object<WorkloadEntrySpec>({

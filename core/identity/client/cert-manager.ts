@@ -82,28 +82,33 @@ interface Slot {
 }
 
 export class CertManager extends EventEmitter<CertManagerEvents> {
-  private node: NodeIdentity;
-  private bundle: TrustBundle;
-  private readonly client: SignerClient;
-  private readonly workloads = new Map<string, Slot>();
-  private readonly nodeSlot: Slot;
-  private watch: BundleWatch | undefined;
-  private stopped = false;
+  #node: NodeIdentity;
+  #bundle: TrustBundle;
+  readonly #client: SignerClient;
+  readonly #workloads = new Map<string, Slot>();
+  readonly #nodeSlot: Slot;
+  #watch: BundleWatch | undefined;
+  #stopped = false;
+  readonly #opts: CertManagerOptions;
 
-  constructor(private readonly opts: CertManagerOptions) {
+  constructor(opts: CertManagerOptions) {
     super();
-    this.node = opts.node;
-    this.bundle = opts.node.bundle;
-    this.client = new SignerClient(opts.store, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-    this.nodeSlot = { id: opts.node.spiffeId.uri, kind: 'node', attempt: 0, renewals: 0 };
+    this.#opts = opts;
+    this.#node = opts.node;
+    this.#bundle = opts.node.bundle;
+    this.#client = new SignerClient(opts.store, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    this.#nodeSlot = { id: opts.node.spiffeId.uri, kind: 'node', attempt: 0, renewals: 0 };
   }
 
   /** Reads the published bundle, starts following it and schedules the node certificate's renewal. */
   async start(): Promise<void> {
-    const published = await requireBundle(this.opts.store);
-    this.bundle = published.bundle;
-    this.watch = watchBundle(this.opts.store, (p) => this.onBundle(p.bundle), { sinceRevision: published.revision, ...(this.opts.bundlePollMs ? { pollMs: this.opts.bundlePollMs } : {}) });
-    this.schedule(this.nodeSlot, this.node.renewAt);
+    const published = await requireBundle(this.#opts.store);
+    this.#bundle = published.bundle;
+    this.#watch = watchBundle(this.#opts.store, (p) => this.#onBundle(p.bundle), {
+      sinceRevision: published.revision,
+      ...(this.#opts.bundlePollMs ? { pollMs: this.#opts.bundlePollMs } : {}),
+    });
+    this.#schedule(this.#nodeSlot, this.#node.renewAt);
   }
 
   /**
@@ -114,88 +119,89 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
   async setIdentities(ids: Iterable<string>): Promise<void> {
     const wanted = new Set<string>();
     for (const id of ids) {
-      if (parseSpiffeId(id).kind !== 'workload') throw new IdentityError('EIDENTITY_INVALID_SPIFFE_ID', `${id} is not a workload identity (spiffe://<td>/ns/<ns>/sa/<sa>)`, { spiffeId: id });
+      if (parseSpiffeId(id).kind !== 'workload')
+        throw new IdentityError('EIDENTITY_INVALID_SPIFFE_ID', `${id} is not a workload identity (spiffe://<td>/ns/<ns>/sa/<sa>)`, { spiffeId: id });
       wanted.add(id);
     }
-    for (const [id, slot] of this.workloads) {
+    for (const [id, slot] of this.#workloads) {
       if (wanted.has(id)) continue;
       clearTimeout(slot.timer);
-      this.workloads.delete(id);
+      this.#workloads.delete(id);
       log.info({ spiffeId: id }, 'identity no longer enrolled here; certificate dropped');
     }
     const added: Slot[] = [];
     for (const id of wanted) {
-      if (this.workloads.has(id)) continue;
+      if (this.#workloads.has(id)) continue;
       const slot: Slot = { id, kind: 'workload', attempt: 0, renewals: 0 };
-      this.workloads.set(id, slot);
+      this.#workloads.set(id, slot);
       added.push(slot);
     }
-    await Promise.all(added.map((s) => this.renew(s)));
+    await Promise.all(added.map((s) => this.#renew(s)));
   }
 
   /** The current material of an identity, or undefined before its first certificate. */
   material(spiffeId: string): CertMaterial | undefined {
-    const cert = this.workloads.get(spiffeId)?.cert;
-    return cert && { keyPem: cert.keyPem, chainPem: cert.chainPem, bundlePem: bundlePem(this.bundle) };
+    const cert = this.#workloads.get(spiffeId)?.cert;
+    return cert && { keyPem: cert.keyPem, chainPem: cert.chainPem, bundlePem: bundlePem(this.#bundle) };
   }
 
   current(spiffeId: string): KeyedCert | undefined {
-    return this.workloads.get(spiffeId)?.cert;
+    return this.#workloads.get(spiffeId)?.cert;
   }
 
   nodeIdentity(): NodeIdentity {
-    return this.node;
+    return this.#node;
   }
 
   trustBundle(): TrustBundle {
-    return this.bundle;
+    return this.#bundle;
   }
 
   /** For the admin API's /certs: the node certificate first, then workloads by identity. */
   list(now = Date.now()): CertStatus[] {
-    const nodeCert = { serial: this.node.serial, notBefore: undefined, notAfter: this.node.notAfter, renewAt: this.node.renewAt };
-    const out = [status(this.nodeSlot, nodeCert, now)];
-    for (const slot of [...this.workloads.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) out.push(status(slot, slot.cert, now));
+    const nodeCert = { serial: this.#node.serial, notBefore: undefined, notAfter: this.#node.notAfter, renewAt: this.#node.renewAt };
+    const out = [status(this.#nodeSlot, nodeCert, now)];
+    for (const slot of [...this.#workloads.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) out.push(status(slot, slot.cert, now));
     return out;
   }
 
   /** Renews now instead of at half life: all certificates, or one identity. */
   async renewNow(spiffeId?: string): Promise<void> {
-    if (spiffeId === undefined || spiffeId === this.nodeSlot.id) await this.renew(this.nodeSlot);
-    const slots = spiffeId === undefined ? [...this.workloads.values()] : [this.workloads.get(spiffeId)].filter((s): s is Slot => s !== undefined);
-    await Promise.all(slots.map((s) => this.renew(s)));
+    if (spiffeId === undefined || spiffeId === this.#nodeSlot.id) await this.#renew(this.#nodeSlot);
+    const slots = spiffeId === undefined ? [...this.#workloads.values()] : [this.#workloads.get(spiffeId)].filter((s): s is Slot => s !== undefined);
+    await Promise.all(slots.map((s) => this.#renew(s)));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const slot of [this.nodeSlot, ...this.workloads.values()]) clearTimeout(slot.timer);
-    await this.watch?.stop();
-    await Promise.allSettled([this.nodeSlot, ...this.workloads.values()].map((s) => s.inflight));
-    this.client.close();
+    this.#stopped = true;
+    for (const slot of [this.#nodeSlot, ...this.#workloads.values()]) clearTimeout(slot.timer);
+    await this.#watch?.stop();
+    await Promise.allSettled([this.#nodeSlot, ...this.#workloads.values()].flatMap((s) => (s.inflight ? [s.inflight] : [])));
+    this.#client.close();
   }
 
-  private schedule(slot: Slot, at: Date): void {
+  #schedule(slot: Slot, at: Date): void {
     clearTimeout(slot.timer);
-    if (this.stopped) return;
+    if (this.#stopped) return;
     const delay = Math.min(Math.max(at.getTime() - Date.now(), 0), MAX_TIMER_MS);
-    slot.timer = setTimeout(() => void this.renew(slot), delay);
+    slot.timer = setTimeout(() => void this.#renew(slot), delay);
     // The daemon's servers keep the process alive, not a renewal timer.
     slot.timer.unref();
   }
 
-  private renew(slot: Slot): Promise<void> {
-    slot.inflight ??= this.attempt(slot).finally(() => (slot.inflight = undefined));
+  #renew(slot: Slot): Promise<void> {
+    slot.inflight ??= this.#attempt(slot).finally(() => (slot.inflight = undefined));
     return slot.inflight;
   }
 
-  private async attempt(slot: Slot): Promise<void> {
-    if (this.stopped) return;
+  async #attempt(slot: Slot): Promise<void> {
+    if (this.#stopped) return;
     clearTimeout(slot.timer);
-    const due = slot.kind === 'node' ? this.node.renewAt : slot.cert?.renewAt;
+    const due = slot.kind === 'node' ? this.#node.renewAt : slot.cert?.renewAt;
     const lateMs = due ? Date.now() - due.getTime() : 0;
     try {
-      const next = slot.kind === 'node' ? await this.renewNode() : await requestWorkloadCert(this.client, this.node, slot.id);
-      if (this.stopped || (slot.kind === 'workload' && this.workloads.get(slot.id) !== slot)) return;
+      const next = slot.kind === 'node' ? await this.#renewNode() : await requestWorkloadCert(this.#client, this.#node, slot.id);
+      if (this.#stopped || (slot.kind === 'workload' && this.#workloads.get(slot.id) !== slot)) return;
       slot.attempt = 0;
       slot.renewals++;
       delete slot.lastError;
@@ -206,43 +212,46 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
         slot.cert = next as KeyedCert;
         this.emit('updated', slot.id, this.material(slot.id)!);
       }
-      this.schedule(slot, next.renewAt);
+      this.#schedule(slot, next.renewAt);
     } catch (err) {
-      if (this.stopped) return;
+      if (this.#stopped) return;
       const error = err as Error;
       slot.attempt++;
       slot.lastError = error.message;
-      const delay = Math.min((this.opts.retryMinMs ?? 500) * 2 ** (slot.attempt - 1), this.opts.retryMaxMs ?? 30_000);
-      const notAfter = slot.kind === 'node' ? this.node.notAfter : slot.cert?.notAfter;
+      const delay = Math.min((this.#opts.retryMinMs ?? 500) * 2 ** (slot.attempt - 1), this.#opts.retryMaxMs ?? 30_000);
+      const notAfter = slot.kind === 'node' ? this.#node.notAfter : slot.cert?.notAfter;
       const expired = notAfter !== undefined && notAfter.getTime() <= Date.now();
-      log[expired ? 'error' : 'warn']({ spiffeId: slot.id, code: (err as IdentityError).code, err: error.message, attempt: slot.attempt, retryInMs: delay, expired }, expired ? 'certificate expired and renewal failed' : 'certificate renewal failed; retrying');
+      log[expired ? 'error' : 'warn'](
+        { spiffeId: slot.id, code: (err as IdentityError).code, err: error.message, attempt: slot.attempt, retryInMs: delay, expired },
+        expired ? 'certificate expired and renewal failed' : 'certificate renewal failed; retrying',
+      );
       this.emit('failed', slot.id, error);
-      this.schedule(slot, new Date(Date.now() + delay));
+      this.#schedule(slot, new Date(Date.now() + delay));
     }
   }
 
-  private async renewNode(): Promise<NodeIdentity> {
-    const next = await requestNodeRenewal(this.client, this.node);
-    this.node = next;
-    if (this.opts.dir) await saveNodeIdentity(this.opts.dir, { ...next, bundle: this.bundle }, { withKey: false });
+  async #renewNode(): Promise<NodeIdentity> {
+    const next = await requestNodeRenewal(this.#client, this.#node);
+    this.#node = next;
+    if (this.#opts.dir) await saveNodeIdentity(this.#opts.dir, { ...next, bundle: this.#bundle }, { withKey: false });
     this.emit('node', next);
     return next;
   }
 
-  private async onBundle(bundle: TrustBundle): Promise<void> {
-    const added = bundle.roots.filter((r) => !this.bundle.roots.includes(r));
-    this.bundle = bundle;
+  async #onBundle(bundle: TrustBundle): Promise<void> {
+    const added = bundle.roots.filter((r) => !this.#bundle.roots.includes(r));
+    this.#bundle = bundle;
     log.info({ roots: bundle.roots.length, added: added.length }, 'trust bundle changed');
-    if (this.opts.dir) await saveBundle(this.opts.dir, bundle).catch((err: Error) => log.warn({ err: err.message }, 'writing the trust bundle failed'));
+    if (this.#opts.dir) await saveBundle(this.#opts.dir, bundle).catch((err: Error) => log.warn({ err: err.message }, 'writing the trust bundle failed'));
     this.emit('bundle', bundle);
-    for (const id of this.workloads.keys()) {
+    for (const id of this.#workloads.keys()) {
       const material = this.material(id);
       if (material) this.emit('updated', id, material);
     }
     if (added.length > 0) {
       // The node certificate first: workload requests are authenticated with it.
-      await this.renew(this.nodeSlot);
-      await Promise.all([...this.workloads.values()].map((s) => this.renew(s)));
+      await this.#renew(this.#nodeSlot);
+      await Promise.all([...this.#workloads.values()].map((s) => this.#renew(s)));
     }
   }
 }

@@ -30,7 +30,9 @@ export async function joinNode(options: JoinOptions): Promise<NodeIdentity> {
     () => false,
   );
   if (present && !options.force) {
-    throw new IdentityError('EIDENTITY_FILE_EXISTS', `${keyFile} exists: this node has already joined; pass --force to join again with a new key`, { path: keyFile });
+    throw new IdentityError('EIDENTITY_FILE_EXISTS', `${keyFile} exists: this node has already joined; pass --force to join again with a new key`, {
+      path: keyFile,
+    });
   }
   // The trust domain comes from the mesh; asking for anything else would be refused anyway.
   const { bundle } = await requireBundle(options.store);

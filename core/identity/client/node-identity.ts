@@ -36,7 +36,8 @@ export function nodeFiles(dir: string): { key: string; cert: string; bundle: str
 export function nodeIdentity(keyPem: string, chainPem: string, bundle: TrustBundle): NodeIdentity {
   const info = certInfo(chainPem);
   const id = info.spiffeId ? parseSpiffeId(info.spiffeId) : undefined;
-  if (id?.kind !== 'node') throw new IdentityError('EIDENTITY_NOT_NODE', `the node certificate names ${info.spiffeId ?? 'no SPIFFE ID'}, not spiffe://<td>/ambit/node/<name>`);
+  if (id?.kind !== 'node')
+    throw new IdentityError('EIDENTITY_NOT_NODE', `the node certificate names ${info.spiffeId ?? 'no SPIFFE ID'}, not spiffe://<td>/ambit/node/<name>`);
   return { node: id.node, spiffeId: id, keyPem, chainPem, bundle, serial: info.serial, notAfter: info.notAfter, renewAt: info.renewAt };
 }
 
@@ -44,11 +45,20 @@ export function nodeIdentity(keyPem: string, chainPem: string, bundle: TrustBund
 export async function loadNodeIdentity(dir: string = DEFAULT_NODE_DIR): Promise<NodeIdentity> {
   const files = nodeFiles(dir);
   try {
-    const [keyPem, chainPem, bundleJson] = await Promise.all([readTextFile(files.key, 'node key'), readTextFile(files.cert, 'node certificate'), readTextFile(files.bundle, 'trust bundle')]);
+    const [keyPem, chainPem, bundleJson] = await Promise.all([
+      readTextFile(files.key, 'node key'),
+      readTextFile(files.cert, 'node certificate'),
+      readTextFile(files.bundle, 'trust bundle'),
+    ]);
     return nodeIdentity(keyPem, chainPem, parseBundle(bundleJson));
   } catch (err) {
     if (err instanceof IdentityError && err.code === 'EIDENTITY_FILE_NOT_FOUND') {
-      throw new IdentityError('EIDENTITY_NOT_JOINED', `this node has not joined the mesh (${err.message}); run \`ambit node join --token T --dir ${dir}\``, { dir }, { cause: err });
+      throw new IdentityError(
+        'EIDENTITY_NOT_JOINED',
+        `this node has not joined the mesh (${err.message}); run \`ambit node join --token T --dir ${dir}\``,
+        { dir },
+        { cause: err },
+      );
     }
     throw err;
   }

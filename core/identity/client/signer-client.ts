@@ -19,48 +19,57 @@ export function newRequestId(): string {
 }
 
 export class SignerClient {
-  private blocking: Redis | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  #blocking: Redis | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #store: Store;
+  readonly #timeoutMs: number;
 
-  constructor(
-    private readonly store: Store,
-    private readonly timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
-  ) {}
+  constructor(store: Store, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
+    this.#store = store;
+    this.#timeoutMs = timeoutMs;
+  }
 
   /** Sends one request; `build` gets the request id (node signatures cover it). Throws the signer's refusal as an IdentityError. */
   request(build: (id: string) => RequestBody | Promise<RequestBody>): Promise<IssuedPayload> {
-    const run = this.queue.then(() => this.send(build));
-    this.queue = run.catch(() => undefined);
+    const run = this.#queue.then(() => this.#send(build));
+    this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  private async send(build: (id: string) => RequestBody | Promise<RequestBody>): Promise<IssuedPayload> {
-    const keys = identityKeys(this.store);
+  async #send(build: (id: string) => RequestBody | Promise<RequestBody>): Promise<IssuedPayload> {
+    const keys = identityKeys(this.#store);
     const id = newRequestId();
     const body = await build(id);
-    const request: SignRequest = { v: 1, id, deadline: Date.now() + this.timeoutMs, ...body };
+    const request: SignRequest = { v: 1, id, deadline: Date.now() + this.#timeoutMs, ...body };
     const raw = JSON.stringify(request);
-    this.blocking ??= this.connect();
-    await this.store.redis.rpush(keys.requests, raw);
-    const popped = await this.blocking.blpop(keys.response(id), this.timeoutMs / 1000);
+    this.#blocking ??= this.#connect();
+    await this.#store.redis.rpush(keys.requests, raw);
+    const popped = await this.#blocking.blpop(keys.response(id), this.#timeoutMs / 1000);
     if (!popped) {
       // Take it back, so a signer that starts later does not act on it (and spend a join token).
-      await this.store.redis.lrem(keys.requests, 1, raw).catch(() => undefined);
-      throw new IdentityError('EIDENTITY_NO_SIGNER', `no signer answered within ${Math.round(this.timeoutMs / 1000)}s: is \`ambit ca serve\` or \`ambitd --ca\` running?`, { kind: body.kind });
+      await this.#store.redis.lrem(keys.requests, 1, raw).catch(() => undefined);
+      throw new IdentityError(
+        'EIDENTITY_NO_SIGNER',
+        `no signer answered within ${Math.round(this.#timeoutMs / 1000)}s: is \`ambit ca serve\` or \`ambitd --ca\` running?`,
+        { kind: body.kind },
+      );
     }
     const response = JSON.parse(popped[1]) as { ok: boolean; code?: string; message?: string } & IssuedPayload;
-    if (!response.ok) throw new IdentityError((response.code ?? 'EIDENTITY_SIGNER_FAILED') as IdentityErrorCode, response.message ?? 'refused by the signer', { kind: body.kind });
+    if (!response.ok)
+      throw new IdentityError((response.code ?? 'EIDENTITY_SIGNER_FAILED') as IdentityErrorCode, response.message ?? 'refused by the signer', {
+        kind: body.kind,
+      });
     return response;
   }
 
-  private connect(): Redis {
-    const conn = this.store.redis.duplicate();
+  #connect(): Redis {
+    const conn = this.#store.redis.duplicate();
     conn.on('error', () => undefined); // failures surface as rejected commands
     return conn;
   }
 
   close(): void {
-    this.blocking?.disconnect();
-    this.blocking = undefined;
+    this.#blocking?.disconnect();
+    this.#blocking = undefined;
   }
 }

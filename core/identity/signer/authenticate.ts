@@ -28,7 +28,7 @@ function verifyNodeChain(chainPem: string, bundle: TrustBundle, now: number): Ve
   // Leaves never outlive their CA (issuance clamps them), so the leaf's notAfter bounds the whole path.
   if (hit && hit.notAfter.getTime() > now) return hit;
   const peer = verifyPeerChain(chainPem, bundle, { now: new Date(now) });
-  if (!cache || cache.size >= MAX_CACHED_CHAINS) verifiedChains.set(bundle, (cache = new Map()));
+  if (!cache || cache.size >= MAX_CACHED_CHAINS) verifiedChains.set(bundle, (cache = new Map<string, VerifiedPeer>()));
   cache.set(chainPem, peer);
   return peer;
 }
@@ -39,20 +39,28 @@ export async function authenticateNode(store: Store, req: SignRequest, bundle: T
   // Chain first: it is what makes the key in it worth anything.
   const peer = verifyNodeChain(auth.chainPem, bundle, now);
   if (peer.spiffeId.kind !== 'node') {
-    throw new IdentityError('EIDENTITY_NOT_NODE', `request refused: ${peer.spiffeId.uri} is not a node identity; only node daemons may request certificates`, { spiffeId: peer.spiffeId.uri });
+    throw new IdentityError('EIDENTITY_NOT_NODE', `request refused: ${peer.spiffeId.uri} is not a node identity; only node daemons may request certificates`, {
+      spiffeId: peer.spiffeId.uri,
+    });
   }
   const leaf = new X509Certificate(splitPemCerts(auth.chainPem)[0]!);
-  let valid = false;
+  let valid: boolean;
   try {
     valid = verifySignature('sha256', signedPayload(req, auth), leaf.publicKey, Buffer.from(auth.signature, 'base64'));
   } catch {
     valid = false;
   }
   if (!valid) {
-    throw new IdentityError('EIDENTITY_BAD_SIGNATURE', `request refused: the signature does not verify with the key of ${peer.spiffeId.uri}`, { node: peer.spiffeId.node });
+    throw new IdentityError('EIDENTITY_BAD_SIGNATURE', `request refused: the signature does not verify with the key of ${peer.spiffeId.uri}`, {
+      node: peer.spiffeId.node,
+    });
   }
   if (!Number.isFinite(auth.timestamp) || Math.abs(now - auth.timestamp) > MAX_REQUEST_SKEW_MS) {
-    throw new IdentityError('EIDENTITY_STALE_REQUEST', `request refused: signed at ${new Date(auth.timestamp || 0).toISOString()}, more than ${MAX_REQUEST_SKEW_MS / 60_000} min from the signer's clock; check NTP on node ${peer.spiffeId.node}`, { node: peer.spiffeId.node });
+    throw new IdentityError(
+      'EIDENTITY_STALE_REQUEST',
+      `request refused: signed at ${new Date(auth.timestamp || 0).toISOString()}, more than ${MAX_REQUEST_SKEW_MS / 60_000} min from the signer's clock; check NTP on node ${peer.spiffeId.node}`,
+      { node: peer.spiffeId.node },
+    );
   }
   // Remembered twice as long as a timestamp stays acceptable, so no replay outlives its nonce.
   const fresh = await store.redis.set(identityKeys(store).nonce(auth.nonce), peer.spiffeId.node, 'PX', 2 * MAX_REQUEST_SKEW_MS, 'NX');

@@ -34,7 +34,11 @@ export async function decide(ctx: DecideContext, req: SignRequest): Promise<Deci
     // The CSR is checked before the token is spent, so a bad CSR does not burn it.
     const csr = await verifyCsr(req.csr, { trustDomain });
     if (csr.spiffeId.kind !== 'node') {
-      throw new IdentityError('EIDENTITY_NOT_NODE', `join refused: the CSR asks for ${csr.spiffeId.uri}; a join asks for spiffe://${trustDomain}/ambit/node/<name>`, { spiffeId: csr.spiffeId.uri });
+      throw new IdentityError(
+        'EIDENTITY_NOT_NODE',
+        `join refused: the CSR asks for ${csr.spiffeId.uri}; a join asks for spiffe://${trustDomain}/ambit/node/<name>`,
+        { spiffeId: csr.spiffeId.uri },
+      );
     }
     await consumeJoinToken(ctx.store, req.token ?? '', csr.spiffeId.node);
     return { node: csr.spiffeId.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds }) };
@@ -47,7 +51,11 @@ export async function decide(ctx: DecideContext, req: SignRequest): Promise<Deci
   const csr = await verifyCsr(req.csr, { trustDomain });
   const id = csr.spiffeId;
   if (id.kind !== 'workload') {
-    throw new IdentityError('EIDENTITY_CSR_IDENTITY_MISMATCH', `request refused: ${id.uri} is not a workload identity (spiffe://${trustDomain}/ns/<ns>/sa/<sa>)`, { spiffeId: id.uri });
+    throw new IdentityError(
+      'EIDENTITY_CSR_IDENTITY_MISMATCH',
+      `request refused: ${id.uri} is not a workload identity (spiffe://${trustDomain}/ns/<ns>/sa/<sa>)`,
+      { spiffeId: id.uri },
+    );
   }
   await checkEnrolled(ctx.store, node.node, id.namespace, id.serviceAccount, id.uri);
   return { node: node.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.workloadTtlSeconds }) };

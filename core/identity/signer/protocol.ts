@@ -88,7 +88,12 @@ export function parseRequest(raw: string): SignRequest {
   if (kind === 'join') req.token = str(data.token, 'token');
   else {
     const a = (data.auth ?? {}) as Record<string, unknown>;
-    req.auth = { chainPem: str(a.chainPem, 'auth.chainPem'), timestamp: Number(a.timestamp), nonce: str(a.nonce, 'auth.nonce'), signature: str(a.signature, 'auth.signature') };
+    req.auth = {
+      chainPem: str(a.chainPem, 'auth.chainPem'),
+      timestamp: Number(a.timestamp),
+      nonce: str(a.nonce, 'auth.nonce'),
+      signature: str(a.signature, 'auth.signature'),
+    };
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(req.auth.nonce)) throw bad('auth.nonce must be 16-64 characters of [A-Za-z0-9_-]');
   }
   return req;

@@ -8,7 +8,7 @@
  * without a restart). A CA whose root is not in the bundle is never used:
  * its leaves would verify nowhere.
  */
-import { AmbitError } from '../../errors.js';
+import { AmbitError, isAmbitError } from '../../errors.js';
 import { logger } from '../../logging.js';
 import type { Store } from '../../store/index.js';
 import { rootFingerprint, serializeBundle, type TrustBundle } from '../bundle.js';
@@ -54,10 +54,17 @@ export interface RunningSigner {
 function checkRootInBundle(ca: SigningCA, bundle: TrustBundle, where: string): void {
   const fp = ca.root.native.fingerprint256;
   if (!bundle.roots.some((r) => rootFingerprint(r) === fp)) {
-    throw new IdentityError('EIDENTITY_UNTRUSTED', `the CA in ${where} (root ${fp.slice(0, 23)}…) is not in the store's trust bundle; run \`ambit ca init\` or \`ambit ca rotate\` for this CA`, { root: fp });
+    throw new IdentityError(
+      'EIDENTITY_UNTRUSTED',
+      `the CA in ${where} (root ${fp.slice(0, 23)}…) is not in the store's trust bundle; run \`ambit ca init\` or \`ambit ca rotate\` for this CA`,
+      { root: fp },
+    );
   }
   if (ca.trustDomain !== bundle.trustDomain) {
-    throw new IdentityError('EIDENTITY_WRONG_TRUST_DOMAIN', `the CA in ${where} is for trust domain ${ca.trustDomain}, the store's bundle for ${bundle.trustDomain}`);
+    throw new IdentityError(
+      'EIDENTITY_WRONG_TRUST_DOMAIN',
+      `the CA in ${where} is for trust domain ${ca.trustDomain}, the store's bundle for ${bundle.trustDomain}`,
+    );
   }
 }
 
@@ -66,59 +73,69 @@ const STOP_WAIT_MS = 2000;
 
 class Signer implements RunningSigner {
   readonly stats: SignerStats = { issued: 0, refused: 0 };
-  private stopped = false;
-  private loop: Promise<void> = Promise.resolve();
-  private readonly blocking;
-  private watch: BundleWatch | undefined;
+  #stopped = false;
+  #loop: Promise<void> = Promise.resolve();
+  readonly #blocking;
+  #watch: BundleWatch | undefined;
+  readonly #opts: SignerOptions;
+  #bundle: TrustBundle;
 
   constructor(
-    private readonly opts: SignerOptions,
+    opts: SignerOptions,
     public ca: SigningCA,
-    private bundle: TrustBundle,
+    bundle: TrustBundle,
   ) {
+    this.#opts = opts;
+    this.#bundle = bundle;
     // BLPOP holds its connection, so it gets one of its own.
-    this.blocking = opts.store.redis.duplicate();
-    this.blocking.on('error', () => undefined);
+    this.#blocking = opts.store.redis.duplicate();
+    this.#blocking.on('error', () => undefined);
   }
 
   start(revision: number): void {
-    this.watch = watchBundle(this.opts.store, (p) => this.onBundle(p.bundle), { sinceRevision: revision, ...(this.opts.bundlePollMs ? { pollMs: this.opts.bundlePollMs } : {}) });
-    this.loop = this.serve();
+    this.#watch = watchBundle(this.#opts.store, (p) => this.#onBundle(p.bundle), {
+      sinceRevision: revision,
+      ...(this.#opts.bundlePollMs ? { pollMs: this.#opts.bundlePollMs } : {}),
+    });
+    this.#loop = this.#serve();
   }
 
-  private async onBundle(bundle: TrustBundle): Promise<void> {
+  async #onBundle(bundle: TrustBundle): Promise<void> {
     let ca = this.ca;
-    const where = this.opts.caDir ?? 'memory';
+    const where = this.#opts.caDir ?? 'memory';
     try {
-      if (this.opts.caDir && !this.opts.ca) ca = await loadCADir(this.opts.caDir);
+      if (this.#opts.caDir && !this.#opts.ca) ca = await loadCADir(this.#opts.caDir);
       checkRootInBundle(ca, bundle, where);
     } catch (err) {
-      log.error({ err: (err as Error).message, roots: bundle.roots.length }, 'trust bundle changed but the CA cannot be used with it; still signing with the previous CA');
+      log.error(
+        { err: (err as Error).message, roots: bundle.roots.length },
+        'trust bundle changed but the CA cannot be used with it; still signing with the previous CA',
+      );
       return;
     }
     const rotated = ca.root.native.fingerprint256 !== this.ca.root.native.fingerprint256;
     this.ca = ca;
-    this.bundle = bundle;
+    this.#bundle = bundle;
     log.info({ roots: bundle.roots.length, root: ca.root.native.fingerprint256, rotated }, rotated ? 'signing with the new root' : 'trust bundle updated');
   }
 
-  private async serve(): Promise<void> {
-    const queue = identityKeys(this.opts.store).requests;
-    while (!this.stopped) {
+  async #serve(): Promise<void> {
+    const queue = identityKeys(this.#opts.store).requests;
+    while (!this.#stopped) {
       let popped: [string, string] | null;
       try {
-        popped = await this.blocking.blpop(queue, 1);
+        popped = await this.#blocking.blpop(queue, 1);
       } catch (err) {
-        if (this.stopped) break;
+        if (this.#stopped) break;
         log.warn({ err: (err as Error).message }, 'reading signing requests failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      if (popped) await this.process(popped[1]);
+      if (popped) await this.#process(popped[1]);
     }
   }
 
-  private async process(raw: string): Promise<void> {
+  async #process(raw: string): Promise<void> {
     const started = performance.now();
     let req: SignRequest;
     try {
@@ -127,7 +144,7 @@ class Signer implements RunningSigner {
       const id = requestIdOf(raw);
       this.stats.refused++;
       log.warn({ err: (err as Error).message, id }, 'malformed signing request');
-      if (id) await this.answer(id, refusal(err));
+      if (id) await this.#answer(id, refusal(err));
       return;
     }
     if (req.deadline < Date.now()) {
@@ -136,24 +153,24 @@ class Signer implements RunningSigner {
       return;
     }
     // A rotation published a moment ago may not have reached us through pub/sub yet.
-    await this.watch?.sync().catch((err: Error) => log.warn({ err: err.message }, 'checking the trust bundle failed'));
+    await this.#watch?.sync().catch((err: Error) => log.warn({ err: err.message }, 'checking the trust bundle failed'));
     // One CA for the whole request, even if a rotation lands meanwhile.
     const ca = this.ca;
     let decision: Decision;
     try {
-      decision = await decide({ store: this.opts.store, ca, bundle: this.bundle, nodeTtlSeconds: this.nodeTtl, workloadTtlSeconds: this.workloadTtl }, req);
+      decision = await decide({ store: this.#opts.store, ca, bundle: this.#bundle, nodeTtlSeconds: this.#nodeTtl, workloadTtlSeconds: this.#workloadTtl }, req);
     } catch (err) {
       this.stats.refused++;
       const out = refusal(err);
       const level = err instanceof AmbitError ? 'warn' : 'error';
       log[level]({ id: req.id, kind: req.kind, code: out.ok ? undefined : out.code, err: out.ok ? undefined : out.message }, 'refused a certificate');
-      await this.answer(req.id, out);
+      await this.#answer(req.id, out);
       return;
     }
     const { issued, node } = decision;
     this.stats.issued++;
     const kind = issued.spiffeId.kind === 'node' ? 'node' : 'workload';
-    await recordIssued(this.opts.store, {
+    await recordIssued(this.#opts.store, {
       node,
       spiffeId: issued.spiffeId.uri,
       kind,
@@ -166,52 +183,64 @@ class Signer implements RunningSigner {
       issuedAt: new Date().toISOString(),
     }).catch((err: Error) => log.warn({ err: err.message }, 'recording an issued certificate failed'));
     // Answered after recording, so `ambit certs` never lags behind what a node holds.
-    await this.answer(req.id, {
+    await this.#answer(req.id, {
       ok: true,
       certPem: issued.certPem,
       chainPem: issued.chainPem,
-      bundle: serializeBundle(this.bundle),
+      bundle: serializeBundle(this.#bundle),
       serial: issued.serial,
       notBefore: issued.notBefore.toISOString(),
       notAfter: issued.notAfter.toISOString(),
       renewAt: issued.renewAt.toISOString(),
     });
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    log.info({ id: req.id, kind: req.kind, node, spiffeId: issued.spiffeId.uri, serial: issued.serial, notAfter: issued.notAfter.toISOString(), clamped: issued.clamped, ms }, 'issued a certificate');
+    log.info(
+      {
+        id: req.id,
+        kind: req.kind,
+        node,
+        spiffeId: issued.spiffeId.uri,
+        serial: issued.serial,
+        notAfter: issued.notAfter.toISOString(),
+        clamped: issued.clamped,
+        ms,
+      },
+      'issued a certificate',
+    );
   }
 
-  private get nodeTtl(): number {
-    return this.opts.nodeCertTtlSeconds ?? DEFAULT_NODE_CERT_TTL_SECONDS;
+  get #nodeTtl(): number {
+    return this.#opts.nodeCertTtlSeconds ?? DEFAULT_NODE_CERT_TTL_SECONDS;
   }
 
-  private get workloadTtl(): number {
-    return this.opts.workloadCertTtlSeconds ?? DEFAULT_WORKLOAD_CERT_TTL_SECONDS;
+  get #workloadTtl(): number {
+    return this.#opts.workloadCertTtlSeconds ?? DEFAULT_WORKLOAD_CERT_TTL_SECONDS;
   }
 
-  private async answer(id: string, response: SignResponse): Promise<void> {
-    const key = identityKeys(this.opts.store).response(id);
+  async #answer(id: string, response: SignResponse): Promise<void> {
+    const key = identityKeys(this.#opts.store).response(id);
     try {
-      await this.opts.store.redis.multi().lpush(key, JSON.stringify(response)).pexpire(key, RESPONSE_TTL_MS).exec();
+      await this.#opts.store.redis.multi().lpush(key, JSON.stringify(response)).pexpire(key, RESPONSE_TTL_MS).exec();
     } catch (err) {
       log.warn({ id, err: (err as Error).message }, 'could not deliver a signing response');
     }
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+    if (this.#stopped) return;
+    this.#stopped = true;
     // Interrupts a BLPOP in flight; a request already popped is still answered.
-    this.blocking.disconnect();
+    this.#blocking.disconnect();
     // A BLPOP queued while its connection was reconnecting (after a Redis outage) is never
     // settled by disconnect(), so the loop may not end: do not let stop() wait on it for ever.
-    await Promise.race([this.loop, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
-    await this.watch?.stop();
+    await Promise.race([this.#loop, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
+    await this.#watch?.stop();
     log.info(this.stats, 'signer stopped');
   }
 }
 
 function refusal(err: unknown): SignResponse {
-  if (err instanceof AmbitError) return { ok: false, code: err.code, message: err.message };
+  if (isAmbitError(err)) return { ok: false, code: err.code, message: err.message };
   return { ok: false, code: 'EIDENTITY_SIGNER_FAILED', message: `the signer failed: ${(err as Error)?.message ?? String(err)}` };
 }
 
@@ -232,6 +261,15 @@ export async function startSigner(opts: SignerOptions): Promise<RunningSigner> {
   checkRootInBundle(ca, published.bundle, opts.ca ? 'memory' : caDir);
   const signer = new Signer({ ...opts, caDir }, ca, published.bundle);
   signer.start(published.revision);
-  log.info({ trustDomain: ca.trustDomain, root: ca.root.native.fingerprint256, signer: ca.signer.cert.subject, nodeTtl: opts.nodeCertTtlSeconds ?? DEFAULT_NODE_CERT_TTL_SECONDS, workloadTtl: opts.workloadCertTtlSeconds ?? DEFAULT_WORKLOAD_CERT_TTL_SECONDS }, 'signer serving');
+  log.info(
+    {
+      trustDomain: ca.trustDomain,
+      root: ca.root.native.fingerprint256,
+      signer: ca.signer.cert.subject,
+      nodeTtl: opts.nodeCertTtlSeconds ?? DEFAULT_NODE_CERT_TTL_SECONDS,
+      workloadTtl: opts.workloadCertTtlSeconds ?? DEFAULT_WORKLOAD_CERT_TTL_SECONDS,
+    },
+    'signer serving',
+  );
   return signer;
 }

@@ -36,7 +36,11 @@ export async function createJoinToken(store: Store, options: { ttlSeconds: numbe
   const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
   const key = identityKeys(store).token(tokenDigest(token));
   const fields = { expiresAt: String(expiresAt.getTime()), createdAt: String(now.getTime()), node: options.node ?? '' };
-  await store.redis.multi().hset(key, fields).expire(key, Math.ceil(options.ttlSeconds) + TOMBSTONE_SECONDS).exec();
+  await store.redis
+    .multi()
+    .hset(key, fields)
+    .expire(key, Math.ceil(options.ttlSeconds) + TOMBSTONE_SECONDS)
+    .exec();
   return { token, expiresAt, ...(options.node ? { node: options.node } : {}) };
 }
 
@@ -64,13 +68,23 @@ export async function consumeJoinToken(store: Store, token: string, node: string
     case 'ok':
       return;
     case 'unknown':
-      throw new IdentityError('EIDENTITY_TOKEN_UNKNOWN', 'join token refused: unknown token (mistyped, or expired more than 7 days ago); create one with `ambit node token create`', { node });
+      throw new IdentityError(
+        'EIDENTITY_TOKEN_UNKNOWN',
+        'join token refused: unknown token (mistyped, or expired more than 7 days ago); create one with `ambit node token create`',
+        { node },
+      );
     case 'used': {
       const [by, at] = detail.split(' ');
-      throw new IdentityError('EIDENTITY_TOKEN_USED', `join token refused: already used by node ${by} at ${new Date(Number(at)).toISOString()}; tokens are one-time, create a new one`, { node, usedBy: by });
+      throw new IdentityError(
+        'EIDENTITY_TOKEN_USED',
+        `join token refused: already used by node ${by} at ${new Date(Number(at)).toISOString()}; tokens are one-time, create a new one`,
+        { node, usedBy: by },
+      );
     }
     case 'expired':
-      throw new IdentityError('EIDENTITY_TOKEN_EXPIRED', `join token refused: expired at ${new Date(Number(detail)).toISOString()}; create a new one`, { node });
+      throw new IdentityError('EIDENTITY_TOKEN_EXPIRED', `join token refused: expired at ${new Date(Number(detail)).toISOString()}; create a new one`, {
+        node,
+      });
     case 'wrong-node':
       throw new IdentityError('EIDENTITY_TOKEN_WRONG_NODE', `join token refused: it was created for node ${detail}, not ${node}`, { node, boundTo: detail });
     default:

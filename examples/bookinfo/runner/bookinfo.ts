@@ -70,10 +70,27 @@ export class Bookinfo {
       n.say('Starting the Bookinfo services, each as its own uid, and enrolling them:');
       await n.ticking(Promise.all(WORKLOADS.map((w) => app.#startWorkload(w))));
       for (const w of WORKLOADS) n.say(`  ${workloadName(w).padEnd(11)} on ${w.host} at ${app.address(w)}:${SERVICE_PORT}, uid ${w.uid}`);
-      await app.ambitAll(WORKLOADS.map((w) => ({
-        host: w.host,
-        args: ['enroll', w.service, '--port', String(SERVICE_PORT), '--address', app.address(w), '--user', String(w.uid), '-l', `app=${w.service}`, '-l', `version=${w.version}`, '--node', w.host],
-      })));
+      await app.ambitAll(
+        WORKLOADS.map((w) => ({
+          host: w.host,
+          args: [
+            'enroll',
+            w.service,
+            '--port',
+            String(SERVICE_PORT),
+            '--address',
+            app.address(w),
+            '--user',
+            String(w.uid),
+            '-l',
+            `app=${w.service}`,
+            '-l',
+            `version=${w.version}`,
+            '--node',
+            w.host,
+          ],
+        })),
+      );
       await app.applyFile('destination-rules.yaml');
       n.say('Waiting until productpage shows details and reviews (daemons fetch certificates and program capture) ');
       await app.until(async () => {
@@ -154,7 +171,9 @@ export class Bookinfo {
 
   /** One request for the page as JSON (what the proofs read), timed by curl. Not echoed. */
   async page(user?: string): Promise<PageResult> {
-    const r = await this.mesh.topo.exec('a', 'curl', ['-sS', '--max-time', '20', '-H', 'accept: application/json', '-w', '\n%{time_total}', this.#url(user)], { timeoutMs: 30_000 });
+    const r = await this.mesh.topo.exec('a', 'curl', ['-sS', '--max-time', '20', '-H', 'accept: application/json', '-w', '\n%{time_total}', this.#url(user)], {
+      timeoutMs: 30_000,
+    });
     if (r.code !== 0) throw new Error(`productpage did not answer: ${r.stderr.trim()}`);
     const cut = r.stdout.lastIndexOf('\n');
     return { page: JSON.parse(r.stdout.slice(0, cut)) as Page, seconds: Number(r.stdout.slice(cut + 1)) };
@@ -223,7 +242,16 @@ export class Bookinfo {
     const add = await this.mesh.topo.exec(w.host, 'ip', ['addr', 'add', `${address}/24`, 'dev', h.veth]);
     if (add.code !== 0) throw new Error(`ip addr add ${address} on ${w.host}: ${add.stderr.trim()}`);
     const script = new URL(`${w.service}.js`, SERVICES_DIR).pathname;
-    const args = [script, '--address', address, '--port', String(SERVICE_PORT), '--uid', String(w.uid), ...(w.service === 'reviews' ? ['--version', w.version] : [])];
+    const args = [
+      script,
+      '--address',
+      address,
+      '--port',
+      String(SERVICE_PORT),
+      '--uid',
+      String(w.uid),
+      ...(w.service === 'reviews' ? ['--version', w.version] : []),
+    ];
     const child = this.mesh.topo.spawn(w.host, process.execPath, args, { env: { ...process.env, AMBIT_LOG_LEVEL: 'info' } });
     const log = createWriteStream(join(this.#logDir, `${workloadName(w)}.log`));
     child.stdout?.pipe(log);
@@ -237,5 +265,5 @@ function ambitCommandLine(args: string[]): string {
 }
 
 function quote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }

@@ -50,7 +50,13 @@ export class Narrator {
   /** A command's output, indented under it. */
   output(text: string): void {
     const body = text.replace(/\n+$/, '');
-    if (body) this.#line(body.split('\n').map((l) => `    ${l}`).join('\n'));
+    if (body)
+      this.#line(
+        body
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n'),
+      );
   }
 
   /** One measured fact that either holds or does not. */

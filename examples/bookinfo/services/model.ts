@@ -52,6 +52,7 @@ export function parseReviews(body: unknown): Reviews {
 }
 
 export function parseRatings(body: unknown): Ratings {
-  if (!isRecord(body) || !isRecord(body.ratings) || !Object.values(body.ratings).every((n) => typeof n === 'number')) throw new Error('ratings answered without a ratings map');
+  if (!isRecord(body) || !isRecord(body.ratings) || !Object.values(body.ratings).every((n) => typeof n === 'number'))
+    throw new Error('ratings answered without a ratings map');
   return body as unknown as Ratings;
 }

@@ -23,7 +23,12 @@ export function snapshot(endpoints: EndpointRecord[], resources: Resource[] = []
   for (const ep of endpoints) {
     const key = `${ep.namespace}/${ep.service}`;
     const prev = services.get(key);
-    services.set(key, { name: ep.service, namespace: ep.namespace, ports: [...new Set([...(prev?.ports ?? []), ep.port])].sort(), vip: prev?.vip ?? `240.240.0.${services.size + 1}` });
+    services.set(key, {
+      name: ep.service,
+      namespace: ep.namespace,
+      ports: [...new Set([...(prev?.ports ?? []), ep.port])].sort(),
+      vip: prev?.vip ?? `240.240.0.${services.size + 1}`,
+    });
   }
   return {
     revision,

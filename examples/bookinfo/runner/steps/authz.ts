@@ -24,9 +24,11 @@ export const authzStep: Step = {
       await app.showPage();
       const denied = await app.pages(REQUESTS);
       const unavailable = denied.filter((r) => r.page.details === null && r.page.reviews !== null).length;
-      n.say(`  details: ${pageErrors(denied, 'details') || 'answered'}${unavailable === REQUESTS ? '' : `; reviews: ${pageErrors(denied, 'reviews') || 'answered'}`}`);
+      n.say(
+        `  details: ${pageErrors(denied, 'details') || 'answered'}${unavailable === REQUESTS ? '' : `; reviews: ${pageErrors(denied, 'reviews') || 'answered'}`}`,
+      );
       n.proof(unavailable === REQUESTS, `${unavailable}/${REQUESTS} pages said "details unavailable" while reviews still answered`);
-      const metrics = await app.shell('b', `curl -s http://127.0.0.1:15020/metrics | grep '^ambit_authz_denials_total'`);
+      const metrics = await app.shell('b', "curl -s http://127.0.0.1:15020/metrics | grep '^ambit_authz_denials_total'");
       const denials = metricSum(metrics.stdout, 'ambit_authz_denials_total', { source_principal: PRODUCTPAGE });
       n.proof(denials >= REQUESTS, `b's daemon counted ${denials} denied connections from productpage (>= ${REQUESTS})`);
     } finally {

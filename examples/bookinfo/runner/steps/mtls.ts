@@ -40,6 +40,11 @@ export const mtlsStep: Step = {
       hbone > 0 && plaintextPort === 0 && other === 0 && wire.tlsRecords > 0,
       `b's wire: ${hbone} packets on HBONE port ${HBONE_PORT} carrying ${wire.tlsRecords} TLS records, ${plaintextPort} on service port ${SERVICE_PORT}, ${other} on any port but HBONE and the store's`,
     );
-    n.proof(seen.length === 0, seen.length === 0 ? `none of ${markers.map((m) => `"${m}"`).join(', ')} appears in the capture` : `plaintext on the wire: ${seen.map(([m, c]) => `"${m}" x${c}`).join(', ')}`);
+    n.proof(
+      seen.length === 0,
+      seen.length === 0
+        ? `none of ${markers.map((m) => `"${m}"`).join(', ')} appears in the capture`
+        : `plaintext on the wire: ${seen.map(([m, c]) => `"${m}" x${c}`).join(', ')}`,
+    );
   },
 };

@@ -34,7 +34,11 @@ function tally(results: PageResult[]): Map<Version, number> {
   return counts;
 }
 
-const describe = (counts: Map<Version, number>): string => [...counts].sort().map(([v, c]) => `${v}: ${c}`).join(', ');
+const describe = (counts: Map<Version, number>): string =>
+  [...counts]
+    .sort()
+    .map(([v, c]) => `${v}: ${c}`)
+    .join(', ');
 
 async function attachWaypoint(app: Bookinfo, service: string, node: string): Promise<void> {
   await app.ambit('store', ['waypoint', 'attach', service, '--node', node]);
@@ -80,7 +84,10 @@ export const shiftStep: Step = {
     const band = 3 * Math.sqrt((SHIFT_V1 * (1 - SHIFT_V1)) / SHIFT_REQUESTS);
     n.say(`  ${describe(counts)}`);
     if (counts.has('none')) n.say(`  reviews unavailable: ${pageErrors(results, 'reviews')}`);
-    n.proof(v1 + v2 === SHIFT_REQUESTS, `${v1 + v2}/${SHIFT_REQUESTS} pages came from v1 or v2 (v3: ${counts.get('v3') ?? 0}, no reviews: ${counts.get('none') ?? 0})`);
+    n.proof(
+      v1 + v2 === SHIFT_REQUESTS,
+      `${v1 + v2}/${SHIFT_REQUESTS} pages came from v1 or v2 (v3: ${counts.get('v3') ?? 0}, no reviews: ${counts.get('none') ?? 0})`,
+    );
     n.proof(
       Math.abs(share - SHIFT_V1) <= band,
       `v1 answered ${(share * 100).toFixed(1)} % (expected 80 % ± ${(band * 100).toFixed(1)} %, 3 standard deviations at n=${SHIFT_REQUESTS})`,
@@ -102,7 +109,10 @@ export const delayStep: Step = {
     const jason = await app.showPage('jason');
     const other = await app.showPage(OTHER);
     const jasonOk = jason.seconds >= DELAY_SECONDS && jason.version === 'v2' && jason.stars;
-    n.proof(jasonOk, `jason's page took ${jason.seconds.toFixed(2)} s (>= ${DELAY_SECONDS} s) and still showed reviews ${jason.version} ${jason.stars ? 'with' : 'WITHOUT'} stars`);
+    n.proof(
+      jasonOk,
+      `jason's page took ${jason.seconds.toFixed(2)} s (>= ${DELAY_SECONDS} s) and still showed reviews ${jason.version} ${jason.stars ? 'with' : 'WITHOUT'} stars`,
+    );
     n.proof(other.seconds < 1, `${OTHER}'s page took ${other.seconds.toFixed(2)} s (< 1 s)`);
   },
 };
