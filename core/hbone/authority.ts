@@ -36,7 +36,9 @@ export function parseAuthority(value: string | undefined): Authority | undefined
     portText = value.slice(colon + 1);
     if (isIP(host) !== 4) return undefined;
   }
-  if (!/^[0-9]{1,5}$/.test(portText)) return undefined;
+  // Canonical decimal only: `09000` names the same port as `9000` to Number() but not to
+  // every parser, and two readings of one authority are how policy gets bypassed.
+  if (!/^[1-9][0-9]{0,4}$/.test(portText)) return undefined;
   const port = Number(portText);
   if (port < 1 || port > 65535) return undefined;
   return { host, port, family: host.includes(':') ? 6 : 4 };
