@@ -7,6 +7,7 @@
  * in `rejected`, for the proxy to log and count.
  */
 import { ConfigErrors } from '../errors.js';
+import { pushTo } from './group.js';
 import { normalize, refKey, type ConfigKind, type Resource, type TypedResource } from '../config/index.js';
 
 export interface RejectedResource {
@@ -28,7 +29,7 @@ export class TypedResources {
       stored.push(r);
       try {
         const typed = normalize(r, { domain });
-        this.#byKind.set(typed.kind, [...(this.#byKind.get(typed.kind) ?? []), typed]);
+        pushTo(this.#byKind, typed.kind, typed);
       } catch (err) {
         if (!(err instanceof ConfigErrors)) throw err;
         rejected.push({ key: refKey(r), reason: err.message });

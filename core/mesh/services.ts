@@ -7,6 +7,7 @@
  */
 import { formatAuthority } from '../hbone/authority.js';
 import { serviceKey } from '../store/keys.js';
+import { pushTo } from './group.js';
 import type { WaypointInfo } from '../store/waypoints.js';
 import type { EndpointRecord, ServiceRecord } from '../store/types.js';
 
@@ -38,7 +39,7 @@ export class ServiceIndex {
     const endpointsOf = new Map<string, EndpointRecord[]>();
     for (const ep of endpoints) {
       const key = serviceKey(ep.namespace, ep.service);
-      endpointsOf.set(key, [...(endpointsOf.get(key) ?? []), ep]);
+      pushTo(endpointsOf, key, ep);
     }
     const order = (a: EndpointRecord, b: EndpointRecord) => formatAuthority(a.address, a.port).localeCompare(formatAuthority(b.address, b.port));
     for (const record of services) {
@@ -54,7 +55,7 @@ export class ServiceIndex {
       if (w.info.node === o.nodeName) this.#localWaypoints.push(w);
       if (w.info.state !== 'ready') continue;
       const key = serviceKey(w.info.namespace, w.info.service);
-      this.#waypoints.set(key, [...(this.#waypoints.get(key) ?? []), w]);
+      pushTo(this.#waypoints, key, w);
     }
   }
 
