@@ -57,11 +57,11 @@ async function main(): Promise<void> {
     const ca = await id.createRootCA();
     await publishBundle(store, id.bundleOf(ca));
     const signer = await startSigner({ store, ca, workloadCertTtlSeconds: 3600 });
-    const { token } = await createJoinToken(store, { ttlSeconds: 60 });
+    const { token } = await createJoinToken(store, { ttlSeconds: 60, node: 'bench' });
     const node = await client.joinNode({ store, token, nodeName: 'bench', dir: join(tmp, 'node') });
     await store.enroll({ service: 'reviews', namespace: 'default', node: 'bench', address: '10.0.0.1', port: 9080, serviceAccount: 'reviews', labels: {} });
     const spiffeId = 'spiffe://cluster.local/ns/default/sa/reviews';
-    const signerClient = new client.SignerClient(store);
+    const signerClient = new client.SignerClient(store, 'bench');
 
     const e2e = await timeIt(N, () => client.requestWorkloadCert(signerClient, node, spiffeId));
     const csr = await id.createCsr(spiffeId, await id.generateKeyPair());

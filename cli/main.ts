@@ -12,6 +12,7 @@ import { registerVersion } from './commands/version.js';
 import { registerTunnels } from './commands/tunnels.js';
 import { registerCa } from './commands/ca.js';
 import { registerNode } from './commands/node.js';
+import { registerStore } from './commands/store.js';
 import { registerCerts } from './commands/certs.js';
 import { registerInstall } from './commands/install.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerDelete(program);
   registerGet(program);
   registerEnroll(program);
+  registerStore(program);
   registerCa(program);
   registerNode(program);
   registerWaypoint(program);

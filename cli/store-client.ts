@@ -14,9 +14,14 @@ export function storeOptions(url: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const { Store } = await import('../core/store/index.js');
   const { redis } = cmd.optsWithGlobals<{ redis: string }>();
-  const store = await Store.connect(storeOptions(redis));
+  return withStoreOptions(storeOptions(redis), fn);
+}
+
+/** The same with settings the command built itself (a node's own credentials, say). */
+export async function withStoreOptions<T>(options: StoreOptions, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { Store } = await import('../core/store/index.js');
+  const store = await Store.connect(options);
   try {
     return await fn(store);
   } finally {

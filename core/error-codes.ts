@@ -18,6 +18,7 @@
 export const COMPONENTS = {
   config: 'Configuration (`ambit apply`, settings files)',
   store: 'Store (Redis)',
+  access: 'Store roles and credentials (Redis ACL users)',
   identity: 'Identity (CA, signer, certificates, join tokens)',
   authz: 'AuthorizationPolicy',
   vip: 'Virtual IPs',
@@ -121,6 +122,27 @@ export const ERROR_CODES = {
     component: 'store',
     meaning: 'Redis refused the credentials (NOAUTH, WRONGPASS).',
     action: 'Check the user and password in the Redis URL or AMBIT_REDIS_PASSWORD against the Redis ACL.',
+  },
+  // access: core/access/errors.ts AccessErrorCode
+  EACCESS_BAD_NODE_NAME: {
+    component: 'access',
+    meaning: 'A node name is not 1-63 characters of [A-Za-z0-9._-], so it cannot name an ACL user or a key.',
+    action: 'Pick a node name of letters, digits, dot, underscore and dash.',
+  },
+  EACCESS_CREDENTIALS: {
+    component: 'access',
+    meaning: 'A store credentials file is missing, unreadable, readable by others, or not {"username", "password"}.',
+    action: 'Point AMBIT_REDIS_CREDENTIALS (or store.credentialsFile) at the file `ambit store init` or `ambit node join` wrote; keep it mode 0600.',
+  },
+  EACCESS_NOT_ADMIN: {
+    component: 'access',
+    meaning: 'The Redis user in use may not create or delete ACL users.',
+    action: 'Run `ambit store init` once as the Redis administrator (the default user of a fresh Redis), then use the operator credentials it writes.',
+  },
+  EACCESS_DENIED: {
+    component: 'access',
+    meaning: 'Redis refused a command with NOPERM: the role of these credentials may not do it (a node may write only its own keys).',
+    action: 'Run the command with the operator credentials (AMBIT_REDIS_CREDENTIALS=/etc/ambit/store/operator.json); a node never needs them.',
   },
   EREDIS_UNREACHABLE: {
     component: 'store',
@@ -266,6 +288,21 @@ export const ERROR_CODES = {
     action: 'Create a new one: `ambit node token create`.',
   },
   EIDENTITY_TOKEN_EXPIRED: { component: 'identity', meaning: 'The join token has expired.', action: 'Create a new one: `ambit node token create`.' },
+  EIDENTITY_NODE_EXISTS: {
+    component: 'identity',
+    meaning: 'A join asked for a node name that has already joined: a node identity is minted once.',
+    action: 'If the host was rebuilt or its key lost, run `ambit node remove <name>` (revokes it), then create a new token and join again.',
+  },
+  EIDENTITY_NODE_REMOVED: {
+    component: 'identity',
+    meaning: 'A node asked for a certificate, but it has no join record: an operator removed it (`ambit node remove`).',
+    action: 'If the removal was meant, nothing; otherwise create a new token for the node and join it again.',
+  },
+  EIDENTITY_TOKEN_NO_NODE: {
+    component: 'identity',
+    meaning: 'A join token was asked for without a node name; every token is bound to the one node that may use it.',
+    action: 'Pass --node <name> to `ambit node token create`.',
+  },
   EIDENTITY_TOKEN_WRONG_NODE: {
     component: 'identity',
     meaning: 'The join token was created for another node name.',

@@ -1,30 +1,40 @@
-/** `ambit node token create` and `ambit node join`: how a host gets its node identity. */
+/**
+ * `ambit node token create|join|list|remove`: how a host gets its node identity,
+ * and how an operator takes it away. A token is bound to one node name; when the
+ * store runs with roles (`ambit store init`), minting it also creates that node's
+ * Redis user, and `ambit node remove` deletes the user, the join record and
+ * everything enrolled on the node, so the name can join again only with a new token.
+ */
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Store } from '../../core/store/index.js';
 import { parseDurationSeconds } from '../duration.js';
-import { withStore } from '../store-client.js';
+import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
 
 const DEFAULT_NODE_DIR = '/var/lib/ambit';
 
 export function registerNode(program: Command): void {
-  const node = program.command('node').description('node identity: join tokens and joining');
+  const node = program.command('node').description('node identities: join tokens, joining, listing and removing nodes');
   const token = node.command('token').description('one-time join tokens');
 
   token
     .command('create')
-    .description('print a one-time, expiring join token (only the token, on stdout)')
-    .option('--node <name>', 'only this node may use it')
+    .description('print a one-time, expiring join token for one node (only the token, on stdout)')
+    .requiredOption('--node <name>', 'the node that may use it (and no other)')
     .option('--ttl <duration>', 'how long it can be used', '1h')
-    .action(async (opts: { node?: string; ttl: string }, cmd: Command) => {
+    .action(async (opts: { node: string; ttl: string }, cmd: Command) => {
       const ttlSeconds = parseDurationSeconds(opts.ttl, '--ttl');
-      if (opts.node) {
-        // Refuse now a name the signer would refuse at join time.
-        const { nodeId } = await import('../../core/identity/spiffe.js');
-        nodeId('cluster.local', opts.node);
+      // Refuse now a name the signer would refuse at join time.
+      const { nodeId } = await import('../../core/identity/spiffe.js');
+      nodeId('cluster.local', opts.node);
+      const { mintNodeToken } = await import('../../core/access/node-token.js');
+      const minted = await withStore(cmd, (store) => mintNodeToken(store, { ttlSeconds, node: opts.node }));
+      if (minted.persistence === 'memory') {
+        process.stderr.write(`warning: Redis has no aclfile or config file: user ${minted.user} lives in memory only and is lost when Redis restarts\n`);
       }
-      const { createJoinToken } = await import('../../core/identity/store/tokens.js');
-      const created = await withStore(cmd, (store) => createJoinToken(store, { ttlSeconds, ...(opts.node ? { node: opts.node } : {}) }));
-      process.stdout.write(`${created.token}\n`);
+      process.stdout.write(`${minted.token}\n`);
     });
 
   node
@@ -32,17 +42,85 @@ export function registerNode(program: Command): void {
     .description("generate this node's key here, and trade a join token and a CSR for its node certificate")
     .requiredOption('--token <token>', 'from `ambit node token create` (or env AMBIT_JOIN_TOKEN)', process.env.AMBIT_JOIN_TOKEN)
     .option('--node <name>', 'node name', hostname())
-    .option('--dir <dir>', 'state directory for node-key.pem (0600), node-cert.pem, bundle.pem', DEFAULT_NODE_DIR)
+    .option('--dir <dir>', 'state directory for node-key.pem (0600), node-cert.pem, bundle.pem and the store credentials', DEFAULT_NODE_DIR)
     .option('--timeout <duration>', 'how long to wait for a signer', '10s')
     .option('--force', 'join again with a new key even if this node already joined', false)
     .action(async (opts: { token: string; node: string; dir: string; timeout: string; force: boolean }, cmd: Command) => {
       const timeoutMs = parseDurationSeconds(opts.timeout, '--timeout') * 1000;
       const { joinNode } = await import('../../core/identity/client/join.js');
-      const identity = await withStore(cmd, (store) =>
-        joinNode({ store, token: opts.token, nodeName: opts.node, dir: opts.dir, force: opts.force, timeoutMs }),
-      );
+      const { tokenCredentials } = await import('../../core/access/node-token.js');
+      const { NODE_CREDENTIALS_FILE, writeCredentials } = await import('../../core/access/credentials.js');
+      const { DEFAULT_KEY_PREFIX } = await import('../../core/store/keys.js');
+      const options = storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis);
+      // A token minted for a store with roles carries this node's own credentials: use them, and keep them.
+      const credentials = tokenCredentials(opts.token, options.keyPrefix ?? DEFAULT_KEY_PREFIX, opts.node);
+      const identity = await withStoreOptions(credentials ? { ...options, ...credentials } : options, async (store) => {
+        const joined = await joinNode({ store, token: opts.token, nodeName: opts.node, dir: opts.dir, force: opts.force, timeoutMs });
+        if (credentials) await writeCredentials(join(opts.dir, NODE_CREDENTIALS_FILE), credentials);
+        return joined;
+      });
       process.stdout.write(
         `joined as ${identity.spiffeId.uri} (serial ${identity.serial}, expires ${identity.notAfter.toISOString()}); key and certificate in ${opts.dir}\n`,
       );
     });
+
+  node
+    .command('list')
+    .description('show the nodes that joined, whether their daemon is alive, and their store user')
+    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .action(async (opts: { output: string }, cmd: Command) => {
+      const format = outputFormat(opts.output);
+      const rows = await withStore(cmd, listNodes);
+      if (format === 'json') return void process.stdout.write(renderJson(rows));
+      if (format === 'yaml') return void process.stdout.write(await renderYaml(rows));
+      if (rows.length === 0) return void process.stdout.write('No nodes have joined.\n');
+      process.stdout.write(
+        renderTable(
+          ['NAME', 'JOINED', 'ADDRESS', 'LAST SEEN', 'STORE USER'],
+          rows.map((n) => [n.name, n.joinedAt ? age(n.joinedAt) : '-', n.address ?? '-', n.lastSeen ? age(n.lastSeen) : 'not running', n.storeUser ?? '-']),
+        ),
+      );
+    });
+
+  node
+    .command('remove')
+    .description("take a node out of the mesh: delete its store user, its join record and everything enrolled on it; its certificates are no longer renewed")
+    .argument('<name>', 'node name')
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      const { removeNode } = await import('../../core/access/node-removal.js');
+      const removed = await withStore(cmd, (store) => removeNode(store, name));
+      if (!removed.joined && !removed.user && removed.endpoints === 0) {
+        process.stdout.write(`node ${name} was not in the mesh: nothing to remove\n`);
+        return;
+      }
+      const parts = [
+        removed.user ? `store user ${removed.user} deleted` : undefined,
+        removed.joined ? 'join record deleted' : undefined,
+        `${removed.endpoints} endpoint${removed.endpoints === 1 ? '' : 's'} unenrolled`,
+        removed.serials.length
+          ? `${removed.serials.length} certificate${removed.serials.length === 1 ? '' : 's'} no longer renewed (valid until ${removed.lastExpiry})`
+          : undefined,
+      ].filter(Boolean);
+      process.stdout.write(`removed node ${name}: ${parts.join(', ')}; to join it again, create a new token\n`);
+    });
+}
+
+interface NodeRow {
+  name: string;
+  joinedAt?: string;
+  address?: string;
+  lastSeen?: number;
+  storeUser?: string;
+}
+
+async function listNodes(store: Store): Promise<NodeRow[]> {
+  const { listJoined } = await import('../../core/identity/store/joined.js');
+  const { nodeUsers } = await import('../../core/access/admin.js');
+  const [joined, live, users] = await Promise.all([listJoined(store), store.listNodes(), nodeUsers(store)]);
+  const rows = new Map<string, NodeRow>();
+  const row = (name: string) => rows.get(name) ?? rows.set(name, { name }).get(name)!;
+  for (const j of joined) row(j.node).joinedAt = j.joinedAt;
+  for (const n of live) Object.assign(row(n.name), { address: n.address, lastSeen: n.lastSeen });
+  for (const [name, user] of users) row(name).storeUser = user;
+  return [...rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -2,14 +2,18 @@
  * Store connection settings carried in the environment (AMBIT_REDIS_*): how the
  * CLI is pointed at a store, and how ambitd hands its own settings to the
  * waypoints it spawns without putting a password on a command line (where any
- * user could read it in `ps`).
+ * user could read it in `ps`). AMBIT_REDIS_CREDENTIALS names a role's credentials
+ * file ({"username", "password"}, from `ambit store init` or `ambit node join`).
  */
 import { readFileSync } from 'node:fs';
+import { readCredentialsSync } from '../access/credentials.js';
 import { UsageError } from '../errors.js';
 import type { StoreOptions } from './types.js';
 
 export function storeOptionsFromEnv(url: string, env: NodeJS.ProcessEnv = process.env): StoreOptions {
   const options: StoreOptions = { url, connectTimeoutMs: Number(env.AMBIT_REDIS_TIMEOUT_MS ?? 3000) };
+  if (env.AMBIT_REDIS_CREDENTIALS) Object.assign(options, readCredentialsSync(env.AMBIT_REDIS_CREDENTIALS));
+  if (env.AMBIT_REDIS_USERNAME) options.username = env.AMBIT_REDIS_USERNAME;
   if (env.AMBIT_REDIS_PASSWORD) options.password = env.AMBIT_REDIS_PASSWORD;
   if (env.AMBIT_REDIS_KEY_PREFIX) options.keyPrefix = env.AMBIT_REDIS_KEY_PREFIX;
   if (env.AMBIT_REDIS_TLS_CA) options.tls = { ca: readFileSync(env.AMBIT_REDIS_TLS_CA) };
@@ -32,6 +36,7 @@ export function storeOptionsFromEnv(url: string, env: NodeJS.ProcessEnv = proces
 export function storeEnv(options: StoreOptions, caFile?: string): Record<string, string> {
   const env: Record<string, string> = {};
   if (options.url) env.AMBIT_REDIS_URL = options.url;
+  if (options.username) env.AMBIT_REDIS_USERNAME = options.username;
   if (options.password) env.AMBIT_REDIS_PASSWORD = options.password;
   if (options.keyPrefix) env.AMBIT_REDIS_KEY_PREFIX = options.keyPrefix;
   if (caFile) env.AMBIT_REDIS_TLS_CA = caFile;

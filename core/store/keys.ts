@@ -35,6 +35,11 @@ export interface Keys {
   /** String with TTL per node: what its daemon reports about itself (live tunnels), for `ambit tunnels`. */
   nodeStatus(name: string): string;
   nodeStatusPattern: string;
+  /** Hash per node, written by that node's daemon: endpoint key -> "ready" for the waypoints it serves. */
+  waypointReady(node: string): string;
+  waypointReadyPattern: string;
+  /** Pub/sub channel a node publishes `{"node": name}` on after changing its own waypointReady key. */
+  nodeChannel: string;
   /** Stream of changes; entry id `<revision>-<n>`, so a reader can ask "from revision r". */
   changes: string;
   /** Pub/sub channel carrying `{"revision":n}` after each write. */
@@ -57,6 +62,9 @@ export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
     nodePattern: `${prefix}node:*`,
     nodeStatus: (name) => `${prefix}node-status:${name}`,
     nodeStatusPattern: `${prefix}node-status:*`,
+    waypointReady: (name) => `${prefix}waypoint-ready:${name}`,
+    waypointReadyPattern: `${prefix}waypoint-ready:*`,
+    nodeChannel: `${prefix}node-events`,
     changes: `${prefix}changes`,
     channel: `${prefix}events`,
   };

@@ -24,7 +24,7 @@ async function rawRequest(store: Store, req: SignRequest): Promise<SignResponse>
   await store.redis.rpush(keys.requests, JSON.stringify(req));
   const conn = store.redis.duplicate();
   try {
-    const popped = await conn.blpop(keys.response(req.id), 5);
+    const popped = await conn.blpop(keys.response(req.node, req.id), 5);
     if (!popped) throw new Error('no response');
     return JSON.parse(popped[1]) as SignResponse;
   } finally {
@@ -34,7 +34,7 @@ async function rawRequest(store: Store, req: SignRequest): Promise<SignResponse>
 
 async function workloadRequest(node: NodeIdentity, spiffeId: string, id = `req${Date.now()}${Math.random().toString(36).slice(2, 8)}`): Promise<SignRequest> {
   const csr = await createCsr(spiffeId, await generateKeyPair());
-  return { v: 1, id, kind: 'workload', csr, auth: nodeAuth(node, { kind: 'workload', id, csr }), deadline: Date.now() + 10_000 };
+  return { v: 1, id, node: node.spiffeId.node, kind: 'workload', csr, auth: nodeAuth(node, { kind: 'workload', id, csr }), deadline: Date.now() + 10_000 };
 }
 
 test('a node gets identities enrolled on it, and is refused those enrolled only on another node', async (t) => {
@@ -43,8 +43,9 @@ test('a node gets identities enrolled on it, and is refused those enrolled only 
   const b = await m.join('b');
   await m.enroll('a', 'productpage');
   await m.enroll('b', 'reviews');
-  const client = new SignerClient(m.store, 5000);
-  t.teardown(() => client.close());
+  const client = new SignerClient(m.store, 'a', 5000);
+  const clientB = new SignerClient(m.store, 'b', 5000);
+  t.teardown(() => (client.close(), clientB.close()));
 
   const mine = await requestWorkloadCert(client, a, wl('productpage'));
   t.is(certInfo(mine.chainPem).spiffeId, wl('productpage'));
@@ -56,7 +57,7 @@ test('a node gets identities enrolled on it, and is refused those enrolled only 
   // Same service account in another namespace is another identity.
   t.is(code(await t.throwsAsync(requestWorkloadCert(client, a, wl('productpage', 'prod')))), 'EIDENTITY_NOT_ENROLLED');
 
-  const theirs = await requestWorkloadCert(client, b, wl('reviews'));
+  const theirs = await requestWorkloadCert(clientB, b, wl('reviews'));
   t.is(certInfo(theirs.chainPem).spiffeId, wl('reviews'));
   t.deepEqual(
     (await listIssued(m.store)).map((r) => `${r.node} ${r.kind} ${r.spiffeId}`),
@@ -72,7 +73,7 @@ test('a node gets identities enrolled on it, and is refused those enrolled only 
 test('a node renews its own node cert with its current one, and cannot ask for another node ID', async (t) => {
   const m = await mesh(t, redis.url);
   const a = await m.join('a');
-  const client = new SignerClient(m.store, 5000);
+  const client = new SignerClient(m.store, 'a', 5000);
   t.teardown(() => client.close());
   const renewed = await requestNodeRenewal(client, a);
   t.is(renewed.spiffeId.uri, a.spiffeId.uri);
@@ -81,12 +82,13 @@ test('a node renews its own node cert with its current one, and cannot ask for a
   // A node-renew CSR for node b, signed by a: refused.
   const csr = await createCsr(nodeId('cluster.local', 'b'), await generateKeyPair());
   const id = 'renew-as-b-0001';
-  const res = await rawRequest(m.store, { v: 1, id, kind: 'node-renew', csr, auth: nodeAuth(a, { kind: 'node-renew', id, csr }), deadline: Date.now() + 5000 });
+  const res = await rawRequest(m.store, { v: 1, id, node: 'a', kind: 'node-renew', csr, auth: nodeAuth(a, { kind: 'node-renew', id, csr }), deadline: Date.now() + 5000 });
   t.like(res, { ok: false, code: 'EIDENTITY_CSR_IDENTITY_MISMATCH' });
   // A workload CSR cannot be used to join.
   const join2 = await rawRequest(m.store, {
     v: 1,
     id: 'join-as-workload',
+    node: 'x',
     kind: 'join',
     csr: await createCsr(wl('x'), await generateKeyPair()),
     token: 'whatever',
@@ -124,6 +126,7 @@ test('forged requests are refused: foreign CA, bad signature, replayed nonce, st
   const stale: SignRequest = {
     v: 1,
     id,
+    node: 'a',
     kind: 'workload',
     csr,
     auth: nodeAuth(a, { kind: 'workload', id, csr }, Date.now() - 10 * 60_000),
@@ -137,14 +140,14 @@ test('forged requests are refused: foreign CA, bad signature, replayed nonce, st
   t.like(await rawRequest(m.store, swapped), { ok: false, code: 'EIDENTITY_BAD_SIGNATURE' });
 
   // A workload certificate (valid, from this CA) is not a node identity.
-  const client = new SignerClient(m.store, 5000);
+  const client = new SignerClient(m.store, 'a', 5000);
   t.teardown(() => client.close());
   const wlCert = await requestWorkloadCert(client, a, wl('productpage'));
   const asNode = { ...a, chainPem: wlCert.chainPem, keyPem: wlCert.keyPem };
   t.like(await rawRequest(m.store, await workloadRequest(asNode, wl('productpage'))), { ok: false, code: 'EIDENTITY_NOT_NODE' });
 
   // Garbage on the queue is answered, not fatal to the signer.
-  t.like(await rawRequest(m.store, { v: 1, id: 'garbage-req-0001', kind: 'workload', csr: 'nope', deadline: Date.now() + 5000 }), {
+  t.like(await rawRequest(m.store, { v: 1, id: 'garbage-req-0001', node: 'a', kind: 'workload', csr: 'nope', deadline: Date.now() + 5000 }), {
     ok: false,
     code: 'EIDENTITY_BAD_REQUEST',
   });
@@ -162,7 +165,7 @@ test('the join key stays on the node: only CSRs and certificates pass through th
   await new Promise((r) => setTimeout(r, 100));
   const a = await m.join('a');
   await m.enroll('a', 'productpage');
-  const client = new SignerClient(m.store, 5000);
+  const client = new SignerClient(m.store, 'a', 5000);
   t.teardown(() => client.close());
   const cert = await requestWorkloadCert(client, a, wl('productpage'));
   await new Promise((r) => setTimeout(r, 100));

@@ -101,7 +101,7 @@ test('ca init → node token create → node join (with ca serve running) → ce
       'node',
       'join',
       '--token',
-      (await ambit(['node', 'token', 'create'], { env })).stdout.trim(),
+      (await ambit(['node', 'token', 'create', '--node', 'b'], { env })).stdout.trim(),
       '--node',
       'b',
       '--dir',
@@ -153,7 +153,7 @@ test('plug-in CA: ca init --root-cert/--root-key makes an intermediate under an 
     await signer.stop();
     await store.close();
   });
-  const { token } = await createJoinToken(store, { ttlSeconds: 60 });
+  const { token } = await createJoinToken(store, { ttlSeconds: 60, node: 'edge-1' });
   const node = await joinNode({ store, token, nodeName: 'edge-1', dir: join(tmp, 'node-edge') });
   t.is(node.spiffeId.uri, 'spiffe://corp.example/ambit/node/edge-1');
   const verified = await opensslVerify(tmp, await readFile(rootCert, 'utf8'), node.chainPem);

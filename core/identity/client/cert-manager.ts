@@ -96,7 +96,7 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
     this.#opts = opts;
     this.#node = opts.node;
     this.#bundle = opts.node.bundle;
-    this.#client = new SignerClient(opts.store, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    this.#client = new SignerClient(opts.store, opts.node.spiffeId.node, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     this.#nodeSlot = { id: opts.node.spiffeId.uri, kind: 'node', attempt: 0, renewals: 0 };
   }
 

@@ -36,7 +36,7 @@ export async function joinNode(options: JoinOptions): Promise<NodeIdentity> {
   }
   // The trust domain comes from the mesh; asking for anything else would be refused anyway.
   const { bundle } = await requireBundle(options.store);
-  const client = new SignerClient(options.store, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  const client = new SignerClient(options.store, options.nodeName, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
   try {
     const identity = await requestJoin(client, bundle.trustDomain, options.nodeName, options.token);
     // Written only now: a refused join leaves nothing behind, so it can simply be retried.

@@ -12,7 +12,7 @@ import type { IssuedPayload, SignRequest } from '../signer/protocol.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
-export type RequestBody = Omit<SignRequest, 'v' | 'id' | 'deadline'>;
+export type RequestBody = Omit<SignRequest, 'v' | 'id' | 'node' | 'deadline'>;
 
 export function newRequestId(): string {
   return randomBytes(12).toString('base64url');
@@ -22,10 +22,13 @@ export class SignerClient {
   #blocking: Redis | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #store: Store;
+  readonly #node: string;
   readonly #timeoutMs: number;
 
-  constructor(store: Store, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
+  /** `node`: the name this host joins or joined as (its answers come back under it). */
+  constructor(store: Store, node: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
     this.#store = store;
+    this.#node = node;
     this.#timeoutMs = timeoutMs;
   }
 
@@ -40,11 +43,11 @@ export class SignerClient {
     const keys = identityKeys(this.#store);
     const id = newRequestId();
     const body = await build(id);
-    const request: SignRequest = { v: 1, id, deadline: Date.now() + this.#timeoutMs, ...body };
+    const request: SignRequest = { v: 1, id, node: this.#node, deadline: Date.now() + this.#timeoutMs, ...body };
     const raw = JSON.stringify(request);
     this.#blocking ??= this.#connect();
     await this.#store.redis.rpush(keys.requests, raw);
-    const popped = await this.#blocking.blpop(keys.response(id), this.#timeoutMs / 1000);
+    const popped = await this.#blocking.blpop(keys.response(this.#node, id), this.#timeoutMs / 1000);
     if (!popped) {
       // Take it back, so a signer that starts later does not act on it (and spend a join token).
       await this.#store.redis.lrem(keys.requests, 1, raw).catch(() => undefined);

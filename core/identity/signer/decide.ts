@@ -10,6 +10,7 @@ import { verifyCsr } from '../csr.js';
 import { IdentityError } from '../errors.js';
 import { issueCertificate, type IssuedCertificate } from '../sign.js';
 import { nodeId } from '../spiffe.js';
+import { checkJoined, checkNotJoined, recordJoined } from '../store/joined.js';
 import { consumeJoinToken } from '../store/tokens.js';
 import { authenticateNode, checkEnrolled } from './authenticate.js';
 import type { SignRequest } from './protocol.js';
@@ -40,10 +41,19 @@ export async function decide(ctx: DecideContext, req: SignRequest): Promise<Deci
         { spiffeId: csr.spiffeId.uri },
       );
     }
+    checkClaimedNode(req, csr.spiffeId.node);
+    // Checked before the token is spent too: a second join for a joined name is refused
+    // whatever token it brings, so a stolen or re-minted token cannot clone a node.
+    await checkNotJoined(ctx.store, csr.spiffeId.node);
     await consumeJoinToken(ctx.store, req.token ?? '', csr.spiffeId.node);
-    return { node: csr.spiffeId.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds }) };
+    const issued = await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds });
+    await recordJoined(ctx.store, csr.spiffeId.node, issued.serial);
+    return { node: csr.spiffeId.node, issued };
   }
   const node = await authenticateNode(ctx.store, req, ctx.bundle);
+  checkClaimedNode(req, node.node);
+  // A removed node's certificates still verify until they expire; renewing them must not.
+  await checkJoined(ctx.store, node.node);
   if (req.kind === 'node-renew') {
     const csr = await verifyCsr(req.csr, { trustDomain, expected: nodeId(trustDomain, node.node) });
     return { node: node.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds }) };
@@ -59,4 +69,13 @@ export async function decide(ctx: DecideContext, req: SignRequest): Promise<Deci
   }
   await checkEnrolled(ctx.store, node.node, id.namespace, id.serviceAccount, id.uri);
   return { node: node.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.workloadTtlSeconds }) };
+}
+
+/** The answer goes under the claimed name, so a request naming one node and proving another is refused. */
+function checkClaimedNode(req: SignRequest, proven: string): void {
+  if (req.node === proven) return;
+  throw new IdentityError('EIDENTITY_BAD_REQUEST', `request refused: it claims to come from node ${req.node} but is for node ${proven}`, {
+    node: proven,
+    claimed: req.node,
+  });
 }

@@ -29,6 +29,12 @@ export interface NodeAuth {
 export interface SignRequest {
   v: 1;
   id: string;
+  /**
+   * The node asking, as it claims: the signer answers under this name (only that
+   * node's store user may pop it) and refuses the request unless the CSR (join) or
+   * the authenticated chain names the same node.
+   */
+  node: string;
   kind: RequestKind;
   csr: string;
   /** join only. */
@@ -52,6 +58,8 @@ export interface IssuedPayload {
 
 export type SignResponse = ({ ok: true } & IssuedPayload) | { ok: false; code: string; message: string };
 
+const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const NODE_NAME = /^[A-Za-z0-9._-]{1,63}$/;
 const KINDS: ReadonlySet<string> = new Set(['join', 'node-renew', 'workload']);
 // A CSR is ~500 bytes and a chain a few KB; anything far larger is not ours.
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -83,8 +91,16 @@ export function parseRequest(raw: string): SignRequest {
   if (data === null || typeof data !== 'object' || data.v !== 1) throw bad('unknown version');
   const kind = str(data.kind, 'kind');
   if (!KINDS.has(kind)) throw bad(`unknown kind ${JSON.stringify(kind)}`);
-  const req: SignRequest = { v: 1, id: str(data.id, 'id'), kind: kind as RequestKind, csr: str(data.csr, 'csr'), deadline: Number(data.deadline) };
-  if (!/^[A-Za-z0-9_-]{8,64}$/.test(req.id)) throw bad('id must be 8-64 characters of [A-Za-z0-9_-]');
+  const req: SignRequest = {
+    v: 1,
+    id: str(data.id, 'id'),
+    node: str(data.node, 'node'),
+    kind: kind as RequestKind,
+    csr: str(data.csr, 'csr'),
+    deadline: Number(data.deadline),
+  };
+  if (!REQUEST_ID.test(req.id)) throw bad('id must be 8-64 characters of [A-Za-z0-9_-]');
+  if (!NODE_NAME.test(req.node)) throw bad('node must be 1-63 characters of [A-Za-z0-9._-]');
   if (kind === 'join') req.token = str(data.token, 'token');
   else {
     const a = (data.auth ?? {}) as Record<string, unknown>;
@@ -97,4 +113,14 @@ export function parseRequest(raw: string): SignRequest {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(req.auth.nonce)) throw bad('auth.nonce must be 16-64 characters of [A-Za-z0-9_-]');
   }
   return req;
+}
+
+/** Where to answer a request too malformed to parse: its node and id, when those at least are sound. */
+export function answerAddressOf(raw: string): { node: string; id: string } | undefined {
+  try {
+    const { node, id } = JSON.parse(raw) as { node?: unknown; id?: unknown };
+    return typeof id === 'string' && REQUEST_ID.test(id) && typeof node === 'string' && NODE_NAME.test(node) ? { node, id } : undefined;
+  } catch {
+    return undefined;
+  }
 }

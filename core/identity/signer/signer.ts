@@ -20,7 +20,7 @@ import { watchBundle, type BundleWatch } from '../store/bundle-watch.js';
 import { recordIssued } from '../store/issued.js';
 import { identityKeys } from '../store/keys.js';
 import { decide, type Decision } from './decide.js';
-import { parseRequest, type SignRequest, type SignResponse } from './protocol.js';
+import { answerAddressOf, parseRequest, type SignRequest, type SignResponse } from './protocol.js';
 
 const log = logger('identity-signer');
 
@@ -141,10 +141,10 @@ class Signer implements RunningSigner {
     try {
       req = parseRequest(raw);
     } catch (err) {
-      const id = requestIdOf(raw);
+      const to = answerAddressOf(raw);
       this.stats.refused++;
-      log.warn({ err: (err as Error).message, id }, 'malformed signing request');
-      if (id) await this.#answer(id, refusal(err));
+      log.warn({ err: (err as Error).message, id: to?.id, node: to?.node }, 'malformed signing request');
+      if (to) await this.#answer(to, refusal(err));
       return;
     }
     if (req.deadline < Date.now()) {
@@ -164,7 +164,7 @@ class Signer implements RunningSigner {
       const out = refusal(err);
       const level = err instanceof AmbitError ? 'warn' : 'error';
       log[level]({ id: req.id, kind: req.kind, code: out.ok ? undefined : out.code, err: out.ok ? undefined : out.message }, 'refused a certificate');
-      await this.#answer(req.id, out);
+      await this.#answer(req, out);
       return;
     }
     const { issued, node } = decision;
@@ -183,7 +183,7 @@ class Signer implements RunningSigner {
       issuedAt: new Date().toISOString(),
     }).catch((err: Error) => log.warn({ err: err.message }, 'recording an issued certificate failed'));
     // Answered after recording, so `ambit certs` never lags behind what a node holds.
-    await this.#answer(req.id, {
+    await this.#answer(req, {
       ok: true,
       certPem: issued.certPem,
       chainPem: issued.chainPem,
@@ -217,8 +217,8 @@ class Signer implements RunningSigner {
     return this.#opts.workloadCertTtlSeconds ?? DEFAULT_WORKLOAD_CERT_TTL_SECONDS;
   }
 
-  async #answer(id: string, response: SignResponse): Promise<void> {
-    const key = identityKeys(this.#opts.store).response(id);
+  async #answer({ node, id }: { node: string; id: string }, response: SignResponse): Promise<void> {
+    const key = identityKeys(this.#opts.store).response(node, id);
     try {
       await this.#opts.store.redis.multi().lpush(key, JSON.stringify(response)).pexpire(key, RESPONSE_TTL_MS).exec();
     } catch (err) {
@@ -242,15 +242,6 @@ class Signer implements RunningSigner {
 function refusal(err: unknown): SignResponse {
   if (isAmbitError(err)) return { ok: false, code: err.code, message: err.message };
   return { ok: false, code: 'EIDENTITY_SIGNER_FAILED', message: `the signer failed: ${(err as Error)?.message ?? String(err)}` };
-}
-
-function requestIdOf(raw: string): string | undefined {
-  try {
-    const id = (JSON.parse(raw) as { id?: unknown }).id;
-    return typeof id === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Loads the CA, checks it against the published bundle, and starts serving. */

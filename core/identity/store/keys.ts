@@ -16,10 +16,17 @@ export interface IdentityKeys {
   token(sha256Hex: string): string;
   /** List the signers BLPOP: one JSON request per entry. */
   requests: string;
-  /** List the requester BLPOPs for its answer (short TTL). */
-  response(requestId: string): string;
+  /** List the requester BLPOPs for its answer (short TTL); under the node's name, so only that node's user may pop it. */
+  response(node: string, requestId: string): string;
+  /** Every answer key of one node (or of all, for the signer): an ACL key pattern. */
+  responsePattern(node?: string): string;
   /** Seen request nonces, kept while a signed request could still be fresh. */
   nonce(nonce: string): string;
+  noncePattern: string;
+  tokenPattern: string;
+  /** String per node that has joined (the signer's record), so a node name is joined once until `ambit node remove`. */
+  joined(node: string): string;
+  joinedPattern: string;
   /** Metadata of the latest certificate of one identity on one node, TTL = its expiry. */
   issued(node: string, spiffeId: string): string;
   /** SCAN pattern for every issued record (optionally of one node). */
@@ -32,8 +39,13 @@ export function identityKeysFor(prefix: string = DEFAULT_KEY_PREFIX): IdentityKe
     bundleChannel: `${prefix}ca:bundle-events`,
     token: (sha) => `${prefix}join-token:${sha}`,
     requests: `${prefix}ca:requests`,
-    response: (id) => `${prefix}ca:response:${id}`,
+    response: (node, id) => `${prefix}ca:response:${node}:${id}`,
+    responsePattern: (node) => `${prefix}ca:response:${node === undefined ? '' : `${node}:`}*`,
     nonce: (nonce) => `${prefix}ca:nonce:${nonce}`,
+    noncePattern: `${prefix}ca:nonce:*`,
+    tokenPattern: `${prefix}join-token:*`,
+    joined: (node) => `${prefix}ca:joined:${node}`,
+    joinedPattern: `${prefix}ca:joined:*`,
     issued: (node, id) => `${prefix}cert:${node}|${id}`,
     // Node names are SPIFFE path segments ([a-zA-Z0-9._-]), so neither "*" nor "|" occurs in them.
     issuedPattern: (node) => `${prefix}cert:${node ?? '*'}|*`,

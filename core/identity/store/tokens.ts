@@ -1,7 +1,7 @@
 /**
  * One-time join tokens. The store keeps only the token's SHA-256, so reading
  * Redis does not let anyone join; the token itself is printed once, to the
- * operator. A token can be bound to a node name.
+ * operator. A token is bound to one node name: it makes that node and no other.
  *
  * Redis expiry alone would make an expired token indistinguishable from one
  * that never existed, and the operator deserves to hear which it is. So the
@@ -20,28 +20,29 @@ const TOMBSTONE_SECONDS = 7 * 24 * 3600;
 export interface CreatedToken {
   token: string;
   expiresAt: Date;
-  node?: string;
+  node: string;
 }
 
 export function tokenDigest(token: string): string {
   return createHash('sha256').update(token.trim()).digest('hex');
 }
 
-export async function createJoinToken(store: Store, options: { ttlSeconds: number; node?: string; now?: Date }): Promise<CreatedToken> {
+export async function createJoinToken(store: Store, options: { ttlSeconds: number; node: string; now?: Date; tokenPrefix?: string }): Promise<CreatedToken> {
+  if (!options.node) throw new IdentityError('EIDENTITY_TOKEN_NO_NODE', 'a join token is bound to one node: pass the node name it is for (--node)');
   if (!Number.isFinite(options.ttlSeconds) || options.ttlSeconds <= 0) {
     throw new IdentityError('EIDENTITY_BAD_TTL', `join token TTL must be positive, got ${options.ttlSeconds}s`);
   }
-  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const token = (options.tokenPrefix ?? TOKEN_PREFIX) + randomBytes(32).toString('base64url');
   const now = options.now ?? new Date();
   const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
   const key = identityKeys(store).token(tokenDigest(token));
-  const fields = { expiresAt: String(expiresAt.getTime()), createdAt: String(now.getTime()), node: options.node ?? '' };
+  const fields = { expiresAt: String(expiresAt.getTime()), createdAt: String(now.getTime()), node: options.node };
   await store.redis
     .multi()
     .hset(key, fields)
     .expire(key, Math.ceil(options.ttlSeconds) + TOMBSTONE_SECONDS)
     .exec();
-  return { token, expiresAt, ...(options.node ? { node: options.node } : {}) };
+  return { token, expiresAt, node: options.node };
 }
 
 /**

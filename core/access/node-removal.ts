@@ -1,0 +1,46 @@
+/**
+ * `ambit node remove`: the operator's way to take a node's identity away. After
+ * it the node's store user is gone (Redis closes its connections), its join
+ * record is gone (so the signer refuses its renewals and workload requests, and
+ * the name can join again only with a new token), and nothing stays enrolled on
+ * it. Certificates it already holds stay valid until they expire, at most one
+ * certificate lifetime; the removal reports when that is.
+ */
+import { forgetJoined } from '../identity/store/joined.js';
+import { listIssued } from '../identity/store/issued.js';
+import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
+import type { Store } from '../store/index.js';
+import { deleteRoleUser, persistAcl, rolesInUse } from './admin.js';
+import { checkNodeName, roleUser } from './roles.js';
+
+export interface NodeRemoval {
+  /** The Redis user deleted, when the store runs with roles. */
+  user?: string;
+  joined: boolean;
+  endpoints: number;
+  /** Serials of the certificates it still holds, which will not be renewed. */
+  serials: string[];
+  /** When the last of them expires. */
+  lastExpiry?: string;
+}
+
+export async function removeNode(store: Store, name: string): Promise<NodeRemoval> {
+  checkNodeName(name);
+  const out: NodeRemoval = { joined: false, endpoints: 0, serials: [] };
+  // The store user first: from here on the node can no longer write anything, even while we clean up.
+  if (await rolesInUse(store.redis)) {
+    const prefix = store.options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    if (await deleteRoleUser(store.redis, prefix, { kind: 'node', name })) out.user = roleUser(prefix, { kind: 'node', name });
+    await persistAcl(store.redis);
+  }
+  out.joined = await forgetJoined(store, name);
+  const services = new Map<string, { namespace: string; service: string }>();
+  for (const ep of await store.listEndpoints({ node: name })) services.set(`${ep.namespace}/${ep.service}`, ep);
+  for (const { namespace, service } of services.values()) out.endpoints += (await store.unenroll(namespace, service, { node: name })).removed;
+  const issued = await listIssued(store, { node: name });
+  out.serials = issued.map((r) => r.serial);
+  const last = issued.map((r) => r.notAfter).sort().at(-1);
+  if (last) out.lastExpiry = last;
+  await store.redis.del(store.keys.node(name), store.keys.nodeStatus(name), store.keys.waypointReady(name));
+  return out;
+}

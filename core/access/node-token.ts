@@ -1,0 +1,34 @@
+/**
+ * A join token that also opens the store to its node. When the store runs with
+ * roles, the operator minting a token for node N creates N's Redis user, whose
+ * password only the token's holder can derive; the node then connects as N, and
+ * as nobody else, from its very first command. The token says so in its prefix,
+ * so a node knows which credentials to use without asking the store.
+ */
+import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
+import type { Store } from '../store/index.js';
+import { createJoinToken, type CreatedToken } from '../identity/store/tokens.js';
+import { persistAcl, rolesInUse, setRoleUser, type AclPersistence } from './admin.js';
+import { nodePassword, type StoreCredentials } from './credentials.js';
+import { roleUser } from './roles.js';
+
+const ROLE_TOKEN_PREFIX = 'ambit-join-acl-';
+
+export interface MintedToken extends CreatedToken {
+  /** The node's Redis user, when the store runs with roles. */
+  user?: string;
+  persistence?: AclPersistence;
+}
+
+export async function mintNodeToken(store: Store, options: { ttlSeconds: number; node: string }): Promise<MintedToken> {
+  if (!(await rolesInUse(store.redis))) return createJoinToken(store, options);
+  const created = await createJoinToken(store, { ...options, tokenPrefix: ROLE_TOKEN_PREFIX });
+  const user = await setRoleUser(store.redis, store.options.keyPrefix ?? DEFAULT_KEY_PREFIX, { kind: 'node', name: options.node }, nodePassword(created.token));
+  return { ...created, user, persistence: await persistAcl(store.redis) };
+}
+
+/** The store credentials a token carries for `node`, or undefined for a store without roles. */
+export function tokenCredentials(token: string, prefix: string, node: string): StoreCredentials | undefined {
+  if (!token.trim().startsWith(ROLE_TOKEN_PREFIX)) return undefined;
+  return { username: roleUser(prefix, { kind: 'node', name: node }), password: nodePassword(token) };
+}
