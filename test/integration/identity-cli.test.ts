@@ -77,7 +77,7 @@ test('ca init → node token create → node join (with ca serve running) → ce
 
   const reused = await ambit(['node', 'join', '--token', token.stdout.trim(), '--node', 'a', '--dir', join(tmp, 'node-a2')], { env });
   t.is(reused.code, 1);
-  t.regex(reused.stderr, /^error: join token refused: already used by node a at /);
+  t.regex(reused.stderr, /^error: join refused: node a already joined at .*run `ambit node remove a` and create a new token$/m);
   t.is(reused.stderr.trim().split('\n').length, 1);
 
   const table = await ambit(['certs'], { env });
