@@ -8,6 +8,10 @@
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_CREDENTIALS_DIR, readCredentials, SIGNER_CREDENTIALS } from '../core/access/credentials.js';
+import { nodeStoreOptions } from '../core/access/node-credentials.js';
+import type { StoreOptions } from '../core/store/types.js';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, Store } from '../core/store/index.js';
 import { AmbitError } from '../core/errors.js';
@@ -25,6 +29,7 @@ interface Flags {
   token?: string;
   ca?: boolean;
   caDir?: string;
+  caStoreCredentials?: string;
   logLevel?: string;
   afterExit?: boolean;
 }
@@ -38,6 +43,7 @@ const program = new Command('ambitd')
   .option('--token <token>', 'join token, used on first start (ambit node token create)', process.env.AMBIT_JOIN_TOKEN)
   .option('--ca', 'also run the certificate signer on this host (needs the CA files)')
   .option('--ca-dir <dir>', 'CA directory for --ca', '/etc/ambit/ca')
+  .option('--ca-store-credentials <file>', "with --ca: the signer's store credentials (signer.json from ambit store init)", defaultSignerCredentials())
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace')
   .option(
     '--after-exit',
@@ -63,15 +69,22 @@ process.on('SIGHUP', () => (reload ? reload() : (reloadPending = true)));
 try {
   const config = await loadDaemonConfig(configPath, overrides);
   rootLogger().level = config.logLevel;
+  const credentials = await nodeStoreOptions({ store: config.store, identityDir: config.identity.dir, nodeName: config.node.name, token: flags.token });
+  log.info({ source: credentials.source, user: credentials.store.username }, 'store credentials');
+  // The daemon's config (and the waypoints it spawns) carry the node's own credentials from here on.
+  config.store = credentials.store;
   const storeOptions = { ...config.store, retryForever: true };
   const store = new Store(createRedis(storeOptions, 'daemon'), storeOptions);
   await store.redis.connect().catch(() => undefined);
   const stops: (() => Promise<void>)[] = [];
   if (flags.ca) {
     const { startSigner } = await import('../core/identity/signer/index.js');
-    const signer = await startSigner({ store, caDir: flags.caDir ?? '/etc/ambit/ca' });
+    // The signer is another role: with a store that has roles it connects as the signer, never as this node.
+    const signerStore = flags.caStoreCredentials ? await signerStoreFor(config.store, flags.caStoreCredentials) : store;
+    const signer = await startSigner({ store: signerStore, caDir: flags.caDir ?? '/etc/ambit/ca' });
     stops.push(() => signer.stop());
-    log.info({ caDir: flags.caDir }, 'certificate signer running');
+    if (signerStore !== store) stops.push(() => signerStore.close());
+    log.info({ caDir: flags.caDir, user: signerStore.options.username }, 'certificate signer running');
   }
   const identity = await startDaemonIdentity({
     store,
@@ -108,4 +121,16 @@ try {
   log.fatal({ code: (err as AmbitError).code }, message);
   process.stderr.write(`ambitd: ${message}\n`);
   process.exit(1);
+}
+
+async function signerStoreFor(base: StoreOptions, file: string): Promise<Store> {
+  const options: StoreOptions = { ...base, ...(await readCredentials(file)), retryForever: true, connectionName: 'ambit-signer' };
+  const signerStore = new Store(createRedis(options, 'signer'), options);
+  await signerStore.redis.connect().catch(() => undefined);
+  return signerStore;
+}
+
+function defaultSignerCredentials(): string | undefined {
+  const file = join(DEFAULT_CREDENTIALS_DIR, SIGNER_CREDENTIALS);
+  return existsSync(file) ? file : undefined;
 }

@@ -20,7 +20,6 @@ import type { TlsIdentity, TunnelInfo } from '../core/hbone/index.js';
 import { storeEnv } from '../core/store/env-options.js';
 import type { Store } from '../core/store/index.js';
 import type { StoreOptions } from '../core/store/types.js';
-import { withWaypointState } from '../core/store/waypoints.js';
 import type { DaemonMetrics } from './metrics.js';
 import { identityOf, type WaypointView } from '../core/mesh/index.js';
 import type { WaypointStatus } from '../core/status/index.js';
@@ -227,8 +226,8 @@ export class WaypointSupervisor {
 
   async #markReady(inst: Instance): Promise<void> {
     try {
-      const r = await this.#o.store.updateEndpoint(withWaypointState(inst.view.endpoint, 'ready'));
-      if (r.action !== 'missing') this.#o.log.info({ waypoint: inst.key }, 'waypoint ready; traffic for the service now goes through it');
+      await this.#o.store.setWaypointReady(inst.view.endpoint, true);
+      this.#o.log.info({ waypoint: inst.key }, 'waypoint ready; traffic for the service now goes through it');
     } catch (err) {
       // The next snapshot after the store returns still says `starting`; reconcile marks it then.
       this.#o.log.warn({ waypoint: inst.key, err: (err as Error).message }, 'could not mark the waypoint ready; will retry when the store is back');
@@ -269,6 +268,12 @@ export class WaypointSupervisor {
     inst.stopping = true;
     clearTimeout(inst.timer);
     this.#instances.delete(inst.key);
+    // Daemons stop sending to it now, not when it has drained: its node's word is withdrawn first.
+    if (inst.ready) {
+      void this.#o.store
+        .setWaypointReady(inst.view.endpoint, false)
+        .catch((err: Error) => this.#o.log.warn({ waypoint: inst.key, err: err.message }, 'could not withdraw the waypoint readiness'));
+    }
     const child = inst.child;
     const cleanup = () => rmSync(inst.files.dir, { recursive: true, force: true });
     if (!child) return cleanup();

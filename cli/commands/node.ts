@@ -8,12 +8,12 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_NODE_DIR } from '../../core/identity/client/node-dir.js';
 import type { Store } from '../../core/store/index.js';
 import { parseDurationSeconds } from '../duration.js';
 import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
 import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
 
-const DEFAULT_NODE_DIR = '/var/lib/ambit';
 
 export function registerNode(program: Command): void {
   const node = program.command('node').description('node identities: join tokens, joining, listing and removing nodes');

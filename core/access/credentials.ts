@@ -22,6 +22,9 @@ export interface StoreCredentials {
 
 /** Where `ambit store init` writes the operator's and the signer's files by default. */
 export const DEFAULT_CREDENTIALS_DIR = '/etc/ambit/store';
+/** The operator's and the signer's files in that directory. */
+export const OPERATOR_CREDENTIALS = 'operator.json';
+export const SIGNER_CREDENTIALS = 'signer.json';
 /** The node's file, in its identity directory, written by `ambit node join`. */
 export const NODE_CREDENTIALS_FILE = 'store-credentials.json';
 

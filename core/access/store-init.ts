@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import { disableDefaultUser, persistAcl, setRoleUser, type AclPersistence } from './admin.js';
-import { newPassword, writeCredentials } from './credentials.js';
+import { newPassword, OPERATOR_CREDENTIALS, SIGNER_CREDENTIALS, writeCredentials } from './credentials.js';
 import { AccessError } from './errors.js';
 
 export interface StoreInitOptions {
@@ -31,8 +31,6 @@ export interface StoreInitResult {
   persistence: AclPersistence;
 }
 
-export const OPERATOR_CREDENTIALS = 'operator.json';
-export const SIGNER_CREDENTIALS = 'signer.json';
 
 export async function initStore(redis: Redis, options: StoreInitOptions): Promise<StoreInitResult> {
   const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;

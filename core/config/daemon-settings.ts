@@ -11,6 +11,10 @@ import { isIP } from 'node:net';
 import { parseSettings } from './settings-file.js';
 import { array, bool, enumOf, object, port, refine, string, type Schema } from './schema.js';
 import { duration } from './kinds/common.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_NODE_DIR } from '../identity/client/node-dir.js';
+import { NODE_CREDENTIALS_FILE, readCredentials, type StoreCredentials } from '../access/credentials.js';
 import type { StoreOptions } from '../store/types.js';
 import { DEFAULT_MESH_DOMAIN } from './resource.js';
 import { upstreamProblem } from '../net/upstream.js';
@@ -37,7 +41,17 @@ export interface DaemonConfig {
 /** The file's shape: everything optional, defaults filled in by `withDefaults`. */
 interface DaemonFile {
   node?: { name?: string; address?: string };
-  store?: { url?: string; passwordFile?: string; caFile?: string; sentinels?: string[]; sentinelName?: string; keyPrefix?: string };
+  store?: {
+    url?: string;
+    /** A role's credentials file ({"username", "password"}); default: the one `ambit node join` left in identity.dir. */
+    credentialsFile?: string;
+    username?: string;
+    passwordFile?: string;
+    caFile?: string;
+    sentinels?: string[];
+    sentinelName?: string;
+    keyPrefix?: string;
+  };
   mesh?: { trustDomain?: string; domain?: string };
   ports?: Partial<DaemonConfig['ports']>;
   adminAddress?: string;
@@ -61,6 +75,8 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   node: object<Section<'node'>>({ name: dnsName, address: ip() }),
   store: object<Section<'store'>>({
     url: string(),
+    credentialsFile: string(),
+    username: string(),
     passwordFile: string(),
     caFile: string(),
     sentinels: array(hostPort),
@@ -88,6 +104,7 @@ export interface DaemonOverrides {
 export async function loadDaemonConfig(path: string | undefined, overrides: DaemonOverrides = {}): Promise<DaemonConfig> {
   const file = path ? parseSettings(await readFile(path, 'utf8'), path, FILE_SCHEMA) : {};
   const secrets = {
+    credentials: await credentialsOf(file),
     password: file.store?.passwordFile ? (await readFile(file.store.passwordFile, 'utf8')).trim() : undefined,
     ca: file.store?.caFile ? await readFile(file.store.caFile) : undefined,
   };
@@ -98,15 +115,30 @@ export function parseDaemonConfig(text: string, file: string, overrides: DaemonO
   return withDefaults(parseSettings(text, file, FILE_SCHEMA), overrides, {});
 }
 
+/**
+ * The node's store credentials: the file the settings name, else (when the settings give no
+ * user or password either) the one `ambit node join` or a first start with a token left in
+ * the identity directory.
+ */
+async function credentialsOf(file: DaemonFile): Promise<StoreCredentials | undefined> {
+  if (file.store?.credentialsFile) return readCredentials(file.store.credentialsFile);
+  if (file.store?.username || file.store?.passwordFile) return undefined;
+  const left = join(file.identity?.dir ?? DEFAULT_NODE_DIR, NODE_CREDENTIALS_FILE);
+  return existsSync(left) ? readCredentials(left) : undefined;
+}
+
 /** Contents of the files the settings point at (read by the caller, so parsing stays pure). */
 interface Secrets {
+  credentials?: StoreCredentials | undefined;
   password?: string | undefined;
   ca?: Buffer | undefined;
 }
 
 function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): DaemonConfig {
   const store: StoreOptions = { url: o.redisUrl ?? f.store?.url ?? process.env.AMBIT_REDIS_URL ?? 'redis://127.0.0.1:6379' };
+  if (f.store?.username) store.username = f.store.username;
   if (secrets.password) store.password = secrets.password;
+  if (secrets.credentials) Object.assign(store, secrets.credentials);
   if (f.store?.keyPrefix) store.keyPrefix = f.store.keyPrefix;
   if (secrets.ca) store.tls = { ca: secrets.ca };
   if (f.store?.sentinels) {
@@ -123,7 +155,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     metricsAddress: f.metricsAddress ?? '0.0.0.0',
     capture: { enabled: true, dns: true, keepRulesOnExit: false, ...f.capture },
     dns: { upstreams: f.dns?.upstreams ?? [] },
-    identity: { dir: f.identity?.dir ?? '/var/lib/ambit' },
+    identity: { dir: f.identity?.dir ?? DEFAULT_NODE_DIR },
     drainTimeoutMs: f.drainTimeout ?? 30_000,
     logLevel: (o.logLevel as DaemonConfig['logLevel'] | undefined) ?? f.logLevel ?? 'info',
   };

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { parseRefKey, refKey, refOf, type Resource, type ResourceRef } from '../config/resource.js';
 import { AmbitError, isAmbitError, isStoreErrorCode, NotFoundError, StoreError } from '../errors.js';
+import { AccessError } from '../access/errors.js';
 import { logger } from '../logging.js';
 import { DEFAULT_VIP_CIDR } from '../vip/allocator.js';
 import { checkResource, decodeChange, decodeResource, encodeEndpoint, encodeResource, parseEntryId } from './codec.js';
@@ -18,6 +19,7 @@ import { connectRedis, unreachable } from './connection.js';
 import { endpointKey, keysFor, serviceKey, type Keys } from './keys.js';
 import { defineScripts, type Scripts } from './scripts.js';
 import { readMeshSettings, withVipClaim, writeMeshSettings } from './vips.js';
+import { readinessFrom, withReadiness } from './waypoint-readiness.js';
 import { decodeRecord, endpointRecord, nodeRecord, serviceRecord } from './records.js';
 import { nodeStatusSchema, type NodeStatusReport } from '../status/index.js';
 import type {
@@ -276,15 +278,42 @@ export class Store {
 
   /** Endpoints sorted by endpoint key (namespace/service/node/address:port). */
   async listEndpoints(filter: EndpointFilter = {}): Promise<EndpointRecord[]> {
-    const all = await this.#run('listEndpoints', () => this.redis.hgetall(this.keys.endpoints));
+    const [all, ready] = await Promise.all([this.#run('listEndpoints', () => this.redis.hgetall(this.keys.endpoints)), this.readyWaypoints()]);
     return sortedEntries(all)
-      .map(([key, v]) => decodeRecord(endpointRecord(), v, `endpoint ${key}`))
+      .map(([key, v]) => withReadiness(decodeRecord(endpointRecord(), v, `endpoint ${key}`), ready))
       .filter(
         (e) =>
           (!filter.namespace || e.namespace === filter.namespace) &&
           (!filter.service || e.service === filter.service) &&
           (!filter.node || e.node === filter.node),
       );
+  }
+
+  // ---- waypoint readiness: each node's own word (core/store/waypoint-readiness.ts) ----
+
+  /** Endpoint keys of the waypoints their nodes say are ready. */
+  async readyWaypoints(): Promise<Set<string>> {
+    return this.#run('readyWaypoints', async () => {
+      const keys = await this.scanKeys(this.keys.waypointReadyPattern);
+      const byNode = new Map<string, Record<string, string>>();
+      if (keys.length === 0) return readinessFrom(byNode);
+      const replies = (await keys.reduce((p, k) => p.hgetall(k), this.redis.pipeline()).exec()) ?? [];
+      const from = this.keys.waypointReady('').length;
+      keys.forEach((k, i) => {
+        const [err, fields] = replies[i] ?? [];
+        if (!err && fields && typeof fields === 'object') byNode.set(k.slice(from), fields as Record<string, string>);
+      });
+      return readinessFrom(byNode);
+    });
+  }
+
+  /** This node says one of its waypoints is (or is no longer) ready, and tells the watchers. */
+  async setWaypointReady(endpoint: EndpointRecord, ready: boolean): Promise<void> {
+    const key = this.keys.waypointReady(endpoint.node);
+    const field = endpointKey(endpoint);
+    await this.#exec('setWaypointReady', (m) =>
+      (ready ? m.hset(key, field, 'ready') : m.hdel(key, field)).publish(this.keys.nodeChannel, JSON.stringify({ node: endpoint.node })),
+    );
   }
 
   // ---- mesh settings --------------------------------------------------------------
@@ -311,11 +340,15 @@ export class Store {
       m.get(k.revision).hgetall(k.resources).hgetall(k.resourceMeta).hgetall(k.services).hgetall(k.endpoints),
     );
     const meta = metas as Record<string, string>;
+    const ready = await this.readyWaypoints();
     return {
+      readyWaypoints: ready,
       revision: Number(rev ?? 0),
       resources: new Map(sortedEntries(docs as Record<string, string>).map(([key, d]) => [key, decodeResource(d, meta[key], key)])),
       services: new Map(sortedEntries(services as Record<string, string>).map(([key, s]) => [key, decodeRecord(serviceRecord(), s, `service ${key}`)])),
-      endpoints: new Map(sortedEntries(endpoints as Record<string, string>).map(([key, e]) => [key, decodeRecord(endpointRecord(), e, `endpoint ${key}`)])),
+      endpoints: new Map(
+        sortedEntries(endpoints as Record<string, string>).map(([key, e]) => [key, withReadiness(decodeRecord(endpointRecord(), e, `endpoint ${key}`), ready)]),
+      ),
     };
   }
 
@@ -380,6 +413,14 @@ function toStoreError(op: string, err: unknown, opts: StoreOptions): AmbitError 
   const msg = err instanceof Error ? err.message : String(err);
   const scripted = /^(ESTORE_[A-Z_]+) (.*)$/s.exec(msg);
   if (scripted && isStoreErrorCode(scripted[1]!)) return new StoreError(scripted[1], scripted[2]!.split('\nscript:')[0]!.trim(), { op });
+  if (/^NOPERM/.test(msg)) {
+    return new AccessError(
+      'EACCESS_DENIED',
+      `Redis refused ${op} for user ${opts.username ?? 'default'}: ${msg}; this role may not do that (operators use the credentials from ambit store init)`,
+      { op, user: opts.username ?? 'default' },
+      { cause: err },
+    );
+  }
   if (/Connection is closed|MaxRetriesPerRequest|ECONNREFUSED|ETIMEDOUT|ECONNRESET|Stream isn't writeable/.test(msg)) {
     return unreachable(opts, err);
   }

@@ -131,6 +131,11 @@ export type Change =
 
 export interface Snapshot {
   revision: number;
+  /**
+   * Endpoint keys of waypoints their nodes say are ready (already laid over `endpoints`);
+   * kept so later endpoint changes get the same overlay. Absent in hand-made snapshots.
+   */
+  readyWaypoints?: ReadonlySet<string>;
   /** Keyed by refKey(). */
   resources: Map<string, Resource>;
   /** Keyed by `namespace/name`. */

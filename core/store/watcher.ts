@@ -14,6 +14,8 @@ import type { Redis } from 'ioredis';
 import { logger } from '../logging.js';
 import { createRedis } from './connection.js';
 import { applyChange } from './snapshot.js';
+import { withReadiness } from './waypoint-readiness.js';
+import { WAYPOINT_STATE_LABEL } from './waypoints.js';
 import { Store } from './store.js';
 import type { Change, Snapshot, StoreOptions } from './types.js';
 
@@ -53,6 +55,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   #running = false;
   #wantResync = true;
   #wantCatchUp = false;
+  #wantReadiness = false;
   readonly #poll: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   readonly #first: Promise<Snapshot>;
@@ -109,7 +112,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   async #onConnect(): Promise<void> {
     try {
-      await this.#sub.subscribe(this.#store.keys.channel);
+      // Config changes, and nodes saying their waypoints' readiness changed.
+      await this.#sub.subscribe(this.#store.keys.channel, this.#store.keys.nodeChannel);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'subscribe failed; will retry on reconnect');
       return;
@@ -130,6 +134,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   }
 
   #onNotify(channel: string, message: string): void {
+    // A node's notice carries nothing we trust: it only makes us re-read every node's own readiness key.
+    if (channel === this.#store.keys.nodeChannel) return this.#schedule('readiness');
     if (channel !== this.#store.keys.channel) return;
     let revision = Number.NaN;
     try {
@@ -142,23 +148,27 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     this.#schedule('catchUp');
   }
 
-  #schedule(what: 'resync' | 'catchUp'): void {
+  #schedule(what: 'resync' | 'catchUp' | 'readiness'): void {
     if (what === 'resync') this.#wantResync = true;
+    else if (what === 'readiness') this.#wantReadiness = true;
     else this.#wantCatchUp = true;
     if (this.#running || this.#closed || !this.#connected) return;
     this.#running = true;
     void this.#drain().finally(() => {
       this.#running = false;
-      if (!this.#closed && this.#connected && !this.#retry && (this.#wantResync || this.#wantCatchUp)) this.#schedule('catchUp');
+      if (!this.#closed && this.#connected && !this.#retry && (this.#wantResync || this.#wantCatchUp || this.#wantReadiness)) this.#schedule('catchUp');
     });
   }
 
   async #drain(): Promise<void> {
-    while (!this.#closed && (this.#wantResync || this.#wantCatchUp)) {
+    while (!this.#closed && (this.#wantResync || this.#wantCatchUp || this.#wantReadiness)) {
       try {
         if (this.#wantResync || !this.#snap) {
-          this.#wantResync = this.#wantCatchUp = false;
+          this.#wantResync = this.#wantCatchUp = this.#wantReadiness = false;
           await this.#resync();
+        } else if (this.#wantReadiness) {
+          this.#wantReadiness = false;
+          await this.#refreshReadiness(this.#snap);
         } else {
           this.#wantCatchUp = false;
           await this.#catchUp(this.#snap);
@@ -195,7 +205,23 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       await this.#resync();
       return;
     }
-    for (const change of changes) {
+    for (const raw of changes) {
+      // An operator's endpoint write says `starting`; the node's own word decides.
+      const change = raw.type === 'endpoint-put' ? { ...raw, endpoint: withReadiness(raw.endpoint, snap.readyWaypoints ?? new Set()) } : raw;
+      applyChange(snap, change);
+      this.#safeEmit('change', change);
+    }
+  }
+
+  /** Re-reads every node's readiness key; each waypoint whose state flipped is one endpoint-put. */
+  async #refreshReadiness(snap: Snapshot): Promise<void> {
+    const ready = await this.#store.readyWaypoints();
+    if (this.#closed) return;
+    snap.readyWaypoints = ready;
+    for (const ep of snap.endpoints.values()) {
+      const now = withReadiness(ep, ready);
+      if (now === ep || now.labels[WAYPOINT_STATE_LABEL] === ep.labels[WAYPOINT_STATE_LABEL]) continue;
+      const change: Change = { type: 'endpoint-put', revision: snap.revision, endpoint: now };
       applyChange(snap, change);
       this.#safeEmit('change', change);
     }

@@ -80,7 +80,7 @@ test.after.always(async () => {
 /** Names of the clients connected to the mesh's Redis (ambitd's store, watcher, signer, … connections), sorted. */
 async function redisClients(): Promise<string[]> {
   const store = mesh.topo.host('store');
-  const r = await mesh.topo.exec('store', 'redis-cli', ['-h', store.address, '-p', '6379', 'client', 'list']);
+  const r = await mesh.topo.exec('store', 'redis-cli', ['-h', store.address, '-p', '6379', ...mesh.redisAdmin, 'client', 'list']);
   return [...r.stdout.matchAll(/ name=(\S+)/g)].map((m) => m[1]!).sort();
 }
 

@@ -1,10 +1,13 @@
 /**
- * A whole mesh on netns hosts, for e2e tests: Redis on a "store" host, a CA,
- * one ambitd per host (joined with a one-time token, the first one also
- * running the signer), all started as real processes with the real CLI.
+ * A whole mesh on netns hosts, for e2e tests: Redis on a "store" host with
+ * roles (`ambit store init`: the CLI acts as the operator, the signer as the
+ * signer, each ambitd as its own node user), a CA, one ambitd per host (joined
+ * with a one-time token, the first one also running the signer), all started
+ * as real processes with the real CLI.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +20,10 @@ const AMBITD = join(ROOT, 'bin/ambitd.js');
 export interface Mesh {
   topo: Topology;
   redisUrl: string;
+  /** redis-cli arguments that authenticate as the test's Redis administrator (CLIENT LIST, SHUTDOWN). */
+  redisAdmin: string[];
+  /** Credentials files: the operator's and the signer's (ambit store init), and each node's (its join). */
+  credentials: { operator: string; signer: string; node(host: string): string };
   dir: string;
   /** Runs the ambit CLI in a host's namespace against the mesh's store. */
   ambit(host: string, args: string[], input?: string): Promise<ExecResult>;
@@ -51,11 +58,21 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
   const logs = new Map<string, string>();
   const store = topo.host('store');
   const redisUrl = `redis://${store.address}:6379`;
-  const env = { ...process.env, AMBIT_REDIS_URL: redisUrl, AMBIT_LOG_LEVEL: process.env.AMBIT_TEST_LOG_LEVEL ?? 'warn' };
+  const storeDir = join(dir, 'store');
+  const credentials = { operator: join(storeDir, 'operator.json'), signer: join(storeDir, 'signer.json'), node: (host: string) => join(dir, host, 'store-credentials.json') };
+  // Daemons get no credentials from the environment: each uses the node user its token makes.
+  const daemonEnv: NodeJS.ProcessEnv = { ...process.env, AMBIT_REDIS_URL: redisUrl, AMBIT_LOG_LEVEL: 'info' };
+  delete daemonEnv.AMBIT_REDIS_CREDENTIALS;
+  const env: NodeJS.ProcessEnv = { ...daemonEnv, AMBIT_REDIS_CREDENTIALS: credentials.operator, AMBIT_LOG_LEVEL: process.env.AMBIT_TEST_LOG_LEVEL ?? 'warn' };
+  const adminPassword = randomBytes(16).toString('hex');
+  const redisAdmin = ['--user', 'test-admin', '--pass', adminPassword, '--no-auth-warning'];
+  let redis: ChildProcess | undefined;
 
   const mesh: Mesh = {
     topo,
     redisUrl,
+    redisAdmin,
+    credentials,
     dir,
     daemons,
     logs: (host) => logs.get(host) ?? '',
@@ -87,10 +104,10 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
         redisUrl,
         '--token',
         token.stdout.trim(),
-        ...(first ? ['--ca', '--ca-dir', join(dir, 'ca')] : []),
+        ...(first ? ['--ca', '--ca-dir', join(dir, 'ca'), '--ca-store-credentials', credentials.signer] : []),
       ];
       const [command, ...wrapperArgs] = [...(options.daemonWrapper ?? []), process.execPath];
-      const child = topo.spawn(host, command, [...wrapperArgs, ...args], { env: { ...env, AMBIT_LOG_LEVEL: 'info' } });
+      const child = topo.spawn(host, command, [...wrapperArgs, ...args], { env: daemonEnv });
       daemons.set(host, child);
       // Always read the pipes: a daemon blocked on a full stdout pipe would stall its event loop.
       logs.set(host, '');
@@ -120,12 +137,15 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
       await exited;
     },
     stopRedis: async () => {
-      const r = await topo.exec('store', 'redis-cli', ['-h', store.address, '-p', '6379', 'shutdown']);
+      const r = await topo.exec('store', 'redis-cli', ['-h', store.address, '-p', '6379', ...redisAdmin, 'shutdown']);
       // redis-cli reports the dropped connection of a successful shutdown as an error.
       if (r.code !== 0 && !/closed|refused|reset/i.test(r.stderr + r.stdout)) throw new Error(`redis shutdown: ${r.stderr}`);
+      if (redis && redis.exitCode === null && redis.signalCode === null) await new Promise((resolve) => redis!.once('exit', resolve));
     },
     startRedis: async () => {
-      const redis = topo.spawn('store', 'redis-server', [
+      const aclfile = join(dir, 'users.acl');
+      if (!existsSync(aclfile)) writeFileSync(aclfile, '');
+      redis = topo.spawn('store', 'redis-server', [
         '--bind',
         store.address,
         '--port',
@@ -140,6 +160,9 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
         'no',
         '--dir',
         dir,
+        // The users ambit store init and the token minting create outlive a restart.
+        '--aclfile',
+        aclfile,
       ]);
       await waitForOutput(redis, /Ready to accept connections/, 20_000);
       redis.stdout?.resume();
@@ -154,6 +177,11 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
 
   try {
     await mesh.startRedis();
+    // While the default user is still on: an administrator for the tests' redis-cli, then the roles.
+    const admin = await topo.exec('store', 'redis-cli', ['-h', store.address, '-p', '6379', 'acl', 'setuser', 'test-admin', 'on', `>${adminPassword}`, '~*', '&*', '+@all']);
+    if (admin.code !== 0 || !/OK/.test(admin.stdout)) throw new Error(`redis admin user: ${admin.stdout}${admin.stderr}`);
+    const roles = await topo.exec('store', process.execPath, [AMBIT, 'store', 'init', '--dir', storeDir], { env: { ...env, AMBIT_REDIS_CREDENTIALS: '' }, timeoutMs: 30_000 });
+    if (roles.code !== 0) throw new Error(`store init: ${roles.stderr}`);
     const init = await mesh.ambit('store', ['ca', 'init', '--ca-dir', join(dir, 'ca')]);
     if (init.code !== 0) throw new Error(`ca init: ${init.stderr}`);
   } catch (err) {

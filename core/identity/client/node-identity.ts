@@ -14,7 +14,9 @@ import { certInfo } from '../info.js';
 import { parseSpiffeId, type NodeSpiffeId } from '../spiffe.js';
 import { signedPayload, type NodeAuth, type RequestKind } from '../signer/protocol.js';
 
-export const DEFAULT_NODE_DIR = '/var/lib/ambit';
+import { DEFAULT_NODE_DIR } from './node-dir.js';
+
+export { DEFAULT_NODE_DIR };
 
 export interface NodeIdentity {
   readonly node: string;
