@@ -44,7 +44,9 @@ export function registerDoctor(program: Command): void {
         import('../../core/config/daemon-settings.js'),
       ]);
       const explicitRedis = cmd.parent?.getOptionValueSource('redis') === 'cli';
+      const { username, password } = storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis);
       const ctx = new DoctorContext({
+        ...(username && password ? { fallbackCredentials: { username, password } } : {}),
         configPath: opts.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined),
         ...(explicitRedis ? { redisOverride: storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis) } : {}),
         probeTimeoutMs: 2000,

@@ -7,6 +7,7 @@
 import type { DaemonConfig } from '../../core/config/daemon-settings.js';
 import type { Store } from '../../core/store/index.js';
 import type { StoreOptions } from '../../core/store/types.js';
+import type { StoreCredentials } from '../../core/access/credentials.js';
 import type { PublishedBundle } from '../../core/identity/store/bundle.js';
 import { getAdminJson, type AdminReply } from './admin-client.js';
 import type { IptablesBackend } from './checks/iptables.js';
@@ -16,6 +17,8 @@ export interface DoctorSettings {
   configPath: string | undefined;
   /** --redis given on the command line: use it instead of the settings file's store. */
   redisOverride?: StoreOptions;
+  /** The CLI's own store credentials, for a host whose daemon settings carry none (it has not joined yet). */
+  fallbackCredentials?: StoreCredentials;
   /** Deadline of one network probe (connect, request); below the check's own deadline. */
   probeTimeoutMs: number;
   /** Certificates closer to expiry than this are a WARN; default a quarter of each one's lifetime. */
@@ -46,7 +49,9 @@ export class DoctorContext {
   }
 
   storeOptions(): StoreOptions {
-    return { ...(this.settings.redisOverride ?? this.config.store), connectTimeoutMs: this.settings.probeTimeoutMs, connectionName: 'ambit-doctor' };
+    const base = this.settings.redisOverride ?? this.config.store;
+    const credentials = base.username || base.password ? {} : (this.settings.fallbackCredentials ?? {});
+    return { ...base, ...credentials, connectTimeoutMs: this.settings.probeTimeoutMs, connectionName: 'ambit-doctor' };
   }
 
   /** One connection for every check; rejects (for each caller alike) when the store is unreachable. */

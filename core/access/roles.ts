@@ -38,8 +38,8 @@ export function checkNodeName(name: string): void {
 }
 
 // Every role connects the same way: ioredis sends CLIENT SETNAME, INFO (its ready check),
-// SELECT for a database in the URL, and uses MULTI for reads that must agree.
-const CLIENT_COMMANDS = ['+@connection', '+info', '+select', '+multi', '+exec', '+discard', '+watch', '+unwatch'];
+// SELECT for a database in the URL, and uses MULTI for reads that must agree; doctor asks TIME.
+const CLIENT_COMMANDS = ['+@connection', '+info', '+time', '+select', '+multi', '+exec', '+discard', '+watch', '+unwatch'];
 const SUBSCRIBE_COMMANDS = ['+subscribe', '+unsubscribe', '+psubscribe', '+punsubscribe'];
 
 /**
