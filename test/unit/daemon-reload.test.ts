@@ -19,9 +19,9 @@ test('an unchanged file changes nothing', (t) => {
 
 test('live settings are applied and listed', (t) => {
   const current = base();
-  const next = base(['logLevel: debug', 'drainTimeout: 5s', 'dns: {upstreams: ["192.0.2.53"]}', 'capture: {dns: false, keepRulesOnExit: true}'].join('\n'));
+  const next = base(['logLevel: debug', 'drainTimeout: 5s', 'dns: {upstreams: ["192.0.2.53"]}', 'capture: {dns: false, failOpen: true}'].join('\n'));
   const plan = planReload(current, next);
-  t.deepEqual(plan.applied.sort(), ['capture.dns', 'capture.keepRulesOnExit', 'dns.upstreams', 'drainTimeout', 'logLevel']);
+  t.deepEqual(plan.applied.sort(), ['capture.dns', 'capture.failOpen', 'dns.upstreams', 'drainTimeout', 'logLevel']);
   t.deepEqual(plan.needRestart, []);
   t.deepEqual(plan.config, next);
   t.is(current.logLevel, 'info', 'the running config object is not modified');
