@@ -82,7 +82,10 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
     {
       check: (c, at) => {
         if (c.keepRulesOnExit === true && c.failOpen === true)
-          at.fail(Codes.value, 'keepRulesOnExit: true (keep the rules) contradicts failOpen: true (remove them): drop keepRulesOnExit, which failOpen replaced');
+          at.fail(
+            Codes.value,
+            'keepRulesOnExit: true (keep the rules) contradicts failOpen: true (remove them): drop keepRulesOnExit, which failOpen replaced',
+          );
       },
     },
   ),

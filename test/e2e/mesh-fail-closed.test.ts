@@ -86,14 +86,10 @@ test.before(async () => {
   await waitForOutput(productpage, /listening/);
   // b first: it runs the signer, which must outlive a's daemon.
   for (const host of ['b', 'c', 'a']) await mesh.startDaemon(host);
-  const enroll = async (host: string, args: string[]) => {
-    const r = await mesh.ambit(host, ['enroll', ...args, '--node', host, '--address', mesh.topo.host(host).address]);
-    if (r.code !== 0) throw new Error(`enroll ${args[0]}: ${r.stderr}`);
-  };
   // sink is in a PERMISSIVE namespace: b itself would let plaintext in, so only a's rules stand between the client and b.
-  await enroll('b', ['sink', '--port', '9090', '-n', 'open']);
-  await enroll('a', ['productpage', '--port', '9080', '--user', String(CLIENT_UID)]);
-  await enroll('c', ['ratings', '--port', '9080', '--user', String(RATINGS_UID)]);
+  await mesh.enroll('b', ['sink', '--port', '9090', '-n', 'open']);
+  await mesh.enroll('a', ['productpage', '--port', '9080', '--user', String(CLIENT_UID)]);
+  await mesh.enroll('c', ['ratings', '--port', '9080', '--user', String(RATINGS_UID)]);
   const strict = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: default}\nspec: {mtls: {mode: STRICT}}\n';
   const applied = await mesh.ambit('store', ['apply', '-f', '-'], strict);
   if (applied.code !== 0) throw new Error(`apply STRICT: ${applied.stderr}`);
@@ -116,7 +112,10 @@ test.serial('while ambitd runs: the mesh works, STRICT refuses plaintext, and a 
   rulesBefore = await rulesOfA();
   const plain = await plaintextToA();
   t.is(plain.code, 7, `plaintext to the STRICT port is refused: ${plain.stderr}`);
-  t.true(rulesBefore.includes(`-d ${mesh.topo.host('b').address}/32 -p tcp -m owner --uid-owner ${CLIENT_UID} -j REDIRECT`), "b's address is a mesh address on a");
+  t.true(
+    rulesBefore.includes(`-d ${mesh.topo.host('b').address}/32 -p tcp -m owner --uid-owner ${CLIENT_UID} -j REDIRECT`),
+    "b's address is a mesh address on a",
+  );
   t.regex(rulesBefore, /-A AMBIT_INBOUND -p tcp -m tcp --dport 9080 -j REJECT --reject-with tcp-reset/);
 });
 

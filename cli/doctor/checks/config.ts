@@ -19,7 +19,8 @@ export const configCheck: Check = {
     const c = ctx.config;
     const summary = `node ${c.node.name} (${c.node.address}), store ${describeTarget(ctx.storeOptions())}, identity ${c.identity.dir}`;
     // Still valid, so the checks that need the settings run; but the operator should edit the file.
-    if (deprecations.length > 0) return warn(`${summary}; ${deprecations.join('; ')}`, `edit ${path ?? 'the settings file'} as said, then systemctl reload ambitd`);
+    if (deprecations.length > 0)
+      return warn(`${summary}; ${deprecations.join('; ')}`, `edit ${path ?? 'the settings file'} as said, then systemctl reload ambitd`);
     // No file is a valid setup (ambitd then runs on defaults too); the line says so in case ambitd was given another file.
     return ok(`${path ?? `no ${DEFAULT_CONFIG_PATH}, built-in defaults`}: ${summary}`);
   },
