@@ -173,3 +173,17 @@ test('reloadDaemonConfig: a flag still overrides the file, so a file change unde
   t.deepEqual(warnings, [], 'no restart warning for node.name: --node-name wins');
   t.deepEqual(calls, []);
 });
+
+test('reloadDaemonConfig: the deprecated keepRulesOnExit is warned about, and changes nothing (fail closed either way)', async (t) => {
+  const { file, calls, warnings } = await reloadFrom(t, 'capture: {keepRulesOnExit: false}\n');
+  t.deepEqual(calls, [], 'failOpen stays false: nothing to apply');
+  t.is(warnings.length, 1);
+  t.true(warnings[0]!.msg.startsWith(`${file}: capture.keepRulesOnExit is deprecated`), warnings[0]!.msg);
+  t.regex(warnings[0]!.msg, /capture\.failOpen: true/);
+});
+
+test('reloadDaemonConfig: failOpen applies live (read at stop time)', async (t) => {
+  const { calls } = await reloadFrom(t, 'capture: {failOpen: true}\n');
+  t.is(calls.length, 1);
+  t.true(calls[0]!.capture.failOpen);
+});
