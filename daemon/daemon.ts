@@ -21,6 +21,7 @@ import { adminHandler, listenHttp, metricsHandler } from './admin.js';
 import { RoundRobinBalancer } from './balancer.js';
 import { Capture } from './capture.js';
 import type { DaemonConfig } from '../core/config/daemon-settings.js';
+import { failMode } from '../core/config/fail-mode.js';
 import { createInbound } from './inbound.js';
 import { DaemonMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
@@ -105,6 +106,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     const config = this.#config;
+    this.#sayFailMode();
     const http = await Promise.all([
       listenHttp(adminHandler(this.#adminSources()), config.ports.admin, config.adminAddress),
       listenHttp(metricsHandler(this.metrics.registry, { ready: () => this.#readiness() }), config.ports.metrics, config.metricsAddress),
@@ -165,12 +167,13 @@ export class Daemon {
 
   /**
    * SIGHUP: run with `config` from now on. daemon/reload.ts hands over only
-   * settings that can change live; the drain deadline and keepRulesOnExit are
+   * settings that can change live; the drain deadline and capture.failOpen are
    * read at stop time, so adopting the object is enough for them.
    */
   async reconfigure(config: DaemonConfig): Promise<void> {
     const before = this.#config;
     this.#config = config;
+    if (failMode(before.capture).mode !== failMode(config.capture).mode) this.#sayFailMode();
     if (JSON.stringify(before.dns.upstreams) !== JSON.stringify(config.dns.upstreams))
       await this.#dns?.setUpstreams(config.dns.upstreams.length > 0 ? config.dns.upstreams : undefined);
     if (before.capture.enabled && !config.capture.enabled) await this.#capture.remove();
@@ -187,14 +190,23 @@ export class Daemon {
     const deadline = this.#config.drainTimeoutMs;
     this.#log.info({ deadlineMs: deadline }, 'draining');
     const waypoints = this.#waypoints.close();
-    if (this.#config.capture.enabled && !this.#config.capture.keepRulesOnExit)
-      await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
+    const mode = failMode(this.#config.capture);
+    // Fail closed: the rules stay, pointing at the port this process is about to close, so nothing captured goes out in plaintext.
+    if (mode.mode === 'fail-open') await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
+    else if (mode.mode === 'fail-closed') this.#log.info(`capture rules left in place: ${mode.summary}`);
     await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close(), waypoints]);
     this.#hbone.close();
     await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await this.#watcher.close();
     await this.#identity.stop();
     this.#log.info('stopped');
+  }
+
+  /** Fail open is a weaker mesh than the operator may think they run: said loudly, at start and whenever a reload changes it. */
+  #sayFailMode(): void {
+    const mode = failMode(this.#config.capture);
+    if (mode.mode === 'fail-open') this.#log.warn({ failOpen: true }, `${mode.summary}; delete capture.failOpen from ambitd.yaml to fail closed`);
+    else this.#log.info({ failOpen: false }, mode.summary);
   }
 
   async #beat(): Promise<void> {
@@ -322,7 +334,7 @@ export class Daemon {
         revision: this.#state?.revision,
         // The target (password redacted) and capture options let `ambit doctor` check what this daemon actually uses.
         store: { ...this.#watcher.stats(), target: describeTarget(this.#config.store) },
-        capture: { enabled: this.#config.capture.enabled, dns: this.#config.capture.dns, ...this.#capture.status() },
+        capture: { ...this.#config.capture, ...this.#capture.status() },
         services: this.#state?.services().map((s) => ({ name: s.fqdn, vip: s.record.vip, ports: s.record.ports, endpoints: s.endpoints })),
         serviceEntries: this.#state?.serviceEntries().map((e) => ({ ...e, dnsAddresses: Object.fromEntries(e.dnsAddresses) })),
         resources: this.#state?.resources,

@@ -4,7 +4,8 @@
  * embeds the CA signer (--ca), then runs until SIGTERM/SIGINT (drain) and
  * re-reads its settings file on SIGHUP (reload.ts: what can change live
  * applies, the rest waits for a restart). `--after-exit` is systemd's
- * ExecStopPost: capture rules a crashed daemon left behind (after-exit.ts).
+ * ExecStopPost: what to do with the capture rules a stopped or crashed daemon
+ * left behind (after-exit.ts: by default they stay, so the host fails closed).
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -15,7 +16,7 @@ import type { StoreOptions } from '../core/store/types.js';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, Store } from '../core/store/index.js';
 import { AmbitError } from '../core/errors.js';
-import { DEFAULT_CONFIG_PATH, loadDaemonConfig, type DaemonOverrides } from '../core/config/daemon-settings.js';
+import { DEFAULT_CONFIG_PATH, loadDaemonSettings, type DaemonOverrides } from '../core/config/daemon-settings.js';
 import { Daemon } from './daemon.js';
 import { startDaemonIdentity } from './identity.js';
 import { reloadDaemonConfig } from './reload.js';
@@ -47,7 +48,7 @@ const program = new Command('ambitd')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace')
   .option(
     '--after-exit',
-    "for systemd's ExecStopPost: unless ambitd stopped cleanly ($SERVICE_RESULT), remove its capture rules (honours capture.keepRulesOnExit), then exit",
+    "for systemd's ExecStopPost: with capture.failOpen, remove the capture rules a crashed ambitd left ($SERVICE_RESULT not success); fail closed (the default), leave them; then exit",
   )
   .parse();
 
@@ -67,8 +68,9 @@ let reload: (() => void) | undefined;
 let reloadPending = false;
 process.on('SIGHUP', () => (reload ? reload() : (reloadPending = true)));
 try {
-  const config = await loadDaemonConfig(configPath, overrides);
+  const { config, deprecations } = await loadDaemonSettings(configPath, overrides);
   rootLogger().level = config.logLevel;
+  for (const d of deprecations) log.warn({ file: configPath }, d);
   const credentials = await nodeStoreOptions({ store: config.store, identityDir: config.identity.dir, nodeName: config.node.name, token: flags.token });
   log.info({ source: credentials.source, user: credentials.store.username }, 'store credentials');
   // The daemon's config (and the waypoints it spawns) carry the node's own credentials from here on.

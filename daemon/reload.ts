@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { rootLogger } from '../core/logging.js';
-import { loadDaemonConfig, type DaemonConfig, type DaemonOverrides } from '../core/config/daemon-settings.js';
+import { loadDaemonSettings, type DaemonConfig, type DaemonOverrides } from '../core/config/daemon-settings.js';
 
 /** One setting as the running daemon sees it, named as ambitd.yaml spells it. */
 interface Setting {
@@ -52,9 +52,9 @@ const SETTINGS: readonly Setting[] = [
     adopt: (into, from) => ({ ...into, capture: { ...into.capture, dns: from.capture.dns } }),
   },
   {
-    name: 'capture.keepRulesOnExit',
-    read: (c) => c.capture.keepRulesOnExit,
-    adopt: (into, from) => ({ ...into, capture: { ...into.capture, keepRulesOnExit: from.capture.keepRulesOnExit } }),
+    name: 'capture.failOpen',
+    read: (c) => c.capture.failOpen,
+    adopt: (into, from) => ({ ...into, capture: { ...into.capture, failOpen: from.capture.failOpen } }),
   },
   { name: 'dns.upstreams', read: (c) => c.dns.upstreams, adopt: (into, from) => ({ ...into, dns: { upstreams: [...from.dns.upstreams] } }) },
   { name: 'drainTimeout', read: (c) => c.drainTimeoutMs, adopt: (into, from) => ({ ...into, drainTimeoutMs: from.drainTimeoutMs }) },
@@ -121,7 +121,9 @@ export async function reloadDaemonConfig(options: ReloadOptions): Promise<Daemon
   }
   let next: DaemonConfig;
   try {
-    next = await loadDaemonConfig(path, options.overrides);
+    const settings = await loadDaemonSettings(path, options.overrides);
+    for (const d of settings.deprecations) log.warn({ file: path }, d);
+    next = settings.config;
   } catch (err) {
     // ConfigErrors messages already start with file:line.
     log.error({ file: path, err: (err as Error).message }, `settings reload failed, every current setting kept: ${(err as Error).message}`);

@@ -32,7 +32,7 @@ export async function uninstall(options: UninstallOptions, print: Print): Promis
   const unitFile = underRoot(root, TARGETS.unit);
   const unit = await readIfExists(unitFile);
   if (unit !== undefined) {
-    // Stopping drains and lets ambitd remove its own rules first.
+    // Stopping drains; the rules stay (fail closed) until remove.sh below, so nothing flows in plaintext in between.
     if (systemd) changes.push({ kind: 'run', command: 'systemctl', args: ['disable', '--now', UNIT_NAME] });
     changes.push({ kind: 'remove', path: unitFile });
     if (systemd) changes.push({ kind: 'run', command: 'systemctl', args: ['daemon-reload'] });

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { parseSettings } from './settings-file.js';
-import { array, bool, enumOf, object, port, refine, string, type Schema } from './schema.js';
+import { array, bool, Codes, enumOf, object, port, refine, string, type Schema } from './schema.js';
 import { duration } from './kinds/common.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +30,12 @@ export interface DaemonConfig {
   ports: { outbound: number; inbound: number; dns: number; admin: number; metrics: number };
   adminAddress: string;
   metricsAddress: string;
-  capture: { enabled: boolean; dns: boolean; keepRulesOnExit: boolean };
+  /**
+   * failOpen: what happens to the rules when ambitd is not running. false (the
+   * default, DESIGN.md "Fail closed"): they stay, so captured traffic is refused
+   * and STRICT ports stay closed to plaintext; true: removed on stop and crash.
+   */
+  capture: { enabled: boolean; dns: boolean; failOpen: boolean };
   /** Where non-mesh DNS queries go; empty means the host's /etc/resolv.conf. */
   dns: { upstreams: string[] };
   identity: { dir: string };
@@ -56,7 +61,7 @@ interface DaemonFile {
   ports?: Partial<DaemonConfig['ports']>;
   adminAddress?: string;
   metricsAddress?: string;
-  capture?: Partial<DaemonConfig['capture']>;
+  capture?: Partial<DaemonConfig['capture']> & { keepRulesOnExit?: boolean };
   dns?: { upstreams?: string[] };
   identity?: { dir?: string };
   drainTimeout?: number;
@@ -87,7 +92,19 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   ports: object<Section<'ports'>>({ outbound: port(), inbound: port(), dns: port(), admin: port(), metrics: port() }),
   adminAddress: ip(),
   metricsAddress: ip(),
-  capture: object<Section<'capture'>>({ enabled: bool(), dns: bool(), keepRulesOnExit: bool() }),
+  capture: object<Section<'capture'>>(
+    // keepRulesOnExit is the setting failOpen replaced: still read, see deprecations().
+    { enabled: bool(), dns: bool(), failOpen: bool(), keepRulesOnExit: bool() },
+    {
+      check: (c, at) => {
+        if (c.keepRulesOnExit === true && c.failOpen === true)
+          at.fail(
+            Codes.value,
+            'keepRulesOnExit: true (keep the rules) contradicts failOpen: true (remove them): drop keepRulesOnExit, which failOpen replaced',
+          );
+      },
+    },
+  ),
   dns: object<Section<'dns'>>({ upstreams: array(upstream) }),
   identity: object<Section<'identity'>>({ dir: string() }),
   drainTimeout: duration(),
@@ -101,18 +118,51 @@ export interface DaemonOverrides {
   logLevel?: string;
 }
 
-export async function loadDaemonConfig(path: string | undefined, overrides: DaemonOverrides = {}): Promise<DaemonConfig> {
+/** The settings, and what in the file still works but should change (logged by ambitd, shown by `ambit doctor`). */
+export interface DaemonSettings {
+  config: DaemonConfig;
+  deprecations: string[];
+}
+
+export async function loadDaemonSettings(path: string | undefined, overrides: DaemonOverrides = {}): Promise<DaemonSettings> {
   const file = path ? parseSettings(await readFile(path, 'utf8'), path, FILE_SCHEMA) : {};
   const secrets = {
     credentials: await credentialsOf(file),
     password: file.store?.passwordFile ? (await readFile(file.store.passwordFile, 'utf8')).trim() : undefined,
     ca: file.store?.caFile ? await readFile(file.store.caFile) : undefined,
   };
-  return withDefaults(file, overrides, secrets);
+  return { config: withDefaults(file, overrides, secrets), deprecations: deprecations(file, path ?? 'the settings file') };
+}
+
+export async function loadDaemonConfig(path: string | undefined, overrides: DaemonOverrides = {}): Promise<DaemonConfig> {
+  return (await loadDaemonSettings(path, overrides)).config;
+}
+
+export function parseDaemonSettings(text: string, file: string, overrides: DaemonOverrides = {}): DaemonSettings {
+  const parsed = parseSettings(text, file, FILE_SCHEMA);
+  return { config: withDefaults(parsed, overrides, {}), deprecations: deprecations(parsed, file) };
 }
 
 export function parseDaemonConfig(text: string, file: string, overrides: DaemonOverrides = {}): DaemonConfig {
-  return withDefaults(parseSettings(text, file, FILE_SCHEMA), overrides, {});
+  return parseDaemonSettings(text, file, overrides).config;
+}
+
+/**
+ * capture.keepRulesOnExit (before issue 13) is still accepted, because every
+ * ambitd.yaml that `ambit install` wrote spells out `keepRulesOnExit: false`.
+ * That false was the old default, not a choice, so it no longer removes the
+ * rules: the host fails closed unless failOpen says otherwise. `true` asked
+ * for what failOpen: false now gives.
+ */
+function deprecations(f: DaemonFile, file: string): string[] {
+  const keep = f.capture?.keepRulesOnExit;
+  if (keep === undefined) return [];
+  const what = `${file}: capture.keepRulesOnExit is deprecated`;
+  if (f.capture?.failOpen !== undefined) return [`${what} and ignored (capture.failOpen decides): delete the line`];
+  if (keep) return [`${what}: the default (capture.failOpen: false) keeps the rules when ambitd stops, as it asked: delete the line`];
+  return [
+    `${what}, and its false no longer removes the rules when ambitd stops: the host now fails closed (enrolled services' captured traffic is refused while ambitd is down); delete the line, or write capture.failOpen: true to remove the rules on stop and crash as before`,
+  ];
 }
 
 /**
@@ -153,7 +203,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     ports: { outbound: 15001, inbound: 15008, dns: 15053, admin: 15000, metrics: 15020, ...f.ports },
     adminAddress: f.adminAddress ?? '127.0.0.1',
     metricsAddress: f.metricsAddress ?? '0.0.0.0',
-    capture: { enabled: true, dns: true, keepRulesOnExit: false, ...f.capture },
+    capture: { enabled: f.capture?.enabled ?? true, dns: f.capture?.dns ?? true, failOpen: f.capture?.failOpen ?? false },
     dns: { upstreams: f.dns?.upstreams ?? [] },
     identity: { dir: f.identity?.dir ?? DEFAULT_NODE_DIR },
     drainTimeoutMs: f.drainTimeout ?? 30_000,

@@ -31,5 +31,6 @@ export interface StoreStatus {
 /** The sections of /config_dump that other tools read (the dump holds more, for people). */
 export interface ConfigDumpStatus {
   store: StoreStatus;
-  capture: CaptureStatus & { enabled: boolean; dns: boolean };
+  /** failOpen is absent from daemons older than issue 13's fail closed. */
+  capture: CaptureStatus & { enabled: boolean; dns: boolean; failOpen?: boolean };
 }

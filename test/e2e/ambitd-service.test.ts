@@ -2,7 +2,8 @@
  * ambitd the way its systemd unit runs it, on a netns host: held to the
  * unit's CapabilityBoundingSet (read from the unit `ambit install` writes)
  * with no new privileges, as setpriv sets them up; reloaded with SIGHUP; and
- * cleaned up after a SIGKILL by the unit's ExecStopPost command.
+ * after a SIGKILL, the unit's ExecStopPost command, which fails closed unless
+ * capture.failOpen.
  */
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -103,29 +104,33 @@ test.serial('SIGHUP applies live settings, keeps restart-only ones with a warnin
   t.is(child.exitCode, null, 'still running');
 });
 
-test.serial("after a SIGKILL, the unit's ExecStopPost command removes the rules unless the stop was clean or keepRulesOnExit", async (t) => {
+test.serial("after a SIGKILL, the unit's ExecStopPost command leaves the rules (fail closed) unless capture.failOpen", async (t) => {
   await mesh.killDaemon('a');
   t.regex(await rules(), outboundRule, 'a killed daemon leaves its rules behind');
 
-  const afterExit = (serviceResult: string) =>
-    mesh.topo.exec('a', confinement.wrapper[0]!, [...confinement.wrapper.slice(1), process.execPath, AMBITD, '--config', settingsFile, '--after-exit'], {
-      env: { ...process.env, SERVICE_RESULT: serviceResult, AMBIT_LOG_LEVEL: 'info' },
-    });
+  const afterExit = async (serviceResult: string) => {
+    const r = await mesh.topo.exec(
+      'a',
+      confinement.wrapper[0]!,
+      [...confinement.wrapper.slice(1), process.execPath, AMBITD, '--config', settingsFile, '--after-exit'],
+      { env: { ...process.env, SERVICE_RESULT: serviceResult, AMBIT_LOG_LEVEL: 'info' } },
+    );
+    t.is(r.code, 0, r.stderr);
+    return r.stdout;
+  };
 
-  writeFileSync(settingsFile, original);
-  let r = await afterExit('success');
-  t.is(r.code, 0, r.stderr);
-  t.regex(await rules(), outboundRule, 'after a clean stop the daemon already did what the settings ask');
+  // The default, and what installs before issue 13 wrote (keepRulesOnExit: false): the rules stay after any end.
+  for (const settings of [original, `${original}capture: {keepRulesOnExit: false}\n`]) {
+    writeFileSync(settingsFile, settings);
+    for (const result of ['signal', 'success']) {
+      t.regex(await afterExit(result), /left as they are: fail closed: while ambitd is not running its capture rules stay/);
+      t.regex(await rules(), outboundRule, `still in place after ${result}`);
+    }
+  }
 
-  writeFileSync(settingsFile, `${original}capture: {keepRulesOnExit: true}\n`);
-  r = await afterExit('signal');
-  t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /left as they are: capture\.keepRulesOnExit is true/);
+  writeFileSync(settingsFile, `${original}capture: {failOpen: true}\n`);
+  t.regex(await afterExit('success'), /left as they are: ambitd stopped cleanly and removed them itself/);
   t.regex(await rules(), outboundRule);
-
-  writeFileSync(settingsFile, original);
-  r = await afterExit('signal');
-  t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /capture rules removed: ambitd ended with signal/);
+  t.regex(await afterExit('signal'), /capture rules removed: ambitd ended with signal; fail open \(capture\.failOpen: true\)/);
   t.notRegex(await rules(), /AMBIT_/);
 });

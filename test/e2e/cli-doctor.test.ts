@@ -2,11 +2,12 @@
  * `ambit doctor` on real netns hosts: a healthy daemon host reports all OK; a
  * port taken by a foreign process, capture rules removed behind ambitd's back
  * and a stopped Redis each FAIL with a fix that names what to do, exit 1, and
- * the run stays bounded. Host a runs ambitd (with the signer) and an enrolled
+ * the run stays bounded; with ambitd killed it reports the fail mode and
+ * whether the rules left behind hold. Host a runs ambitd (with the signer) and an enrolled
  * service; host b has no daemon.
  */
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
@@ -89,7 +90,8 @@ test.serial('a healthy daemon host: every check OK, exit 0', async (t) => {
   t.is(run.code, 0, run.stdout + run.stderr);
   const notOk = [...run.checks.values()].filter((c) => c.status !== 'OK');
   t.deepEqual(notOk, [], 'every check is OK');
-  t.is(run.checks.size, 16);
+  t.is(run.checks.size, 17);
+  t.regex(run.checks.get('fail-mode')!.detail, /^fail closed: while ambitd is not running its capture rules stay/);
   t.regex(run.checks.get('capture-rules')!.detail, new RegExp(`in place and in step with ambitd: uids ${SERVICE_UID}; mesh 240\\.240\\.0\\.0/16`));
   t.regex(run.checks.get('listeners')!.detail, /^ambitd \(pid \d+\) holds 15001\/tcp, 15008\/tcp, 15053\/udp, 15053\/tcp, 15000\/tcp, 15020\/tcp$/);
   t.regex(run.checks.get('workload-certs')!.detail, /spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage: expires in .*chains to the trust bundle/);
@@ -98,7 +100,7 @@ test.serial('a healthy daemon host: every check OK, exit 0', async (t) => {
   t.regex(run.checks.get('node-registration')!.detail, new RegExp(`^a at ${mesh.topo.host('a').address.replace(/\./g, '\\.')}:15008, last heartbeat`));
   const text = await doctorText('a');
   t.regex(text, /^OK {4}root {2,}running as root$/m);
-  t.regex(text, /^16 checks: 16 OK, 0 WARN, 0 FAIL, 0 SKIP$/m);
+  t.regex(text, /^17 checks: 17 OK, 0 WARN, 0 FAIL, 0 SKIP$/m);
   t.log(text);
 });
 
@@ -170,21 +172,44 @@ test.serial('Redis stopped: the redis check FAILs with its fix, what needs it SK
   t.is(after.checks.get('redis')!.status, 'OK');
 });
 
-test.serial('ambitd killed (rules left behind): the rules check FAILs, and its fix removes them', async (t) => {
-  await mesh.killDaemon('a');
-  const run = await doctor('a');
-  t.is(run.code, 1);
-  t.is(run.checks.get('ambitd')!.status, 'FAIL');
-  t.regex(run.checks.get('listeners')!.detail, /^ambitd is not running and its ports are free/);
-  const rules = run.checks.get('capture-rules')!;
-  t.is(rules.status, 'FAIL');
-  t.regex(rules.detail, /^ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT\) are installed but ambitd is not running/);
-  const fix = /remove the rules: (bash \S+remove\.sh)$/.exec(rules.fix ?? '');
-  t.truthy(fix, rules.fix);
-  t.log(await doctorText('a'));
-  const removed = await mesh.topo.exec('a', 'bash', ['-c', fix![1]!]);
-  t.is(removed.code, 0, removed.stderr);
-  const after = await doctor('a');
-  t.is(after.checks.get('capture-rules')!.status, 'SKIP');
-  t.regex(after.checks.get('capture-rules')!.detail, /no ambit rules are installed$/);
-});
+test.serial(
+  'ambitd killed: doctor says the host fails closed with its rules whole; set to fail open, the same rules FAIL and the fix removes them',
+  async (t) => {
+    await mesh.killDaemon('a');
+    const run = await doctor('a');
+    t.is(run.code, 1);
+    t.is(run.checks.get('ambitd')!.status, 'FAIL');
+    t.regex(run.checks.get('listeners')!.detail, /^ambitd is not running and its ports are free/);
+    const mode = run.checks.get('fail-mode')!;
+    t.is(mode.status, 'OK');
+    t.regex(mode.detail, /^fail closed: /);
+    const rules = run.checks.get('capture-rules')!;
+    t.is(rules.status, 'OK', rules.detail);
+    t.regex(
+      rules.detail,
+      /^ambitd is not running \(.*\); failing closed, ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT\) are in place: [1-9]\d* capture redirects to its closed port \(refused\)/,
+    );
+    t.log(await doctorText('a'));
+
+    const settings = join(mesh.dir, 'a.yaml');
+    const original = readFileSync(settings, 'utf8');
+    t.teardown(() => writeFileSync(settings, original));
+    writeFileSync(settings, `${original}capture: {failOpen: true}\n`);
+    const open = await doctor('a');
+    const openMode = open.checks.get('fail-mode')!;
+    t.is(openMode.status, 'WARN');
+    t.regex(openMode.detail, /^fail open \(capture\.failOpen: true\): .*in plaintext/);
+    t.regex(openMode.fix!, /^delete capture\.failOpen from /);
+    const left = open.checks.get('capture-rules')!;
+    t.is(left.status, 'FAIL');
+    t.regex(left.detail, /^ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT\) are installed but ambitd is not running, and capture\.failOpen is true/);
+    const fix = /remove the rules: (bash \S+remove\.sh)$/.exec(left.fix ?? '');
+    t.truthy(fix, left.fix);
+    t.log(await doctorText('a'));
+    const removed = await mesh.topo.exec('a', 'bash', ['-c', fix![1]!]);
+    t.is(removed.code, 0, removed.stderr);
+    const after = await doctor('a');
+    t.is(after.checks.get('capture-rules')!.status, 'SKIP');
+    t.regex(after.checks.get('capture-rules')!.detail, /no ambit rules are installed: fail open/);
+  },
+);

@@ -12,6 +12,7 @@ import { waitForOutput } from '../helpers/netns.js';
 import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
 import { metricSum as metric } from '../helpers/prometheus-text.js';
+import { REPO_ROOT } from '../helpers/cli.js';
 
 const MARKER = `reviews-says-${Math.random().toString(36).slice(2, 10)}`;
 const PRODUCTPAGE_UID = 2001;
@@ -40,14 +41,10 @@ test.before(async () => {
   const echo = mesh.topo.spawn('b', process.execPath, ['-e', echoServer(b.address, 9090)]);
   await waitForOutput(echo, /listening/);
   for (const host of ['a', 'b', 'c']) await mesh.startDaemon(host);
-  const enroll = async (host: string, args: string[]) => {
-    const r = await mesh.ambit(host, ['enroll', ...args, '--node', host, '--address', mesh.topo.host(host).address]);
-    if (r.code !== 0) throw new Error(`enroll ${args[0]}: ${r.stderr}`);
-  };
-  await enroll('b', ['reviews', '--port', '9080', '-l', 'version=v1']);
-  await enroll('b', ['echo', '--port', '9090']);
-  await enroll('a', ['productpage', '--port', '9080', '--user', String(PRODUCTPAGE_UID)]);
-  await enroll('c', ['ratings', '--port', '9080', '--user', String(RATINGS_UID)]);
+  await mesh.enroll('b', ['reviews', '--port', '9080', '-l', 'version=v1']);
+  await mesh.enroll('b', ['echo', '--port', '9090']);
+  await mesh.enroll('a', ['productpage', '--port', '9080', '--user', String(PRODUCTPAGE_UID)]);
+  await mesh.enroll('c', ['ratings', '--port', '9080', '--user', String(RATINGS_UID)]);
   // Daemons pick enrollments up from the store; wait until a has certificates and rules.
   await eventually(async () => (await curl('a', PRODUCTPAGE_UID)).stdout === MARKER, 30_000);
 });
@@ -162,8 +159,11 @@ test.serial('with Redis stopped, existing and new connections keep working; chan
   await eventually(async () => (await curl('a', PRODUCTPAGE_UID)).stdout === MARKER, 15_000);
 });
 
-test.serial('stopping a daemon removes its capture rules exactly', async (t) => {
+test.serial('a stopped daemon leaves its rules (fail closed); remove.sh, as ambit uninstall runs it, restores iptables exactly', async (t) => {
   await mesh.stopDaemon('a');
+  t.regex((await mesh.topo.exec('a', 'iptables-save')).stdout, new RegExp(`-A AMBIT_OUTPUT .*--uid-owner ${PRODUCTPAGE_UID} .*-j REDIRECT`));
+  const removed = await mesh.topo.exec('a', 'bash', [join(REPO_ROOT, 'scripts/iptables/remove.sh')]);
+  t.is(removed.code, 0, removed.stderr);
   const after = (await mesh.topo.exec('a', 'iptables-save')).stdout;
   const strip = (s: string) =>
     s

@@ -27,6 +27,8 @@ export interface Mesh {
   dir: string;
   /** Runs the ambit CLI in a host's namespace against the mesh's store. */
   ambit(host: string, args: string[], input?: string): Promise<ExecResult>;
+  /** `ambit enroll SERVICE ...args` of a service on `host` at the host's address; throws when it fails. */
+  enroll(host: string, args: string[]): Promise<void>;
   /** Runs a command in a host as a given uid (an "enrolled service user"). */
   asUser(host: string, uid: number, cmd: string, args: string[], timeoutMs?: number): Promise<ExecResult>;
   /** GET on a daemon's admin (15000) or metrics (15020) port, from inside its host. */
@@ -77,6 +79,10 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
     daemons,
     logs: (host) => logs.get(host) ?? '',
     ambit: (host, args, input) => topo.exec(host, process.execPath, [AMBIT, ...args], { env, ...(input !== undefined ? { input } : {}), timeoutMs: 30_000 }),
+    enroll: async (host, args) => {
+      const r = await mesh.ambit(host, ['enroll', ...args, '--node', host, '--address', topo.host(host).address]);
+      if (r.code !== 0) throw new Error(`enroll ${args[0]}: ${r.stderr}`);
+    },
     asUser: (host, uid, cmd, args, timeoutMs = 15_000) =>
       topo.exec(host, 'setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', cmd, ...args], { timeoutMs }),
     admin: async (host, path, port = 15000) => {

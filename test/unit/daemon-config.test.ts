@@ -17,7 +17,7 @@ test('an empty file gives the documented defaults', (t) => {
   t.deepEqual(c.ports, { outbound: 15001, inbound: 15008, dns: 15053, admin: 15000, metrics: 15020 });
   t.deepEqual(c.mesh, { trustDomain: 'cluster.local', domain: 'cluster.local' });
   t.is(c.adminAddress, '127.0.0.1');
-  t.deepEqual(c.capture, { enabled: true, dns: true, keepRulesOnExit: false });
+  t.deepEqual(c.capture, { enabled: true, dns: true, failOpen: false }, 'fail closed by default');
   t.deepEqual(c.dns.upstreams, []);
   t.is(c.drainTimeoutMs, 30_000);
   t.is(c.logLevel, 'info');

@@ -19,9 +19,9 @@ test('an unchanged file changes nothing', (t) => {
 
 test('live settings are applied and listed', (t) => {
   const current = base();
-  const next = base(['logLevel: debug', 'drainTimeout: 5s', 'dns: {upstreams: ["192.0.2.53"]}', 'capture: {dns: false, keepRulesOnExit: true}'].join('\n'));
+  const next = base(['logLevel: debug', 'drainTimeout: 5s', 'dns: {upstreams: ["192.0.2.53"]}', 'capture: {dns: false, failOpen: true}'].join('\n'));
   const plan = planReload(current, next);
-  t.deepEqual(plan.applied.sort(), ['capture.dns', 'capture.keepRulesOnExit', 'dns.upstreams', 'drainTimeout', 'logLevel']);
+  t.deepEqual(plan.applied.sort(), ['capture.dns', 'capture.failOpen', 'dns.upstreams', 'drainTimeout', 'logLevel']);
   t.deepEqual(plan.needRestart, []);
   t.deepEqual(plan.config, next);
   t.is(current.logLevel, 'info', 'the running config object is not modified');
@@ -172,4 +172,18 @@ test('reloadDaemonConfig: a flag still overrides the file, so a file change unde
   t.is(after.node.name, 'n1');
   t.deepEqual(warnings, [], 'no restart warning for node.name: --node-name wins');
   t.deepEqual(calls, []);
+});
+
+test('reloadDaemonConfig: the deprecated keepRulesOnExit is warned about, and changes nothing (fail closed either way)', async (t) => {
+  const { file, calls, warnings } = await reloadFrom(t, 'capture: {keepRulesOnExit: false}\n');
+  t.deepEqual(calls, [], 'failOpen stays false: nothing to apply');
+  t.is(warnings.length, 1);
+  t.true(warnings[0]!.msg.startsWith(`${file}: capture.keepRulesOnExit is deprecated`), warnings[0]!.msg);
+  t.regex(warnings[0]!.msg, /capture\.failOpen: true/);
+});
+
+test('reloadDaemonConfig: failOpen applies live (read at stop time)', async (t) => {
+  const { calls } = await reloadFrom(t, 'capture: {failOpen: true}\n');
+  t.is(calls.length, 1);
+  t.true(calls[0]!.capture.failOpen);
 });

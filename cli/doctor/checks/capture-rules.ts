@@ -2,13 +2,17 @@
  * ambitd's iptables rules are installed exactly as ambitd last applied them:
  * scripts/iptables/check.sh, run with the options ambitd reports on its admin
  * API, compares the kernel's rules with what apply.sh would install. Without a
- * daemon, installed rules are a fault of their own: they redirect enrolled
- * services' mesh connections to a port nobody listens on.
+ * daemon, what should be there depends on the fail mode: failing closed (the
+ * default) the rules stay, so enrolled services' mesh connections are refused
+ * rather than sent in plaintext, and what matters is that they are whole;
+ * failing open they should have gone, and rules left behind are a fault.
  */
 import { IPTABLES_SCRIPTS_DIR } from '../../../core/iptables-scripts.js';
+import { failMode, type FailMode } from '../../../core/config/fail-mode.js';
 import type { ConfigDumpStatus } from '../../../core/status/index.js';
 import { errorText, fail, ok, skip, warn, type Check, type CheckResult } from '../check.js';
 import { runProbe } from '../exec.js';
+import type { DoctorContext } from '../context.js';
 
 /** An older daemon may not report capture. */
 type ConfigDump = Partial<Pick<ConfigDumpStatus, 'capture'>>;
@@ -42,15 +46,47 @@ export function checkScriptProblems(stderr: string): string {
     .join('; ');
 }
 
-async function withoutDaemon(signal: AbortSignal, why: string): Promise<CheckResult> {
+/** Where apply.sh hooks its entry chains (scripts/iptables/lib.sh HOOK and ENTRY). */
+const HOOKS = [
+  { chain: 'AMBIT_OUTPUT', hook: 'nat OUTPUT', jump: /^-A OUTPUT .*-j AMBIT_OUTPUT$/m },
+  { chain: 'AMBIT_INBOUND', hook: 'filter INPUT', jump: /^-A INPUT .*-j AMBIT_INBOUND$/m },
+] as const;
+
+/**
+ * The verdict on `saved` (iptables-save's output) while no ambitd answers (pure,
+ * for tests). Failing closed, rules are whole when each chain still has its jump
+ * from the built-in hook: a chain nothing jumps to lets traffic fall through.
+ */
+export function judgeRulesWithoutDaemon(mode: FailMode, saved: string, why: string): CheckResult {
+  const chains = [...new Set(saved.match(/^:AMBIT_[A-Z_]+/gm) ?? [])].map((c) => c.slice(1)).sort();
+  const remove = `bash ${script('remove.sh')}`;
+  if (chains.length === 0) {
+    const meaning = mode.mode === 'fail-closed' ? 'nothing is captured until ambitd starts and applies them' : mode.summary;
+    return skip(`ambitd is not running (${why}) and no ambit rules are installed: ${meaning}`);
+  }
+  const installed = `ambit's rules (${chains.join(', ')})`;
+  if (mode.mode !== 'fail-closed')
+    return fail(
+      `${installed} are installed but ambitd is not running, and ${mode.mode === 'fail-open' ? 'capture.failOpen is true' : 'capture.enabled is false'}: enrolled services' mesh connections are redirected to a port nobody listens on`,
+      `start ambitd, or remove the rules: ${remove}`,
+    );
+  const unhooked = HOOKS.filter((h) => chains.includes(h.chain) && !h.jump.test(saved));
+  if (unhooked.length > 0)
+    return fail(
+      `ambitd is not running and ${unhooked.map((h) => `nothing in ${h.hook} jumps to ${h.chain}`).join(', ')}: enrolled services' traffic is not held back (the host does not fail closed)`,
+      `start ambitd, which puts the jumps back; or remove what is left: ${remove}`,
+    );
+  const redirects = (saved.match(/^-A AMBIT_OUTPUT .*-j REDIRECT /gm) ?? []).length;
+  const strict = (saved.match(/^-A AMBIT_INBOUND .*-j REJECT /gm) ?? []).length;
+  return ok(
+    `ambitd is not running (${why}); failing closed, ${installed} are in place: ${redirects} capture redirects to its closed port (refused) and ${strict} STRICT port rejects`,
+  );
+}
+
+async function withoutDaemon(ctx: DoctorContext, signal: AbortSignal, why: string): Promise<CheckResult> {
   const saved = await runProbe('iptables-save', [], signal);
   if (saved.code !== 0) return fail(`iptables-save failed: ${saved.stderr.trim()}`, 'run iptables-save by hand to see why');
-  const chains = [...new Set(saved.stdout.match(/^:AMBIT_[A-Z_]+/gm) ?? [])].map((c) => c.slice(1)).sort();
-  if (chains.length === 0) return skip(`ambitd is not running (${why}) and no ambit rules are installed`);
-  return fail(
-    `ambit's rules (${chains.join(', ')}) are installed but ambitd is not running: enrolled services' mesh connections are redirected to a port nobody listens on`,
-    `start ambitd, or remove the rules: bash ${script('remove.sh')}`,
-  );
+  return judgeRulesWithoutDaemon(failMode(ctx.config.capture), saved.stdout, why);
 }
 
 export const captureRulesCheck: Check = {
@@ -62,10 +98,10 @@ export const captureRulesCheck: Check = {
     let dump: ConfigDump;
     try {
       const reply = await ctx.admin<ConfigDump>('/config_dump');
-      if (reply.status !== 200) return withoutDaemon(signal, `/config_dump answered HTTP ${reply.status}`);
+      if (reply.status !== 200) return withoutDaemon(ctx, signal, `/config_dump answered HTTP ${reply.status}`);
       dump = reply.body;
     } catch (err) {
-      return withoutDaemon(signal, errorText(err));
+      return withoutDaemon(ctx, signal, errorText(err));
     }
     const capture = dump.capture;
     if (!capture)

@@ -5,6 +5,7 @@ import { captureRulesCheck } from './capture-rules.js';
 import { clockSkewCheck } from './clock-skew.js';
 import { configCheck } from './config.js';
 import { conntrackCheck } from './conntrack.js';
+import { failModeCheck } from './fail-mode.js';
 import { iptablesCheck } from './iptables.js';
 import { kernelCaptureCheck } from './kernel-capture.js';
 import { listenersCheck } from './listeners.js';
@@ -27,6 +28,7 @@ export const CHECKS: readonly Check[] = [
   ambitdCheck,
   listenersCheck,
   captureRulesCheck,
+  failModeCheck,
   redisCheck,
   meshSettingsCheck,
   nodeRegistrationCheck,
