@@ -25,7 +25,11 @@ async function clientPems(t: ExecutionContext, mesh: Mesh): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ambit-hbone-limits-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const id = await mesh.pki.issue(CLIENT_ID);
-  await Promise.all([writeFile(join(dir, 'cert.pem'), String(id.cert)), writeFile(join(dir, 'key.pem'), String(id.key)), writeFile(join(dir, 'ca.pem'), mesh.pki.rootPem)]);
+  await Promise.all([
+    writeFile(join(dir, 'cert.pem'), String(id.cert)),
+    writeFile(join(dir, 'key.pem'), String(id.key)),
+    writeFile(join(dir, 'ca.pem'), mesh.pki.rootPem),
+  ]);
   return dir;
 }
 
