@@ -488,6 +488,26 @@ export const ERROR_CODES = {
     meaning: 'The HBONE client or server was closed by its owner (shutting down).',
     action: 'None during shutdown; otherwise look at why the process is stopping.',
   },
+  EHBONE_HANDSHAKE_TIMEOUT: {
+    component: 'hbone',
+    meaning: 'A connection to port 15008 did not finish its TLS handshake and HTTP/2 SETTINGS within hbone.handshakeTimeout; it was closed.',
+    action: 'Usually a scanner or a stalled peer: look at the peer address in the log; raise hbone.handshakeTimeout only for very slow links.',
+  },
+  EHBONE_HANDSHAKE_LIMIT: {
+    component: 'hbone',
+    meaning: 'A connection to port 15008 was closed at once: its source address already had hbone.maxPendingHandshakesPerAddress unfinished handshakes.',
+    action: 'One address opening many connections that never finish TLS is a flood; block it, or raise the limit for a NAT gateway.',
+  },
+  EHBONE_KEEPALIVE_TIMEOUT: {
+    component: 'hbone',
+    meaning: 'An HBONE peer did not answer an HTTP/2 PING within hbone.keepaliveTimeout; its session and every stream on it were destroyed.',
+    action: 'The peer died, vanished or stopped reading: check the peer node and the network path to it.',
+  },
+  EHBONE_STREAM_LIMIT: {
+    component: 'hbone',
+    meaning: 'An HBONE peer opened more concurrent streams on one connection than the server allows; that stream was refused (RST_STREAM REFUSED_STREAM).',
+    action: 'A client that ignores the limit (ambit clients open at most 100 per connection): look at what the peer runs.',
+  },
   ERR_TLS_PEER_REJECTED: {
     component: 'hbone',
     meaning: 'The peer closed right after the TLS handshake: it rejected our client certificate (the tlsCode of an EHBONE_TLS).',

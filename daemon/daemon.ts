@@ -130,6 +130,7 @@ export class Daemon {
     this.#inbound = createInbound({
       state: () => this.state,
       identity: this.#identity.node(),
+      limits: config.hbone,
       metrics: this.metrics,
       log: this.#log.child({ component: 'inbound' }),
     });
@@ -229,7 +230,12 @@ export class Daemon {
       inbound: inbound && {
         sessionsActive: inbound.sessionsActive,
         streamsActive: inbound.streamsActive,
+        streamsOpen: inbound.streamsOpen,
         streamsTotal: inbound.streamsTotal,
+        upstreamSockets: inbound.upstreamSockets,
+        handshakesPending: inbound.handshakesPending,
+        handshakeFailuresByReason: inbound.handshakeFailuresByReason,
+        sessionsLost: inbound.sessionsLost,
         handshakeFailures: inbound.handshakeFailures,
         rejections: inbound.rejections,
         peers: Object.fromEntries(inbound.peers),
@@ -241,6 +247,12 @@ export class Daemon {
 
   async #publishStatus(): Promise<void> {
     const tunnels = this.tunnels();
+    const inbound = this.#inbound?.stats();
+    if (inbound) {
+      this.metrics.upstreamSockets.set(inbound.upstreamSockets);
+      this.metrics.inboundStreamsOpen.set(inbound.streamsOpen);
+      this.metrics.handshakesPending.set(inbound.handshakesPending);
+    }
     this.metrics.tunnelSessions.set({ direction: 'outbound' }, tunnels.outbound.length);
     this.metrics.tunnelStreams.set(
       { direction: 'outbound' },

@@ -10,10 +10,13 @@ import { HboneServer, parseAuthority, type ConnectRequest, type TlsIdentity, typ
 import { authorizeL4 } from './authorize.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { MeshState } from '../core/mesh/index.js';
+import type { DaemonConfig } from '../core/config/daemon-settings.js';
 
 export interface InboundOptions {
   state: () => MeshState;
   identity: TlsIdentity;
+  /** Handshake deadline and bound, keepalive (ambitd.yaml `hbone`). */
+  limits: DaemonConfig['hbone'];
   metrics: DaemonMetrics;
   log: Logger;
 }
@@ -69,8 +72,11 @@ export function createInbound(options: InboundOptions): HboneServer {
     return { host: ep.address, port: ep.port };
   };
 
+  const { limits } = options;
   return new HboneServer({
     identity: options.identity,
+    handshake: { timeoutMs: limits.handshakeTimeoutMs, maxPendingPerAddress: limits.maxPendingHandshakesPerAddress },
+    keepalive: { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs },
     authorize,
     resolveUpstream,
     log,
@@ -78,6 +84,10 @@ export function createInbound(options: InboundOptions): HboneServer {
       handshakeFailed: ({ peerAddress, error }) => {
         metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'TLS' });
         log.info({ peer: peerAddress, err: error.message }, 'HBONE handshake refused');
+      },
+      sessionLost: ({ peerAddress, error }) => {
+        metrics.sessionsLost.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'ERROR' });
+        log.warn({ peer: peerAddress, err: error.message }, 'HBONE peer stopped answering; its session and streams were destroyed');
       },
       sessionOpened: () => metrics.tunnelSessions.inc({ direction: 'inbound' }),
       sessionClosed: () => metrics.tunnelSessions.dec({ direction: 'inbound' }),

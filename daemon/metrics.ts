@@ -30,6 +30,13 @@ export class DaemonMetrics {
   ]);
   readonly tunnelSessions = this.#gauge('ambit_tunnel_sessions', 'Open HBONE sessions (pooled TLS connections) from this node', ['direction']);
   readonly tunnelStreams = this.#gauge('ambit_tunnel_streams', 'Open HBONE streams on this node', ['direction']);
+  readonly sessionsLost = this.#counter('ambit_tunnel_sessions_lost_total', 'HBONE sessions destroyed because the peer stopped answering PINGs', [
+    'direction',
+    'reason',
+  ]);
+  readonly upstreamSockets = this.#gauge('ambit_inbound_upstream_sockets', 'Sockets from inbound HBONE streams to local services, from dial to close', []);
+  readonly inboundStreamsOpen = this.#gauge('ambit_inbound_streams_open', 'HTTP/2 streams held by inbound HBONE, answered or not', []);
+  readonly handshakesPending = this.#gauge('ambit_inbound_handshakes_pending', 'Connections to 15008 accepted and not yet through TLS and SETTINGS', []);
   readonly dnsQueries = this.#counter('ambit_dns_queries_total', 'DNS queries answered by the mesh DNS proxy', ['type', 'result']);
   readonly configRevision = this.#gauge('ambit_config_revision', 'Store revision of the config snapshot in use', []);
   readonly configRejections = this.#counter('ambit_config_snapshots_rejected_total', 'Config snapshots refused whole (the previous one kept serving)', [

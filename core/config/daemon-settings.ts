@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { parseSettings } from './settings-file.js';
-import { array, bool, Codes, enumOf, object, port, refine, string, type Schema } from './schema.js';
+import { array, bool, Codes, enumOf, int, object, port, refine, string, type Schema } from './schema.js';
 import { duration } from './kinds/common.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +40,8 @@ export interface DaemonConfig {
   dns: { upstreams: string[] };
   identity: { dir: string };
   drainTimeoutMs: number;
+  /** HBONE deadlines and bounds (issue 13): what a stalled, hostile or dead peer may hold. */
+  hbone: { handshakeTimeoutMs: number; maxPendingHandshakesPerAddress: number; keepaliveIntervalMs: number; keepaliveTimeoutMs: number };
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -65,6 +67,7 @@ interface DaemonFile {
   dns?: { upstreams?: string[] };
   identity?: { dir?: string };
   drainTimeout?: number;
+  hbone?: { handshakeTimeout?: number; maxPendingHandshakesPerAddress?: number; keepaliveInterval?: number; keepaliveTimeout?: number };
   logLevel?: DaemonConfig['logLevel'];
 }
 
@@ -108,6 +111,12 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   dns: object<Section<'dns'>>({ upstreams: array(upstream) }),
   identity: object<Section<'identity'>>({ dir: string() }),
   drainTimeout: duration(),
+  hbone: object<Section<'hbone'>>({
+    handshakeTimeout: duration(),
+    maxPendingHandshakesPerAddress: int({ min: 1 }),
+    keepaliveInterval: duration(),
+    keepaliveTimeout: duration(),
+  }),
   logLevel: enumOf(LOG_LEVELS),
 });
 
@@ -207,6 +216,12 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     dns: { upstreams: f.dns?.upstreams ?? [] },
     identity: { dir: f.identity?.dir ?? DEFAULT_NODE_DIR },
     drainTimeoutMs: f.drainTimeout ?? 30_000,
+    hbone: {
+      handshakeTimeoutMs: f.hbone?.handshakeTimeout ?? 5_000,
+      maxPendingHandshakesPerAddress: f.hbone?.maxPendingHandshakesPerAddress ?? 32,
+      keepaliveIntervalMs: f.hbone?.keepaliveInterval ?? 10_000,
+      keepaliveTimeoutMs: f.hbone?.keepaliveTimeout ?? 10_000,
+    },
     logLevel: (o.logLevel as DaemonConfig['logLevel'] | undefined) ?? f.logLevel ?? 'info',
   };
 }

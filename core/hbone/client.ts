@@ -1,6 +1,7 @@
 import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import { formatAuthority, parseAuthority } from './authority.js';
 import { ERROR_HEADER, errorFromReset, errorFromStatus, errorFromTransport, H2_CANCEL, H2_REFUSED_STREAM, HboneError, type HboneErrorCode } from './errors.js';
+import { DEFAULT_KEEPALIVE, type Keepalive } from './liveness.js';
 import { SessionPool } from './pool.js';
 import { PooledSession, type Peer } from './session.js';
 import { identityMatches, type IdentityMatcher, type TlsIdentity } from './tls-identity.js';
@@ -20,8 +21,10 @@ export interface HboneClientOptions {
   maxStreamsPerSession?: number;
   /** Close a session idle this long (default 60 s). */
   idleTimeoutMs?: number;
-  /** Dial + CONNECT response deadline (default 10 s). */
+  /** Dial (TCP, TLS, the server's SETTINGS) and CONNECT response deadline (default 10 s). */
   connectTimeoutMs?: number;
+  /** PING keepalive of pooled sessions (liveness.ts). */
+  keepalive?: Partial<Keepalive>;
   tuning?: Partial<H2Tuning>;
 }
 
@@ -88,6 +91,7 @@ export class HboneClient {
           tuning: this.#tuning,
           connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
           idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+          keepalive: { ...DEFAULT_KEEPALIVE, ...options.keepalive },
         }),
     );
   }
@@ -191,6 +195,7 @@ export class HboneClient {
       const fail = (err: HboneError): void => {
         if (settled) return;
         settled = true;
+        if (err.code === 'EHBONE_STREAM_RESET' && err.context.rstCode === H2_REFUSED_STREAM) session.refusedStream();
         clearTimeout(timer);
         stream.off('error', onEarlyError);
         stream.on('error', () => undefined);

@@ -35,7 +35,15 @@ export type HboneErrorCode =
   /** No usable TLS identity for the source workload (the provider threw). */
   | 'EHBONE_NO_IDENTITY'
   /** The client or server was closed by its owner. */
-  | 'EHBONE_CLOSED';
+  | 'EHBONE_CLOSED'
+  /** A connection to the server did not finish TLS and the client's SETTINGS within the handshake deadline. */
+  | 'EHBONE_HANDSHAKE_TIMEOUT'
+  /** A connection to the server was closed at once: its address already had the most unfinished handshakes allowed. */
+  | 'EHBONE_HANDSHAKE_LIMIT'
+  /** The peer did not answer an HTTP/2 PING in time; the session and its streams were destroyed. */
+  | 'EHBONE_KEEPALIVE_TIMEOUT'
+  /** The peer opened more concurrent streams than the server allows; that one was refused (RST_STREAM REFUSED_STREAM). */
+  | 'EHBONE_STREAM_LIMIT';
 
 export class HboneError extends AmbitError<HboneErrorCode> {}
 

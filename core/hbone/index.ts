@@ -8,3 +8,5 @@ export type { Peer } from './session.js';
 export { aborted, resetStream, splice, type SpliceResult } from './splice.js';
 export { identityMatches, spiffeIdOf, type IdentityMatcher, type TlsIdentity } from './tls-identity.js';
 export { DEFAULT_TUNING, type H2Tuning } from './tuning.js';
+export { DEFAULT_HANDSHAKE_LIMITS, type HandshakeLimits } from './handshake-guard.js';
+export { DEFAULT_KEEPALIVE, type Keepalive } from './liveness.js';

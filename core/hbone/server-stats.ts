@@ -10,7 +10,16 @@ import type { SpliceResult } from './splice.js';
 export interface HboneServerEvents {
   sessionOpened?(info: { peerIdentity: string | undefined; peerAddress: string }): void;
   sessionClosed?(info: { peerIdentity: string | undefined; peerAddress: string; bytesIn: number; bytesOut: number }): void;
-  /** TLS refused: untrusted or missing client certificate, no ALPN h2, garbage. */
+  /**
+   * A session destroyed because its peer stopped answering PINGs
+   * (EHBONE_KEEPALIVE_TIMEOUT); sessionClosed follows.
+   */
+  sessionLost?(info: { peerIdentity: string | undefined; peerAddress: string; error: Error }): void;
+  /**
+   * TLS refused: untrusted or missing client certificate, no ALPN h2, garbage;
+   * or no complete handshake in time (EHBONE_HANDSHAKE_TIMEOUT), or too many
+   * unfinished ones from the address (EHBONE_HANDSHAKE_LIMIT).
+   */
   handshakeFailed?(info: { peerAddress: string | undefined; error: Error }): void;
   /** A stream answered with an error status: denied, refused, malformed. */
   rejected?(info: RejectInfo): void;
@@ -60,9 +69,18 @@ export async function callHook<T>(hook: () => T | Promise<T>, fallback: T, log: 
 /** Counters of one HboneServer plus the fan-out to its event hooks. */
 export class ServerStats {
   sessionsTotal = 0;
+  /** Sessions destroyed because the peer stopped answering PINGs. */
+  sessionsLost = 0;
+  /** Tunnels up: upstream connected (or stream accepted) and answered 200. */
   streamsActive = 0;
+  /** Every HTTP/2 stream the server holds, from HEADERS to close, answered or not. */
+  streamsOpen = 0;
+  /** Upstream TCP sockets, from dial to close: what a dead peer must not leave behind. */
+  upstreamSockets = 0;
   streamsTotal = 0;
   handshakeFailures = 0;
+  /** handshakeFailures by error code (EHBONE_HANDSHAKE_TIMEOUT, ERR_SSL_..., ...). */
+  readonly handshakeFailuresByReason: Record<string, number> = {};
   upstreamFailures = 0;
   bytesIn = 0;
   bytesOut = 0;
@@ -95,8 +113,16 @@ export class ServerStats {
     this.#emit('sessionClosed', { peerIdentity, peerAddress, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
   }
 
+  sessionLost(peerIdentity: string | undefined, peerAddress: string, error: Error): void {
+    this.sessionsLost++;
+    this.#log.info({ peerIdentity, peerAddress, err: error }, 'HBONE peer stopped answering; session destroyed');
+    this.#emit('sessionLost', { peerIdentity, peerAddress, error });
+  }
+
   handshakeFailed(peerAddress: string | undefined, error: Error): void {
     this.handshakeFailures++;
+    const reason = (error as NodeJS.ErrnoException).code ?? 'TLS';
+    this.handshakeFailuresByReason[reason] = (this.handshakeFailuresByReason[reason] ?? 0) + 1;
     this.#log.debug({ peerAddress, err: error }, 'HBONE handshake failed');
     this.#emit('handshakeFailed', { peerAddress, error });
   }
@@ -140,13 +166,18 @@ export class ServerStats {
     });
   }
 
-  snapshot(sessionsActive: number) {
+  snapshot(sessionsActive: number, handshakesPending: number) {
     return {
       sessionsActive,
       sessionsTotal: this.sessionsTotal,
+      sessionsLost: this.sessionsLost,
       streamsActive: this.streamsActive,
+      streamsOpen: this.streamsOpen,
       streamsTotal: this.streamsTotal,
+      upstreamSockets: this.upstreamSockets,
+      handshakesPending,
       handshakeFailures: this.handshakeFailures,
+      handshakeFailuresByReason: { ...this.handshakeFailuresByReason },
       upstreamFailures: this.upstreamFailures,
       rejections: { ...this.rejections },
       bytesIn: this.bytesIn,

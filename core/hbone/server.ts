@@ -3,9 +3,11 @@ import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { logger, type Logger } from '../logging.js';
 import { parseAuthority, type Authority } from './authority.js';
-import { ERROR_HEADER, type HboneErrorCode } from './errors.js';
+import { ERROR_HEADER, H2_REFUSED_STREAM, type HboneErrorCode } from './errors.js';
+import { DEFAULT_HANDSHAKE_LIMITS, HandshakeGuard, type HandshakeLimits } from './handshake-guard.js';
+import { bindLiveness, DEFAULT_KEEPALIVE, type Keepalive } from './liveness.js';
 import { callHook, ServerStats, type HboneServerEvents } from './server-stats.js';
-import { splice } from './splice.js';
+import { resetStream, splice } from './splice.js';
 import { ALPN_H2, spiffeIdOf, TLS13_CIPHERSUITES, TLS_MIN_VERSION, type TlsIdentity } from './tls-identity.js';
 import { applyConnectionWindow, applyWriteBuffer, h2Settings, maxSessionMemoryMiB, resolveTuning, type H2Tuning } from './tuning.js';
 
@@ -48,6 +50,10 @@ export interface HboneServerOptions {
   upstreamConnectTimeoutMs?: number;
   /** Close a session that has carried no stream for this long (default 10 min). */
   sessionIdleTimeoutMs?: number;
+  /** Deadline from TCP accept to the client's SETTINGS, and unfinished handshakes per address (handshake-guard.ts). */
+  handshake?: Partial<HandshakeLimits>;
+  /** PING keepalive: a session whose peer stops answering is destroyed with its streams (liveness.ts). */
+  keepalive?: Partial<Keepalive>;
   events?: HboneServerEvents;
   log?: Logger;
 }
@@ -75,21 +81,34 @@ export class HboneServer {
   readonly #log: Logger;
   readonly #stats: ServerStats;
   readonly #sessions = new Set<ServerHttp2Session>();
+  readonly #handshakes: HandshakeGuard;
+  /** The TLS socket whose session is being set up (see the constructor). */
+  #accepted: TLSSocket | undefined;
+  readonly #keepalive: Keepalive;
 
   constructor(options: HboneServerOptions) {
     this.#options = options;
     this.#tuning = resolveTuning(options.tuning);
     this.#log = options.log ?? logger('hbone');
     this.#stats = new ServerStats(options.events, this.#log);
+    this.#keepalive = { ...DEFAULT_KEEPALIVE, ...options.keepalive };
+    this.#handshakes = new HandshakeGuard({ ...DEFAULT_HANDSHAKE_LIMITS, ...options.handshake }, (address, err) => this.#stats.handshakeFailed(address, err));
     this.server = createSecureServer({
       ...tlsOptions(options.identity),
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: ALPN_H2,
       allowHTTP1: false,
-      settings: h2Settings(this.#tuning, true),
+      settings: h2Settings(this.#tuning),
       maxSessionMemory: maxSessionMemoryMiB(this.#tuning),
     });
+    // Before TLS: every accepted socket is on the clock until the client's SETTINGS arrive.
+    this.server.on('connection', (socket: Socket) => this.#handshakes.admit(socket));
+    // node:http2 creates the session (and emits 'session') from its own
+    // 'secureConnection' listener; this one, prepended, runs just before with
+    // the real TLSSocket, which liveness.ts must be able to destroy
+    // (session.socket is a proxy that refuses destroy()).
+    this.server.prependListener('secureConnection', (socket: TLSSocket) => (this.#accepted = socket));
     this.server.on('session', (session) => this.#onSession(session));
     this.server.on('stream', (stream, headers) => {
       this.#onStream(stream, headers).catch((err: unknown) => this.#log.error({ err }, 'HBONE stream handler failed'));
@@ -124,7 +143,7 @@ export class HboneServer {
   }
 
   stats(): ReturnType<ServerStats['snapshot']> {
-    return this.#stats.snapshot(this.#sessions.size);
+    return this.#stats.snapshot(this.#sessions.size, this.#handshakes.pending);
   }
 
   /** Stops accepting, lets open streams finish for `graceMs`, then cuts the rest. */
@@ -139,7 +158,8 @@ export class HboneServer {
   }
 
   #onSession(session: ServerHttp2Session): void {
-    const socket = session.socket as TLSSocket;
+    const socket = this.#accepted ?? (session.socket as TLSSocket);
+    this.#accepted = undefined;
     const info: SessionInfo = {
       peerIdentity: spiffeIdOf(socket.getPeerCertificate()),
       peerAddress: socket.remoteAddress ?? '',
@@ -151,6 +171,10 @@ export class HboneServer {
     this.#sessions.add(session);
     this.#armIdle(session, info);
     applyConnectionWindow(session, this.#tuning);
+    session.once('remoteSettings', () => this.#handshakes.settled(info.peerAddress, info.peerPort));
+    bindLiveness(session, socket, this.#keepalive, { peerAddress: info.peerAddress, peerIdentity: info.peerIdentity }, (err) =>
+      this.#stats.sessionLost(info.peerIdentity, info.peerAddress, err),
+    );
     this.#stats.sessionOpened(info.peerIdentity, info.peerAddress);
     session.on('error', (err) => this.#log.debug({ err, peer: info.peerIdentity }, 'HBONE session error'));
     session.on('frameError', (type, code) => this.#log.debug({ type, code, peer: info.peerIdentity }, 'HBONE frame error'));
@@ -158,13 +182,8 @@ export class HboneServer {
       clearTimeout(info.idleTimer);
       this.#sessions.delete(session);
     });
-    // session.socket is a proxy that throws once the session lets go of the
-    // socket; the listener's `this` is the real TLSSocket, whose counters
-    // stay readable after close.
-    const stats = this.#stats;
-    socket.once('close', function (this: TLSSocket) {
-      stats.sessionClosed(info.peerIdentity, info.peerAddress, this);
-    });
+    // The real TLSSocket (not the session's proxy): its counters stay readable after close.
+    socket.once('close', () => this.#stats.sessionClosed(info.peerIdentity, info.peerAddress, socket));
   }
 
   #armIdle(session: ServerHttp2Session, info: SessionInfo): void {
@@ -180,14 +199,23 @@ export class HboneServer {
     applyWriteBuffer(stream, this.#tuning);
     stream.on('error', (err) => this.#log.debug({ err, peer: info.peerIdentity }, 'HBONE stream error'));
     info.streams++;
+    this.#stats.streamsOpen++;
     clearTimeout(info.idleTimer);
     stream.once('close', () => {
+      this.#stats.streamsOpen--;
       if (--info.streams === 0 && !session.closed) this.#armIdle(session, info);
     });
 
     const authority = headers[':authority'] ?? '';
-    const reject = (status: number, code: HboneErrorCode, reason: string): void => {
+    const counted = (code: HboneErrorCode, reason: string): void =>
       this.#stats.rejected(code, { peerIdentity: info.peerIdentity, peerAddress: info.peerAddress, authority, reason });
+    if (info.streams > this.#tuning.maxConcurrentStreams) {
+      // Before any processing, so the peer may retry it elsewhere (RFC 9113 §8.7).
+      counted('EHBONE_STREAM_LIMIT', `more than ${this.#tuning.maxConcurrentStreams} concurrent streams`);
+      return resetStream(stream, H2_REFUSED_STREAM);
+    }
+    const reject = (status: number, code: HboneErrorCode, reason: string): void => {
+      counted(code, reason);
       respondError(stream, status, code);
     };
     if (headers[':method'] !== 'CONNECT') return reject(405, 'EHBONE_BAD_METHOD', `method ${String(headers[':method'])}`);
@@ -234,6 +262,8 @@ export class HboneServer {
   #connectUpstream(stream: ServerHttp2Stream, request: ConnectRequest, target: { host: string; port: number; localAddress?: string }): void {
     const started = Date.now();
     const socket = this.#options.dialUpstream?.(target) ?? tcpConnect({ ...target, allowHalfOpen: true, noDelay: true });
+    this.#stats.upstreamSockets++;
+    socket.once('close', () => this.#stats.upstreamSockets--);
     const timer = setTimeout(
       () => socket.destroy(Object.assign(new Error('upstream connect timed out'), { code: 'ETIMEDOUT' })),
       this.#options.upstreamConnectTimeoutMs ?? 10_000,

@@ -3,6 +3,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { formatAuthority } from './authority.js';
 import { errorFromTransport, HboneError } from './errors.js';
 import { ALPN_H2, checkSpiffeServerIdentity, secureContextFor, spiffeIdOf, type TlsIdentity } from './tls-identity.js';
+import { bindLiveness, type Keepalive } from './liveness.js';
 import { applyConnectionWindow, h2Settings, maxSessionMemoryMiB, type H2Tuning } from './tuning.js';
 
 export interface Peer {
@@ -15,8 +16,10 @@ export interface SessionParams {
   peer: Peer;
   identity: () => TlsIdentity | Promise<TlsIdentity>;
   tuning: H2Tuning;
+  /** TCP + TLS + the server's SETTINGS must all be done within this. */
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  keepalive: Keepalive;
   onClose: (session: PooledSession) => void;
 }
 
@@ -44,6 +47,8 @@ export class PooledSession {
   #lastError: unknown;
   #peerAccepted = false;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** Streams the server let us have at once, learnt from its REFUSED_STREAM (see tuning.ts maxConcurrentStreams). */
+  #refusedAt: number | undefined;
   readonly #params: SessionParams;
 
   constructor(params: SessionParams) {
@@ -59,7 +64,12 @@ export class PooledSession {
   hasRoom(maxStreams: number): boolean {
     if (this.draining || this.closed) return false;
     const remote = this.session?.remoteSettings.maxConcurrentStreams;
-    return this.active < (remote === undefined ? maxStreams : Math.min(maxStreams, remote));
+    return this.active < Math.min(maxStreams, remote ?? maxStreams, this.#refusedAt ?? maxStreams);
+  }
+
+  /** The server refused a stream for its concurrency limit: no more than the others now open, until the session ends. */
+  refusedStream(): void {
+    this.#refusedAt = Math.max(1, this.active - 1);
   }
 
   take(): void {
@@ -144,7 +154,7 @@ export class PooledSession {
     this.socket = socket;
     const session = h2Connect(`https://${context.peer}`, {
       createConnection: () => socket,
-      settings: h2Settings(tuning, false),
+      settings: h2Settings(tuning),
       maxSessionMemory: maxSessionMemoryMiB(tuning),
     });
     this.session = session;
@@ -164,15 +174,19 @@ export class PooledSession {
       }
     });
     session.once('close', () => this.#markClosed());
+    bindLiveness(session, socket, this.#params.keepalive, context, (err) => (this.#lastError ??= err));
 
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#lastError ??= new HboneError('EHBONE_TIMEOUT', `HBONE dial to ${context.peer} timed out`, context);
         session.destroy();
       }, this.#params.connectTimeoutMs);
-      session.once('connect', () => {
+      session.once('connect', () => (this.connected = true));
+      // Ready once the server's SETTINGS arrived, not at TLS 'connect': a peer
+      // that accepts TCP and TLS but never speaks HTTP/2 is then a dial
+      // timeout, not a session every later stream waits on in vain.
+      session.once('remoteSettings', () => {
         clearTimeout(timer);
-        this.connected = true;
         resolve();
       });
       session.once('close', () => {

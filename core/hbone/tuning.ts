@@ -16,7 +16,16 @@ export interface H2Tuning {
   connectionWindow: number;
   /** SETTINGS_MAX_FRAME_SIZE we accept (16 KiB .. 16 MiB - 1). */
   maxFrameSize: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS the server advertises. */
+  /**
+   * Streams one connection may have open on the server; the one past it is
+   * refused with RST_STREAM REFUSED_STREAM and the connection carries on.
+   * Not sent as SETTINGS_MAX_CONCURRENT_STREAMS: nghttp2 (under node:http2)
+   * treats a stream past an acknowledged limit as a connection error and
+   * answers GOAWAY PROTOCOL_ERROR, which kills every other stream of that
+   * peer; RFC 9113 §5.1.2 asks only for a stream error. So the server
+   * enforces the limit itself (server.ts) and the client learns it from the
+   * refusal (session.ts).
+   */
   maxConcurrentStreams: number;
   /**
    * Bytes a CONNECT stream buffers for sending before write() asks the
@@ -44,16 +53,14 @@ export function resolveTuning(overrides: Partial<H2Tuning> = {}): H2Tuning {
   return t;
 }
 
-export function h2Settings(t: H2Tuning, server: boolean): Settings {
-  const settings: Settings = {
+export function h2Settings(t: H2Tuning): Settings {
+  return {
     initialWindowSize: t.streamWindow,
     maxFrameSize: t.maxFrameSize,
     enablePush: false,
     // HBONE requests carry two pseudo-headers and a few small ones.
     maxHeaderListSize: 64 * 1024,
   };
-  if (server) settings.maxConcurrentStreams = t.maxConcurrentStreams;
-  return settings;
 }
 
 /**

@@ -24,6 +24,16 @@ export interface InboundReport {
   streamsActive: number;
   streamsTotal: number;
   handshakeFailures: number;
+  /** HTTP/2 streams held, answered or not (absent from daemons before issue 13). */
+  streamsOpen?: number;
+  /** Sockets to local services, from dial to close. */
+  upstreamSockets?: number;
+  /** Connections accepted and not yet through TLS and SETTINGS. */
+  handshakesPending?: number;
+  /** handshakeFailures by code (EHBONE_HANDSHAKE_TIMEOUT, EHBONE_HANDSHAKE_LIMIT, TLS codes). */
+  handshakeFailuresByReason?: Record<string, number>;
+  /** Sessions destroyed because the peer stopped answering PINGs. */
+  sessionsLost?: number;
   /** Refused streams by HBONE error code. */
   rejections: Record<string, number>;
   /** By peer identity. */
@@ -92,6 +102,11 @@ const inbound = (): Schema<InboundReport> =>
       streamsActive: req(count()),
       streamsTotal: req(count()),
       handshakeFailures: req(count()),
+      streamsOpen: count(),
+      upstreamSockets: count(),
+      handshakesPending: count(),
+      handshakeFailuresByReason: record(count()),
+      sessionsLost: count(),
       rejections: req(record(count())),
       peers: req(record(object<PeerTraffic>({ streams: req(count()), bytesIn: req(count()), bytesOut: req(count()) }, open))),
     },
