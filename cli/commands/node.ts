@@ -14,7 +14,6 @@ import { parseDurationSeconds } from '../duration.js';
 import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
 import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
 
-
 export function registerNode(program: Command): void {
   const node = program.command('node').description('node identities: join tokens, joining, listing and removing nodes');
   const token = node.command('token').description('one-time join tokens');
@@ -84,7 +83,7 @@ export function registerNode(program: Command): void {
 
   node
     .command('remove')
-    .description("take a node out of the mesh: delete its store user, its join record and everything enrolled on it; its certificates are no longer renewed")
+    .description('take a node out of the mesh: delete its store user, its join record and everything enrolled on it; its certificates are no longer renewed')
     .argument('<name>', 'node name')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       const { removeNode } = await import('../../core/access/node-removal.js');

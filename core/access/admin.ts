@@ -29,7 +29,12 @@ function asAdmin<T>(what: string, run: () => Promise<T>): Promise<T> {
   return run().catch((err: unknown) => {
     const message = (err as Error).message ?? String(err);
     if (/NOPERM|no permissions/i.test(message)) {
-      throw new AccessError('EACCESS_NOT_ADMIN', `${what}: this Redis user may not manage ACL users (${message}); run it as the store's administrator`, {}, { cause: err });
+      throw new AccessError(
+        'EACCESS_NOT_ADMIN',
+        `${what}: this Redis user may not manage ACL users (${message}); run it as the store's administrator`,
+        {},
+        { cause: err },
+      );
     }
     throw err;
   });

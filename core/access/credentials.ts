@@ -63,7 +63,9 @@ export function readCredentialsSync(file: string): StoreCredentials {
 // Another user able to read it could act as this role: refuse rather than use it.
 function checkMode(file: string, mode: number): void {
   if ((mode & 0o077) === 0) return;
-  throw new AccessError('EACCESS_CREDENTIALS', `${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${file}`, { path: file });
+  throw new AccessError('EACCESS_CREDENTIALS', `${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${file}`, {
+    path: file,
+  });
 }
 
 function unreadable(file: string, err: unknown): AccessError {

@@ -39,7 +39,10 @@ export async function removeNode(store: Store, name: string): Promise<NodeRemova
   for (const { namespace, service } of services.values()) out.endpoints += (await store.unenroll(namespace, service, { node: name })).removed;
   const issued = await listIssued(store, { node: name });
   out.serials = issued.map((r) => r.serial);
-  const last = issued.map((r) => r.notAfter).sort().at(-1);
+  const last = issued
+    .map((r) => r.notAfter)
+    .sort()
+    .at(-1);
   if (last) out.lastExpiry = last;
   await store.redis.del(store.keys.node(name), store.keys.nodeStatus(name), store.keys.waypointReady(name));
   return out;

@@ -31,7 +31,6 @@ export interface StoreInitResult {
   persistence: AclPersistence;
 }
 
-
 export async function initStore(redis: Redis, options: StoreInitOptions): Promise<StoreInitResult> {
   const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   const files = { operator: join(options.dir, OPERATOR_CREDENTIALS), signer: join(options.dir, SIGNER_CREDENTIALS) };
@@ -42,9 +41,13 @@ export async function initStore(redis: Redis, options: StoreInitOptions): Promis
         () => false,
       );
       if (exists) {
-        throw new AccessError('EACCESS_CREDENTIALS', `${file} exists: this store was initialised already; pass --force to issue new passwords (the old ones stop working)`, {
-          path: file,
-        });
+        throw new AccessError(
+          'EACCESS_CREDENTIALS',
+          `${file} exists: this store was initialised already; pass --force to issue new passwords (the old ones stop working)`,
+          {
+            path: file,
+          },
+        );
       }
     }
   }

@@ -61,7 +61,11 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
   const store = topo.host('store');
   const redisUrl = `redis://${store.address}:6379`;
   const storeDir = join(dir, 'store');
-  const credentials = { operator: join(storeDir, 'operator.json'), signer: join(storeDir, 'signer.json'), node: (host: string) => join(dir, host, 'store-credentials.json') };
+  const credentials = {
+    operator: join(storeDir, 'operator.json'),
+    signer: join(storeDir, 'signer.json'),
+    node: (host: string) => join(dir, host, 'store-credentials.json'),
+  };
   // Daemons get no credentials from the environment: each uses the node user its token makes.
   const daemonEnv: NodeJS.ProcessEnv = { ...process.env, AMBIT_REDIS_URL: redisUrl, AMBIT_LOG_LEVEL: 'info' };
   delete daemonEnv.AMBIT_REDIS_CREDENTIALS;
@@ -184,9 +188,25 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
   try {
     await mesh.startRedis();
     // While the default user is still on: an administrator for the tests' redis-cli, then the roles.
-    const admin = await topo.exec('store', 'redis-cli', ['-h', store.address, '-p', '6379', 'acl', 'setuser', 'test-admin', 'on', `>${adminPassword}`, '~*', '&*', '+@all']);
+    const admin = await topo.exec('store', 'redis-cli', [
+      '-h',
+      store.address,
+      '-p',
+      '6379',
+      'acl',
+      'setuser',
+      'test-admin',
+      'on',
+      `>${adminPassword}`,
+      '~*',
+      '&*',
+      '+@all',
+    ]);
     if (admin.code !== 0 || !/OK/.test(admin.stdout)) throw new Error(`redis admin user: ${admin.stdout}${admin.stderr}`);
-    const roles = await topo.exec('store', process.execPath, [AMBIT, 'store', 'init', '--dir', storeDir], { env: { ...env, AMBIT_REDIS_CREDENTIALS: '' }, timeoutMs: 30_000 });
+    const roles = await topo.exec('store', process.execPath, [AMBIT, 'store', 'init', '--dir', storeDir], {
+      env: { ...env, AMBIT_REDIS_CREDENTIALS: '' },
+      timeoutMs: 30_000,
+    });
     if (roles.code !== 0) throw new Error(`store init: ${roles.stderr}`);
     const init = await mesh.ambit('store', ['ca', 'init', '--ca-dir', join(dir, 'ca')]);
     if (init.code !== 0) throw new Error(`ca init: ${init.stderr}`);

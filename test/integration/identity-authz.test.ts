@@ -82,7 +82,15 @@ test('a node renews its own node cert with its current one, and cannot ask for a
   // A node-renew CSR for node b, signed by a: refused.
   const csr = await createCsr(nodeId('cluster.local', 'b'), await generateKeyPair());
   const id = 'renew-as-b-0001';
-  const res = await rawRequest(m.store, { v: 1, id, node: 'a', kind: 'node-renew', csr, auth: nodeAuth(a, { kind: 'node-renew', id, csr }), deadline: Date.now() + 5000 });
+  const res = await rawRequest(m.store, {
+    v: 1,
+    id,
+    node: 'a',
+    kind: 'node-renew',
+    csr,
+    auth: nodeAuth(a, { kind: 'node-renew', id, csr }),
+    deadline: Date.now() + 5000,
+  });
   t.like(res, { ok: false, code: 'EIDENTITY_CSR_IDENTITY_MISMATCH' });
   // A workload CSR cannot be used to join.
   const join2 = await rawRequest(m.store, {

@@ -83,7 +83,15 @@ test.serial('a node with its own credentials writes only its own keys; every oth
   const identity = await joinNode({ store: node, token: minted.token, nodeName: 'a', dir: join(tmp, 'a') });
   t.is(identity.spiffeId.uri, 'spiffe://cluster.local/ambit/node/a');
 
-  await operator.enroll({ service: 'productpage', namespace: 'default', node: 'a', address: '10.0.0.1', port: 9080, serviceAccount: 'productpage', labels: {} });
+  await operator.enroll({
+    service: 'productpage',
+    namespace: 'default',
+    node: 'a',
+    address: '10.0.0.1',
+    port: 9080,
+    serviceAccount: 'productpage',
+    labels: {},
+  });
   await operator.enroll({ service: 'reviews', namespace: 'default', node: 'b', address: '10.0.0.2', port: 9080, serviceAccount: 'reviews', labels: {} });
   // Its own keys: heartbeat and status report.
   await node.heartbeatNode({ name: 'a', address: '10.0.0.1' }, 30);
@@ -98,9 +106,12 @@ test.serial('a node with its own credentials writes only its own keys; every oth
   const rogue = { ...(await readBundle(operator))!.bundle, roots: [] };
   const refused: [string, () => Promise<unknown>][] = [
     ['write the trust bundle', () => publishBundle(node, rogue)],
-    ['apply an AuthorizationPolicy', () => node.apply([policy as never])],
+    ['apply an AuthorizationPolicy', () => node.apply([policy])],
     ['delete a policy', () => node.delete([{ kind: 'AuthorizationPolicy', namespace: 'istio-system', name: 'deny-all' }])],
-    ['enroll a service', () => node.enroll({ service: 'evil', namespace: 'default', node: 'a', address: '10.0.0.1', port: 1, serviceAccount: 'reviews', labels: {} })],
+    [
+      'enroll a service',
+      () => node.enroll({ service: 'evil', namespace: 'default', node: 'a', address: '10.0.0.1', port: 1, serviceAccount: 'reviews', labels: {} }),
+    ],
     ['unenroll a service', () => node.unenroll('default', 'reviews')],
     ['mint a join token', () => createJoinToken(node, { ttlSeconds: 60, node: 'c' })],
     ['call the token-consuming script', () => consumeJoinToken(node, 'ambit-join-x', 'a')],
