@@ -290,8 +290,8 @@ export const ERROR_CODES = {
   EIDENTITY_TOKEN_EXPIRED: { component: 'identity', meaning: 'The join token has expired.', action: 'Create a new one: `ambit node token create`.' },
   EIDENTITY_NODE_EXISTS: {
     component: 'identity',
-    meaning: 'A join asked for a node name that has already joined: a node identity is minted once.',
-    action: 'If the host was rebuilt or its key lost, run `ambit node remove <name>` (revokes it), then create a new token and join again.',
+    meaning: 'A join, or a join token, asked for a node name that has already joined: a node identity is minted once.',
+    action: 'If the host was rebuilt or its key lost, run `ambit node remove <name>` (its certificates are no longer renewed), then create a new token and join again.',
   },
   EIDENTITY_NODE_REMOVED: {
     component: 'identity',

@@ -3,6 +3,8 @@
  * @peculiar/x509 is imported inside the actions, so `ambit --help` does not.
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import type { CASource } from '../../core/identity/ca-dir.js';
 import type { StoreOptions } from '../../core/store/types.js';
@@ -66,12 +68,22 @@ export function registerCa(program: Command): void {
     .option('--ca-dir <dir>', 'the CA directory', DEFAULT_CA_DIR)
     .option('--node-cert-ttl <duration>', 'node certificate lifetime', '7d')
     .option('--workload-cert-ttl <duration>', 'workload certificate lifetime', '24h')
-    .action(async (opts: { caDir: string; nodeCertTtl: string; workloadCertTtl: string }, cmd: Command) => {
+    .option('--store-credentials <file>', "the signer's store credentials (default: signer.json from ambit store init, when this host has it)")
+    .action(async (opts: { caDir: string; nodeCertTtl: string; workloadCertTtl: string; storeCredentials?: string }, cmd: Command) => {
       const nodeCertTtlSeconds = parseDurationSeconds(opts.nodeCertTtl, '--node-cert-ttl');
       const workloadCertTtlSeconds = parseDurationSeconds(opts.workloadCertTtl, '--workload-cert-ttl');
       const [{ Store }, { startSigner }] = await Promise.all([import('../../core/store/index.js'), import('../../core/identity/signer/index.js')]);
       // A server outlives Redis restarts: retry forever instead of failing fast like other commands.
-      const options: StoreOptions = { ...storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis), retryForever: true, connectionName: 'ambit-ca' };
+      // With roles the signer is its own Redis user, never the operator.
+      const { DEFAULT_CREDENTIALS_DIR, SIGNER_CREDENTIALS, readCredentials } = await import('../../core/access/credentials.js');
+      const byDefault = join(DEFAULT_CREDENTIALS_DIR, SIGNER_CREDENTIALS);
+      const signerFile = opts.storeCredentials ?? (existsSync(byDefault) ? byDefault : undefined);
+      const options: StoreOptions = {
+        ...storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis),
+        ...(signerFile ? await readCredentials(signerFile) : {}),
+        retryForever: true,
+        connectionName: 'ambit-ca',
+      };
       const store = await Store.connect(options);
       let signer;
       try {

@@ -7,6 +7,7 @@
  */
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import type { Store } from '../store/index.js';
+import { checkNotJoined } from '../identity/store/joined.js';
 import { createJoinToken, type CreatedToken } from '../identity/store/tokens.js';
 import { persistAcl, rolesInUse, setRoleUser, type AclPersistence } from './admin.js';
 import { nodePassword, type StoreCredentials } from './credentials.js';
@@ -21,6 +22,9 @@ export interface MintedToken extends CreatedToken {
 }
 
 export async function mintNodeToken(store: Store, options: { ttlSeconds: number; node: string }): Promise<MintedToken> {
+  // A token for a joined name could never be used (the signer refuses a second join), and with
+  // roles it would reset the running node's password: refuse it here, with the way out.
+  await checkNotJoined(store, options.node);
   if (!(await rolesInUse(store.redis))) return createJoinToken(store, options);
   const created = await createJoinToken(store, { ...options, tokenPrefix: ROLE_TOKEN_PREFIX });
   const user = await setRoleUser(store.redis, store.options.keyPrefix ?? DEFAULT_KEY_PREFIX, { kind: 'node', name: options.node }, nodePassword(created.token));

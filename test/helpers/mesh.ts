@@ -102,8 +102,11 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
         config,
         `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: info\n`,
       );
-      const token = await mesh.ambit('store', ['node', 'token', 'create', '--node', host, '--ttl', '10m']);
-      if (token.code !== 0) throw new Error(`token for ${host}: ${token.stderr}`);
+      // A token only for the first start: a joined node restarts with what its join left, and a
+      // token for a joined name is refused.
+      const joined = existsSync(join(dir, host, 'node-key.pem'));
+      const token = joined ? undefined : await mesh.ambit('store', ['node', 'token', 'create', '--node', host, '--ttl', '10m']);
+      if (token && token.code !== 0) throw new Error(`token for ${host}: ${token.stderr}`);
       const first = daemons.size === 0;
       const args = [
         ...(options.daemonNodeArgs ?? []),
@@ -112,8 +115,7 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
         config,
         '--redis',
         redisUrl,
-        '--token',
-        token.stdout.trim(),
+        ...(token ? ['--token', token.stdout.trim()] : []),
         ...(first ? ['--ca', '--ca-dir', join(dir, 'ca'), '--ca-store-credentials', credentials.signer] : []),
       ];
       const [command, ...wrapperArgs] = [...(options.daemonWrapper ?? []), process.execPath];
