@@ -3,6 +3,7 @@
  * is TLS to the daemons' HBONE port only: none of the HTTP the services
  * exchange is readable there.
  */
+import { readFileSync } from 'node:fs';
 import { SERVICE_PORT } from '../workloads.js';
 import { captureWire } from '../wire-capture.js';
 import type { Step } from '../step.js';
@@ -46,5 +47,19 @@ export const mtlsStep: Step = {
         ? `none of ${markers.map((m) => `"${m}"`).join(', ')} appears in the capture`
         : `plaintext on the wire: ${seen.map(([m, c]) => `"${m}" x${c}`).join(', ')}`,
     );
+    await storeRoles(app, n);
   },
 };
+
+/** The operator/node split: b's daemon holds only b's store user, and Redis itself refuses it a policy write. */
+async function storeRoles(app: Parameters<Step['run']>[0], n: Parameters<Step['run']>[1]): Promise<void> {
+  const { username, password } = JSON.parse(readFileSync(app.mesh.credentials.node('b'), 'utf8')) as { username: string; password: string };
+  n.say(`\nStore roles: the CLI is ambit-operator, the signer ambit-signer, and b's ambitd ${username}, which may write only b's own keys:`);
+  const args = ['hset', 'ambit:resources', 'AuthorizationPolicy/istio-system/allow-all', '{}'];
+  n.command('b', `redis-cli --user ${username} --pass "$(jq -r .password ${app.mesh.credentials.node('b')})" ${args.join(' ')}`);
+  const store = app.mesh.topo.host('store').address;
+  const r = await app.mesh.topo.exec('b', 'redis-cli', ['-h', store, '-p', '6379', '--user', username, '--pass', password, '--no-auth-warning', ...args]);
+  const answer = (r.stdout + r.stderr).trim().split('\n')[0] ?? '';
+  n.say(`  ${answer}`);
+  n.proof(/^\(error\) NOPERM|^NOPERM/.test(answer), `b's store user may not write a policy: Redis answered ${JSON.stringify(answer.replace(/^\(error\) /, ''))}`);
+}
