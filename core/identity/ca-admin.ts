@@ -31,7 +31,8 @@ export async function initCA(store: Store, dir: string, source: CASource, option
   }
   const ca = await initCADir(dir, source, options);
   const bundle = bundleOf(ca);
-  const revision = await publishBundle(store, bundle, options.force ? {} : { expectRevision: existing?.revision ?? 0 });
+  // A new mesh's bundle is signed by its own root: nodes trust it on first use, when they join.
+  const revision = await publishBundle(store, bundle, ca, options.force ? {} : { expectRevision: existing?.revision ?? 0 });
   return { ca, revision, roots: bundle.roots.length };
 }
 
@@ -46,7 +47,8 @@ export async function rotateCA(store: Store, dir: string, source: CASource = {})
   }
   const { previous, current } = await rotateCADir(dir, source);
   const bundle = addRoot(published.bundle, current.root.pem);
-  const revision = await publishBundle(store, bundle, { expectRevision: published.revision });
+  // Signed by the old CA: the only one readers trust yet.
+  const revision = await publishBundle(store, bundle, previous, { expectRevision: published.revision });
   return { ca: current, previous, revision, roots: bundle.roots.length };
 }
 
@@ -77,7 +79,8 @@ export async function finishRotation(store: Store, dir: string, options: { force
     }
   }
   const bundle = createBundle(published.bundle.trustDomain, [ca.root.pem]);
-  const revision = await publishBundle(store, bundle, { expectRevision: published.revision });
+  // Signed by the new CA, trusted since the rotation started.
+  const revision = await publishBundle(store, bundle, ca, { expectRevision: published.revision });
   await finishRotationDir(dir);
   return { ca, revision, roots: 1, removed };
 }
