@@ -23,6 +23,20 @@ export function registerOperator(program: Command): void {
       const issued = await issueOperator(await loadCADir(opts.caDir), dir, opts.name ? { name: opts.name } : {});
       process.stdout.write(`operator ${issued.spiffeId.uri} in ${dir} (certificate expires ${issued.notAfter.toISOString()})\n`);
     });
+  operator
+    .command('resign')
+    .description('sign the security manifest again (new sequence): as it is, or with --adopt vouching for the policy and enrollments now in the store')
+    .option('--adopt', 'list exactly what the store holds now (after checking it: this is how an unsigned mesh moves to signed configuration)', false)
+    .action(async (opts: { adopt: boolean }, cmd: Command) => {
+      const [{ withStore }, { loadOperator }, { resignManifest }] = await Promise.all([
+        import('../store-client.js'),
+        import('../../core/identity/operator.js'),
+        import('../../core/identity/manifest/writer.js'),
+      ]);
+      const operator = await loadOperator(operatorDir(cmd));
+      const sequence = await withStore(cmd, (store) => resignManifest(store, operator, { adopt: opts.adopt }));
+      process.stdout.write(`security manifest signed by ${operator.spiffeId.uri} (sequence ${sequence})\n`);
+    });
 }
 
 /**

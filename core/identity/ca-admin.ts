@@ -11,6 +11,7 @@ import { finishRotationDir, initCADir, rotateCADir, loadCADir, type CASource } f
 import { IdentityError } from './errors.js';
 import { publishBundle, readBundle, requireBundle } from './store/bundle.js';
 import { listIssued } from './store/issued.js';
+import { resignManifest } from './manifest/writer.js';
 import { hasOperatorKey, issueOperator, operatorDirFor, type Operator } from './operator.js';
 
 export interface CAChange {
@@ -75,6 +76,9 @@ export async function rotateCA(
   // still verifies once --finish drops the old root.
   const operatorDir = options.operatorDir ?? operatorDirFor(dir);
   const operator = (await hasOperatorKey(operatorDir)) ? await issueOperator(current, operatorDir) : undefined;
+  // Same entries, new sequence, signed under the new root; a manifest that does not verify is left for
+  // the operator to look at (`ambit operator resign`), not silently countersigned.
+  if (operator && (await store.manifest()).record) await resignManifest(store, operator).catch(() => undefined);
   return { ca: current, previous, revision, roots: bundle.roots.length, ...(operator ? { operator, operatorDir } : {}) };
 }
 

@@ -19,6 +19,7 @@ import { certInfo } from './info.js';
 import { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem } from './keys.js';
 import { issueCertificate } from './sign.js';
 import { operatorId, parseSpiffeId, type OperatorSpiffeId } from './spiffe.js';
+import { splitPemCerts } from './x509.js';
 
 export const DEFAULT_OPERATOR_DIR = '/etc/ambit/operator';
 export const DEFAULT_OPERATOR_NAME = 'admin';
@@ -31,6 +32,12 @@ export interface Operator {
   /** The operator certificate followed by the CA's chain (not the root). */
   readonly chainPem: string;
   readonly notAfter: Date;
+  /**
+   * Roots this operator trusts (roots.pem, written when its certificate was
+   * issued): the CLI checks the manifest it re-signs against them, so it never
+   * re-signs entries the store slipped in.
+   */
+  readonly roots: readonly string[];
 }
 
 /** The operator directory that goes with a CA directory: its sibling `operator/`. */
@@ -38,8 +45,8 @@ export function operatorDirFor(caDir: string): string {
   return join(dirname(caDir), 'operator');
 }
 
-export function operatorFiles(dir: string): { key: string; cert: string } {
-  return { key: join(dir, 'operator-key.pem'), cert: join(dir, 'operator-cert.pem') };
+export function operatorFiles(dir: string): { key: string; cert: string; roots: string } {
+  return { key: join(dir, 'operator-key.pem'), cert: join(dir, 'operator-cert.pem'), roots: join(dir, 'roots.pem') };
 }
 
 export async function hasOperatorKey(dir: string): Promise<boolean> {
@@ -68,7 +75,18 @@ export async function issueOperator(ca: SigningCA, dir: string, options: { name?
   const csr = await verifyCsr(await createCsr(id, await importPrivateKeyPem(keyPem)), { trustDomain: ca.trustDomain, expected: id });
   const issued = await issueCertificate(ca, csr, { ttlSeconds: OPERATOR_CERT_TTL_SECONDS });
   await writeFileSecure(files.cert, issued.chainPem, { mode: 0o644, overwrite: true });
-  return { spiffeId: id, key: createPrivateKey(keyPem), chainPem: issued.chainPem, notAfter: issued.notAfter };
+  // The previous root stays trusted too: mid-rotation the stored manifest is still signed under it.
+  const roots = [...new Set([...(await readRoots(dir)).slice(-1), ca.root.pem])];
+  await writeFileSecure(files.roots, roots.join(''), { mode: 0o644, overwrite: true });
+  return { spiffeId: id, key: createPrivateKey(keyPem), chainPem: issued.chainPem, notAfter: issued.notAfter, roots };
+}
+
+async function readRoots(dir: string): Promise<string[]> {
+  try {
+    return splitPemCerts(await readTextFile(operatorFiles(dir).roots, 'operator roots'));
+  } catch {
+    return [];
+  }
 }
 
 async function existingName(dir: string): Promise<string | undefined> {
@@ -106,5 +124,5 @@ export async function loadOperator(dir: string): Promise<Operator> {
       dir,
     });
   }
-  return { spiffeId: id, key: createPrivateKey(keyPem), chainPem, notAfter: info.notAfter };
+  return { spiffeId: id, key: createPrivateKey(keyPem), chainPem, notAfter: info.notAfter, roots: await readRoots(dir) };
 }

@@ -39,6 +39,11 @@ export interface Keys {
   changes: string;
   /** Pub/sub channel carrying `{"revision":n}` after each write. */
   channel: string;
+  /**
+   * Hash {record: the operator-signed security manifest (core/identity/manifest), sequence: n}.
+   * Written in the same script as the change it covers, so a snapshot never sees one without the other.
+   */
+  manifest: string;
 }
 
 export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
@@ -59,6 +64,7 @@ export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
     nodeStatusPattern: `${prefix}node-status:*`,
     changes: `${prefix}changes`,
     channel: `${prefix}events`,
+    manifest: `${prefix}manifest`,
   };
 }
 

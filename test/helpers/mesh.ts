@@ -51,7 +51,13 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
   const logs = new Map<string, string>();
   const store = topo.host('store');
   const redisUrl = `redis://${store.address}:6379`;
-  const env = { ...process.env, AMBIT_REDIS_URL: redisUrl, AMBIT_LOG_LEVEL: process.env.AMBIT_TEST_LOG_LEVEL ?? 'warn' };
+  // `ca init --ca-dir <dir>/ca` makes the operator key in <dir>/operator; every later CLI write signs with it.
+  const env = {
+    ...process.env,
+    AMBIT_REDIS_URL: redisUrl,
+    AMBIT_OPERATOR_DIR: join(dir, 'operator'),
+    AMBIT_LOG_LEVEL: process.env.AMBIT_TEST_LOG_LEVEL ?? 'warn',
+  };
 
   const mesh: Mesh = {
     topo,

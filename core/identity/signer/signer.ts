@@ -22,6 +22,7 @@ import { watchBundle, type BundleWatch } from '../store/bundle-watch.js';
 import { recordIssued } from '../store/issued.js';
 import { identityKeys } from '../store/keys.js';
 import { decide, type Decision } from './decide.js';
+import { SignedManifests } from './signed-enrollment.js';
 import { parseRequest, type SignRequest, type SignResponse } from './protocol.js';
 
 const log = logger('identity-signer');
@@ -84,6 +85,7 @@ class Signer implements RunningSigner {
   readonly #opts: SignerOptions;
   #bundle: TrustBundle;
   #bundleSequence: number;
+  readonly #manifests = new SignedManifests();
 
   constructor(
     opts: SignerOptions,
@@ -174,7 +176,10 @@ class Signer implements RunningSigner {
     const ca = this.ca;
     let decision: Decision;
     try {
-      decision = await decide({ store: this.#opts.store, ca, bundle: this.#bundle, nodeTtlSeconds: this.#nodeTtl, workloadTtlSeconds: this.#workloadTtl }, req);
+      decision = await decide(
+        { store: this.#opts.store, ca, bundle: this.#bundle, nodeTtlSeconds: this.#nodeTtl, workloadTtlSeconds: this.#workloadTtl, manifests: this.#manifests },
+        req,
+      );
     } catch (err) {
       this.stats.refused++;
       const out = refusal(err);
