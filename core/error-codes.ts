@@ -330,7 +330,8 @@ export const ERROR_CODES = {
   EIDENTITY_BUNDLE_UNSIGNED: {
     component: 'identity',
     meaning: "The store's trust bundle is not signed by a root the reader already trusts (forged, replayed, or published before bundles were signed).",
-    action: 'If you did not change the CA, treat the store as compromised; otherwise republish with `ambit ca rotate` (or `ambit ca init --force` and re-join the nodes).',
+    action:
+      'If you did not change the CA, treat the store as compromised; otherwise republish with `ambit ca rotate` (or `ambit ca init --force` and re-join the nodes).',
   },
   EIDENTITY_NO_OPERATOR_KEY: {
     component: 'identity',
@@ -339,12 +340,14 @@ export const ERROR_CODES = {
   },
   EIDENTITY_MANIFEST_INVALID: {
     component: 'identity',
-    meaning: 'The signed security manifest is missing, unsigned, not signed by an operator certificate, older than one already accepted, or does not match the store.',
+    meaning:
+      'The signed security manifest is missing, unsigned, not signed by an operator certificate, older than one already accepted, or does not match the store.',
     action: 'Re-run the last `ambit apply`/`enroll` from an operator machine; if nobody changed the mesh, treat the store as compromised.',
   },
   EIDENTITY_NOT_SIGNED: {
     component: 'identity',
-    meaning: 'A workload certificate was asked for an enrollment that is not in the verified security manifest (an enrollment written without the operator key).',
+    meaning:
+      'A workload certificate was asked for an enrollment that is not in the verified security manifest (an enrollment written without the operator key).',
     action: 'Enroll the service with `ambit enroll` from an operator machine; if you did, re-run that `ambit enroll`.',
   },
   EIDENTITY_NODE_NAME: {

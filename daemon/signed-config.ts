@@ -20,13 +20,15 @@ export const MANIFEST_SEQUENCE_FILE = 'manifest-sequence';
 export class SignedConfigGate {
   #last: number;
   #persisted: Promise<void> = Promise.resolve();
+  readonly #log: Logger;
 
   private constructor(
     readonly file: string,
     last: number,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.#last = last;
+    this.#log = log;
   }
 
   /** Reads the last accepted sequence from `dir` (0 when the node never accepted a manifest). */
@@ -51,7 +53,7 @@ export class SignedConfigGate {
     });
     if (!verdict.accept) {
       countRefusal('manifest', verdict.reason);
-      this.log.error(
+      this.#log.error(
         { reason: verdict.reason, detail: verdict.detail, revision: snapshot.revision, lastSequence: this.#last },
         `config snapshot refused: ${verdict.detail}; keeping the last good one`,
       );
@@ -62,7 +64,7 @@ export class SignedConfigGate {
       const text = `${verdict.sequence}\n`;
       this.#persisted = this.#persisted
         .then(() => writeFileSecure(this.file, text, { mode: 0o644, overwrite: true }))
-        .catch((err: Error) => this.log.warn({ err: err.message }, 'could not persist the manifest sequence'));
+        .catch((err: Error) => this.#log.warn({ err: err.message }, 'could not persist the manifest sequence'));
     }
     return verdict;
   }

@@ -5,7 +5,17 @@
  * wrong chain, wrong signer, lower sequence, missing, extra and altered entries.
  */
 import test, { type ExecutionContext } from 'ava';
-import { addRoot, bundleOf, createBundle, createRootCA, issueCertificate, createCsr, verifyCsr, generateKeyPair, workloadId } from '../../core/identity/index.js';
+import {
+  addRoot,
+  bundleOf,
+  createBundle,
+  createRootCA,
+  issueCertificate,
+  createCsr,
+  verifyCsr,
+  generateKeyPair,
+  workloadId,
+} from '../../core/identity/index.js';
 import type { Resource } from '../../core/config/resource.js';
 import type { EndpointRecord } from '../../core/store/types.js';
 import { checkManifest } from '../../core/identity/manifest/check.js';
@@ -26,7 +36,15 @@ const deny: Resource = {
   spec: { action: 'DENY', rules: [{}] },
 };
 const vs: Resource = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'r', namespace: 'default' }, spec: { hosts: ['r'] } };
-const ep: EndpointRecord = { service: 'reviews', namespace: 'default', node: 'a', address: '10.0.0.1', port: 9080, serviceAccount: 'reviews', labels: { v: '1' } };
+const ep: EndpointRecord = {
+  service: 'reviews',
+  namespace: 'default',
+  node: 'a',
+  address: '10.0.0.1',
+  port: 9080,
+  serviceAccount: 'reviews',
+  labels: { v: '1' },
+};
 
 async function setup(t: ExecutionContext) {
   const ca = await createRootCA();
@@ -74,7 +92,12 @@ test('decision table: every way a store writer could change security content is 
   const wl = await issueCertificate(ca, await verifyCsr(await createCsr(workloadId('cluster.local', 'default', 'x'), keys), { trustDomain: 'cluster.local' }), {
     ttlSeconds: 3600,
   });
-  const workloadSigner: Operator = { ...operator, key: createPrivateKey(await exportPrivateKeyPem(keys.privateKey)), chainPem: wl.chainPem, roots: [ca.root.pem] };
+  const workloadSigner: Operator = {
+    ...operator,
+    key: createPrivateKey(await exportPrivateKeyPem(keys.privateKey)),
+    chainPem: wl.chainPem,
+    roots: [ca.root.pem],
+  };
   const env = parseEnvelope(record)!;
   const tampered = serializeEnvelope({ ...env, payload: env.payload.replace('"sequence":5', '"sequence":6') });
 
@@ -121,5 +144,8 @@ test('bundle signatures: init self-signed, rotation signed by the old root, fini
   // The bundle before the rotation, replayed mid-rotation: signed by a trusted root but older.
   t.is(refusal(checkBundleUpdate({ bundle: b2, sequence: 2 }, s1)), 'rollback');
   const env = parseEnvelope(s2)!;
-  t.is(refusal(checkBundleUpdate({ bundle: b1, sequence: 1 }, serializeEnvelope({ ...env, payload: env.payload.replace('"sequence":2', '"sequence":9') }))), 'bad-signature');
+  t.is(
+    refusal(checkBundleUpdate({ bundle: b1, sequence: 1 }, serializeEnvelope({ ...env, payload: env.payload.replace('"sequence":2', '"sequence":9') }))),
+    'bad-signature',
+  );
 });

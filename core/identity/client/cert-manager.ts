@@ -267,7 +267,8 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
     this.#bundle = bundle;
     this.#bundleSequence = sequence;
     log.info({ roots: bundle.roots.length, added: added.length, sequence }, 'trust bundle changed');
-    if (this.#opts.dir) await saveBundle(this.#opts.dir, bundle, sequence).catch((err: Error) => log.warn({ err: err.message }, 'writing the trust bundle failed'));
+    if (this.#opts.dir)
+      await saveBundle(this.#opts.dir, bundle, sequence).catch((err: Error) => log.warn({ err: err.message }, 'writing the trust bundle failed'));
     this.emit('bundle', bundle);
     for (const id of this.#workloads.keys()) {
       const material = this.material(id);

@@ -48,7 +48,11 @@ export function verifyManifestRecord(record: string, bundle: TrustBundle, now = 
     return { ok: false, reason: 'untrusted-signer', detail: isAmbitError(err) ? err.message : String(err) };
   }
   if (signer.spiffeId.kind !== 'operator') {
-    return { ok: false, reason: 'wrong-signer', detail: `the manifest is signed by ${signer.spiffeId.uri}, not an operator (spiffe://<td>/ambit/operator/<name>)` };
+    return {
+      ok: false,
+      reason: 'wrong-signer',
+      detail: `the manifest is signed by ${signer.spiffeId.uri}, not an operator (spiffe://<td>/ambit/operator/<name>)`,
+    };
   }
   if (!signatureValid(MANIFEST_DOMAIN, opened.envelope)) return { ok: false, reason: 'bad-signature', detail: 'the manifest signature does not verify' };
   if (opened.manifest.trustDomain !== bundle.trustDomain) {
@@ -64,9 +68,11 @@ function compare(kind: string, listed: Readonly<Record<string, string>>, present
   const extra = [...present.keys()].filter((k) => listed[k] === undefined);
   if (extra.length > 0) return { accept: false, reason: 'extra-entry', detail: `${kind} not in the signed manifest: ${extra.join(', ')}`, items: extra };
   const altered = [...present].filter(([k, d]) => listed[k] !== d).map(([k]) => k);
-  if (altered.length > 0) return { accept: false, reason: 'digest-mismatch', detail: `${kind} differ from the signed manifest: ${altered.join(', ')}`, items: altered };
+  if (altered.length > 0)
+    return { accept: false, reason: 'digest-mismatch', detail: `${kind} differ from the signed manifest: ${altered.join(', ')}`, items: altered };
   const missing = Object.keys(listed).filter((k) => !present.has(k));
-  if (missing.length > 0) return { accept: false, reason: 'missing-entry', detail: `${kind} in the signed manifest but not in the store: ${missing.join(', ')}`, items: missing };
+  if (missing.length > 0)
+    return { accept: false, reason: 'missing-entry', detail: `${kind} in the signed manifest but not in the store: ${missing.join(', ')}`, items: missing };
   return undefined;
 }
 
@@ -83,7 +89,11 @@ export function checkManifest(input: ManifestInput): ManifestVerdict {
   if (!verified.ok) return { accept: false, reason: verified.reason, detail: verified.detail };
   const { manifest } = verified;
   if (manifest.sequence < input.lastSequence) {
-    return { accept: false, reason: 'rollback', detail: `manifest sequence ${manifest.sequence} is below the accepted ${input.lastSequence} (a replayed manifest)` };
+    return {
+      accept: false,
+      reason: 'rollback',
+      detail: `manifest sequence ${manifest.sequence} is below the accepted ${input.lastSequence} (a replayed manifest)`,
+    };
   }
   const mismatch = compare('security resources', manifest.resources, resources) ?? compare('enrollments', manifest.enrollments, enrollments);
   return mismatch ?? { accept: true, sequence: manifest.sequence, manifest };

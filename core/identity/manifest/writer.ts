@@ -14,7 +14,17 @@ import { createBundle } from '../bundle.js';
 import { IdentityError } from '../errors.js';
 import type { Operator } from '../operator.js';
 import { verifyManifestRecord } from './check.js';
-import { EMPTY_BODY, openManifest, isSecurityKey, isSecurityResource, sameBody, signManifest, withEnrollments, withResources, type ManifestBody } from './format.js';
+import {
+  EMPTY_BODY,
+  openManifest,
+  isSecurityKey,
+  isSecurityResource,
+  sameBody,
+  signManifest,
+  withEnrollments,
+  withResources,
+  type ManifestBody,
+} from './format.js';
 
 const ATTEMPTS = 5;
 
@@ -91,11 +101,19 @@ function unenrolled(body: ManifestBody, namespace: string, service: string, filt
   return Object.keys(body.enrollments).filter((key) => {
     const m = /^([^/]+)\/([^/]+)\/([^/]+)\/(.+):(\d+)$/.exec(key);
     if (!m || m[1] !== namespace || m[2] !== service) return false;
-    return (!filter.node || filter.node === m[3]) && (!filter.address || filter.address === m[4]) && (filter.port === undefined || String(filter.port) === m[5]);
+    return (
+      (!filter.node || filter.node === m[3]) && (!filter.address || filter.address === m[4]) && (filter.port === undefined || String(filter.port) === m[5])
+    );
   });
 }
 
-export function signedUnenroll(store: Store, operator: Operator, namespace: string, service: string, filter: UnenrollFilter = {}): ReturnType<Store['unenroll']> {
+export function signedUnenroll(
+  store: Store,
+  operator: Operator,
+  namespace: string,
+  service: string,
+  filter: UnenrollFilter = {},
+): ReturnType<Store['unenroll']> {
   return signedChange(
     store,
     operator,

@@ -114,7 +114,10 @@ class Signer implements RunningSigner {
     if (!verdict.accept) {
       this.stats.bundlesRefused++;
       countRefusal('bundle', verdict.reason);
-      log.error({ reason: verdict.reason, detail: verdict.detail }, 'refused the trust bundle in the store: not signed by a trusted root; still signing with the trusted one');
+      log.error(
+        { reason: verdict.reason, detail: verdict.detail },
+        'refused the trust bundle in the store: not signed by a trusted root; still signing with the trusted one',
+      );
       return;
     }
     const { bundle } = verdict.trusted;

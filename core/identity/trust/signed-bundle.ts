@@ -58,7 +58,7 @@ export function openSignedBundle(text: string | undefined): SignedBundle | { rea
     if (typeof trustDomain !== 'string' || !Array.isArray(roots) || !roots.every((r) => typeof r === 'string') || !Number.isSafeInteger(sequence)) {
       return { reason: 'malformed', detail: 'the signed bundle payload must be {trustDomain, roots, sequence}' };
     }
-    return { bundle: createBundle(trustDomain, roots as string[]), sequence: sequence as number, envelope };
+    return { bundle: createBundle(trustDomain, roots), sequence: sequence as number, envelope };
   } catch (err) {
     return { reason: 'malformed', detail: `the signed bundle payload is invalid: ${(err as Error).message}` };
   }
