@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const store = await Store.connect({ url: redis.url });
   try {
     const ca = await id.createRootCA();
-    await publishBundle(store, id.bundleOf(ca));
+    await publishBundle(store, id.bundleOf(ca), ca);
     const signer = await startSigner({ store, ca, workloadCertTtlSeconds: 3600 });
     const { token } = await createJoinToken(store, { ttlSeconds: 60, node: 'bench' });
     const node = await client.joinNode({ store, token, nodeName: 'bench', dir: join(tmp, 'node') });

@@ -5,6 +5,9 @@
 import { ISTIO_KINDS } from '../core/config/resource.js';
 import { UsageError } from '../core/errors.js';
 
+/** Kinds whose changes must be signed by the operator (the manifest covers them: core/identity/manifest/format.ts). */
+export const SECURITY_KIND_NAMES: ReadonlySet<string> = new Set(['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
+
 export type KindSelector = { type: 'resource'; kinds: string[] } | { type: 'service' } | { type: 'endpoint' } | { type: 'node' };
 
 const SHORT: Record<string, string> = {

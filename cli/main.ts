@@ -17,6 +17,7 @@ import { registerCerts } from './commands/certs.js';
 import { registerInstall } from './commands/install.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerWaypoint } from './commands/waypoint.js';
+import { registerOperator } from './commands/operator.js';
 import { reportError } from './errors.js';
 import { packageVersion } from '../core/version.js';
 
@@ -25,6 +26,11 @@ export function buildProgram(): Command {
     .description('ambient service mesh for plain Linux hosts: mTLS tunnels, Istio policy, optional L7 waypoints')
     .version(packageVersion(), '-V, --version', 'print the ambit version')
     .option('--redis <url>', 'store URL (env AMBIT_REDIS_URL)', process.env.AMBIT_REDIS_URL ?? 'redis://127.0.0.1:6379')
+    .option(
+      '--operator-dir <dir>',
+      'operator key directory: signs policy and enrollment changes (env AMBIT_OPERATOR_DIR; default /etc/ambit/operator)',
+      process.env.AMBIT_OPERATOR_DIR,
+    )
     .option('--debug', 'print stack traces on errors', false)
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false });
@@ -34,6 +40,7 @@ export function buildProgram(): Command {
   registerEnroll(program);
   registerStore(program);
   registerCa(program);
+  registerOperator(program);
   registerNode(program);
   registerWaypoint(program);
   registerCerts(program);

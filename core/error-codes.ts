@@ -364,6 +364,29 @@ export const ERROR_CODES = {
     meaning: 'The signer failed on a request for a reason of its own.',
     action: "Read the signer's log (`ambit ca serve` or `ambitd --ca`).",
   },
+  EIDENTITY_BUNDLE_UNSIGNED: {
+    component: 'identity',
+    meaning: "The store's trust bundle is not signed by a root the reader already trusts (forged, replayed, or published before bundles were signed).",
+    action:
+      'If you did not change the CA, treat the store as compromised; otherwise republish with `ambit ca rotate` (or `ambit ca init --force` and re-join the nodes).',
+  },
+  EIDENTITY_NO_OPERATOR_KEY: {
+    component: 'identity',
+    meaning: 'A write that changes security (policy, enrollment) needs the operator key, and none was found.',
+    action: 'Run `ambit operator init` on the operator machine (or point `--operator-dir` / AMBIT_OPERATOR_DIR at the key).',
+  },
+  EIDENTITY_MANIFEST_INVALID: {
+    component: 'identity',
+    meaning:
+      'The signed security manifest is missing, unsigned, not signed by an operator certificate, older than one already accepted, or does not match the store.',
+    action: 'Re-run the last `ambit apply`/`enroll` from an operator machine; if nobody changed the mesh, treat the store as compromised.',
+  },
+  EIDENTITY_NOT_SIGNED: {
+    component: 'identity',
+    meaning:
+      'A workload certificate was asked for an enrollment that is not in the verified security manifest (an enrollment written without the operator key).',
+    action: 'Enroll the service with `ambit enroll` from an operator machine; if you did, re-run that `ambit enroll`.',
+  },
   EIDENTITY_NODE_NAME: {
     component: 'identity',
     meaning: "ambitd's node certificate is for another node name than it is configured with.",

@@ -8,8 +8,11 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { isAmbitError } from '../core/errors.js';
+import { AmbitError, isAmbitError } from '../core/errors.js';
 import type { CertStatus } from '../core/identity/client/cert-manager.js';
+import type { TrustBundle } from '../core/identity/bundle.js';
+import { signatureRefusals } from '../core/identity/trust/refusals.js';
+import { SignedConfigGate } from './signed-config.js';
 import type { ConfigDumpStatus, TunnelsReport } from '../core/status/index.js';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
 import { describeTarget, Watcher, type Store } from '../core/store/index.js';
@@ -41,6 +44,8 @@ export interface DaemonIdentity {
   /** Called when a workload certificate is renewed (new sessions use it). */
   onWorkloadRotated(listener: (spiffeId: string) => void): void;
   describe(): CertStatus[];
+  /** The trust bundle this node holds (verified, never the store's word): what operator signatures are checked against. */
+  trustBundle(): TrustBundle;
   stop(): Promise<void>;
 }
 
@@ -72,6 +77,7 @@ export class Daemon {
   #status: NodeJS.Timeout | undefined;
   #rebuild: NodeJS.Timeout | undefined;
   #stopping = false;
+  #gate: SignedConfigGate | undefined;
 
   constructor(config: DaemonConfig, deps: { store: Store; identity: DaemonIdentity }, log: Logger) {
     this.#config = config;
@@ -112,6 +118,8 @@ export class Daemon {
       listenHttp(metricsHandler(this.metrics.registry, { ready: () => this.#readiness() }), config.ports.metrics, config.metricsAddress),
     ]);
     this.#http.push(...http);
+    this.metrics.registry.registerMetric(signatureRefusals);
+    this.#gate = await SignedConfigGate.open(config.identity.dir, this.#log.child({ component: 'signed-config' }));
     this.#watcher.on('snapshot', (_s, info) => {
       if (info.resync) this.metrics.storeResyncs.inc();
       this.#scheduleRebuild();
@@ -124,6 +132,12 @@ export class Daemon {
     await this.#beat();
     this.#vipCidr = (await this.#store.meshSettings().catch(() => ({ vipCidr: DEFAULT_VIP_CIDR }))).vipCidr;
     this.#rebuildNow(first);
+    if (!this.#state) {
+      throw new AmbitError(
+        'EIDENTITY_MANIFEST_INVALID',
+        `the store's config (revision ${first.revision}) is not what an operator signed, and there is no earlier good state to serve; see the log above`,
+      );
+    }
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
 
@@ -287,6 +301,12 @@ export class Daemon {
   }
 
   #rebuildNow(snapshot: Snapshot): void {
+    // Policy and enrollments must be what an operator signed: the store alone may not relax them.
+    const verdict = this.#gate?.check(snapshot, this.#identity.trustBundle());
+    if (verdict && !verdict.accept) {
+      this.metrics.configRejections.inc({ reason: 'EIDENTITY_MANIFEST_INVALID' });
+      return;
+    }
     try {
       this.#state = new MeshState(snapshot, this.#nodes.current, {
         nodeName: this.#config.node.name,

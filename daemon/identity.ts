@@ -86,6 +86,7 @@ export async function startDaemonIdentity(options: IdentityOptions): Promise<Dae
     },
     onWorkloadRotated: (listener) => certs.on('updated', (id) => listener(id)),
     describe: () => certs.list(),
+    trustBundle: () => certs.trustBundle(),
     stop: () => certs.stop(),
   };
 }

@@ -8,6 +8,7 @@
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { createBundle } from '../core/identity/bundle.js';
 import { createServer } from 'node:http';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, DEFAULT_REDIS_URL, Store, Watcher } from '../core/store/index.js';
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     log,
     state: { nodeName: flags.nodeName, trustDomain: flags.trustDomain, domain: flags.domain },
     onState: (state) => server?.update(state),
+    trust: () => createBundle(flags.trustDomain, [String(identity.tls.ca)]),
   });
   server = new WaypointServer({
     identity: identity.tls,

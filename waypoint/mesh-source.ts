@@ -8,6 +8,10 @@ import type { Logger } from '../core/logging.js';
 import { MeshState, NodeList, type StateOptions } from '../core/mesh/index.js';
 import type { Store, Watcher } from '../core/store/index.js';
 import type { Snapshot } from '../core/store/types.js';
+import type { TrustBundle } from '../core/identity/bundle.js';
+import { IdentityError } from '../core/identity/errors.js';
+import { checkManifest } from '../core/identity/manifest/check.js';
+import { countRefusal } from '../core/identity/trust/refusals.js';
 
 export interface MeshSourceOptions {
   watcher: Watcher;
@@ -16,12 +20,27 @@ export interface MeshSourceOptions {
   onState: (state: MeshState) => void;
   log: Logger;
   nodePollMs?: number;
+  /**
+   * The roots operator signatures are checked against (the bundle the daemon handed this waypoint).
+   * A snapshot whose policy or enrollments an operator did not sign is refused; the highest manifest
+   * sequence accepted is kept in memory (the daemon keeps it on disk across restarts).
+   */
+  trust?: () => TrustBundle;
 }
 
 export async function watchMesh(o: MeshSourceOptions): Promise<{ first: MeshState; stop: () => void }> {
   const nodes = new NodeList(o.store);
   await nodes.refresh().catch(() => false);
+  let lastSequence = 0;
   const build = (s: Snapshot): MeshState => {
+    if (o.trust) {
+      const verdict = checkManifest({ record: s.manifest, bundle: o.trust(), lastSequence, resources: s.resources.values(), endpoints: s.endpoints.values() });
+      if (!verdict.accept) {
+        countRefusal('manifest', verdict.reason);
+        throw new IdentityError('EIDENTITY_MANIFEST_INVALID', `config snapshot refused (${verdict.reason}): ${verdict.detail}`);
+      }
+      lastSequence = Math.max(lastSequence, verdict.sequence);
+    }
     const state = new MeshState(s, nodes.current, o.state);
     for (const r of state.rejected)
       o.log.warn({ resource: r.key, reason: r.reason, revision: s.revision }, 'stored resource fails validation; left out of the mesh state');

@@ -4,6 +4,7 @@
  * dashboards and the Kiali graph read them unchanged. Own registry per
  * waypoint instance: tests run several in one process.
  */
+import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
 
 export const REQUEST_LABELS = [
@@ -44,6 +45,8 @@ const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 
 export class WaypointMetrics {
   readonly registry = new Registry();
+  // Signed-config refusals (core/identity/trust/refusals.ts) are process-wide; shown here too.
+  readonly refusals = (this.registry.registerMetric(signatureRefusals), signatureRefusals);
   readonly requests = new Counter({
     name: 'istio_requests_total',
     help: 'HTTP requests handled by the waypoint',

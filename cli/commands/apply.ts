@@ -3,6 +3,8 @@ import { withStore } from '../store-client.js';
 import { displayName } from '../kinds.js';
 import { readInputs } from '../inputs.js';
 import { allocateServiceEntryVips } from '../service-entry-vips.js';
+import { operatorFor, writers } from '../signed-writes.js';
+import { SECURITY_KIND_NAMES } from '../kinds.js';
 
 interface ApplyOptions {
   filename: string[];
@@ -23,7 +25,12 @@ export function registerApply(program: Command): void {
         for (const r of resources) process.stdout.write(`${displayName(r.kind, r.metadata.name)} valid (dry run)\n`);
         return;
       }
-      const result = await withStore(cmd, async (store) => store.apply(await allocateServiceEntryVips(store, resources)));
+      const result = await withStore(cmd, async (store) => {
+        const all = await allocateServiceEntryVips(store, resources);
+        if (!all.some((r) => SECURITY_KIND_NAMES.has(r.kind))) return store.apply(all);
+        const operator = await operatorFor(cmd, store);
+        return operator ? (await writers()).signedApply(store, operator, all) : store.apply(all);
+      });
       for (const { ref, action } of result.results) process.stdout.write(`${displayName(ref.kind, ref.name)} ${action}\n`);
     });
 }

@@ -55,11 +55,13 @@ export function registerCa(program: Command): void {
   ).action(async (opts: SourceFlags & { caDir: string; force: boolean }, cmd: Command) => {
     const { initCA } = await import('../../core/identity/ca-admin.js');
     const source = sourceFrom(opts);
-    const out = await withStore(cmd, (store) => initCA(store, opts.caDir, source, { force: opts.force }));
+    const { operatorDir } = await import('./operator.js');
+    const out = await withStore(cmd, (store) => initCA(store, opts.caDir, source, { force: opts.force, operatorDir: operatorDir(cmd, opts.caDir) }));
     const kind = out.ca.chain.length === 0 ? 'root CA' : `intermediate CA under ${out.ca.root.cert.subject}`;
     process.stdout.write(
       `created ${kind} for trust domain ${out.ca.trustDomain} in ${opts.caDir} (root ${fp(out.ca.root.native.fingerprint256)}, expires ${out.ca.notAfter.toISOString()})\n` +
-        `published the trust bundle (revision ${out.revision}); next: ambit ca serve --ca-dir ${opts.caDir}\n`,
+        `published the trust bundle (revision ${out.revision}); next: ambit ca serve --ca-dir ${opts.caDir}\n` +
+        `operator ${out.operator?.spiffeId.uri ?? '?'} in ${out.operatorDir ?? '?'}: \`ambit apply\` and \`ambit enroll\` sign with it\n`,
     );
   });
 
@@ -123,7 +125,8 @@ export function registerCa(program: Command): void {
       return;
     }
     const source = sourceFrom(opts);
-    const out = await withStore(cmd, (store) => rotateCA(store, opts.caDir, source));
+    const { operatorDir } = await import('./operator.js');
+    const out = await withStore(cmd, (store) => rotateCA(store, opts.caDir, source, { operatorDir: operatorDir(cmd, opts.caDir) }));
     process.stdout.write(
       `new root ${fp(out.ca.root.native.fingerprint256)}; the bundle holds old and new roots (revision ${out.revision})\n` +
         `signers now issue under the new root and nodes renew at once; when \`ambit certs\` shows no certificate under ${fp(out.previous.root.native.fingerprint256)}, run: ambit ca rotate --finish\n`,

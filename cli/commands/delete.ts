@@ -6,6 +6,8 @@ import { withStore } from '../store-client.js';
 import { displayName, resourceKind } from '../kinds.js';
 import { readInputs } from '../inputs.js';
 import { collect } from './apply.js';
+import { operatorFor, writers } from '../signed-writes.js';
+import { SECURITY_KIND_NAMES } from '../kinds.js';
 
 interface DeleteOptions {
   filename: string[];
@@ -24,7 +26,12 @@ export function registerDelete(program: Command): void {
     .option('--ignore-not-found', 'succeed even when a resource does not exist', false)
     .action(async (kind: string | undefined, names: string[], opts: DeleteOptions, cmd: Command) => {
       const refs = await targets(kind, names, opts);
-      const result = await withStore(cmd, (store) => store.delete(refs, { ignoreNotFound: opts.ignoreNotFound }));
+      const options = { ignoreNotFound: opts.ignoreNotFound };
+      const result = await withStore(cmd, async (store) => {
+        if (!refs.some((r) => SECURITY_KIND_NAMES.has(r.kind))) return store.delete(refs, options);
+        const operator = await operatorFor(cmd, store);
+        return operator ? (await writers()).signedDelete(store, operator, refs, options) : store.delete(refs, options);
+      });
       for (const ref of result.deleted) process.stdout.write(`${displayName(ref.kind, ref.name)} deleted\n`);
     });
 }

@@ -6,6 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import { withStore } from '../store-client.js';
 import { resolveUser } from '../unix-user.js';
 import { collect } from './apply.js';
+import { operatorFor, writers } from '../signed-writes.js';
 
 interface EnrollOptions {
   port: string;
@@ -35,7 +36,8 @@ export function registerEnroll(program: Command): void {
       const endpoint = await withStore(cmd, async (store) => {
         const node = await store.getNode(opts.node);
         const ep = endpointFrom(service, opts, node?.address);
-        await store.enroll(ep);
+        const operator = await operatorFor(cmd, store);
+        await (operator ? (await writers()).signedEnroll(store, operator, ep) : store.enroll(ep));
         return ep;
       });
       const who = endpoint.uid !== undefined ? `, user ${endpoint.user} (uid ${endpoint.uid})` : '';
@@ -53,7 +55,10 @@ export function registerEnroll(program: Command): void {
     .option('-p, --port <port>', 'only the endpoint on this port')
     .action(async (service: string, opts: { namespace: string; node?: string; port?: string }, cmd: Command) => {
       const filter = { ...(opts.node ? { node: opts.node } : {}), ...(opts.port ? { port: parsePort(opts.port) } : {}) };
-      const { removed } = await withStore(cmd, (store) => store.unenroll(opts.namespace, service, filter));
+      const { removed } = await withStore(cmd, async (store) => {
+        const operator = await operatorFor(cmd, store);
+        return operator ? (await writers()).signedUnenroll(store, operator, opts.namespace, service, filter) : store.unenroll(opts.namespace, service, filter);
+      });
       process.stdout.write(`unenrolled ${opts.namespace}/${service} (${removed} endpoint${removed === 1 ? '' : 's'})\n`);
     });
 }

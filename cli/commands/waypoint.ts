@@ -22,6 +22,7 @@ import { parseDurationSeconds } from '../duration.js';
 import { outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
 import { withStore } from '../store-client.js';
 import { parsePort } from './enroll.js';
+import { operatorFor, writers } from '../signed-writes.js';
 
 interface AttachOptions {
   namespace: string;
@@ -51,7 +52,12 @@ export function registerWaypoint(program: Command): void {
       const timeoutMs = parseDurationSeconds(opts.timeout, '--timeout') * 1000;
       const w = await withStore(cmd, async (store) => {
         const planned = await planAttach(store, service, opts);
-        if (planned.action !== 'unchanged') await store.enroll(waypointEndpoint(planned.waypoint));
+        if (planned.action !== 'unchanged') {
+          // A waypoint is an enrollment (it gets an identity), so it is signed like one.
+          const operator = await operatorFor(cmd, store);
+          const ep = waypointEndpoint(planned.waypoint);
+          await (operator ? (await writers()).signedEnroll(store, operator, ep) : store.enroll(ep));
+        }
         if (!opts.wait || planned.waypoint.state === 'ready') return planned.waypoint;
         process.stderr.write(`waiting for node ${opts.node} to start the waypoint for ${opts.namespace}/${service}...\n`);
         return waitReady(store, planned.waypoint, timeoutMs);
@@ -68,15 +74,19 @@ export function registerWaypoint(program: Command): void {
     .option('-n, --namespace <ns>', 'mesh namespace', 'default')
     .option('--node <name>', "only the waypoint on this node (default: all of the service's waypoints)")
     .action(async (service: string, opts: { namespace: string; node?: string }, cmd: Command) => {
-      const { removed } = await withStore(cmd, (store) =>
-        store.unenroll(opts.namespace, waypointServiceName(service), opts.node ? { node: opts.node } : {}).catch((err: unknown) => {
+      const filter = opts.node ? { node: opts.node } : {};
+      const { removed } = await withStore(cmd, async (store) => {
+        const operator = await operatorFor(cmd, store);
+        const name = waypointServiceName(service);
+        const done = operator ? (await writers()).signedUnenroll(store, operator, opts.namespace, name, filter) : store.unenroll(opts.namespace, name, filter);
+        return done.catch((err: unknown) => {
           if (err instanceof NotFoundError)
             throw new NotFoundError(`waypoint for ${opts.namespace}/${service}${opts.node ? ` on node ${opts.node}` : ''} (see ambit waypoint list)`, {
               service,
             });
           throw err;
-        }),
-      );
+        });
+      });
       process.stdout.write(`waypoint for ${opts.namespace}/${service} detached (${removed} instance${removed === 1 ? '' : 's'})\n`);
     });
 

@@ -11,16 +11,32 @@ import { finishRotationDir, initCADir, rotateCADir, loadCADir, type CASource } f
 import { IdentityError } from './errors.js';
 import { publishBundle, readBundle, requireBundle } from './store/bundle.js';
 import { listIssued } from './store/issued.js';
+import { resignManifest } from './manifest/writer.js';
+import { hasOperatorKey, issueOperator, operatorDirFor, type Operator } from './operator.js';
 
 export interface CAChange {
   ca: SigningCA;
   /** Bundle revision after the change. */
   revision: number;
   roots: number;
+  /** The operator whose certificate the change issued (init) or re-issued under the new root (rotate). */
+  operator?: Operator;
+  operatorDir?: string;
 }
 
-/** A new mesh CA in `dir` and its root as the whole trust bundle. */
-export async function initCA(store: Store, dir: string, source: CASource, options: { force?: boolean } = {}): Promise<CAChange> {
+export interface InitOptions {
+  force?: boolean;
+  /** Where the operator key lives (default: operatorDirFor(dir), the CA directory's sibling). */
+  operatorDir?: string;
+  operatorName?: string;
+}
+
+/**
+ * A new mesh CA in `dir` and its root as the whole trust bundle, and a
+ * certificate from it for the operator key (made now if there is none), so
+ * the first `ambit apply` can sign.
+ */
+export async function initCA(store: Store, dir: string, source: CASource, options: InitOptions = {}): Promise<CAChange> {
   const existing = await readBundle(store);
   if (existing && !options.force) {
     const fp = rootFingerprint(existing.bundle.roots[0]!).slice(0, 23);
@@ -31,12 +47,20 @@ export async function initCA(store: Store, dir: string, source: CASource, option
   }
   const ca = await initCADir(dir, source, options);
   const bundle = bundleOf(ca);
-  const revision = await publishBundle(store, bundle, options.force ? {} : { expectRevision: existing?.revision ?? 0 });
-  return { ca, revision, roots: bundle.roots.length };
+  // A new mesh's bundle is signed by its own root: nodes trust it on first use, when they join.
+  const revision = await publishBundle(store, bundle, ca, options.force ? {} : { expectRevision: existing?.revision ?? 0 });
+  const operatorDir = options.operatorDir ?? operatorDirFor(dir);
+  const operator = await issueOperator(ca, operatorDir, options.operatorName ? { name: options.operatorName } : {});
+  return { ca, revision, roots: bundle.roots.length, operator, operatorDir };
 }
 
 /** Starts a root rotation: new CA in `dir` (the old one kept in previous/), bundle = old + new. */
-export async function rotateCA(store: Store, dir: string, source: CASource = {}): Promise<CAChange & { previous: SigningCA }> {
+export async function rotateCA(
+  store: Store,
+  dir: string,
+  source: CASource = {},
+  options: { operatorDir?: string } = {},
+): Promise<CAChange & { previous: SigningCA }> {
   const published = await requireBundle(store);
   if (published.bundle.roots.length >= MAX_ROOTS) {
     throw new IdentityError(
@@ -46,8 +70,16 @@ export async function rotateCA(store: Store, dir: string, source: CASource = {})
   }
   const { previous, current } = await rotateCADir(dir, source);
   const bundle = addRoot(published.bundle, current.root.pem);
-  const revision = await publishBundle(store, bundle, { expectRevision: published.revision });
-  return { ca: current, previous, revision, roots: bundle.roots.length };
+  // Signed by the old CA: the only one readers trust yet.
+  const revision = await publishBundle(store, bundle, previous, { expectRevision: published.revision });
+  // The operator's certificate moves to the new root now, while both are trusted, so what it signs
+  // still verifies once --finish drops the old root.
+  const operatorDir = options.operatorDir ?? operatorDirFor(dir);
+  const operator = (await hasOperatorKey(operatorDir)) ? await issueOperator(current, operatorDir) : undefined;
+  // Same entries, new sequence, signed under the new root; a manifest that does not verify is left for
+  // the operator to look at (`ambit operator resign`), not silently countersigned.
+  if (operator && (await store.manifest()).record) await resignManifest(store, operator).catch(() => undefined);
+  return { ca: current, previous, revision, roots: bundle.roots.length, ...(operator ? { operator, operatorDir } : {}) };
 }
 
 /**
@@ -77,7 +109,8 @@ export async function finishRotation(store: Store, dir: string, options: { force
     }
   }
   const bundle = createBundle(published.bundle.trustDomain, [ca.root.pem]);
-  const revision = await publishBundle(store, bundle, { expectRevision: published.revision });
+  // Signed by the new CA, trusted since the rotation started.
+  const revision = await publishBundle(store, bundle, ca, { expectRevision: published.revision });
   await finishRotationDir(dir);
   return { ca, revision, roots: 1, removed };
 }

@@ -48,6 +48,15 @@ export type IdentityErrorCode =
   | 'EIDENTITY_BUNDLE_CONFLICT'
   | 'EIDENTITY_CA_EXISTS'
   | 'EIDENTITY_NOT_JOINED'
-  | 'EIDENTITY_SIGNER_FAILED';
+  | 'EIDENTITY_SIGNER_FAILED'
+  // Signed configuration (issue 13): the trust bundle and the operator's security manifest.
+  /** The store's trust bundle carries no valid signature by a root the reader trusts. */
+  | 'EIDENTITY_BUNDLE_UNSIGNED'
+  /** No operator key (or certificate) where a signed write needs one. */
+  | 'EIDENTITY_NO_OPERATOR_KEY'
+  /** The security manifest is missing, unsigned, not signed by an operator, or does not match the store. */
+  | 'EIDENTITY_MANIFEST_INVALID'
+  /** The enrollment behind a workload certificate request is not in a verified manifest. */
+  | 'EIDENTITY_NOT_SIGNED';
 
 export class IdentityError extends AmbitError<IdentityErrorCode> {}

@@ -4,7 +4,8 @@ import { IdentityError } from './errors.js';
  * SPIFFE IDs as ambit uses them. Workloads are
  * `spiffe://<td>/ns/<namespace>/sa/<service-account>` (Istio's layout, so
  * Istio AuthorizationPolicy principals apply unchanged); node daemons are
- * `spiffe://<td>/ambit/node/<name>`; signing CAs carry the bare
+ * `spiffe://<td>/ambit/node/<name>`; operators, whose key signs the
+ * security manifest, are `spiffe://<td>/ambit/operator/<name>`; signing CAs carry the bare
  * `spiffe://<td>`. Anything else that is a valid SPIFFE ID parses as `other`
  * so foreign SVIDs can still be logged and matched by string.
  *
@@ -28,13 +29,17 @@ export interface NodeSpiffeId extends SpiffeIdBase {
   readonly kind: 'node';
   readonly node: string;
 }
+export interface OperatorSpiffeId extends SpiffeIdBase {
+  readonly kind: 'operator';
+  readonly operator: string;
+}
 export interface TrustDomainSpiffeId extends SpiffeIdBase {
   readonly kind: 'trust-domain';
 }
 export interface OtherSpiffeId extends SpiffeIdBase {
   readonly kind: 'other';
 }
-export type SpiffeId = WorkloadSpiffeId | NodeSpiffeId | TrustDomainSpiffeId | OtherSpiffeId;
+export type SpiffeId = WorkloadSpiffeId | NodeSpiffeId | OperatorSpiffeId | TrustDomainSpiffeId | OtherSpiffeId;
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
@@ -103,6 +108,9 @@ function classify(uri: string, trustDomain: string, path: string): SpiffeId {
   if (s.length === 4 && s[1] === 'ambit' && s[2] === 'node') {
     return { kind: 'node', uri, trustDomain, path, node: s[3]! };
   }
+  if (s.length === 4 && s[1] === 'ambit' && s[2] === 'operator') {
+    return { kind: 'operator', uri, trustDomain, path, operator: s[3]! };
+  }
   return { kind: 'other', uri, trustDomain, path };
 }
 
@@ -140,6 +148,10 @@ export function workloadId(trustDomain: string, namespace: string, serviceAccoun
 
 export function nodeId(trustDomain: string, node: string): NodeSpiffeId {
   return fromParts(trustDomain, ['ambit', 'node', node]) as NodeSpiffeId;
+}
+
+export function operatorId(trustDomain: string, operator: string): OperatorSpiffeId {
+  return fromParts(trustDomain, ['ambit', 'operator', operator]) as OperatorSpiffeId;
 }
 
 export function trustDomainId(trustDomain: string): TrustDomainSpiffeId {

@@ -116,6 +116,8 @@ export function decodeChange(revision: number, fields: string[]): Change {
     case 'endpoint-put':
     case 'endpoint-delete':
       return { type, revision, endpoint: decodeRecord(endpointRecord(), data, `change ${revision} (${key})`) };
+    case 'manifest-put':
+      return { type, revision, manifest: data };
     default:
       throw new StoreError('ESTORE_CORRUPT', `unknown change type "${type}" at revision ${revision}`);
   }

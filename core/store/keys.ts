@@ -44,6 +44,11 @@ export interface Keys {
   changes: string;
   /** Pub/sub channel carrying `{"revision":n}` after each write. */
   channel: string;
+  /**
+   * Hash {record: the operator-signed security manifest (core/identity/manifest), sequence: n}.
+   * Written in the same script as the change it covers, so a snapshot never sees one without the other.
+   */
+  manifest: string;
 }
 
 export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
@@ -67,6 +72,7 @@ export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
     nodeChannel: `${prefix}node-events`,
     changes: `${prefix}changes`,
     channel: `${prefix}events`,
+    manifest: `${prefix}manifest`,
   };
 }
 

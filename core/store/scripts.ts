@@ -24,16 +24,38 @@ end
 `;
 
 /**
- * KEYS: revision, resources, resource-meta, changes
+ * The signed security manifest travels with the change it covers: phase 1
+ * checks the stored sequence is the one the operator signed against (else
+ * ESTORE_CONFLICT: another operator got there first, re-read and re-sign),
+ * phase 2 stores it and logs it as a change. An empty record means "this
+ * write touches nothing the manifest covers".
+ */
+const MANIFEST = `
+local function manifest_ok(key, expect, record)
+  if record == '' then return true end
+  return tostring(tonumber(redis.call('HGET', key, 'sequence') or '0')) == expect
+end
+local function manifest_put(key, sequence, record, stream, maxlen, rev, seq)
+  if record == '' then return seq end
+  redis.call('HSET', key, 'record', record, 'sequence', sequence)
+  return log_change(stream, maxlen, rev, seq, 't', 'manifest-put', 'k', 'manifest', 'd', record)
+end
+local MANIFEST_CONFLICT = 'ESTORE_CONFLICT the security manifest changed since it was read (another operator wrote); run the command again'
+`;
+
+/**
+ * KEYS: revision, resources, resource-meta, changes, manifest
  * ARGV: channel, maxlen, now, count, then per document: key, doc, contentDigest, generationDigest, uid
- * (the uid is used only when the document is created)
+ * (the uid is used only when the document is created), then manifest expect, sequence, record
  * Returns: { revision, action1, action2, ... }
  */
-export const APPLY_LUA = `${LOG_CHANGE}
+export const APPLY_LUA = `${LOG_CHANGE}${MANIFEST}
 local n = tonumber(ARGV[4])
-if not n or #ARGV ~= 4 + 5 * n then
+if not n or #ARGV ~= 4 + 5 * n + 3 then
   return redis.error_reply('ESTORE_INVALID apply: expected ' .. tostring(n) .. ' documents')
 end
+local mb = 5 + 5 * n
+if not manifest_ok(KEYS[5], ARGV[mb], ARGV[mb + 2]) then return redis.error_reply(MANIFEST_CONFLICT) end
 local plan, seen, changed = {}, {}, false
 for i = 1, n do
   local b = 5 * i
@@ -66,6 +88,7 @@ for i = 1, n do
   if action ~= 'unchanged' then changed = true end
   plan[i] = { key = key, doc = doc, meta = meta, action = action }
 end
+if ARGV[mb + 2] ~= '' then changed = true end
 
 local out = {}
 if not changed then
@@ -84,6 +107,7 @@ else
       seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'resource-put', 'k', p.key, 'd', p.doc, 'm', m)
     end
   end
+  seq = manifest_put(KEYS[5], ARGV[mb + 1], ARGV[mb + 2], KEYS[4], ARGV[2], rev, seq)
   redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
 end
 for i = 1, n do out[i + 1] = plan[i].action end
@@ -91,13 +115,14 @@ return out
 `;
 
 /**
- * KEYS: revision, resources, resource-meta, changes
- * ARGV: channel, maxlen, ignoreMissing ('1' | '0'), key...
+ * KEYS: revision, resources, resource-meta, changes, manifest
+ * ARGV: channel, maxlen, ignoreMissing ('1' | '0'), manifest expect, sequence, record, key...
  * Returns: { 0, missingKey } or { 1, revision, deletedKey... }
  */
-export const DELETE_LUA = `${LOG_CHANGE}
+export const DELETE_LUA = `${LOG_CHANGE}${MANIFEST}
+if not manifest_ok(KEYS[5], ARGV[4], ARGV[6]) then return redis.error_reply(MANIFEST_CONFLICT) end
 local doomed, seen = {}, {}
-for i = 4, #ARGV do
+for i = 7, #ARGV do
   local key = ARGV[i]
   if redis.call('HEXISTS', KEYS[2], key) == 1 then
     if not seen[key] then seen[key] = true; doomed[#doomed + 1] = key end
@@ -105,7 +130,7 @@ for i = 4, #ARGV do
     return { 0, key }
   end
 end
-if #doomed == 0 then return { 1, tonumber(redis.call('GET', KEYS[1]) or '0') } end
+if #doomed == 0 and ARGV[6] == '' then return { 1, tonumber(redis.call('GET', KEYS[1]) or '0') } end
 local rev = redis.call('INCR', KEYS[1])
 local seq = 0
 for _, key in ipairs(doomed) do
@@ -113,6 +138,7 @@ for _, key in ipairs(doomed) do
   redis.call('HDEL', KEYS[3], key)
   seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'resource-delete', 'k', key)
 end
+seq = manifest_put(KEYS[5], ARGV[5], ARGV[6], KEYS[4], ARGV[2], rev, seq)
 redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
 local out = { 1, rev }
 for _, key in ipairs(doomed) do out[#out + 1] = key end
@@ -124,12 +150,14 @@ return out
  * safe to decode here; decoding keeps fields set by others (labels) intact. Its `vip` is
  * a copy of the owner's claim in vip-owners, which is the truth (see vip-scripts.ts).
  *
- * KEYS: revision, services, endpoints, changes, service-endpoints set, vips, vip-owners, vip-epoch, mesh
+ * KEYS: revision, services, endpoints, changes, service-endpoints set, vips, vip-owners, vip-epoch, mesh, manifest
  * ARGV: channel, maxlen, serviceKey, endpointKey, endpointJson, port, name, namespace,
- *       candidateVip ('' = the service should already hold one), cidr, defaultCidr
+ *       candidateVip ('' = the service should already hold one), cidr, defaultCidr,
+ *       manifest expect, sequence, record
  * Returns: { revision, action, vip } or { 'retry', reason } (nothing written)
  */
-export const ENROLL_LUA = `${LOG_CHANGE}${VIP_LUA}
+export const ENROLL_LUA = `${LOG_CHANGE}${VIP_LUA}${MANIFEST}
+if not manifest_ok(KEYS[10], ARGV[12], ARGV[14]) then return redis.error_reply(MANIFEST_CONFLICT) end
 local port = tonumber(ARGV[6])
 local vip, why = vip_plan(KEYS[6], KEYS[7], KEYS[9], ARGV[3], ARGV[9], ARGV[10], ARGV[11])
 if not vip then return { 'retry', why } end
@@ -141,7 +169,7 @@ local has = false
 for _, p in ipairs(svc.ports) do if p == port then has = true end end
 local svcChanged = (not raw) or (not has) or svc.vip ~= vip
 local epChanged = old ~= ARGV[5]
-if not svcChanged and not epChanged then
+if not svcChanged and not epChanged and ARGV[14] == '' then
   return { tonumber(redis.call('GET', KEYS[1]) or '0'), 'unchanged', vip }
 end
 local rev = redis.call('INCR', KEYS[1])
@@ -159,6 +187,7 @@ if epChanged then
   redis.call('SADD', KEYS[5], ARGV[4])
   seq = log_change(KEYS[4], ARGV[2], rev, seq, 't', 'endpoint-put', 'k', ARGV[4], 'd', ARGV[5])
 end
+seq = manifest_put(KEYS[10], ARGV[13], ARGV[14], KEYS[4], ARGV[2], rev, seq)
 redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
 if old then return { rev, 'configured', vip } end
 return { rev, 'created', vip }
@@ -172,11 +201,12 @@ return { rev, 'created', vip }
  * does not fill with the dead; the allocator's hash preference gives it back the same
  * address when it returns, unless another service took it meanwhile.
  *
- * KEYS: revision, services, endpoints, changes, service-endpoints set, vips, vip-owners, vip-epoch
- * ARGV: channel, maxlen, serviceKey, node, address, port ('' matches any)
+ * KEYS: revision, services, endpoints, changes, service-endpoints set, vips, vip-owners, vip-epoch, manifest
+ * ARGV: channel, maxlen, serviceKey, node, address, port ('' matches any), manifest expect, sequence, record
  * Returns: { revision, removedCount, serviceDeleted (0|1) }
  */
-export const UNENROLL_LUA = `${LOG_CHANGE}${VIP_LUA}
+export const UNENROLL_LUA = `${LOG_CHANGE}${VIP_LUA}${MANIFEST}
+if not manifest_ok(KEYS[9], ARGV[7], ARGV[9]) then return redis.error_reply(MANIFEST_CONFLICT) end
 local function parse(k)
   return string.match(k, '^[^/]+/[^/]+/([^/]+)/(.+):(%d+)$')
 end
@@ -187,10 +217,14 @@ for _, k in ipairs(redis.call('SMEMBERS', KEYS[5])) do
     doomed[#doomed + 1] = k
   end
 end
-if #doomed == 0 then return { tonumber(redis.call('GET', KEYS[1]) or '0'), 0, 0 } end
+if #doomed == 0 and ARGV[9] == '' then return { tonumber(redis.call('GET', KEYS[1]) or '0'), 0, 0 } end
 table.sort(doomed)
 local rev = redis.call('INCR', KEYS[1])
-local seq = 0
+local seq = manifest_put(KEYS[9], ARGV[8], ARGV[9], KEYS[4], ARGV[2], rev, 0)
+if #doomed == 0 then
+  redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
+  return { rev, 0, 0 }
+end
 for _, k in ipairs(doomed) do
   local ep = redis.call('HGET', KEYS[3], k)
   redis.call('HDEL', KEYS[3], k)

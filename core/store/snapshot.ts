@@ -31,6 +31,9 @@ export function applyChange(snapshot: Snapshot, change: Change): Snapshot {
     case 'endpoint-delete':
       snapshot.endpoints.delete(endpointKey(change.endpoint));
       break;
+    case 'manifest-put':
+      snapshot.manifest = change.manifest;
+      break;
   }
   snapshot.revision = Math.max(snapshot.revision, change.revision);
   return snapshot;

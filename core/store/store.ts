@@ -31,6 +31,7 @@ import type {
   EndpointFilter,
   EndpointRecord,
   EnrollResult,
+  ManifestWrite,
   MeshSettings,
   NodeRecord,
   ServiceRecord,
@@ -87,7 +88,7 @@ export class Store {
   // ---- resources ----------------------------------------------------------------
 
   /** Writes all documents or none, under one new revision (none if nothing changed). */
-  async apply(resources: Resource[]): Promise<ApplyResult> {
+  async apply(resources: Resource[], manifest?: ManifestWrite): Promise<ApplyResult> {
     for (const r of resources) checkResource(r);
     const encoded = resources.map(encodeResource);
     const dup = encoded.find((e, i) => encoded.findIndex((o) => o.key === e.key) !== i);
@@ -96,7 +97,8 @@ export class Store {
     const k = this.keys;
     const args = [k.channel, this.#maxlen, new Date().toISOString(), encoded.length];
     for (const e of encoded) args.push(e.key, e.doc, e.content, e.generation, randomUUID());
-    const reply = await this.#run('apply', () => this.#scripts.apply([k.revision, k.resources, k.resourceMeta, k.changes], args));
+    args.push(...manifestArgs(manifest));
+    const reply = await this.#run('apply', () => this.#scripts.apply([k.revision, k.resources, k.resourceMeta, k.changes, k.manifest], args));
     const [revision, ...actions] = reply as [number, ...ApplyAction[]];
     const results = resources.map((r, i) => ({ ref: refOf(r), action: actions[i]! }));
     log.debug({ revision, results: results.map((r) => `${refKey(r.ref)} ${r.action}`) }, 'applied');
@@ -104,16 +106,27 @@ export class Store {
   }
 
   /** Deletes all refs or none: a missing ref fails the whole call unless ignoreNotFound. */
-  async delete(refs: ResourceRef[], opts: DeleteOptions = {}): Promise<DeleteResult> {
+  async delete(refs: ResourceRef[], opts: DeleteOptions = {}, manifest?: ManifestWrite): Promise<DeleteResult> {
     const k = this.keys;
-    const args = [k.channel, this.#maxlen, opts.ignoreNotFound ? '1' : '0', ...refs.map(refKey)];
-    const reply = (await this.#run('delete', () => this.#scripts.delete([k.revision, k.resources, k.resourceMeta, k.changes], args))) as [
+    const args = [k.channel, this.#maxlen, opts.ignoreNotFound ? '1' : '0', ...manifestArgs(manifest), ...refs.map(refKey)];
+    const reply = (await this.#run('delete', () => this.#scripts.delete([k.revision, k.resources, k.resourceMeta, k.changes, k.manifest], args))) as [
       number,
       ...(string | number)[],
     ];
     if (reply[0] === 0) throw new NotFoundError(String(reply[1]), { resource: reply[1] });
     const [, revision, ...deleted] = reply;
     return { revision: Number(revision), deleted: deleted.map((key) => parseRefKey(String(key))) };
+  }
+
+  /** The stored security manifest record and its sequence (unverified: core/identity/manifest checks it). */
+  async manifest(): Promise<{ record?: string; sequence: number }> {
+    const [record, sequence] = await this.#run('manifest', () => this.redis.hmget(this.keys.manifest, 'record', 'sequence'));
+    return { ...(record ? { record } : {}), sequence: Number(sequence ?? 0) };
+  }
+
+  /** Writes a manifest on its own (a re-sign): a change with nothing else in it, through the delete script. */
+  async writeManifest(manifest: ManifestWrite): Promise<number> {
+    return (await this.delete([], { ignoreNotFound: true }, manifest)).revision;
   }
 
   async get(ref: ResourceRef): Promise<Resource | undefined> {
@@ -201,26 +214,28 @@ export class Store {
    * A new service gets a VIP from the mesh's range in the same atomic write; VipError
    * EVIP_EXHAUSTED when the range is full, and then nothing is written.
    */
-  async enroll(endpoint: EndpointRecord): Promise<EnrollResult> {
+  async enroll(endpoint: EndpointRecord, manifest?: ManifestWrite): Promise<EnrollResult> {
     checkEndpoint(endpoint);
     const k = this.keys;
     const { namespace, service: name } = endpoint;
-    const keys = [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, name), k.vips, k.vipOwners, k.vipEpoch, k.mesh];
+    const keys = [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, name), k.vips, k.vipOwners, k.vipEpoch, k.mesh, k.manifest];
     const args = [k.channel, this.#maxlen, serviceKey(namespace, name), endpointKey(endpoint), encodeEndpoint(endpoint), endpoint.port, name, namespace];
     const reply = (await this.#run('enroll', () =>
-      withVipClaim(this.redis, k, { namespace, name }, (c) => this.#scripts.enroll(keys, [...args, c.vip, c.cidr, DEFAULT_VIP_CIDR])),
+      withVipClaim(this.redis, k, { namespace, name }, (c) =>
+        this.#scripts.enroll(keys, [...args, c.vip, c.cidr, DEFAULT_VIP_CIDR, ...manifestArgs(manifest)]),
+      ),
     )) as [number, EnrollResult['action'], string];
     return { revision: Number(reply[0]), action: reply[1], vip: reply[2] };
   }
 
   /** Removes the matching endpoints of a service, and the service when none is left. */
-  async unenroll(namespace: string, service: string, filter: UnenrollFilter = {}): Promise<UnenrollResult> {
+  async unenroll(namespace: string, service: string, filter: UnenrollFilter = {}, manifest?: ManifestWrite): Promise<UnenrollResult> {
     const k = this.keys;
     const svc = serviceKey(namespace, service);
     const reply = (await this.#run('unenroll', () =>
       this.#scripts.unenroll(
-        [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, service), k.vips, k.vipOwners, k.vipEpoch],
-        [k.channel, this.#maxlen, svc, filter.node ?? '', filter.address ?? '', filter.port ?? ''],
+        [k.revision, k.services, k.endpoints, k.changes, k.serviceEndpoints(namespace, service), k.vips, k.vipOwners, k.vipEpoch, k.manifest],
+        [k.channel, this.#maxlen, svc, filter.node ?? '', filter.address ?? '', filter.port ?? '', ...manifestArgs(manifest)],
       ),
     )) as [number, number, number];
     const [revision, removed, serviceDeleted] = reply;
@@ -336,14 +351,15 @@ export class Store {
   /** Everything a proxy needs, read in one MULTI so it matches exactly one revision. */
   async snapshot(): Promise<Snapshot> {
     const k = this.keys;
-    const [rev, docs, metas, services, endpoints] = await this.#exec('snapshot', (m) =>
-      m.get(k.revision).hgetall(k.resources).hgetall(k.resourceMeta).hgetall(k.services).hgetall(k.endpoints),
+    const [rev, docs, metas, services, endpoints, manifest] = await this.#exec('snapshot', (m) =>
+      m.get(k.revision).hgetall(k.resources).hgetall(k.resourceMeta).hgetall(k.services).hgetall(k.endpoints).hget(k.manifest, 'record'),
     );
     const meta = metas as Record<string, string>;
     const ready = await this.readyWaypoints();
     return {
       readyWaypoints: ready,
       revision: Number(rev ?? 0),
+      ...(typeof manifest === 'string' ? { manifest } : {}),
       resources: new Map(sortedEntries(docs as Record<string, string>).map(([key, d]) => [key, decodeResource(d, meta[key], key)])),
       services: new Map(sortedEntries(services as Record<string, string>).map(([key, s]) => [key, decodeRecord(serviceRecord(), s, `service ${key}`)])),
       endpoints: new Map(
@@ -425,6 +441,11 @@ function toStoreError(op: string, err: unknown, opts: StoreOptions): AmbitError 
     return unreachable(opts, err);
   }
   return new StoreError('EREDIS', `Redis ${op} failed: ${msg}`, { op }, { cause: err });
+}
+
+/** The three script arguments of a signed manifest write; empty ones when the write carries none. */
+function manifestArgs(m: ManifestWrite | undefined): (string | number)[] {
+  return m ? [String(m.expect), String(m.sequence), m.record] : ['', '', ''];
 }
 
 function checkName(what: string, v: unknown): void {

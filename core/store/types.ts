@@ -127,7 +127,19 @@ export type Change =
   | { type: 'service-put'; revision: number; service: ServiceRecord }
   | { type: 'service-delete'; revision: number; namespace: string; name: string }
   | { type: 'endpoint-put'; revision: number; endpoint: EndpointRecord }
-  | { type: 'endpoint-delete'; revision: number; endpoint: EndpointRecord };
+  | { type: 'endpoint-delete'; revision: number; endpoint: EndpointRecord }
+  /** The signed security manifest was replaced (as text: only core/identity/manifest reads it, after checking its signature). */
+  | { type: 'manifest-put'; revision: number; manifest: string };
+
+/**
+ * A new signed security manifest to write with a change, only if the stored
+ * one still has sequence `expect` (optimistic concurrency between operators).
+ */
+export interface ManifestWrite {
+  expect: number;
+  sequence: number;
+  record: string;
+}
 
 export interface Snapshot {
   revision: number;
@@ -142,4 +154,6 @@ export interface Snapshot {
   services: Map<string, ServiceRecord>;
   /** Keyed by endpointKey(): `namespace/service/node/address:port`. */
   endpoints: Map<string, EndpointRecord>;
+  /** The signed security manifest record as stored (unverified); undefined when none was ever written. */
+  manifest?: string;
 }

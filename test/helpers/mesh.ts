@@ -69,7 +69,13 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
   // Daemons get no credentials from the environment: each uses the node user its token makes.
   const daemonEnv: NodeJS.ProcessEnv = { ...process.env, AMBIT_REDIS_URL: redisUrl, AMBIT_LOG_LEVEL: 'info' };
   delete daemonEnv.AMBIT_REDIS_CREDENTIALS;
-  const env: NodeJS.ProcessEnv = { ...daemonEnv, AMBIT_REDIS_CREDENTIALS: credentials.operator, AMBIT_LOG_LEVEL: process.env.AMBIT_TEST_LOG_LEVEL ?? 'warn' };
+  // `ca init --ca-dir <dir>/ca` makes the operator key in <dir>/operator; every later CLI write signs with it.
+  const env: NodeJS.ProcessEnv = {
+    ...daemonEnv,
+    AMBIT_REDIS_CREDENTIALS: credentials.operator,
+    AMBIT_OPERATOR_DIR: join(dir, 'operator'),
+    AMBIT_LOG_LEVEL: process.env.AMBIT_TEST_LOG_LEVEL ?? 'warn',
+  };
   const adminPassword = randomBytes(16).toString('hex');
   const redisAdmin = ['--user', 'test-admin', '--pass', adminPassword, '--no-auth-warning'];
   let redis: ChildProcess | undefined;

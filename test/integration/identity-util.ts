@@ -11,6 +11,8 @@ import { startSigner, type RunningSigner, type SignerOptions } from '../../core/
 import { createJoinToken } from '../../core/identity/store/index.js';
 import { joinNode, type NodeIdentity } from '../../core/identity/client/index.js';
 import { Store } from '../../core/store/index.js';
+import { loadOperator, operatorDirFor, type Operator } from '../../core/identity/operator.js';
+import { signedEnroll } from '../../core/identity/manifest/writer.js';
 
 let n = 0;
 
@@ -23,6 +25,8 @@ export interface Mesh {
   caDir: string;
   tmp: string;
   signer: RunningSigner;
+  /** The operator key `ca init` made beside the CA dir: enrollments are signed with it. */
+  operator: Operator;
   /** Joins `node` with a fresh token, its state in tmp/<node>. */
   join(node: string): Promise<NodeIdentity>;
   enroll(node: string, service: string, serviceAccount?: string, namespace?: string): Promise<void>;
@@ -34,6 +38,7 @@ export async function mesh(t: ExecutionContext, url: string, signer: Partial<Sig
   const caDir = join(tmp, 'ca');
   const { ca } = await initCA(store, caDir, {});
   const running = await startSigner({ store, caDir, ...signer });
+  const operator = await loadOperator(operatorDirFor(caDir));
   t.teardown(async () => {
     await running.stop();
     await store.close();
@@ -46,12 +51,13 @@ export async function mesh(t: ExecutionContext, url: string, signer: Partial<Sig
     caDir,
     tmp,
     signer: running,
+    operator,
     async join(node) {
       const { token } = await createJoinToken(store, { ttlSeconds: 60, node });
       return joinNode({ store, token, nodeName: node, dir: join(tmp, node) });
     },
     async enroll(node, service, serviceAccount = service, namespace = 'default') {
-      await store.enroll({ service, namespace, node, address: '10.0.0.1', port: port++, serviceAccount, labels: {} });
+      await signedEnroll(store, operator, { service, namespace, node, address: '10.0.0.1', port: port++, serviceAccount, labels: {} });
     },
   };
 }

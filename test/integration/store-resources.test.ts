@@ -131,7 +131,23 @@ test('the apply script itself is all-or-nothing: a bad document late in the batc
     ['not-a-key', '{"x":1}', 'c3', 'g3', 'u3'],
   ];
   const err = await t.throwsAsync(
-    store.redis.eval(APPLY_LUA, 4, k.revision, k.resources, k.resourceMeta, k.changes, k.channel, 100, 'now', docs.length, ...docs.flat()),
+    store.redis.eval(
+      APPLY_LUA,
+      5,
+      k.revision,
+      k.resources,
+      k.resourceMeta,
+      k.changes,
+      k.manifest,
+      k.channel,
+      100,
+      'now',
+      docs.length,
+      ...docs.flat(),
+      '',
+      '',
+      '',
+    ),
   );
   t.regex(err.message, /ESTORE_INVALID apply: malformed resource key "not-a-key"/);
   t.is(await store.revision(), 1);

@@ -12,6 +12,8 @@ import { mintNodeToken, tokenCredentials } from '../../core/access/node-token.js
 import { removeNode } from '../../core/access/node-removal.js';
 import { initStore } from '../../core/access/store-init.js';
 import { initCA } from '../../core/identity/ca-admin.js';
+import { signedEnroll } from '../../core/identity/manifest/writer.js';
+import { loadOperator, operatorDirFor } from '../../core/identity/operator.js';
 import { joinNode, requestWorkloadCert, SignerClient } from '../../core/identity/client/index.js';
 import { startSigner } from '../../core/identity/signer/index.js';
 import { consumeJoinToken, createJoinToken, identityKeys, publishBundle, readBundle } from '../../core/identity/store/index.js';
@@ -70,6 +72,7 @@ test.serial('a node with its own credentials writes only its own keys; every oth
     await signerStore.close();
   });
   const { ca } = await initCA(operator, join(tmp, 'ca'), {});
+  const operatorKey = await loadOperator(operatorDirFor(join(tmp, 'ca')));
   const signer = await startSigner({ store: signerStore, ca });
   t.teardown(() => signer.stop());
 
@@ -83,7 +86,7 @@ test.serial('a node with its own credentials writes only its own keys; every oth
   const identity = await joinNode({ store: node, token: minted.token, nodeName: 'a', dir: join(tmp, 'a') });
   t.is(identity.spiffeId.uri, 'spiffe://cluster.local/ambit/node/a');
 
-  await operator.enroll({
+  await signedEnroll(operator, operatorKey, {
     service: 'productpage',
     namespace: 'default',
     node: 'a',
@@ -92,7 +95,15 @@ test.serial('a node with its own credentials writes only its own keys; every oth
     serviceAccount: 'productpage',
     labels: {},
   });
-  await operator.enroll({ service: 'reviews', namespace: 'default', node: 'b', address: '10.0.0.2', port: 9080, serviceAccount: 'reviews', labels: {} });
+  await signedEnroll(operator, operatorKey, {
+    service: 'reviews',
+    namespace: 'default',
+    node: 'b',
+    address: '10.0.0.2',
+    port: 9080,
+    serviceAccount: 'reviews',
+    labels: {},
+  });
   // Its own keys: heartbeat and status report.
   await node.heartbeatNode({ name: 'a', address: '10.0.0.1' }, 30);
   await node.publishNodeStatus('a', { version: 1, node: 'a', generatedAt: new Date().toISOString(), tunnels: [], waypoints: [] } as never, 30);
@@ -105,7 +116,8 @@ test.serial('a node with its own credentials writes only its own keys; every oth
   const keys = identityKeys(node);
   const rogue = { ...(await readBundle(operator))!.bundle, roots: [] };
   const refused: [string, () => Promise<unknown>][] = [
-    ['write the trust bundle', () => publishBundle(node, rogue)],
+    // Signed by the mesh's own CA even: the node's user may not write the key at all.
+    ['write the trust bundle', () => publishBundle(node, rogue, ca)],
     ['apply an AuthorizationPolicy', () => node.apply([policy])],
     ['delete a policy', () => node.delete([{ kind: 'AuthorizationPolicy', namespace: 'istio-system', name: 'deny-all' }])],
     [

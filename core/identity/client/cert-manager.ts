@@ -17,6 +17,9 @@ import { IdentityError } from '../errors.js';
 import { parseSpiffeId } from '../spiffe.js';
 import { requireBundle } from '../store/bundle.js';
 import { watchBundle, type BundleWatch } from '../store/bundle-watch.js';
+import type { PublishedBundle } from '../store/bundle.js';
+import { countRefusal } from '../trust/refusals.js';
+import { checkBundleUpdate } from '../trust/signed-bundle.js';
 import { saveBundle, saveNodeIdentity, type NodeIdentity } from './node-identity.js';
 import { requestNodeRenewal, requestWorkloadCert, type KeyedCert } from './requests.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, SignerClient } from './signer-client.js';
@@ -54,6 +57,8 @@ export interface CertManagerEvents {
   /** The node certificate was renewed. */
   node: [identity: NodeIdentity];
   bundle: [bundle: TrustBundle];
+  /** The store's bundle was refused (unsigned, signed by a root this node does not trust, or older); the trusted one stays. */
+  refused: [reason: string, detail: string];
   /** A renewal failed; it is retried with backoff. */
   failed: [spiffeId: string, error: Error];
 }
@@ -84,6 +89,8 @@ interface Slot {
 export class CertManager extends EventEmitter<CertManagerEvents> {
   #node: NodeIdentity;
   #bundle: TrustBundle;
+  /** Sequence of the signed bundle record #bundle came from: a lower one is a replay. */
+  #bundleSequence: number;
   readonly #client: SignerClient;
   readonly #workloads = new Map<string, Slot>();
   readonly #nodeSlot: Slot;
@@ -96,15 +103,17 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
     this.#opts = opts;
     this.#node = opts.node;
     this.#bundle = opts.node.bundle;
+    this.#bundleSequence = opts.node.bundleSequence ?? 0;
     this.#client = new SignerClient(opts.store, opts.node.spiffeId.node, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     this.#nodeSlot = { id: opts.node.spiffeId.uri, kind: 'node', attempt: 0, renewals: 0 };
   }
 
   /** Reads the published bundle, starts following it and schedules the node certificate's renewal. */
   async start(): Promise<void> {
+    // The bundle pinned on disk is the trust anchor; the store's is only a candidate to check against it.
     const published = await requireBundle(this.#opts.store);
-    this.#bundle = published.bundle;
-    this.#watch = watchBundle(this.#opts.store, (p) => this.#onBundle(p.bundle), {
+    await this.#onBundle(published);
+    this.#watch = watchBundle(this.#opts.store, (p) => this.#onBundle(p), {
       sinceRevision: published.revision,
       ...(this.#opts.bundlePollMs ? { pollMs: this.#opts.bundlePollMs } : {}),
     });
@@ -233,16 +242,33 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
   async #renewNode(): Promise<NodeIdentity> {
     const next = await requestNodeRenewal(this.#client, this.#node);
     this.#node = next;
-    if (this.#opts.dir) await saveNodeIdentity(this.#opts.dir, { ...next, bundle: this.#bundle }, { withKey: false });
+    if (this.#opts.dir) await saveNodeIdentity(this.#opts.dir, { ...next, bundle: this.#bundle, bundleSequence: this.#bundleSequence }, { withKey: false });
     this.emit('node', next);
     return next;
   }
 
-  async #onBundle(bundle: TrustBundle): Promise<void> {
+  async #onBundle(published: PublishedBundle): Promise<void> {
+    const verdict = checkBundleUpdate({ bundle: this.#bundle, sequence: this.#bundleSequence }, published.signature);
+    if (!verdict.accept) {
+      countRefusal('bundle', verdict.reason);
+      log.error(
+        { reason: verdict.reason, detail: verdict.detail, revision: published.revision },
+        'refused the trust bundle in the store: not signed by a trusted root; keeping the trusted one',
+      );
+      this.emit('refused', verdict.reason, verdict.detail);
+      return;
+    }
+    if (!verdict.changed) {
+      this.#bundleSequence = verdict.trusted.sequence;
+      return;
+    }
+    const { bundle, sequence } = verdict.trusted;
     const added = bundle.roots.filter((r) => !this.#bundle.roots.includes(r));
     this.#bundle = bundle;
-    log.info({ roots: bundle.roots.length, added: added.length }, 'trust bundle changed');
-    if (this.#opts.dir) await saveBundle(this.#opts.dir, bundle).catch((err: Error) => log.warn({ err: err.message }, 'writing the trust bundle failed'));
+    this.#bundleSequence = sequence;
+    log.info({ roots: bundle.roots.length, added: added.length, sequence }, 'trust bundle changed');
+    if (this.#opts.dir)
+      await saveBundle(this.#opts.dir, bundle, sequence).catch((err: Error) => log.warn({ err: err.message }, 'writing the trust bundle failed'));
     this.emit('bundle', bundle);
     for (const id of this.#workloads.keys()) {
       const material = this.material(id);

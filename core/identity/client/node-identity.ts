@@ -25,6 +25,8 @@ export interface NodeIdentity {
   /** Node certificate followed by the signer's chain. */
   readonly chainPem: string;
   readonly bundle: TrustBundle;
+  /** Sequence of the signed bundle record `bundle` came from (trust/signed-bundle.ts); 0 when unknown. */
+  readonly bundleSequence?: number;
   readonly serial: string;
   readonly notAfter: Date;
   readonly renewAt: Date;
@@ -52,7 +54,7 @@ export async function loadNodeIdentity(dir: string = DEFAULT_NODE_DIR): Promise<
       readTextFile(files.cert, 'node certificate'),
       readTextFile(files.bundle, 'trust bundle'),
     ]);
-    return nodeIdentity(keyPem, chainPem, parseBundle(bundleJson));
+    return { ...nodeIdentity(keyPem, chainPem, parseBundle(bundleJson)), bundleSequence: bundleSequenceOf(bundleJson) };
   } catch (err) {
     if (err instanceof IdentityError && err.code === 'EIDENTITY_FILE_NOT_FOUND') {
       throw new IdentityError(
@@ -73,13 +75,24 @@ export async function saveNodeIdentity(dir: string, identity: NodeIdentity, opti
   const overwrite = options.overwrite ?? true;
   if (options.withKey) await writeFileSecure(files.key, identity.keyPem, { mode: 0o600, overwrite });
   await writeFileSecure(files.cert, identity.chainPem, { mode: 0o644, overwrite: true });
-  await saveBundle(dir, identity.bundle);
+  await saveBundle(dir, identity.bundle, identity.bundleSequence ?? 0);
 }
 
-export async function saveBundle(dir: string, bundle: TrustBundle): Promise<void> {
+/**
+ * The bundle this node trusts, with the sequence of the signed record it came
+ * from: the pin a restarted daemon checks the store's next bundle against, so
+ * neither a forged nor a replayed older bundle gets in across a restart.
+ */
+export async function saveBundle(dir: string, bundle: TrustBundle, sequence: number): Promise<void> {
   const files = nodeFiles(dir);
-  await writeFileSecure(files.bundle, serializeBundle(bundle), { mode: 0o644, overwrite: true });
+  const text = JSON.stringify({ ...(JSON.parse(serializeBundle(bundle)) as object), sequence });
+  await writeFileSecure(files.bundle, text, { mode: 0o644, overwrite: true });
   await writeFileSecure(files.bundlePem, bundlePem(bundle), { mode: 0o644, overwrite: true });
+}
+
+function bundleSequenceOf(text: string): number {
+  const seq = (JSON.parse(text) as { sequence?: unknown }).sequence;
+  return Number.isSafeInteger(seq) && (seq as number) >= 0 ? (seq as number) : 0;
 }
 
 const keyObjects = new WeakMap<NodeIdentity, KeyObject>();

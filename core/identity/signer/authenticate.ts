@@ -5,6 +5,7 @@
  */
 import { verify as verifySignature, X509Certificate } from 'node:crypto';
 import type { Store } from '../../store/index.js';
+import type { EndpointRecord } from '../../store/types.js';
 import type { TrustBundle } from '../bundle.js';
 import { IdentityError } from '../errors.js';
 import type { NodeSpiffeId } from '../spiffe.js';
@@ -75,9 +76,9 @@ export async function authenticateNode(store: Store, req: SignRequest, bundle: T
  * namespace and service account is enrolled on it: this is what stops one
  * node from minting another node's identities.
  */
-export async function checkEnrolled(store: Store, node: string, namespace: string, serviceAccount: string, uri: string): Promise<void> {
-  const endpoints = await store.listEndpoints({ node, namespace });
-  if (endpoints.some((e) => e.serviceAccount === serviceAccount)) return;
+export async function checkEnrolled(store: Store, node: string, namespace: string, serviceAccount: string, uri: string): Promise<EndpointRecord[]> {
+  const endpoints = (await store.listEndpoints({ node, namespace })).filter((e) => e.serviceAccount === serviceAccount);
+  if (endpoints.length > 0) return endpoints;
   throw new IdentityError(
     'EIDENTITY_NOT_ENROLLED',
     `request refused: node ${node} asked for ${uri}, but no service with namespace ${namespace} and service account ${serviceAccount} is enrolled on node ${node}`,

@@ -14,6 +14,7 @@ import { checkJoined, checkNotJoined, recordJoined } from '../store/joined.js';
 import { consumeJoinToken } from '../store/tokens.js';
 import { authenticateNode, checkEnrolled } from './authenticate.js';
 import type { SignRequest } from './protocol.js';
+import { checkSignedEnrollment, type SignedManifests } from './signed-enrollment.js';
 
 export interface DecideContext {
   store: Store;
@@ -21,6 +22,8 @@ export interface DecideContext {
   bundle: TrustBundle;
   nodeTtlSeconds: number;
   workloadTtlSeconds: number;
+  /** The manifests this signer accepted: an enrollment counts only if one of them lists it. */
+  manifests: SignedManifests;
 }
 
 export interface Decision {
@@ -67,7 +70,8 @@ export async function decide(ctx: DecideContext, req: SignRequest): Promise<Deci
       { spiffeId: id.uri },
     );
   }
-  await checkEnrolled(ctx.store, node.node, id.namespace, id.serviceAccount, id.uri);
+  const endpoints = await checkEnrolled(ctx.store, node.node, id.namespace, id.serviceAccount, id.uri);
+  await checkSignedEnrollment(ctx.store, ctx.manifests, ctx.bundle, endpoints, id.uri);
   return { node: node.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.workloadTtlSeconds }) };
 }
 

@@ -11,15 +11,18 @@
 import { AmbitError, isAmbitError } from '../../errors.js';
 import { logger } from '../../logging.js';
 import type { Store } from '../../store/index.js';
-import { rootFingerprint, serializeBundle, type TrustBundle } from '../bundle.js';
+import { createBundle, rootFingerprint, serializeBundle, type TrustBundle } from '../bundle.js';
 import type { SigningCA } from '../ca.js';
-import { DEFAULT_CA_DIR, loadCADir } from '../ca-dir.js';
+import { DEFAULT_CA_DIR, loadCADir, loadPreviousCA } from '../ca-dir.js';
 import { IdentityError } from '../errors.js';
-import { requireBundle } from '../store/bundle.js';
+import { requireBundle, type PublishedBundle } from '../store/bundle.js';
+import { countRefusal } from '../trust/refusals.js';
+import { checkBundleUpdate } from '../trust/signed-bundle.js';
 import { watchBundle, type BundleWatch } from '../store/bundle-watch.js';
 import { recordIssued } from '../store/issued.js';
 import { identityKeys } from '../store/keys.js';
 import { decide, type Decision } from './decide.js';
+import { SignedManifests } from './signed-enrollment.js';
 import { answerAddressOf, parseRequest, type SignRequest, type SignResponse } from './protocol.js';
 
 const log = logger('identity-signer');
@@ -43,6 +46,8 @@ export interface SignerOptions {
 export interface SignerStats {
   issued: number;
   refused: number;
+  /** Trust bundles in the store refused because no trusted root signed them. */
+  bundlesRefused: number;
 }
 
 export interface RunningSigner {
@@ -72,35 +77,50 @@ function checkRootInBundle(ca: SigningCA, bundle: TrustBundle, where: string): v
 const STOP_WAIT_MS = 2000;
 
 class Signer implements RunningSigner {
-  readonly stats: SignerStats = { issued: 0, refused: 0 };
+  readonly stats: SignerStats = { issued: 0, refused: 0, bundlesRefused: 0 };
   #stopped = false;
   #loop: Promise<void> = Promise.resolve();
   readonly #blocking;
   #watch: BundleWatch | undefined;
   readonly #opts: SignerOptions;
   #bundle: TrustBundle;
+  #bundleSequence: number;
+  readonly #manifests = new SignedManifests();
 
   constructor(
     opts: SignerOptions,
     public ca: SigningCA,
     bundle: TrustBundle,
+    sequence: number,
   ) {
     this.#opts = opts;
     this.#bundle = bundle;
+    this.#bundleSequence = sequence;
     // BLPOP holds its connection, so it gets one of its own.
     this.#blocking = opts.store.redis.duplicate();
     this.#blocking.on('error', () => undefined);
   }
 
   start(revision: number): void {
-    this.#watch = watchBundle(this.#opts.store, (p) => this.#onBundle(p.bundle), {
+    this.#watch = watchBundle(this.#opts.store, (p) => this.#onBundle(p), {
       sinceRevision: revision,
       ...(this.#opts.bundlePollMs ? { pollMs: this.#opts.bundlePollMs } : {}),
     });
     this.#loop = this.#serve();
   }
 
-  async #onBundle(bundle: TrustBundle): Promise<void> {
+  async #onBundle(published: PublishedBundle): Promise<void> {
+    const verdict = checkBundleUpdate({ bundle: this.#bundle, sequence: this.#bundleSequence }, published.signature);
+    if (!verdict.accept) {
+      this.stats.bundlesRefused++;
+      countRefusal('bundle', verdict.reason);
+      log.error(
+        { reason: verdict.reason, detail: verdict.detail },
+        'refused the trust bundle in the store: not signed by a trusted root; still signing with the trusted one',
+      );
+      return;
+    }
+    const { bundle } = verdict.trusted;
     let ca = this.ca;
     const where = this.#opts.caDir ?? 'memory';
     try {
@@ -116,6 +136,7 @@ class Signer implements RunningSigner {
     const rotated = ca.root.native.fingerprint256 !== this.ca.root.native.fingerprint256;
     this.ca = ca;
     this.#bundle = bundle;
+    this.#bundleSequence = verdict.trusted.sequence;
     log.info({ roots: bundle.roots.length, root: ca.root.native.fingerprint256, rotated }, rotated ? 'signing with the new root' : 'trust bundle updated');
   }
 
@@ -158,7 +179,10 @@ class Signer implements RunningSigner {
     const ca = this.ca;
     let decision: Decision;
     try {
-      decision = await decide({ store: this.#opts.store, ca, bundle: this.#bundle, nodeTtlSeconds: this.#nodeTtl, workloadTtlSeconds: this.#workloadTtl }, req);
+      decision = await decide(
+        { store: this.#opts.store, ca, bundle: this.#bundle, nodeTtlSeconds: this.#nodeTtl, workloadTtlSeconds: this.#workloadTtl, manifests: this.#manifests },
+        req,
+      );
     } catch (err) {
       this.stats.refused++;
       const out = refusal(err);
@@ -249,8 +273,20 @@ export async function startSigner(opts: SignerOptions): Promise<RunningSigner> {
   const caDir = opts.caDir ?? DEFAULT_CA_DIR;
   const ca = opts.ca ?? (await loadCADir(caDir));
   const published = await requireBundle(opts.store);
-  checkRootInBundle(ca, published.bundle, opts.ca ? 'memory' : caDir);
-  const signer = new Signer({ ...opts, caDir }, ca, published.bundle);
+  // The signer's anchors are its own CA's root (and, mid-rotation, the previous one), read from its
+  // directory, never the store's word: the published bundle must be signed under one of them.
+  const previous = opts.ca ? undefined : await loadPreviousCA(caDir).catch(() => undefined);
+  const anchors = createBundle(ca.trustDomain, [ca.root.pem, ...(previous ? [previous.root.pem] : [])]);
+  const verdict = checkBundleUpdate({ bundle: anchors, sequence: 0 }, published.signature);
+  if (!verdict.accept) {
+    countRefusal('bundle', verdict.reason);
+    throw new IdentityError(
+      'EIDENTITY_BUNDLE_UNSIGNED',
+      `the store's trust bundle is not signed by this CA's root (${verdict.detail}); publish it again with \`ambit ca init --force\` or \`ambit ca rotate\``,
+    );
+  }
+  checkRootInBundle(ca, verdict.trusted.bundle, opts.ca ? 'memory' : caDir);
+  const signer = new Signer({ ...opts, caDir }, ca, verdict.trusted.bundle, verdict.trusted.sequence);
   signer.start(published.revision);
   log.info(
     {
