@@ -291,12 +291,32 @@ export const ERROR_CODES = {
   EIDENTITY_NODE_EXISTS: {
     component: 'identity',
     meaning: 'A join, or a join token, asked for a node name that has already joined: a node identity is minted once.',
-    action: 'If the host was rebuilt or its key lost, run `ambit node remove <name>` (its certificates are no longer renewed), then create a new token and join again.',
+    action:
+      'If the host was rebuilt or its key lost, run `ambit node remove <name>` (its certificates are no longer renewed), then create a new token and join again.',
   },
   EIDENTITY_NODE_REMOVED: {
     component: 'identity',
     meaning: 'A node asked for a certificate, but it has no join record: an operator removed it (`ambit node remove`).',
     action: 'If the removal was meant, nothing; otherwise create a new token for the node and join it again.',
+  },
+  EIDENTITY_NODE_REVOKED: {
+    component: 'identity',
+    meaning:
+      'A join, renewal or workload request came from a node name or a certificate on the revocation list of the operator-signed manifest (`ambit node remove`), whatever the store says about it.',
+    action:
+      'If the removal was meant, nothing. To bring the name back, `ambit node token create --node <name>` (it lifts the name, not the old certificates) and join again.',
+  },
+  EIDENTITY_PEER_REVOKED: {
+    component: 'identity',
+    meaning:
+      'An HBONE peer presented a certificate that still chains to the root but is revoked: its serial, or the node it names, is on the operator-signed revocation list (`ambit node remove`). The connection was refused.',
+    action: 'Expected from a removed node until its certificates expire; if the peer should be in the mesh, join it again with a new token.',
+  },
+  EIDENTITY_TOKEN_UNSIGNED: {
+    component: 'identity',
+    meaning:
+      'A join token record in the store carries no valid operator signature (missing, not from an operator certificate of this mesh, or not matching the token, node or expiry): someone wrote it without the operator key.',
+    action: 'Create tokens only with `ambit node token create` on an operator machine; a token record you did not create means the store is compromised.',
   },
   EIDENTITY_TOKEN_NO_NODE: {
     component: 'identity',

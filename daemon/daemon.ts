@@ -13,6 +13,8 @@ import type { CertStatus } from '../core/identity/client/cert-manager.js';
 import type { TrustBundle } from '../core/identity/bundle.js';
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { SignedConfigGate } from './signed-config.js';
+import { PeerRevocations } from './peer-revocation.js';
+import { EMPTY_REVOCATIONS } from '../core/identity/revocation/list.js';
 import type { ConfigDumpStatus, TunnelsReport } from '../core/status/index.js';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';
 import { describeTarget, Watcher, type Store } from '../core/store/index.js';
@@ -78,6 +80,7 @@ export class Daemon {
   #rebuild: NodeJS.Timeout | undefined;
   #stopping = false;
   #gate: SignedConfigGate | undefined;
+  readonly #revocations: PeerRevocations;
 
   constructor(config: DaemonConfig, deps: { store: Store; identity: DaemonIdentity }, log: Logger) {
     this.#config = config;
@@ -88,7 +91,8 @@ export class Daemon {
     const identity = deps.identity;
     this.#watcher = new Watcher({ ...config.store });
     this.#capture = new Capture(log.child({ component: 'capture' }));
-    this.#hbone = new HboneClient({ getSecureContext: (source) => identity.workload(source) });
+    this.#revocations = new PeerRevocations(this.metrics, log.child({ component: 'revocation' }));
+    this.#hbone = new HboneClient({ getSecureContext: (source) => identity.workload(source), checkPeer: this.#revocations.outbound });
     identity.onWorkloadRotated((id) => this.#hbone.rotate(id));
     this.#waypoints = new WaypointSupervisor({
       workload: (id) => identity.workload(id),
@@ -144,6 +148,7 @@ export class Daemon {
     this.#inbound = createInbound({
       state: () => this.state,
       identity: this.#identity.node(),
+      checkPeer: this.#revocations.inbound,
       limits: config.hbone,
       metrics: this.metrics,
       log: this.#log.child({ component: 'inbound' }),
@@ -306,6 +311,13 @@ export class Daemon {
     if (verdict && !verdict.accept) {
       this.metrics.configRejections.inc({ reason: 'EIDENTITY_MANIFEST_INVALID' });
       return;
+    }
+    // Revocations apply as soon as their manifest is accepted, even if the rest of the snapshot fails below;
+    // sessions already open with a newly revoked peer are cut (inbound) or dialled again, and checked (outbound).
+    if (verdict && this.#revocations.update(verdict.manifest?.revoked ?? EMPTY_REVOCATIONS)) {
+      const cut = this.#inbound?.recheckPeers() ?? 0;
+      if (cut > 0) this.#log.warn({ sessions: cut }, 'closed inbound HBONE sessions of revoked peers');
+      this.#hbone.rotate();
     }
     try {
       this.#state = new MeshState(snapshot, this.#nodes.current, {

@@ -1,12 +1,22 @@
 /**
  * Inbound (port 15008): HBONE from peer nodes (and waypoints). The TLS layer
- * has verified the peer's chain against the trust bundle; here each CONNECT
+ * has verified the peer's chain against the trust bundle, checkPeer that the
+ * certificate is not revoked (a refusal is a failed handshake, counted with
+ * its code in ambit_tls_handshake_failures_total); here each CONNECT
  * is checked against this node's workloads (anything else is refused, so the
  * port is never an open relay) and against L4 AuthorizationPolicy, then
  * spliced to the local service.
  */
 import type { Logger } from 'pino';
-import { HboneServer, parseAuthority, type ConnectRequest, type TlsIdentity, type AuthorizeDecision, type UpstreamDecision } from '../core/hbone/index.js';
+import {
+  HboneServer,
+  parseAuthority,
+  type ConnectRequest,
+  type TlsIdentity,
+  type AuthorizeDecision,
+  type UpstreamDecision,
+  type HboneServerOptions,
+} from '../core/hbone/index.js';
 import { authorizeL4 } from './authorize.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { MeshState } from '../core/mesh/index.js';
@@ -15,6 +25,8 @@ import type { DaemonConfig } from '../core/config/daemon-settings.js';
 export interface InboundOptions {
   state: () => MeshState;
   identity: TlsIdentity;
+  /** Refuses revoked client certificates (peer-revocation.ts). */
+  checkPeer?: HboneServerOptions['checkPeer'];
   /** Handshake deadline and bound, keepalive (ambitd.yaml `hbone`). */
   limits: DaemonConfig['hbone'];
   metrics: DaemonMetrics;
@@ -75,6 +87,7 @@ export function createInbound(options: InboundOptions): HboneServer {
   const { limits } = options;
   return new HboneServer({
     identity: options.identity,
+    ...(options.checkPeer ? { checkPeer: options.checkPeer } : {}),
     handshake: { timeoutMs: limits.handshakeTimeoutMs, maxPendingPerAddress: limits.maxPendingHandshakesPerAddress },
     keepalive: { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs },
     authorize,

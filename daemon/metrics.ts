@@ -25,6 +25,11 @@ export class DaemonMetrics {
     'reason',
   ]);
   readonly tlsHandshakeFailures = this.#counter('ambit_tls_handshake_failures_total', 'Failed TLS handshakes on HBONE', ['direction', 'reason']);
+  readonly peersRevoked = this.#counter(
+    'ambit_tls_peer_revoked_total',
+    'HBONE peers refused because their certificate serial or node is on the operator-signed revocation list',
+    ['direction', 'match'],
+  );
   readonly refusedAuthorities = this.#counter('ambit_inbound_refused_total', 'HBONE streams refused because the target is not a workload on this node', [
     'reason',
   ]);

@@ -83,11 +83,15 @@ export function registerNode(program: Command): void {
 
   node
     .command('remove')
-    .description('take a node out of the mesh: delete its store user, its join record and everything enrolled on it; its certificates are no longer renewed')
+    .description(
+      'take a node out of the mesh: revoke its name and certificates in the signed manifest, delete its store user, its join record and everything enrolled on it',
+    )
     .argument('<name>', 'node name')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       const { removeNode } = await import('../../core/access/node-removal.js');
-      const removed = await withStore(cmd, (store) => removeNode(store, name));
+      const { operatorFor } = await import('../signed-writes.js');
+      // The operator key signs the revocation (and the unenrolls); a mesh without a CA has nothing to revoke.
+      const removed = await withStore(cmd, async (store) => removeNode(store, name, await operatorFor(cmd, store)));
       if (!removed.joined && !removed.user && removed.endpoints === 0) {
         process.stdout.write(`node ${name} was not in the mesh: nothing to remove\n`);
         return;
@@ -97,10 +101,11 @@ export function registerNode(program: Command): void {
         removed.joined ? 'join record deleted' : undefined,
         `${removed.endpoints} endpoint${removed.endpoints === 1 ? '' : 's'} unenrolled`,
         removed.serials.length
-          ? `${removed.serials.length} certificate${removed.serials.length === 1 ? '' : 's'} no longer renewed (valid until ${removed.lastExpiry})`
+          ? `${removed.serials.length} certificate${removed.serials.length === 1 ? '' : 's'} ${removed.revokedAt ? 'revoked' : 'no longer renewed'} (they expire by ${removed.lastExpiry})`
           : undefined,
+        removed.revokedAt ? `name and certificates on the signed revocation list (manifest sequence ${removed.revokedAt})` : undefined,
       ].filter(Boolean);
-      process.stdout.write(`removed node ${name}: ${parts.join(', ')}; to join it again, create a new token\n`);
+      process.stdout.write(`removed node ${name}: ${parts.join(', ')}; to join it again, create a new token (it lifts the name, not the old certificates)\n`);
     });
 }
 

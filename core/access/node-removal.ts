@@ -3,9 +3,16 @@
  * it the node's store user is gone (Redis closes its connections), its join
  * record is gone (so the signer refuses its renewals and workload requests, and
  * the name can join again only with a new token), and nothing stays enrolled on
- * it. Certificates it already holds stay valid until they expire, at most one
- * certificate lifetime; the removal reports when that is.
+ * it. The certificates it already holds still chain to the root until they
+ * expire, so, when the mesh has an operator key, its name and their serials go
+ * on the revocation list of the operator-signed manifest (in a signed write of
+ * their own, right after the store user): daemons refuse them on 15008 and when dialling, and the
+ * signer refuses the name and the serials whatever the store says. Its
+ * enrollments leave the manifest with its endpoints (signed unenrolls), so the
+ * signed view and the store stay one.
  */
+import type { Operator } from '../identity/operator.js';
+import { signedRevokeNode, signedUnenroll } from '../identity/manifest/writer.js';
 import { forgetJoined } from '../identity/store/joined.js';
 import { listIssued } from '../identity/store/issued.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
@@ -22,9 +29,12 @@ export interface NodeRemoval {
   serials: string[];
   /** When the last of them expires. */
   lastExpiry?: string;
+  /** The manifest sequence that revoked them (absent: no operator key, nothing revoked). */
+  revokedAt?: number;
 }
 
-export async function removeNode(store: Store, name: string): Promise<NodeRemoval> {
+/** `operator` absent only for a mesh without a CA (nothing was issued, nothing to revoke). */
+export async function removeNode(store: Store, name: string, operator?: Operator): Promise<NodeRemoval> {
   checkNodeName(name);
   const out: NodeRemoval = { joined: false, endpoints: 0, serials: [] };
   // The store user first: from here on the node can no longer write anything, even while we clean up.
@@ -33,11 +43,16 @@ export async function removeNode(store: Store, name: string): Promise<NodeRemova
     if (await deleteRoleUser(store.redis, prefix, { kind: 'node', name })) out.user = roleUser(prefix, { kind: 'node', name });
     await persistAcl(store.redis);
   }
+  // Revoked next, before the join record goes: the certificates are what can still open a tunnel.
+  const issued = await listIssued(store, { node: name });
+  if (operator) out.revokedAt = await signedRevokeNode(store, operator, name, issued);
   out.joined = await forgetJoined(store, name);
   const services = new Map<string, { namespace: string; service: string }>();
   for (const ep of await store.listEndpoints({ node: name })) services.set(`${ep.namespace}/${ep.service}`, ep);
-  for (const { namespace, service } of services.values()) out.endpoints += (await store.unenroll(namespace, service, { node: name })).removed;
-  const issued = await listIssued(store, { node: name });
+  for (const { namespace, service } of services.values()) {
+    const filter = { node: name };
+    out.endpoints += (operator ? await signedUnenroll(store, operator, namespace, service, filter) : await store.unenroll(namespace, service, filter)).removed;
+  }
   out.serials = issued.map((r) => r.serial);
   const last = issued
     .map((r) => r.notAfter)

@@ -3,7 +3,7 @@ import { formatAuthority, parseAuthority } from './authority.js';
 import { ERROR_HEADER, errorFromReset, errorFromStatus, errorFromTransport, H2_CANCEL, H2_REFUSED_STREAM, HboneError, type HboneErrorCode } from './errors.js';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './liveness.js';
 import { SessionPool } from './pool.js';
-import { PooledSession, type Peer } from './session.js';
+import { PooledSession, type Peer, type SessionParams } from './session.js';
 import { identityMatches, type IdentityMatcher, type TlsIdentity } from './tls-identity.js';
 import { applyWriteBuffer, resolveTuning, type H2Tuning } from './tuning.js';
 
@@ -26,6 +26,11 @@ export interface HboneClientOptions {
   /** PING keepalive of pooled sessions (liveness.ts). */
   keepalive?: Partial<Keepalive>;
   tuning?: Partial<H2Tuning>;
+  /**
+   * A check of the server certificate beyond its chain (revocation), at every
+   * dial. Its Error should carry code EHBONE_PEER_IDENTITY: the dial then fails as that.
+   */
+  checkPeer?: SessionParams['checkPeer'];
 }
 
 export interface ConnectOptions {
@@ -92,6 +97,7 @@ export class HboneClient {
           connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
           idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
           keepalive: { ...DEFAULT_KEEPALIVE, ...options.keepalive },
+          checkPeer: options.checkPeer,
         }),
     );
   }

@@ -1,6 +1,6 @@
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { logger, type Logger } from '../logging.js';
 import { parseAuthority, type Authority } from './authority.js';
 import { ERROR_HEADER, H2_REFUSED_STREAM, type HboneErrorCode } from './errors.js';
@@ -39,6 +39,12 @@ export type UpstreamDecision = { host: string; port: number; localAddress?: stri
 export interface HboneServerOptions {
   /** This node's (or waypoint's) certificate, key and trust bundle. */
   identity: TlsIdentity;
+  /**
+   * A check of the verified client certificate beyond its chain (revocation):
+   * an Error refuses the session before any stream (counted as a failed
+   * handshake with the error's code); run again on every session by recheckPeers().
+   */
+  checkPeer?: (cert: DetailedPeerCertificate) => Error | undefined;
   /** L4 authorization; absent means every verified peer is allowed. */
   authorize?: (request: ConnectRequest) => AuthorizeDecision | Promise<AuthorizeDecision>;
   /** Maps a destination to a local upstream; there is no default on purpose. */
@@ -60,6 +66,7 @@ export interface HboneServerOptions {
 
 interface SessionInfo {
   peerIdentity: string | undefined;
+  peerCert: DetailedPeerCertificate;
   peerAddress: string;
   peerPort: number;
   streams: number;
@@ -157,11 +164,47 @@ export class HboneServer {
     clearTimeout(timer);
   }
 
+  /**
+   * Runs checkPeer again on every open session (after the revocation list
+   * changed) and destroys, with their streams, those it now refuses.
+   */
+  recheckPeers(): number {
+    let destroyed = 0;
+    for (const session of this.#sessions) {
+      const info = sessionInfo.get(session);
+      const refused = info && this.#refusal(info.peerCert);
+      if (!refused) continue;
+      this.#stats.handshakeFailed(info.peerAddress, refused);
+      session.destroy();
+      destroyed++;
+    }
+    return destroyed;
+  }
+
+  #refusal(cert: DetailedPeerCertificate): Error | undefined {
+    try {
+      return this.#options.checkPeer?.(cert);
+    } catch (err) {
+      // Fail closed: a check that cannot decide refuses.
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
   #onSession(session: ServerHttp2Session): void {
     const socket = this.#accepted ?? (session.socket as TLSSocket);
     this.#accepted = undefined;
+    const peerCert = socket.getPeerCertificate(true);
+    // Before the session is set up: its SETTINGS are not sent yet, so the client sees a refused handshake.
+    const refused = this.#refusal(peerCert);
+    if (refused) {
+      this.#stats.handshakeFailed(socket.remoteAddress, refused);
+      session.destroy();
+      socket.destroy();
+      return;
+    }
     const info: SessionInfo = {
-      peerIdentity: spiffeIdOf(socket.getPeerCertificate()),
+      peerIdentity: spiffeIdOf(peerCert),
+      peerCert,
       peerAddress: socket.remoteAddress ?? '',
       peerPort: socket.remotePort ?? 0,
       streams: 0,

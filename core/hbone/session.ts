@@ -1,5 +1,5 @@
 import { connect as h2Connect, type ClientHttp2Session } from 'node:http2';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type DetailedPeerCertificate, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { formatAuthority } from './authority.js';
 import { errorFromTransport, HboneError } from './errors.js';
 import { ALPN_H2, checkSpiffeServerIdentity, secureContextFor, spiffeIdOf, type TlsIdentity } from './tls-identity.js';
@@ -20,6 +20,8 @@ export interface SessionParams {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   keepalive: Keepalive;
+  /** A check of the server certificate beyond its chain (revocation); an Error aborts the dial. */
+  checkPeer?: ((cert: DetailedPeerCertificate, peer: Peer) => Error | undefined) | undefined;
   onClose: (session: PooledSession) => void;
 }
 
@@ -148,7 +150,9 @@ export class PooledSession {
       port: peer.port,
       secureContext: secureContextFor(identity),
       ALPNProtocols: ALPN_H2,
-      checkServerIdentity: checkSpiffeServerIdentity,
+      // node:tls passes the detailed certificate (getPeerCertificate(true)) here.
+      checkServerIdentity: (host: string, cert: PeerCertificate) =>
+        checkSpiffeServerIdentity(host, cert) ?? this.#params.checkPeer?.(cert as DetailedPeerCertificate, peer),
     });
     socket.setNoDelay(true);
     this.socket = socket;

@@ -36,6 +36,12 @@ export type IdentityErrorCode =
   | 'EIDENTITY_TOKEN_WRONG_NODE'
   | 'EIDENTITY_NODE_EXISTS'
   | 'EIDENTITY_NODE_REMOVED'
+  /** The node name or certificate serial is on the signed revocation list. */
+  | 'EIDENTITY_NODE_REVOKED'
+  /** An HBONE peer's certificate is on the signed revocation list. */
+  | 'EIDENTITY_PEER_REVOKED'
+  /** A join token record without a valid operator signature. */
+  | 'EIDENTITY_TOKEN_UNSIGNED'
   | 'EIDENTITY_TOKEN_NO_NODE'
   | 'EIDENTITY_NOT_ENROLLED'
   | 'EIDENTITY_NOT_NODE'

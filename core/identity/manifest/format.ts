@@ -11,7 +11,13 @@
  *   {"enrollments": {"<ns>/<svc>/<node>/<addr>:<port>": "<sha256 hex>", ...},
  *    "issuedAt": "<ISO time>", "operator": "spiffe://<td>/ambit/operator/<name>",
  *    "resources": {"<Kind>/<ns>/<name>": "<sha256 hex>", ...},
- *    "sequence": n, "trustDomain": "<td>", "version": 1}
+ *    "revoked": {"nodes": [...], "serials": {...}} (revocation/list.ts),
+ *    "sequence": n, "trustDomain": "<td>", "version": 2}
+ *
+ * Version 2 added `revoked`: a removal that the data plane enforces has to be
+ * as tamper-proof as the policy it overrides. A version 1 manifest (signed
+ * before revocations existed) is still read, as revoking nothing; it cannot
+ * carry `revoked`, a version 2 one must, and writers sign only version 2.
  */
 import { createHash } from 'node:crypto';
 import { refKey, type Resource } from '../../config/resource.js';
@@ -20,6 +26,7 @@ import { endpointKey } from '../../store/keys.js';
 import type { EndpointRecord } from '../../store/types.js';
 import { WAYPOINT_STATE_LABEL } from '../../store/waypoints.js';
 import type { Operator } from '../operator.js';
+import { EMPTY_REVOCATIONS, parseRevocations, pruneExpired, type RevocationList } from '../revocation/list.js';
 import { parseEnvelope, serializeEnvelope, signEnvelope, type SignedEnvelope } from '../trust/envelope.js';
 
 export const MANIFEST_DOMAIN = 'ambit-security-manifest-v1';
@@ -32,17 +39,21 @@ export interface ManifestBody {
   readonly resources: Readonly<Record<string, string>>;
   /** endpointKey -> digest. */
   readonly enrollments: Readonly<Record<string, string>>;
+  /** Certificates and node names refused although they verify. */
+  readonly revoked: RevocationList;
 }
 
+export const MANIFEST_VERSION = 2;
+
 export interface Manifest extends ManifestBody {
-  readonly version: 1;
+  readonly version: 1 | 2;
   readonly trustDomain: string;
   readonly sequence: number;
   readonly issuedAt: string;
   readonly operator: string;
 }
 
-export const EMPTY_BODY: ManifestBody = { resources: {}, enrollments: {} };
+export const EMPTY_BODY: ManifestBody = { resources: {}, enrollments: {}, revoked: EMPTY_REVOCATIONS };
 
 function sha256(value: unknown): string {
   return createHash('sha256').update(stableJson(value)).digest('hex');
@@ -87,29 +98,39 @@ export function withResources(body: ManifestBody, put: readonly Resource[], drop
   const resources = { ...body.resources };
   for (const key of drop) delete resources[key];
   for (const r of put) if (isSecurityResource(r)) resources[refKey(r)] = resourceDigest(r);
-  return { resources, enrollments: body.enrollments };
+  return { ...body, resources };
 }
 
 export function withEnrollments(body: ManifestBody, put: readonly EndpointRecord[], drop: readonly string[] = []): ManifestBody {
   const enrollments = { ...body.enrollments };
   for (const key of drop) delete enrollments[key];
   for (const ep of put) enrollments[endpointKey(ep)] = enrollmentDigest(ep);
-  return { resources: body.resources, enrollments };
+  return { ...body, enrollments };
+}
+
+export function withRevocations(body: ManifestBody, change: (list: RevocationList) => RevocationList): ManifestBody {
+  return { ...body, revoked: change(body.revoked) };
 }
 
 export function sameBody(a: ManifestBody, b: ManifestBody): boolean {
-  return stableJson(a.resources) === stableJson(b.resources) && stableJson(a.enrollments) === stableJson(b.enrollments);
+  return (
+    stableJson(a.resources) === stableJson(b.resources) &&
+    stableJson(a.enrollments) === stableJson(b.enrollments) &&
+    stableJson(a.revoked) === stableJson(b.revoked)
+  );
 }
 
+/** Revoked serials are dropped once expired whenever a manifest is signed, so the list stays bounded. */
 export function signManifest(operator: Operator, body: ManifestBody, sequence: number, now = new Date()): string {
   const manifest: Manifest = {
-    version: 1,
+    version: MANIFEST_VERSION,
     trustDomain: operator.spiffeId.trustDomain,
     sequence,
     issuedAt: now.toISOString(),
     operator: operator.spiffeId.uri,
     resources: body.resources,
     enrollments: body.enrollments,
+    revoked: pruneExpired(body.revoked, now),
   };
   return serializeEnvelope(signEnvelope(MANIFEST_DOMAIN, stableJson(manifest), operator.key, operator.chainPem));
 }
@@ -128,10 +149,13 @@ export function openManifest(record: string): { envelope: SignedEnvelope; manife
   } catch {
     return undefined;
   }
-  const fields = ['version', 'trustDomain', 'sequence', 'issuedAt', 'operator', 'resources', 'enrollments'];
-  if (typeof data !== 'object' || data === null || Object.keys(data).some((k) => !fields.includes(k))) return undefined;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const fields = ['version', 'trustDomain', 'sequence', 'issuedAt', 'operator', 'resources', 'enrollments', ...(data.version === 2 ? ['revoked'] : [])];
+  if (Object.keys(data).some((k) => !fields.includes(k))) return undefined;
   const { version, trustDomain, sequence, issuedAt, operator, resources, enrollments } = data;
-  if (version !== 1 || typeof trustDomain !== 'string' || typeof issuedAt !== 'string' || typeof operator !== 'string') return undefined;
+  if ((version !== 1 && version !== 2) || typeof trustDomain !== 'string' || typeof issuedAt !== 'string' || typeof operator !== 'string') return undefined;
   if (!Number.isSafeInteger(sequence) || (sequence as number) < 1 || !digestMap(resources) || !digestMap(enrollments)) return undefined;
-  return { envelope, manifest: { version, trustDomain, sequence: sequence as number, issuedAt, operator, resources, enrollments } };
+  const revoked = version === 2 ? parseRevocations(data.revoked) : EMPTY_REVOCATIONS;
+  if (!revoked) return undefined;
+  return { envelope, manifest: { version, trustDomain, sequence: sequence as number, issuedAt, operator, resources, enrollments, revoked } };
 }

@@ -23,8 +23,10 @@ import {
   signManifest,
   withEnrollments,
   withResources,
+  withRevocations,
   type ManifestBody,
 } from './format.js';
+import { admitNode, isNodeRevoked, revokeNode, type IssuedSerial } from '../revocation/list.js';
 
 const ATTEMPTS = 5;
 
@@ -123,6 +125,45 @@ export function signedUnenroll(
 }
 
 /**
+ * `ambit node remove`: the node's name and the certificates it holds go on the
+ * signed revocation list, in one signed manifest write of their own, made
+ * before anything else of the removal so that a removal cut short still
+ * revokes. Returns the manifest sequence written.
+ */
+export function signedRevokeNode(store: Store, operator: Operator, node: string, issued: readonly IssuedSerial[]): Promise<number> {
+  return signedChange(
+    store,
+    operator,
+    (b) => withRevocations(b, (list) => revokeNode(list, node, issued)),
+    async (m) => {
+      if (m) await store.writeManifest(m);
+      return m?.sequence ?? 0;
+    },
+  );
+}
+
+/**
+ * A new token for a removed name: the name leaves the revocation list (its old
+ * serials stay on it), so the node that joins with the token is admitted.
+ * Returns whether the name was listed.
+ */
+export async function signedAdmitNode(store: Store, operator: Operator, node: string): Promise<boolean> {
+  let listed = false;
+  await signedChange(
+    store,
+    operator,
+    (b) => {
+      listed = isNodeRevoked(b.revoked, node);
+      return withRevocations(b, (list) => admitNode(list, node));
+    },
+    async (m) => {
+      if (m) await store.writeManifest(m);
+    },
+  );
+  return listed;
+}
+
+/**
  * Signs the manifest again: with the same entries and a new sequence (after a
  * root rotation, so it verifies under the new root), or, with `adopt`, with
  * whatever the store holds now: how a mesh that predates signed configuration
@@ -131,8 +172,12 @@ export function signedUnenroll(
 export async function resignManifest(store: Store, operator: Operator, options: { adopt?: boolean } = {}): Promise<number> {
   if (options.adopt) {
     const snap = await store.snapshot();
-    const body = withEnrollments(withResources(EMPTY_BODY, [...snap.resources.values()]), [...snap.endpoints.values()]);
     const stored = await store.manifest();
+    // Revocations are not in the store outside the manifest: keep those of the stored one if it
+    // verifies (adopting must not re-admit a removed node); an unverifiable one revokes nothing we can trust.
+    const current = stored.record ? verifyManifestRecord(stored.record, createBundle(operator.spiffeId.trustDomain, operator.roots)) : undefined;
+    const base = current?.ok ? withRevocations(EMPTY_BODY, () => current.manifest.revoked) : EMPTY_BODY;
+    const body = withEnrollments(withResources(base, [...snap.resources.values()]), [...snap.endpoints.values()]);
     // Above anything any reader may have accepted: the plain field is the store's word, the signed one is not.
     const sequence = Math.max(stored.sequence, (stored.record && openManifest(stored.record)?.manifest.sequence) || 0) + 1;
     await store.writeManifest({ expect: stored.sequence, sequence, record: signManifest(operator, body, sequence) });

@@ -34,7 +34,13 @@ function verifyNodeChain(chainPem: string, bundle: TrustBundle, now: number): Ve
   return peer;
 }
 
-export async function authenticateNode(store: Store, req: SignRequest, bundle: TrustBundle, now = Date.now()): Promise<NodeSpiffeId> {
+export interface AuthenticatedNode {
+  readonly spiffeId: NodeSpiffeId;
+  /** Serial of the node certificate that signed the request (the signer refuses a revoked one). */
+  readonly serial: string;
+}
+
+export async function authenticateNode(store: Store, req: SignRequest, bundle: TrustBundle, now = Date.now()): Promise<AuthenticatedNode> {
   const auth = req.auth;
   if (!auth) throw new IdentityError('EIDENTITY_BAD_REQUEST', `a ${req.kind} request must be signed by the node`);
   // Chain first: it is what makes the key in it worth anything.
@@ -68,7 +74,7 @@ export async function authenticateNode(store: Store, req: SignRequest, bundle: T
   if (fresh !== 'OK') {
     throw new IdentityError('EIDENTITY_REPLAY', `request refused: nonce ${auth.nonce} was already used (a replayed request)`, { node: peer.spiffeId.node });
   }
-  return peer.spiffeId;
+  return { spiffeId: peer.spiffeId, serial: peer.serial };
 }
 
 /**

@@ -14,6 +14,7 @@ import { checkJoined, checkNotJoined, recordJoined } from '../store/joined.js';
 import { consumeJoinToken } from '../store/tokens.js';
 import { authenticateNode, checkEnrolled } from './authenticate.js';
 import type { SignRequest } from './protocol.js';
+import { checkNotRevoked } from './revoked-requests.js';
 import { checkSignedEnrollment, type SignedManifests } from './signed-enrollment.js';
 
 export interface DecideContext {
@@ -48,15 +49,19 @@ export async function decide(ctx: DecideContext, req: SignRequest): Promise<Deci
     // Checked before the token is spent too: a second join for a joined name is refused
     // whatever token it brings, so a stolen or re-minted token cannot clone a node.
     await checkNotJoined(ctx.store, csr.spiffeId.node);
+    // A removed name stays out until an operator signs it back in (a new token lifts it).
+    await checkNotRevoked(ctx.store, ctx.manifests, ctx.bundle, { node: csr.spiffeId.node });
     await consumeJoinToken(ctx.store, req.token ?? '', csr.spiffeId.node);
     const issued = await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds });
     await recordJoined(ctx.store, csr.spiffeId.node, issued.serial);
     return { node: csr.spiffeId.node, issued };
   }
-  const node = await authenticateNode(ctx.store, req, ctx.bundle);
+  const { spiffeId: node, serial } = await authenticateNode(ctx.store, req, ctx.bundle);
   checkClaimedNode(req, node.node);
-  // A removed node's certificates still verify until they expire; renewing them must not.
+  // A removed node's certificates still verify until they expire; renewing them must not. The join record
+  // says so unless the store was tampered with; the signed revocation list says so even then.
   await checkJoined(ctx.store, node.node);
+  await checkNotRevoked(ctx.store, ctx.manifests, ctx.bundle, { node: node.node, serial });
   if (req.kind === 'node-renew') {
     const csr = await verifyCsr(req.csr, { trustDomain, expected: nodeId(trustDomain, node.node) });
     return { node: node.node, issued: await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds }) };

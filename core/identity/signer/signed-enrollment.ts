@@ -20,6 +20,11 @@ export class SignedManifests {
   #last = 0;
   #cached: { record: string; bundle: TrustBundle; manifest: Manifest } | undefined;
 
+  /** The highest sequence accepted (0: none yet). */
+  get lastSequence(): number {
+    return this.#last;
+  }
+
   verify(record: string | undefined, bundle: TrustBundle): { ok: true; manifest: Manifest } | { ok: false; reason: RefusalReason; detail: string } {
     if (!record) return { ok: false, reason: 'unsigned', detail: 'the store holds no signed security manifest' };
     let manifest = this.#cached?.record === record && this.#cached.bundle === bundle ? this.#cached.manifest : undefined;

@@ -1,0 +1,60 @@
+/**
+ * The daemon's half of revocation: the list from the last accepted (signed)
+ * manifest, and the checks the HBONE server (client certificates on 15008)
+ * and client (the server certificate of a peer being dialled) run with it.
+ * node:tls has already verified the chain; a revoked certificate verifies
+ * too, so this is the only thing between a removed node and the mesh until
+ * its certificates expire. Every refusal is counted
+ * (ambit_tls_peer_revoked_total) and logged.
+ */
+import type { DetailedPeerCertificate } from 'node:tls';
+import type { Logger } from 'pino';
+import { spiffeIdOf } from '../core/hbone/index.js';
+import { IdentityError } from '../core/identity/errors.js';
+import { peerRevocation } from '../core/identity/revocation/check.js';
+import { EMPTY_REVOCATIONS, type RevocationList } from '../core/identity/revocation/list.js';
+import { stableJson } from '../core/store/codec.js';
+import type { DaemonMetrics } from './metrics.js';
+
+export class PeerRevocations {
+  #list: RevocationList = EMPTY_REVOCATIONS;
+  #text = stableJson(EMPTY_REVOCATIONS);
+  /** The common case, checked per handshake without looking at the certificate. */
+  #empty = true;
+
+  constructor(
+    private readonly metrics: DaemonMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Adopts the list of an accepted manifest; true when it changed (open sessions must be checked again). */
+  update(list: RevocationList): boolean {
+    const text = stableJson(list);
+    if (text === this.#text) return false;
+    this.#list = list;
+    this.#text = text;
+    this.#empty = list.nodes.length === 0 && Object.keys(list.serials).length === 0;
+    this.log.info({ nodes: list.nodes, serials: Object.keys(list.serials).length }, 'revocation list updated');
+    return true;
+  }
+
+  /** For HboneServerOptions.checkPeer: a client on 15008. */
+  readonly inbound = (cert: DetailedPeerCertificate): Error | undefined => this.#check('inbound', cert);
+
+  /** For HboneClientOptions.checkPeer: the server we dial; the code makes the dial fail as EHBONE_PEER_IDENTITY. */
+  readonly outbound = (cert: DetailedPeerCertificate, peer: { host: string; port: number }): Error | undefined => {
+    const refused = this.#check('outbound', cert, `${peer.host}:${peer.port}`);
+    return refused && Object.assign(new Error(refused.message, { cause: refused }), { code: 'EHBONE_PEER_IDENTITY' });
+  };
+
+  #check(direction: 'inbound' | 'outbound', cert: DetailedPeerCertificate, peer?: string): IdentityError | undefined {
+    if (this.#empty) return undefined;
+    const spiffeId = spiffeIdOf(cert);
+    const verdict = peerRevocation(this.#list, { serial: cert.serialNumber ?? '', spiffeId });
+    if (!verdict.revoked) return undefined;
+    this.metrics.peersRevoked.inc({ direction, match: verdict.match });
+    if (direction === 'outbound') this.metrics.tlsHandshakeFailures.inc({ direction, reason: 'EIDENTITY_PEER_REVOKED' });
+    this.log.warn({ direction, peer, spiffeId, serial: cert.serialNumber, node: verdict.node, match: verdict.match }, `HBONE peer refused: ${verdict.detail}`);
+    return new IdentityError('EIDENTITY_PEER_REVOKED', `peer refused: ${verdict.detail}`, { spiffeId, node: verdict.node, match: verdict.match });
+  }
+}
