@@ -22,10 +22,13 @@ export class PeerRevocations {
   /** The common case, checked per handshake without looking at the certificate. */
   #empty = true;
 
-  constructor(
-    private readonly metrics: DaemonMetrics,
-    private readonly log: Logger,
-  ) {}
+  readonly #metrics: DaemonMetrics;
+  readonly #log: Logger;
+
+  constructor(metrics: DaemonMetrics, log: Logger) {
+    this.#metrics = metrics;
+    this.#log = log;
+  }
 
   /** Adopts the list of an accepted manifest; true when it changed (open sessions must be checked again). */
   update(list: RevocationList): boolean {
@@ -34,7 +37,7 @@ export class PeerRevocations {
     this.#list = list;
     this.#text = text;
     this.#empty = list.nodes.length === 0 && Object.keys(list.serials).length === 0;
-    this.log.info({ nodes: list.nodes, serials: Object.keys(list.serials).length }, 'revocation list updated');
+    this.#log.info({ nodes: list.nodes, serials: Object.keys(list.serials).length }, 'revocation list updated');
     return true;
   }
 
@@ -52,9 +55,9 @@ export class PeerRevocations {
     const spiffeId = spiffeIdOf(cert);
     const verdict = peerRevocation(this.#list, { serial: cert.serialNumber ?? '', spiffeId });
     if (!verdict.revoked) return undefined;
-    this.metrics.peersRevoked.inc({ direction, match: verdict.match });
-    if (direction === 'outbound') this.metrics.tlsHandshakeFailures.inc({ direction, reason: 'EIDENTITY_PEER_REVOKED' });
-    this.log.warn({ direction, peer, spiffeId, serial: cert.serialNumber, node: verdict.node, match: verdict.match }, `HBONE peer refused: ${verdict.detail}`);
+    this.#metrics.peersRevoked.inc({ direction, match: verdict.match });
+    if (direction === 'outbound') this.#metrics.tlsHandshakeFailures.inc({ direction, reason: 'EIDENTITY_PEER_REVOKED' });
+    this.#log.warn({ direction, peer, spiffeId, serial: cert.serialNumber, node: verdict.node, match: verdict.match }, `HBONE peer refused: ${verdict.detail}`);
     return new IdentityError('EIDENTITY_PEER_REVOKED', `peer refused: ${verdict.detail}`, { spiffeId, node: verdict.node, match: verdict.match });
   }
 }
