@@ -57,9 +57,21 @@ async function main(): Promise<void> {
     const ca = await id.createRootCA();
     await publishBundle(store, id.bundleOf(ca), ca);
     const signer = await startSigner({ store, ca, workloadCertTtlSeconds: 3600 });
-    const { token } = await createJoinToken(store, { ttlSeconds: 60, node: 'bench' });
+    // Tokens and enrollments count only when an operator signed them.
+    const { issueOperator } = await import('../core/identity/operator.js');
+    const { signedEnroll } = await import('../core/identity/manifest/writer.js');
+    const operator = await issueOperator(ca, join(tmp, 'operator'));
+    const { token } = await createJoinToken(store, { operator, ttlSeconds: 60, node: 'bench' });
     const node = await client.joinNode({ store, token, nodeName: 'bench', dir: join(tmp, 'node') });
-    await store.enroll({ service: 'reviews', namespace: 'default', node: 'bench', address: '10.0.0.1', port: 9080, serviceAccount: 'reviews', labels: {} });
+    await signedEnroll(store, operator, {
+      service: 'reviews',
+      namespace: 'default',
+      node: 'bench',
+      address: '10.0.0.1',
+      port: 9080,
+      serviceAccount: 'reviews',
+      labels: {},
+    });
     const spiffeId = 'spiffe://cluster.local/ns/default/sa/reviews';
     const signerClient = new client.SignerClient(store, 'bench');
 

@@ -29,7 +29,12 @@ export function registerNode(program: Command): void {
       const { nodeId } = await import('../../core/identity/spiffe.js');
       nodeId('cluster.local', opts.node);
       const { mintNodeToken } = await import('../../core/access/node-token.js');
-      const minted = await withStore(cmd, (store) => mintNodeToken(store, { ttlSeconds, node: opts.node }));
+      const { loadOperator } = await import('../../core/identity/operator.js');
+      const { operatorDir } = await import('./operator.js');
+      // The signer honours only operator-signed tokens: without the key there is no token to print.
+      const operator = await loadOperator(operatorDir(cmd));
+      const minted = await withStore(cmd, (store) => mintNodeToken(store, operator, { ttlSeconds, node: opts.node }));
+      if (minted.readmitted) process.stderr.write(`node ${opts.node} was removed: its name is admitted again (its old certificates stay revoked)\n`);
       if (minted.persistence === 'memory') {
         process.stderr.write(`warning: Redis has no aclfile or config file: user ${minted.user} lives in memory only and is lost when Redis restarts\n`);
       }

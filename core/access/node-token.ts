@@ -7,6 +7,8 @@
  */
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import type { Store } from '../store/index.js';
+import { signedAdmitNode } from '../identity/manifest/writer.js';
+import type { Operator } from '../identity/operator.js';
 import { checkNotJoined } from '../identity/store/joined.js';
 import { createJoinToken, type CreatedToken } from '../identity/store/tokens.js';
 import { persistAcl, rolesInUse, setRoleUser, type AclPersistence } from './admin.js';
@@ -19,16 +21,26 @@ export interface MintedToken extends CreatedToken {
   /** The node's Redis user, when the store runs with roles. */
   user?: string;
   persistence?: AclPersistence;
+  /** The name was on the revocation list (a removed node) and was lifted for this token. */
+  readmitted: boolean;
 }
 
-export async function mintNodeToken(store: Store, options: { ttlSeconds: number; node: string }): Promise<MintedToken> {
+/**
+ * The token is signed with the operator key (the signer honours no other). A
+ * name removed with `ambit node remove` is on the signed revocation list; the
+ * operator minting a token for it is the decision to let it back, so the name
+ * leaves the list here, in a signed manifest write, before the token exists.
+ * Its old certificates stay revoked.
+ */
+export async function mintNodeToken(store: Store, operator: Operator, options: { ttlSeconds: number; node: string }): Promise<MintedToken> {
   // A token for a joined name could never be used (the signer refuses a second join), and with
   // roles it would reset the running node's password: refuse it here, with the way out.
   await checkNotJoined(store, options.node);
-  if (!(await rolesInUse(store.redis))) return createJoinToken(store, options);
-  const created = await createJoinToken(store, { ...options, tokenPrefix: ROLE_TOKEN_PREFIX });
+  const readmitted = await signedAdmitNode(store, operator, options.node);
+  if (!(await rolesInUse(store.redis))) return { ...(await createJoinToken(store, { ...options, operator })), readmitted };
+  const created = await createJoinToken(store, { ...options, operator, tokenPrefix: ROLE_TOKEN_PREFIX });
   const user = await setRoleUser(store.redis, store.options.keyPrefix ?? DEFAULT_KEY_PREFIX, { kind: 'node', name: options.node }, nodePassword(created.token));
-  return { ...created, user, persistence: await persistAcl(store.redis) };
+  return { ...created, user, persistence: await persistAcl(store.redis), readmitted };
 }
 
 /** The store credentials a token carries for `node`, or undefined for a store without roles. */

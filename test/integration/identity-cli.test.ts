@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { joinNode } from '../../core/identity/client/index.js';
 import { startSigner } from '../../core/identity/signer/index.js';
 import { createJoinToken } from '../../core/identity/store/index.js';
+import { loadOperator, operatorDirFor } from '../../core/identity/operator.js';
 import { Store } from '../../core/store/index.js';
 import { ambit, REPO_ROOT } from '../helpers/cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -52,7 +53,8 @@ async function serve(t: import('ava').ExecutionContext, env: NodeJS.ProcessEnv, 
 }
 
 test('ca init → node token create → node join (with ca serve running) → certs table and json', async (t) => {
-  const env = { AMBIT_REDIS_URL: redis.url, AMBIT_REDIS_KEY_PREFIX: 'cli1:' };
+  // `ca init` makes the operator key beside the CA dir; `node token create` signs with it.
+  const env = { AMBIT_REDIS_URL: redis.url, AMBIT_REDIS_KEY_PREFIX: 'cli1:', AMBIT_OPERATOR_DIR: join(tmp, 'operator') };
   const caDir = join(tmp, 'ca');
   const init = await ambit(['ca', 'init', '--ca-dir', caDir], { env });
   t.is(init.code, 0, init.stderr);
@@ -140,7 +142,8 @@ test('plug-in CA: ca init --root-cert/--root-key makes an intermediate under an 
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   const env = { AMBIT_REDIS_URL: redis.url, AMBIT_REDIS_KEY_PREFIX: 'cli2:' };
-  const caDir = join(tmp, 'ca-plugin');
+  // Its own parent: the operator key goes beside the CA dir, and the first test's is tmp/operator.
+  const caDir = join(tmp, 'plugin', 'ca-plugin');
   const init = await ambit(['ca', 'init', '--ca-dir', caDir, '--root-cert', rootCert, '--root-key', rootKey, '--trust-domain', 'corp.example'], { env });
   t.is(init.code, 0, init.stderr);
   t.regex(init.stdout, /created intermediate CA under O=corp, CN=corp root for trust domain corp\.example/);
@@ -153,7 +156,8 @@ test('plug-in CA: ca init --root-cert/--root-key makes an intermediate under an 
     await signer.stop();
     await store.close();
   });
-  const { token } = await createJoinToken(store, { ttlSeconds: 60, node: 'edge-1' });
+  const operator = await loadOperator(operatorDirFor(caDir));
+  const { token } = await createJoinToken(store, { operator, ttlSeconds: 60, node: 'edge-1' });
   const node = await joinNode({ store, token, nodeName: 'edge-1', dir: join(tmp, 'node-edge') });
   t.is(node.spiffeId.uri, 'spiffe://corp.example/ambit/node/edge-1');
   const verified = await opensslVerify(tmp, await readFile(rootCert, 'utf8'), node.chainPem);

@@ -18,7 +18,7 @@ test.after.always(async () => {
 
 test('a node joins: node cert whose URI SAN is its SPIFFE ID, accepted by openssl verify; key 0600', async (t) => {
   const m = await mesh(t, redis.url);
-  const { token } = await createJoinToken(m.store, { ttlSeconds: 60, node: 'a' });
+  const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
   const dir = join(m.tmp, 'a');
   const node = await joinNode({ store: m.store, token, nodeName: 'a', dir });
   t.is(node.spiffeId.uri, 'spiffe://cluster.local/ambit/node/a');
@@ -38,10 +38,10 @@ test('a node joins: node cert whose URI SAN is its SPIFFE ID, accepted by openss
 
 test('a node name joins once: a second join is refused whatever the token, and a used token stays used after `node remove`', async (t) => {
   const m = await mesh(t, redis.url);
-  const { token } = await createJoinToken(m.store, { ttlSeconds: 60, node: 'a' });
+  const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
   await joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, 'a') });
   // A fresh token for the same name does not make a second key for it.
-  const again = await createJoinToken(m.store, { ttlSeconds: 60, node: 'a' });
+  const again = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
   const err = await t.throwsAsync(joinNode({ store: m.store, token: again.token, nodeName: 'a', dir: join(m.tmp, 'a2') }));
   t.is(code(err), 'EIDENTITY_NODE_EXISTS');
   t.regex(err.message, /node a already joined at .*ambit node remove a/);
@@ -55,19 +55,19 @@ test('a node name joins once: a second join is refused whatever the token, and a
 
 test('a token cannot be created without the node it is for', async (t) => {
   const m = await mesh(t, redis.url);
-  t.is(code(await t.throwsAsync(createJoinToken(m.store, { ttlSeconds: 60, node: '' }))), 'EIDENTITY_TOKEN_NO_NODE');
+  t.is(code(await t.throwsAsync(createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: '' }))), 'EIDENTITY_TOKEN_NO_NODE');
 });
 
 test('an expired token is refused as expired, an unknown one as unknown, one bound to another node as such', async (t) => {
   const m = await mesh(t, redis.url);
-  const { token } = await createJoinToken(m.store, { ttlSeconds: 1, node: 'a' });
+  const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 1, node: 'a' });
   await new Promise((r) => setTimeout(r, 1200));
   const expired = await t.throwsAsync(joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, 'a') }));
   t.is(code(expired), 'EIDENTITY_TOKEN_EXPIRED');
   t.regex(expired.message, /expired at/);
   const unknown = await t.throwsAsync(joinNode({ store: m.store, token: 'ambit-join-nope', nodeName: 'a', dir: join(m.tmp, 'a') }));
   t.is(code(unknown), 'EIDENTITY_TOKEN_UNKNOWN');
-  const bound = await createJoinToken(m.store, { ttlSeconds: 60, node: 'b' });
+  const bound = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'b' });
   const wrong = await t.throwsAsync(joinNode({ store: m.store, token: bound.token, nodeName: 'a', dir: join(m.tmp, 'a') }));
   t.is(code(wrong), 'EIDENTITY_TOKEN_WRONG_NODE');
   t.is((await joinNode({ store: m.store, token: bound.token, nodeName: 'b', dir: join(m.tmp, 'b') })).node, 'b');
@@ -75,7 +75,7 @@ test('an expired token is refused as expired, an unknown one as unknown, one bou
 
 test('three joins racing with one token: exactly one succeeds', async (t) => {
   const m = await mesh(t, redis.url);
-  const { token } = await createJoinToken(m.store, { ttlSeconds: 60, node: 'a' });
+  const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
   const results = await Promise.allSettled(['a1', 'a2', 'a3'].map((d) => joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, d) })));
   t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
   for (const r of results) if (r.status === 'rejected') t.regex(code(r.reason) ?? '', /^EIDENTITY_(TOKEN_USED|NODE_EXISTS)$/);
@@ -83,7 +83,7 @@ test('three joins racing with one token: exactly one succeeds', async (t) => {
 
 test('the token is stored only as a digest', async (t) => {
   const m = await mesh(t, redis.url);
-  const { token } = await createJoinToken(m.store, { ttlSeconds: 60, node: 'a' });
+  const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
   const keys = await m.store.redis.keys(`${m.store.options.keyPrefix}*`);
   const dump = JSON.stringify(await Promise.all(keys.filter((k) => k.includes('join-token')).map((k) => m.store.redis.hgetall(k))));
   t.false(keys.some((k) => k.includes(token)));
@@ -93,7 +93,7 @@ test('the token is stored only as a digest', async (t) => {
 test('no signer: a clear error after the timeout, and the request is taken back', async (t) => {
   const m = await mesh(t, redis.url);
   await m.signer.stop();
-  const { token } = await createJoinToken(m.store, { ttlSeconds: 60, node: 'a' });
+  const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
   const err = await t.throwsAsync(joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, 'a'), timeoutMs: 500 }));
   t.is(code(err), 'EIDENTITY_NO_SIGNER');
   t.regex(err.message, /no signer answered within 1s: is `ambit ca serve` or `ambitd --ca` running\?/);

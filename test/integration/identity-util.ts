@@ -53,7 +53,7 @@ export async function mesh(t: ExecutionContext, url: string, signer: Partial<Sig
     signer: running,
     operator,
     async join(node) {
-      const { token } = await createJoinToken(store, { ttlSeconds: 60, node });
+      const { token } = await createJoinToken(store, { operator, ttlSeconds: 60, node });
       return joinNode({ store, token, nodeName: node, dir: join(tmp, node) });
     },
     async enroll(node, service, serviceAccount = service, namespace = 'default') {

@@ -105,7 +105,7 @@ test.serial(
       'test.yaml',
     );
     const log = rootLogger().child({ component: 'test-daemon' });
-    const { token } = await createJoinToken(m.store, { ttlSeconds: 60, node: 'a' });
+    const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
     const identity = await startDaemonIdentity({ store: m.store, dir, nodeName: 'a', token, log });
     const daemon = new Daemon(config, { store: m.store, identity }, log);
     t.teardown(() => daemon.stop());

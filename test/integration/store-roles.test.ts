@@ -12,6 +12,7 @@ import { mintNodeToken, tokenCredentials } from '../../core/access/node-token.js
 import { removeNode } from '../../core/access/node-removal.js';
 import { initStore } from '../../core/access/store-init.js';
 import { initCA } from '../../core/identity/ca-admin.js';
+import { createBundle } from '../../core/identity/bundle.js';
 import { signedEnroll } from '../../core/identity/manifest/writer.js';
 import { loadOperator, operatorDirFor } from '../../core/identity/operator.js';
 import { joinNode, requestWorkloadCert, SignerClient } from '../../core/identity/client/index.js';
@@ -76,7 +77,7 @@ test.serial('a node with its own credentials writes only its own keys; every oth
   const signer = await startSigner({ store: signerStore, ca });
   t.teardown(() => signer.stop());
 
-  const minted = await mintNodeToken(operator, { ttlSeconds: 60, node: 'a' });
+  const minted = await mintNodeToken(operator, operatorKey, { ttlSeconds: 60, node: 'a' });
   t.is(minted.user, 'ambit-node-a');
   const nodeCredentials = tokenCredentials(minted.token, 'ambit:', 'a');
   t.truthy(nodeCredentials);
@@ -125,8 +126,8 @@ test.serial('a node with its own credentials writes only its own keys; every oth
       () => node.enroll({ service: 'evil', namespace: 'default', node: 'a', address: '10.0.0.1', port: 1, serviceAccount: 'reviews', labels: {} }),
     ],
     ['unenroll a service', () => node.unenroll('default', 'reviews')],
-    ['mint a join token', () => createJoinToken(node, { ttlSeconds: 60, node: 'c' })],
-    ['call the token-consuming script', () => consumeJoinToken(node, 'ambit-join-x', 'a')],
+    ['mint a join token', () => createJoinToken(node, { operator: operatorKey, ttlSeconds: 60, node: 'c' })],
+    ['call the token-consuming script', () => consumeJoinToken(node, 'ambit-join-x', 'a', createBundle('cluster.local', [ca.root.pem]))],
     ["write another node's heartbeat", () => node.heartbeatNode({ name: 'b', address: '10.0.0.9' }, 30)],
     ["write another node's status", () => node.redis.set(node.keys.nodeStatus('b'), '{}')],
     ["pop another node's signing answer", () => node.redis.lpop(keys.response('b', 'abcdefgh'))],
@@ -154,8 +155,8 @@ test.serial('a node with its own credentials writes only its own keys; every oth
 
   // A second join for the same name is refused: the operator may not mint a token for it (that would also
   // reset the running node's password), and the signer refuses a join for it whatever token it brings.
-  t.is(code(await t.throwsAsync(mintNodeToken(operator, { ttlSeconds: 60, node: 'a' }))), 'EIDENTITY_NODE_EXISTS');
-  const raw = await createJoinToken(operator, { ttlSeconds: 60, node: 'a' });
+  t.is(code(await t.throwsAsync(mintNodeToken(operator, operatorKey, { ttlSeconds: 60, node: 'a' }))), 'EIDENTITY_NODE_EXISTS');
+  const raw = await createJoinToken(operator, { operator: operatorKey, ttlSeconds: 60, node: 'a' });
   t.is(code(await t.throwsAsync(joinNode({ store: node, token: raw.token, nodeName: 'a', dir: join(tmp, 'a2') }))), 'EIDENTITY_NODE_EXISTS');
   // Node a's store user still works.
   await node.heartbeatNode({ name: 'a', address: '10.0.0.1' }, 30);
@@ -170,11 +171,12 @@ test.serial('a node with its own credentials writes only its own keys; every oth
 test.serial('ambit node remove: the node user is gone, its endpoints unenrolled, its name free for a new token only', async (t) => {
   const operator = await Store.connect({ url: redis.url, ...(await readCredentials(join(tmp, 'store', 'operator.json'))) });
   t.teardown(() => operator.close());
-  const removed = await removeNode(operator, 'a');
+  const removed = await removeNode(operator, 'a', await loadOperator(operatorDirFor(join(tmp, 'ca'))));
   t.is(removed.user, 'ambit-node-a');
   t.true(removed.joined);
   t.is(removed.endpoints, 1);
   t.true(removed.serials.length >= 1);
+  t.true((removed.revokedAt ?? 0) > 0, 'its name and serials are on the signed revocation list');
   t.deepEqual(
     (await operator.listEndpoints()).map((e) => e.node),
     ['b'],

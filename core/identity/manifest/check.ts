@@ -12,9 +12,7 @@
 import type { Resource } from '../../config/resource.js';
 import type { EndpointRecord } from '../../store/types.js';
 import type { TrustBundle } from '../bundle.js';
-import { isAmbitError } from '../../errors.js';
-import { verifyPeerChain } from '../verify.js';
-import { signatureValid } from '../trust/envelope.js';
+import { verifyOperatorEnvelope } from '../trust/operator-envelope.js';
 import type { RefusalReason } from '../trust/refusals.js';
 import { enrollmentDigest, isSecurityResource, MANIFEST_DOMAIN, openManifest, resourceDigest, type Manifest } from './format.js';
 import { refKey } from '../../config/resource.js';
@@ -41,25 +39,13 @@ type Verified = { ok: true; manifest: Manifest } | { ok: false; reason: RefusalR
 export function verifyManifestRecord(record: string, bundle: TrustBundle, now = new Date()): Verified {
   const opened = openManifest(record);
   if (!opened) return { ok: false, reason: 'malformed', detail: 'the security manifest does not parse' };
-  let signer;
-  try {
-    signer = verifyPeerChain(opened.envelope.chain, bundle, { now });
-  } catch (err) {
-    return { ok: false, reason: 'untrusted-signer', detail: isAmbitError(err) ? err.message : String(err) };
-  }
-  if (signer.spiffeId.kind !== 'operator') {
-    return {
-      ok: false,
-      reason: 'wrong-signer',
-      detail: `the manifest is signed by ${signer.spiffeId.uri}, not an operator (spiffe://<td>/ambit/operator/<name>)`,
-    };
-  }
-  if (!signatureValid(MANIFEST_DOMAIN, opened.envelope)) return { ok: false, reason: 'bad-signature', detail: 'the manifest signature does not verify' };
+  const signed = verifyOperatorEnvelope(MANIFEST_DOMAIN, opened.envelope, bundle, now);
+  if (!signed.ok) return { ok: false, reason: signed.reason, detail: `the manifest: ${signed.detail}` };
   if (opened.manifest.trustDomain !== bundle.trustDomain) {
     return { ok: false, reason: 'trust-domain', detail: `the manifest is for ${opened.manifest.trustDomain}, not ${bundle.trustDomain}` };
   }
-  if (opened.manifest.operator !== signer.spiffeId.uri) {
-    return { ok: false, reason: 'wrong-signer', detail: `the manifest names ${opened.manifest.operator} but is signed by ${signer.spiffeId.uri}` };
+  if (opened.manifest.operator !== signed.operator) {
+    return { ok: false, reason: 'wrong-signer', detail: `the manifest names ${opened.manifest.operator} but is signed by ${signed.operator}` };
   }
   return { ok: true, manifest: opened.manifest };
 }

@@ -51,7 +51,7 @@ export async function decide(ctx: DecideContext, req: SignRequest): Promise<Deci
     await checkNotJoined(ctx.store, csr.spiffeId.node);
     // A removed name stays out until an operator signs it back in (a new token lifts it).
     await checkNotRevoked(ctx.store, ctx.manifests, ctx.bundle, { node: csr.spiffeId.node });
-    await consumeJoinToken(ctx.store, req.token ?? '', csr.spiffeId.node);
+    await consumeJoinToken(ctx.store, req.token ?? '', csr.spiffeId.node, ctx.bundle);
     const issued = await issueCertificate(ctx.ca, csr, { ttlSeconds: ctx.nodeTtlSeconds });
     await recordJoined(ctx.store, csr.spiffeId.node, issued.serial);
     return { node: csr.spiffeId.node, issued };

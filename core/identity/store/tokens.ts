@@ -7,11 +7,18 @@
  * that never existed, and the operator deserves to hear which it is. So the
  * record carries its own expiresAt and lives on for a grace period after it,
  * then Redis drops it (and it is "unknown" from then on).
+ *
+ * The record is signed by the operator (token-signature.ts): a record written
+ * straight into Redis, however well formed, makes no token.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../../store/index.js';
+import type { TrustBundle } from '../bundle.js';
 import { IdentityError } from '../errors.js';
+import type { Operator } from '../operator.js';
+import { countRefusal } from '../trust/refusals.js';
 import { identityKeys } from './keys.js';
+import { signTokenGrant, verifyTokenGrant } from './token-signature.js';
 
 const TOKEN_PREFIX = 'ambit-join-';
 /** How long a used or expired token is still recognised as such. */
@@ -27,7 +34,16 @@ export function tokenDigest(token: string): string {
   return createHash('sha256').update(token.trim()).digest('hex');
 }
 
-export async function createJoinToken(store: Store, options: { ttlSeconds: number; node: string; now?: Date; tokenPrefix?: string }): Promise<CreatedToken> {
+export interface JoinTokenOptions {
+  ttlSeconds: number;
+  node: string;
+  /** Signs the record: the signer honours no other. */
+  operator: Operator;
+  now?: Date;
+  tokenPrefix?: string;
+}
+
+export async function createJoinToken(store: Store, options: JoinTokenOptions): Promise<CreatedToken> {
   if (!options.node) throw new IdentityError('EIDENTITY_TOKEN_NO_NODE', 'a join token is bound to one node: pass the node name it is for (--node)');
   if (!Number.isFinite(options.ttlSeconds) || options.ttlSeconds <= 0) {
     throw new IdentityError('EIDENTITY_BAD_TTL', `join token TTL must be positive, got ${options.ttlSeconds}s`);
@@ -35,8 +51,10 @@ export async function createJoinToken(store: Store, options: { ttlSeconds: numbe
   const token = (options.tokenPrefix ?? TOKEN_PREFIX) + randomBytes(32).toString('base64url');
   const now = options.now ?? new Date();
   const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
-  const key = identityKeys(store).token(tokenDigest(token));
-  const fields = { expiresAt: String(expiresAt.getTime()), createdAt: String(now.getTime()), node: options.node };
+  const digest = tokenDigest(token);
+  const key = identityKeys(store).token(digest);
+  const signed = signTokenGrant(options.operator, { digest, node: options.node, expiresAt: expiresAt.getTime() });
+  const fields = { expiresAt: String(expiresAt.getTime()), createdAt: String(now.getTime()), node: options.node, signed };
   await store.redis
     .multi()
     .hset(key, fields)
@@ -61,9 +79,39 @@ redis.call('HSET', KEYS[1], 'consumedBy', ARGV[3], 'consumedAt', ARGV[1])
 return { 'ok', '' }
 `;
 
-/** Consumes a token for `node`, or throws the reason it cannot be used (distinct codes). */
-export async function consumeJoinToken(store: Store, token: string, node: string, now: Date = new Date()): Promise<void> {
-  const key = identityKeys(store).token(tokenDigest(token));
+/**
+ * Consumes a token for `node`, or throws the reason it cannot be used (distinct
+ * codes). The operator's signature is checked first, against `bundle` (the
+ * roots the signer trusts), and its expiry is the signed one: the record's own
+ * fields are the store's word and only say whether the token was used.
+ */
+export async function consumeJoinToken(store: Store, token: string, node: string, bundle: TrustBundle, now: Date = new Date()): Promise<void> {
+  const digest = tokenDigest(token);
+  const key = identityKeys(store).token(digest);
+  const signed = await store.redis.hget(key, 'signed');
+  if (signed !== null || (await store.redis.exists(key)) === 1) {
+    const grant = verifyTokenGrant(signed, bundle, { digest }, now);
+    if (!grant.ok) {
+      countRefusal('token', grant.reason);
+      throw new IdentityError(
+        'EIDENTITY_TOKEN_UNSIGNED',
+        `join token refused: ${grant.detail}; tokens come only from \`ambit node token create\` with the operator key (a record written into Redis makes none)`,
+        { node, reason: grant.reason },
+      );
+    }
+    // The signed node and expiry, not the record's fields (the store could have edited those).
+    if (grant.grant.node !== node) {
+      throw new IdentityError('EIDENTITY_TOKEN_WRONG_NODE', `join token refused: it was created for node ${grant.grant.node}, not ${node}`, {
+        node,
+        boundTo: grant.grant.node,
+      });
+    }
+    if (now.getTime() > grant.grant.expiresAt) {
+      throw new IdentityError('EIDENTITY_TOKEN_EXPIRED', `join token refused: expired at ${new Date(grant.grant.expiresAt).toISOString()}; create a new one`, {
+        node,
+      });
+    }
+  }
   const [status, detail] = (await store.redis.eval(CONSUME_LUA, 1, key, now.getTime(), node, node)) as [string, string];
   switch (status) {
     case 'ok':

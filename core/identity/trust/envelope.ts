@@ -23,7 +23,7 @@ export interface SignedEnvelope {
   readonly signature: string;
 }
 
-export type EnvelopeDomain = 'ambit-trust-bundle-v1' | 'ambit-security-manifest-v1';
+export type EnvelopeDomain = 'ambit-trust-bundle-v1' | 'ambit-security-manifest-v1' | 'ambit-join-token-v1';
 
 function signedBytes(domain: EnvelopeDomain, payload: string): Buffer {
   return Buffer.from(`${domain}\n${payload}`, 'utf8');

@@ -1,5 +1,5 @@
 /**
- * Why a signed record (trust bundle, security manifest) was refused, and the
+ * Why a signed record (trust bundle, security manifest, join token) was refused, and the
  * one counter every refusal lands in. The counter is process-wide because the
  * same refusal can happen in the daemon, the signer embedded in it and a
  * waypoint; each binary registers it in its own registry (registerMetric), so
@@ -7,7 +7,7 @@
  */
 import { Counter } from 'prom-client';
 
-export type TrustKind = 'bundle' | 'manifest' | 'enrollment';
+export type TrustKind = 'bundle' | 'manifest' | 'enrollment' | 'token';
 
 export type RefusalReason =
   /** No signature at all where one is required. */
