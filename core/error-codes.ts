@@ -291,7 +291,8 @@ export const ERROR_CODES = {
   EIDENTITY_NODE_EXISTS: {
     component: 'identity',
     meaning: 'A join, or a join token, asked for a node name that has already joined: a node identity is minted once.',
-    action: 'If the host was rebuilt or its key lost, run `ambit node remove <name>` (its certificates are no longer renewed), then create a new token and join again.',
+    action:
+      'If the host was rebuilt or its key lost, run `ambit node remove <name>` (its certificates are no longer renewed), then create a new token and join again.',
   },
   EIDENTITY_NODE_REMOVED: {
     component: 'identity',
