@@ -91,6 +91,8 @@ Napi::Value ConntrackOriginalSource(const Napi::CallbackInfo& info);
 // native/malloc_trim.cc: what glibc's allocator holds, and giving its free pages back.
 Napi::Value MallocStats(const Napi::CallbackInfo& info);
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);
+// native/memory_pressure.cc: a full, memory-reducing V8 GC now.
+Napi::Value MemoryPressure(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -100,6 +102,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conntrackOriginalSource", Napi::Function::New(env, ConntrackOriginalSource, "conntrackOriginalSource"));
   exports.Set("mallocStats", Napi::Function::New(env, MallocStats, "mallocStats"));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
+  exports.Set("memoryPressure", Napi::Function::New(env, MemoryPressure, "memoryPressure"));
   return exports;
 }
 

@@ -2,7 +2,8 @@
  * The HBONE server of bench/dead-peer.ts, in a process of its own so its RSS
  * is its own: ambitd's real inbound (daemon/inbound.ts: authorization,
  * metrics and the access log around an HboneServer, the ambitd.yaml
- * defaults for handshakes and keepalive), with one enrolled local workload
+ * defaults for handshakes and keepalive, the memory release ambitd gives
+ * it, daemon/memory-release.ts), with one enrolled local workload
  * on 127.0.0.1:PORT, the bench's echo upstream. Only the store, capture and
  * outbound are left out; they do nothing while a peer tunnels in.
  *
@@ -20,6 +21,7 @@ import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 import { logger } from '../../core/logging.js';
 import { MeshState } from '../../core/mesh/index.js';
 import { createInbound } from '../../daemon/inbound.js';
+import { MemoryRelease, processMemoryIo } from '../../daemon/memory-release.js';
 import { DaemonMetrics } from '../../daemon/metrics.js';
 import { memorySample } from './memory.js';
 
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
     identity,
     limits: config.hbone,
     metrics: new DaemonMetrics(),
+    memory: new MemoryRelease(processMemoryIo(logger('memory'))),
     // The log shares stdout with the replies; the bench skips its lines (warnings of lost sessions are expected here).
     log: logger('inbound').child({}, { level: 'warn' }),
   });

@@ -32,6 +32,8 @@ export interface OriginalDstAddon {
   mallocStats?: () => MallocStats;
   /** native/malloc_trim.cc: malloc_trim(0); true when memory went back to the kernel. */
   mallocTrim?: () => boolean;
+  /** native/memory_pressure.cc: a full, memory-reducing V8 GC, now. */
+  memoryPressure?: () => void;
 }
 
 export type MallocStats =
