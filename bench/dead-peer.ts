@@ -37,6 +37,8 @@ const TARGET_RATIO = 1.2;
 
 interface ServerStats {
   memory: MemorySample;
+  now: number;
+  releases: Array<{ at: number; rssBefore: number; rssAfter: number; streamsOpen: number }>;
   sessionsActive: number;
   streamsOpen: number;
   upstreamSockets: number;
@@ -105,7 +107,9 @@ async function main(): Promise<void> {
     };
     // One request in flight at a time, so replies pair with requests.
     let sampling = Promise.resolve();
-    const sampler = setInterval(() => (sampling = sampling.then(sample)), 250);
+    const sampler = setInterval(() => {
+      sampling = sampling.then(sample);
+    }, 250);
     const started = Date.now();
     const child = spawn(
       process.execPath,
@@ -135,7 +139,14 @@ async function main(): Promise<void> {
     console.log(row(`${afterS} s after`, after.memory));
     console.log(`  at client exit: ${atExit.streamsOpen} streams, ${atExit.upstreamSockets} upstream sockets, ${atExit.sessionsActive} sessions`);
     console.log(`  ${afterS} s after:    ${after.streamsOpen} streams, ${after.upstreamSockets} upstream sockets, ${after.sessionsActive} sessions`);
-    console.log(`  RSS after/idle ${ratio.toFixed(2)}x: ${ratio <= TARGET_RATIO ? 'PASS' : 'FAIL'} against the ${TARGET_RATIO}x target (reported, not enforced)`);
+    for (const r of after.releases) {
+      console.log(
+        `  memory release ${((r.at - atExit.now) / 1000).toFixed(1)} s after client exit (${r.streamsOpen} streams open): RSS ${mb(r.rssBefore).trim()} -> ${mb(r.rssAfter).trim()} MB`,
+      );
+    }
+    console.log(
+      `  RSS after/idle ${ratio.toFixed(2)}x: ${ratio <= TARGET_RATIO ? 'PASS' : 'FAIL'} against the ${TARGET_RATIO}x target (reported, not enforced)`,
+    );
     if (after.streamsOpen !== 0 || after.upstreamSockets !== 0) process.exitCode = 1;
   } finally {
     server?.kill();

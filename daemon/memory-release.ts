@@ -13,9 +13,11 @@
  * burst pays page faults to get the memory again, which is why it waits for
  * a burst to be over and is rate-limited, instead of running on every close.
  *
- * - Only proxied connections count: each close is noted; a release needs at least
- *   `minClosed` closes since the last one (a few short connections never
- *   cost a GC).
+ * - Only proxied connections count: each close is noted; a release needs at
+ *   least `minClosed` closes since the last one (a few short connections
+ *   never cost a GC). 16 is less than one dead peer's session of the bench
+ *   (20 streams): sessions found dead by keepalive a little later than the
+ *   rest must still be given back.
  * - It runs `quietMs` after the last close, so a busy daemon, whose freed
  *   memory is reused at once, never pays for it.
  * - At most once per `minIntervalMs`: a release due sooner is put off to then.
@@ -30,7 +32,7 @@ export interface MemoryReleaseOptions {
   minIntervalMs: number;
 }
 
-export const DEFAULT_MEMORY_RELEASE: MemoryReleaseOptions = { minClosed: 64, quietMs: 2_000, minIntervalMs: 10_000 };
+export const DEFAULT_MEMORY_RELEASE: MemoryReleaseOptions = { minClosed: 16, quietMs: 2_000, minIntervalMs: 10_000 };
 
 /** What the scheduler does to the world; tests pass fakes. */
 export interface MemoryReleaseIo {

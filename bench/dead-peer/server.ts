@@ -11,8 +11,9 @@
  *
  * PEMDIR holds server-cert.pem, server-key.pem and ca.pem. Prints
  * {"port":N} once listening; then each "stats" line on stdin is answered with
- * one JSON line: {"memory": the breakdown (memory.ts), ...the server's
- * stats()}. Log lines (JSON with "msg") go to stdout too, in between.
+ * one JSON line: {"memory": the breakdown (memory.ts), "now", "releases"
+ * (each memory release so far: when, RSS before and after, streams then
+ * open), ...the server's stats()}. Log lines (JSON with "msg") go to stdout too, in between.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,12 +50,23 @@ async function main(): Promise<void> {
     trustDomain: 'cluster.local',
     domain: 'cluster.local',
   });
+  // ambitd's release, watched: when each ran and what it gave back, for the bench to print.
+  const io = processMemoryIo(logger('memory'));
+  const releases: Array<{ at: number; rssBefore: number; rssAfter: number; streamsOpen: number }> = [];
+  const memory = new MemoryRelease({
+    ...io,
+    release: () => {
+      const rssBefore = process.memoryUsage.rss();
+      io.release();
+      releases.push({ at: Date.now(), rssBefore, rssAfter: process.memoryUsage.rss(), streamsOpen: server.stats().streamsOpen });
+    },
+  });
   const server = createInbound({
     state: () => state,
     identity,
     limits: config.hbone,
     metrics: new DaemonMetrics(),
-    memory: new MemoryRelease(processMemoryIo(logger('memory'))),
+    memory,
     // The log shares stdout with the replies; the bench skips its lines (warnings of lost sessions are expected here).
     log: logger('inbound').child({}, { level: 'warn' }),
   });
@@ -63,7 +75,7 @@ async function main(): Promise<void> {
   for await (const line of createInterface({ input: process.stdin })) {
     if (line.trim() !== 'stats') continue;
     const { peers: _peers, ...stats } = server.stats();
-    process.stdout.write(`${JSON.stringify({ memory: memorySample(), ...stats })}\n`);
+    process.stdout.write(`${JSON.stringify({ memory: memorySample(), now: Date.now(), releases, ...stats })}\n`);
   }
   await server.close(0);
 }

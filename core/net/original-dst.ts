@@ -36,9 +36,7 @@ export interface OriginalDstAddon {
   memoryPressure?: () => void;
 }
 
-export type MallocStats =
-  | { available: false }
-  | { available: true; arena: number; inUse: number; free: number; mmapped: number; releasable: number };
+export type MallocStats = { available: false } | { available: true; arena: number; inUse: number; free: number; mmapped: number; releasable: number };
 
 /** Where `npm run build:native` puts the addon, seen from core/net (source) and dist/core/net (compiled). */
 export const ADDON_PATHS: readonly string[] = ['../../native', '../../../native'].map((up) =>
