@@ -10,7 +10,11 @@
  * external and ArrayBuffer memory, glibc malloc) at idle, at the RSS peak,
  * at client exit and `after` seconds later, the ratio after/idle with PASS
  * or FAIL against the issue's 1.2 target, and the streams, upstream sockets
- * and sessions left. Exits non-zero only if streams or sockets remain: the
+ * and sessions left, and each memory release ambitd made
+ * (daemon/memory-release.ts). malloc is glibc's bytes in use (arenas and
+ * mmapped chunks), mallocFree its free chunks: after malloc_trim those stay
+ * counted although their pages went back to the kernel, so read RSS for what
+ * the host pays. Exits non-zero only if streams or sockets remain: the
  * ratio moves with a busy shared host, so it is reported, not enforced.
  *
  *   npm run bench:dead-peer [-- --conns 10 --streams 20 --mib 80 --after 30]
