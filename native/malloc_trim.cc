@@ -6,7 +6,7 @@
 // buffers. When they are freed, glibc keeps the pages: free chunks in the
 // middle of an arena are only returned by malloc_trim(), and the top of a
 // non-main arena only past M_TRIM_THRESHOLD. RSS then stays near the peak
-// although nothing is live. core/runtime/allocator-trim.ts calls mallocTrim
+// although nothing is live. daemon/memory-release.ts calls mallocTrim
 // once such a burst has gone quiet. On a libc that is not glibc both are
 // no-ops that say so (available: false), so the daemon never depends on them.
 
