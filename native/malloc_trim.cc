@@ -3,9 +3,9 @@
 //
 // Why: a burst of HBONE streams (issue 13: 200 streams of a dead peer) has
 // OpenSSL, nghttp2 and libuv malloc() tens of MB of small records and
-// buffers. When they are freed, glibc keeps the pages: free chunks in the
-// middle of an arena are only returned by malloc_trim(), and the top of a
-// non-main arena only past M_TRIM_THRESHOLD. RSS then stays near the peak
+// buffers. When they are freed, glibc keeps the pages: it gives back only
+// the free top of an arena, past M_TRIM_THRESHOLD, and free chunks below a
+// live one only on malloc_trim(). RSS then stays near the peak
 // although nothing is live. daemon/memory-release.ts calls mallocTrim
 // once such a burst has gone quiet. On a libc that is not glibc both are
 // no-ops that say so (available: false), so the daemon never depends on them.
