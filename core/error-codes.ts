@@ -152,13 +152,14 @@ export const ERROR_CODES = {
   },
   EACCESS_PARTIAL: {
     component: 'access',
-    meaning: 'An ACL change was applied on some of the store\'s servers but not on the ones the message names (lost part-way).',
-    action: 'Bring those servers back and run the command again, or copy the master\'s ACL file to them and restart them, before any failover.',
+    meaning: "An ACL change was applied on some of the store's servers but not on the ones the message names (lost part-way).",
+    action: "Bring those servers back and run the command again, or copy the master's ACL file to them and restart them, before any failover.",
   },
   EACCESS_DEFAULT_IN_USE: {
     component: 'access',
     meaning: 'Turning the default user off would break replication or Sentinel, which still authenticate as it (the message names each link).',
-    action: 'Give replication and Sentinel their own ACL users (masteruser/masterauth, sentinel auth-user/auth-pass; docs/store-roles.md), or pass --keep-default-user.',
+    action:
+      'Give replication and Sentinel their own ACL users (masteruser/masterauth, sentinel auth-user/auth-pass; docs/store-roles.md), or pass --keep-default-user.',
   },
   EREDIS_UNREACHABLE: {
     component: 'store',
@@ -307,7 +308,8 @@ export const ERROR_CODES = {
   EIDENTITY_NODE_EXISTS: {
     component: 'identity',
     meaning: 'A join, or a join token, asked for a node name that has already joined: a node identity is minted once.',
-    action: 'If the host was rebuilt or its key lost, run `ambit node remove <name>` (its certificates are no longer renewed), then create a new token and join again.',
+    action:
+      'If the host was rebuilt or its key lost, run `ambit node remove <name>` (its certificates are no longer renewed), then create a new token and join again.',
   },
   EIDENTITY_NODE_REMOVED: {
     component: 'identity',

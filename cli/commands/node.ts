@@ -31,7 +31,9 @@ export function registerNode(program: Command): void {
       const { mintNodeToken } = await import('../../core/access/node-token.js');
       const minted = await withStore(cmd, (store) => mintNodeToken(store, { ttlSeconds, node: opts.node }));
       if (minted.persistence === 'memory') {
-        process.stderr.write(`warning: a Redis server has no aclfile or config file: user ${minted.user} lives in memory only there and is lost when it restarts\n`);
+        process.stderr.write(
+          `warning: a Redis server has no aclfile or config file: user ${minted.user} lives in memory only there and is lost when it restarts\n`,
+        );
       }
       if (minted.servers && minted.servers.length > 1) {
         const { describeServers } = await import('../../core/access/acl-fleet.js');

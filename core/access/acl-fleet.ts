@@ -44,7 +44,11 @@ interface Member extends AclServer {
 const DEFAULT_TIMEOUT_MS = 3000;
 
 export class AclFleet {
-  private constructor(private readonly members: Member[]) {}
+  readonly #members: Member[];
+
+  private constructor(members: Member[]) {
+    this.#members = members;
+  }
 
   /** The master (the caller's connection) and a connection to each replica, all answering. */
   static async open(master: Redis): Promise<AclFleet> {
@@ -77,21 +81,21 @@ export class AclFleet {
   }
 
   get master(): Redis {
-    return this.members[0]!.redis;
+    return this.#members[0]!.redis;
   }
 
   get servers(): AclServer[] {
-    return this.members.map(({ address, role }) => ({ address, role }));
+    return this.#members.map(({ address, role }) => ({ address, role }));
   }
 
   /** True when the store has replicas (or is reached through Sentinel, which can promote one). */
   get replicated(): boolean {
-    return this.members.length > 1 || Boolean(this.master.options.sentinels?.length);
+    return this.#members.length > 1 || Boolean(this.master.options.sentinels?.length);
   }
 
   /** One ACL command on every server, the master first; returns the master's reply. */
   async run(what: string, args: string[]): Promise<unknown> {
-    const [master, ...replicas] = this.members;
+    const [master, ...replicas] = this.#members;
     const reply = await asAdmin(`${what} on ${master!.address}`, () => master!.redis.call(args[0]!, ...args.slice(1)));
     const failed: string[] = [];
     await Promise.all(
@@ -103,14 +107,14 @@ export class AclFleet {
         }
       }),
     );
-    if (failed.length) throw this.partial(what, failed);
+    if (failed.length) throw this.#partial(what, failed);
     return reply;
   }
 
   /** Each server's answer to one read-only question, for checks before a change. */
   async ask(args: string[]): Promise<{ member: AclServer; reply: unknown }[]> {
     return Promise.all(
-      this.members.map(async (m) => ({ member: { address: m.address, role: m.role }, reply: await m.redis.call(args[0]!, ...args.slice(1)) })),
+      this.#members.map(async (m) => ({ member: { address: m.address, role: m.role }, reply: await m.redis.call(args[0]!, ...args.slice(1)) })),
     );
   }
 
@@ -120,17 +124,17 @@ export class AclFleet {
    * caller says so: a restart would lock every role out of that server).
    */
   async persist(): Promise<AclServerReport[]> {
-    return Promise.all(this.members.map(async ({ address, role, redis }) => ({ address, role, persistence: await persistOne(redis) })));
+    return Promise.all(this.#members.map(async ({ address, role, redis }) => ({ address, role, persistence: await persistOne(redis) })));
   }
 
   /** Closes the connections opened here; the caller's master connection stays open. Idempotent. */
   async close(): Promise<void> {
-    await Promise.all(this.members.filter((m) => m.own).map((m) => m.redis.quit().catch(() => m.redis.disconnect())));
-    for (const m of this.members) m.own = false;
+    await Promise.all(this.#members.filter((m) => m.own).map((m) => m.redis.quit().catch(() => m.redis.disconnect())));
+    for (const m of this.#members) m.own = false;
   }
 
-  private partial(what: string, failed: string[]): AccessError {
-    const done = this.members.map((m) => m.address).filter((a) => !failed.some((f) => f.startsWith(`${a} `)));
+  #partial(what: string, failed: string[]): AccessError {
+    const done = this.#members.map((m) => m.address).filter((a) => !failed.some((f) => f.startsWith(`${a} `)));
     return new AccessError(
       'EACCESS_PARTIAL',
       `${what}: done on ${done.join(', ')} but not on ${failed.join(', ')}; Redis does not replicate ACL users, so a failover to it would undo the change: bring it back and run this again (or copy the master's ACL file to it and restart it)`,

@@ -171,7 +171,7 @@ function supervise(
   dir: string,
   logName: string,
   ready: () => Promise<void>,
-): { launch(): Promise<void>; halt(signal: NodeJS.Signals): Promise<void>; stop(): Promise<void> } {
+): { launch: () => Promise<void>; halt: (signal: NodeJS.Signals) => Promise<void>; stop: () => Promise<void> } {
   let child: ChildProcess | undefined;
   let removed = false;
   const onExit = (): void => {
@@ -188,7 +188,7 @@ function supervise(
     await gone;
   };
   return {
-    async launch() {
+    launch: async () => {
       const proc = spawn(bin, args, { stdio: 'ignore' });
       child = proc;
       const exited = new Promise<never>((_, reject) => {
@@ -204,7 +204,7 @@ function supervise(
       }
     },
     halt,
-    async stop() {
+    stop: async () => {
       await halt('SIGTERM');
       removed = true;
       rmSync(dir, { recursive: true, force: true });

@@ -72,7 +72,14 @@ async function direct<T>(server: RedisServer, run: (r: Redis) => Promise<T>): Pr
 const aclUsers = (server: RedisServer): Promise<string[]> => direct(server, async (r) => ((await r.call('ACL', 'USERS')) as string[]).sort());
 
 async function askSentinel<T>(...args: string[]): Promise<T> {
-  const s = new Redis({ port: sentinel.port, host: '127.0.0.1', password: SENTINEL_PASS, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const s = new Redis({
+    port: sentinel.port,
+    host: '127.0.0.1',
+    password: SENTINEL_PASS,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   s.on('error', () => undefined);
   try {
     await s.connect();
@@ -166,49 +173,52 @@ test.serial('store init through Sentinel puts the users on the master and on the
   t.true((await aclUsers(replica)).includes('ambit-node-a'), 'the node user is on the replica, which Redis would not have copied');
 });
 
-test.serial('after SENTINEL FAILOVER the operator, the signer and a node all work against the new master; the node is still refused an operator write', async (t) => {
-  t.truthy(nodeToken, 'needs the first test');
-  await askSentinel('SENTINEL', 'FAILOVER', NAME);
-  await eventually(async () => (await askSentinel<string[]>('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME))[1] === String(replica.port), 30_000);
-  // The old master now replicates from the new one, as ambit-replication (which only the ACL file gave it).
-  await eventually(async () => (await replication(master, operatorCredentials)).get('master_link_status') === 'up', 30_000);
-  t.is((await replication(replica, operatorCredentials)).get('role'), 'master');
+test.serial(
+  'after SENTINEL FAILOVER the operator, the signer and a node all work against the new master; the node is still refused an operator write',
+  async (t) => {
+    t.truthy(nodeToken, 'needs the first test');
+    await askSentinel('SENTINEL', 'FAILOVER', NAME);
+    await eventually(async () => (await askSentinel<string[]>('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME))[1] === String(replica.port), 30_000);
+    // The old master now replicates from the new one, as ambit-replication (which only the ACL file gave it).
+    await eventually(async () => (await replication(master, operatorCredentials)).get('master_link_status') === 'up', 30_000);
+    t.is((await replication(replica, operatorCredentials)).get('role'), 'master');
 
-  const operator = await Store.connect(viaSentinel(operatorCredentials));
-  t.teardown(() => operator.close());
-  t.regex(await operator.redis.info('server'), new RegExp(`tcp_port:${replica.port}\\b`), 'Sentinel led the operator to the new master');
-  const signerStore = await Store.connect(viaSentinel(signerCredentials));
-  t.teardown(() => signerStore.close());
-  const signer = await startSigner({ store: signerStore, ca });
-  t.teardown(() => signer.stop());
+    const operator = await Store.connect(viaSentinel(operatorCredentials));
+    t.teardown(() => operator.close());
+    t.regex(await operator.redis.info('server'), new RegExp(`tcp_port:${replica.port}\\b`), 'Sentinel led the operator to the new master');
+    const signerStore = await Store.connect(viaSentinel(signerCredentials));
+    t.teardown(() => signerStore.close());
+    const signer = await startSigner({ store: signerStore, ca });
+    t.teardown(() => signer.stop());
 
-  // The node joins through the new master: its user (made before the failover) is there, and so is the signer's.
-  const node = await Store.connect(viaSentinel(tokenCredentials(nodeToken, 'ambit:', 'a')));
-  t.teardown(() => node.close());
-  const identity = await joinNode({ store: node, token: nodeToken, nodeName: 'a', dir: join(tmp, 'a') });
-  t.is(identity.spiffeId.uri, 'spiffe://cluster.local/ambit/node/a');
-  await node.heartbeatNode({ name: 'a', address: '10.0.0.1' }, 30);
-  for (const [what, write] of [
-    ['mint a join token', () => createJoinToken(node, { ttlSeconds: 60, node: 'c' })],
-    ['empty the signing queue', () => node.redis.del(identityKeys(node).requests)],
-    ["write another node's heartbeat", () => node.heartbeatNode({ name: 'b', address: '10.0.0.9' }, 30)],
-  ] as const) {
-    const err = await t.throwsAsync(write(), undefined, what);
-    t.regex(err?.message ?? '', /NOPERM|no permissions|EXECABORT/i, what);
-  }
+    // The node joins through the new master: its user (made before the failover) is there, and so is the signer's.
+    const node = await Store.connect(viaSentinel(tokenCredentials(nodeToken, 'ambit:', 'a')));
+    t.teardown(() => node.close());
+    const identity = await joinNode({ store: node, token: nodeToken, nodeName: 'a', dir: join(tmp, 'a') });
+    t.is(identity.spiffeId.uri, 'spiffe://cluster.local/ambit/node/a');
+    await node.heartbeatNode({ name: 'a', address: '10.0.0.1' }, 30);
+    for (const [what, write] of [
+      ['mint a join token', () => createJoinToken(node, { ttlSeconds: 60, node: 'c' })],
+      ['empty the signing queue', () => node.redis.del(identityKeys(node).requests)],
+      ["write another node's heartbeat", () => node.heartbeatNode({ name: 'b', address: '10.0.0.9' }, 30)],
+    ] as const) {
+      const err = await t.throwsAsync(write(), undefined, what);
+      t.regex(err?.message ?? '', /NOPERM|no permissions|EXECABORT/i, what);
+    }
 
-  // ACL changes now go to the new master first and to the old one, its replica.
-  const minted = await mintNodeToken(operator, { ttlSeconds: 60, node: 'b' });
-  t.deepEqual(
-    minted.servers?.map((s) => `${s.role} ${s.address}`),
-    [`master ${replica.address}`, `replica ${master.address}`],
-  );
-  t.true((await aclUsers(master)).includes('ambit-node-b'));
-  const removed = await removeNode(operator, 'b');
-  t.is(removed.user, 'ambit-node-b');
-  t.is(removed.servers?.length, 2);
-  for (const server of [master, replica]) t.false((await aclUsers(server)).includes('ambit-node-b'), server.address);
-});
+    // ACL changes now go to the new master first and to the old one, its replica.
+    const minted = await mintNodeToken(operator, { ttlSeconds: 60, node: 'b' });
+    t.deepEqual(
+      minted.servers?.map((s) => `${s.role} ${s.address}`),
+      [`master ${replica.address}`, `replica ${master.address}`],
+    );
+    t.true((await aclUsers(master)).includes('ambit-node-b'));
+    const removed = await removeNode(operator, 'b');
+    t.is(removed.user, 'ambit-node-b');
+    t.is(removed.servers?.length, 2);
+    for (const server of [master, replica]) t.false((await aclUsers(server)).includes('ambit-node-b'), server.address);
+  },
+);
 
 test.serial('a replica that cannot be reached stops an ACL change before anything changed, and says which', async (t) => {
   t.truthy(operatorCredentials, 'needs the first test');

@@ -97,7 +97,14 @@ test('store init over rediss:// sets the users on the master and its TLS replica
 
 test('the TLS port is TLS only, and its certificate is checked', async (t) => {
   // Plaintext to the TLS port gets no answer a client could use.
-  const plain = new Redis({ port: master.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const plain = new Redis({
+    port: master.port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
   plain.on('error', () => undefined);
   t.teardown(() => plain.disconnect());
   await t.throwsAsync(plain.connect().then(() => plain.ping()));
