@@ -9,6 +9,7 @@ import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import type { Store } from '../store/index.js';
 import { checkNotJoined } from '../identity/store/joined.js';
 import { createJoinToken, type CreatedToken } from '../identity/store/tokens.js';
+import { AclFleet, weakest, type AclServerReport } from './acl-fleet.js';
 import { persistAcl, rolesInUse, setRoleUser, type AclPersistence } from './admin.js';
 import { nodePassword, type StoreCredentials } from './credentials.js';
 import { roleUser } from './roles.js';
@@ -18,7 +19,10 @@ const ROLE_TOKEN_PREFIX = 'ambit-join-acl-';
 export interface MintedToken extends CreatedToken {
   /** The node's Redis user, when the store runs with roles. */
   user?: string;
+  /** The weakest persistence of any server (what to warn about). */
   persistence?: AclPersistence;
+  /** Every server that got the user (the master and each replica). */
+  servers?: AclServerReport[];
 }
 
 export async function mintNodeToken(store: Store, options: { ttlSeconds: number; node: string }): Promise<MintedToken> {
@@ -26,9 +30,18 @@ export async function mintNodeToken(store: Store, options: { ttlSeconds: number;
   // roles it would reset the running node's password: refuse it here, with the way out.
   await checkNotJoined(store, options.node);
   if (!(await rolesInUse(store.redis))) return createJoinToken(store, options);
-  const created = await createJoinToken(store, { ...options, tokenPrefix: ROLE_TOKEN_PREFIX });
-  const user = await setRoleUser(store.redis, store.options.keyPrefix ?? DEFAULT_KEY_PREFIX, { kind: 'node', name: options.node }, nodePassword(created.token));
-  return { ...created, user, persistence: await persistAcl(store.redis) };
+  // Every replica answers before the token exists: a token whose user is missing on a replica
+  // would stop working at the next failover.
+  const fleet = await AclFleet.open(store.redis);
+  try {
+    const created = await createJoinToken(store, { ...options, tokenPrefix: ROLE_TOKEN_PREFIX });
+    const prefix = store.options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    const user = await setRoleUser(fleet, prefix, { kind: 'node', name: options.node }, nodePassword(created.token));
+    const servers = await persistAcl(fleet);
+    return { ...created, user, persistence: weakest(servers), servers };
+  } finally {
+    await fleet.close();
+  }
 }
 
 /** The store credentials a token carries for `node`, or undefined for a store without roles. */
