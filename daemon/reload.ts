@@ -30,6 +30,7 @@ const SETTINGS: readonly Setting[] = [
   restartOnly('store.caFile', (c) => c.store.tls, true),
   restartOnly('store.sentinels', (c) => c.store.sentinels),
   restartOnly('store.sentinelName', (c) => c.store.sentinelName),
+  restartOnly('store.sentinelPasswordFile', (c) => c.store.sentinelPassword, true),
   restartOnly('store.keyPrefix', (c) => c.store.keyPrefix),
   restartOnly('mesh.trustDomain', (c) => c.mesh.trustDomain),
   restartOnly('mesh.domain', (c) => c.mesh.domain),
