@@ -26,6 +26,7 @@ const SETTINGS: readonly Setting[] = [
   restartOnly('node.name', (c) => c.node.name),
   restartOnly('node.address', (c) => c.node.address),
   restartOnly('store.url', (c) => c.store.url),
+  restartOnly('store.credentialsFile', (c) => c.store.username),
   restartOnly('store.passwordFile', (c) => c.store.password, true),
   restartOnly('store.caFile', (c) => c.store.tls, true),
   restartOnly('store.sentinels', (c) => c.store.sentinels),
