@@ -144,6 +144,23 @@ export const ERROR_CODES = {
     meaning: 'Redis refused a command with NOPERM: the role of these credentials may not do it (a node may write only its own keys).',
     action: 'Run the command with the operator credentials (AMBIT_REDIS_CREDENTIALS=/etc/ambit/store/operator.json); a node never needs them.',
   },
+  EACCESS_REPLICA_UNREACHABLE: {
+    component: 'access',
+    meaning:
+      'An ACL change (store init, a node token, a node removal) could not reach a replica Sentinel or the master lists, or no sentinel answered; Redis does not replicate ACL users, so nothing was changed.',
+    action: 'Bring the replica back (or, if it is gone for good, SENTINEL RESET <name> on each sentinel) and run the command again.',
+  },
+  EACCESS_PARTIAL: {
+    component: 'access',
+    meaning: "An ACL change was applied on some of the store's servers but not on the ones the message names (lost part-way).",
+    action: "Bring those servers back and run the command again, or copy the master's ACL file to them and restart them, before any failover.",
+  },
+  EACCESS_DEFAULT_IN_USE: {
+    component: 'access',
+    meaning: 'Turning the default user off would break replication or Sentinel, which still authenticate as it (the message names each link).',
+    action:
+      'Give replication and Sentinel their own ACL users (masteruser/masterauth, sentinel auth-user/auth-pass; docs/store-roles.md), or pass --keep-default-user.',
+  },
   EREDIS_UNREACHABLE: {
     component: 'store',
     meaning: 'Redis did not answer (connection refused, timed out or closed).',

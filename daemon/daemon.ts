@@ -28,6 +28,7 @@ import { Capture } from './capture.js';
 import type { DaemonConfig } from '../core/config/daemon-settings.js';
 import { failMode } from '../core/config/fail-mode.js';
 import { createInbound } from './inbound.js';
+import { MemoryRelease, processMemoryIo } from './memory-release.js';
 import { DaemonMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { MeshState, NodeList } from '../core/mesh/index.js';
@@ -72,6 +73,8 @@ export class Daemon {
   readonly #nodes: NodeList;
   #vipCidr = DEFAULT_VIP_CIDR;
   #inbound: HboneServer | undefined;
+  /** Gives memory back after a burst of closed connections; both proxies feed it. */
+  #memory: MemoryRelease | undefined;
   #outbound: Outbound | undefined;
   #dns: MeshDnsServer | undefined;
   #http: Server[] = [];
@@ -145,12 +148,14 @@ export class Daemon {
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
 
+    this.#memory = new MemoryRelease(processMemoryIo(this.#log.child({ component: 'memory' })));
     this.#inbound = createInbound({
       state: () => this.state,
       identity: this.#identity.node(),
       checkPeer: this.#revocations.inbound,
       limits: config.hbone,
       metrics: this.metrics,
+      memory: this.#memory,
       log: this.#log.child({ component: 'inbound' }),
     });
     this.#identity.onNodeRotated(() => this.#inbound?.setSecureContext(this.#identity.node()));
@@ -160,6 +165,7 @@ export class Daemon {
       hbone: this.#hbone,
       balancer: this.#balancer,
       metrics: this.metrics,
+      memory: this.#memory,
       log: this.#log.child({ component: 'outbound' }),
       trustDomain: config.mesh.trustDomain,
       port: config.ports.outbound,
@@ -216,6 +222,7 @@ export class Daemon {
     else if (mode.mode === 'fail-closed') this.#log.info(`capture rules left in place: ${mode.summary}`);
     await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close(), waypoints]);
     this.#hbone.close();
+    this.#memory?.stop();
     await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await this.#watcher.close();
     await this.#identity.stop();

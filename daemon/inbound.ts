@@ -18,6 +18,7 @@ import {
   type HboneServerOptions,
 } from '../core/hbone/index.js';
 import { authorizeL4 } from './authorize.js';
+import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { MeshState } from '../core/mesh/index.js';
 import type { DaemonConfig } from '../core/config/daemon-settings.js';
@@ -30,6 +31,8 @@ export interface InboundOptions {
   /** Handshake deadline and bound, keepalive (ambitd.yaml `hbone`). */
   limits: DaemonConfig['hbone'];
   metrics: DaemonMetrics;
+  /** Told of every closed tunnel, to give memory back after a burst (memory-release.ts). */
+  memory?: MemoryRelease;
   log: Logger;
 }
 
@@ -113,6 +116,7 @@ export function createInbound(options: InboundOptions): HboneServer {
         metrics.tunnelStreams.inc({ direction: 'inbound' });
       },
       streamClosed: (info) => {
+        options.memory?.connectionClosed();
         const l = labels(info);
         metrics.tunnelStreams.dec({ direction: 'inbound' });
         metrics.connectionsClosed.inc(l);

@@ -19,6 +19,7 @@ import { AmbitError } from '../core/errors.js';
 import { authorizeL4 } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
 import { resolvedHop, routeOf, type ForwardRoute, type HboneHop, type Hop, type LocalHop, type Owner, type TcpHop, type WaypointHop } from './hop.js';
+import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
 import type { MeshState } from '../core/mesh/index.js';
@@ -29,6 +30,8 @@ export interface OutboundOptions {
   hbone: HboneClient;
   balancer: RoundRobinBalancer;
   metrics: DaemonMetrics;
+  /** Told of every closed connection, to give memory back after a burst (memory-release.ts). */
+  memory?: MemoryRelease;
   log: Logger;
   trustDomain: string;
   /** The listener's own port: an original destination equal to it means "not captured". */
@@ -209,6 +212,7 @@ export class Outbound {
     metrics.connectionsOpened.inc(labels);
     const started = Date.now();
     return (sent, received, error) => {
+      this.#options.memory?.connectionClosed();
       metrics.connectionsClosed.inc(labels);
       metrics.bytesSent.inc(labels, sent);
       metrics.bytesReceived.inc(labels, received);

@@ -88,6 +88,11 @@ Napi::Value GetOriginalDst(const Napi::CallbackInfo& info) {
 Napi::Value SocketOwnerUid(const Napi::CallbackInfo& info);
 // native/conntrack_origin.cc: the client's own source of a captured connection, by conntrack.
 Napi::Value ConntrackOriginalSource(const Napi::CallbackInfo& info);
+// native/malloc_trim.cc: what glibc's allocator holds, and giving its free pages back.
+Napi::Value MallocStats(const Napi::CallbackInfo& info);
+Napi::Value MallocTrim(const Napi::CallbackInfo& info);
+// native/memory_pressure.cc: a full, memory-reducing V8 GC now.
+Napi::Value MemoryPressure(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -95,6 +100,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getOriginalDst", Napi::Function::New(env, GetOriginalDst, "getOriginalDst"));
   exports.Set("socketOwnerUid", Napi::Function::New(env, SocketOwnerUid, "socketOwnerUid"));
   exports.Set("conntrackOriginalSource", Napi::Function::New(env, ConntrackOriginalSource, "conntrackOriginalSource"));
+  exports.Set("mallocStats", Napi::Function::New(env, MallocStats, "mallocStats"));
+  exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
+  exports.Set("memoryPressure", Napi::Function::New(env, MemoryPressure, "memoryPressure"));
   return exports;
 }
 

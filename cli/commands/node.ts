@@ -36,7 +36,13 @@ export function registerNode(program: Command): void {
       const minted = await withStore(cmd, (store) => mintNodeToken(store, operator, { ttlSeconds, node: opts.node }));
       if (minted.readmitted) process.stderr.write(`node ${opts.node} was removed: its name is admitted again (its old certificates stay revoked)\n`);
       if (minted.persistence === 'memory') {
-        process.stderr.write(`warning: Redis has no aclfile or config file: user ${minted.user} lives in memory only and is lost when Redis restarts\n`);
+        process.stderr.write(
+          `warning: a Redis server has no aclfile or config file: user ${minted.user} lives in memory only there and is lost when it restarts\n`,
+        );
+      }
+      if (minted.servers && minted.servers.length > 1) {
+        const { describeServers } = await import('../../core/access/acl-fleet.js');
+        process.stderr.write(`store user ${minted.user} set on ${describeServers(minted.servers)}\n`);
       }
       process.stdout.write(`${minted.token}\n`);
     });
@@ -102,7 +108,7 @@ export function registerNode(program: Command): void {
         return;
       }
       const parts = [
-        removed.user ? `store user ${removed.user} deleted` : undefined,
+        removed.user ? `store user ${removed.user} deleted (on ${removed.servers?.map((s) => s.address).join(', ')})` : undefined,
         removed.joined ? 'join record deleted' : undefined,
         `${removed.endpoints} endpoint${removed.endpoints === 1 ? '' : 's'} unenrolled`,
         removed.serials.length

@@ -17,6 +17,7 @@ export function registerStore(program: Command): void {
     .option('--force', 'issue new passwords even if the files exist (their old holders are locked out)', false)
     .action(async (opts: { dir: string; keepDefaultUser: boolean; force: boolean }, cmd: Command) => {
       const { initStore } = await import('../../core/access/store-init.js');
+      const { describeServers } = await import('../../core/access/acl-fleet.js');
       const r = await withStore(cmd, (s) =>
         initStore(s.redis, { dir: opts.dir, keyPrefix: s.options.keyPrefix, keepDefaultUser: opts.keepDefaultUser, force: opts.force }),
       );
@@ -26,11 +27,13 @@ export function registerStore(program: Command): void {
         r.defaultUser === 'disabled'
           ? "turned Redis's default user off: every client now needs a role's credentials"
           : "WARNING: Redis's default user was left as it was: any client of it can change the mesh",
+        // Redis does not replicate ACL users: each server got them itself, and says where it keeps them.
+        `users set on ${describeServers(r.servers)}`,
         r.persistence === 'memory'
-          ? 'WARNING: Redis has no aclfile and no config file: these users live in memory only and are lost when Redis restarts (start redis-server with --aclfile)'
-          : `users saved to Redis's ${r.persistence === 'aclfile' ? 'ACL file' : 'config file'}`,
+          ? 'WARNING: a server above has no aclfile and no config file: there these users live in memory only and are lost when it restarts (start redis-server with --aclfile)'
+          : undefined,
         `next: export AMBIT_REDIS_CREDENTIALS=${r.operator.file}, then ambit ca init`,
-      ];
+      ].filter(Boolean);
       process.stdout.write(`${out.join('\n')}\n`);
     });
 }

@@ -3,18 +3,19 @@
  * administrator may (ACL SETUSER): `ambit store init` once, then the operator,
  * who creates a node's user when it mints that node's join token and deletes it
  * with `ambit node remove`. Passwords go to Redis as SHA-256 (`#<hex>`), so ACL
- * LIST and a copy of the ACL file never show one.
+ * LIST and a copy of the ACL file never show one. Each change goes to every server
+ * of the store (core/access/acl-fleet.ts): Redis does not replicate ACL users.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { identityKeysFor } from '../identity/store/keys.js';
 import { DEFAULT_KEY_PREFIX, keysFor } from '../store/keys.js';
 import type { Store } from '../store/index.js';
-import { AccessError } from './errors.js';
+import { checkNoDefaultLinks } from './default-links.js';
+import type { AclFleet, AclServerReport } from './acl-fleet.js';
 import { roleRules, roleUser, type StoreRole } from './roles.js';
 
-/** Where the users now live: an ACL file, the config file, or only this Redis process's memory. */
-export type AclPersistence = 'aclfile' | 'config' | 'memory';
+export type { AclPersistence } from './acl-fleet.js';
 
 export async function whoami(redis: Redis): Promise<string> {
   return String(await redis.call('ACL', 'WHOAMI'));
@@ -25,59 +26,36 @@ export async function rolesInUse(redis: Redis): Promise<boolean> {
   return (await whoami(redis)) !== 'default';
 }
 
-function asAdmin<T>(what: string, run: () => Promise<T>): Promise<T> {
-  return run().catch((err: unknown) => {
-    const message = (err as Error).message ?? String(err);
-    if (/NOPERM|no permissions/i.test(message)) {
-      throw new AccessError(
-        'EACCESS_NOT_ADMIN',
-        `${what}: this Redis user may not manage ACL users (${message}); run it as the store's administrator`,
-        {},
-        { cause: err },
-      );
-    }
-    throw err;
-  });
-}
-
-export async function setRoleUser(redis: Redis, prefix: string, role: StoreRole, password: string): Promise<string> {
+/** Creates (or resets) a role's user on every server of the store. */
+export async function setRoleUser(fleet: AclFleet, prefix: string, role: StoreRole, password: string): Promise<string> {
   const user = roleUser(prefix, role);
   const rules = roleRules(keysFor(prefix), identityKeysFor(prefix), prefix, role);
   const digest = createHash('sha256').update(password).digest('hex');
-  await asAdmin(`creating Redis user ${user}`, () => redis.call('ACL', 'SETUSER', user, 'reset', 'on', `#${digest}`, ...rules));
+  await fleet.run(`creating Redis user ${user}`, ['ACL', 'SETUSER', user, 'reset', 'on', `#${digest}`, ...rules]);
   return user;
 }
 
-/** Removes a role's user; its open connections are closed by Redis. Returns whether it existed. */
-export async function deleteRoleUser(redis: Redis, prefix: string, role: StoreRole): Promise<boolean> {
+/** Removes a role's user everywhere; Redis closes its open connections. Returns whether the master had it. */
+export async function deleteRoleUser(fleet: AclFleet, prefix: string, role: StoreRole): Promise<boolean> {
   const user = roleUser(prefix, role);
-  const removed = await asAdmin(`deleting Redis user ${user}`, () => redis.call('ACL', 'DELUSER', user));
+  const removed = await fleet.run(`deleting Redis user ${user}`, ['ACL', 'DELUSER', user]);
   return Number(removed) > 0;
 }
 
-/** Turns Redis's default (passwordless) user off, so no client reaches the mesh without a role. */
-export async function disableDefaultUser(redis: Redis): Promise<void> {
-  await asAdmin('disabling the default Redis user', () => redis.call('ACL', 'SETUSER', 'default', 'off'));
+/**
+ * Turns Redis's default (passwordless) user off everywhere, so no client reaches the
+ * mesh without a role. Refused while a replica or a sentinel still authenticates as
+ * the default user (checkNoDefaultLinks): its next reconnect would fail, stopping
+ * replication or failover.
+ */
+export async function disableDefaultUser(fleet: AclFleet): Promise<void> {
+  await checkNoDefaultLinks(fleet);
+  await fleet.run('disabling the default Redis user', ['ACL', 'SETUSER', 'default', 'off']);
 }
 
-/**
- * Makes the users outlive a Redis restart: ACL SAVE when Redis has an aclfile,
- * else CONFIG REWRITE when it has a config file; otherwise they are in memory only,
- * and the caller says so (a restart would lock every role out, failing closed).
- */
-export async function persistAcl(redis: Redis): Promise<AclPersistence> {
-  try {
-    await redis.call('ACL', 'SAVE');
-    return 'aclfile';
-  } catch {
-    // Not configured with an aclfile (or not allowed): try the config file.
-  }
-  try {
-    await redis.call('CONFIG', 'REWRITE');
-    return 'config';
-  } catch {
-    return 'memory';
-  }
+/** ACL SAVE, else CONFIG REWRITE, else memory only, on every server; see AclFleet.persist. */
+export function persistAcl(fleet: AclFleet): Promise<AclServerReport[]> {
+  return fleet.persist();
 }
 
 /** The node users of this mesh, by node name (empty when the caller may not list users). */

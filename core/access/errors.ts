@@ -12,6 +12,12 @@ export type AccessErrorCode =
   /** `ambit store init` (or a node user change) ran with a Redis user that may not manage ACL users. */
   | 'EACCESS_NOT_ADMIN'
   /** Redis answered NOPERM: the role this process holds may not do what it tried. */
-  | 'EACCESS_DENIED';
+  | 'EACCESS_DENIED'
+  /** A replica of the store (or every sentinel) could not be reached before an ACL change; nothing was changed. */
+  | 'EACCESS_REPLICA_UNREACHABLE'
+  /** An ACL change reached some of the store's servers but not all; the message lists both. */
+  | 'EACCESS_PARTIAL'
+  /** The default user cannot be turned off: a replica or a sentinel still authenticates as it. */
+  | 'EACCESS_DEFAULT_IN_USE';
 
 export class AccessError extends AmbitError<AccessErrorCode> {}

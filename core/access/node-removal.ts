@@ -17,12 +17,15 @@ import { forgetJoined } from '../identity/store/joined.js';
 import { listIssued } from '../identity/store/issued.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import type { Store } from '../store/index.js';
+import { AclFleet, type AclServerReport } from './acl-fleet.js';
 import { deleteRoleUser, persistAcl, rolesInUse } from './admin.js';
 import { checkNodeName, roleUser } from './roles.js';
 
 export interface NodeRemoval {
   /** The Redis user deleted, when the store runs with roles. */
   user?: string;
+  /** Every server the user was deleted on (the master and each replica). */
+  servers?: AclServerReport[];
   joined: boolean;
   endpoints: number;
   /** Serials of the certificates it still holds, which will not be renewed. */
@@ -39,9 +42,15 @@ export async function removeNode(store: Store, name: string, operator?: Operator
   const out: NodeRemoval = { joined: false, endpoints: 0, serials: [] };
   // The store user first: from here on the node can no longer write anything, even while we clean up.
   if (await rolesInUse(store.redis)) {
-    const prefix = store.options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-    if (await deleteRoleUser(store.redis, prefix, { kind: 'node', name })) out.user = roleUser(prefix, { kind: 'node', name });
-    await persistAcl(store.redis);
+    // On every replica too, or a failover would bring the removed node's user back.
+    const fleet = await AclFleet.open(store.redis);
+    try {
+      const prefix = store.options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+      if (await deleteRoleUser(fleet, prefix, { kind: 'node', name })) out.user = roleUser(prefix, { kind: 'node', name });
+      out.servers = await persistAcl(fleet);
+    } finally {
+      await fleet.close();
+    }
   }
   // Revoked next, before the join record goes: the certificates are what can still open a tunnel.
   const issued = await listIssued(store, { node: name });

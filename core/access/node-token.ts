@@ -11,6 +11,7 @@ import { signedAdmitNode } from '../identity/manifest/writer.js';
 import type { Operator } from '../identity/operator.js';
 import { checkNotJoined } from '../identity/store/joined.js';
 import { createJoinToken, type CreatedToken } from '../identity/store/tokens.js';
+import { AclFleet, weakest, type AclServerReport } from './acl-fleet.js';
 import { persistAcl, rolesInUse, setRoleUser, type AclPersistence } from './admin.js';
 import { nodePassword, type StoreCredentials } from './credentials.js';
 import { roleUser } from './roles.js';
@@ -20,7 +21,10 @@ const ROLE_TOKEN_PREFIX = 'ambit-join-acl-';
 export interface MintedToken extends CreatedToken {
   /** The node's Redis user, when the store runs with roles. */
   user?: string;
+  /** The weakest persistence of any server (what to warn about). */
   persistence?: AclPersistence;
+  /** Every server that got the user (the master and each replica). */
+  servers?: AclServerReport[];
   /** The name was on the revocation list (a removed node) and was lifted for this token. */
   readmitted: boolean;
 }
@@ -36,11 +40,23 @@ export async function mintNodeToken(store: Store, operator: Operator, options: {
   // A token for a joined name could never be used (the signer refuses a second join), and with
   // roles it would reset the running node's password: refuse it here, with the way out.
   await checkNotJoined(store, options.node);
-  const readmitted = await signedAdmitNode(store, operator, options.node);
-  if (!(await rolesInUse(store.redis))) return { ...(await createJoinToken(store, { ...options, operator })), readmitted };
-  const created = await createJoinToken(store, { ...options, operator, tokenPrefix: ROLE_TOKEN_PREFIX });
-  const user = await setRoleUser(store.redis, store.options.keyPrefix ?? DEFAULT_KEY_PREFIX, { kind: 'node', name: options.node }, nodePassword(created.token));
-  return { ...created, user, persistence: await persistAcl(store.redis), readmitted };
+  if (!(await rolesInUse(store.redis))) {
+    const readmitted = await signedAdmitNode(store, operator, options.node);
+    return { ...(await createJoinToken(store, { ...options, operator })), readmitted };
+  }
+  // Every replica answers before the token exists: a token whose user is missing on a replica
+  // would stop working at the next failover. (And before the name is re-admitted: a refusal changes nothing.)
+  const fleet = await AclFleet.open(store.redis);
+  try {
+    const readmitted = await signedAdmitNode(store, operator, options.node);
+    const created = await createJoinToken(store, { ...options, operator, tokenPrefix: ROLE_TOKEN_PREFIX });
+    const prefix = store.options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    const user = await setRoleUser(fleet, prefix, { kind: 'node', name: options.node }, nodePassword(created.token));
+    const servers = await persistAcl(fleet);
+    return { ...created, user, persistence: weakest(servers), servers, readmitted };
+  } finally {
+    await fleet.close();
+  }
 }
 
 /** The store credentials a token carries for `node`, or undefined for a store without roles. */

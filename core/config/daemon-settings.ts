@@ -57,6 +57,8 @@ interface DaemonFile {
     caFile?: string;
     sentinels?: string[];
     sentinelName?: string;
+    /** The sentinels' own password (their requirepass), read from this file. */
+    sentinelPasswordFile?: string;
     keyPrefix?: string;
   };
   mesh?: { trustDomain?: string; domain?: string };
@@ -89,6 +91,7 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
     caFile: string(),
     sentinels: array(hostPort),
     sentinelName: string(),
+    sentinelPasswordFile: string(),
     keyPrefix: string(),
   }),
   mesh: object<Section<'mesh'>>({ trustDomain: dnsName, domain: dnsName }),
@@ -138,6 +141,7 @@ export async function loadDaemonSettings(path: string | undefined, overrides: Da
   const secrets = {
     credentials: await credentialsOf(file),
     password: file.store?.passwordFile ? (await readFile(file.store.passwordFile, 'utf8')).trim() : undefined,
+    sentinelPassword: file.store?.sentinelPasswordFile ? (await readFile(file.store.sentinelPasswordFile, 'utf8')).trim() : undefined,
     ca: file.store?.caFile ? await readFile(file.store.caFile) : undefined,
   };
   return { config: withDefaults(file, overrides, secrets), deprecations: deprecations(file, path ?? 'the settings file') };
@@ -190,6 +194,7 @@ async function credentialsOf(file: DaemonFile): Promise<StoreCredentials | undef
 interface Secrets {
   credentials?: StoreCredentials | undefined;
   password?: string | undefined;
+  sentinelPassword?: string | undefined;
   ca?: Buffer | undefined;
 }
 
@@ -203,6 +208,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
   if (f.store?.sentinels) {
     store.sentinels = f.store.sentinels.map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) }));
     store.sentinelName = f.store.sentinelName ?? 'mymaster';
+    if (secrets.sentinelPassword) store.sentinelPassword = secrets.sentinelPassword;
   }
   const domain = f.mesh?.domain ?? DEFAULT_MESH_DOMAIN;
   return {

@@ -28,7 +28,15 @@ export interface OriginalDstAddon {
   socketOwnerUid?: (family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number) => number;
   /** native/conntrack_origin.cc: the source the client bound, from the conntrack entry whose reply tuple is local -> remote. */
   conntrackOriginalSource?: (family: 4 | 6, localIp: string, localPort: number, remoteIp: string, remotePort: number) => { address: string; port: number };
+  /** native/malloc_trim.cc: glibc's mallinfo2 (bytes); available is false on another libc. */
+  mallocStats?: () => MallocStats;
+  /** native/malloc_trim.cc: malloc_trim(0); true when memory went back to the kernel. */
+  mallocTrim?: () => boolean;
+  /** native/memory_pressure.cc: a full, memory-reducing V8 GC, now. */
+  memoryPressure?: () => void;
 }
+
+export type MallocStats = { available: false } | { available: true; arena: number; inUse: number; free: number; mmapped: number; releasable: number };
 
 /** Where `npm run build:native` puts the addon, seen from core/net (source) and dist/core/net (compiled). */
 export const ADDON_PATHS: readonly string[] = ['../../native', '../../../native'].map((up) =>

@@ -7,6 +7,7 @@
  *    snapshot, so they reconnect forever with capped exponential backoff and log.
  * Passwords never appear in messages or logs: targets are described with redactUrl().
  */
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StoreError } from '../errors.js';
@@ -94,7 +95,9 @@ function parseUrl(url: string, tls: ConnectionOptions | undefined): RedisOptions
     if (!/^\d+$/.test(db)) throw new StoreError('EREDIS_URL', `invalid database "${db}" in ${redactUrl(url)}`);
     out.db = Number(db);
   }
-  const wantTls = u.protocol === 'rediss:' ? { servername: out.host, ...tls } : tls;
+  // SNI names a host, never an address (RFC 6066; Node warns): an IP is checked against the certificate's IP SANs.
+  const sni = isIP(out.host!) ? {} : { servername: out.host };
+  const wantTls = u.protocol === 'rediss:' ? { ...sni, ...tls } : tls;
   if (wantTls) out.tls = wantTls;
   return out;
 }

@@ -24,6 +24,9 @@ export function storeOptionsFromEnv(url: string, env: NodeJS.ProcessEnv = proces
       return { host, port: Number(port) };
     });
     options.sentinelName = env.AMBIT_REDIS_SENTINEL_NAME ?? 'mymaster';
+    // A file, like every other secret here: the sentinels' own password (requirepass on them).
+    if (env.AMBIT_REDIS_SENTINEL_PASSWORD_FILE) options.sentinelPassword = readFileSync(env.AMBIT_REDIS_SENTINEL_PASSWORD_FILE, 'utf8').trim();
+    if (env.AMBIT_REDIS_SENTINEL_PASSWORD) options.sentinelPassword = env.AMBIT_REDIS_SENTINEL_PASSWORD;
   }
   return options;
 }
@@ -43,6 +46,7 @@ export function storeEnv(options: StoreOptions, caFile?: string): Record<string,
   if (options.sentinels) {
     env.AMBIT_REDIS_SENTINELS = options.sentinels.map((s) => `${s.host}:${s.port}`).join(',');
     env.AMBIT_REDIS_SENTINEL_NAME = options.sentinelName ?? 'mymaster';
+    if (options.sentinelPassword) env.AMBIT_REDIS_SENTINEL_PASSWORD = options.sentinelPassword;
   }
   return env;
 }

@@ -262,26 +262,6 @@ redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
 return { rev, #doomed, deleted }
 `;
 
-/**
- * Replaces an endpoint's record only while it exists: a daemon marking its waypoint
- * ready must not bring back one the user detached a moment before.
- *
- * KEYS: revision, endpoints, changes
- * ARGV: channel, maxlen, endpointKey, endpointJson
- * Returns: { revision, 'updated' | 'unchanged' | 'missing' }
- */
-export const UPDATE_ENDPOINT_LUA = `${LOG_CHANGE}
-local old = redis.call('HGET', KEYS[2], ARGV[3])
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if not old then return { cur, 'missing' } end
-if old == ARGV[4] then return { cur, 'unchanged' } end
-local rev = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-log_change(KEYS[3], ARGV[2], rev, 0, 't', 'endpoint-put', 'k', ARGV[3], 'd', ARGV[4])
-redis.call('PUBLISH', ARGV[1], '{"revision":' .. rev .. '}')
-return { rev, 'updated' }
-`;
-
 type Arg = string | number;
 export type ScriptRunner = (keys: string[], args: Arg[]) => Promise<unknown>;
 
@@ -290,7 +270,6 @@ export interface Scripts {
   delete: ScriptRunner;
   enroll: ScriptRunner;
   unenroll: ScriptRunner;
-  updateEndpoint: ScriptRunner;
   claimVip: ScriptRunner;
   setMesh: ScriptRunner;
 }
@@ -310,7 +289,6 @@ export function defineScripts(client: Redis): Scripts {
     delete: define('ambitDelete', DELETE_LUA),
     enroll: define('ambitEnroll', ENROLL_LUA),
     unenroll: define('ambitUnenroll', UNENROLL_LUA),
-    updateEndpoint: define('ambitUpdateEndpoint', UPDATE_ENDPOINT_LUA),
     claimVip: define('ambitClaimVip', CLAIM_VIP_LUA),
     setMesh: define('ambitSetMesh', SET_MESH_LUA),
   };

@@ -247,19 +247,6 @@ export class Store {
   }
 
   /**
-   * Rewrites an existing endpoint's record (same key: service, node, address, port) in
-   * place, e.g. its labels. Never creates one: 'missing' when it is gone.
-   */
-  async updateEndpoint(endpoint: EndpointRecord): Promise<{ revision: number; action: 'updated' | 'unchanged' | 'missing' }> {
-    checkEndpoint(endpoint);
-    const k = this.keys;
-    const reply = (await this.#run('updateEndpoint', () =>
-      this.#scripts.updateEndpoint([k.revision, k.endpoints, k.changes], [k.channel, this.#maxlen, endpointKey(endpoint), encodeEndpoint(endpoint)]),
-    )) as [number, 'updated' | 'unchanged' | 'missing'];
-    return { revision: Number(reply[0]), action: reply[1] };
-  }
-
-  /**
    * The VIP held by `namespace/name`, claiming one if it holds none. For names that are not
    * enrolled services (ServiceEntry hosts without addresses); they share the range and the
    * uniqueness with services, but no registry record or revision changes. An enrolled

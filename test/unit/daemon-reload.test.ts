@@ -96,6 +96,8 @@ function mutations(config: DaemonConfig): { path: string; changed: DaemonConfig 
 test('every setting of DaemonConfig is classified: changing any one leaf is reported exactly once', (t) => {
   const full = parseDaemonConfig('store: {sentinels: ["10.0.0.5:26379"], keyPrefix: "m:"}\ndns: {upstreams: ["192.0.2.53"]}', 'f', FLAGS);
   full.store.password = 'p';
+  full.store.username = 'ambit-node-b';
+  full.store.sentinelPassword = 'sp';
   full.store.tls = { ca: Buffer.from('ca') };
   const leaves = mutations(full);
   t.is(leaves.length, SETTING_NAMES.length, 'one setting per leaf of DaemonConfig');

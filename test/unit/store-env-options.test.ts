@@ -16,6 +16,8 @@ test('settings survive the trip through the environment', (t) => {
       { host: 's2', port: 26380 },
     ],
     sentinelName: 'main',
+    sentinelPassword: 'sentinel-s3cret',
+    username: 'ambit-node-b',
   };
   const env = storeEnv(options);
   t.false(JSON.stringify(env).includes('--'), 'nothing for a command line');
@@ -33,4 +35,20 @@ test('a TLS CA travels as a file', (t) => {
 test('a malformed sentinel list is a usage error naming the variable', (t) => {
   const err = t.throws(() => storeOptionsFromEnv('redis://x:1', { AMBIT_REDIS_SENTINELS: 's1:26379,nope' }), { instanceOf: UsageError });
   t.regex(err.message, /AMBIT_REDIS_SENTINELS.*"nope"/);
+});
+
+test('credentials and the sentinel password come from files', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-env-'));
+  const credentials = join(dir, 'node.json');
+  writeFileSync(credentials, JSON.stringify({ username: 'ambit-node-b', password: 'pw' }), { mode: 0o600 });
+  const sentinel = join(dir, 'sentinel-password');
+  writeFileSync(sentinel, 'sp\n');
+  const options = storeOptionsFromEnv('redis://x:6379', {
+    AMBIT_REDIS_CREDENTIALS: credentials,
+    AMBIT_REDIS_SENTINELS: 's1:26379',
+    AMBIT_REDIS_SENTINEL_PASSWORD_FILE: sentinel,
+  });
+  t.like(options, { username: 'ambit-node-b', password: 'pw', sentinelPassword: 'sp' });
+  writeFileSync(join(dir, 'open.json'), JSON.stringify({ username: 'u', password: 'p' }), { mode: 0o644 });
+  t.throws(() => storeOptionsFromEnv('redis://x:6379', { AMBIT_REDIS_CREDENTIALS: join(dir, 'open.json') }), { message: /readable by other users.*chmod 600/ });
 });

@@ -61,5 +61,8 @@ async function storeRoles(app: Parameters<Step['run']>[0], n: Parameters<Step['r
   const r = await app.mesh.topo.exec('b', 'redis-cli', ['-h', store, '-p', '6379', '--user', username, '--pass', password, '--no-auth-warning', ...args]);
   const answer = (r.stdout + r.stderr).trim().split('\n')[0] ?? '';
   n.say(`  ${answer}`);
-  n.proof(/^\(error\) NOPERM|^NOPERM/.test(answer), `b's store user may not write a policy: Redis answered ${JSON.stringify(answer.replace(/^\(error\) /, ''))}`);
+  n.proof(
+    /^\(error\) NOPERM|^NOPERM/.test(answer),
+    `b's store user may not write a policy: Redis answered ${JSON.stringify(answer.replace(/^\(error\) /, ''))}`,
+  );
 }
