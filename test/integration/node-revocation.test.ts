@@ -24,6 +24,7 @@ import { rootLogger } from '../../core/logging.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { startDaemonIdentity } from '../../daemon/identity.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePortBlock } from '../helpers/port-block.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { code, mesh } from './identity-util.js';
 
@@ -79,7 +80,7 @@ test.serial('a removed node’s unexpired workload certificate is refused on 150
   t.teardown(() => signerB.close());
   const reviews = await requestWorkloadCert(signerB, b, 'spiffe://cluster.local/ns/default/sa/reviews');
 
-  const base = 20000 + ((process.pid * 11) % 20000);
+  const base = await freePortBlock(5);
   const dir = join(m.tmp, 'a');
   const config = parseDaemonConfig(
     `node: {name: a, address: 127.0.0.1}\nstore: {url: "${redis.url}", keyPrefix: "${prefix}"}\nidentity: {dir: ${dir}}\n` +

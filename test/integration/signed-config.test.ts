@@ -21,6 +21,7 @@ import { startDaemonIdentity } from '../../daemon/identity.js';
 import { MANIFEST_SEQUENCE_FILE } from '../../daemon/signed-config.js';
 import { ambit } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePortBlock } from '../helpers/port-block.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { code, mesh } from './identity-util.js';
 
@@ -96,7 +97,7 @@ test.serial(
     t.is((await cli(['apply', '-f', '-'], DENY)).code, 0);
     t.is((await cli(['enroll', 'productpage', '--node', 'a', '--port', '9080', '--address', '127.0.0.1'])).code, 0);
 
-    const base = 20000 + ((process.pid * 7) % 20000);
+    const base = await freePortBlock(5);
     const dir = join(m.tmp, 'a');
     const config = parseDaemonConfig(
       `node: {name: a, address: 127.0.0.1}\nstore: {url: "${redis.url}", keyPrefix: "${prefix}"}\nidentity: {dir: ${dir}}\n` +
