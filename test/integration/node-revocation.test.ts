@@ -11,21 +11,17 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { removeNode } from '../../core/access/node-removal.js';
 import { requestWorkloadCert, SignerClient } from '../../core/identity/client/index.js';
 import { signedEnroll } from '../../core/identity/manifest/writer.js';
-import { createJoinToken, recordJoined } from '../../core/identity/store/index.js';
+import { recordJoined } from '../../core/identity/store/index.js';
 import { parseEnvelope, serializeEnvelope } from '../../core/identity/trust/envelope.js';
 import { signatureRefusals } from '../../core/identity/trust/refusals.js';
-import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 import { HboneClient } from '../../core/hbone/index.js';
-import { rootLogger } from '../../core/logging.js';
-import { Daemon } from '../../daemon/daemon.js';
-import { startDaemonIdentity } from '../../daemon/identity.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePortBlock } from '../helpers/port-block.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import type { Daemon } from '../../daemon/daemon.js';
+import { startNodeA } from './daemon-util.js';
 import { code, mesh } from './identity-util.js';
 
 let redis: RedisServer;
@@ -47,7 +43,6 @@ async function metric(daemon: Daemon, pattern: RegExp): Promise<number> {
 
 test.serial('a removed node’s unexpired workload certificate is refused on 15008 and counted; the signer refuses it whatever Redis says', async (t) => {
   const m = await mesh(t, redis.url);
-  const prefix = m.store.options.keyPrefix!;
   // The local service behind a's 15008: echoes.
   const sockets = new Set<Socket>();
   const echo = createServer((s) => {
@@ -80,20 +75,7 @@ test.serial('a removed node’s unexpired workload certificate is refused on 150
   t.teardown(() => signerB.close());
   const reviews = await requestWorkloadCert(signerB, b, 'spiffe://cluster.local/ns/default/sa/reviews');
 
-  const base = await freePortBlock(5);
-  const dir = join(m.tmp, 'a');
-  const config = parseDaemonConfig(
-    `node: {name: a, address: 127.0.0.1}\nstore: {url: "${redis.url}", keyPrefix: "${prefix}"}\nidentity: {dir: ${dir}}\n` +
-      `ports: {outbound: ${base}, inbound: ${base + 1}, dns: ${base + 2}, admin: ${base + 3}, metrics: ${base + 4}}\n` +
-      'capture: {enabled: false}\ndns: {upstreams: ["127.0.0.1:9"]}\n',
-    'test.yaml',
-  );
-  const log = rootLogger().child({ component: 'test-daemon' });
-  const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
-  const identity = await startDaemonIdentity({ store: m.store, dir, nodeName: 'a', token, log });
-  const daemon = new Daemon(config, { store: m.store, identity }, log);
-  t.teardown(() => daemon.stop());
-  await daemon.start();
+  const { daemon, base } = await startNodeA(t, m, redis.url);
 
   // b, as a client presenting its workload certificate to a's 15008.
   const tls = { key: reviews.keyPem, cert: reviews.chainPem, ca: [m.ca.root.pem] };

@@ -11,18 +11,14 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { createRootCA, createBundle } from '../../core/identity/index.js';
 import { requestWorkloadCert, SignerClient } from '../../core/identity/client/index.js';
-import { createJoinToken, identityKeys } from '../../core/identity/store/index.js';
+import { identityKeys } from '../../core/identity/store/index.js';
 import { signatureRefusals } from '../../core/identity/trust/refusals.js';
 import { serializeSignedBundle, signBundle } from '../../core/identity/trust/signed-bundle.js';
-import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
-import { rootLogger } from '../../core/logging.js';
-import { Daemon } from '../../daemon/daemon.js';
-import { startDaemonIdentity } from '../../daemon/identity.js';
 import { MANIFEST_SEQUENCE_FILE } from '../../daemon/signed-config.js';
 import { ambit } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePortBlock } from '../helpers/port-block.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startNodeA } from './daemon-util.js';
 import { code, mesh } from './identity-util.js';
 
 let redis: RedisServer;
@@ -97,20 +93,7 @@ test.serial(
     t.is((await cli(['apply', '-f', '-'], DENY)).code, 0);
     t.is((await cli(['enroll', 'productpage', '--node', 'a', '--port', '9080', '--address', '127.0.0.1'])).code, 0);
 
-    const base = await freePortBlock(5);
-    const dir = join(m.tmp, 'a');
-    const config = parseDaemonConfig(
-      `node: {name: a, address: 127.0.0.1}\nstore: {url: "${redis.url}", keyPrefix: "${prefix}"}\nidentity: {dir: ${dir}}\n` +
-        `ports: {outbound: ${base}, inbound: ${base + 1}, dns: ${base + 2}, admin: ${base + 3}, metrics: ${base + 4}}\n` +
-        'capture: {enabled: false}\ndns: {upstreams: ["127.0.0.1:9"]}\n',
-      'test.yaml',
-    );
-    const log = rootLogger().child({ component: 'test-daemon' });
-    const { token } = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'a' });
-    const identity = await startDaemonIdentity({ store: m.store, dir, nodeName: 'a', token, log });
-    const daemon = new Daemon(config, { store: m.store, identity }, log);
-    t.teardown(() => daemon.stop());
-    await daemon.start();
+    const { daemon, identity, dir } = await startNodeA(t, m, redis.url);
     const policies = () => daemon.state.resources.filter((r) => r.kind === 'AuthorizationPolicy').map((r) => `${r.metadata.name}:${JSON.stringify(r.spec)}`);
     const good = policies();
     t.is(good.length, 1);
