@@ -6,6 +6,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG_PATH } from '../../core/config/daemon-settings.js';
+import { DEFAULT_NODE_DIR } from '../../core/identity/client/node-dir.js';
 
 /** The package root: dist/cli/install/ sits three levels below it. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
@@ -23,7 +24,7 @@ export const TARGETS = {
   caDir: '/etc/ambit/ca',
   unitDir: '/etc/systemd/system',
   unit: '/etc/systemd/system/ambitd.service',
-  stateDir: '/var/lib/ambit',
+  stateDir: DEFAULT_NODE_DIR,
 };
 
 export const UNIT_NAME = 'ambitd';

@@ -5,6 +5,7 @@
  * the host as it found it.
  */
 import { AmbitError } from '../../core/errors.js';
+import { TARGETS } from './layout.js';
 
 export interface UnitParams {
   /** The node binary that runs ambitd (process.execPath of the installing CLI). */
@@ -26,7 +27,7 @@ export interface UnitParams {
 
 /** Extra time over the drain deadline for closing the store, identity and waypoints before SIGKILL. */
 const STOP_MARGIN_S = 15;
-const STATE_DIRECTORY = '/var/lib/ambit';
+const STATE_DIRECTORY = TARGETS.stateDir;
 const BASE_CAPABILITIES = ['CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_NET_BIND_SERVICE'];
 const HOME_DIRS = ['/home', '/root', '/run/user'];
 const PRIVATE_TMP_DIRS = ['/tmp', '/var/tmp'];
