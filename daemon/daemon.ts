@@ -13,7 +13,7 @@ import type { CertStatus } from '../core/identity/client/cert-manager.js';
 import type { TrustBundle } from '../core/identity/bundle.js';
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { SignedConfigGate } from './signed-config.js';
-import { PeerRevocations } from './peer-revocation.js';
+import { PeerRevocations } from '../core/identity/revocation/peer-check.js';
 import { EMPTY_REVOCATIONS } from '../core/identity/revocation/list.js';
 import type { ConfigDumpStatus, TunnelsReport } from '../core/status/index.js';
 import { HboneClient, type HboneServer, type TlsIdentity } from '../core/hbone/index.js';

@@ -26,7 +26,7 @@ import type { DaemonConfig } from '../core/config/daemon-settings.js';
 export interface InboundOptions {
   state: () => MeshState;
   identity: TlsIdentity;
-  /** Refuses revoked client certificates (peer-revocation.ts). */
+  /** Refuses revoked client certificates (core/identity/revocation/peer-check.ts). */
   checkPeer?: HboneServerOptions['checkPeer'];
   /** Handshake deadline and bound, keepalive (ambitd.yaml `hbone`). */
   limits: DaemonConfig['hbone'];

@@ -1,5 +1,5 @@
 /**
- * The daemon's half of revocation: the list from the last accepted (signed)
+ * The HBONE half of revocation, shared by ambitd and the waypoint: the list from the last accepted (signed)
  * manifest, and the checks the HBONE server (client certificates on 15008)
  * and client (the server certificate of a peer being dialled) run with it.
  * node:tls has already verified the chain; a revoked certificate verifies
@@ -8,13 +8,18 @@
  * (ambit_tls_peer_revoked_total) and logged.
  */
 import type { DetailedPeerCertificate } from 'node:tls';
-import type { Logger } from 'pino';
-import { spiffeIdOf } from '../core/hbone/index.js';
-import { IdentityError } from '../core/identity/errors.js';
-import { peerRevocation } from '../core/identity/revocation/check.js';
-import { EMPTY_REVOCATIONS, type RevocationList } from '../core/identity/revocation/list.js';
-import { stableJson } from '../core/store/codec.js';
-import type { DaemonMetrics } from './metrics.js';
+import type { Logger } from '../../logging.js';
+import { spiffeIdOf } from '../../hbone/index.js';
+import { IdentityError } from '../errors.js';
+import { peerRevocation } from './check.js';
+import { EMPTY_REVOCATIONS, type RevocationList } from './list.js';
+import { stableJson } from '../../store/codec.js';
+
+/** The two counters a refusal moves; ambitd's and the waypoint's registries both provide them (prom-client Counters fit). */
+export interface PeerRevocationMetrics {
+  peersRevoked: { inc(labels: { direction: string; match: string }): void };
+  tlsHandshakeFailures: { inc(labels: { direction: string; reason: string }): void };
+}
 
 export class PeerRevocations {
   #list: RevocationList = EMPTY_REVOCATIONS;
@@ -22,10 +27,10 @@ export class PeerRevocations {
   /** The common case, checked per handshake without looking at the certificate. */
   #empty = true;
 
-  readonly #metrics: DaemonMetrics;
+  readonly #metrics: PeerRevocationMetrics;
   readonly #log: Logger;
 
-  constructor(metrics: DaemonMetrics, log: Logger) {
+  constructor(metrics: PeerRevocationMetrics, log: Logger) {
     this.#metrics = metrics;
     this.#log = log;
   }
