@@ -14,6 +14,7 @@ import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest } from './request-body.js';
 import type { ForwardDecision } from './routing/index.js';
+import type { ServiceTelemetry } from './telemetry.js';
 
 export interface Exchange {
   started: number;
@@ -28,10 +29,12 @@ export interface Exchange {
   authzPolicy: string | undefined;
   /** The client left before its answer was complete (DC). */
   clientGone: boolean;
+  /** The served service's Telemetry settings in the snapshot the request started on. */
+  telemetry: ServiceTelemetry | undefined;
 }
 
 /** The exchange for `req`, which gets Envoy's x-request-id if it came without one: the endpoint sees the id the log has. */
-export function openExchange(req: DownstreamRequest): Exchange {
+export function openExchange(req: DownstreamRequest, telemetry: ServiceTelemetry | undefined): Exchange {
   const headers = req.headers as Record<string, string | string[] | undefined>;
   const requestId = String((headers['x-request-id'] ??= randomUUID()));
   return {
@@ -44,6 +47,7 @@ export function openExchange(req: DownstreamRequest): Exchange {
     decision: undefined,
     authzPolicy: undefined,
     clientGone: false,
+    telemetry,
   };
 }
 
@@ -76,12 +80,16 @@ export function recordExchange(
     },
     durationMs,
   );
+  const path = String(req.headers[':path'] ?? req.url ?? '');
+  const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
+  const logged = x.telemetry?.logs(() => ({ responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true }));
+  if (logged === false) return;
   sinks.accessLog({
     start_time: new Date(x.started).toISOString(),
     method: req.method ?? '',
-    path: String(req.headers[':path'] ?? req.url ?? ''),
+    path,
     protocol: `HTTP/${req.httpVersion}`,
-    authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
+    authority,
     response_code: status,
     response_flags: flag,
     duration_ms: durationMs,
@@ -95,4 +103,11 @@ export function recordExchange(
     request_id: x.requestId,
     authz_policy: x.authzPolicy,
   });
+}
+
+/** Header values as an access-log filter reads them: a repeated header joined as Envoy joins it. */
+function singleValued(headers: DownstreamRequest['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
 }

@@ -66,7 +66,7 @@ export class Forwarder {
 
   async handle(req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = openExchange(req);
+    const x = openExchange(req, config.telemetryFor(service.fqdn));
     res.once('close', () => {
       if (!res.writableFinished) x.clientGone = true;
       recordExchange(x, req, caller, service, this.#d);
@@ -88,7 +88,7 @@ export class Forwarder {
    */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = openExchange(req);
+    const x = openExchange(req, config.telemetryFor(service.fqdn));
     socket.once('close', () => {
       if (x.status === 0) x.clientGone = true;
       recordExchange(x, req, caller, service, this.#d);
