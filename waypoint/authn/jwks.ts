@@ -63,10 +63,17 @@ export class JwksSource {
   #attemptedAt = -Infinity;
   #inflight: Promise<void> | undefined;
   #lastError: string | undefined;
+  #generation = 0;
+  #text = '';
 
   constructor(o: JwksOptions) {
     this.#o = o;
     if (o.jwks !== undefined) this.#adopt(parseJwks(o.jwks, `the inline jwks of issuer ${o.issuer}`));
+  }
+
+  /** Bumped whenever the key set changes, so results verified against older keys can be told apart. */
+  get generation(): number {
+    return this.#generation;
   }
 
   get remote(): boolean {
@@ -124,6 +131,9 @@ export class JwksSource {
   }
 
   #adopt(set: JSONWebKeySet): void {
+    const text = JSON.stringify(set);
+    if (text !== this.#text) this.#generation++;
+    this.#text = text;
     this.#keys = createLocalJWKSet(set);
     this.#kids = new Set(set.keys.map((k) => k.kid));
     this.#fetchedAt = Date.now();

@@ -14,6 +14,7 @@
  *
  * Headers the rules write (outputPayloadToHeader, outputClaimToHeaders) are
  * removed from every incoming request first, so a client cannot forge them.
+ * A token verified once is remembered (verified-cache.ts) while it stays valid.
  */
 import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { JWTRule } from '../../core/config/index.js';
@@ -21,6 +22,7 @@ import type { Logger } from '../../core/logging.js';
 import type { LocalReply } from '../replies.js';
 import { JwksSource, JwksUnavailable } from './jwks.js';
 import { tokenAt, type TokenSource } from './token-location.js';
+import { VerifiedCache } from './verified-cache.js';
 
 export interface AuthnMetrics {
   /** outcome: ok | missing | denied; reason: Envoy's message for denied ones. */
@@ -38,6 +40,8 @@ export interface CompiledRule {
 
 /** Envoy's `clock_skew_seconds` default. */
 const CLOCK_SKEW_S = 60;
+/** Distinct verified tokens remembered per served service (a few hundred bytes each). */
+const CACHE_ENTRIES = 1000;
 /** Tokens are a few hundred bytes to a few KiB; a larger one is refused before it is parsed. */
 export const MAX_TOKEN_BYTES = 8 * 1024;
 /** The asymmetric algorithms Envoy's jwt_authn verifies; `none` and HMAC never. */
@@ -101,6 +105,7 @@ export class RequestAuthenticator {
   readonly #outputHeaders: readonly string[];
   readonly #metrics: AuthnMetrics;
   readonly #log: Logger;
+  readonly #verified = new VerifiedCache<CompiledRule>(CACHE_ENTRIES, CLOCK_SKEW_S);
 
   constructor(rules: readonly CompiledRule[], metrics: AuthnMetrics, log: Logger) {
     this.#rules = rules;
@@ -155,13 +160,16 @@ export class RequestAuthenticator {
   /** The verified payload and the rule that accepted it, or Envoy's reason for refusing the token. */
   async #verify(token: string, source: TokenSource): Promise<{ rule: JWTRule; payload: JWTPayload } | string> {
     if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return REASONS.tooLarge;
+    const readsHere = (r: CompiledRule) => r.sources.some((s) => s.kind === source.kind && s.name === source.name);
+    const cached = this.#verified.get(token);
+    if (cached && readsHere(cached.rule)) return { rule: cached.rule.rule, payload: cached.payload };
     let issuer: unknown;
     try {
       issuer = decodeJwt(token).iss;
     } catch {
       return REASONS.badFormat;
     }
-    const rules = this.#rules.filter((r) => r.rule.issuer === issuer && r.sources.some((s) => s.kind === source.kind && s.name === source.name));
+    const rules = this.#rules.filter((r) => r.rule.issuer === issuer && readsHere(r));
     if (rules.length === 0) return REASONS.unknownIssuer;
     let reason: string = REASONS.verification;
     for (const r of rules) {
@@ -172,6 +180,8 @@ export class RequestAuthenticator {
           algorithms: ALGORITHMS,
           clockTolerance: CLOCK_SKEW_S,
         });
+        // Read after the check: a fetch it caused may have changed the keys it verified against.
+        this.#verified.set(token, { rule: r, payload, generation: r.jwks.generation, currentGeneration: () => r.jwks.generation });
         return { rule: r.rule, payload };
       } catch (err) {
         reason = reasonOf(err);
