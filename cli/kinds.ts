@@ -21,6 +21,7 @@ const SHORT: Record<string, string> = {
   ra: 'RequestAuthentication',
   telemetries: 'Telemetry',
   meshconfigs: 'MeshConfig',
+  rl: 'RateLimit',
 };
 
 const REGISTRY: Record<string, KindSelector> = {

@@ -27,6 +27,10 @@ const COLUMNS: Record<string, Columns> = {
     cells: (r) => [list((r.spec.jwtRules as { issuer?: string }[] | undefined)?.map((j) => j.issuer))],
   },
   Telemetry: { head: ['PROVIDERS'], cells: (r) => [list(telemetryProviders(r.spec))] },
+  RateLimit: {
+    head: ['MODE', 'RULES'],
+    cells: (r) => [text(r.spec.mode ?? 'local'), list((r.spec.rules as { name?: string }[] | undefined)?.map((x) => x.name))],
+  },
   MeshConfig: {
     head: ['PROVIDERS'],
     cells: (r) => [list((r.spec.extensionProviders as { name?: string }[] | undefined)?.map((p) => p.name))],

@@ -13,6 +13,7 @@ import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.j
 import type { MeshView, ServiceView } from './mesh-view.js';
 import type { Authenticators } from './authn/authenticators.js';
 import type { RequestAuthenticator } from './authn/request-authn.js';
+import type { RateLimiters, ServiceRateLimits } from './ratelimit/rate-limits.js';
 import { ServiceTelemetry } from './telemetry.js';
 
 export interface WaypointConfigOptions {
@@ -23,6 +24,8 @@ export interface WaypointConfigOptions {
   trustDomain?: string;
   /** Compiles RequestAuthentication, keeping fetched keys across snapshots; without it no JWT is checked. */
   authenticators?: Authenticators;
+  /** Compiles RateLimit, keeping local buckets across snapshots; without it nothing is limited. */
+  rateLimiters?: RateLimiters;
 }
 
 /** Where one endpoint is reached: its peer daemon's HBONE port, as the identity it must present. */
@@ -51,6 +54,7 @@ export class WaypointConfig {
   readonly #served = new Map<string, ServiceView>();
   readonly #policies = new Map<string, WorkloadPolicies>();
   readonly #authn: ReadonlyMap<string, RequestAuthenticator>;
+  readonly #rateLimits: ReadonlyMap<string, ServiceRateLimits>;
   readonly #telemetry = new Map<string, ServiceTelemetry>();
   readonly #endpoints = new Map<string, readonly Endpoint[]>();
   readonly #upstreams = new Map<string, Upstream>();
@@ -68,11 +72,14 @@ export class WaypointConfig {
       this.#policies.set(fqdn, mesh.policies.forWorkload({ namespace: svc.record.namespace, serviceName: svc.record.name, atWaypoint: true }));
       this.#telemetry.set(fqdn, new ServiceTelemetry(mesh, svc.record));
     }
-    this.#authn =
-      options.authenticators?.compile(
-        mesh.typed.of('RequestAuthentication'),
-        [...this.#served.values()].map((s) => s.record),
-      ) ?? new Map();
+    const served = [...this.#served.values()].map((s) => s.record);
+    this.#authn = options.authenticators?.compile(mesh.typed.of('RequestAuthentication'), served) ?? new Map();
+    this.#rateLimits = options.rateLimiters?.compile(mesh.typed.of('RateLimit'), served) ?? new Map();
+  }
+
+  /** The served service's RateLimit rules; undefined or empty: none apply. */
+  rateLimitsFor(service: ServiceView): ServiceRateLimits | undefined {
+    return this.#rateLimits.get(`${service.record.namespace}/${service.record.name}`);
   }
 
   /** The served service's JWT checks; undefined or empty: none apply. */

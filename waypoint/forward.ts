@@ -123,6 +123,9 @@ export class Forwarder {
     const r = route(attrs, config, this.#rng);
     x.decision = r.decision;
     if (r.kind === 'reply') return r;
+    const limits = config.rateLimitsFor(service);
+    const limited = limits && !limits.empty ? await limits.check(attrs, r.decision.routeName) : undefined;
+    if (limited) return { kind: 'reply', reply: limited };
     const fault = await applyFault(r.decision.fault, { rng: this.#rng, sleep, clientGone: () => x.clientGone });
     return fault.kind === 'pass' ? r : fault;
   }

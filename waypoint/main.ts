@@ -12,6 +12,7 @@ import { createBundle } from '../core/identity/bundle.js';
 import { createServer } from 'node:http';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, DEFAULT_REDIS_URL, Store, Watcher } from '../core/store/index.js';
+import { StoreBuckets } from './ratelimit/buckets.js';
 import { storeOptionsFromEnv } from '../core/store/env-options.js';
 import type { TlsIdentity } from '../core/hbone/index.js';
 import { spiffeIdOf } from '../core/hbone/index.js';
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
     trustDomain: flags.trustDomain,
     log,
     protocolDetectionTimeoutMs: detectMs,
+    rateLimitStore: new StoreBuckets(store.redis, store.keys.rateLimitPrefix),
   });
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);

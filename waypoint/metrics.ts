@@ -107,6 +107,20 @@ export class WaypointMetrics {
   });
   readonly authn = { outcomes: this.jwtAuthn, fetches: this.jwksFetches };
 
+  readonly rateLimited = new Counter({
+    name: 'ambit_waypoint_rate_limited_total',
+    help: 'Requests answered 429 by a RateLimit rule (namespace/resource/rule), by mode',
+    labelNames: ['rule', 'mode'],
+    registers: [this.registry],
+  });
+  readonly rateLimitStoreErrors = new Counter({
+    name: 'ambit_waypoint_rate_limit_store_errors_total',
+    help: 'Global RateLimit checks the store did not answer in time, by rule and the failureMode applied',
+    labelNames: ['rule', 'failure_mode'],
+    registers: [this.registry],
+  });
+  readonly rateLimits = { limited: this.rateLimited, storeErrors: this.rateLimitStoreErrors };
+
   readonly tcpOpened = new Counter({
     name: 'istio_tcp_connections_opened_total',
     help: 'TCP connections the waypoint proxied',

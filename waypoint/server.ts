@@ -28,6 +28,8 @@ import { asHttpSocket } from './stream-socket.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { Upstreams } from './upstream.js';
 import { Authenticators } from './authn/authenticators.js';
+import type { Buckets } from './ratelimit/buckets.js';
+import { RateLimiters } from './ratelimit/rate-limits.js';
 
 export interface WaypointServerOptions {
   /** The waypoint's own certificate (`…/sa/<svc>-waypoint`), key and trust bundle. */
@@ -46,6 +48,8 @@ export interface WaypointServerOptions {
   /** Injectable for reproducible weighted picks and fault dice in tests. */
   rng?: () => number;
   retryBackOffMs?: number;
+  /** Where global RateLimit buckets live (the store); without it global rules are kept per waypoint. */
+  rateLimitStore?: Buckets;
   /**
    * How long a tunnel may stay silent before it is taken for a server-first
    * TCP protocol; 0 (the default, as Istio's) waits for the client's bytes.
@@ -76,6 +80,7 @@ export class WaypointServer {
   readonly #connections = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   readonly #authenticators: Authenticators;
+  readonly #rateLimiters: RateLimiters;
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
   #draining = false;
@@ -85,6 +90,7 @@ export class WaypointServer {
     this.#options = options;
     this.#log = options.log ?? logger('waypoint');
     this.#authenticators = new Authenticators(this.metrics.authn, this.#log.child({ component: 'authn' }));
+    this.#rateLimiters = new RateLimiters(this.metrics.rateLimits, this.#log.child({ component: 'ratelimit' }), options.rateLimitStore);
     this.#config = this.#compile(options.mesh);
     this.#warnTelemetryProblems(this.#config);
     this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
@@ -212,7 +218,13 @@ export class WaypointServer {
 
   #compile(mesh: MeshView): WaypointConfig {
     const o = this.#options;
-    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain, authenticators: this.#authenticators });
+    return new WaypointConfig(mesh, {
+      services: o.services,
+      domain: o.domain,
+      trustDomain: o.trustDomain,
+      authenticators: this.#authenticators,
+      rateLimiters: this.#rateLimiters,
+    });
   }
 
   #accept(stream: Duplex, request: ConnectRequest, service: ServiceView): void {

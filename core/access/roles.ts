@@ -9,7 +9,7 @@
  *    records and token state;
  *  - node <name>: reads the mesh; writes only its heartbeat, its status report, its
  *    waypoints' readiness and its own signing answers; may append (never remove in
- *    bulk) to the signing queue.
+ *    bulk) to the signing queue; runs the rate-limit script on the shared buckets.
  * Scripts run with the caller's key permissions (Redis 7), so a node calling the
  * enroll or consume-token script fails with NOPERM on the first key it may not write:
  * that is what makes the write scripts callable only by the role they are for.
@@ -82,6 +82,10 @@ export function roleRules(keys: Keys, identity: IdentityKeys, prefix: string, ro
         // "re-read node <name>'s readiness", which readers check against that node's own key.
         `(~${identity.requests} +rpush +lrem)`,
         `(&${keys.nodeChannel} +publish)`,
+        // Global RateLimit buckets, shared by the waypoints of every node: the one script that takes a
+        // token (waypoint/ratelimit/buckets.ts) and what it runs, on those keys only. A node can thus
+        // spend or refill rate-limit tokens, which grants nothing (docs/store-roles.md).
+        `(~${keys.rateLimitPrefix}* +eval +evalsha +script|load +hmget +hset +pexpire +time)`,
       ];
     }
   }

@@ -20,3 +20,5 @@ export type * from './kinds/request-authentication.js';
 export type * from './kinds/telemetry.js';
 export type * from './kinds/mesh-config.js';
 export { BUILTIN_PROVIDERS, providerUse, type ProviderUse } from './kinds/mesh-config.js';
+export type * from './kinds/rate-limit.js';
+export { UNIT_MS } from './kinds/rate-limit.js';

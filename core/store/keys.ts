@@ -40,6 +40,8 @@ export interface Keys {
   waypointReadyPattern: string;
   /** Pub/sub channel a node publishes `{"node": name}` on after changing its own waypointReady key. */
   nodeChannel: string;
+  /** Prefix of the token buckets of global RateLimit rules, which every node's waypoints share. */
+  rateLimitPrefix: string;
   /** Stream of changes; entry id `<revision>-<n>`, so a reader can ask "from revision r". */
   changes: string;
   /** Pub/sub channel carrying `{"revision":n}` after each write. */
@@ -70,6 +72,7 @@ export function keysFor(prefix: string = DEFAULT_KEY_PREFIX): Keys {
     waypointReady: (name) => `${prefix}waypoint-ready:${name}`,
     waypointReadyPattern: `${prefix}waypoint-ready:*`,
     nodeChannel: `${prefix}node-events`,
+    rateLimitPrefix: `${prefix}ratelimit:`,
     changes: `${prefix}changes`,
     channel: `${prefix}events`,
     manifest: `${prefix}manifest`,

@@ -91,6 +91,8 @@ export interface HarnessOptions {
   /** The test client keeps its HBONE streams to the waypoint open between requests (default: one per request). */
   clientKeepAlive?: boolean;
   protocolDetectionTimeoutMs?: number;
+  /** Where global RateLimit buckets live (a StoreBuckets on a test Redis). */
+  rateLimitStore?: import('../../waypoint/ratelimit/buckets.js').Buckets;
 }
 
 export async function startWaypoint(
@@ -186,6 +188,7 @@ export async function startWaypoint(
     retryBackOffMs: 1,
     ...(opts.rng ? { rng: opts.rng } : {}),
     ...(opts.protocolDetectionTimeoutMs !== undefined ? { protocolDetectionTimeoutMs: opts.protocolDetectionTimeoutMs } : {}),
+    ...(opts.rateLimitStore ? { rateLimitStore: opts.rateLimitStore } : {}),
   });
   const wpPort = (await waypoint.listen(0, '127.0.0.1')).port;
   const callerTls = await pki.issue(CALLER);

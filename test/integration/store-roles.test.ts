@@ -20,6 +20,7 @@ import { startSigner } from '../../core/identity/signer/index.js';
 import { consumeJoinToken, createJoinToken, identityKeys, publishBundle, readBundle } from '../../core/identity/store/index.js';
 import { Store } from '../../core/store/index.js';
 import type { StoreOptions } from '../../core/store/types.js';
+import { StoreBuckets } from '../../waypoint/ratelimit/buckets.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { code } from './identity-util.js';
 
@@ -138,14 +139,26 @@ test.serial('a node with its own credentials writes only its own keys; every oth
     ['create a Redis user', () => node.redis.call('ACL', 'SETUSER', 'evil', 'on', '>x', '~*', '+@all')],
     ['flush the database', () => node.redis.flushdb()],
     ['set the mesh settings', () => node.setMeshSettings({ vipCidr: '240.240.0.0/12' })],
+    // The rate-limit selector allows scripts on the rate-limit keys only, and inside them only those keys.
+    ['run a script on a mesh key', () => node.redis.eval("return redis.call('SET', KEYS[1], 'x')", 1, node.keys.revision)],
+    [
+      'reach a mesh key from a script declared on a rate-limit key',
+      () => node.redis.eval("return redis.call('SET', ARGV[1], 'x')", 1, `${node.keys.rateLimitPrefix}x`, node.keys.revision),
+    ],
   ];
   for (const [what, write] of refused) {
     const err = await t.throwsAsync(write(), undefined, what);
-    // A refused command inside MULTI aborts the whole transaction (EXECABORT): nothing of it runs.
-    t.regex(err?.message ?? '', /NOPERM|no permissions|EXECABORT/i, what);
+    // A refused command inside MULTI aborts the whole transaction (EXECABORT): nothing of it runs;
+    // a script's refused call says the user "can't access" the key.
+    t.regex(err?.message ?? '', /NOPERM|no permissions|EXECABORT|can't access at least one of the keys/i, what);
   }
   t.is(await operator.revision(), revision);
   t.is(await storeState(operator), before, 'no refused write changed anything');
+
+  // What the selector is for: a waypoint on node a takes tokens from a shared global bucket.
+  const bucket = await new StoreBuckets(node.redis, node.keys.rateLimitPrefix, 2000).take('default/limit/rule', 1, 0.001);
+  t.true(bucket.allowed);
+  t.false((await new StoreBuckets(node.redis, node.keys.rateLimitPrefix, 2000).take('default/limit/rule', 1, 0.001)).allowed);
 
   // A workload identity enrolled only on node b is refused to node a by the signer.
   const client = new SignerClient(node, 'a', 5000);

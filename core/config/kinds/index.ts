@@ -8,6 +8,7 @@ import type { Schema } from '../schema.js';
 import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization-policy.js';
 import { destinationRuleSpec, type DestinationRuleSpec } from './destination-rule.js';
 import { meshConfigSpec, type MeshConfigSpec } from './mesh-config.js';
+import { rateLimitSpec, type RateLimitSpec } from './rate-limit.js';
 import { peerAuthenticationSpec, type PeerAuthenticationSpec } from './peer-authentication.js';
 import { requestAuthenticationSpec, type RequestAuthenticationSpec } from './request-authentication.js';
 import { serviceEntrySpec, type ServiceEntrySpec } from './service-entry.js';
@@ -26,6 +27,7 @@ export interface SpecByKind {
   RequestAuthentication: RequestAuthenticationSpec;
   Telemetry: TelemetrySpec;
   MeshConfig: MeshConfigSpec;
+  RateLimit: RateLimitSpec;
 }
 
 export type ConfigKind = keyof SpecByKind;
@@ -55,6 +57,7 @@ export const KINDS: { readonly [K in ConfigKind]: KindDefinition<K> } = {
   RequestAuthentication: istio('RequestAuthentication', requestAuthenticationSpec()),
   Telemetry: istio('Telemetry', telemetrySpec(), TELEMETRY_VERSIONS),
   MeshConfig: ambit('MeshConfig', meshConfigSpec()),
+  RateLimit: ambit('RateLimit', rateLimitSpec()),
 };
 
 export function kindDefinition(kind: string): KindDefinition | undefined {
