@@ -31,6 +31,9 @@ const UNION_MEMBER = /^\s*\|?\s*'E[A-Z0-9_]+'\s*;?\s*$/;
 /** Quoted words in the scanned source that look like codes and are not, with where they come from. */
 const NOT_CODES: Record<string, string> = {
   ECDSA: 'the WebCrypto algorithm name (core/identity)',
+  ES256: 'a JWS algorithm name (waypoint/authn/request-authn.ts)',
+  ES384: 'a JWS algorithm name (waypoint/authn/request-authn.ts)',
+  ES512: 'a JWS algorithm name (waypoint/authn/request-authn.ts)',
   EXISTS: 'a Redis command in a Lua script (core/identity/store/tokens.ts)',
   ENDPOINTS: 'a column header of `ambit get services`',
 };
