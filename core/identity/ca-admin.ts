@@ -47,7 +47,7 @@ export async function initCA(store: Store, dir: string, source: CASource, option
   }
   const ca = await initCADir(dir, source, options);
   const bundle = bundleOf(ca);
-  // A new mesh's bundle is signed by its own root: nodes trust it on first use, when they join.
+  // A new mesh's bundle is signed by its own root: joining nodes check it against the fingerprint in their token.
   const revision = await publishBundle(store, bundle, ca, options.force ? {} : { expectRevision: existing?.revision ?? 0 });
   const operatorDir = options.operatorDir ?? operatorDirFor(dir);
   const operator = await issueOperator(ca, operatorDir, options.operatorName ? { name: options.operatorName } : {});
