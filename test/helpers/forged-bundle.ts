@@ -15,8 +15,9 @@ export interface ForgedBundle {
   fields: { bundle: string; signed: string };
 }
 
-export async function forgeBundle(trustDomain: string, options: { sequence: number; alsoList?: readonly string[] }): Promise<ForgedBundle> {
-  const ca = await createRootCA({ trustDomain, commonName: `ambit root CA ${trustDomain}` });
+/** With `ca`, the attacker's CA from an earlier step; without, a new one (named like the real root, as an impostor would). */
+export async function forgeBundle(trustDomain: string, options: { sequence: number; alsoList?: readonly string[]; ca?: SigningCA }): Promise<ForgedBundle> {
+  const ca = options.ca ?? (await createRootCA({ trustDomain, commonName: `ambit root CA ${trustDomain}` }));
   const bundle = createBundle(trustDomain, [...(options.alsoList ?? []), ca.root.pem]);
   const signed = await signBundle(bundle, options.sequence, ca);
   return { ca, fields: { bundle: serializeBundle(bundle), signed: serializeSignedBundle(signed) } };
