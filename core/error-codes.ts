@@ -443,7 +443,8 @@ export const ERROR_CODES = {
   },
   EIDENTITY_ROOT_UNPINNED: {
     component: 'identity',
-    meaning: "A join had nothing to check the store's root against: the token carries no root fingerprint (made by an older ambit) and none was given.",
+    meaning:
+      "A join, or `ambit ca bundle`, had nothing to check the store's root against: the token carries no root fingerprint (made by an older ambit) and none was given, or this host has neither the operator's roots.pem nor the CA.",
     action: 'Create a new token (`ambit node token create`), or pass --root-fingerprint (identity.rootFingerprint for ambitd) from `ambit ca show`.',
   },
   EIDENTITY_NODE_NAME: {

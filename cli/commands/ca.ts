@@ -163,15 +163,27 @@ export function registerCa(program: Command): void {
     });
 
   ca.command('bundle')
-    .description('print the trust bundle (all roots, PEM)')
+    .description(
+      "print the trust bundle (all roots, PEM), once its signature checks out against the operator's roots.pem, the CA directory, or --root-fingerprint",
+    )
     .option('-o, --output <format>', 'pem or json', 'pem')
-    .action(async (opts: { output: string }, cmd: Command) => {
+    .option('--root-fingerprint <sha256>', 'check the bundle against this root (from `ambit ca show`): for a host with neither the operator key nor the CA')
+    .option('--ca-dir <dir>', "the CA directory, when this host has no operator key's roots.pem", DEFAULT_CA_DIR)
+    .action(async (opts: { output: string; rootFingerprint?: string; caDir: string }, cmd: Command) => {
       if (opts.output !== 'pem' && opts.output !== 'json') throw new UsageError(`unknown output format ${JSON.stringify(opts.output)}: use pem or json`);
-      const [{ requireBundle }, { bundlePem, serializeBundle }] = await Promise.all([
-        import('../../core/identity/store/bundle.js'),
+      const [{ bundlePem, serializeBundle }, { trustedBundle }] = await Promise.all([
         import('../../core/identity/bundle.js'),
+        import('../../core/identity/store/trusted-bundle.js'),
       ]);
-      const { bundle } = await withStore(cmd, (store) => requireBundle(store));
+      const { operatorDir } = await import('./operator.js');
+      // The store's plain bundle field is only the store's word: what is printed here goes into CAfiles.
+      const bundle = await withStore(cmd, (store) =>
+        trustedBundle(store, {
+          operatorDir: operatorDir(cmd, opts.caDir),
+          caDir: opts.caDir,
+          ...(opts.rootFingerprint ? { rootFingerprint: opts.rootFingerprint } : {}),
+        }),
+      );
       process.stdout.write(opts.output === 'pem' ? bundlePem(bundle) : `${serializeBundle(bundle)}\n`);
     });
 }

@@ -4,8 +4,9 @@
  * root into the trust bundle, (b) an enrollment of productpage's identity on a
  * node the operator never enrolled it on, (c) the mesh-wide DENY deleted, then
  * relaxed under a manifest signed by an "operator" of their own CA. For each:
- * both daemons and the signer (embedded in a's ambitd) refuse it, log it and
- * count it on :15020/metrics; the forged enrollment gets no workload
+ * both daemons refuse it, and so does the signer (embedded in a's ambitd)
+ * wherever it reads the record (the bundle; the manifest behind a certificate
+ * request), logged and counted on :15020/metrics; the forged enrollment gets no workload
  * certificate even when node b itself asks for one; a client certificate from
  * the attacker's CA is refused on 15008; and the mesh keeps serving its last
  * good state: productpage still reaches reviews, ratings is still denied.
@@ -17,7 +18,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
 import { requireNetns } from '../helpers/netns-guard.js';
-import { waitForOutput, type ExecResult } from '../helpers/netns.js';
+import type { ExecResult } from '../helpers/netns.js';
 import { metricSum } from '../helpers/prometheus-text.js';
 
 const ATTACKER = join(REPO_ROOT, 'dist/test/helpers/store-attacker.js');
@@ -33,6 +34,7 @@ spec:
   rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/ratings"]}}]}]
 `;
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/default/sa/productpage';
+const REVIEWS = 'spiffe://cluster.local/ns/default/sa/reviews';
 const REFUSED = 'ambit_config_signature_refused_total';
 /** How long a daemon may take to see a change and count its refusal. */
 const SEEN_MS = 20_000;
@@ -45,12 +47,7 @@ test.before(async () => {
   mesh = await createMesh(['a', 'b']);
   state = join(mesh.dir, 'attacker');
   mkdirSync(state);
-  const b = mesh.topo.host('b');
-  const server = mesh.topo.spawn('b', process.execPath, [
-    '-e',
-    `require('http').createServer((q, s) => s.end('${MARKER}')).listen(9080, '${b.address}', () => console.log('listening'))`,
-  ]);
-  await waitForOutput(server, /listening/);
+  await mesh.serveText('b', 9080, MARKER);
   await mesh.startDaemon('a');
   await mesh.startDaemon('b');
   await mesh.enroll('b', ['reviews', '--port', '9080', '-l', 'app=reviews']);
@@ -81,6 +78,10 @@ async function attacker(host: string, args: string[], credentials?: { username: 
   });
   if (r.code !== 0) throw new Error(`attacker ${args[0]}: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+function nodeCredentials(host: string): { username: string; password: string } {
+  return JSON.parse(readFileSync(mesh.credentials.node(host), 'utf8')) as { username: string; password: string };
 }
 
 async function metric(host: string, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -144,39 +145,45 @@ test.serial('(a) an attacker root in the trust bundle: both daemons and the sign
   await stillServing(t, 'bundle restored');
 });
 
-test.serial('(b) an enrollment of productpage on b written without the operator key: refused by both daemons, and the signer issues b no certificate', async (t) => {
-  const before = await refusals('manifest', 'extra-entry');
-  const signerBefore = await metric('a', REFUSED, { kind: 'enrollment', reason: 'extra-entry' });
-  const b = mesh.topo.host('b').address;
-  const endpoint = { service: 'productpage', namespace: 'default', node: 'b', address: b, port: 9999, serviceAccount: 'productpage', labels: {} };
-  await attacker('store', ['forge-enrollment', JSON.stringify(endpoint)]);
-  await counted('manifest', 'extra-entry', before, { a: 1, b: 1 });
-  for (const host of ['a', 'b']) t.regex(mesh.logs(host), /config snapshot refused: enrollments not in the signed manifest: default\/productpage\/b\//, host);
+test.serial(
+  '(b) an enrollment of productpage on b written without the operator key: refused by both daemons, and the signer issues b no certificate',
+  async (t) => {
+    const before = await refusals('manifest', 'extra-entry');
+    const signerBefore = await metric('a', REFUSED, { kind: 'enrollment', reason: 'extra-entry' });
+    const b = mesh.topo.host('b').address;
+    const endpoint = { service: 'productpage', namespace: 'default', node: 'b', address: b, port: 9999, serviceAccount: 'productpage', labels: {} };
+    await attacker('store', ['forge-enrollment', JSON.stringify(endpoint)]);
+    await counted('manifest', 'extra-entry', before, { a: 1, b: 1 });
+    for (const host of ['a', 'b']) t.regex(mesh.logs(host), /config snapshot refused: enrollments not in the signed manifest: default\/productpage\/b\//, host);
 
-  // Node b itself (its key, its store user: a compromised b) asks the signer for the forged identity.
-  const nodeB = JSON.parse(readFileSync(mesh.credentials.node('b'), 'utf8')) as { username: string; password: string };
-  const asked = await attacker('b', ['request-cert', join(mesh.dir, 'b'), PRODUCTPAGE], nodeB);
-  t.is(asked.error, 'EIDENTITY_NOT_SIGNED', JSON.stringify(asked));
-  t.regex(String(asked.message), /not in the operator-signed manifest/);
-  t.true((await metric('a', REFUSED, { kind: 'enrollment', reason: 'extra-entry' })) > signerBefore, 'the signer counted its refusal');
-  const certs = JSON.parse((await mesh.ambit('store', ['certs', '--node', 'b', '-o', 'json'])).stdout) as { spiffeId: string }[];
-  t.false(
-    certs.some((c) => c.spiffeId === PRODUCTPAGE),
-    'no certificate for productpage was ever issued to b',
-  );
-  await stillServing(t, 'forged enrollment');
+    // Node b itself (its key, its store user: a compromised b) asks the signer for the forged identity.
+    const asked = await attacker('b', ['request-cert', join(mesh.dir, 'b'), PRODUCTPAGE], nodeCredentials('b'));
+    t.is(asked.error, 'EIDENTITY_NOT_SIGNED', JSON.stringify(asked));
+    t.regex(String(asked.message), /not in the operator-signed manifest/);
+    t.true((await metric('a', REFUSED, { kind: 'enrollment', reason: 'extra-entry' })) > signerBefore, 'the signer counted its refusal');
+    const certs = JSON.parse((await mesh.ambit('store', ['certs', '--node', 'b', '-o', 'json'])).stdout) as { spiffeId: string }[];
+    t.false(
+      certs.some((c) => c.spiffeId === PRODUCTPAGE),
+      'no certificate for productpage was ever issued to b',
+    );
+    await stillServing(t, 'forged enrollment');
 
-  const dropped = await attacker('store', ['drop-enrollment', 'default', 'productpage', 'b']);
-  await accepted(Number(dropped.revision));
-  await stillServing(t, 'enrollment dropped');
-});
+    const dropped = await attacker('store', ['drop-enrollment', 'default', 'productpage', 'b']);
+    await accepted(Number(dropped.revision));
+    await stillServing(t, 'enrollment dropped');
+  },
+);
 
 test.serial('(c) the mesh-wide DENY deleted unsigned, then relaxed under an attacker-signed manifest: both daemons refuse, ratings stays denied', async (t) => {
   const missing = await refusals('manifest', 'missing-entry');
   await attacker('store', ['delete-policy', DENY_REF]);
   await counted('manifest', 'missing-entry', missing, { a: 1, b: 1 });
   for (const host of ['a', 'b'])
-    t.regex(mesh.logs(host), /config snapshot refused: security resources in the signed manifest but not in the store: AuthorizationPolicy\/istio-system\/deny-ratings/, host);
+    t.regex(
+      mesh.logs(host),
+      /config snapshot refused: security resources in the signed manifest but not in the store: AuthorizationPolicy\/istio-system\/deny-ratings/,
+      host,
+    );
   await stillServing(t, 'DENY deleted');
   const restored = await attacker('store', ['restore-policy']);
   await accepted(Number(restored.revision));
@@ -184,7 +191,13 @@ test.serial('(c) the mesh-wide DENY deleted unsigned, then relaxed under an atta
   const untrusted = await refusals('manifest', 'untrusted-signer');
   const relaxed = await attacker('store', ['relax-policy', DENY_REF, 'cluster.local/ns/default/sa/nobody']);
   t.regex(String(relaxed.operator), /^spiffe:\/\/cluster\.local\/ambit\/operator\//);
-  await counted('manifest', 'untrusted-signer', untrusted, { a: 1, b: 1 });
+  const daemons = await counted('manifest', 'untrusted-signer', untrusted, { a: 1, b: 1 });
+  // The signer will not take that manifest either (it reads revocations and enrollments from it): even b's own
+  // reviews is refused while it stands, and the refusal lands in the same counter on a, where the signer runs.
+  const asked = await attacker('b', ['request-cert', join(mesh.dir, 'b'), REVIEWS], nodeCredentials('b'));
+  t.is(asked.error, 'EIDENTITY_MANIFEST_INVALID', JSON.stringify(asked));
+  t.regex(String(asked.message), /the security manifest in the store does not verify \(untrusted-signer/);
+  t.true((await metric('a', REFUSED, { kind: 'manifest', reason: 'untrusted-signer' })) > daemons.a!, 'the signer counted its refusal');
   await stillServing(t, 'DENY relaxed under a forged manifest');
   const back = await attacker('store', ['restore-policy']);
   await accepted(Number(back.revision));

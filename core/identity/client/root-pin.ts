@@ -47,14 +47,14 @@ export function joinPin(token: string, explicit?: RootPin): RootPin {
  * the pinned root. EIDENTITY_ROOT_MISMATCH names both roots (the one expected,
  * the one that signed what the store holds) and what to check.
  */
-export function trustPinnedBundle(pin: RootPin, published: PublishedBundle, now = new Date()): SignedBundle {
+export function trustPinnedBundle(pin: RootPin, published: PublishedBundle, refused = 'join refused, nothing written', now = new Date()): SignedBundle {
   // The stored bundle's own roots as the anchor: a bundle that does not even verify under them is no bundle.
   const found = signingRoot(published.bundle, published.signature, now);
   if (!found.ok) {
     countRefusal('bundle', found.reason);
     throw new IdentityError(
       'EIDENTITY_BUNDLE_UNSIGNED',
-      `join refused, nothing written: the store's trust bundle (roots ${published.bundle.roots.map(rootFingerprint).join(', ')}) is not signed by its own root (${found.detail}), and ${pin.from} expects root ${pin.fingerprint}; ${WHAT_TO_DO}`,
+      `${refused}: the store's trust bundle (roots ${published.bundle.roots.map(rootFingerprint).join(', ')}) is not signed by its own root (${found.detail}), and ${pin.from} expects root ${pin.fingerprint}; ${WHAT_TO_DO}`,
       { expected: pin.fingerprint, reason: found.reason },
     );
   }
@@ -62,7 +62,7 @@ export function trustPinnedBundle(pin: RootPin, published: PublishedBundle, now 
     countRefusal('bundle', 'untrusted-signer');
     throw new IdentityError(
       'EIDENTITY_ROOT_MISMATCH',
-      `join refused, nothing written: ${pin.from} expects root ${pin.fingerprint}, but the trust bundle in the store is signed by root ${found.root}; ${WHAT_TO_DO}`,
+      `${refused}: ${pin.from} expects root ${pin.fingerprint}, but the trust bundle in the store is signed by root ${found.root}; ${WHAT_TO_DO}`,
       { expected: pin.fingerprint, found: found.root, from: pin.from },
     );
   }
