@@ -424,6 +424,29 @@ export const ERROR_CODES = {
       'A workload certificate was asked for an enrollment that is not in the verified security manifest (an enrollment written without the operator key).',
     action: 'Enroll the service with `ambit enroll` from an operator machine; if you did, re-run that `ambit enroll`.',
   },
+  EIDENTITY_BAD_FINGERPRINT: {
+    component: 'identity',
+    meaning: 'A root fingerprint (`--root-fingerprint`, identity.rootFingerprint) is not a SHA-256 fingerprint.',
+    action: 'Copy it from `ambit ca show` (64 hex digits; colon-separated or bare, either case).',
+  },
+  EIDENTITY_ROOT_MISMATCH: {
+    component: 'identity',
+    meaning:
+      "A join was refused before anything was written: the store's trust bundle is not signed by the root the join token (or --root-fingerprint, identity.rootFingerprint) names.",
+    action:
+      'Check that the node points at the right store (--redis, AMBIT_REDIS_URL, store.url) and that the fingerprint is the one `ambit ca show` prints; if both are right, someone rewrote the trust bundle in the store: treat the store as compromised.',
+  },
+  EIDENTITY_ROOT_PIN_CONFLICT: {
+    component: 'identity',
+    meaning: '--root-fingerprint (or identity.rootFingerprint) names another root than the join token carries.',
+    action: 'Pass the fingerprint `ambit ca show` prints for this mesh, or create a new token with `ambit node token create` where the operator key is.',
+  },
+  EIDENTITY_ROOT_UNPINNED: {
+    component: 'identity',
+    meaning:
+      "A join, or `ambit ca bundle`, had nothing to check the store's root against: the token carries no root fingerprint (made by an older ambit) and none was given, or this host has neither the operator's roots.pem nor the CA.",
+    action: 'Create a new token (`ambit node token create`), or pass --root-fingerprint (identity.rootFingerprint for ambitd) from `ambit ca show`.',
+  },
   EIDENTITY_NODE_NAME: {
     component: 'identity',
     meaning: "ambitd's node certificate is for another node name than it is configured with.",

@@ -20,6 +20,8 @@ export interface IdentityOptions {
   nodeName: string;
   /** A join token, used only when the node has not joined yet. */
   token?: string | undefined;
+  /** identity.rootFingerprint: the root that join must find the store's trust bundle signed by (as well as the token's). */
+  rootFingerprint?: string | undefined;
   log: Logger;
   /** How long an outbound connection waits for a certificate still being issued. */
   pendingTimeoutMs?: number;
@@ -97,6 +99,7 @@ async function loadOrJoin(options: IdentityOptions): Promise<NodeIdentity> {
   } catch (err) {
     if (!(err instanceof IdentityError) || err.code !== 'EIDENTITY_NOT_JOINED' || !options.token) throw err;
     options.log.info({ node: options.nodeName, dir: options.dir }, 'joining the mesh with the given token');
-    return joinNode({ store: options.store, token: options.token, nodeName: options.nodeName, dir: options.dir });
+    const rootPin = options.rootFingerprint ? { fingerprint: options.rootFingerprint, from: 'identity.rootFingerprint' } : undefined;
+    return joinNode({ store: options.store, token: options.token, nodeName: options.nodeName, dir: options.dir, rootPin });
   }
 }

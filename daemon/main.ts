@@ -93,6 +93,7 @@ try {
     dir: config.identity.dir,
     nodeName: config.node.name,
     token: flags.token,
+    rootFingerprint: config.identity.rootFingerprint,
     log: log.child({ component: 'identity' }),
   });
   const daemon = new Daemon(config, { store, identity }, log);

@@ -47,6 +47,7 @@ const SETTINGS: readonly Setting[] = [
   restartOnly('adminAddress', (c) => c.adminAddress),
   restartOnly('metricsAddress', (c) => c.metricsAddress),
   restartOnly('identity.dir', (c) => c.identity.dir),
+  restartOnly('identity.rootFingerprint', (c) => c.identity.rootFingerprint),
   {
     name: 'capture.enabled',
     read: (c) => c.capture.enabled,

@@ -1,5 +1,5 @@
 /**
- * `ambit ca init|serve|rotate|bundle`: the mesh CA. Everything that loads
+ * `ambit ca init|serve|rotate|show|bundle`: the mesh CA. Everything that loads
  * @peculiar/x509 is imported inside the actions, so `ambit --help` does not.
  */
 import type { Command } from 'commander';
@@ -9,6 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import type { CASource } from '../../core/identity/ca-dir.js';
 import type { StoreOptions } from '../../core/store/types.js';
 import { parseDurationSeconds } from '../duration.js';
+import { renderJson } from '../output.js';
 import { storeOptions, withStore } from '../store-client.js';
 
 const DEFAULT_CA_DIR = '/etc/ambit/ca';
@@ -59,7 +60,8 @@ export function registerCa(program: Command): void {
     const out = await withStore(cmd, (store) => initCA(store, opts.caDir, source, { force: opts.force, operatorDir: operatorDir(cmd, opts.caDir) }));
     const kind = out.ca.chain.length === 0 ? 'root CA' : `intermediate CA under ${out.ca.root.cert.subject}`;
     process.stdout.write(
-      `created ${kind} for trust domain ${out.ca.trustDomain} in ${opts.caDir} (root ${fp(out.ca.root.native.fingerprint256)}, expires ${out.ca.notAfter.toISOString()})\n` +
+      `created ${kind} for trust domain ${out.ca.trustDomain} in ${opts.caDir} (expires ${out.ca.notAfter.toISOString()})\n` +
+        `root fingerprint (SHA-256) ${out.ca.root.native.fingerprint256}: join tokens carry it; give it to nodes out of band too (ambit node join --root-fingerprint, identity.rootFingerprint); \`ambit ca show\` prints it again\n` +
         `published the trust bundle (revision ${out.revision}); next: ambit ca serve --ca-dir ${opts.caDir}\n` +
         `operator ${out.operator?.spiffeId.uri ?? '?'} in ${out.operatorDir ?? '?'}: \`ambit apply\` and \`ambit enroll\` sign with it\n`,
     );
@@ -120,7 +122,8 @@ export function registerCa(program: Command): void {
     if (opts.finish) {
       const out = await withStore(cmd, (store) => finishRotation(store, opts.caDir, { force: opts.force }));
       process.stdout.write(
-        `removed root ${out.removed.map(fp).join(', ')}; the bundle holds only ${fp(out.ca.root.native.fingerprint256)} (revision ${out.revision})\n`,
+        `removed root ${out.removed.map(fp).join(', ')}; the bundle holds only ${fp(out.ca.root.native.fingerprint256)} (revision ${out.revision})\n` +
+          `nodes joining from now pin root ${out.ca.root.native.fingerprint256} (new tokens carry it; \`ambit ca show\`)\n`,
       );
       return;
     }
@@ -129,20 +132,58 @@ export function registerCa(program: Command): void {
     const out = await withStore(cmd, (store) => rotateCA(store, opts.caDir, source, { operatorDir: operatorDir(cmd, opts.caDir) }));
     process.stdout.write(
       `new root ${fp(out.ca.root.native.fingerprint256)}; the bundle holds old and new roots (revision ${out.revision})\n` +
-        `signers now issue under the new root and nodes renew at once; when \`ambit certs\` shows no certificate under ${fp(out.previous.root.native.fingerprint256)}, run: ambit ca rotate --finish\n`,
+        `signers now issue under the new root and nodes renew at once; when \`ambit certs\` shows no certificate under ${fp(out.previous.root.native.fingerprint256)}, run: ambit ca rotate --finish\n` +
+        `until then nodes joining pin the old root ${out.previous.root.native.fingerprint256}, which signed this bundle (new tokens carry it; \`ambit ca show\`)\n`,
     );
   });
 
+  ca.command('show')
+    .description('print the mesh root and its SHA-256 fingerprint, from the CA directory: what a joining node pins (--root-fingerprint)')
+    .option('--ca-dir <dir>', 'the CA directory', DEFAULT_CA_DIR)
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (opts: { caDir: string; output: string }) => {
+      if (opts.output !== 'table' && opts.output !== 'json') throw new UsageError(`unknown output format ${JSON.stringify(opts.output)}: use table or json`);
+      const { describeCA } = await import('../../core/identity/ca-show.js');
+      const shown = await describeCA(opts.caDir);
+      if (opts.output === 'json') return void process.stdout.write(renderJson(shown));
+      const lines = [
+        `trust domain:     ${shown.trustDomain}`,
+        `signing CA:       ${shown.signer}`,
+        `root:             ${shown.root.subject} (expires ${shown.root.notAfter})`,
+        `root fingerprint: ${shown.root.fingerprint}`,
+        ...(shown.previous
+          ? [
+              `previous root:    ${shown.previous.subject} (expires ${shown.previous.notAfter}), rotation under way`,
+              `previous fingerprint: ${shown.previous.fingerprint}`,
+            ]
+          : []),
+        `pin to join:      ${shown.pin}  (ambit node join --root-fingerprint, ambitd identity.rootFingerprint)`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
   ca.command('bundle')
-    .description('print the trust bundle (all roots, PEM)')
+    .description(
+      "print the trust bundle (all roots, PEM), once its signature checks out against the operator's roots.pem, the CA directory, or --root-fingerprint",
+    )
     .option('-o, --output <format>', 'pem or json', 'pem')
-    .action(async (opts: { output: string }, cmd: Command) => {
+    .option('--root-fingerprint <sha256>', 'check the bundle against this root (from `ambit ca show`): for a host with neither the operator key nor the CA')
+    .option('--ca-dir <dir>', "the CA directory, when this host has no operator key's roots.pem", DEFAULT_CA_DIR)
+    .action(async (opts: { output: string; rootFingerprint?: string; caDir: string }, cmd: Command) => {
       if (opts.output !== 'pem' && opts.output !== 'json') throw new UsageError(`unknown output format ${JSON.stringify(opts.output)}: use pem or json`);
-      const [{ requireBundle }, { bundlePem, serializeBundle }] = await Promise.all([
-        import('../../core/identity/store/bundle.js'),
+      const [{ bundlePem, serializeBundle }, { trustedBundle }] = await Promise.all([
         import('../../core/identity/bundle.js'),
+        import('../../core/identity/store/trusted-bundle.js'),
       ]);
-      const { bundle } = await withStore(cmd, (store) => requireBundle(store));
+      const { operatorDir } = await import('./operator.js');
+      // The store's plain bundle field is only the store's word: what is printed here goes into CAfiles.
+      const bundle = await withStore(cmd, (store) =>
+        trustedBundle(store, {
+          operatorDir: operatorDir(cmd, opts.caDir),
+          caDir: opts.caDir,
+          ...(opts.rootFingerprint ? { rootFingerprint: opts.rootFingerprint } : {}),
+        }),
+      );
       process.stdout.write(opts.output === 'pem' ? bundlePem(bundle) : `${serializeBundle(bundle)}\n`);
     });
 }

@@ -55,8 +55,16 @@ export function registerNode(program: Command): void {
     .option('--dir <dir>', 'state directory for node-key.pem (0600), node-cert.pem, bundle.pem and the store credentials', DEFAULT_NODE_DIR)
     .option('--timeout <duration>', 'how long to wait for a signer', '10s')
     .option('--force', 'join again with a new key even if this node already joined', false)
-    .action(async (opts: { token: string; node: string; dir: string; timeout: string; force: boolean }, cmd: Command) => {
+    .option(
+      '--root-fingerprint <sha256>',
+      "the mesh root's SHA-256 fingerprint from `ambit ca show`, given out of band: the store's trust bundle must be signed by it (and it must agree with the token's)",
+    )
+    .action(async (opts: { token: string; node: string; dir: string; timeout: string; force: boolean; rootFingerprint?: string }, cmd: Command) => {
       const timeoutMs = parseDurationSeconds(opts.timeout, '--timeout') * 1000;
+      const { parseFingerprint } = await import('../../core/identity/fingerprint.js');
+      const rootPin = opts.rootFingerprint
+        ? { fingerprint: parseFingerprint(opts.rootFingerprint, '--root-fingerprint'), from: '--root-fingerprint' }
+        : undefined;
       const { joinNode } = await import('../../core/identity/client/join.js');
       const { tokenCredentials } = await import('../../core/access/node-token.js');
       const { NODE_CREDENTIALS_FILE, writeCredentials } = await import('../../core/access/credentials.js');
@@ -65,7 +73,7 @@ export function registerNode(program: Command): void {
       // A token minted for a store with roles carries this node's own credentials: use them, and keep them.
       const credentials = tokenCredentials(opts.token, options.keyPrefix ?? DEFAULT_KEY_PREFIX, opts.node);
       const identity = await withStoreOptions(credentials ? { ...options, ...credentials } : options, async (store) => {
-        const joined = await joinNode({ store, token: opts.token, nodeName: opts.node, dir: opts.dir, force: opts.force, timeoutMs });
+        const joined = await joinNode({ store, token: opts.token, nodeName: opts.node, dir: opts.dir, force: opts.force, timeoutMs, rootPin });
         if (credentials) await writeCredentials(join(opts.dir, NODE_CREDENTIALS_FILE), credentials);
         return joined;
       });

@@ -9,11 +9,12 @@ import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { parseSettings } from './settings-file.js';
-import { array, bool, Codes, enumOf, int, object, port, refine, string, type Schema } from './schema.js';
+import { array, bool, Codes, enumOf, int, object, port, refine, string, transform, type Schema } from './schema.js';
 import { duration } from './kinds/common.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_NODE_DIR } from '../identity/client/node-dir.js';
+import { fingerprintProblem, normalizeFingerprint } from '../identity/fingerprint.js';
 import { NODE_CREDENTIALS_FILE, readCredentials, type StoreCredentials } from '../access/credentials.js';
 import type { StoreOptions } from '../store/types.js';
 import { DEFAULT_MESH_DOMAIN } from './resource.js';
@@ -38,7 +39,11 @@ export interface DaemonConfig {
   capture: { enabled: boolean; dns: boolean; failOpen: boolean };
   /** Where non-mesh DNS queries go; empty means the host's /etc/resolv.conf. */
   dns: { upstreams: string[] };
-  identity: { dir: string };
+  /**
+   * rootFingerprint: the mesh root (canonical, colon-separated) a first start's join
+   * must find the store's trust bundle signed by, beside the one the token carries.
+   */
+  identity: { dir: string; rootFingerprint?: string };
   drainTimeoutMs: number;
   /** HBONE deadlines and bounds (issue 13): what a stalled, hostile or dead peer may hold. */
   hbone: { handshakeTimeoutMs: number; maxPendingHandshakesPerAddress: number; keepaliveIntervalMs: number; keepaliveTimeoutMs: number };
@@ -67,7 +72,7 @@ interface DaemonFile {
   metricsAddress?: string;
   capture?: Partial<DaemonConfig['capture']> & { keepRulesOnExit?: boolean };
   dns?: { upstreams?: string[] };
-  identity?: { dir?: string };
+  identity?: { dir?: string; rootFingerprint?: string };
   drainTimeout?: number;
   hbone?: { handshakeTimeout?: number; maxPendingHandshakesPerAddress?: number; keepaliveInterval?: number; keepaliveTimeout?: number };
   logLevel?: DaemonConfig['logLevel'];
@@ -112,7 +117,10 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
     },
   ),
   dns: object<Section<'dns'>>({ upstreams: array(upstream) }),
-  identity: object<Section<'identity'>>({ dir: string() }),
+  identity: object<Section<'identity'>>({
+    dir: string(),
+    rootFingerprint: transform(string(), (v, at) => normalizeFingerprint(v) ?? at.fail(Codes.value, fingerprintProblem(v)!)),
+  }),
   drainTimeout: duration(),
   hbone: object<Section<'hbone'>>({
     handshakeTimeout: duration(),
@@ -220,7 +228,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     metricsAddress: f.metricsAddress ?? '0.0.0.0',
     capture: { enabled: f.capture?.enabled ?? true, dns: f.capture?.dns ?? true, failOpen: f.capture?.failOpen ?? false },
     dns: { upstreams: f.dns?.upstreams ?? [] },
-    identity: { dir: f.identity?.dir ?? DEFAULT_NODE_DIR },
+    identity: { dir: f.identity?.dir ?? DEFAULT_NODE_DIR, ...(f.identity?.rootFingerprint ? { rootFingerprint: f.identity.rootFingerprint } : {}) },
     drainTimeoutMs: f.drainTimeout ?? 30_000,
     hbone: {
       handshakeTimeoutMs: f.hbone?.handshakeTimeout ?? 5_000,

@@ -5,11 +5,12 @@
  * run exactly the same steps.
  */
 import type { Store } from '../store/index.js';
-import { addRoot, bundleOf, createBundle, MAX_ROOTS, rootFingerprint } from './bundle.js';
+import { addRoot, bundleOf, createBundle, MAX_ROOTS, rootFingerprint, type TrustBundle } from './bundle.js';
 import type { SigningCA } from './ca.js';
-import { finishRotationDir, initCADir, rotateCADir, loadCADir, type CASource } from './ca-dir.js';
+import { finishRotationDir, initCADir, rotateCADir, loadCADir, loadPreviousCA, type CASource } from './ca-dir.js';
 import { IdentityError } from './errors.js';
-import { publishBundle, readBundle, requireBundle } from './store/bundle.js';
+import { publishBundle, readBundle } from './store/bundle.js';
+import { verifiedBundle } from './store/verified-bundle.js';
 import { listIssued } from './store/issued.js';
 import { resignManifest } from './manifest/writer.js';
 import { hasOperatorKey, issueOperator, operatorDirFor, type Operator } from './operator.js';
@@ -47,11 +48,18 @@ export async function initCA(store: Store, dir: string, source: CASource, option
   }
   const ca = await initCADir(dir, source, options);
   const bundle = bundleOf(ca);
-  // A new mesh's bundle is signed by its own root: nodes trust it on first use, when they join.
+  // A new mesh's bundle is signed by its own root: joining nodes check it against the fingerprint in their token.
   const revision = await publishBundle(store, bundle, ca, options.force ? {} : { expectRevision: existing?.revision ?? 0 });
   const operatorDir = options.operatorDir ?? operatorDirFor(dir);
   const operator = await issueOperator(ca, operatorDir, options.operatorName ? { name: options.operatorName } : {});
   return { ca, revision, roots: bundle.roots.length, operator, operatorDir };
+}
+
+/** The CA in `dir` and the roots it vouches for: its own, and mid-rotation the previous one (which signed old + new). */
+export async function caAnchors(dir: string): Promise<{ ca: SigningCA; anchors: TrustBundle }> {
+  const ca = await loadCADir(dir);
+  const previous = await loadPreviousCA(dir);
+  return { ca, anchors: createBundle(ca.trustDomain, [ca.root.pem, ...(previous ? [previous.root.pem] : [])]) };
 }
 
 /** Starts a root rotation: new CA in `dir` (the old one kept in previous/), bundle = old + new. */
@@ -61,7 +69,9 @@ export async function rotateCA(
   source: CASource = {},
   options: { operatorDir?: string } = {},
 ): Promise<CAChange & { previous: SigningCA }> {
-  const published = await requireBundle(store);
+  // The roots to extend are the signed ones, checked against this CA's root: what the old CA signs next must be
+  // what it signed before plus the new root, not whatever the store lists.
+  const published = await verifiedBundle(store, (await caAnchors(dir)).anchors, 'refusing to rotate');
   if (published.bundle.roots.length >= MAX_ROOTS) {
     throw new IdentityError(
       'EIDENTITY_BUNDLE_FULL',
@@ -88,8 +98,8 @@ export async function rotateCA(
  * unless `force`.
  */
 export async function finishRotation(store: Store, dir: string, options: { force?: boolean } = {}): Promise<CAChange & { removed: string[] }> {
-  const ca = await loadCADir(dir);
-  const published = await requireBundle(store);
+  const { ca, anchors } = await caAnchors(dir);
+  const published = await verifiedBundle(store, anchors, 'refusing to finish the rotation');
   const keep = ca.root.native.fingerprint256;
   const removed = published.bundle.roots.map(rootFingerprint).filter((fp) => fp !== keep);
   if (removed.length === 0)

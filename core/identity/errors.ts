@@ -63,6 +63,15 @@ export type IdentityErrorCode =
   /** The security manifest is missing, unsigned, not signed by an operator, or does not match the store. */
   | 'EIDENTITY_MANIFEST_INVALID'
   /** The enrollment behind a workload certificate request is not in a verified manifest. */
-  | 'EIDENTITY_NOT_SIGNED';
+  | 'EIDENTITY_NOT_SIGNED'
+  // Joining without trust on first use: the root a join is pinned to.
+  /** A root fingerprint (flag, setting) is not 64 hex digits. */
+  | 'EIDENTITY_BAD_FINGERPRINT'
+  /** The store's trust bundle is not signed by the root the join token, --root-fingerprint or identity.rootFingerprint names. */
+  | 'EIDENTITY_ROOT_MISMATCH'
+  /** --root-fingerprint (or identity.rootFingerprint) names another root than the join token carries. */
+  | 'EIDENTITY_ROOT_PIN_CONFLICT'
+  /** A join with nothing to pin the root to: a token without a fingerprint and no --root-fingerprint. */
+  | 'EIDENTITY_ROOT_UNPINNED';
 
 export class IdentityError extends AmbitError<IdentityErrorCode> {}

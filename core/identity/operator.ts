@@ -81,7 +81,8 @@ export async function issueOperator(ca: SigningCA, dir: string, options: { name?
   return { spiffeId: id, key: createPrivateKey(keyPem), chainPem: issued.chainPem, notAfter: issued.notAfter, roots };
 }
 
-async function readRoots(dir: string): Promise<string[]> {
+/** The roots in the operator directory's roots.pem (none when it has no such file). */
+export async function readRoots(dir: string): Promise<string[]> {
   try {
     return splitPemCerts(await readTextFile(operatorFiles(dir).roots, 'operator roots'));
   } catch {

@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
 import { requireNetns } from '../helpers/netns-guard.js';
-import { waitForOutput, type ExecResult } from '../helpers/netns.js';
+import type { ExecResult } from '../helpers/netns.js';
 
 const CLIENT_UID = 2001;
 const MARKER = `roles-${Math.random().toString(36).slice(2, 10)}`;
@@ -35,12 +35,7 @@ let mesh: Mesh;
 test.before(async () => {
   requireNetns();
   mesh = await createMesh(['a', 'b']);
-  const b = mesh.topo.host('b');
-  const server = mesh.topo.spawn('b', process.execPath, [
-    '-e',
-    `require('http').createServer((q, s) => s.end('${MARKER}')).listen(9080, '${b.address}', () => console.log('listening'))`,
-  ]);
-  await waitForOutput(server, /listening/);
+  await mesh.serveText('b', 9080, MARKER);
   await mesh.startDaemon('a');
   await mesh.startDaemon('b');
   await mesh.enroll('b', ['reviews', '--port', '9080', '-l', 'app=reviews']);

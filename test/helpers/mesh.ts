@@ -29,6 +29,8 @@ export interface Mesh {
   ambit(host: string, args: string[], input?: string): Promise<ExecResult>;
   /** `ambit enroll SERVICE ...args` of a service on `host` at the host's address; throws when it fails. */
   enroll(host: string, args: string[]): Promise<void>;
+  /** An HTTP server on host:port (the host's address) answering every request with `text`; resolves once it listens. */
+  serveText(host: string, port: number, text: string): Promise<ChildProcess>;
   /** Runs a command in a host as a given uid (an "enrolled service user"). */
   asUser(host: string, uid: number, cmd: string, args: string[], timeoutMs?: number): Promise<ExecResult>;
   /** GET on a daemon's admin (15000) or metrics (15020) port, from inside its host. */
@@ -92,6 +94,14 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
     enroll: async (host, args) => {
       const r = await mesh.ambit(host, ['enroll', ...args, '--node', host, '--address', topo.host(host).address]);
       if (r.code !== 0) throw new Error(`enroll ${args[0]}: ${r.stderr}`);
+    },
+    serveText: async (host, port, text) => {
+      const server = topo.spawn(host, process.execPath, [
+        '-e',
+        `require('http').createServer((q, s) => s.end(${JSON.stringify(text)})).listen(${port}, '${topo.host(host).address}', () => console.log('listening'))`,
+      ]);
+      await waitForOutput(server, /listening/);
+      return server;
     },
     asUser: (host, uid, cmd, args, timeoutMs = 15_000) =>
       topo.exec(host, 'setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', cmd, ...args], { timeoutMs }),

@@ -65,7 +65,9 @@ test('an expired token is refused as expired, an unknown one as unknown, one bou
   const expired = await t.throwsAsync(joinNode({ store: m.store, token, nodeName: 'a', dir: join(m.tmp, 'a') }));
   t.is(code(expired), 'EIDENTITY_TOKEN_EXPIRED');
   t.regex(expired.message, /expired at/);
-  const unknown = await t.throwsAsync(joinNode({ store: m.store, token: 'ambit-join-nope', nodeName: 'a', dir: join(m.tmp, 'a') }));
+  // A made-up token carries no root: the operator's fingerprint, given out of band, gets it as far as the signer.
+  const rootPin = { fingerprint: m.ca.root.native.fingerprint256, from: '--root-fingerprint' };
+  const unknown = await t.throwsAsync(joinNode({ store: m.store, token: 'ambit-join-nope', nodeName: 'a', dir: join(m.tmp, 'a'), rootPin }));
   t.is(code(unknown), 'EIDENTITY_TOKEN_UNKNOWN');
   const bound = await createJoinToken(m.store, { operator: m.operator, ttlSeconds: 60, node: 'b' });
   const wrong = await t.throwsAsync(joinNode({ store: m.store, token: bound.token, nodeName: 'a', dir: join(m.tmp, 'a') }));

@@ -79,3 +79,17 @@ test('invalid YAML names the file and line', (t) => {
   t.true(e.message.startsWith(`${FILE}:`), e.message);
   t.regex(e.message, /invalid YAML/);
 });
+
+test('identity.rootFingerprint: bare or colon-separated hex in either case, normalized; anything else is a file:line error', (t) => {
+  const hex = '5f2a'.repeat(16);
+  const canonical = hex.toUpperCase().match(/../g)!.join(':');
+  t.is(parseDaemonConfig(`identity: {rootFingerprint: ${hex}}\n`, FILE).identity.rootFingerprint, canonical);
+  t.is(parseDaemonConfig(`identity: {rootFingerprint: "${canonical.toLowerCase()}"}\n`, FILE).identity.rootFingerprint, canonical);
+  t.is(parseDaemonConfig('', FILE).identity.rootFingerprint, undefined, 'unset: only the token pins the root');
+  for (const bad of [hex.slice(2), `${hex}00`, `"${canonical.slice(3)}"`, 'zz'.repeat(32), `"${canonical.replace(/:/g, '-')}"`]) {
+    const e = errorOf(t, `node: {name: n1}\nidentity:\n  rootFingerprint: ${bad}\n`);
+    t.is(e.line, 3, bad);
+    t.is(e.field, 'identity.rootFingerprint', bad);
+    t.regex(e.message, /is not a SHA-256 fingerprint: give 64 hex digits, bare or colon-separated \(as `ambit ca show` prints it\)/, bad);
+  }
+});

@@ -99,6 +99,7 @@ test('every setting of DaemonConfig is classified: changing any one leaf is repo
   full.store.username = 'ambit-node-b';
   full.store.sentinelPassword = 'sp';
   full.store.tls = { ca: Buffer.from('ca') };
+  full.identity.rootFingerprint = 'AB:'.repeat(31) + 'AB';
   const leaves = mutations(full);
   t.is(leaves.length, SETTING_NAMES.length, 'one setting per leaf of DaemonConfig');
   for (const { path, changed } of leaves) {

@@ -20,6 +20,7 @@ import { watchBundle, type BundleWatch } from '../store/bundle-watch.js';
 import type { PublishedBundle } from '../store/bundle.js';
 import { countRefusal } from '../trust/refusals.js';
 import { checkBundleUpdate } from '../trust/signed-bundle.js';
+import { verifyPeerChain } from '../verify.js';
 import { saveBundle, saveNodeIdentity, type NodeIdentity } from './node-identity.js';
 import { requestNodeRenewal, requestWorkloadCert, type KeyedCert } from './requests.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, SignerClient } from './signer-client.js';
@@ -209,7 +210,7 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
     const due = slot.kind === 'node' ? this.#node.renewAt : slot.cert?.renewAt;
     const lateMs = due ? Date.now() - due.getTime() : 0;
     try {
-      const next = slot.kind === 'node' ? await this.#renewNode() : await requestWorkloadCert(this.#client, this.#node, slot.id);
+      const next = slot.kind === 'node' ? await this.#renewNode() : this.#trusted(await requestWorkloadCert(this.#client, this.#node, slot.id), slot.id);
       if (this.#stopped || (slot.kind === 'workload' && this.#workloads.get(slot.id) !== slot)) return;
       slot.attempt = 0;
       slot.renewals++;
@@ -239,8 +240,21 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
     }
   }
 
+  /**
+   * The answer came back through the store, which anyone with write access could have filled: the certificate is
+   * used only if it chains to the trusted bundle and names the identity asked for (a refusal is a failed renewal:
+   * retried, the old certificate still served).
+   */
+  #trusted<C extends { chainPem: string }>(issued: C, id: string): C {
+    const peer = verifyPeerChain(issued.chainPem, this.#bundle);
+    if (peer.spiffeId.uri !== id) {
+      throw new IdentityError('EIDENTITY_UNTRUSTED', `the certificate returned for ${id} is for ${peer.spiffeId.uri}`, { spiffeId: id });
+    }
+    return issued;
+  }
+
   async #renewNode(): Promise<NodeIdentity> {
-    const next = await requestNodeRenewal(this.#client, this.#node);
+    const next = this.#trusted(await requestNodeRenewal(this.#client, this.#node), this.#node.spiffeId.uri);
     this.#node = next;
     if (this.#opts.dir) await saveNodeIdentity(this.#opts.dir, { ...next, bundle: this.#bundle, bundleSequence: this.#bundleSequence }, { withKey: false });
     this.emit('node', next);

@@ -5,14 +5,12 @@
  */
 import { access } from 'node:fs/promises';
 import type { Store } from '../../store/index.js';
-import { rootFingerprint } from '../bundle.js';
 import { IdentityError } from '../errors.js';
 import { requireBundle } from '../store/bundle.js';
-import { checkBundleUpdate } from '../trust/signed-bundle.js';
-import { countRefusal } from '../trust/refusals.js';
 import { verifyPeerChain } from '../verify.js';
 import { DEFAULT_NODE_DIR, nodeFiles, saveNodeIdentity, type NodeIdentity } from './node-identity.js';
 import { requestJoin } from './requests.js';
+import { joinPin, trustPinnedBundle, type RootPin } from './root-pin.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, SignerClient } from './signer-client.js';
 
 export interface JoinOptions {
@@ -24,8 +22,11 @@ export interface JoinOptions {
   /** Replace an identity already in dir. */
   force?: boolean;
   timeoutMs?: number;
-  /** SHA-256 fingerprint of the mesh root the operator handed out (`ambit ca bundle`): pins first use. */
-  rootFingerprint?: string;
+  /**
+   * The mesh root given out of band (`--root-fingerprint`, identity.rootFingerprint; `ambit ca show`
+   * prints it): must agree with the one the token carries, and pins the join when the token has none.
+   */
+  rootPin?: RootPin | undefined;
 }
 
 export async function joinNode(options: JoinOptions): Promise<NodeIdentity> {
@@ -40,25 +41,19 @@ export async function joinNode(options: JoinOptions): Promise<NodeIdentity> {
       path: keyFile,
     });
   }
+  // Before the store is asked anything: a token and a flag that disagree need no store to be refused.
+  const pin = joinPin(options.token, options.rootPin);
   // The trust domain comes from the mesh; asking for anything else would be refused anyway.
   const published = await requireBundle(options.store);
-  const { bundle } = published;
-  // Trust on first use: the bundle must at least be signed by one of its own roots (what `ca init` writes),
-  // and, when the operator passed one, hold the root they expect.
-  const verdict = checkBundleUpdate({ bundle, sequence: 0 }, published.signature);
-  if (!verdict.accept) {
-    countRefusal('bundle', verdict.reason);
-    throw new IdentityError('EIDENTITY_BUNDLE_UNSIGNED', `join refused: the store's trust bundle is not signed by its own root (${verdict.detail})`);
-  }
-  if (options.rootFingerprint && !verdict.trusted.bundle.roots.some((r) => rootFingerprint(r) === options.rootFingerprint!.toUpperCase())) {
-    throw new IdentityError('EIDENTITY_UNTRUSTED', `join refused: the store's trust bundle does not hold root ${options.rootFingerprint}`);
-  }
+  // Not trust on first use: the bundle is adopted only if it is signed by the root the operator named.
+  const trusted = trustPinnedBundle(pin, published);
+  const { bundle } = trusted;
   const client = new SignerClient(options.store, options.nodeName, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
   try {
     const answered = await requestJoin(client, bundle.trustDomain, options.nodeName, options.token);
     // The node pins the signed bundle, not the one in the signer's answer (both came through the store).
-    verifyPeerChain(answered.chainPem, verdict.trusted.bundle);
-    const identity = { ...answered, bundle: verdict.trusted.bundle, bundleSequence: verdict.trusted.sequence };
+    verifyPeerChain(answered.chainPem, bundle);
+    const identity = { ...answered, bundle, bundleSequence: trusted.sequence };
     // Written only now: a refused join leaves nothing behind, so it can simply be retried.
     await saveNodeIdentity(dir, identity, { withKey: true, overwrite: true });
     return identity;

@@ -2,9 +2,10 @@
  * The trust bundle as published in the store: the roots every node verifies
  * peers against. Each change bumps the bundle's own revision and is announced
  * on a channel, so daemons pick up a root rotation without a restart. Beside
- * the plain bundle (for `ambit ca bundle` and openssl) sits its signed form
+ * the plain bundle (the store's word only) sits its signed form
  * (trust/signed-bundle.ts), whose sequence is the revision it was published
- * at: readers go by the signed form only.
+ * at: readers go by the signed form only, and so do the operator's tools
+ * (verified-bundle.ts).
  */
 import type { Store } from '../../store/index.js';
 import { parseBundle, serializeBundle, type TrustBundle } from '../bundle.js';

@@ -9,15 +9,19 @@
  * then Redis drops it (and it is "unknown" from then on).
  *
  * The record is signed by the operator (token-signature.ts): a record written
- * straight into Redis, however well formed, makes no token.
+ * straight into Redis, however well formed, makes no token. The token itself
+ * ends with the fingerprint of the mesh root (token-pin.ts), which the joining
+ * node checks the store's trust bundle against.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../../store/index.js';
 import type { TrustBundle } from '../bundle.js';
 import { IdentityError } from '../errors.js';
 import type { Operator } from '../operator.js';
+import { withRootFingerprint } from '../token-pin.js';
 import { countRefusal } from '../trust/refusals.js';
 import { identityKeys } from './keys.js';
+import { rootToPin } from './token-root.js';
 import { signTokenGrant, verifyTokenGrant } from './token-signature.js';
 
 const TOKEN_PREFIX = 'ambit-join-';
@@ -26,6 +30,8 @@ const TOMBSTONE_SECONDS = 7 * 24 * 3600;
 
 export interface CreatedToken {
   token: string;
+  /** The root fingerprint the token pins (colon-separated). */
+  rootFingerprint: string;
   expiresAt: Date;
   node: string;
 }
@@ -48,7 +54,9 @@ export async function createJoinToken(store: Store, options: JoinTokenOptions): 
   if (!Number.isFinite(options.ttlSeconds) || options.ttlSeconds <= 0) {
     throw new IdentityError('EIDENTITY_BAD_TTL', `join token TTL must be positive, got ${options.ttlSeconds}s`);
   }
-  const token = (options.tokenPrefix ?? TOKEN_PREFIX) + randomBytes(32).toString('base64url');
+  // The root the joining node will trust, so its first contact with the store is not trust on first use.
+  const pin = await rootToPin(store, options.operator);
+  const token = withRootFingerprint((options.tokenPrefix ?? TOKEN_PREFIX) + randomBytes(32).toString('base64url'), pin);
   const now = options.now ?? new Date();
   const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
   const digest = tokenDigest(token);
@@ -60,7 +68,7 @@ export async function createJoinToken(store: Store, options: JoinTokenOptions): 
     .hset(key, fields)
     .expire(key, Math.ceil(options.ttlSeconds) + TOMBSTONE_SECONDS)
     .exec();
-  return { token, expiresAt, node: options.node };
+  return { token, rootFingerprint: pin, expiresAt, node: options.node };
 }
 
 /**

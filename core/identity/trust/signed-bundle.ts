@@ -2,7 +2,8 @@
  * The trust bundle as a signed record. Redis holding the bundle must not make
  * Redis the root of trust, so every published bundle is signed by a CA key
  * whose chain ends at a root the reader *already* trusts: `ca init` signs the
- * first bundle with its own root (trusted on first use, at join), `ca rotate`
+ * first bundle with its own root (a joining node checks that root against the
+ * fingerprint its token carries, signing-root.ts), `ca rotate`
  * signs old+new with the old CA, `--finish` signs the new-only bundle with the
  * new CA (trusted since the rotation started). A strictly increasing sequence
  * in the signed payload stops the store from replaying an older bundle that a
