@@ -424,6 +424,13 @@ export const ERROR_CODES = {
       'A workload certificate was asked for an enrollment that is not in the verified security manifest (an enrollment written without the operator key).',
     action: 'Enroll the service with `ambit enroll` from an operator machine; if you did, re-run that `ambit enroll`.',
   },
+  EIDENTITY_SEQUENCE_CORRUPT: {
+    component: 'identity',
+    meaning:
+      'The state file holding the last accepted security-manifest sequence (manifest-sequence in the node, CA or waypoint state directory) exists but cannot be read or holds no sequence; reading it as 0 would accept a replayed older manifest, so the process stops.',
+    action:
+      'Restore the file from a backup, or remove it to accept the manifest now in the store afresh (only once you know the store was not tampered with).',
+  },
   EIDENTITY_NODE_NAME: {
     component: 'identity',
     meaning: "ambitd's node certificate is for another node name than it is configured with.",

@@ -4,11 +4,15 @@
  * `<svc>-waypoint` and writes its certificate files). Reads the mesh from the
  * store, listens for HBONE on --listen, serves Prometheus metrics (and its
  * tunnels, for the daemon's report) on --metrics, re-reads its certificate
- * files on SIGHUP, drains on SIGTERM.
+ * files on SIGHUP, drains on SIGTERM. Keeps the last accepted manifest
+ * sequence in --state-dir, so a restart refuses an older, replayed manifest.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { createBundle } from '../core/identity/bundle.js';
+import { DEFAULT_NODE_DIR, waypointStateDir } from '../core/identity/client/node-dir.js';
+import { SequenceFile } from '../core/identity/manifest/sequence-file.js';
+import { EMPTY_REVOCATIONS } from '../core/identity/revocation/list.js';
 import { createServer } from 'node:http';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, DEFAULT_REDIS_URL, Store, Watcher } from '../core/store/index.js';
@@ -34,6 +38,7 @@ interface Flags {
   drainTime: string;
   shutdownGrace: string;
   protocolDetectionTimeout: string;
+  stateDir?: string;
 }
 
 const collect = (v: string, all: string[]) => [...all, v];
@@ -52,7 +57,8 @@ const program = new Command('ambit-waypoint')
   .option('--domain <domain>', 'mesh DNS domain', 'cluster.local')
   .option('--drain-time <ms>', 'on SIGTERM, how long to keep serving while moving clients to new connections', '3000')
   .option('--shutdown-grace <ms>', 'then, how long requests in flight may take before the process exits', '5000')
-  .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0');
+  .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0')
+  .option('--state-dir <dir>', `where the last accepted manifest sequence is kept (default ${waypointStateDir(DEFAULT_NODE_DIR, '<first --service>')})`);
 
 function hostPort(s: string, flag: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -74,6 +80,13 @@ function readIdentity(f: Flags): { tls: TlsIdentity; principal: string } {
   return { tls, principal };
 }
 
+function stateDir(f: Flags): string {
+  if (f.stateDir) return f.stateDir;
+  const [first] = f.service;
+  if (!first) throw new WaypointError('EWAYPOINT_CONFIG', 'no --service given: a waypoint serves at least one service', { flag: '--service' });
+  return waypointStateDir(DEFAULT_NODE_DIR, first);
+}
+
 async function main(): Promise<void> {
   const flags = program.parse().opts<Flags>();
   const detectMs = milliseconds(flags.protocolDetectionTimeout, '--protocol-detection-timeout');
@@ -84,14 +97,24 @@ async function main(): Promise<void> {
   const store = new Store(createRedis(storeOptions, 'waypoint'), storeOptions);
   await store.redis.connect().catch(() => undefined);
   const watcher = new Watcher(storeOptions);
+  const sequence = await SequenceFile.open(stateDir(flags), log.child({ component: 'signed-config' }));
   let server: WaypointServer | undefined;
+  // The first snapshot is checked before the server exists: its list waits here.
+  let revoked = EMPTY_REVOCATIONS;
   const mesh = await watchMesh({
     watcher,
     store,
     log,
     state: { nodeName: flags.nodeName, trustDomain: flags.trustDomain, domain: flags.domain },
     onState: (state) => server?.update(state),
-    trust: () => createBundle(flags.trustDomain, [String(identity.tls.ca)]),
+    trust: {
+      bundle: () => createBundle(flags.trustDomain, [String(identity.tls.ca)]),
+      sequence,
+      onRevocations: (list) => {
+        revoked = list;
+        server?.applyRevocations(list);
+      },
+    },
   });
   server = new WaypointServer({
     identity: identity.tls,
@@ -104,6 +127,7 @@ async function main(): Promise<void> {
     log,
     protocolDetectionTimeoutMs: detectMs,
   });
+  server.applyRevocations(revoked);
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);
   const m = hostPort(flags.metrics, '--metrics');
@@ -134,6 +158,7 @@ async function main(): Promise<void> {
     mesh.stop();
     metrics.close();
     await server.close(Number(flags.shutdownGrace));
+    await sequence.flushed();
     await watcher.close();
     store.redis.disconnect();
     process.exit(0);

@@ -4,6 +4,7 @@
  * dashboards and the Kiali graph read them unchanged. Own registry per
  * waypoint instance: tests run several in one process.
  */
+import { sequenceWriteFailures } from '../core/identity/manifest/sequence-file.js';
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
 
@@ -47,6 +48,20 @@ export class WaypointMetrics {
   readonly registry = new Registry();
   // Signed-config refusals (core/identity/trust/refusals.ts) are process-wide; shown here too.
   readonly refusals = (this.registry.registerMetric(signatureRefusals), signatureRefusals);
+  readonly sequenceWriteFailures = (this.registry.registerMetric(sequenceWriteFailures), sequenceWriteFailures);
+  // HBONE refusals, with ambitd's names and labels (daemon/metrics.ts), so one alert covers both binaries.
+  readonly tlsHandshakeFailures = new Counter({
+    name: 'ambit_tls_handshake_failures_total',
+    help: 'Failed TLS handshakes on HBONE',
+    labelNames: ['direction', 'reason'],
+    registers: [this.registry],
+  });
+  readonly peersRevoked = new Counter({
+    name: 'ambit_tls_peer_revoked_total',
+    help: 'HBONE peers refused because their certificate serial or node is on the operator-signed revocation list',
+    labelNames: ['direction', 'match'],
+    registers: [this.registry],
+  });
   readonly requests = new Counter({
     name: 'istio_requests_total',
     help: 'HTTP requests handled by the waypoint',

@@ -63,6 +63,8 @@ export type IdentityErrorCode =
   /** The security manifest is missing, unsigned, not signed by an operator, or does not match the store. */
   | 'EIDENTITY_MANIFEST_INVALID'
   /** The enrollment behind a workload certificate request is not in a verified manifest. */
-  | 'EIDENTITY_NOT_SIGNED';
+  | 'EIDENTITY_NOT_SIGNED'
+  /** The file holding the last accepted manifest sequence exists but cannot be read or does not hold one. */
+  | 'EIDENTITY_SEQUENCE_CORRUPT';
 
 export class IdentityError extends AmbitError<IdentityErrorCode> {}
