@@ -9,10 +9,7 @@
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { createBundle } from '../core/identity/bundle.js';
 import { DEFAULT_NODE_DIR, waypointStateDir } from '../core/identity/client/node-dir.js';
-import { SequenceFile } from '../core/identity/manifest/sequence-file.js';
-import { EMPTY_REVOCATIONS } from '../core/identity/revocation/list.js';
 import { createServer } from 'node:http';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, DEFAULT_REDIS_URL, Store, Watcher } from '../core/store/index.js';
@@ -21,8 +18,7 @@ import type { TlsIdentity } from '../core/hbone/index.js';
 import { spiffeIdOf } from '../core/hbone/index.js';
 import { X509Certificate } from 'node:crypto';
 import { WaypointError } from './errors.js';
-import { watchMesh } from './mesh-source.js';
-import { WaypointServer } from './server.js';
+import { startFromStore } from './from-store.js';
 
 interface Flags {
   service: string[];
@@ -97,37 +93,18 @@ async function main(): Promise<void> {
   const store = new Store(createRedis(storeOptions, 'waypoint'), storeOptions);
   await store.redis.connect().catch(() => undefined);
   const watcher = new Watcher(storeOptions);
-  const sequence = await SequenceFile.open(stateDir(flags), log.child({ component: 'signed-config' }));
-  let server: WaypointServer | undefined;
-  // The first snapshot is checked before the server exists: its list waits here.
-  let revoked = EMPTY_REVOCATIONS;
-  const mesh = await watchMesh({
-    watcher,
+  const { server, sequence, stop: unwatch } = await startFromStore({
     store,
-    log,
-    state: { nodeName: flags.nodeName, trustDomain: flags.trustDomain, domain: flags.domain },
-    onState: (state) => server?.update(state),
-    trust: {
-      bundle: () => createBundle(flags.trustDomain, [String(identity.tls.ca)]),
-      sequence,
-      onRevocations: (list) => {
-        revoked = list;
-        server?.applyRevocations(list);
-      },
-    },
-  });
-  server = new WaypointServer({
-    identity: identity.tls,
-    principal: identity.principal,
-    getSecureContext: () => identity.tls,
+    watcher,
+    identity: () => identity,
     services: flags.service,
-    mesh: mesh.first,
-    domain: flags.domain,
+    nodeName: flags.nodeName,
     trustDomain: flags.trustDomain,
+    domain: flags.domain,
+    stateDir: stateDir(flags),
     log,
-    protocolDetectionTimeoutMs: detectMs,
+    server: { protocolDetectionTimeoutMs: detectMs },
   });
-  server.applyRevocations(revoked);
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);
   const m = hostPort(flags.metrics, '--metrics');
@@ -155,7 +132,7 @@ async function main(): Promise<void> {
     log.info({ drainMs: Number(flags.drainTime) }, 'draining');
     server.drain();
     await new Promise((r) => setTimeout(r, Number(flags.drainTime)));
-    mesh.stop();
+    unwatch();
     metrics.close();
     await server.close(Number(flags.shutdownGrace));
     await sequence.flushed();
