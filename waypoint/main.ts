@@ -93,7 +93,11 @@ async function main(): Promise<void> {
   const store = new Store(createRedis(storeOptions, 'waypoint'), storeOptions);
   await store.redis.connect().catch(() => undefined);
   const watcher = new Watcher(storeOptions);
-  const { server, sequence, stop: unwatch } = await startFromStore({
+  const {
+    server,
+    sequence,
+    stop: unwatch,
+  } = await startFromStore({
     store,
     watcher,
     identity: () => identity,

@@ -1,10 +1,11 @@
 /**
  * The `ambit-waypoint` binary against a real store: starts with its
  * certificate files, loads the mesh, answers /healthz/ready and serves Istio
- * metrics; exits non-zero with the reason when its certificate is missing.
+ * metrics; exits non-zero with the reason when its certificate is missing or
+ * its state dir holds a corrupt manifest sequence.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -41,6 +42,8 @@ test('ambit-waypoint serves health and metrics once it has the store snapshot, a
       path.join(dir, 'ca.pem'),
       '--redis',
       redis.url,
+      '--state-dir',
+      path.join(dir, 'state'),
     ],
     { stdio: 'ignore' },
   );
@@ -56,9 +59,39 @@ test('ambit-waypoint serves health and metrics once it has the store snapshot, a
   t.true(ready);
   const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
   t.true(text.includes('# TYPE istio_requests_total counter'));
+  // Revocation refusals, under ambitd's names.
+  t.true(text.includes('# TYPE ambit_tls_peer_revoked_total counter'));
+  t.true(text.includes('# TYPE ambit_tls_handshake_failures_total counter'));
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   t.is(code, 0);
+});
+
+test('ambit-waypoint with a corrupt manifest-sequence file exits 1 naming it, instead of accepting any replayed manifest', async (t) => {
+  const pki = await makeTestCa();
+  const id = await pki.issue(workload('default', 'reviews-waypoint'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'ambit-wp-'));
+  for (const [name, pem] of Object.entries({ cert: id.cert, key: id.key, ca: String(id.ca) })) writeFileSync(path.join(dir, `${name}.pem`), pem);
+  mkdirSync(path.join(dir, 'state'));
+  writeFileSync(path.join(dir, 'state', 'manifest-sequence'), 'not a number\n');
+  const args = [
+    '-s',
+    'reviews.default.svc.cluster.local',
+    '--cert',
+    path.join(dir, 'cert.pem'),
+    '--key',
+    path.join(dir, 'key.pem'),
+    '--ca',
+    path.join(dir, 'ca.pem'),
+  ];
+  // Port 9 (discard) on loopback: the store is never reached, the state file is read first.
+  const r = spawnSync(process.execPath, [BIN, ...args, '--redis', 'redis://127.0.0.1:9', '--state-dir', path.join(dir, 'state')], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  t.is(r.status, 1);
+  t.regex(r.stdout + r.stderr, /EIDENTITY_SEQUENCE_CORRUPT/);
+  t.regex(r.stdout + r.stderr, /state\/manifest-sequence/);
 });
 
 test('ambit-waypoint without its certificate exits 1 and says which file', (t) => {
