@@ -428,8 +428,7 @@ export const ERROR_CODES = {
     component: 'identity',
     meaning:
       'The state file holding the last accepted security-manifest sequence (manifest-sequence in the node, CA or waypoint state directory) exists but cannot be read or holds no sequence; reading it as 0 would accept a replayed older manifest, so the process stops.',
-    action:
-      'Restore the file from a backup, or remove it to accept the manifest now in the store afresh (only once you know the store was not tampered with).',
+    action: 'Restore the file from a backup, or remove it to accept the manifest now in the store afresh (only once you know the store was not tampered with).',
   },
   EIDENTITY_NODE_NAME: {
     component: 'identity',

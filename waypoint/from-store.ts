@@ -35,7 +35,7 @@ export interface StoreFedWaypoint {
   server: WaypointServer;
   sequence: SequenceFile;
   /** Stops following the store (the caller closes the server, the watcher and the store). */
-  stop(): void;
+  stop: () => void;
 }
 
 /** Refuses (EIDENTITY_MANIFEST_INVALID) when the store's first snapshot is not what an operator signed, or older than one accepted before. */

@@ -57,10 +57,10 @@ for (const [name, text] of [
     const file = join(dir, MANIFEST_SEQUENCE_FILE);
     await writeFile(file, text);
     const err = await t.throwsAsync(loadSequence(file), { instanceOf: IdentityError });
-    t.is((err as IdentityError).code, 'EIDENTITY_SEQUENCE_CORRUPT');
-    t.true(err!.message.includes(file), 'the message names the file');
+    t.is(err.code, 'EIDENTITY_SEQUENCE_CORRUPT');
+    t.true(err.message.includes(file), 'the message names the file');
     const opened = await t.throwsAsync(SequenceFile.open(dir, log), { instanceOf: IdentityError });
-    t.is((opened as IdentityError).code, 'EIDENTITY_SEQUENCE_CORRUPT');
+    t.is(opened.code, 'EIDENTITY_SEQUENCE_CORRUPT');
     t.is(await readFile(file, 'utf8'), text, 'and the file is left as it was');
   });
 }
@@ -69,7 +69,7 @@ test('a state file that cannot be read (a directory in its place) is the typed e
   const dir = await tempDir(t);
   await mkdir(join(dir, MANIFEST_SEQUENCE_FILE));
   const err = await t.throwsAsync(SequenceFile.open(dir, log), { instanceOf: IdentityError });
-  t.is((err as IdentityError).code, 'EIDENTITY_SEQUENCE_CORRUPT');
+  t.is(err.code, 'EIDENTITY_SEQUENCE_CORRUPT');
 });
 
 test('raise() only rises, and a burst of raises leaves the highest on disk', async (t) => {
