@@ -5,6 +5,7 @@
  * waypoint instance: tests run several in one process.
  */
 import { sequenceWriteFailures } from '../core/identity/manifest/sequence-file.js';
+import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
 
@@ -49,19 +50,10 @@ export class WaypointMetrics {
   // Signed-config refusals (core/identity/trust/refusals.ts) are process-wide; shown here too.
   readonly refusals = (this.registry.registerMetric(signatureRefusals), signatureRefusals);
   readonly sequenceWriteFailures = (this.registry.registerMetric(sequenceWriteFailures), sequenceWriteFailures);
-  // HBONE refusals, with ambitd's names and labels (daemon/metrics.ts), so one alert covers both binaries.
-  readonly tlsHandshakeFailures = new Counter({
-    name: 'ambit_tls_handshake_failures_total',
-    help: 'Failed TLS handshakes on HBONE',
-    labelNames: ['direction', 'reason'],
-    registers: [this.registry],
-  });
-  readonly peersRevoked = new Counter({
-    name: 'ambit_tls_peer_revoked_total',
-    help: 'HBONE peers refused because their certificate serial or node is on the operator-signed revocation list',
-    labelNames: ['direction', 'match'],
-    registers: [this.registry],
-  });
+  // HBONE refusals, the counters ambitd has (one definition, so one alert covers both binaries).
+  readonly #hboneRefusals = hboneRefusalCounters(this.registry);
+  readonly tlsHandshakeFailures = this.#hboneRefusals.tlsHandshakeFailures;
+  readonly peersRevoked = this.#hboneRefusals.peersRevoked;
   readonly requests = new Counter({
     name: 'istio_requests_total',
     help: 'HTTP requests handled by the waypoint',

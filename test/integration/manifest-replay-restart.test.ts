@@ -20,11 +20,10 @@ import { signedEnroll, signedUnenroll } from '../../core/identity/manifest/write
 import { startSigner, type RunningSigner } from '../../core/identity/signer/index.js';
 import { signatureRefusals } from '../../core/identity/trust/refusals.js';
 import type { Store } from '../../core/store/index.js';
-import type { EndpointRecord } from '../../core/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { code, mesh } from './identity-util.js';
-import { caller, sample, startEndpoint, startMeshWaypoint, startPeerDaemon } from './waypoint-util.js';
+import { caller, endpoint, sample, startMeshWaypoint, trustScene } from './waypoint-util.js';
 
 let redis: RedisServer;
 test.before(async () => {
@@ -45,16 +44,6 @@ async function putManifest(store: Store, record: string): Promise<void> {
   const stored = await store.manifest();
   await store.writeManifest({ expect: stored.sequence, sequence: stored.sequence + 1, record });
 }
-
-const endpoint = (service: string, node: string, port: number): EndpointRecord => ({
-  service,
-  namespace: 'default',
-  node,
-  address: '127.0.0.1',
-  port,
-  serviceAccount: service,
-  labels: {},
-});
 
 test.serial('a restarted signer refuses an older signed manifest that revives an unenrolled identity, and accepts the current one', async (t) => {
   const m = await mesh(t, redis.url);
@@ -111,23 +100,12 @@ test.serial(
   'a restarted waypoint refuses the manifest from before a node removal, so the removed caller stays refused; the current one is accepted',
   async (t) => {
     const m = await mesh(t, redis.url);
-    const b = await m.join('b');
-    const endpointPort = await startEndpoint(t, 'ratings-v1');
-    const peerPort = await startPeerDaemon(t, m, b, { host: '127.0.0.1', port: endpointPort });
-    await m.store.heartbeatNode({ name: 'b', address: '127.0.0.1', hbonePort: peerPort }, 60);
-    const { vip } = await signedEnroll(m.store, m.operator, endpoint('ratings', 'b', endpointPort));
-    const c = await m.join('c');
-    const productpage = endpoint('productpage', 'c', 9080);
-    await signedEnroll(m.store, m.operator, productpage);
-    const signerC = new SignerClient(m.store, 'c', 5000);
-    t.teardown(() => signerC.close());
-    const cert = await requestWorkloadCert(signerC, c, 'spiffe://cluster.local/ns/default/sa/productpage');
-    const tls = { key: cert.keyPem, cert: cert.chainPem, ca: [m.ca.root.pem] };
+    const { vip, port: endpointPort, productpage, callerTls: tls, callerId } = await trustScene(t, m);
     const beforeRemoval = (await m.store.manifest()).record!;
 
     const stateDir = join(m.tmp, 'wp-state');
     const first = await startMeshWaypoint(t, m, 'ratings', stateDir);
-    t.is((await caller(t, tls, cert.spiffeId, first, vip, endpointPort).get()).status, 200);
+    t.is((await caller(t, tls, callerId, first, vip, endpointPort).get()).status, 200);
     const removed = await removeNode(m.store, 'c', m.operator);
     const current = (await m.store.manifest()).record!;
     await eventually(async () => first.sequence.value === sequenceOf(current), 5000);
@@ -146,7 +124,7 @@ test.serial(
 
     // Without the file (a fresh state dir) the replay would have let the removed caller back in.
     const forgetful = await startMeshWaypoint(t, m, 'ratings', join(m.tmp, 'fresh-wp-state'));
-    t.is((await caller(t, tls, cert.spiffeId, forgetful, vip, endpointPort).get()).status, 200, 'a waypoint that forgot the sequence admits c again');
+    t.is((await caller(t, tls, callerId, forgetful, vip, endpointPort).get()).status, 200, 'a waypoint that forgot the sequence admits c again');
     await forgetful.close();
 
     // The current manifest back: accepted after the restart, and c stays refused.
@@ -154,7 +132,7 @@ test.serial(
     await putManifest(m.store, current);
     const restarted = await startMeshWaypoint(t, m, 'ratings', stateDir);
     t.is(restarted.sequence.value, sequenceOf(current));
-    await t.throwsAsync(caller(t, tls, cert.spiffeId, restarted, vip, endpointPort).get(), undefined, 'c’s certificate is refused on the handshake');
+    await t.throwsAsync(caller(t, tls, callerId, restarted, vip, endpointPort).get(), undefined, 'c’s certificate is refused on the handshake');
     t.true((await sample(restarted.server, /ambit_tls_peer_revoked_total\{direction="inbound",match="(?:serial|node)"\} (\d+)/)) >= 1);
   },
 );

@@ -5,10 +5,10 @@
  * its state dir holds a corrupt manifest sequence.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { closedPort } from '../helpers/hbone-harness.js';
 import { startRedis } from '../helpers/redis.js';
@@ -16,37 +16,39 @@ import { makeTestCa, workload } from '../helpers/test-pki.js';
 
 const BIN = path.join(REPO_ROOT, 'bin/ambit-waypoint.js');
 
-test('ambit-waypoint serves health and metrics once it has the store snapshot, and drains on SIGTERM', async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
+/** A directory with a reviews-waypoint certificate, key and roots, and the arguments naming them and a state dir in it. */
+async function waypointFiles(t: ExecutionContext): Promise<{ dir: string; args: string[] }> {
   const pki = await makeTestCa();
   const id = await pki.issue(workload('default', 'reviews-waypoint'));
   const dir = mkdtempSync(path.join(tmpdir(), 'ambit-wp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const [name, pem] of Object.entries({ cert: id.cert, key: id.key, ca: String(id.ca) })) writeFileSync(path.join(dir, `${name}.pem`), pem);
-  const [hbone, metrics] = [await closedPort(), await closedPort()];
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
+  const file = (name: string) => path.join(dir, name);
+  return {
+    dir,
+    args: [
       '-s',
       'reviews.default.svc.cluster.local',
-      '--listen',
-      `127.0.0.1:${hbone}`,
-      '--metrics',
-      `127.0.0.1:${metrics}`,
       '--cert',
-      path.join(dir, 'cert.pem'),
+      file('cert.pem'),
       '--key',
-      path.join(dir, 'key.pem'),
+      file('key.pem'),
       '--ca',
-      path.join(dir, 'ca.pem'),
-      '--redis',
-      redis.url,
+      file('ca.pem'),
       '--state-dir',
-      path.join(dir, 'state'),
+      file('state'),
     ],
-    { stdio: 'ignore' },
-  );
+  };
+}
+
+test('ambit-waypoint serves health and metrics once it has the store snapshot, and drains on SIGTERM', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const { args } = await waypointFiles(t);
+  const [hbone, metrics] = [await closedPort(), await closedPort()];
+  const child = spawn(process.execPath, [BIN, ...args, '--listen', `127.0.0.1:${hbone}`, '--metrics', `127.0.0.1:${metrics}`, '--redis', redis.url], {
+    stdio: 'ignore',
+  });
   t.teardown(() => void child.kill('SIGKILL'));
   let ready = false;
   for (let i = 0; i < 100 && !ready; i++) {
@@ -68,24 +70,11 @@ test('ambit-waypoint serves health and metrics once it has the store snapshot, a
 });
 
 test('ambit-waypoint with a corrupt manifest-sequence file exits 1 naming it, instead of accepting any replayed manifest', async (t) => {
-  const pki = await makeTestCa();
-  const id = await pki.issue(workload('default', 'reviews-waypoint'));
-  const dir = mkdtempSync(path.join(tmpdir(), 'ambit-wp-'));
-  for (const [name, pem] of Object.entries({ cert: id.cert, key: id.key, ca: String(id.ca) })) writeFileSync(path.join(dir, `${name}.pem`), pem);
+  const { dir, args } = await waypointFiles(t);
   mkdirSync(path.join(dir, 'state'));
   writeFileSync(path.join(dir, 'state', 'manifest-sequence'), 'not a number\n');
-  const args = [
-    '-s',
-    'reviews.default.svc.cluster.local',
-    '--cert',
-    path.join(dir, 'cert.pem'),
-    '--key',
-    path.join(dir, 'key.pem'),
-    '--ca',
-    path.join(dir, 'ca.pem'),
-  ];
-  // Port 9 (discard) on loopback: the store is never reached, the state file is read first.
-  const r = spawnSync(process.execPath, [BIN, ...args, '--redis', 'redis://127.0.0.1:9', '--state-dir', path.join(dir, 'state')], {
+  // Nothing listens on loopback port 9: the state file is refused before the store is needed.
+  const r = spawnSync(process.execPath, [BIN, ...args, '--redis', 'redis://127.0.0.1:9'], {
     encoding: 'utf8',
     timeout: 20_000,
   });

@@ -12,13 +12,12 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { removeNode } from '../../core/access/node-removal.js';
-import { requestWorkloadCert, SignerClient } from '../../core/identity/client/index.js';
-import { signedEnroll, signedRevokeNode } from '../../core/identity/manifest/writer.js';
+import { signedRevokeNode } from '../../core/identity/manifest/writer.js';
 import { listIssued } from '../../core/identity/store/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { mesh } from './identity-util.js';
-import { caller, sample, startEndpoint, startMeshWaypoint, startPeerDaemon } from './waypoint-util.js';
+import { caller, sample, startMeshWaypoint, trustScene } from './waypoint-util.js';
 
 let redis: RedisServer;
 test.before(async () => {
@@ -34,37 +33,16 @@ const HANDSHAKE_REVOKED = (direction: string) =>
 
 test.serial('the waypoint refuses revoked peers both ways: it cuts and refuses a removed caller, and stops dialling a revoked node', async (t) => {
   const m = await mesh(t, redis.url);
-  // ratings runs on node b, behind b's daemon (its node certificate on an HBONE port).
-  const b = await m.join('b');
-  const endpointPort = await startEndpoint(t, 'ratings-v1');
-  const peerPort = await startPeerDaemon(t, m, b, { host: '127.0.0.1', port: endpointPort });
-  await m.store.heartbeatNode({ name: 'b', address: '127.0.0.1', hbonePort: peerPort }, 60);
-  const { vip } = await signedEnroll(m.store, m.operator, {
-    service: 'ratings',
-    namespace: 'default',
-    node: 'b',
-    address: '127.0.0.1',
-    port: endpointPort,
-    serviceAccount: 'ratings',
-    labels: {},
-  });
-  // The caller: productpage on node c, with the workload certificate the signer issued it.
-  const c = await m.join('c');
-  await m.enroll('c', 'productpage');
-  const signerC = new SignerClient(m.store, 'c', 5000);
-  t.teardown(() => signerC.close());
-  const productpage = await requestWorkloadCert(signerC, c, 'spiffe://cluster.local/ns/default/sa/productpage');
-
+  const { vip, port: endpointPort, callerTls, callerId, callerSerial } = await trustScene(t, m);
   const wp = await startMeshWaypoint(t, m, 'ratings', join(m.tmp, 'wp-state'));
-  const callerTls = { key: productpage.keyPem, cert: productpage.chainPem, ca: [m.ca.root.pem] };
-  const pp = caller(t, callerTls, productpage.spiffeId, wp, vip, endpointPort);
+  const pp = caller(t, callerTls, callerId, wp, vip, endpointPort);
   const first = await pp.get();
   t.is(first.status, 200, first.body);
   t.true(first.body.includes('ratings-v1'));
   t.is(wp.server.tunnels().length, 1, 'the waypoint holds a session to b’s daemon');
 
   // A second caller session, held open across both revocations.
-  const heldClient = caller(t, callerTls, productpage.spiffeId, wp, vip, endpointPort);
+  const heldClient = caller(t, callerTls, callerId, wp, vip, endpointPort);
   const held = await heldClient.tunnel();
   let heldClosed = false;
   held.on('error', () => undefined);
@@ -90,12 +68,12 @@ test.serial('the waypoint refuses revoked peers both ways: it cuts and refuses a
 
   // c removed: its certificates are revoked, the session it holds is cut, new handshakes are refused.
   const removed = await removeNode(m.store, 'c', m.operator);
-  t.true(removed.serials.includes(productpage.serial));
+  t.true(removed.serials.includes(callerSerial));
   await cut;
   t.true(heldClosed, 'the open session of the removed caller was cut');
   await eventually(async () => (await sample(wp.server, REVOKED('inbound'))) >= 1, 5000);
   const inboundBefore = await sample(wp.server, REVOKED('inbound'));
-  await t.throwsAsync(caller(t, callerTls, productpage.spiffeId, wp, vip, endpointPort).get(), undefined, 'a new handshake is refused');
+  await t.throwsAsync(caller(t, callerTls, callerId, wp, vip, endpointPort).get(), undefined, 'a new handshake is refused');
   t.true((await sample(wp.server, REVOKED('inbound'))) > inboundBefore);
   t.true((await sample(wp.server, HANDSHAKE_REVOKED('inbound'))) >= 1);
   t.true(wp.sequence.value >= (removed.revokedAt ?? Infinity), 'the waypoint accepted the revoking manifest');

@@ -12,9 +12,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HboneClient, HboneServer, type TlsIdentity } from '../../core/hbone/index.js';
-import type { NodeIdentity } from '../../core/identity/client/index.js';
+import { requestWorkloadCert, SignerClient, type NodeIdentity } from '../../core/identity/client/index.js';
+import { signedEnroll } from '../../core/identity/manifest/writer.js';
 import { logger } from '../../core/logging.js';
 import { Watcher } from '../../core/store/index.js';
+import type { EndpointRecord } from '../../core/store/types.js';
 import { startFromStore, type StoreFedWaypoint } from '../../waypoint/from-store.js';
 import type { WaypointServer } from '../../waypoint/server.js';
 import { readAll } from '../helpers/hbone-harness.js';
@@ -79,6 +81,17 @@ export async function startPeerDaemon(t: ExecutionContext, m: Mesh, node: NodeId
   return (await peer.listen(0, '127.0.0.1')).port;
 }
 
+/** An enrollment of `service` (in default, its own service account) on `node`, at 127.0.0.1:`port`. */
+export const endpoint = (service: string, node: string, port: number): EndpointRecord => ({
+  service,
+  namespace: 'default',
+  node,
+  address: '127.0.0.1',
+  port,
+  serviceAccount: service,
+  labels: {},
+});
+
 /** An HTTP endpoint answering `body` to every request. */
 export async function startEndpoint(t: ExecutionContext, body: string): Promise<number> {
   const server: Server = createServer((_req, res) => res.end(body));
@@ -89,6 +102,41 @@ export async function startEndpoint(t: ExecutionContext, body: string): Promise<
     server.close();
   });
   return (server.address() as AddressInfo).port;
+}
+
+export interface TrustScene {
+  /** ratings' VIP and port (the endpoint's, on 127.0.0.1). */
+  vip: string;
+  port: number;
+  /** productpage's enrollment on node c. */
+  productpage: EndpointRecord;
+  /** productpage's workload certificate, as the signer issued it to c. */
+  callerTls: TlsIdentity;
+  callerId: string;
+  callerSerial: string;
+}
+
+/** ratings on node b behind b's daemon (b's node certificate on an HBONE port); productpage, the caller, enrolled on node c. */
+export async function trustScene(t: ExecutionContext, m: Mesh): Promise<TrustScene> {
+  const b = await m.join('b');
+  const port = await startEndpoint(t, 'ratings-v1');
+  const peerPort = await startPeerDaemon(t, m, b, { host: '127.0.0.1', port });
+  await m.store.heartbeatNode({ name: 'b', address: '127.0.0.1', hbonePort: peerPort }, 60);
+  const { vip } = await signedEnroll(m.store, m.operator, endpoint('ratings', 'b', port));
+  const c = await m.join('c');
+  const productpage = endpoint('productpage', 'c', 9080);
+  await signedEnroll(m.store, m.operator, productpage);
+  const signerC = new SignerClient(m.store, 'c', 5000);
+  t.teardown(() => signerC.close());
+  const cert = await requestWorkloadCert(signerC, c, 'spiffe://cluster.local/ns/default/sa/productpage');
+  return {
+    vip,
+    port,
+    productpage,
+    callerTls: { key: cert.keyPem, cert: cert.chainPem, ca: [m.ca.root.pem] },
+    callerId: cert.spiffeId,
+    callerSerial: cert.serial,
+  };
 }
 
 /** A caller presenting `tls` (a workload certificate) to the waypoint at `waypoint`, for the service at `vip:port`. */
