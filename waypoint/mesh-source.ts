@@ -2,8 +2,8 @@
  * Feeds a running waypoint from the store: every snapshot or change from the
  * Watcher, and the node list (polled, as the daemon does, because nodes move
  * with heartbeats rather than revisions), becomes a new MeshState for
- * WaypointServer.update. Redis outages leave the last state serving. With
- * `trust`, a snapshot counts only if an operator signed its security content;
+ * WaypointServer.update. Redis outages leave the last state serving. A
+ * snapshot counts only if an operator signed its security content;
  * the accepted manifest's revocation list goes to `onRevocations` before the
  * state is built (it applies even if the rest of the snapshot fails), and its
  * sequence to the waypoint's state dir, so a restarted waypoint refuses an
@@ -31,7 +31,7 @@ export interface MeshSourceOptions {
    * A snapshot whose policy or enrollments an operator did not sign, or whose manifest is older than
    * one accepted before (in this process or, through `sequence`, an earlier one), is refused.
    */
-  trust?: SignedMeshOptions;
+  trust: SignedMeshOptions;
 }
 
 export interface SignedMeshOptions {
@@ -40,28 +40,26 @@ export interface SignedMeshOptions {
   /** The highest manifest sequence accepted, kept in the waypoint's state dir. */
   sequence: SequenceFile;
   /** The revocation list of every accepted manifest (empty when the store has none yet). */
-  onRevocations?: (list: RevocationList) => void;
+  onRevocations: (list: RevocationList) => void;
 }
 
 export async function watchMesh(o: MeshSourceOptions): Promise<{ first: MeshState; stop: () => void }> {
   const nodes = new NodeList(o.store);
   await nodes.refresh().catch(() => false);
   const build = (s: Snapshot): MeshState => {
-    if (o.trust) {
-      const { sequence, bundle, onRevocations } = o.trust;
-      const lastSequence = sequence.value;
-      const verdict = checkManifest({ record: s.manifest, bundle: bundle(), lastSequence, resources: s.resources.values(), endpoints: s.endpoints.values() });
-      if (!verdict.accept) {
-        countRefusal('manifest', verdict.reason);
-        throw new IdentityError('EIDENTITY_MANIFEST_INVALID', `config snapshot refused (${verdict.reason}): ${verdict.detail}`, {
-          reason: verdict.reason,
-          revision: s.revision,
-          lastSequence,
-        });
-      }
-      sequence.raise(verdict.sequence);
-      onRevocations?.(verdict.manifest?.revoked ?? EMPTY_REVOCATIONS);
+    const { sequence, bundle, onRevocations } = o.trust;
+    const lastSequence = sequence.value;
+    const verdict = checkManifest({ record: s.manifest, bundle: bundle(), lastSequence, resources: s.resources.values(), endpoints: s.endpoints.values() });
+    if (!verdict.accept) {
+      countRefusal('manifest', verdict.reason);
+      throw new IdentityError('EIDENTITY_MANIFEST_INVALID', `config snapshot refused (${verdict.reason}): ${verdict.detail}`, {
+        reason: verdict.reason,
+        revision: s.revision,
+        lastSequence,
+      });
     }
+    sequence.raise(verdict.sequence);
+    onRevocations(verdict.manifest?.revoked ?? EMPTY_REVOCATIONS);
     const state = new MeshState(s, nodes.current, o.state);
     for (const r of state.rejected)
       o.log.warn({ resource: r.key, reason: r.reason, revision: s.revision }, 'stored resource fails validation; left out of the mesh state');

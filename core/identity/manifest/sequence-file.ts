@@ -18,7 +18,7 @@
  *   replayed manifest); only a missing file means "nothing accepted yet".
  */
 import { mkdir, open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Counter } from 'prom-client';
 import type { Logger } from '../../logging.js';
 import { IdentityError } from '../errors.js';
@@ -69,7 +69,7 @@ export async function storeSequence(file: string, sequence: number): Promise<voi
   if (!Number.isSafeInteger(sequence) || sequence < 0) throw new RangeError(`manifest sequence ${sequence} is not a non-negative integer`);
   await writeFileSecure(file, `${sequence}\n`, { mode: 0o600, overwrite: true });
   // The rename is durable only once its directory is.
-  const dir = await open(join(file, '..'), 'r');
+  const dir = await open(dirname(file), 'r');
   try {
     await dir.sync();
   } finally {
