@@ -12,12 +12,15 @@ import test, { type ExecutionContext } from 'ava';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { closedPort } from '../helpers/hbone-harness.js';
 import { startRedis } from '../helpers/redis.js';
-import { makeTestCa, workload } from '../helpers/test-pki.js';
+import { makeTestCa, workload, type TestCa } from '../helpers/test-pki.js';
+import { EMPTY_BODY, signManifest } from '../../core/identity/manifest/format.js';
+import { issueOperator } from '../../core/identity/operator.js';
+import { Store } from '../../core/store/index.js';
 
 const BIN = path.join(REPO_ROOT, 'bin/ambit-waypoint.js');
 
 /** A directory with a reviews-waypoint certificate, key and roots, and the arguments naming them and a state dir in it. */
-async function waypointFiles(t: ExecutionContext): Promise<{ dir: string; args: string[] }> {
+async function waypointFiles(t: ExecutionContext): Promise<{ dir: string; args: string[]; pki: TestCa }> {
   const pki = await makeTestCa();
   const id = await pki.issue(workload('default', 'reviews-waypoint'));
   const dir = mkdtempSync(path.join(tmpdir(), 'ambit-wp-'));
@@ -26,6 +29,7 @@ async function waypointFiles(t: ExecutionContext): Promise<{ dir: string; args: 
   const file = (name: string) => path.join(dir, name);
   return {
     dir,
+    pki,
     args: [
       '-s',
       'reviews.default.svc.cluster.local',
@@ -81,6 +85,50 @@ test('ambit-waypoint with a corrupt manifest-sequence file exits 1 naming it, in
   t.is(r.status, 1);
   t.regex(r.stdout + r.stderr, /EIDENTITY_SEQUENCE_CORRUPT/);
   t.regex(r.stdout + r.stderr, /state\/manifest-sequence/);
+});
+
+test('a restarted ambit-waypoint refuses a signed manifest older than the one its state dir recorded, says why and exits', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const { dir, args, pki } = await waypointFiles(t);
+  // The store holds an operator-signed manifest of sequence 3; the waypoint had accepted 7 before it stopped.
+  const operator = await issueOperator(pki.ca, path.join(dir, 'operator'));
+  const store = await Store.connect({ url: redis.url });
+  t.teardown(() => store.close());
+  await store.writeManifest({ expect: 0, sequence: 1, record: signManifest(operator, EMPTY_BODY, 3) });
+  mkdirSync(path.join(dir, 'state'));
+  /** Starts the waypoint on a state dir that had accepted `stored`; resolves with its exit code and output, SIGTERM once it serves. */
+  const run = async (stored: number): Promise<{ code: number | null; out: string }> => {
+    writeFileSync(path.join(dir, 'state', 'manifest-sequence'), `${stored}\n`);
+    // At info, for its "waypoint serving" line (the tests run at warn).
+    const child = spawn(process.execPath, [BIN, ...args, '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--redis', redis.url, '--drain-time', '0'], {
+      env: { ...process.env, AMBIT_LOG_LEVEL: 'info' },
+    });
+    // Neither exited nor serving by then: the assertions below fail on what it said.
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => clearTimeout(stuck));
+    t.teardown(() => void child.kill('SIGKILL'));
+    let out = '';
+    let signalled = false;
+    const collect = (chunk: Buffer) => {
+      out += String(chunk);
+      // Once: a second SIGTERM is not a drain but the default, death.
+      if (!signalled && /waypoint serving/.test(out)) signalled = child.kill('SIGTERM');
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    return { code, out };
+  };
+  const replayed = await run(7);
+  t.is(replayed.code, 1);
+  t.regex(replayed.out, /EIDENTITY_MANIFEST_INVALID/);
+  t.regex(replayed.out, /manifest sequence 3 is below the accepted 7 \(a replayed manifest\)/);
+  // The same store, after a run that had accepted 3: the current manifest is taken, and it serves.
+  const current = await run(3);
+  t.regex(current.out, /waypoint serving/);
+  t.notRegex(current.out, /EIDENTITY_MANIFEST_INVALID/);
+  t.is(current.code, 0, 'and drains on SIGTERM');
 });
 
 test('ambit-waypoint without its certificate exits 1 and says which file', (t) => {
