@@ -447,6 +447,12 @@ export const ERROR_CODES = {
       "A join, or `ambit ca bundle`, had nothing to check the store's root against: the token carries no root fingerprint (made by an older ambit) and none was given, or this host has neither the operator's roots.pem nor the CA.",
     action: 'Create a new token (`ambit node token create`), or pass --root-fingerprint (identity.rootFingerprint for ambitd) from `ambit ca show`.',
   },
+  EIDENTITY_SEQUENCE_CORRUPT: {
+    component: 'identity',
+    meaning:
+      'The state file holding the last accepted security-manifest sequence (manifest-sequence in the node, CA or waypoint state directory) exists but cannot be read or holds no sequence; reading it as 0 would accept a replayed older manifest, so the process stops.',
+    action: 'Restore the file from a backup, or remove it to accept the manifest now in the store afresh (only once you know the store was not tampered with).',
+  },
   EIDENTITY_NODE_NAME: {
     component: 'identity',
     meaning: "ambitd's node certificate is for another node name than it is configured with.",

@@ -12,6 +12,7 @@ import { AmbitError, isAmbitError } from '../core/errors.js';
 import type { CertStatus } from '../core/identity/client/cert-manager.js';
 import type { TrustBundle } from '../core/identity/bundle.js';
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
+import { sequenceWriteFailures } from '../core/identity/manifest/sequence-file.js';
 import { SignedConfigGate } from './signed-config.js';
 import { PeerRevocations } from '../core/identity/revocation/peer-check.js';
 import { EMPTY_REVOCATIONS } from '../core/identity/revocation/list.js';
@@ -102,6 +103,7 @@ export class Daemon {
       store: deps.store,
       storeOptions: config.store,
       dir: join(config.identity.dir, 'waypoints'),
+      nodeDir: config.identity.dir,
       nodeName: config.node.name,
       trustDomain: config.mesh.trustDomain,
       domain: config.mesh.domain,
@@ -126,6 +128,7 @@ export class Daemon {
     ]);
     this.#http.push(...http);
     this.metrics.registry.registerMetric(signatureRefusals);
+    this.metrics.registry.registerMetric(sequenceWriteFailures);
     this.#gate = await SignedConfigGate.open(config.identity.dir, this.#log.child({ component: 'signed-config' }));
     this.#watcher.on('snapshot', (_s, info) => {
       if (info.resync) this.metrics.storeResyncs.inc();
@@ -320,12 +323,8 @@ export class Daemon {
       return;
     }
     // Revocations apply as soon as their manifest is accepted, even if the rest of the snapshot fails below;
-    // sessions already open with a newly revoked peer are cut (inbound) or dialled again, and checked (outbound).
-    if (verdict && this.#revocations.update(verdict.manifest?.revoked ?? EMPTY_REVOCATIONS)) {
-      const cut = this.#inbound?.recheckPeers() ?? 0;
-      if (cut > 0) this.#log.warn({ sessions: cut }, 'closed inbound HBONE sessions of revoked peers');
-      this.#hbone.rotate();
-    }
+    // sessions already open with a newly revoked peer, either way, are cut.
+    if (verdict) this.#revocations.enforce(verdict.manifest?.revoked ?? EMPTY_REVOCATIONS, { inbound: this.#inbound, outbound: this.#hbone });
     try {
       this.#state = new MeshState(snapshot, this.#nodes.current, {
         nodeName: this.#config.node.name,

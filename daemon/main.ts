@@ -83,7 +83,8 @@ try {
     const { startSigner } = await import('../core/identity/signer/index.js');
     // The signer is another role: with a store that has roles it connects as the signer, never as this node.
     const signerStore = flags.caStoreCredentials ? await signerStoreFor(config.store, flags.caStoreCredentials) : store;
-    const signer = await startSigner({ store: signerStore, caDir: flags.caDir ?? '/etc/ambit/ca' });
+    // The unit makes /etc read-only (ProtectSystem=strict): the signer's last accepted manifest sequence lives in the node's state dir.
+    const signer = await startSigner({ store: signerStore, caDir: flags.caDir ?? '/etc/ambit/ca', stateDir: join(config.identity.dir, 'signer') });
     stops.push(() => signer.stop());
     if (signerStore !== store) stops.push(() => signerStore.close());
     log.info({ caDir: flags.caDir, user: signerStore.options.username }, 'certificate signer running');

@@ -5,6 +5,7 @@
  * tests can run several daemons in one process.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 
 const TCP_LABELS = ['reporter', 'source_principal', 'destination_principal', 'destination_service', 'connection_security_policy'] as const;
 
@@ -24,12 +25,9 @@ export class DaemonMetrics {
     'direction',
     'reason',
   ]);
-  readonly tlsHandshakeFailures = this.#counter('ambit_tls_handshake_failures_total', 'Failed TLS handshakes on HBONE', ['direction', 'reason']);
-  readonly peersRevoked = this.#counter(
-    'ambit_tls_peer_revoked_total',
-    'HBONE peers refused because their certificate serial or node is on the operator-signed revocation list',
-    ['direction', 'match'],
-  );
+  readonly #refusals = hboneRefusalCounters(this.registry);
+  readonly tlsHandshakeFailures = this.#refusals.tlsHandshakeFailures;
+  readonly peersRevoked = this.#refusals.peersRevoked;
   readonly refusedAuthorities = this.#counter('ambit_inbound_refused_total', 'HBONE streams refused because the target is not a workload on this node', [
     'reason',
   ]);

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { TlsIdentity, TunnelInfo } from '../core/hbone/index.js';
+import { waypointStateDir } from '../core/identity/client/node-dir.js';
 import { storeEnv } from '../core/store/env-options.js';
 import type { Store } from '../core/store/index.js';
 import type { StoreOptions } from '../core/store/types.js';
@@ -40,6 +41,8 @@ export interface WaypointSupervisorOptions {
   storeOptions: StoreOptions;
   /** Parent of each waypoint's certificate directory. */
   dir: string;
+  /** The node's state dir: each waypoint keeps its own state (last accepted manifest sequence) under it, across detaches. */
+  nodeDir: string;
   nodeName: string;
   trustDomain: string;
   domain: string;
@@ -177,6 +180,8 @@ export class WaypointSupervisor {
       this.#o.trustDomain,
       '--domain',
       this.#o.domain,
+      '--state-dir',
+      waypointStateDir(this.#o.nodeDir, fqdn),
     ];
     const child = spawn(cmd!, args, {
       // Its logs join the daemon's (one journal per host); the store settings travel in the environment.

@@ -4,11 +4,12 @@
  * `<svc>-waypoint` and writes its certificate files). Reads the mesh from the
  * store, listens for HBONE on --listen, serves Prometheus metrics (and its
  * tunnels, for the daemon's report) on --metrics, re-reads its certificate
- * files on SIGHUP, drains on SIGTERM.
+ * files on SIGHUP, drains on SIGTERM. Keeps the last accepted manifest
+ * sequence in --state-dir, so a restart refuses an older, replayed manifest.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { createBundle } from '../core/identity/bundle.js';
+import { DEFAULT_NODE_DIR, waypointStateDir } from '../core/identity/client/node-dir.js';
 import { createServer } from 'node:http';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, DEFAULT_REDIS_URL, Store, Watcher } from '../core/store/index.js';
@@ -18,8 +19,7 @@ import type { TlsIdentity } from '../core/hbone/index.js';
 import { spiffeIdOf } from '../core/hbone/index.js';
 import { X509Certificate } from 'node:crypto';
 import { WaypointError } from './errors.js';
-import { watchMesh } from './mesh-source.js';
-import { WaypointServer } from './server.js';
+import { startFromStore } from './from-store.js';
 
 interface Flags {
   service: string[];
@@ -35,6 +35,7 @@ interface Flags {
   drainTime: string;
   shutdownGrace: string;
   protocolDetectionTimeout: string;
+  stateDir?: string;
 }
 
 const collect = (v: string, all: string[]) => [...all, v];
@@ -53,7 +54,8 @@ const program = new Command('ambit-waypoint')
   .option('--domain <domain>', 'mesh DNS domain', 'cluster.local')
   .option('--drain-time <ms>', 'on SIGTERM, how long to keep serving while moving clients to new connections', '3000')
   .option('--shutdown-grace <ms>', 'then, how long requests in flight may take before the process exits', '5000')
-  .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0');
+  .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0')
+  .option('--state-dir <dir>', `where the last accepted manifest sequence is kept (default ${waypointStateDir(DEFAULT_NODE_DIR, '<first --service>')})`);
 
 function hostPort(s: string, flag: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -75,6 +77,13 @@ function readIdentity(f: Flags): { tls: TlsIdentity; principal: string } {
   return { tls, principal };
 }
 
+function stateDir(f: Flags): string {
+  if (f.stateDir) return f.stateDir;
+  const [first] = f.service;
+  if (!first) throw new WaypointError('EWAYPOINT_CONFIG', 'no --service given: a waypoint serves at least one service', { flag: '--service' });
+  return waypointStateDir(DEFAULT_NODE_DIR, first);
+}
+
 async function main(): Promise<void> {
   const flags = program.parse().opts<Flags>();
   const detectMs = milliseconds(flags.protocolDetectionTimeout, '--protocol-detection-timeout');
@@ -85,26 +94,21 @@ async function main(): Promise<void> {
   const store = new Store(createRedis(storeOptions, 'waypoint'), storeOptions);
   await store.redis.connect().catch(() => undefined);
   const watcher = new Watcher(storeOptions);
-  let server: WaypointServer | undefined;
-  const mesh = await watchMesh({
-    watcher,
+  const {
+    server,
+    sequence,
+    stop: unwatch,
+  } = await startFromStore({
     store,
-    log,
-    state: { nodeName: flags.nodeName, trustDomain: flags.trustDomain, domain: flags.domain },
-    onState: (state) => server?.update(state),
-    trust: () => createBundle(flags.trustDomain, [String(identity.tls.ca)]),
-  });
-  server = new WaypointServer({
-    identity: identity.tls,
-    principal: identity.principal,
-    getSecureContext: () => identity.tls,
+    watcher,
+    identity: () => identity,
     services: flags.service,
-    mesh: mesh.first,
-    domain: flags.domain,
+    nodeName: flags.nodeName,
     trustDomain: flags.trustDomain,
+    domain: flags.domain,
+    stateDir: stateDir(flags),
     log,
-    protocolDetectionTimeoutMs: detectMs,
-    rateLimitStore: new StoreBuckets(store.redis, store.keys.rateLimitPrefix),
+    server: { protocolDetectionTimeoutMs: detectMs, rateLimitStore: new StoreBuckets(store.redis, store.keys.rateLimitPrefix) },
   });
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);
@@ -133,9 +137,10 @@ async function main(): Promise<void> {
     log.info({ drainMs: Number(flags.drainTime) }, 'draining');
     server.drain();
     await new Promise((r) => setTimeout(r, Number(flags.drainTime)));
-    mesh.stop();
+    unwatch();
     metrics.close();
     await server.close(Number(flags.shutdownGrace));
+    await sequence.flushed();
     await watcher.close();
     store.redis.disconnect();
     process.exit(0);

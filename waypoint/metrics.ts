@@ -4,6 +4,8 @@
  * dashboards and the Kiali graph read them unchanged. Own registry per
  * waypoint instance: tests run several in one process.
  */
+import { sequenceWriteFailures } from '../core/identity/manifest/sequence-file.js';
+import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
 
@@ -47,6 +49,11 @@ export class WaypointMetrics {
   readonly registry = new Registry();
   // Signed-config refusals (core/identity/trust/refusals.ts) are process-wide; shown here too.
   readonly refusals = (this.registry.registerMetric(signatureRefusals), signatureRefusals);
+  readonly sequenceWriteFailures = (this.registry.registerMetric(sequenceWriteFailures), sequenceWriteFailures);
+  // HBONE refusals, the counters ambitd has (one definition, so one alert covers both binaries).
+  readonly #hboneRefusals = hboneRefusalCounters(this.registry);
+  readonly tlsHandshakeFailures = this.#hboneRefusals.tlsHandshakeFailures;
+  readonly peersRevoked = this.#hboneRefusals.peersRevoked;
   readonly requests = new Counter({
     name: 'istio_requests_total',
     help: 'HTTP requests handled by the waypoint',

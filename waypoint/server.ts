@@ -5,13 +5,18 @@
  * the Forwarder with the caller's verified identity. Upstream connections
  * are pooled per cluster (connection-pool.ts). Config snapshots swap
  * atomically (`update`); requests in flight finish on the snapshot they
- * started with, so a reload drops nothing.
+ * started with, so a reload drops nothing. Peers on the operator-signed
+ * revocation list (`applyRevocations`, from the accepted manifest) are
+ * refused both ways: callers on the HBONE listener and the peer daemons it
+ * dials, with ambitd's check (core/identity/revocation/peer-check.ts).
  */
 import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import { createServer as createH2cServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HboneClient, HboneServer, type ConnectRequest, type HboneClientOptions, type TlsIdentity, type TunnelInfo } from '../core/hbone/index.js';
+import { PeerRevocations } from '../core/identity/revocation/peer-check.js';
+import type { RevocationList } from '../core/identity/revocation/list.js';
 import { logger, type Logger } from '../core/logging.js';
 import { pinoAccessLog, type AccessLog } from './access-log.js';
 import { Clusters } from './clusters.js';
@@ -70,6 +75,7 @@ export class WaypointServer {
   readonly #options: WaypointServerOptions;
   readonly #log: Logger;
   readonly #client: HboneClient;
+  readonly #revocations: PeerRevocations;
   readonly #forwarder: Forwarder;
   readonly #tcp: TcpProxy;
   readonly #clusters: Clusters;
@@ -93,7 +99,8 @@ export class WaypointServer {
     this.#rateLimiters = new RateLimiters(this.metrics.rateLimits, this.#log.child({ component: 'ratelimit' }), options.rateLimitStore);
     this.#config = this.#compile(options.mesh);
     this.#warnTelemetryProblems(this.#config);
-    this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
+    this.#revocations = new PeerRevocations(this.metrics, this.#log.child({ component: 'revocation' }));
+    this.#client = new HboneClient({ getSecureContext: options.getSecureContext, checkPeer: this.#revocations.outbound });
     this.#clusters = new Clusters(this.#connector());
     this.#forwarder = new Forwarder({
       config: () => this.#config,
@@ -130,7 +137,14 @@ export class WaypointServer {
     this.#h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res, this.#tunnels.get(req.stream.session as object)));
     this.hbone = new HboneServer({
       identity: options.identity,
+      checkPeer: this.#revocations.inbound,
       log: this.#log.child({ component: 'hbone' }),
+      events: {
+        handshakeFailed: ({ peerAddress, error }) => {
+          this.metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'TLS' });
+          this.#log.info({ peer: peerAddress, err: error.message }, 'HBONE handshake refused');
+        },
+      },
       resolveUpstream: (request) => {
         const service = this.#config.serviceAt(request.destination.host, request.destination.port);
         if (!service) return { refuse: `${request.authority} is not a service this waypoint serves` };
@@ -170,6 +184,15 @@ export class WaypointServer {
     const problems = config.telemetryProblems();
     for (const p of problems) if (!this.#telemetryProblems.has(p)) this.#log.warn({ problem: p }, `telemetry configuration not applied as written: ${p}`);
     this.#telemetryProblems = new Set(problems);
+  }
+
+  /**
+   * The revocation list of the manifest the mesh source accepted: from now on
+   * its peers are refused; when it changed, open sessions with them (callers'
+   * and to peer daemons) are cut with their streams.
+   */
+  applyRevocations(list: RevocationList): void {
+    this.#revocations.enforce(list, { inbound: this.hbone, outbound: this.#client });
   }
 
   /** The cluster connection pools, for tests and the admin view. */

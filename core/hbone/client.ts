@@ -128,6 +128,16 @@ export class HboneClient {
     }
   }
 
+  /**
+   * Runs checkPeer again on every open session (after the revocation list
+   * changed) and destroys, with their streams, those whose server it now refuses.
+   */
+  recheckPeers(): number {
+    let destroyed = 0;
+    for (const session of this.#pool.all()) if (session.recheck()) destroyed++;
+    return destroyed;
+  }
+
   /** New sessions for `source` (or all) from now on; open streams finish on the old ones. */
   rotate(source?: string): void {
     this.#pool.drain((s) => source === undefined || s.source === source);

@@ -106,6 +106,29 @@ export class PooledSession {
       );
   }
 
+  /**
+   * Runs checkPeer again on the server certificate (the revocation list
+   * changed) and destroys the session, with its streams, if it now refuses
+   * it. A session still handshaking is left alone: its check is still ahead
+   * and will see the new list.
+   */
+  recheck(): boolean {
+    const check = this.#params.checkPeer;
+    const cert = this.closed ? undefined : this.socket?.getPeerCertificate(true);
+    if (!check || !cert?.raw) return false;
+    let refused: Error | undefined;
+    try {
+      refused = check(cert, this.peer);
+    } catch (err) {
+      // Fail closed, as on 15008: a check that cannot decide refuses.
+      refused = err instanceof Error ? err : new Error(String(err));
+    }
+    if (!refused) return false;
+    this.#lastError ??= refused;
+    this.destroy();
+    return true;
+  }
+
   destroy(): void {
     this.draining = true;
     clearTimeout(this.#idleTimer);

@@ -72,6 +72,8 @@ export type IdentityErrorCode =
   /** --root-fingerprint (or identity.rootFingerprint) names another root than the join token carries. */
   | 'EIDENTITY_ROOT_PIN_CONFLICT'
   /** A join with nothing to pin the root to: a token without a fingerprint and no --root-fingerprint. */
-  | 'EIDENTITY_ROOT_UNPINNED';
+  | 'EIDENTITY_ROOT_UNPINNED'
+  /** The file holding the last accepted manifest sequence exists but cannot be read or does not hold one. */
+  | 'EIDENTITY_SEQUENCE_CORRUPT';
 
 export class IdentityError extends AmbitError<IdentityErrorCode> {}

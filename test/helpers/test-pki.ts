@@ -15,18 +15,16 @@ export interface TestCa {
 
 export async function makeTestCa(trustDomain = 'cluster.local'): Promise<TestCa> {
   const ca = await createRootCA({ trustDomain });
-  const rootPem = ca.root.pem;
-  return {
-    ca,
-    rootPem,
-    async issue(spiffeId, options = {}) {
-      const keys = await generateKeyPair();
-      const csr = await createCsr(spiffeId, keys);
-      const verified = await verifyCsr(csr, { trustDomain });
-      const issued = await issueCertificate(ca, verified, { ttlSeconds: options.ttlSeconds ?? 3600 });
-      return { key: await exportPrivateKeyPem(keys.privateKey), cert: issued.chainPem, ca: options.trust ?? rootPem };
-    },
-  };
+  return { ca, rootPem: ca.root.pem, issue: (spiffeId, options) => issueLeaf(ca, spiffeId, options) };
+}
+
+/** Key + leaf for `spiffeId` from any signing CA (a mesh's own, in identity tests), trusting its root (or `trust`). */
+export async function issueLeaf(ca: SigningCA, spiffeId: string, options: { ttlSeconds?: number; trust?: string | string[] } = {}): Promise<TlsIdentity> {
+  const keys = await generateKeyPair();
+  const csr = await createCsr(spiffeId, keys);
+  const verified = await verifyCsr(csr, { trustDomain: ca.trustDomain });
+  const issued = await issueCertificate(ca, verified, { ttlSeconds: options.ttlSeconds ?? 3600 });
+  return { key: await exportPrivateKeyPem(keys.privateKey), cert: issued.chainPem, ca: options.trust ?? ca.root.pem };
 }
 
 export const workload = (ns: string, sa: string, td = 'cluster.local'): string => `spiffe://${td}/ns/${ns}/sa/${sa}`;

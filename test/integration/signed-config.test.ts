@@ -14,7 +14,7 @@ import { requestWorkloadCert, SignerClient } from '../../core/identity/client/in
 import { identityKeys } from '../../core/identity/store/index.js';
 import { signatureRefusals } from '../../core/identity/trust/refusals.js';
 import { serializeSignedBundle, signBundle } from '../../core/identity/trust/signed-bundle.js';
-import { MANIFEST_SEQUENCE_FILE } from '../../daemon/signed-config.js';
+import { MANIFEST_SEQUENCE_FILE } from '../../core/identity/manifest/sequence-file.js';
 import { ambit } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';

@@ -22,6 +22,10 @@ import {
 import { parseEnvelope, serializeEnvelope, signEnvelope } from '../../core/identity/trust/envelope.js';
 import { stableJson } from '../../core/store/codec.js';
 import { tempDir } from './identity-fixtures.js';
+import type { DetailedPeerCertificate } from 'node:tls';
+import { pino } from 'pino';
+import type { IdentityError } from '../../core/identity/errors.js';
+import { PeerRevocations } from '../../core/identity/revocation/peer-check.js';
 
 // Real time: checkManifest verifies the operator chain at `now`.
 const now = new Date();
@@ -130,4 +134,31 @@ test('manifest v2 carries the list under the signature; v1 revokes nothing and m
   // Signing later than the serial's expiry drops it; the name stays.
   const later = openManifest(signManifest(operator, body, 4, new Date(Date.parse(inDays(31)))))!;
   t.deepEqual(later.manifest.revoked, { nodes: ['b'], serials: {} });
+});
+
+test('enforce(): sessions are rechecked both ways only when the list changed, and a refusal is counted once per direction', (t) => {
+  const counted: string[] = [];
+  const metrics = {
+    peersRevoked: { inc: (l: { direction: string; match: string }) => void counted.push(`revoked ${l.direction} ${l.match}`) },
+    tlsHandshakeFailures: { inc: (l: { direction: string; reason: string }) => void counted.push(`handshake ${l.direction} ${l.reason}`) },
+  };
+  const revocations = new PeerRevocations(metrics, pino({ level: 'silent' }));
+  const rechecks: string[] = [];
+  const sessions = {
+    inbound: { recheckPeers: () => (rechecks.push('inbound'), 2) },
+    outbound: { recheckPeers: () => (rechecks.push('outbound'), 1) },
+  };
+  t.is(revocations.enforce(EMPTY_REVOCATIONS, sessions), undefined, 'the empty list again is no change');
+  t.deepEqual(rechecks, []);
+  const list = revokeNode(EMPTY_REVOCATIONS, 'b', [{ serial: 'ABC', notAfter: inDays(1) }], now);
+  t.deepEqual(revocations.enforce(list, sessions), { inbound: 2, outbound: 1 });
+  t.deepEqual(rechecks, ['inbound', 'outbound']);
+  t.is(revocations.enforce(list, sessions), undefined, 'the same list from the next snapshot rechecks nothing');
+  t.deepEqual(rechecks, ['inbound', 'outbound']);
+  // The checks the sessions run: a listed serial refused both ways, the outbound one with the code that fails a dial.
+  const cert = { serialNumber: '0ABC', subjectaltname: 'URI:spiffe://cluster.local/ns/default/sa/x' } as DetailedPeerCertificate;
+  t.is((revocations.inbound(cert) as IdentityError).code, 'EIDENTITY_PEER_REVOKED');
+  t.is((revocations.outbound(cert, { host: '127.0.0.1', port: 15008 }) as Error & { code: string }).code, 'EHBONE_PEER_IDENTITY');
+  t.deepEqual(counted, ['revoked inbound serial', 'revoked outbound serial', 'handshake outbound EIDENTITY_PEER_REVOKED']);
+  t.is(revocations.inbound({ ...cert, serialNumber: 'DEF' }), undefined);
 });

@@ -17,7 +17,6 @@ import {
   workloadId,
 } from '../../core/identity/index.js';
 import type { Resource } from '../../core/config/resource.js';
-import type { EndpointRecord } from '../../core/store/types.js';
 import { checkManifest } from '../../core/identity/manifest/check.js';
 import { enrollmentDigest, resourceDigest, signManifest, withEnrollments, withResources, EMPTY_BODY } from '../../core/identity/manifest/format.js';
 import { issueOperator, type Operator } from '../../core/identity/operator.js';
@@ -28,6 +27,11 @@ import { WAYPOINT_STATE_LABEL } from '../../core/store/waypoints.js';
 import { createPrivateKey } from 'node:crypto';
 import { exportPrivateKeyPem } from '../../core/identity/keys.js';
 import { tempDir } from './identity-fixtures.js';
+import { pino } from 'pino';
+import { refKey } from '../../core/config/resource.js';
+import { endpointKey } from '../../core/store/keys.js';
+import type { EndpointRecord, Snapshot } from '../../core/store/types.js';
+import { SignedConfigGate } from '../../daemon/signed-config.js';
 
 const deny: Resource = {
   apiVersion: 'security.istio.io/v1',
@@ -148,4 +152,26 @@ test('bundle signatures: init self-signed, rotation signed by the old root, fini
     refusal(checkBundleUpdate({ bundle: b1, sequence: 1 }, serializeEnvelope({ ...env, payload: env.payload.replace('"sequence":2', '"sequence":9') }))),
     'bad-signature',
   );
+});
+
+test('ambitd’s gate keeps the accepted sequence across a restart: a reopened gate refuses an older manifest, takes the current one', async (t) => {
+  const { operator, bundle, body } = await setup(t);
+  const dir = await tempDir(t);
+  const snapshot = (record: string): Snapshot => ({
+    revision: 1,
+    resources: new Map([deny, vs].map((r) => [refKey(r), r])),
+    services: new Map(),
+    endpoints: new Map([[endpointKey(ep), ep]]),
+    manifest: record,
+  });
+  const log = pino({ level: 'silent' });
+  const first = await SignedConfigGate.open(dir, log);
+  t.true(first.check(snapshot(signManifest(operator, body, 5)), bundle).accept);
+  await first.flushed();
+  const reopened = await SignedConfigGate.open(dir, log);
+  t.is(reopened.lastSequence, 5);
+  const older = reopened.check(snapshot(signManifest(operator, body, 4)), bundle);
+  t.false(older.accept);
+  t.is(!older.accept && older.reason, 'rollback');
+  t.true(reopened.check(snapshot(signManifest(operator, body, 5)), bundle).accept);
 });

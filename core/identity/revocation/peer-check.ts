@@ -5,7 +5,9 @@
  * node:tls has already verified the chain; a revoked certificate verifies
  * too, so this is the only thing between a removed node and the mesh until
  * its certificates expire. Every refusal is counted
- * (ambit_tls_peer_revoked_total) and logged.
+ * (ambit_tls_peer_revoked_total) and logged. enforce() is the one step both
+ * binaries take when a manifest is accepted: adopt its list and, if it
+ * changed, cut the sessions already open (either way) with a peer it refuses.
  */
 import type { DetailedPeerCertificate } from 'node:tls';
 import type { Logger } from '../../logging.js';
@@ -19,6 +21,11 @@ import { stableJson } from '../../store/codec.js';
 export interface PeerRevocationMetrics {
   peersRevoked: { inc(labels: { direction: string; match: string }): void };
   tlsHandshakeFailures: { inc(labels: { direction: string; reason: string }): void };
+}
+
+/** What holds sessions a new list may refuse: HboneServer (inbound) and HboneClient (outbound) both run checkPeer again. */
+export interface PeerSessions {
+  recheckPeers(): number;
 }
 
 export class PeerRevocations {
@@ -44,6 +51,21 @@ export class PeerRevocations {
     this.#empty = list.nodes.length === 0 && Object.keys(list.serials).length === 0;
     this.#log.info({ nodes: list.nodes, serials: Object.keys(list.serials).length }, 'revocation list updated');
     return true;
+  }
+
+  /**
+   * Adopts the list of an accepted manifest; when it changed, every open
+   * session whose peer it now refuses is destroyed with its streams. Returns
+   * how many were cut each way, or undefined when the list was the same.
+   */
+  enforce(
+    list: RevocationList,
+    sessions: { inbound?: PeerSessions | undefined; outbound?: PeerSessions | undefined },
+  ): { inbound: number; outbound: number } | undefined {
+    if (!this.update(list)) return undefined;
+    const cut = { inbound: sessions.inbound?.recheckPeers() ?? 0, outbound: sessions.outbound?.recheckPeers() ?? 0 };
+    if (cut.inbound + cut.outbound > 0) this.#log.warn(cut, 'closed open HBONE sessions of revoked peers');
+    return cut;
   }
 
   /** For HboneServerOptions.checkPeer: a client on 15008. */

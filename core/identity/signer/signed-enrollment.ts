@@ -3,7 +3,8 @@
  * signed: the endpoint that makes the identity enrolled on the asking node
  * must be listed, with its digest, in a manifest whose operator chain ends at
  * a root the signer trusts, and that manifest's sequence may not be below one
- * the signer already accepted. An enrollment written straight into Redis, or
+ * the signer already accepted (kept in the CA dir, so a restarted signer
+ * still refuses an older one). An enrollment written straight into Redis, or
  * revived from an older manifest after an unenroll, gets nothing.
  */
 import type { Store } from '../../store/index.js';
@@ -13,16 +14,26 @@ import type { TrustBundle } from '../bundle.js';
 import { IdentityError } from '../errors.js';
 import { verifyManifestRecord } from '../manifest/check.js';
 import { enrollmentDigest, type Manifest } from '../manifest/format.js';
+import type { SequenceFile } from '../manifest/sequence-file.js';
 import { countRefusal, type RefusalReason } from '../trust/refusals.js';
 
 /** What one signer has accepted so far; a verified record is kept so requests do not re-verify it. */
 export class SignedManifests {
-  #last = 0;
+  readonly #sequence: SequenceFile;
   #cached: { record: string; bundle: TrustBundle; manifest: Manifest } | undefined;
+
+  constructor(sequence: SequenceFile) {
+    this.#sequence = sequence;
+  }
 
   /** The highest sequence accepted (0: none yet). */
   get lastSequence(): number {
-    return this.#last;
+    return this.#sequence.value;
+  }
+
+  /** Resolves once the highest accepted sequence is on disk. */
+  flushed(): Promise<void> {
+    return this.#sequence.flushed();
   }
 
   verify(record: string | undefined, bundle: TrustBundle): { ok: true; manifest: Manifest } | { ok: false; reason: RefusalReason; detail: string } {
@@ -34,10 +45,11 @@ export class SignedManifests {
       manifest = verified.manifest;
       this.#cached = { record, bundle, manifest };
     }
-    if (manifest.sequence < this.#last) {
-      return { ok: false, reason: 'rollback', detail: `manifest sequence ${manifest.sequence} is below the accepted ${this.#last}` };
+    const last = this.#sequence.value;
+    if (manifest.sequence < last) {
+      return { ok: false, reason: 'rollback', detail: `manifest sequence ${manifest.sequence} is below the accepted ${last} (a replayed manifest)` };
     }
-    this.#last = manifest.sequence;
+    this.#sequence.raise(manifest.sequence);
     return { ok: true, manifest };
   }
 }

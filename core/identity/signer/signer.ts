@@ -23,6 +23,7 @@ import { recordIssued } from '../store/issued.js';
 import { identityKeys } from '../store/keys.js';
 import { decide, type Decision } from './decide.js';
 import { SignedManifests } from './signed-enrollment.js';
+import { SequenceFile } from '../manifest/sequence-file.js';
 import { answerAddressOf, parseRequest, type SignRequest, type SignResponse } from './protocol.js';
 
 const log = logger('identity-signer');
@@ -38,6 +39,12 @@ export interface SignerOptions {
   caDir?: string;
   /** An in-memory CA instead of caDir (tests, benches); never reloaded. */
   ca?: SigningCA;
+  /**
+   * Where the highest accepted manifest sequence is kept (default: caDir), so
+   * a restarted signer refuses an older, replayed manifest; with `ca` and no
+   * caDir or stateDir, in memory only.
+   */
+  stateDir?: string;
   nodeCertTtlSeconds?: number;
   workloadCertTtlSeconds?: number;
   bundlePollMs?: number;
@@ -85,15 +92,17 @@ class Signer implements RunningSigner {
   readonly #opts: SignerOptions;
   #bundle: TrustBundle;
   #bundleSequence: number;
-  readonly #manifests = new SignedManifests();
+  readonly #manifests: SignedManifests;
 
   constructor(
     opts: SignerOptions,
     public ca: SigningCA,
     bundle: TrustBundle,
     sequence: number,
+    manifests: SignedManifests,
   ) {
     this.#opts = opts;
+    this.#manifests = manifests;
     this.#bundle = bundle;
     this.#bundleSequence = sequence;
     // BLPOP holds its connection, so it gets one of its own.
@@ -259,6 +268,7 @@ class Signer implements RunningSigner {
     // settled by disconnect(), so the loop may not end: do not let stop() wait on it for ever.
     await Promise.race([this.#loop, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
     await this.#watch?.stop();
+    await this.#manifests.flushed();
     log.info(this.stats, 'signer stopped');
   }
 }
@@ -286,7 +296,9 @@ export async function startSigner(opts: SignerOptions): Promise<RunningSigner> {
     );
   }
   checkRootInBundle(ca, verdict.trusted.bundle, opts.ca ? 'memory' : caDir);
-  const signer = new Signer({ ...opts, caDir }, ca, verdict.trusted.bundle, verdict.trusted.sequence);
+  const stateDir = opts.stateDir ?? (opts.ca && !opts.caDir ? undefined : caDir);
+  const sequence = stateDir ? await SequenceFile.open(stateDir, log) : SequenceFile.inMemory(log);
+  const signer = new Signer({ ...opts, caDir }, ca, verdict.trusted.bundle, verdict.trusted.sequence, new SignedManifests(sequence));
   signer.start(published.revision);
   log.info(
     {
@@ -295,6 +307,7 @@ export async function startSigner(opts: SignerOptions): Promise<RunningSigner> {
       signer: ca.signer.cert.subject,
       nodeTtl: opts.nodeCertTtlSeconds ?? DEFAULT_NODE_CERT_TTL_SECONDS,
       workloadTtl: opts.workloadCertTtlSeconds ?? DEFAULT_WORKLOAD_CERT_TTL_SECONDS,
+      manifestSequence: sequence.value,
     },
     'signer serving',
   );
