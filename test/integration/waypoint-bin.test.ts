@@ -56,6 +56,7 @@ test('ambit-waypoint serves health and metrics once it has the store snapshot, a
   t.true(ready);
   const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
   t.true(text.includes('# TYPE istio_requests_total counter'));
+  for (const h of ['istio_request_duration_milliseconds', 'istio_request_bytes', 'istio_response_bytes']) t.true(text.includes(`# TYPE ${h} histogram`), h);
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   t.is(code, 0);
