@@ -7,13 +7,18 @@
  */
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { REQUEST_LABELS, TCP_LABELS, type RequestLabels } from '../core/telemetry/labels.js';
+import { REQUEST_LABELS, TCP_LABELS, type RequestLabelName, type RequestLabels } from '../core/telemetry/labels.js';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
 /** Istio's buckets for istio_request_bytes and istio_response_bytes: powers of ten, 1 B to 10 MB. */
 const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+
+/** One of Istio's per-request histograms, on the request labels. */
+function requestHistogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram<RequestLabelName> {
+  return new Histogram({ name, help, labelNames: REQUEST_LABELS, buckets, registers: [registry] });
+}
 
 export class WaypointMetrics {
   readonly registry = new Registry();
@@ -25,27 +30,14 @@ export class WaypointMetrics {
     labelNames: REQUEST_LABELS,
     registers: [this.registry],
   });
-  readonly duration = new Histogram({
-    name: 'istio_request_duration_milliseconds',
-    help: 'Time from request start to the last response byte',
-    labelNames: REQUEST_LABELS,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly requestBytes = new Histogram({
-    name: 'istio_request_bytes',
-    help: 'HTTP request body sizes',
-    labelNames: REQUEST_LABELS,
-    buckets: BYTES_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly responseBytes = new Histogram({
-    name: 'istio_response_bytes',
-    help: 'HTTP response body sizes',
-    labelNames: REQUEST_LABELS,
-    buckets: BYTES_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly duration = requestHistogram(
+    this.registry,
+    'istio_request_duration_milliseconds',
+    'Time from request start to the last response byte',
+    DURATION_BUCKETS,
+  );
+  readonly requestBytes = requestHistogram(this.registry, 'istio_request_bytes', 'HTTP request body sizes', BYTES_BUCKETS);
+  readonly responseBytes = requestHistogram(this.registry, 'istio_response_bytes', 'HTTP response body sizes', BYTES_BUCKETS);
   readonly retries = new Counter({ name: 'ambit_waypoint_retries_total', help: 'Upstream retries', labelNames: ['cluster'], registers: [this.registry] });
   readonly overflows = new Counter({
     name: 'ambit_waypoint_overflows_total',

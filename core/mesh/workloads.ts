@@ -33,6 +33,7 @@ export class WorkloadIndex {
   readonly #enrolledLocal: EndpointRecord[] = [];
   readonly #nodes = new Map<string, NodeRecord>();
   readonly #nodeByAddress = new Map<string, NodeRecord>();
+  readonly #callers = new Map<string, CallerWorkload | undefined>();
 
   constructor(nodes: readonly NodeRecord[], o: { nodeName: string; trustDomain: string; hbonePort: number }) {
     this.#nodeName = o.nodeName;
@@ -116,6 +117,15 @@ export class WorkloadIndex {
    * are of one service (else undefined: telemetry then says "unknown").
    */
   callerWorkload(principal: string, peerAddress: string): CallerWorkload | undefined {
+    // Asked per request and per connection; the index never changes, so each answer is kept.
+    const key = `${principal} ${peerAddress}`;
+    if (this.#callers.has(key)) return this.#callers.get(key);
+    const found = this.#findCaller(principal, peerAddress);
+    this.#callers.set(key, found);
+    return found;
+  }
+
+  #findCaller(principal: string, peerAddress: string): CallerWorkload | undefined {
     const node = this.#nodeByAddress.get(peerAddress);
     if (!node) return undefined;
     const eps = [...this.#byEndpoint.values()].filter((ep) => ep.node === node.name && this.identityOf(ep) === principal);

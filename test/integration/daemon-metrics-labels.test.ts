@@ -8,14 +8,15 @@
  * store while they were open (labels are built at open, not again at close).
  */
 import test from 'ava';
-import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { requestWorkloadCert, SignerClient } from '../../core/identity/client/index.js';
 import { signedEnroll } from '../../core/identity/manifest/writer.js';
 import { HboneClient } from '../../core/hbone/index.js';
 import type { EndpointRecord } from '../../core/store/types.js';
 import { TCP_LABELS } from '../../core/telemetry/labels.js';
 import { eventually } from '../helpers/eventually.js';
+import { startEchoServer } from '../helpers/echo-server.js';
+import { samples } from '../helpers/prometheus-text.js';
+import { bookinfoEdge, PRODUCTPAGE_ID } from '../helpers/istio-edge.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startNodeA } from './daemon-util.js';
 import { mesh } from './identity-util.js';
@@ -28,46 +29,14 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Every sample of `name` in Prometheus text exposition, labels parsed (escapes undone). */
-function samples(text: string, name: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    const labels: Record<string, string> = {};
-    for (const m of body.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1]!] = m[2]!.replace(/\\(.)/g, '$1');
-    out.push({ labels, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
-  }
-  return out;
-}
-
 const seriesKey = (labels: Record<string, string>): string => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 
 const N = 20;
-const PRODUCTPAGE = 'spiffe://cluster.local/ns/default/sa/productpage';
-const REVIEWS = 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews';
+const PRODUCTPAGE = PRODUCTPAGE_ID;
 
 test.serial(`${N} tunnels into ambitd: one series per edge with every Istio label right, and opened - closed = 0 per series once they close`, async (t) => {
   const m = await mesh(t, redis.url);
-  const sockets = new Set<Socket>();
-  const echo = createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-    s.pipe(s);
-  });
-  echo.listen(0, '127.0.0.1');
-  await once(echo, 'listening');
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    echo.close();
-  });
-  const echoPort = (echo.address() as AddressInfo).port;
+  const echoPort = await startEchoServer(t);
   const reviews: EndpointRecord = {
     service: 'reviews',
     namespace: 'default',
@@ -124,31 +93,7 @@ test.serial(`${N} tunnels into ambitd: one series per edge with every Istio labe
 
   const labels = opened[0]!.labels;
   t.deepEqual(Object.keys(labels).sort(), [...TCP_LABELS].sort(), 'every Istio TCP label, no other');
-  t.deepEqual(labels, {
-    reporter: 'destination',
-    source_workload: 'productpage-v1',
-    source_workload_namespace: 'default',
-    source_principal: PRODUCTPAGE,
-    source_app: 'productpage',
-    source_version: 'v1',
-    source_cluster: 'unknown',
-    source_canonical_service: 'productpage',
-    source_canonical_revision: 'v1',
-    destination_workload: 'reviews-v2',
-    destination_workload_namespace: 'default',
-    destination_principal: REVIEWS,
-    destination_app: 'reviews',
-    destination_version: 'v2',
-    destination_service: 'reviews.default.svc.cluster.local',
-    destination_service_name: 'reviews',
-    destination_service_namespace: 'default',
-    destination_cluster: 'unknown',
-    destination_canonical_service: 'reviews',
-    destination_canonical_revision: 'v2',
-    request_protocol: 'tcp',
-    response_flags: '-',
-    connection_security_policy: 'mutual_tls',
-  });
+  t.deepEqual(labels, bookinfoEdge('destination'));
   const bytes = (name: string) => samples(text, name).find((s) => seriesKey(s.labels) === seriesKey(labels))?.value;
   const sent = Array.from({ length: N }, (_, i) => `ping ${i}`.length).reduce((a, b) => a + b, 0);
   t.is(bytes('istio_tcp_received_bytes_total'), sent, 'bytes from the peer, on the same series');

@@ -9,6 +9,7 @@ import test from 'ava';
 import { loadFiles } from '../../core/config/index.js';
 import { CALLER, many, startWaypoint, WAYPOINT, type EndpointSpec } from '../helpers/waypoint-harness.js';
 import { metricSum } from '../helpers/prometheus-text.js';
+import { bookinfoEdge } from '../helpers/istio-edge.js';
 
 const BOOKINFO = path.resolve(process.cwd(), '../shared/fixtures/istio/bookinfo');
 const REVIEWS: EndpointSpec[] = ['v1', 'v2', 'v3'].map((version) => ({ service: 'reviews', version }));
@@ -38,33 +39,7 @@ if (!existsSync(BOOKINFO)) {
     t.like(entry, { source_principal: CALLER, response_code: 200, response_flags: '-', attempts: 1, destination_service: 'reviews.default.svc.cluster.local' });
     t.regex(entry.upstream_cluster ?? '', /^outbound\|\d+\|v2\|reviews\.default\.svc\.cluster\.local$/);
     const text = await h.waypoint.metrics.registry.metrics();
-    const edge = {
-      reporter: 'waypoint',
-      source_workload: 'productpage-v1',
-      source_workload_namespace: 'default',
-      source_principal: CALLER,
-      source_app: 'productpage',
-      source_version: 'v1',
-      source_canonical_service: 'productpage',
-      source_canonical_revision: 'v1',
-      source_cluster: 'unknown',
-      destination_workload: 'reviews-v2',
-      destination_workload_namespace: 'default',
-      destination_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews',
-      destination_app: 'reviews',
-      destination_version: 'v2',
-      destination_canonical_service: 'reviews',
-      destination_canonical_revision: 'v2',
-      destination_service: 'reviews.default.svc.cluster.local',
-      destination_service_name: 'reviews',
-      destination_service_namespace: 'default',
-      destination_cluster: 'unknown',
-      request_protocol: 'http',
-      response_code: '200',
-      grpc_response_status: '',
-      response_flags: '-',
-      connection_security_policy: 'mutual_tls',
-    };
+    const edge = { ...bookinfoEdge('waypoint', CALLER), request_protocol: 'http', response_code: '200', grpc_response_status: '' };
     t.is(metricSum(text, 'istio_requests_total', edge), 1, text);
     t.is(metricSum(text, 'istio_request_duration_milliseconds_count', edge), 1);
     t.is(metricSum(text, 'istio_request_bytes_count', edge), 1);

@@ -3,9 +3,10 @@ import test from 'ava';
 import { REQUEST_LABELS, TCP_LABELS, principalNamespace, requestLabels, tcpLabels, workloadNames, type TrafficFacts } from '../../core/telemetry/labels.js';
 import { callerParty, endpointParty } from '../../core/telemetry/mesh-facts.js';
 import { endpoint, state } from './support/daemon-fixtures.js';
+import { bookinfoEdge, PRODUCTPAGE_ID, REVIEWS_ID } from '../helpers/istio-edge.js';
 
-const PRODUCTPAGE = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage';
-const REVIEWS = 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews';
+const PRODUCTPAGE = PRODUCTPAGE_ID;
+const REVIEWS = REVIEWS_ID;
 
 const facts: TrafficFacts = {
   reporter: 'waypoint',
@@ -24,29 +25,9 @@ test('the TCP set is every Istio label but the response ones; the HTTP set adds 
 
 test('a fully known edge: every label carries its value', (t) => {
   t.deepEqual(requestLabels(facts, { protocol: 'http', responseCode: 503, responseFlags: 'UH' }), {
-    reporter: 'waypoint',
-    source_workload: 'productpage-v1',
-    source_workload_namespace: 'default',
-    source_principal: PRODUCTPAGE,
-    source_app: 'productpage',
-    source_version: 'v1',
-    source_cluster: 'unknown',
-    source_canonical_service: 'productpage',
-    source_canonical_revision: 'v1',
-    destination_workload: 'reviews-v2',
-    destination_workload_namespace: 'default',
-    destination_principal: REVIEWS,
-    destination_app: 'reviews',
-    destination_version: 'v2',
-    destination_service: 'reviews.default.svc.cluster.local',
-    destination_service_name: 'reviews',
-    destination_service_namespace: 'default',
-    destination_cluster: 'unknown',
-    destination_canonical_service: 'reviews',
-    destination_canonical_revision: 'v2',
+    ...bookinfoEdge('waypoint'),
     request_protocol: 'http',
     response_flags: 'UH',
-    connection_security_policy: 'mutual_tls',
     response_code: '503',
     grpc_response_status: '',
   });
@@ -124,7 +105,7 @@ test('mesh facts: the caller is the workload with that identity on the node the 
     node: 'b',
     address: '10.0.0.2',
     port: 9080,
-    serviceAccount: 'bookinfo-productpage',
+    serviceAccount: 'productpage',
     labels: { version: 'v1' },
   });
   const reviews = endpoint({ service: 'reviews', node: 'a', address: '10.0.0.1', port: 9081, serviceAccount: 'bookinfo-reviews', labels: { version: 'v2' } });
