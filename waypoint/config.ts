@@ -15,6 +15,9 @@ import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
 import type { Caller } from './caller.js';
 import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
+import type { Authenticators } from './authn/authenticators.js';
+import type { RequestAuthenticator } from './authn/request-authn.js';
+import { ServiceTelemetry } from './telemetry.js';
 
 export interface WaypointConfigOptions {
   /** FQDNs of the services this waypoint serves; only their VIPs are accepted. */
@@ -22,6 +25,8 @@ export interface WaypointConfigOptions {
   domain?: string;
   /** For the identity each endpoint's node daemon must present (default cluster.local). */
   trustDomain?: string;
+  /** Compiles RequestAuthentication, keeping fetched keys across snapshots; without it no JWT is checked. */
+  authenticators?: Authenticators;
 }
 
 /** Where one endpoint is reached: its peer daemon's HBONE port, as the identity it must present. */
@@ -49,6 +54,8 @@ export class WaypointConfig {
   readonly #mesh: MeshView;
   readonly #served = new Map<string, ServiceView>();
   readonly #policies = new Map<string, WorkloadPolicies>();
+  readonly #authn: ReadonlyMap<string, RequestAuthenticator>;
+  readonly #telemetry = new Map<string, ServiceTelemetry>();
   readonly #endpoints = new Map<string, readonly Endpoint[]>();
   readonly #upstreams = new Map<string, Upstream>();
   readonly #trustDomain: string;
@@ -63,7 +70,28 @@ export class WaypointConfig {
       if (!svc?.record.vip) continue;
       this.#served.set(svc.record.vip, svc);
       this.#policies.set(fqdn, mesh.policies.forWorkload({ namespace: svc.record.namespace, serviceName: svc.record.name, atWaypoint: true }));
+      this.#telemetry.set(fqdn, new ServiceTelemetry(mesh, svc.record));
     }
+    this.#authn =
+      options.authenticators?.compile(
+        mesh.typed.of('RequestAuthentication'),
+        [...this.#served.values()].map((s) => s.record),
+      ) ?? new Map();
+  }
+
+  /** The served service's JWT checks; undefined or empty: none apply. */
+  authnFor(service: ServiceView): RequestAuthenticator | undefined {
+    return this.#authn.get(`${service.record.namespace}/${service.record.name}`);
+  }
+
+  /** Telemetry API settings of a served service (access logs, metric overrides, tracing). */
+  telemetryFor(fqdn: string): ServiceTelemetry | undefined {
+    return this.#telemetry.get(fqdn);
+  }
+
+  /** Every Telemetry or MeshConfig problem of this snapshot's served services, once each. */
+  telemetryProblems(): string[] {
+    return [...new Set([...this.#telemetry.values()].flatMap((t) => t.problems))];
   }
 
   /** The served service a caller dialed (HBONE authority = VIP:port), or undefined: not ours to proxy. */

@@ -15,6 +15,7 @@ import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest } from './request-body.js';
 import type { ForwardDecision } from './routing/index.js';
+import type { ServiceTelemetry } from './telemetry.js';
 
 export interface Exchange {
   started: number;
@@ -35,10 +36,12 @@ export interface Exchange {
   responseBytes: number;
   /** The endpoint's grpc-status, for a gRPC request's metrics. */
   grpcStatus: string | undefined;
+  /** The served service's Telemetry settings in the snapshot the request started on. */
+  telemetry: ServiceTelemetry | undefined;
 }
 
 /** The exchange for `req`, which gets Envoy's x-request-id if it came without one: the endpoint sees the id the log has. */
-export function openExchange(req: DownstreamRequest): Exchange {
+export function openExchange(req: DownstreamRequest, telemetry: ServiceTelemetry | undefined): Exchange {
   const headers = req.headers as Record<string, string | string[] | undefined>;
   const requestId = String((headers['x-request-id'] ??= randomUUID()));
   return {
@@ -54,6 +57,7 @@ export function openExchange(req: DownstreamRequest): Exchange {
     requestBytes: () => 0,
     responseBytes: 0,
     grpcStatus: undefined,
+    telemetry,
   };
 }
 
@@ -77,12 +81,16 @@ export function recordExchange(
     ...(x.grpcStatus !== undefined ? { grpcStatus: x.grpcStatus } : {}),
   });
   sinks.metrics.record(labels, { durationMs, requestBytes: x.requestBytes(), responseBytes: x.responseBytes });
+  const path = String(req.headers[':path'] ?? req.url ?? '');
+  const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
+  const logged = x.telemetry?.logs(() => ({ responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true }));
+  if (logged === false) return;
   sinks.accessLog({
     start_time: new Date(x.started).toISOString(),
     method: req.method ?? '',
-    path: String(req.headers[':path'] ?? req.url ?? ''),
+    path,
     protocol: `HTTP/${req.httpVersion}`,
-    authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
+    authority,
     response_code: status,
     response_flags: flag,
     duration_ms: durationMs,
@@ -96,4 +104,11 @@ export function recordExchange(
     request_id: x.requestId,
     authz_policy: x.authzPolicy,
   });
+}
+
+/** Header values as an access-log filter reads them: a repeated header joined as Envoy joins it. */
+function singleValued(headers: DownstreamRequest['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
 }

@@ -27,6 +27,7 @@ import { sniffProtocol } from './protocol.js';
 import { asHttpSocket } from './stream-socket.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { Upstreams } from './upstream.js';
+import { Authenticators } from './authn/authenticators.js';
 
 export interface WaypointServerOptions {
   /** The waypoint's own certificate (`…/sa/<svc>-waypoint`), key and trust bundle. */
@@ -74,14 +75,18 @@ export class WaypointServer {
   /** The HBONE server's TLS connections, so close() can cut those whose session never finishes closing. */
   readonly #connections = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
+  readonly #authenticators: Authenticators;
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
   #draining = false;
+  #telemetryProblems = new Set<string>();
 
   constructor(options: WaypointServerOptions) {
     this.#options = options;
     this.#log = options.log ?? logger('waypoint');
+    this.#authenticators = new Authenticators(this.metrics.authn, this.#log.child({ component: 'authn' }));
     this.#config = this.#compile(options.mesh);
+    this.#warnTelemetryProblems(this.#config);
     this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
     this.#clusters = new Clusters(this.#connector());
     this.#forwarder = new Forwarder({
@@ -146,11 +151,19 @@ export class WaypointServer {
   update(mesh: MeshView): void {
     const config = this.#compile(mesh);
     this.#config = config;
+    this.#warnTelemetryProblems(config);
     this.#clusters.retain((up, was) => {
       const policy = config.routes.policyFor(was.host, was.subset, was.port);
       const now = policy && config.current(up);
       return now !== undefined && inSubset(now, policy!.subsetLabels);
     });
+  }
+
+  /** A Telemetry or MeshConfig that cannot apply as written is logged when it first appears, not on every snapshot. */
+  #warnTelemetryProblems(config: WaypointConfig): void {
+    const problems = config.telemetryProblems();
+    for (const p of problems) if (!this.#telemetryProblems.has(p)) this.#log.warn({ problem: p }, `telemetry configuration not applied as written: ${p}`);
+    this.#telemetryProblems = new Set(problems);
   }
 
   /** The cluster connection pools, for tests and the admin view. */
@@ -199,7 +212,7 @@ export class WaypointServer {
 
   #compile(mesh: MeshView): WaypointConfig {
     const o = this.#options;
-    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain });
+    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain, authenticators: this.#authenticators });
   }
 
   #accept(stream: Duplex, request: ConnectRequest, service: ServiceView): void {
