@@ -4,7 +4,7 @@
  * --watch rewrites the file (by rename, leaving no temporary file) as nodes come
  * and go, and stops cleanly on SIGTERM.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import type { TargetGroup } from '../../cli/prometheus-targets.js';
 import { AMBIT, ambit, REPO_ROOT } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { freePortBlock } from '../helpers/port-block.js';
 
 let redis: RedisServer;
 let store: Store;
@@ -57,14 +58,7 @@ test.serial('--watch keeps the file up to date as nodes come and go, always by r
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'ambit.json');
   await node('c', '10.0.0.3', 2);
-  const child = spawn(process.execPath, [AMBIT, 'prometheus', 'sd', '--file', file, '--watch', '--interval', '1s'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, AMBIT_REDIS_URL: redis.url, AMBIT_LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  t.teardown(() => void child.kill('SIGKILL'));
+  const { child, stderr } = follow(t, ['--file', file, '--watch']);
   const nodes = async () => (JSON.parse(await readFile(file, 'utf8')) as TargetGroup[]).map((g) => g.labels.ambit_node ?? '').sort();
   await eventually(async () => (await nodes()).join() === 'a,b,c', 10_000);
   await node('d', '10.0.0.4');
@@ -74,5 +68,35 @@ test.serial('--watch keeps the file up to date as nodes come and go, always by r
   t.deepEqual(await readdir(dir), ['ambit.json'], 'no temporary file left beside it');
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number | null];
-  t.is(code, 0, stderr);
+  t.is(code, 0, stderr());
 });
+
+test.serial('--http serves the same targets for http_sd_configs, kept current', async (t) => {
+  const port = await freePortBlock(1);
+  const { child, stderr } = follow(t, ['--http', `127.0.0.1:${port}`]);
+  const nodes = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    t.is(res.headers.get('content-type'), 'application/json');
+    return ((await res.json()) as TargetGroup[]).map((g) => g.labels.ambit_node ?? '').sort();
+  };
+  await eventually(async () => (await nodes()).includes('a'), 10_000);
+  await node('e', '10.0.0.5');
+  await eventually(async () => (await nodes()).includes('e'), 10_000);
+  t.is((await fetch(`http://127.0.0.1:${port}/`, { method: 'POST' })).status, 405);
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  t.is(code, 0, stderr());
+});
+
+/** `ambit prometheus sd` with `args`, refreshing every second, killed at the test's end if it is still running. */
+function follow(t: ExecutionContext, args: string[]) {
+  const child = spawn(process.execPath, [AMBIT, 'prometheus', 'sd', ...args, '--interval', '1s'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, AMBIT_REDIS_URL: redis.url, AMBIT_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  t.teardown(() => void child.kill('SIGKILL'));
+  return { child, stderr: () => stderr };
+}
