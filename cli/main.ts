@@ -18,6 +18,7 @@ import { registerInstall } from './commands/install.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerWaypoint } from './commands/waypoint.js';
 import { registerOperator } from './commands/operator.js';
+import { registerPrometheus } from './commands/prometheus.js';
 import { reportError } from './errors.js';
 import { packageVersion } from '../core/version.js';
 
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerWaypoint(program);
   registerCerts(program);
   registerTunnels(program);
+  registerPrometheus(program);
   registerDoctor(program);
   registerInstall(program);
   registerVersion(program);

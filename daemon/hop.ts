@@ -11,7 +11,7 @@
 import { nodeId } from '../core/identity/index.js';
 import type { EndpointRecord } from '../core/store/types.js';
 import { formatAuthority } from '../core/hbone/authority.js';
-import type { MeshState, ServiceEntryView } from '../core/mesh/index.js';
+import { serviceRef, type MeshState, type ServiceEntryView, type ServiceRef } from '../core/mesh/index.js';
 
 /** Who owns the client socket: its uid, or the error saying why the kernel could not tell. */
 export type Owner = { uid: number } | { error: unknown };
@@ -85,7 +85,10 @@ export interface ForwardRoute {
   kind: 'forward';
   /** The source workload's SPIFFE ID: the certificate tunnels present, the principal metrics name. */
   sourceIdentity: string;
-  destinationService: string;
+  /** The enrolled workload of the uid that opened the connection (metrics' source_*). */
+  source: EndpointRecord;
+  /** What the connection was addressed to: a VIP's service, a ServiceEntry host, an endpoint's service. */
+  service: ServiceRef;
   /** Balancer key when there is a choice of hops (a VIP, a ServiceEntry port); retries need one. */
   balanceKey?: string;
   hops: Hop[];
@@ -101,7 +104,7 @@ export type Route =
    */
   | { kind: 'refuse'; reason: 'owner-unknown'; cause: unknown };
 
-type Destination = Omit<ForwardRoute, 'kind' | 'sourceIdentity'>;
+type Destination = Omit<ForwardRoute, 'kind' | 'sourceIdentity' | 'source'>;
 
 const PASSTHROUGH: Route = { kind: 'passthrough' };
 
@@ -112,7 +115,7 @@ export function routeOf(state: MeshState, trustDomain: string, captured: Capture
   if ('error' in captured.owner) return { kind: 'refuse', reason: 'owner-unknown', cause: captured.owner.error };
   const source = state.workloadForUid(captured.owner.uid);
   if (!source) return PASSTHROUGH;
-  return { kind: 'forward', sourceIdentity: state.identityOf(source), ...destination };
+  return { kind: 'forward', sourceIdentity: state.identityOf(source), source, ...destination };
 }
 
 /** Where a resolve hop goes once its host name resolved to `ip`. */
@@ -134,23 +137,24 @@ function destinationOf(state: MeshState, trustDomain: string, ip: string, port: 
         identity: state.identityOf(endpoint),
         authority,
       }));
-      return { balanceKey: `${service.fqdn}/waypoint`, hops, destinationService: service.fqdn };
+      return { balanceKey: `${service.fqdn}/waypoint`, hops, service: serviceRef(service) };
     }
     const hops = service.endpoints.filter((ep) => ep.port === port).map((ep) => workloadHop(state, trustDomain, ep));
-    return hops.length > 0 ? { balanceKey: service.fqdn, hops, destinationService: service.fqdn } : undefined;
+    return hops.length > 0 ? { balanceKey: service.fqdn, hops, service: serviceRef(service) } : undefined;
   }
   const entry = state.serviceEntryAt(ip, port);
   if (entry) {
+    const entryService: ServiceRef = { host: entry.host, name: entry.host, namespace: entry.entry.namespace };
     // Resolution NONE: the caller already chose the address; go there (over HBONE if it is a mesh workload).
-    if (entry.candidates.length === 0) return { hops: [addressHop(state, trustDomain, entry.entry, ip, port)], destinationService: entry.host };
+    if (entry.candidates.length === 0) return { hops: [addressHop(state, trustDomain, entry.entry, ip, port)], service: entryService };
     const hops = entry.candidates.map((c): Hop => {
       if (c.resolve) return { kind: 'resolve', address: c.address, port: c.port, entry: entry.entry };
       return c.workload ? workloadHop(state, trustDomain, c.workload) : { kind: 'tcp', address: c.address, port: c.port };
     });
-    return { balanceKey: entry.key, hops, destinationService: entry.host };
+    return { balanceKey: entry.key, hops, service: entryService };
   }
   const endpoint = state.endpointAt(ip, port);
-  return endpoint ? { hops: [workloadHop(state, trustDomain, endpoint)], destinationService: `${endpoint.service}.${endpoint.namespace}` } : undefined;
+  return endpoint ? { hops: [workloadHop(state, trustDomain, endpoint)], service: state.serviceOfEndpoint(endpoint) } : undefined;
 }
 
 /** An address a ServiceEntry sends to: a mesh workload when `classify` says so, else plain TCP. */

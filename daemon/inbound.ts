@@ -10,13 +10,15 @@
 import type { Logger } from 'pino';
 import {
   HboneServer,
-  parseAuthority,
   type ConnectRequest,
   type TlsIdentity,
   type AuthorizeDecision,
   type UpstreamDecision,
   type HboneServerOptions,
 } from '../core/hbone/index.js';
+import type { EndpointRecord } from '../core/store/types.js';
+import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
+import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
 import { authorizeL4 } from './authorize.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
@@ -38,25 +40,20 @@ export interface InboundOptions {
 
 export function createInbound(options: InboundOptions): HboneServer {
   const { metrics, log } = options;
-  // The server admitted the stream only with a well-formed authority; anything else finds no endpoint.
-  const endpointFor = (authority: string) => {
-    const target = parseAuthority(authority);
-    return target && options.state().localEndpoint(target.host, target.port);
-  };
-  const serviceOf = (authority: string) => {
-    const ep = endpointFor(authority);
-    return ep ? `${ep.service}.${ep.namespace}` : 'unknown';
-  };
-  const labels = (info: { peerIdentity: string; authority: string }) => {
-    const ep = endpointFor(info.authority);
-    return {
+  /**
+   * Each tunnel's labels, built once by resolveUpstream from the state it
+   * dialled with; its open, its close and its bytes count that one object,
+   * whatever the state says by the time it closes.
+   */
+  const labelsOf = new WeakMap<ConnectRequest, TcpLabels>();
+  const labels = (req: ConnectRequest, state: MeshState, ep: EndpointRecord): TcpLabels =>
+    tcpLabels({
       reporter: 'destination',
-      source_principal: info.peerIdentity,
-      destination_principal: ep ? options.state().identityOf(ep) : 'unknown',
-      destination_service: serviceOf(info.authority),
-      connection_security_policy: 'mutual_tls',
-    };
-  };
+      source: callerParty(state, req.peerIdentity, req.peerAddress),
+      destination: endpointParty(state, ep),
+      service: state.serviceOfEndpoint(ep),
+      securityPolicy: 'mutual_tls',
+    });
 
   const authorize = (req: ConnectRequest): AuthorizeDecision => {
     const state = options.state();
@@ -66,7 +63,7 @@ export function createInbound(options: InboundOptions): HboneServer {
     const decision = authorizeL4(state, ep, { identity: req.peerIdentity, ip: req.peerAddress }, req.destination.host);
     if (decision.allowed) return { allow: true };
     metrics.authzDenials.inc({
-      destination_service: serviceOf(req.authority),
+      destination_service: state.serviceOfEndpoint(ep).host,
       source_principal: req.peerIdentity,
       policy: decision.policy ?? '',
       reason: 'policy',
@@ -79,11 +76,13 @@ export function createInbound(options: InboundOptions): HboneServer {
   };
 
   const resolveUpstream = (req: ConnectRequest): UpstreamDecision => {
-    const ep = options.state().localEndpoint(req.destination.host, req.destination.port);
+    const state = options.state();
+    const ep = state.localEndpoint(req.destination.host, req.destination.port);
     if (!ep) {
       metrics.refusedAuthorities.inc({ reason: 'not-local-workload' });
       return { refuse: `${req.authority} is not a workload enrolled on this node` };
     }
+    labelsOf.set(req, labels(req, state, ep));
     return { host: ep.address, port: ep.port };
   };
 
@@ -111,17 +110,21 @@ export function createInbound(options: InboundOptions): HboneServer {
         metrics.connectFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'ERROR' });
         log.warn({ authority, err: error.message }, 'local service refused the connection');
       },
+      // Every stream this server opens went through resolveUpstream, so each has its labels.
       streamOpened: (info) => {
-        metrics.connectionsOpened.inc(labels(info));
+        const l = labelsOf.get(info.request);
+        if (l) metrics.connectionsOpened.inc(l);
         metrics.tunnelStreams.inc({ direction: 'inbound' });
       },
       streamClosed: (info) => {
         options.memory?.connectionClosed();
-        const l = labels(info);
+        const l = labelsOf.get(info.request);
         metrics.tunnelStreams.dec({ direction: 'inbound' });
-        metrics.connectionsClosed.inc(l);
-        metrics.bytesReceived.inc(l, info.bytesIn);
-        metrics.bytesSent.inc(l, info.bytesOut);
+        if (l) {
+          metrics.connectionsClosed.inc(l);
+          metrics.bytesReceived.inc(l, info.bytesIn);
+          metrics.bytesSent.inc(l, info.bytesOut);
+        }
         log.info(
           {
             src: info.peerIdentity,

@@ -1,13 +1,13 @@
 /**
  * ambitd's Prometheus metrics. Connection and byte counters use Istio's names
- * and labels (istio_tcp_*), so existing Istio dashboards and alerts work on
- * ambit; daemon internals are ambit_*. One registry per daemon instance, so
+ * and its full label set (istio_tcp_*, labels from core/telemetry/labels.ts),
+ * so existing Istio dashboards and alerts work on ambit; daemon internals are
+ * ambit_*. One registry per daemon instance, so
  * tests can run several daemons in one process.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
-
-const TCP_LABELS = ['reporter', 'source_principal', 'destination_principal', 'destination_service', 'connection_security_policy'] as const;
+import { TCP_LABELS } from '../core/telemetry/labels.js';
 
 export class DaemonMetrics {
   readonly registry = new Registry();

@@ -24,6 +24,8 @@ import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
 import type { MeshState } from '../core/mesh/index.js';
 import { spliceSockets } from './tcp-splice.js';
+import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
+import { endpointParty } from '../core/telemetry/mesh-facts.js';
 
 export interface OutboundOptions {
   state: () => MeshState;
@@ -142,7 +144,7 @@ export class Outbound {
     const maxAttempts = this.#options.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       const hop = route.balanceKey ? balancer.pick(route.balanceKey, route.hops, tried) : route.hops[0];
-      if (!hop) throw new AmbitError('EOUTBOUND_NO_ENDPOINT', `no endpoint left for ${route.destinationService}`, { service: route.destinationService });
+      if (!hop) throw new AmbitError('EOUTBOUND_NO_ENDPOINT', `no endpoint left for ${route.service.host}`, { service: route.service.host });
       tried.add(keyOf(hop));
       try {
         await this.#connectHop(socket, state, route, hop);
@@ -155,7 +157,7 @@ export class Outbound {
         // A refused connect is evidence against the endpoint whether or not this connection retries.
         balancer.failed(hop);
         if (!route.balanceKey || attempt >= maxAttempts || tried.size >= route.hops.length) throw err;
-        log.info({ endpoint: keyOf(hop), service: route.destinationService, code }, 'endpoint refused; trying another');
+        log.info({ endpoint: keyOf(hop), service: route.service.host, code }, 'endpoint refused; trying another');
       }
     }
   }
@@ -163,13 +165,14 @@ export class Outbound {
   async #connectHop(socket: Socket, state: MeshState, route: ForwardRoute, picked: Hop): Promise<void> {
     const hop = picked.kind === 'resolve' ? resolvedHop(state, this.#options.trustDomain, picked, await this.#resolve(picked.address)) : picked;
     const sourceId = route.sourceIdentity;
-    const labels = {
+    // Built once: the close, the bytes and the open all count this one object.
+    const labels = tcpLabels({
       reporter: 'source',
-      source_principal: sourceId,
-      destination_principal: hop.kind === 'tcp' ? 'unknown' : hop.identity,
-      destination_service: route.destinationService,
-      connection_security_policy: hop.kind === 'tcp' ? 'none' : 'mutual_tls',
-    };
+      source: endpointParty(state, route.source),
+      destination: hop.kind === 'tcp' ? {} : endpointParty(state, hop.endpoint),
+      service: route.service,
+      securityPolicy: hop.kind === 'tcp' ? 'none' : 'mutual_tls',
+    });
     switch (hop.kind) {
       case 'waypoint':
         return this.#toWaypoint(socket, hop, sourceId, labels);
@@ -190,7 +193,7 @@ export class Outbound {
   }
 
   /** A destination outside the mesh (MESH_EXTERNAL, or not a mesh workload): plain TCP from the daemon. */
-  async #plain(socket: Socket, hop: TcpHop, sourceId: string, labels: Record<string, string>): Promise<void> {
+  async #plain(socket: Socket, hop: TcpHop, sourceId: string, labels: TcpLabels): Promise<void> {
     this.#spliceDirect(socket, await dial(hop.address, hop.port), labels, {
       src: sourceId,
       dst: labels.destination_service,
@@ -200,14 +203,14 @@ export class Outbound {
   }
 
   /** Splices a directly dialled upstream (no tunnel), counting and logging it like a tunnelled one. */
-  #spliceDirect(socket: Socket, upstream: Socket, labels: Record<string, string>, fields: Record<string, unknown>): void {
+  #spliceDirect(socket: Socket, upstream: Socket, labels: TcpLabels, fields: Record<string, unknown>): void {
     const closed = this.#opened(labels, fields);
     socket.resume();
     spliceSockets(socket, upstream, (r) => closed(r.aToB, r.bToA, r.error));
   }
 
   /** Counts a connection as opened; the returned callback counts and logs its close. One accounting for every kind of hop. */
-  #opened(labels: Record<string, string>, fields: Record<string, unknown>): (sent: number, received: number, error: unknown) => void {
+  #opened(labels: TcpLabels, fields: Record<string, unknown>): (sent: number, received: number, error: unknown) => void {
     const { metrics, log } = this.#options;
     metrics.connectionsOpened.inc(labels);
     const started = Date.now();
@@ -220,7 +223,7 @@ export class Outbound {
     };
   }
 
-  async #tunnel(socket: Socket, hop: HboneHop, sourceId: string, labels: Record<string, string>): Promise<void> {
+  async #tunnel(socket: Socket, hop: HboneHop, sourceId: string, labels: TcpLabels): Promise<void> {
     await this.#spliceTunnel(
       socket,
       {
@@ -234,7 +237,7 @@ export class Outbound {
     );
   }
 
-  async #toWaypoint(socket: Socket, hop: WaypointHop, sourceId: string, labels: Record<string, string>): Promise<void> {
+  async #toWaypoint(socket: Socket, hop: WaypointHop, sourceId: string, labels: TcpLabels): Promise<void> {
     await this.#spliceTunnel(
       socket,
       {
@@ -248,25 +251,20 @@ export class Outbound {
     );
   }
 
-  async #spliceTunnel(
-    socket: Socket,
-    request: Parameters<HboneClient['connect']>[0],
-    labels: Record<string, string>,
-    fields: Record<string, unknown>,
-  ): Promise<void> {
+  async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], labels: TcpLabels, fields: Record<string, unknown>): Promise<void> {
     const stream = await this.#options.hbone.connect(request);
     const closed = this.#opened(labels, { src: request.source, dst: labels.destination_principal, ...fields });
     socket.resume();
     splice(stream, socket, (r) => closed(r.bytesFromSocket, r.bytesToSocket, r.error?.code));
   }
 
-  async #local(socket: Socket, state: MeshState, hop: LocalHop, sourceId: string, labels: Record<string, string>): Promise<void> {
+  async #local(socket: Socket, state: MeshState, hop: LocalHop, sourceId: string, labels: TcpLabels): Promise<void> {
     const { metrics, log } = this.#options;
     const ep = hop.endpoint;
     const decision = authorizeL4(state, ep, { identity: sourceId, ip: socket.remoteAddress ?? '' }, ep.address);
     if (!decision.allowed) {
       metrics.authzDenials.inc({
-        destination_service: labels.destination_service ?? '',
+        destination_service: labels.destination_service,
         source_principal: sourceId,
         policy: decision.policy ?? '',
         reason: 'policy',

@@ -9,6 +9,10 @@
 import { DEFAULT_TRUST_DOMAIN, type WorkloadPolicies } from '../core/authz/index.js';
 import { nodeId } from '../core/identity/index.js';
 import type { EndpointRecord } from '../core/store/types.js';
+import { serviceRef } from '../core/mesh/index.js';
+import { UNKNOWN, type TrafficFacts } from '../core/telemetry/labels.js';
+import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
+import type { Caller } from './caller.js';
 import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
 import type { Authenticators } from './authn/authenticators.js';
@@ -106,6 +110,22 @@ export class WaypointConfig {
   /** The labels of the workload behind a verified caller (VirtualService `sourceLabels`). */
   sourceLabels(principal: string, address: string): Readonly<Record<string, string>> | undefined {
     return this.#mesh.sourceLabels(principal, address);
+  }
+
+  /**
+   * What the metric labels of one request or TCP connection are built from
+   * (core/telemetry/labels.ts): the verified caller, the endpoint it reached
+   * (none yet: "unknown") and the service of the host it was routed to.
+   */
+  trafficFacts(caller: Caller, host: string, up: Upstream | undefined): TrafficFacts {
+    const svc = this.#mesh.serviceByName(host);
+    return {
+      reporter: 'waypoint',
+      source: callerParty(this.#mesh, caller.principal, caller.address),
+      destination: up ? endpointParty(this.#mesh, up.record) : {},
+      service: svc ? serviceRef(svc) : { host, name: host, namespace: UNKNOWN },
+      securityPolicy: 'mutual_tls',
+    };
   }
 
   policiesFor(fqdn: string): WorkloadPolicies | undefined {

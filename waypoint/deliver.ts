@@ -21,6 +21,8 @@ import type { DownstreamResponse, UpstreamResponse } from './upstream.js';
 
 export function deliver(res: DownstreamResponse, x: Exchange, upstream: UpstreamResponse, ops: readonly HeaderOp[], done: () => void, log: Logger): void {
   x.status = upstream.statusCode;
+  // A trailers-only gRPC answer carries grpc-status in its headers.
+  x.grpcStatus = headerValue(upstream.headers['grpc-status']);
   const body = upstream.body;
   let released = false;
   const release = (): void => {
@@ -42,6 +44,7 @@ export function deliver(res: DownstreamResponse, x: Exchange, upstream: Upstream
   body.once('end', () => {
     release();
     const trailers = upstream.trailers();
+    x.grpcStatus = headerValue(trailers['grpc-status']) ?? x.grpcStatus;
     // HTTP/1.1 carries them only in a chunked response; node:http drops them otherwise.
     if (Object.keys(trailers).length > 0) {
       try {
@@ -56,5 +59,9 @@ export function deliver(res: DownstreamResponse, x: Exchange, upstream: Upstream
     release();
     if (!body.readableEnded && !res.writableEnded) res.destroy();
   });
+  // Counted beside the pipe, attached in the same tick: no chunk is missed, and the pipe's backpressure still pauses both.
+  body.on('data', (chunk: Buffer) => (x.responseBytes += chunk.length));
   body.pipe(res as NodeJS.WritableStream, { end: false });
 }
+
+const headerValue = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);

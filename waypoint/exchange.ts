@@ -8,8 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AccessLog } from './access-log.js';
-import { namespaceOf, type Caller } from './caller.js';
-import type { Upstream } from './config.js';
+import { requestLabels } from '../core/telemetry/labels.js';
+import type { Caller } from './caller.js';
+import type { Upstream, WaypointConfig } from './config.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest } from './request-body.js';
@@ -29,6 +30,12 @@ export interface Exchange {
   authzPolicy: string | undefined;
   /** The client left before its answer was complete (DC). */
   clientGone: boolean;
+  /** Request body bytes read from the client so far (request-body.ts counts them). */
+  requestBytes: () => number;
+  /** Response body bytes written to the client (deliver.ts, replies.ts). */
+  responseBytes: number;
+  /** The endpoint's grpc-status, for a gRPC request's metrics. */
+  grpcStatus: string | undefined;
   /** The served service's Telemetry settings in the snapshot the request started on. */
   telemetry: ServiceTelemetry | undefined;
 }
@@ -47,6 +54,9 @@ export function openExchange(req: DownstreamRequest, telemetry: ServiceTelemetry
     decision: undefined,
     authzPolicy: undefined,
     clientGone: false,
+    requestBytes: () => 0,
+    responseBytes: 0,
+    grpcStatus: undefined,
     telemetry,
   };
 }
@@ -56,30 +66,21 @@ export function recordExchange(
   req: DownstreamRequest,
   caller: Caller,
   service: ServiceView,
-  sinks: { metrics: WaypointMetrics; accessLog: AccessLog },
+  sinks: { metrics: WaypointMetrics; accessLog: AccessLog; config: () => WaypointConfig },
 ): void {
   const durationMs = Date.now() - x.started;
   const status = x.clientGone && x.status === 0 ? 0 : x.status;
   const flag = x.clientGone ? 'DC' : x.flag;
   const up = x.upstream;
   const destService = x.decision?.destination.host ?? service.fqdn;
-  sinks.metrics.record(
-    {
-      reporter: 'waypoint',
-      source_principal: caller.principal,
-      source_workload_namespace: namespaceOf(caller.principal),
-      destination_principal: up?.identity ?? 'unknown',
-      destination_service: destService,
-      destination_service_name: service.record.name,
-      destination_service_namespace: service.record.namespace,
-      destination_version: up?.endpoint.labels.version ?? 'unknown',
-      request_protocol: String(req.headers['content-type'] ?? '').startsWith('application/grpc') ? 'grpc' : 'http',
-      response_code: String(status),
-      response_flags: flag,
-      connection_security_policy: 'mutual_tls',
-    },
-    durationMs,
-  );
+  const grpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
+  const labels = requestLabels(sinks.config().trafficFacts(caller, destService, up), {
+    protocol: grpc ? 'grpc' : 'http',
+    responseCode: status,
+    responseFlags: flag,
+    ...(x.grpcStatus !== undefined ? { grpcStatus: x.grpcStatus } : {}),
+  });
+  sinks.metrics.record(labels, { durationMs, requestBytes: x.requestBytes(), responseBytes: x.responseBytes });
   const path = String(req.headers[':path'] ?? req.url ?? '');
   const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
   const logged = x.telemetry?.logs(() => ({ responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true }));

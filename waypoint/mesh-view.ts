@@ -7,6 +7,6 @@ import type { MeshState } from '../core/mesh/index.js';
 
 export type MeshView = Pick<
   MeshState,
-  'revision' | 'resources' | 'typed' | 'policies' | 'serviceByVip' | 'serviceByName' | 'identityOf' | 'peerFor' | 'sourceLabels'
+  'revision' | 'resources' | 'typed' | 'policies' | 'serviceByVip' | 'serviceByName' | 'identityOf' | 'peerFor' | 'sourceLabels' | 'callerWorkload'
 >;
 export type { ServiceView } from '../core/mesh/index.js';

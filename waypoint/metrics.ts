@@ -1,49 +1,26 @@
 /**
- * The waypoint's Prometheus metrics, with Istio's names and labels
- * (reporter="waypoint", as Istio ambient's waypoints report), so Istio
- * dashboards and the Kiali graph read them unchanged. Own registry per
- * waypoint instance: tests run several in one process.
+ * The waypoint's Prometheus metrics, with Istio's names and its full label
+ * set (core/telemetry/labels.ts; reporter="waypoint", as Istio ambient's
+ * waypoints report), so Istio dashboards and the Kiali graph read them
+ * unchanged. Own registry per waypoint instance: tests run several in one
+ * process.
  */
 import { sequenceWriteFailures } from '../core/identity/manifest/sequence-file.js';
 import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
-
-export const REQUEST_LABELS = [
-  'reporter',
-  'source_principal',
-  'source_workload_namespace',
-  'destination_principal',
-  'destination_service',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_version',
-  'request_protocol',
-  'response_code',
-  'response_flags',
-  'connection_security_policy',
-] as const;
-
-export type RequestLabels = Record<(typeof REQUEST_LABELS)[number], string>;
-
-/** Istio's labels for its istio_tcp_* metrics: the request labels without the HTTP ones. */
-export const TCP_LABELS = [
-  'reporter',
-  'source_principal',
-  'source_workload_namespace',
-  'destination_principal',
-  'destination_service',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_version',
-  'response_flags',
-  'connection_security_policy',
-] as const;
-
-export type TcpLabels = Record<(typeof TCP_LABELS)[number], string>;
+import { REQUEST_LABELS, TCP_LABELS, type RequestLabelName, type RequestLabels } from '../core/telemetry/labels.js';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+
+/** Istio's buckets for istio_request_bytes and istio_response_bytes: powers of ten, 1 B to 10 MB. */
+const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+
+/** One of Istio's per-request histograms, on the request labels. */
+function requestHistogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram<RequestLabelName> {
+  return new Histogram({ name, help, labelNames: REQUEST_LABELS, buckets, registers: [registry] });
+}
 
 export class WaypointMetrics {
   readonly registry = new Registry();
@@ -60,13 +37,14 @@ export class WaypointMetrics {
     labelNames: REQUEST_LABELS,
     registers: [this.registry],
   });
-  readonly duration = new Histogram({
-    name: 'istio_request_duration_milliseconds',
-    help: 'Time from request start to the last response byte',
-    labelNames: REQUEST_LABELS,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly duration = requestHistogram(
+    this.registry,
+    'istio_request_duration_milliseconds',
+    'Time from request start to the last response byte',
+    DURATION_BUCKETS,
+  );
+  readonly requestBytes = requestHistogram(this.registry, 'istio_request_bytes', 'HTTP request body sizes', BYTES_BUCKETS);
+  readonly responseBytes = requestHistogram(this.registry, 'istio_response_bytes', 'HTTP response body sizes', BYTES_BUCKETS);
   readonly retries = new Counter({ name: 'ambit_waypoint_retries_total', help: 'Upstream retries', labelNames: ['cluster'], registers: [this.registry] });
   readonly overflows = new Counter({
     name: 'ambit_waypoint_overflows_total',
@@ -153,8 +131,11 @@ export class WaypointMetrics {
     registers: [this.registry],
   });
 
-  record(labels: RequestLabels, durationMs: number): void {
+  /** One request, once it has ended: the same labels on its count, duration and body sizes. */
+  record(labels: RequestLabels, sample: { durationMs: number; requestBytes: number; responseBytes: number }): void {
     this.requests.inc(labels);
-    this.duration.observe(labels, durationMs);
+    this.duration.observe(labels, sample.durationMs);
+    this.requestBytes.observe(labels, sample.requestBytes);
+    this.responseBytes.observe(labels, sample.responseBytes);
   }
 }

@@ -64,6 +64,8 @@ export function replyFor(error: TryError): LocalReply {
 export interface ReplyNote {
   status: number;
   flag: string;
+  /** Response body bytes, for istio_response_bytes. */
+  responseBytes: number;
 }
 
 /** Answers on the HTTP response, unless something was written on it already (then only the note changes). */
@@ -71,6 +73,7 @@ export function writeReply(res: DownstreamResponse, note: ReplyNote, r: LocalRep
   note.status = r.status;
   note.flag = r.flag;
   if (res.headersSent || res.writableEnded || res.destroyed) return;
+  note.responseBytes += Buffer.byteLength(r.body);
   const headers: Record<string, string | number> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
   if (r.body) headers['content-type'] = 'text/plain';
   res.writeHead(r.status, headers);
@@ -82,6 +85,7 @@ export function writeRawReply(socket: Duplex, note: ReplyNote, r: LocalReply): v
   note.status = r.status;
   note.flag = r.flag;
   if (socket.destroyed || socket.writableEnded) return;
+  note.responseBytes += Buffer.byteLength(r.body);
   const headers = {
     ...r.headers,
     'content-length': String(Buffer.byteLength(r.body)),

@@ -18,6 +18,8 @@ export interface RequestBody {
   replayable: boolean;
   /** The request has no body at all (an HTTP/2 request can then end with its headers). */
   empty: boolean;
+  /** Body bytes read from the client so far (istio_request_bytes): all of a buffered body, what has streamed of the rest. */
+  bytes(): number;
 }
 
 const noBody = (req: DownstreamRequest): boolean => {
@@ -31,12 +33,18 @@ const noBody = (req: DownstreamRequest): boolean => {
 export async function readRequestBody(req: DownstreamRequest, limit = RETRY_BUFFER_LIMIT): Promise<RequestBody> {
   if (noBody(req)) {
     req.resume();
-    return { replayable: true, empty: true, replay: () => Readable.from([]) };
+    return { replayable: true, empty: true, replay: () => Readable.from([]), bytes: () => 0 };
   }
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (!(declared <= limit)) return { replayable: false, empty: false, replay: () => undefined };
+  if (!(declared <= limit)) {
+    // Paused first, so the counting listener does not start the flow: the pipe to the endpoint does, and both see every chunk.
+    let streamed = 0;
+    req.pause();
+    req.on('data', (chunk: Buffer) => (streamed += chunk.length));
+    return { replayable: false, empty: false, replay: () => undefined, bytes: () => streamed };
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
   const body = Buffer.concat(chunks);
-  return { replayable: true, empty: body.length === 0, replay: () => Readable.from([body]) };
+  return { replayable: true, empty: body.length === 0, replay: () => Readable.from([body]), bytes: () => body.length };
 }

@@ -88,6 +88,7 @@ export class Router {
     const endpoints = clusterEndpoints(this.#d.clusters, cluster, policy, config.endpoints(d.destination.host, d.destination.port));
     const ctx = pickContext(req);
     const body = await readRequestBody(req);
+    x.requestBytes = () => body.bytes();
     const deadline = d.timeoutMs > 0 ? x.started + d.timeoutMs : Infinity;
     const protocol = upstreamProtocol(policy.connectionPool, req.httpVersionMajor >= 2 ? 'h2' : 'h1');
     mirror(this.#d, config, req, d, body);

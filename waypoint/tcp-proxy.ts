@@ -18,7 +18,8 @@ import type { Clusters } from './clusters.js';
 import type { Upstream, WaypointConfig } from './config.js';
 import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import type { ServiceView } from './mesh-view.js';
-import type { TcpLabels, WaypointMetrics } from './metrics.js';
+import type { WaypointMetrics } from './metrics.js';
+import { tcpLabels } from '../core/telemetry/labels.js';
 import type { TcpDecision } from './routing/index.js';
 import { spliceStreams } from './stream-splice.js';
 
@@ -46,21 +47,12 @@ export class TcpProxy {
     const vip = service.record.vip ?? '';
     let decision: TcpDecision | undefined;
     let upstream: Upstream | undefined;
-    const labels = (flag: string): TcpLabels => ({
-      reporter: 'waypoint',
-      source_principal: caller.principal,
-      source_workload_namespace: namespaceOf(caller.principal),
-      destination_principal: upstream?.identity ?? 'unknown',
-      destination_service: decision?.destination.host ?? service.fqdn,
-      destination_service_name: service.record.name,
-      destination_service_namespace: service.record.namespace,
-      destination_version: upstream?.endpoint.labels.version ?? 'unknown',
-      response_flags: flag,
-      connection_security_policy: 'mutual_tls',
-    });
+    // Built once per connection, when it is refused or spliced; its close counts the same object.
+    const labels = (flag: string) => tcpLabels(config.trafficFacts(caller, decision?.destination.host ?? service.fqdn, upstream), flag);
     const refuse = (flag: string): void => {
-      this.#d.metrics.tcpOpened.inc(labels(flag));
-      this.#d.metrics.tcpClosed.inc(labels(flag));
+      const refused = labels(flag);
+      this.#d.metrics.tcpOpened.inc(refused);
+      this.#d.metrics.tcpClosed.inc(refused);
       resetStream(stream, H2_CONNECT_ERROR);
     };
 
@@ -114,10 +106,11 @@ export class TcpProxy {
     this.#d.metrics.tcpOpened.inc(open);
     spliceStreams(stream, up, (r) => {
       release();
-      const closed = r.error ? labels(r.error.side === 'second' ? 'UC' : 'DC') : open;
-      this.#d.metrics.tcpClosed.inc(closed);
-      this.#d.metrics.tcpReceived.inc(closed, r.forward);
-      this.#d.metrics.tcpSent.inc(closed, r.back);
+      // The open's labels, not the close's flags (UC, DC): a series whose opens and closes differ never returns to 0 open.
+      this.#d.metrics.tcpClosed.inc(open);
+      this.#d.metrics.tcpReceived.inc(open, r.forward);
+      this.#d.metrics.tcpSent.inc(open, r.back);
+      if (r.error) this.#d.log.debug({ side: r.error.side, endpoint: upstream?.authority }, 'TCP proxy connection reset');
     });
   }
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../logging.js';
 import type { HboneErrorCode } from './errors.js';
 import type { SpliceResult } from './splice.js';
+import type { ConnectRequest } from './server.js';
 
 /**
  * Callbacks for the daemon's metrics and access log. They run on the data
@@ -24,8 +25,12 @@ export interface HboneServerEvents {
   /** A stream answered with an error status: denied, refused, malformed. */
   rejected?(info: RejectInfo): void;
   upstreamFailed?(info: { peerIdentity: string; authority: string; upstream: string; error: Error }): void;
-  /** A tunnel is up: the upstream accepted and the peer got 200. */
-  streamOpened?(info: { peerIdentity: string; peerAddress: string; authority: string }): void;
+  /**
+   * A tunnel is up: the upstream accepted and the peer got 200. `request` is
+   * the object the policy hooks saw, and streamClosed gets the same one, so
+   * what a hook worked out for a stream can be found again at its close.
+   */
+  streamOpened?(info: { peerIdentity: string; peerAddress: string; authority: string; request: ConnectRequest }): void;
   /** One access-log line per tunnelled connection. */
   streamClosed?(info: StreamCloseInfo): void;
 }
@@ -39,6 +44,8 @@ export interface RejectInfo {
 }
 
 export interface StreamCloseInfo {
+  /** The same object streamOpened had. */
+  request: ConnectRequest;
   peerIdentity: string;
   peerAddress: string;
   authority: string;
@@ -140,13 +147,13 @@ export class ServerStats {
     this.#emit('upstreamFailed', { peerIdentity: request.peerIdentity, authority: request.authority, upstream, error });
   }
 
-  streamOpened(request: { peerIdentity: string; peerAddress: string; authority: string }): void {
+  streamOpened(request: ConnectRequest): void {
     this.streamsActive++;
     this.streamsTotal++;
-    this.#emit('streamOpened', { peerIdentity: request.peerIdentity, peerAddress: request.peerAddress, authority: request.authority });
+    this.#emit('streamOpened', { peerIdentity: request.peerIdentity, peerAddress: request.peerAddress, authority: request.authority, request });
   }
 
-  streamClosed(request: { peerIdentity: string; peerAddress: string; authority: string }, result: SpliceResult, durationMs: number): void {
+  streamClosed(request: ConnectRequest, result: SpliceResult, durationMs: number): void {
     this.streamsActive--;
     this.bytesIn += result.bytesToSocket;
     this.bytesOut += result.bytesFromSocket;
@@ -156,6 +163,7 @@ export class ServerStats {
     peer.bytesIn += result.bytesToSocket;
     peer.bytesOut += result.bytesFromSocket;
     this.#emit('streamClosed', {
+      request,
       peerIdentity: request.peerIdentity,
       peerAddress: request.peerAddress,
       authority: request.authority,

@@ -1,9 +1,9 @@
 /** The mesh state both proxies read: built from a store snapshot and the node list, pure. */
-export { MeshState, type StateOptions } from './state.js';
+export { MeshState, serviceRef, type StateOptions } from './state.js';
 export { MeshError, type MeshErrorCode } from './errors.js';
 export { NodeList, type NodeSource } from './nodes.js';
-export { identityOf, type Peer } from './workloads.js';
-export type { ServiceView, WaypointView } from './services.js';
+export { identityOf, type CallerWorkload, type Peer } from './workloads.js';
+export type { ServiceRef, ServiceView, WaypointView } from './services.js';
 export type { EntryRoute, RouteCandidate } from './entry-index.js';
 export type { EffectiveMode } from './peer-authentication.js';
 export type { RejectedResource } from './resources.js';

@@ -17,6 +17,15 @@ export interface ServiceView {
   endpoints: EndpointRecord[];
 }
 
+/** A service as a connection names it: its host, short name and namespace. */
+export interface ServiceRef {
+  /** `reviews.default.svc.cluster.local`, or a ServiceEntry host. */
+  host: string;
+  /** `reviews`; a ServiceEntry host names itself. */
+  name: string;
+  namespace: string;
+}
+
 /** A waypoint registered in the store (an endpoint of `<svc>-waypoint`). */
 export interface WaypointView {
   endpoint: EndpointRecord;
@@ -26,6 +35,7 @@ export interface WaypointView {
 export class ServiceIndex {
   readonly #byVip = new Map<string, ServiceView>();
   readonly #byFqdn = new Map<string, ServiceView>();
+  readonly #byKey = new Map<string, ServiceView>();
   /** Ready waypoints by the `namespace/name` of the service they serve. */
   readonly #waypoints = new Map<string, WaypointView[]>();
   readonly #localWaypoints: WaypointView[] = [];
@@ -50,6 +60,7 @@ export class ServiceIndex {
       };
       if (record.vip) this.#byVip.set(record.vip, view);
       this.#byFqdn.set(view.fqdn, view);
+      this.#byKey.set(serviceKey(record.namespace, record.name), view);
     }
     for (const w of waypoints) {
       if (w.info.node === o.nodeName) this.#localWaypoints.push(w);
@@ -66,6 +77,11 @@ export class ServiceIndex {
   /** `reviews.default.svc.cluster.local` (lower case, no trailing dot). */
   byName(fqdn: string): ServiceView | undefined {
     return this.#byFqdn.get(fqdn);
+  }
+
+  /** The enrolled service `name` in `namespace`. */
+  of(namespace: string, name: string): ServiceView | undefined {
+    return this.#byKey.get(serviceKey(namespace, name));
   }
 
   all(): ServiceView[] {

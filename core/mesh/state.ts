@@ -17,8 +17,8 @@ import { MeshError } from './errors.js';
 import { mtlsMode, type EffectiveMode } from './peer-authentication.js';
 import { TypedResources, type RejectedResource } from './resources.js';
 import { compileServiceEntries, type EntryCandidate, type ServiceEntryView } from './service-entries.js';
-import { ServiceIndex, type ServiceView, type WaypointView } from './services.js';
-import { WorkloadIndex, type Peer } from './workloads.js';
+import { ServiceIndex, type ServiceRef, type ServiceView, type WaypointView } from './services.js';
+import { WorkloadIndex, type CallerWorkload, type Peer } from './workloads.js';
 
 export interface StateOptions {
   nodeName: string;
@@ -113,6 +113,24 @@ export class MeshState {
     return this.#workloads.sourceLabels(principal, peerAddress);
   }
 
+  /** The workload behind a verified tunnel (metrics' source_* labels): see WorkloadIndex.callerWorkload. */
+  callerWorkload(principal: string, peerAddress: string): CallerWorkload | undefined {
+    return this.#workloads.callerWorkload(principal, peerAddress);
+  }
+
+  /**
+   * The service an endpoint serves, as metrics' destination_service names it:
+   * its enrolled service's FQDN; for a WorkloadEntry, its ServiceEntry's first
+   * host; else the FQDN its service name would have.
+   */
+  serviceOfEndpoint(ep: EndpointRecord): ServiceRef {
+    const view = this.#services.of(ep.namespace, ep.service);
+    if (view) return serviceRef(view);
+    const host = this.#entries.all().find((e) => e.namespace === ep.namespace && e.name === ep.service)?.hosts[0];
+    if (host) return { host, name: host, namespace: ep.namespace };
+    return { host: `${ep.service}.${ep.namespace}.svc.${this.#options.domain}`, name: ep.service, namespace: ep.namespace };
+  }
+
   /** The ServiceEntry a connection to `ip`:`port` is for (its addresses or allocated VIPs), with its candidates. */
   serviceEntryAt(ip: string, port: number): EntryRoute | undefined {
     return this.#entries.routeAt(ip, port);
@@ -197,4 +215,9 @@ export class MeshState {
   endpointAddresses(): string[] {
     return this.#workloads.endpointAddresses();
   }
+}
+
+/** A service view as a connection names it. */
+export function serviceRef(view: ServiceView): ServiceRef {
+  return { host: view.fqdn, name: view.record.name, namespace: view.record.namespace };
 }

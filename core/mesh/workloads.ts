@@ -9,6 +9,13 @@ import { formatAuthority } from '../hbone/authority.js';
 import { workloadUri } from '../identity/spiffe.js';
 import type { EndpointRecord, NodeRecord } from '../store/types.js';
 
+/** The workload behind a verified tunnel (one identity on one node). */
+export interface CallerWorkload {
+  service?: string;
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+}
+
 export interface Peer {
   host: string;
   port: number;
@@ -26,6 +33,7 @@ export class WorkloadIndex {
   readonly #enrolledLocal: EndpointRecord[] = [];
   readonly #nodes = new Map<string, NodeRecord>();
   readonly #nodeByAddress = new Map<string, NodeRecord>();
+  readonly #callers = new Map<string, CallerWorkload | undefined>();
 
   constructor(nodes: readonly NodeRecord[], o: { nodeName: string; trustDomain: string; hbonePort: number }) {
     this.#nodeName = o.nodeName;
@@ -100,11 +108,32 @@ export class WorkloadIndex {
    * as several endpoints on a node.
    */
   sourceLabels(principal: string, peerAddress: string): Readonly<Record<string, string>> | undefined {
+    return this.callerWorkload(principal, peerAddress)?.labels;
+  }
+
+  /**
+   * The workload behind a verified tunnel, as sourceLabels finds it: its
+   * namespace, the shared labels, and the service when all its endpoints there
+   * are of one service (else undefined: telemetry then says "unknown").
+   */
+  callerWorkload(principal: string, peerAddress: string): CallerWorkload | undefined {
+    // Asked per request and per connection; the index never changes, so each answer is kept.
+    const key = `${principal} ${peerAddress}`;
+    if (this.#callers.has(key)) return this.#callers.get(key);
+    const found = this.#findCaller(principal, peerAddress);
+    this.#callers.set(key, found);
+    return found;
+  }
+
+  #findCaller(principal: string, peerAddress: string): CallerWorkload | undefined {
     const node = this.#nodeByAddress.get(peerAddress);
     if (!node) return undefined;
     const eps = [...this.#byEndpoint.values()].filter((ep) => ep.node === node.name && this.identityOf(ep) === principal);
-    if (eps.length === 0) return undefined;
-    return Object.fromEntries(Object.entries(eps[0]!.labels).filter(([k, v]) => eps.every((ep) => ep.labels[k] === v)));
+    const first = eps[0];
+    if (!first) return undefined;
+    const labels = Object.fromEntries(Object.entries(first.labels).filter(([k, v]) => eps.every((ep) => ep.labels[k] === v)));
+    const service = eps.every((ep) => ep.service === first.service) ? first.service : undefined;
+    return { namespace: first.namespace, labels, ...(service !== undefined ? { service } : {}) };
   }
 
   /** Where to tunnel for a workload: its node's address (or its own), on the HBONE port. */

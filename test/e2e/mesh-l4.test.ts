@@ -70,12 +70,38 @@ test.serial('unmodified curl on a reaches the service on b by name, through both
     10_000,
   );
   t.log((await mesh.ambit('store', ['tunnels'])).stdout);
-  const metricsB = await mesh.admin('b', '/metrics', 15020);
-  t.true(
-    metric(metricsB, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_principal: 'spiffe://cluster.local/ns/default/sa/productpage' }) >=
-      1,
-    'b counted the tunnelled connection with the source identity',
-  );
+  // Istio's labels for this edge, on both ends: a reports it as source, b as destination.
+  const edge = {
+    source_workload: 'productpage',
+    source_workload_namespace: 'default',
+    source_principal: 'spiffe://cluster.local/ns/default/sa/productpage',
+    source_canonical_service: 'productpage',
+    source_canonical_revision: 'latest',
+    destination_workload: 'reviews-v1',
+    destination_workload_namespace: 'default',
+    destination_principal: 'spiffe://cluster.local/ns/default/sa/reviews',
+    destination_version: 'v1',
+    destination_service: NAME,
+    destination_service_name: 'reviews',
+    destination_service_namespace: 'default',
+    request_protocol: 'tcp',
+    response_flags: '-',
+    connection_security_policy: 'mutual_tls',
+  };
+  for (const [host, reporter] of [
+    ['a', 'source'],
+    ['b', 'destination'],
+  ] as const) {
+    const labels = { ...edge, reporter };
+    // Every curl has exited, so every connection it opened has closed (the close is counted once its tunnel stream ends).
+    await eventually(async () => {
+      const text = await mesh.admin(host, '/metrics', 15020);
+      return metric(text, 'istio_tcp_connections_opened_total', labels) === metric(text, 'istio_tcp_connections_closed_total', labels);
+    }, 5000);
+    const text = await mesh.admin(host, '/metrics', 15020);
+    t.true(metric(text, 'istio_tcp_connections_opened_total', labels) >= 1, `${host} counted the connection as ${reporter}, with every label of the edge`);
+    t.true(metric(text, 'istio_tcp_sent_bytes_total', labels) > 0, `${host} counted its bytes on the same series`);
+  }
 });
 
 test.serial('a capture on the wire shows no plaintext', async (t) => {

@@ -14,6 +14,7 @@ import { eventually } from '../helpers/eventually.js';
 import { istioFixtures, ISTIO_FIXTURES, MISSING_FIXTURES } from '../helpers/fixtures.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
 import { httpLoad, type LoadResult } from '../helpers/http-load.js';
+import { sumBy } from '../helpers/prometheus-text.js';
 
 const CLIENT_UID = 2101;
 const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
@@ -109,6 +110,14 @@ if (!istioFixtures('bookinfo')) {
     );
     const metrics = await mesh.admin('c', '/metrics', 15021);
     t.regex(metrics, /istio_requests_total\{[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*destination_version="v2"/);
+    // What an Istio dashboard asks: sum by (source_workload, destination_workload, destination_version, response_code).
+    const edges = sumBy(metrics, 'istio_requests_total', ['source_workload', 'destination_workload', 'destination_version', 'response_code'], {
+      reporter: 'waypoint',
+    });
+    t.log(Object.fromEntries(edges));
+    for (const key of edges.keys()) t.regex(key, /^productpage-v1\|reviews-(v[123])\|\1\|200$/, 'one series per real edge, named for its workloads');
+    t.true((edges.get('productpage-v1|reviews-v2|v2|200') ?? 0) >= 50, "jason's requests on the v2 edge");
+    t.true((edges.get('productpage-v1|reviews-v3|v3|200') ?? 0) >= 50, "everyone else's on the v3 edge");
   });
 
   test.serial('sourceLabels: the waypoint matches the labels of the workload behind the verified caller', async (t) => {

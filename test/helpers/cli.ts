@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const AMBIT = fileURLToPath(new URL('../../../bin/ambit.js', import.meta.url));
+export const AMBIT = fileURLToPath(new URL('../../../bin/ambit.js', import.meta.url));
 
 export interface CliResult {
   code: number;

@@ -161,8 +161,18 @@ export async function startWaypoint(
     services.set(`default/${svc}`, { name: svc, namespace: 'default', ports: [port], vip });
   }
   let revision = 1;
+  // The caller's own enrollment, on the node it tunnels from, so metrics can name its workload (source_workload="productpage-v1").
+  const caller: EndpointRecord = {
+    service: 'productpage',
+    namespace: 'default',
+    node: 'node-b',
+    address: '127.0.1.250',
+    port: 9080,
+    serviceAccount: 'productpage',
+    labels: { app: 'productpage', version: 'v1' },
+  };
   const mesh = (rs: Resource[], without: string[] = []) => {
-    const kept = records.filter((r) => !without.includes(`${r.service}-${r.labels?.version}`));
+    const kept = [...records.filter((r) => !without.includes(`${r.service}-${r.labels?.version}`)), caller];
     const snapshot: Snapshot = {
       revision: revision++,
       resources: new Map(rs.map((r) => [refKey(r), r])),

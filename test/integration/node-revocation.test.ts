@@ -9,8 +9,6 @@
  * any manifest tampering, with b still refused.
  */
 import test from 'ava';
-import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { removeNode } from '../../core/access/node-removal.js';
 import { requestWorkloadCert, SignerClient } from '../../core/identity/client/index.js';
 import { signedEnroll } from '../../core/identity/manifest/writer.js';
@@ -19,6 +17,7 @@ import { parseEnvelope, serializeEnvelope } from '../../core/identity/trust/enve
 import { signatureRefusals } from '../../core/identity/trust/refusals.js';
 import { HboneClient } from '../../core/hbone/index.js';
 import { eventually } from '../helpers/eventually.js';
+import { startEchoServer } from '../helpers/echo-server.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import { startNodeA } from './daemon-util.js';
@@ -44,20 +43,7 @@ async function metric(daemon: Daemon, pattern: RegExp): Promise<number> {
 test.serial('a removed node’s unexpired workload certificate is refused on 15008 and counted; the signer refuses it whatever Redis says', async (t) => {
   const m = await mesh(t, redis.url);
   // The local service behind a's 15008: echoes.
-  const sockets = new Set<Socket>();
-  const echo = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-    s.pipe(s);
-  });
-  echo.listen(0, '127.0.0.1');
-  await once(echo, 'listening');
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    echo.close();
-  });
-  const echoPort = (echo.address() as AddressInfo).port;
+  const echoPort = await startEchoServer(t);
   await signedEnroll(m.store, m.operator, {
     service: 'productpage',
     namespace: 'default',

@@ -68,6 +68,7 @@ test('ambit-waypoint serves health and metrics once it has the store snapshot, a
   // Revocation refusals, under ambitd's names.
   t.true(text.includes('# TYPE ambit_tls_peer_revoked_total counter'));
   t.true(text.includes('# TYPE ambit_tls_handshake_failures_total counter'));
+  for (const h of ['istio_request_duration_milliseconds', 'istio_request_bytes', 'istio_response_bytes']) t.true(text.includes(`# TYPE ${h} histogram`), h);
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   t.is(code, 0);

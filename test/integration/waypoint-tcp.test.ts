@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import test from 'ava';
 import { until } from '../helpers/hbone-harness.js';
-import { many, resource, startWaypoint, type EndpointSpec } from '../helpers/waypoint-harness.js';
+import { CALLER, many, resource, startWaypoint, type EndpointSpec } from '../helpers/waypoint-harness.js';
+import { metricSum } from '../helpers/prometheus-text.js';
 
 /** Says hello first, then echoes each chunk with its version; answers a half-close with `bye` and its own FIN. */
 const banner = (version: string): EndpointSpec => ({
@@ -74,9 +75,21 @@ test('tcp routes only for the port: proxied at once, so a server-first protocol 
   await until(() => (s as Http2Stream).closed, 2000);
   t.falsy((s as Http2Stream).rstCode, 'closed cleanly');
   const text = await h.waypoint.metrics.registry.metrics();
-  t.regex(text, /istio_tcp_connections_opened_total\{[^}]*destination_version="v2"[^}]*\} 1/);
-  t.regex(text, /istio_tcp_received_bytes_total\{[^}]*\} 5/);
-  t.regex(text, /istio_tcp_sent_bytes_total\{[^}]*\} 25/);
+  const edge = {
+    reporter: 'waypoint',
+    source_workload: 'productpage-v1',
+    source_principal: CALLER,
+    destination_workload: 'reviews-v2',
+    destination_version: 'v2',
+    destination_service: 'reviews.default.svc.cluster.local',
+    request_protocol: 'tcp',
+    response_flags: '-',
+  };
+  t.is(metricSum(text, 'istio_tcp_connections_opened_total', edge), 1);
+  t.is(metricSum(text, 'istio_tcp_connections_closed_total', edge), 1, 'closed with the labels it opened with');
+  t.is(metricSum(text, 'istio_tcp_received_bytes_total', edge), 5);
+  t.is(metricSum(text, 'istio_tcp_sent_bytes_total', edge), 25);
+  t.false(/istio_tcp_connections_opened_total\{[^}]*response_code=/.test(text), 'TCP metrics carry no response_code');
 });
 
 test('without tcp routes, bytes that are not HTTP are sniffed as TCP and go to the service; HTTP on the same port still routes', async (t) => {

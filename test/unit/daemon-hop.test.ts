@@ -108,7 +108,7 @@ function view(route: Route): string | Forwarded {
       return `refuse ${route.reason}`;
     case 'forward':
       return {
-        service: route.destinationService,
+        service: route.service.host,
         ...(route.balanceKey !== undefined ? { key: route.balanceKey } : {}),
         source: route.sourceIdentity,
         hops: route.hops.map(hopView),
@@ -207,17 +207,17 @@ const cases: Case[] = [
   {
     name: 'an endpoint dialled by its address goes to that endpoint alone, with no balancing',
     to: { address: '10.0.0.2', port: 9081 },
-    expect: { service: 'reviews.default', hops: [`hbone 10.0.0.2:9081 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('bookinfo-reviews')}`] },
+    expect: { service: fqdn('reviews'), hops: [`hbone 10.0.0.2:9081 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('bookinfo-reviews')}`] },
   },
   {
     name: 'an endpoint of this node dialled by its address is the local shortcut',
     to: { address: '10.0.0.1', port: 9081 },
-    expect: { service: 'reviews.default', hops: [`local 10.0.0.1:9081 as ${id('reviews')}`] },
+    expect: { service: fqdn('reviews'), hops: [`local 10.0.0.1:9081 as ${id('reviews')}`] },
   },
   {
     name: 'an IPv6 endpoint is tunnelled with a bracketed authority',
     to: { address: 'fd00::2', port: 80 },
-    expect: { service: 'v6.default', hops: [`hbone [fd00::2]:80 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('v6')}`] },
+    expect: { service: fqdn('v6'), hops: [`hbone [fd00::2]:80 via 10.0.0.2:15118 expecting ${nodeOf('b')} as ${id('v6')}`] },
   },
   {
     name: 'ServiceEntry STATIC, MESH_EXTERNAL: plain TCP to each endpoint at its named port, else targetPort',
