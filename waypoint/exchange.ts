@@ -14,6 +14,7 @@ import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest } from './request-body.js';
 import type { ForwardDecision } from './routing/index.js';
+import type { ServerTrace } from '../core/telemetry/tracing/tracer.js';
 
 export interface Exchange {
   started: number;
@@ -28,6 +29,8 @@ export interface Exchange {
   authzPolicy: string | undefined;
   /** The client left before its answer was complete (DC). */
   clientGone: boolean;
+  /** The request's SERVER span (request-trace.ts); undefined with tracing off. */
+  trace: ServerTrace | undefined;
 }
 
 /** The exchange for `req`, which gets Envoy's x-request-id if it came without one: the endpoint sees the id the log has. */
@@ -44,6 +47,7 @@ export function openExchange(req: DownstreamRequest): Exchange {
     decision: undefined,
     authzPolicy: undefined,
     clientGone: false,
+    trace: undefined,
   };
 }
 
@@ -94,5 +98,7 @@ export function recordExchange(
     destination_service: destService,
     request_id: x.requestId,
     authz_policy: x.authzPolicy,
+    trace_id: x.trace?.traceId,
+    span_id: x.trace?.spanId,
   });
 }

@@ -4,7 +4,7 @@
  * `<svc>-waypoint` and writes its certificate files). Reads the mesh from the
  * store, listens for HBONE on --listen, serves Prometheus metrics (and its
  * tunnels, for the daemon's report) on --metrics, re-reads its certificate
- * files on SIGHUP, drains on SIGTERM.
+ * files and its settings file (--config: tracing) on SIGHUP, drains on SIGTERM.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import { WaypointError } from './errors.js';
 import { watchMesh } from './mesh-source.js';
 import { WaypointServer } from './server.js';
+import { loadWaypointSettings } from './settings.js';
 
 interface Flags {
   service: string[];
@@ -34,6 +35,7 @@ interface Flags {
   drainTime: string;
   shutdownGrace: string;
   protocolDetectionTimeout: string;
+  config?: string;
 }
 
 const collect = (v: string, all: string[]) => [...all, v];
@@ -52,7 +54,8 @@ const program = new Command('ambit-waypoint')
   .option('--domain <domain>', 'mesh DNS domain', 'cluster.local')
   .option('--drain-time <ms>', 'on SIGTERM, how long to keep serving while moving clients to new connections', '3000')
   .option('--shutdown-grace <ms>', 'then, how long requests in flight may take before the process exits', '5000')
-  .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0');
+  .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0')
+  .option('--config <file>', 'settings file (ambit-waypoint.yaml): tracing providers and sampling; re-read on SIGHUP');
 
 function hostPort(s: string, flag: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
   const flags = program.parse().opts<Flags>();
   const detectMs = milliseconds(flags.protocolDetectionTimeout, '--protocol-detection-timeout');
   const log = rootLogger().child({ component: 'waypoint' });
+  const settings = await loadWaypointSettings(flags.config);
   let identity = readIdentity(flags);
   // The spawning daemon passes its store settings as AMBIT_REDIS_* (no password in `ps`).
   const storeOptions = { ...storeOptionsFromEnv(flags.redis ?? process.env.AMBIT_REDIS_URL ?? DEFAULT_REDIS_URL), retryForever: true };
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
     trustDomain: flags.trustDomain,
     log,
     protocolDetectionTimeoutMs: detectMs,
+    tracing: settings.tracing,
   });
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);
@@ -126,6 +131,10 @@ async function main(): Promise<void> {
     } catch (err) {
       log.error({ err }, 'certificate reload failed; keeping the current ones');
     }
+    loadWaypointSettings(flags.config).then(
+      (s) => server.tracer.update(s.tracing),
+      (err: unknown) => log.error({ err }, 'settings reload failed; keeping the current ones'),
+    );
   });
   const stop = async (): Promise<void> => {
     log.info({ drainMs: Number(flags.drainTime) }, 'draining');

@@ -13,6 +13,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HboneClient, HboneServer, type ConnectRequest, type HboneClientOptions, type TlsIdentity, type TunnelInfo } from '../core/hbone/index.js';
 import { logger, type Logger } from '../core/logging.js';
+import { DEFAULT_TELEMETRY, type TracingSettings } from '../core/telemetry/settings.js';
+import { MeshTracer } from '../core/telemetry/tracing/tracer.js';
 import { pinoAccessLog, type AccessLog } from './access-log.js';
 import { Clusters } from './clusters.js';
 import { WaypointConfig, type Upstream } from './config.js';
@@ -51,6 +53,10 @@ export interface WaypointServerOptions {
    * Ports whose VirtualService has only tcp routes never wait.
    */
   protocolDetectionTimeoutMs?: number;
+  /** Where spans go and how many are made (default: tracing off); changed live with `tracer.update`. */
+  tracing?: TracingSettings;
+  /** The resource's service.instance.id (default a UUID per process). */
+  instanceId?: string;
 }
 
 interface TunnelContext {
@@ -62,6 +68,8 @@ interface TunnelContext {
 export class WaypointServer {
   readonly hbone: HboneServer;
   readonly metrics = new WaypointMetrics();
+  /** The waypoint's spans; a Telemetry change reaches it as `tracer.update(settings)`. */
+  readonly tracer: MeshTracer;
   readonly #options: WaypointServerOptions;
   readonly #log: Logger;
   readonly #client: HboneClient;
@@ -84,7 +92,15 @@ export class WaypointServer {
     this.#config = this.#compile(options.mesh);
     this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
     this.#clusters = new Clusters(this.#connector());
+    this.tracer = new MeshTracer({
+      serviceName: 'ambit-waypoint',
+      settings: options.tracing ?? DEFAULT_TELEMETRY.tracing,
+      metrics: this.metrics,
+      log: this.#log.child({ component: 'tracing' }),
+      ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
+    });
     this.#forwarder = new Forwarder({
+      tracer: this.tracer,
       config: () => this.#config,
       clusters: this.#clusters,
       upstreams: new Upstreams(),
@@ -195,6 +211,7 @@ export class WaypointServer {
     this.#client.close();
     this.#h1.closeAllConnections();
     this.#h2.close();
+    await this.tracer.shutdown();
   }
 
   #compile(mesh: MeshView): WaypointConfig {
@@ -247,14 +264,22 @@ export class WaypointServer {
   }
 
   #connector(): Connector {
-    return (up, protocol, events, cluster) => {
+    return (up, protocol, events, cluster, dialHeaders) => {
       this.metrics.connectionsOpened.inc({ cluster, protocol });
-      return protocol === 'h2' ? new H2Connection(up, this.#dial(up), events) : new H1Connection(up, this.#dial(up), events);
+      const stream = this.#dial(up, dialHeaders);
+      return protocol === 'h2' ? new H2Connection(up, stream, events) : new H1Connection(up, stream, events);
     };
   }
 
-  #dial(up: Upstream): Promise<Duplex> {
-    return this.#client.connect({ peer: up.peer, authority: up.authority, source: this.#options.principal, expectedServerIdentity: up.peerIdentity });
+  /** `headers`: the trace context of the try that opens the connection, so the peer daemon's tunnel can join its trace. */
+  #dial(up: Upstream, headers?: Readonly<Record<string, string>>): Promise<Duplex> {
+    return this.#client.connect({
+      peer: up.peer,
+      authority: up.authority,
+      source: this.#options.principal,
+      expectedServerIdentity: up.peerIdentity,
+      ...(headers ? { headers } : {}),
+    });
   }
 }
 
