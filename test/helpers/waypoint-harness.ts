@@ -26,6 +26,7 @@ import { nodeId } from '../../core/identity/index.js';
 import { logger } from '../../core/logging.js';
 import type { EndpointRecord, ServiceRecord, Snapshot } from '../../core/store/types.js';
 import { MeshState } from '../../core/mesh/index.js';
+import type { TracingSettings } from '../../core/telemetry/settings.js';
 import type { AccessLogEntry } from '../../waypoint/access-log.js';
 import { sniffProtocol } from '../../waypoint/protocol.js';
 import { WaypointServer } from '../../waypoint/server.js';
@@ -91,6 +92,7 @@ export interface HarnessOptions {
   /** The test client keeps its HBONE streams to the waypoint open between requests (default: one per request). */
   clientKeepAlive?: boolean;
   protocolDetectionTimeoutMs?: number;
+  tracing?: TracingSettings;
 }
 
 export async function startWaypoint(
@@ -186,6 +188,7 @@ export async function startWaypoint(
     retryBackOffMs: 1,
     ...(opts.rng ? { rng: opts.rng } : {}),
     ...(opts.protocolDetectionTimeoutMs !== undefined ? { protocolDetectionTimeoutMs: opts.protocolDetectionTimeoutMs } : {}),
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
   const wpPort = (await waypoint.listen(0, '127.0.0.1')).port;
   const callerTls = await pki.issue(CALLER);

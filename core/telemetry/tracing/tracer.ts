@@ -36,6 +36,9 @@ export type { TracingMetrics } from './bounded-export.js';
 /** How long a replaced generation may wait for the requests it started before it is shut down anyway. */
 export const RETIRE_GRACE_MS = 30_000;
 
+/** The console provider writes to the log; a batch that takes this long has a stuck stdout. */
+const CONSOLE_TIMEOUT_MS = 1000;
+
 /** Attribute values longer than this are cut by the SDK: a request's headers must not make a span unbounded. */
 const ATTRIBUTE_VALUE_LIMIT = 4096;
 
@@ -67,14 +70,17 @@ class Generation {
   readonly provider: BasicTracerProvider;
   readonly tracer: Tracer;
   readonly exports: readonly BoundedExport[];
+  /** How long stop() waits: an exporter's shutdown can wait on a request a black-holed backend never answers. */
+  readonly stopTimeoutMs: number;
   active = 0;
   #retired = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   readonly #log: Logger;
 
-  constructor(key: string, provider: BasicTracerProvider, exports: readonly BoundedExport[], log: Logger) {
+  constructor(key: string, provider: BasicTracerProvider, exports: readonly BoundedExport[], stopTimeoutMs: number, log: Logger) {
     this.key = key;
+    this.stopTimeoutMs = stopTimeoutMs;
     this.provider = provider;
     this.tracer = provider.getTracer('ambit');
     this.exports = exports;
@@ -97,7 +103,17 @@ class Generation {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.provider.shutdown().catch((err: unknown) => this.#log.warn({ err }, 'tracing provider shutdown failed'));
+    let giveUp: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      giveUp = setTimeout(() => {
+        this.#log.warn({ waitedMs: this.stopTimeoutMs }, 'tracing providers did not finish exporting; the rest of their spans are lost');
+        resolve();
+      }, this.stopTimeoutMs);
+      giveUp.unref();
+    });
+    const done = this.provider.shutdown().catch((err: unknown) => this.#log.warn({ err }, 'tracing provider shutdown failed'));
+    await Promise.race([done, late]);
+    clearTimeout(giveUp);
   }
 }
 
@@ -179,10 +195,12 @@ export class MeshTracer {
   #generation(providers: readonly TracingProvider[]): Generation | undefined {
     if (providers.length === 0) return undefined;
     const limits = { ...DEFAULT_EXPORT_LIMITS, ...this.#options.limits };
+    const timeoutOf = (p: TracingProvider): number => ('timeoutMs' in p ? p.timeoutMs : CONSOLE_TIMEOUT_MS);
     const exports = providers.map(
-      (p) =>
-        new BoundedExport(p.name, exporterFor(p, this.#log), { ...limits, timeoutMs: 'timeoutMs' in p ? p.timeoutMs : 1000 }, this.#options.metrics, this.#log),
+      (p) => new BoundedExport(p.name, exporterFor(p, this.#log), { ...limits, timeoutMs: timeoutOf(p) }, this.#options.metrics, this.#log),
     );
+    // A queue is flushed in batches of one timeout each, then the exporter stops: two timeouts and a margin.
+    const stopTimeoutMs = 2 * Math.max(...providers.map(timeoutOf)) + 1000;
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({
         'service.name': this.#options.serviceName,
@@ -193,7 +211,7 @@ export class MeshTracer {
       spanLimits: { attributeValueLengthLimit: ATTRIBUTE_VALUE_LIMIT },
       spanProcessors: exports,
     });
-    return new Generation(providersKey(providers), provider, exports, this.#log);
+    return new Generation(providersKey(providers), provider, exports, stopTimeoutMs, this.#log);
   }
 }
 
