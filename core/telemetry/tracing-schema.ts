@@ -94,28 +94,19 @@ export const TRACING_SCHEMA: Schema<TracingSettings> = transform(FILE, (f) => ({
   customTags: Object.fromEntries(Object.entries(f.customTags ?? {}).map(([k, t]) => [k, tagOf(t)])),
 }));
 
+/** What every provider with a backend has: where it is and how long a batch may take. */
+const backend = (name: string, b: { endpoint: string; timeout?: number }) => ({
+  name,
+  endpoint: b.endpoint,
+  timeoutMs: b.timeout ?? DEFAULT_PROVIDER_TIMEOUT_MS,
+});
+
 function providerOf(p: ProviderFile): TracingProvider {
   if (p.opentelemetry) {
     const o = p.opentelemetry;
-    return {
-      name: p.name,
-      kind: 'opentelemetry',
-      endpoint: o.endpoint,
-      encoding: o.encoding ?? 'protobuf',
-      timeoutMs: o.timeout ?? DEFAULT_PROVIDER_TIMEOUT_MS,
-      headers: o.headers ?? {},
-    };
+    return { ...backend(p.name, o), kind: 'opentelemetry', encoding: o.encoding ?? 'protobuf', headers: o.headers ?? {} };
   }
-  if (p.zipkin) {
-    const z = p.zipkin;
-    return {
-      name: p.name,
-      kind: 'zipkin',
-      endpoint: z.endpoint,
-      timeoutMs: z.timeout ?? DEFAULT_PROVIDER_TIMEOUT_MS,
-      maxTagLength: z.maxTagLength ?? DEFAULT_MAX_TAG_LENGTH,
-    };
-  }
+  if (p.zipkin) return { ...backend(p.name, p.zipkin), kind: 'zipkin', maxTagLength: p.zipkin.maxTagLength ?? DEFAULT_MAX_TAG_LENGTH };
   return { name: p.name, kind: 'console' };
 }
 

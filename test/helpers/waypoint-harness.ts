@@ -20,12 +20,11 @@ import { connect as h2connect, createServer as createH2Server } from 'node:http2
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { ExecutionContext } from 'ava';
-import { refKey, type Resource } from '../../core/config/index.js';
+import type { Resource } from '../../core/config/index.js';
 import { HboneClient, HboneServer } from '../../core/hbone/index.js';
 import { nodeId } from '../../core/identity/index.js';
 import { logger } from '../../core/logging.js';
-import type { EndpointRecord, ServiceRecord, Snapshot } from '../../core/store/types.js';
-import { MeshState } from '../../core/mesh/index.js';
+import type { EndpointRecord, ServiceRecord } from '../../core/store/types.js';
 import type { TracingSettings } from '../../core/telemetry/settings.js';
 import type { AccessLogEntry } from '../../waypoint/access-log.js';
 import { sniffProtocol } from '../../waypoint/protocol.js';
@@ -33,6 +32,7 @@ import { WaypointServer } from '../../waypoint/server.js';
 import { asHttpSocket } from '../../waypoint/stream-socket.js';
 import { readAll } from './hbone-harness.js';
 import { makeTestCa, workload, type TestCa } from './test-pki.js';
+import { meshState } from './waypoint-mesh.js';
 
 export const CALLER = workload('default', 'productpage');
 export const WAYPOINT = workload('default', 'reviews-waypoint');
@@ -163,17 +163,7 @@ export async function startWaypoint(
   let revision = 1;
   const mesh = (rs: Resource[], without: string[] = []) => {
     const kept = records.filter((r) => !without.includes(`${r.service}-${r.labels?.version}`));
-    const snapshot: Snapshot = {
-      revision: revision++,
-      resources: new Map(rs.map((r) => [refKey(r), r])),
-      services,
-      endpoints: new Map(kept.map((r) => [`default/${r.service}/${r.node}/${r.address}:${r.port}`, r])),
-    };
-    return new MeshState(snapshot, [{ name: 'node-b', address: '127.0.0.1', hbonePort: peerPort }], {
-      nodeName: 'node-wp',
-      trustDomain: 'cluster.local',
-      domain: 'cluster.local',
-    });
+    return meshState({ services, endpoints: kept, peerPort }, rs, revision++);
   };
   const waypointTls = await pki.issue(WAYPOINT);
   const accessLog: AccessLogEntry[] = [];
@@ -294,7 +284,7 @@ function endpointServer(
 }
 
 /** The caller's node:http Agent: each of its "sockets" is an HBONE stream to the waypoint. */
-class TunnelAgent extends Agent {
+export class TunnelAgent extends Agent {
   readonly #dial: () => Promise<Duplex>;
 
   constructor(dial: () => Promise<Duplex>, keepAlive: boolean) {
