@@ -1,8 +1,9 @@
 /**
- * What `ambit get/delete KIND` accepts: Istio kinds by full name, plural or
- * short name (as kubectl and istioctl spell them), and ambit's registry records.
+ * What `ambit get/delete KIND` accepts: Istio's and ambit's kinds by full name,
+ * plural or short name (as kubectl and istioctl spell them), and ambit's
+ * registry records.
  */
-import { ISTIO_KINDS } from '../core/config/resource.js';
+import { KINDS } from '../core/config/index.js';
 import { UsageError } from '../core/errors.js';
 
 /** Kinds whose changes must be signed by the operator (the manifest covers them: core/identity/manifest/format.ts). */
@@ -18,6 +19,8 @@ const SHORT: Record<string, string> = {
   ap: 'AuthorizationPolicy',
   pa: 'PeerAuthentication',
   ra: 'RequestAuthentication',
+  telemetries: 'Telemetry',
+  meshconfigs: 'MeshConfig',
 };
 
 const REGISTRY: Record<string, KindSelector> = {
@@ -32,11 +35,11 @@ const REGISTRY: Record<string, KindSelector> = {
 };
 
 const byLowerName = new Map<string, string>();
-for (const kind of Object.keys(ISTIO_KINDS)) {
+for (const { kind, group } of Object.values(KINDS)) {
   const lower = kind.toLowerCase();
   byLowerName.set(lower, kind);
   byLowerName.set(`${lower}s`, kind);
-  byLowerName.set(`${lower}.${ISTIO_KINDS[kind as keyof typeof ISTIO_KINDS]}`, kind);
+  byLowerName.set(`${lower}.${group}`, kind);
 }
 for (const [short, kind] of Object.entries(SHORT)) byLowerName.set(short, kind);
 byLowerName.set('authorizationpolicies', 'AuthorizationPolicy');
@@ -49,18 +52,18 @@ export function resourceKind(input: string): string {
 
 export function selectKind(input: string): KindSelector {
   const lower = input.toLowerCase();
-  if (lower === 'all') return { type: 'resource', kinds: Object.keys(ISTIO_KINDS) };
+  if (lower === 'all') return { type: 'resource', kinds: Object.keys(KINDS) };
   const registry = REGISTRY[lower];
   if (registry) return registry;
   return { type: 'resource', kinds: [resourceKind(input)] };
 }
 
 function knownKinds(): string {
-  return [...Object.keys(ISTIO_KINDS), 'services', 'endpoints', 'nodes', 'all'].join(', ');
+  return [...Object.keys(KINDS), 'services', 'endpoints', 'nodes', 'all'].join(', ');
 }
 
 /** kubectl's spelling of a resource in status lines: `virtualservice.networking.istio.io/reviews`. */
 export function displayName(kind: string, name: string): string {
-  const group = ISTIO_KINDS[kind as keyof typeof ISTIO_KINDS] ?? 'ambit.dev';
+  const group = Object.hasOwn(KINDS, kind) ? KINDS[kind as keyof typeof KINDS].group : 'ambit.dev';
   return `${kind.toLowerCase()}.${group}/${name}`;
 }

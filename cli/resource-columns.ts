@@ -26,7 +26,23 @@ const COLUMNS: Record<string, Columns> = {
     head: ['ISSUERS'],
     cells: (r) => [list((r.spec.jwtRules as { issuer?: string }[] | undefined)?.map((j) => j.issuer))],
   },
+  Telemetry: { head: ['PROVIDERS'], cells: (r) => [list(telemetryProviders(r.spec))] },
+  MeshConfig: {
+    head: ['PROVIDERS'],
+    cells: (r) => [list((r.spec.extensionProviders as { name?: string }[] | undefined)?.map((p) => p.name))],
+  },
 };
+
+/** Every provider a Telemetry names, in tracing, metrics and accessLogging. */
+function telemetryProviders(spec: Record<string, unknown>): string[] {
+  const names = new Set<string>();
+  for (const section of ['tracing', 'metrics', 'accessLogging']) {
+    for (const entry of (spec[section] as { providers?: { name?: string }[] }[] | undefined) ?? []) {
+      for (const p of entry.providers ?? []) if (p.name) names.add(p.name);
+    }
+  }
+  return [...names];
+}
 
 const NONE: Columns = { head: [], cells: () => [] };
 

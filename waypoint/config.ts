@@ -11,6 +11,7 @@ import { nodeId } from '../core/identity/index.js';
 import type { EndpointRecord } from '../core/store/types.js';
 import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
+import { ServiceTelemetry } from './telemetry.js';
 
 export interface WaypointConfigOptions {
   /** FQDNs of the services this waypoint serves; only their VIPs are accepted. */
@@ -45,6 +46,7 @@ export class WaypointConfig {
   readonly #mesh: MeshView;
   readonly #served = new Map<string, ServiceView>();
   readonly #policies = new Map<string, WorkloadPolicies>();
+  readonly #telemetry = new Map<string, ServiceTelemetry>();
   readonly #endpoints = new Map<string, readonly Endpoint[]>();
   readonly #upstreams = new Map<string, Upstream>();
   readonly #trustDomain: string;
@@ -59,7 +61,18 @@ export class WaypointConfig {
       if (!svc?.record.vip) continue;
       this.#served.set(svc.record.vip, svc);
       this.#policies.set(fqdn, mesh.policies.forWorkload({ namespace: svc.record.namespace, serviceName: svc.record.name, atWaypoint: true }));
+      this.#telemetry.set(fqdn, new ServiceTelemetry(mesh, svc.record));
     }
+  }
+
+  /** Telemetry API settings of a served service (access logs, metric overrides, tracing). */
+  telemetryFor(fqdn: string): ServiceTelemetry | undefined {
+    return this.#telemetry.get(fqdn);
+  }
+
+  /** Every Telemetry or MeshConfig problem of this snapshot's served services, once each. */
+  telemetryProblems(): string[] {
+    return [...new Set([...this.#telemetry.values()].flatMap((t) => t.problems))];
   }
 
   /** The served service a caller dialed (HBONE authority = VIP:port), or undefined: not ours to proxy. */

@@ -15,6 +15,7 @@ import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest } from './request-body.js';
 import type { ForwardDecision } from './routing/index.js';
 import type { ServerTrace } from '../core/telemetry/tracing/tracer.js';
+import type { ServiceTelemetry } from './telemetry.js';
 
 export interface Exchange {
   started: number;
@@ -31,10 +32,12 @@ export interface Exchange {
   clientGone: boolean;
   /** The request's SERVER span (request-trace.ts); undefined with tracing off. */
   trace: ServerTrace | undefined;
+  /** The served service's Telemetry settings in the snapshot the request started on. */
+  telemetry: ServiceTelemetry | undefined;
 }
 
 /** The exchange for `req`, which gets Envoy's x-request-id if it came without one: the endpoint sees the id the log has. */
-export function openExchange(req: DownstreamRequest): Exchange {
+export function openExchange(req: DownstreamRequest, telemetry: ServiceTelemetry | undefined): Exchange {
   const headers = req.headers as Record<string, string | string[] | undefined>;
   const requestId = String((headers['x-request-id'] ??= randomUUID()));
   return {
@@ -48,6 +51,7 @@ export function openExchange(req: DownstreamRequest): Exchange {
     authzPolicy: undefined,
     clientGone: false,
     trace: undefined,
+    telemetry,
   };
 }
 
@@ -80,12 +84,16 @@ export function recordExchange(
     },
     durationMs,
   );
+  const path = String(req.headers[':path'] ?? req.url ?? '');
+  const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
+  const logged = x.telemetry?.logs(() => ({ responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true }));
+  if (logged === false) return;
   sinks.accessLog({
     start_time: new Date(x.started).toISOString(),
     method: req.method ?? '',
-    path: String(req.headers[':path'] ?? req.url ?? ''),
+    path,
     protocol: `HTTP/${req.httpVersion}`,
-    authority: String(req.headers[':authority'] ?? req.headers.host ?? ''),
+    authority,
     response_code: status,
     response_flags: flag,
     duration_ms: durationMs,
@@ -101,4 +109,11 @@ export function recordExchange(
     trace_id: x.trace?.traceId,
     span_id: x.trace?.spanId,
   });
+}
+
+/** Header values as an access-log filter reads them: a repeated header joined as Envoy joins it. */
+function singleValued(headers: DownstreamRequest['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
 }

@@ -69,7 +69,7 @@ export class Forwarder {
 
   async handle(req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = openExchange(req);
+    const x = openExchange(req, config.telemetryFor(service.fqdn));
     x.trace = startRequestTrace(this.#d.tracer, req, x, caller, service, port);
     res.once('close', () => {
       if (!res.writableFinished) x.clientGone = true;
@@ -93,7 +93,7 @@ export class Forwarder {
    */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
-    const x = openExchange(req);
+    const x = openExchange(req, config.telemetryFor(service.fqdn));
     x.trace = startRequestTrace(this.#d.tracer, req, x, caller, service, port);
     socket.once('close', () => {
       if (x.status === 0) x.clientGone = true;

@@ -85,11 +85,13 @@ export class WaypointServer {
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
   #draining = false;
+  #telemetryProblems = new Set<string>();
 
   constructor(options: WaypointServerOptions) {
     this.#options = options;
     this.#log = options.log ?? logger('waypoint');
     this.#config = this.#compile(options.mesh);
+    this.#warnTelemetryProblems(this.#config);
     this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
     this.#clusters = new Clusters(this.#connector());
     this.tracer = new MeshTracer({
@@ -162,11 +164,19 @@ export class WaypointServer {
   update(mesh: MeshView): void {
     const config = this.#compile(mesh);
     this.#config = config;
+    this.#warnTelemetryProblems(config);
     this.#clusters.retain((up, was) => {
       const policy = config.routes.policyFor(was.host, was.subset, was.port);
       const now = policy && config.current(up);
       return now !== undefined && inSubset(now, policy!.subsetLabels);
     });
+  }
+
+  /** A Telemetry or MeshConfig that cannot apply as written is logged when it first appears, not on every snapshot. */
+  #warnTelemetryProblems(config: WaypointConfig): void {
+    const problems = config.telemetryProblems();
+    for (const p of problems) if (!this.#telemetryProblems.has(p)) this.#log.warn({ problem: p }, `telemetry configuration not applied as written: ${p}`);
+    this.#telemetryProblems = new Set(problems);
   }
 
   /** The cluster connection pools, for tests and the admin view. */

@@ -12,9 +12,12 @@ export const ISTIO_KINDS = {
   AuthorizationPolicy: 'security.istio.io',
   PeerAuthentication: 'security.istio.io',
   RequestAuthentication: 'security.istio.io',
+  Telemetry: 'telemetry.istio.io',
 } as const;
 
 export const ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;
+/** telemetry.istio.io never had v1beta1 or v1alpha3. */
+export const TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
 
 /** ambit's own kinds (apiVersion ambit.dev/v1alpha1). */
 export const AMBIT_GROUP = 'ambit.dev';

@@ -137,3 +137,26 @@ if (!authz) {
     }
   });
 }
+
+test.serial("examples/telemetry/telemetry.yaml applies; get and delete know Telemetry and MeshConfig by Istio's and kubectl's names", async (t) => {
+  const applied = await run(['apply', '-f', 'examples/telemetry/telemetry.yaml']);
+  t.is(applied.code, 0, applied.stderr);
+  t.regex(applied.stdout, /meshconfig\.ambit\.dev\/default created/);
+  t.regex(applied.stdout, /telemetry\.telemetry\.istio\.io\/reviews-quiet created/);
+  const table = await run(['get', 'telemetries', '-A']);
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /^NAMESPACE\s+NAME\s+PROVIDERS\s+AGE\n/);
+  t.regex(table.stdout, /default\s+trace-everything\s+otel,zipkin\s+\d+s/);
+  t.regex((await run(['get', 'meshconfig', '-n', 'istio-system'])).stdout, /default\s+otel,zipkin\s+\d+s/);
+  t.is((await run(['get', 'telemetry.telemetry.istio.io', 'mesh-default', '-n', 'istio-system', '-o', 'yaml'])).code, 0);
+  const refused = await run(
+    ['apply', '-f', '-'],
+    'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: bad}\nspec:\n  accessLogging:\n  - filter:\n      expression: request.path.startsWith("/api")\n',
+  );
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /<stdin>:7: Telemetry default\/bad: spec\.accessLogging\[0\]\.filter\.expression: .*function call/);
+  t.is((await run(['get', 'telemetry', 'bad'])).code, 1, 'nothing stored');
+  const deleted = await run(['delete', '-f', 'examples/telemetry/telemetry.yaml']);
+  t.is(deleted.code, 0, deleted.stderr);
+  t.regex((await run(['get', 'telemetries', '-A'])).stdout, /No resources found/);
+});

@@ -79,7 +79,7 @@ const request = (headers: Record<string, string>, url = '/reviews/1?x=1', httpVe
 
 test('SERVER attributes: OTel HTTP semantic conventions, the request id as Envoy tags it, the caller', (t) => {
   const req = request({ host: 'reviews:9080', 'user-agent': 'curl/8', 'x-request-id': 'rid-1' });
-  const x = openExchange(req);
+  const x = openExchange(req, undefined);
   t.deepEqual(requestAttributes(req, x, { principal: 'spiffe://cluster.local/ns/default/sa/productpage', address: '10.0.0.7' }, 9080), {
     'http.request.method': 'POST',
     'url.path': '/reviews/1',
@@ -94,7 +94,7 @@ test('SERVER attributes: OTel HTTP semantic conventions, the request id as Envoy
     'user_agent.original': 'curl/8',
   });
   const h2 = request({ ':authority': '[fd00::1]', ':path': '/' }, '/', '2.0');
-  const a = requestAttributes(h2, openExchange(h2), { principal: 'p', address: 'a' }, 9080);
+  const a = requestAttributes(h2, openExchange(h2, undefined), { principal: 'p', address: 'a' }, 9080);
   t.is(a['server.address'], 'fd00::1');
   t.is(a['server.port'], 9080, 'the port dialled when the authority has none');
   t.is(a['network.protocol.version'], '2');

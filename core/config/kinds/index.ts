@@ -3,13 +3,15 @@
  * schema of its spec. Adding a kind (ambit's own included) means adding one
  * file under kinds/ and one entry here.
  */
-import { ISTIO_KINDS, ISTIO_VERSIONS, type IstioKind } from '../resource.js';
+import { AMBIT_GROUP, AMBIT_VERSION, ISTIO_KINDS, ISTIO_VERSIONS, TELEMETRY_VERSIONS, type IstioKind } from '../resource.js';
 import type { Schema } from '../schema.js';
 import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization-policy.js';
 import { destinationRuleSpec, type DestinationRuleSpec } from './destination-rule.js';
+import { meshConfigSpec, type MeshConfigSpec } from './mesh-config.js';
 import { peerAuthenticationSpec, type PeerAuthenticationSpec } from './peer-authentication.js';
 import { requestAuthenticationSpec, type RequestAuthenticationSpec } from './request-authentication.js';
 import { serviceEntrySpec, type ServiceEntrySpec } from './service-entry.js';
+import { telemetrySpec, type TelemetrySpec } from './telemetry.js';
 import { virtualServiceSpec, type VirtualServiceSpec } from './virtual-service.js';
 import { workloadEntrySpec, type WorkloadEntrySpec } from './workload-entry.js';
 
@@ -22,6 +24,8 @@ export interface SpecByKind {
   AuthorizationPolicy: AuthorizationPolicySpec;
   PeerAuthentication: PeerAuthenticationSpec;
   RequestAuthentication: RequestAuthenticationSpec;
+  Telemetry: TelemetrySpec;
+  MeshConfig: MeshConfigSpec;
 }
 
 export type ConfigKind = keyof SpecByKind;
@@ -33,8 +37,12 @@ export interface KindDefinition<K extends ConfigKind = ConfigKind> {
   spec: Schema<SpecByKind[K]>;
 }
 
-function istio<K extends ConfigKind & IstioKind>(kind: K, spec: Schema<SpecByKind[K]>): KindDefinition<K> {
-  return { kind, group: ISTIO_KINDS[kind], versions: ISTIO_VERSIONS, spec };
+function istio<K extends ConfigKind & IstioKind>(kind: K, spec: Schema<SpecByKind[K]>, versions: readonly string[] = ISTIO_VERSIONS): KindDefinition<K> {
+  return { kind, group: ISTIO_KINDS[kind], versions, spec };
+}
+
+function ambit<K extends ConfigKind>(kind: K, spec: Schema<SpecByKind[K]>): KindDefinition<K> {
+  return { kind, group: AMBIT_GROUP, versions: [AMBIT_VERSION], spec };
 }
 
 export const KINDS: { readonly [K in ConfigKind]: KindDefinition<K> } = {
@@ -45,6 +53,8 @@ export const KINDS: { readonly [K in ConfigKind]: KindDefinition<K> } = {
   AuthorizationPolicy: istio('AuthorizationPolicy', authorizationPolicySpec()),
   PeerAuthentication: istio('PeerAuthentication', peerAuthenticationSpec()),
   RequestAuthentication: istio('RequestAuthentication', requestAuthenticationSpec()),
+  Telemetry: istio('Telemetry', telemetrySpec(), TELEMETRY_VERSIONS),
+  MeshConfig: ambit('MeshConfig', meshConfigSpec()),
 };
 
 export function kindDefinition(kind: string): KindDefinition | undefined {

@@ -1,6 +1,6 @@
 /** Builders for config tests: documents whose line numbers are easy to count. */
 import { ConfigErrors, type ConfigError } from '../../../core/errors.js';
-import { ISTIO_KINDS, parseDocuments, type ParseOptions } from '../../../core/config/index.js';
+import { KINDS, parseDocuments, type ConfigKind, type ParseOptions } from '../../../core/config/index.js';
 
 export const FILE = 'test.yaml';
 
@@ -8,7 +8,7 @@ export const FILE = 'test.yaml';
  * A document of `kind` named `name` whose spec starts on line 6:
  * 1 apiVersion, 2 kind, 3 metadata, 4 name, 5 spec.
  */
-export function doc(kind: keyof typeof ISTIO_KINDS, name: string, spec: string[], apiVersion = `${ISTIO_KINDS[kind]}/v1`): string {
+export function doc(kind: ConfigKind, name: string, spec: string[], apiVersion = `${KINDS[kind].group}/${KINDS[kind].versions[0]}`): string {
   return [`apiVersion: ${apiVersion}`, `kind: ${kind}`, 'metadata:', `  name: ${name}`, 'spec:', ...spec.map((l) => `  ${l}`)].join('\n');
 }
 

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { evaluateAccessLogFilter, parseAccessLogFilter, type AccessLogAttributes } from '../../core/telemetry/access-log-filter.js';
+import { evaluateCondition, evaluateLabel, parseTelemetryExpression, type TelemetryAttributes } from '../../core/telemetry/expression.js';
 
-const base: AccessLogAttributes = { responseCode: 200, method: 'GET', host: 'r', path: '/', headers: { x: 'y' }, mtls: true };
+const base: TelemetryAttributes = { responseCode: 200, method: 'GET', host: 'r', path: '/', headers: { x: 'y' }, mtls: true };
 
-const cases: ReadonlyArray<[string, Partial<AccessLogAttributes>, boolean]> = [
+const cases: ReadonlyArray<[string, Partial<TelemetryAttributes>, boolean]> = [
   ['response.code >= 400', {}, false],
   ['response.code >= 400', { responseCode: 503 }, true],
   ['response.code == 503', { responseCode: 503 }, true],
@@ -19,9 +19,9 @@ const cases: ReadonlyArray<[string, Partial<AccessLogAttributes>, boolean]> = [
 
 for (const [src, attrs, want] of cases) {
   test(`filter ${src} on ${JSON.stringify(attrs)} is ${String(want)}`, (t) => {
-    const p = parseAccessLogFilter(src);
+    const p = parseTelemetryExpression(src, 'access-log filter');
     if (!p.ok) return t.fail(p.message);
-    t.is(evaluateAccessLogFilter(p.expression, { ...base, ...attrs }), want);
+    t.is(evaluateCondition(p.expression, { ...base, ...attrs }), want);
   });
 }
 
@@ -35,8 +35,22 @@ const refused: ReadonlyArray<[string, string]> = [
 ];
 for (const [src, names] of refused) {
   test(`filter ${src} is refused naming ${names}`, (t) => {
-    const p = parseAccessLogFilter(src);
+    const p = parseTelemetryExpression(src, 'access-log filter');
     t.false(p.ok);
     if (!p.ok) t.true(p.message.includes(names), p.message);
   });
 }
+
+test('tag override values: an attribute, a header, a literal; an absent attribute reads "unknown"', (t) => {
+  const label = (src: string, attrs: Partial<TelemetryAttributes> = {}): string => {
+    const p = parseTelemetryExpression(src, 'tag override');
+    if (!p.ok) throw new Error(p.message);
+    return evaluateLabel(p.expression, { ...base, ...attrs });
+  };
+  t.is(label('request.host'), 'r');
+  t.is(label("request.headers['x']"), 'y');
+  t.is(label("'canary'"), 'canary');
+  t.is(label('response.code'), '200');
+  t.is(label('request.path', { path: undefined }), 'unknown');
+  t.is(label('response.code >= 500'), 'false');
+});

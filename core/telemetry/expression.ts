@@ -1,8 +1,9 @@
 /**
- * Istio Telemetry accessLogging.filter.expression, the small subset of CEL
- * ambit supports: parsed once at apply time (so an expression outside the
- * subset is refused before it is stored) and evaluated per request or
- * connection without re-parsing. Pure: no I/O, no clock.
+ * The small subset of CEL that Istio's Telemetry API expressions need in ambit:
+ * accessLogging.filter.expression (a condition) and metrics tagOverrides values
+ * (a value). Parsed once at apply time (so an expression outside the subset is
+ * refused before it is stored) and evaluated per request or connection without
+ * re-parsing. Pure: no I/O, no clock.
  *
  * Supported: `response.code`, `request.method`, `request.host`, `request.path`,
  * `request.headers['name']`, `connection.mtls`; integer and string literals,
@@ -10,7 +11,7 @@
  * Anything else (functions, `in`, macros, arithmetic) is refused by name.
  */
 
-export interface AccessLogAttributes {
+export interface TelemetryAttributes {
   readonly responseCode: number | undefined;
   readonly method: string | undefined;
   readonly host: string | undefined;
@@ -23,15 +24,15 @@ export interface AccessLogAttributes {
 type Value = number | string | boolean | undefined;
 type Comparison = '==' | '!=' | '<' | '<=' | '>' | '>=';
 
-export type FilterExpression =
+export type TelemetryExpression =
   | { readonly kind: 'literal'; readonly value: number | string | boolean }
   | { readonly kind: 'attribute'; readonly name: 'response.code' | 'request.method' | 'request.host' | 'request.path' | 'connection.mtls' }
   | { readonly kind: 'header'; readonly name: string }
-  | { readonly kind: 'not'; readonly operand: FilterExpression }
-  | { readonly kind: 'and' | 'or'; readonly left: FilterExpression; readonly right: FilterExpression }
-  | { readonly kind: 'compare'; readonly op: Comparison; readonly left: FilterExpression; readonly right: FilterExpression };
+  | { readonly kind: 'not'; readonly operand: TelemetryExpression }
+  | { readonly kind: 'and' | 'or'; readonly left: TelemetryExpression; readonly right: TelemetryExpression }
+  | { readonly kind: 'compare'; readonly op: Comparison; readonly left: TelemetryExpression; readonly right: TelemetryExpression };
 
-export type FilterParse = { readonly ok: true; readonly expression: FilterExpression } | { readonly ok: false; readonly message: string };
+export type ExpressionParse = { readonly ok: true; readonly expression: TelemetryExpression } | { readonly ok: false; readonly message: string };
 
 const ATTRIBUTES = new Set(['response.code', 'request.method', 'request.host', 'request.path', 'connection.mtls']);
 
@@ -106,13 +107,13 @@ class Parser {
     if (!this.#isOp(v)) throw new Unsupported(`expected '${v}'`);
     this.#pos++;
   }
-  parseAll(): FilterExpression {
+  parseAll(): TelemetryExpression {
     const e = this.#or();
     const rest = this.#peek();
     if (rest !== undefined) throw new Unsupported(`unexpected '${String(rest.v)}'`);
     return e;
   }
-  #or(): FilterExpression {
+  #or(): TelemetryExpression {
     let left = this.#and();
     while (this.#isOp('||')) {
       this.#pos++;
@@ -120,7 +121,7 @@ class Parser {
     }
     return left;
   }
-  #and(): FilterExpression {
+  #and(): TelemetryExpression {
     let left = this.#comparison();
     while (this.#isOp('&&')) {
       this.#pos++;
@@ -128,7 +129,7 @@ class Parser {
     }
     return left;
   }
-  #comparison(): FilterExpression {
+  #comparison(): TelemetryExpression {
     const left = this.#unary();
     const t = this.#peek();
     if (t !== undefined && t.t === 'op' && ['==', '!=', '<', '<=', '>', '>='].includes(t.v)) {
@@ -137,14 +138,14 @@ class Parser {
     }
     return left;
   }
-  #unary(): FilterExpression {
+  #unary(): TelemetryExpression {
     if (this.#isOp('!')) {
       this.#pos++;
       return { kind: 'not', operand: this.#unary() };
     }
     return this.#primary();
   }
-  #primary(): FilterExpression {
+  #primary(): TelemetryExpression {
     const t = this.#peek();
     if (t === undefined) throw new Unsupported('unexpected end of expression');
     this.#pos++;
@@ -182,18 +183,25 @@ class Parser {
   }
 }
 
-export function parseAccessLogFilter(source: string): FilterParse {
+/** `use` names the field in the message: "access-log filter", "tag override". */
+export function parseTelemetryExpression(source: string, use: string): ExpressionParse {
   try {
     return { ok: true, expression: new Parser(tokenize(source)).parseAll() };
   } catch (err) {
     if (err instanceof Unsupported) {
-      return { ok: false, message: `access-log filter "${source}" is outside the supported CEL subset: ${err.message}` };
+      return { ok: false, message: `${use} "${source}" is outside the supported CEL subset: ${err.message}` };
     }
     throw err;
   }
 }
 
-function value(e: FilterExpression, a: AccessLogAttributes): Value {
+/** A tag override's value: what the expression yields, as a label value ("unknown" when the attribute is absent, as Istio writes it). */
+export function evaluateLabel(e: TelemetryExpression, a: TelemetryAttributes): string {
+  const v = value(e, a);
+  return v === undefined ? 'unknown' : String(v);
+}
+
+function value(e: TelemetryExpression, a: TelemetryAttributes): Value {
   switch (e.kind) {
     case 'literal':
       return e.value;
@@ -214,19 +222,19 @@ function value(e: FilterExpression, a: AccessLogAttributes): Value {
       }
       return undefined;
     default:
-      return evaluateAccessLogFilter(e, a);
+      return evaluateCondition(e, a);
   }
 }
 
 /** true: log this request. An attribute that is absent makes its comparison false (CEL: no such key). */
-export function evaluateAccessLogFilter(e: FilterExpression, a: AccessLogAttributes): boolean {
+export function evaluateCondition(e: TelemetryExpression, a: TelemetryAttributes): boolean {
   switch (e.kind) {
     case 'not':
-      return !evaluateAccessLogFilter(e.operand, a);
+      return !evaluateCondition(e.operand, a);
     case 'and':
-      return evaluateAccessLogFilter(e.left, a) && evaluateAccessLogFilter(e.right, a);
+      return evaluateCondition(e.left, a) && evaluateCondition(e.right, a);
     case 'or':
-      return evaluateAccessLogFilter(e.left, a) || evaluateAccessLogFilter(e.right, a);
+      return evaluateCondition(e.left, a) || evaluateCondition(e.right, a);
     case 'compare': {
       const l = value(e.left, a);
       const r = value(e.right, a);
