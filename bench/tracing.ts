@@ -23,6 +23,8 @@ import { HboneClient, HboneServer } from '../core/hbone/index.js';
 import { nodeId } from '../core/identity/index.js';
 import { logger } from '../core/logging.js';
 import type { TracingSettings } from '../core/telemetry/settings.js';
+import { writePropagationHeaders } from '../core/telemetry/tracing/propagation.js';
+import { MeshTracer } from '../core/telemetry/tracing/tracer.js';
 import { makeTestCa, workload } from '../test/helpers/test-pki.js';
 import { many, TunnelAgent } from '../test/helpers/waypoint-harness.js';
 import { loadAverage, publish } from './results-file.js';
@@ -39,6 +41,8 @@ const VIP = '240.240.0.10';
 const CALLER = workload('default', 'bench-client');
 const WAYPOINT = workload('default', 'bench-waypoint');
 const log = logger('bench-tracing');
+/** Iterations of tracerAlone per round. */
+const ALONE_REQUESTS = 20_000;
 
 interface Options {
   rounds: number;
@@ -89,16 +93,60 @@ interface Mode {
   stop: () => void;
 }
 
-async function startMode(name: string, percentage: number | undefined, base: Omit<ChildConfig, 'tracing'>, dial: (port: number) => TunnelAgent, dir: string): Promise<Mode> {
+const tracingFor = (percentage: number | undefined, endpoint: string): TracingSettings =>
+  percentage === undefined
+    ? { providers: [], samplingPercentage: 1, customTags: {} }
+    : {
+        providers: [{ name: 'otel', kind: 'opentelemetry', endpoint, encoding: 'protobuf', timeoutMs: 5000, headers: {} }],
+        samplingPercentage: percentage,
+        customTags: {},
+      };
+
+/**
+ * The tracing calls one request with one try makes (the SERVER span, a CLIENT
+ * span and its headers, both ended, then the export), in this process
+ * without any networking around them: CPU µs per request of the tracing
+ * code alone, far less noisy on a shared host than the waypoint's total.
+ */
+async function tracerAlone(percentage: number | undefined, endpoint: string, n: number): Promise<number> {
+  const tracer = new MeshTracer({
+    serviceName: 'ambit-waypoint',
+    settings: tracingFor(percentage, endpoint),
+    metrics: { spansDropped: { inc: () => undefined } },
+    log,
+  });
+  const before = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const headers: Record<string, string> = { host: 'bench:9080', 'user-agent': 'bench', 'x-request-id': String(i) };
+    const server = tracer.startServer({
+      name: 'bench.default.svc.cluster.local:9080/*',
+      headers,
+      attributes: () => ({ 'http.request.method': 'GET', 'url.path': '/' }),
+    });
+    if (server) {
+      const c = server.startClient('router bench egress', () => ({ 'http.request.method': 'GET', 'server.port': 9080 }));
+      writePropagationHeaders(headers, c.headers);
+      c.end({ 'http.response.status_code': 200 }, undefined);
+      server.end(() => ({ 'http.response.status_code': 200 }), undefined);
+    }
+    // Let the batch processor's timer and the exporter run, as they would between requests.
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(tracer.exports.map((e) => e.forceFlush()));
+  const used = process.cpuUsage(before);
+  await tracer.shutdown();
+  return (used.user + used.system) / n;
+}
+
+async function startMode(
+  name: string,
+  percentage: number | undefined,
+  base: Omit<ChildConfig, 'tracing'>,
+  dial: (port: number) => TunnelAgent,
+  dir: string,
+): Promise<Mode> {
   const s = await sink();
-  const tracing: TracingSettings =
-    percentage === undefined
-      ? { providers: [], samplingPercentage: 1, customTags: {} }
-      : {
-          providers: [{ name: 'otel', kind: 'opentelemetry', endpoint: s.endpoint, encoding: 'protobuf', timeoutMs: 5000, headers: {} }],
-          samplingPercentage: percentage,
-          customTags: {},
-        };
+  const tracing = tracingFor(percentage, s.endpoint);
   const file = join(dir, `${name.replace(/\W/g, '')}.json`);
   writeFileSync(file, JSON.stringify({ ...base, tracing }));
   const child = fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, AMBIT_LOG_LEVEL: 'warn' } });
@@ -147,6 +195,7 @@ async function main(): Promise<void> {
   const modes: Mode[] = [];
   for (const m of MODES) modes.push(await startMode(m.name, m.percentage, base, dial, dir));
   const perRequest = new Map<string, number[]>(modes.map((m) => [m.name, []]));
+  const alone = new Map<string, number[]>(MODES.map((m) => [m.name, []]));
   let failures = 0;
   const load = async (m: Mode, n: number): Promise<void> => {
     const statuses = await many(n, opts.concurrency, () => get(m.agent, epPort));
@@ -166,6 +215,9 @@ async function main(): Promise<void> {
     }
     // Give the last batches time to leave (the exporters' delay is 200 ms) before counting what the sinks got.
     await new Promise((r) => setTimeout(r, 500));
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const [i, m] of MODES.entries()) alone.get(m.name)!.push(await tracerAlone(m.percentage, modes[i]!.sink.endpoint, ALONE_REQUESTS));
+    }
   } finally {
     for (const m of modes) m.stop();
     client.close();
@@ -179,9 +231,9 @@ async function main(): Promise<void> {
     return `| ${m.name} | ${fmt(median(xs), 1)} | ${fmt(best(xs, false), 1)} | ${spread(xs)} | ${fmt(median(xs) / off, 2)}× | ${fmt(m.sink.bytes() / total, 1)} |`;
   });
   const table = [
-    '| tracing | waypoint CPU µs/request (median round) | best round | spread | vs off | OTLP bytes/request exported |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...rows,
+    '| tracing | waypoint CPU µs/request (median round) | best round | spread | vs off | OTLP bytes/request exported | tracing code alone, CPU µs/request (median) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r, i) => `${r} ${fmt(median(alone.get(MODES[i]!.name)!), 2)} |`),
   ].join('\n');
   if (failures > 0) console.error(`bench:tracing: ${failures} requests did not answer 200`);
   await publish(
@@ -190,9 +242,23 @@ async function main(): Promise<void> {
       loadBefore,
       command: `node dist/bench/tracing.js ${process.argv.slice(2).join(' ')}`.trim(),
       source: 'bench/tracing.ts',
-      description: `One waypoint process per mode (tracing off; one OTLP/HTTP protobuf provider at 1 % and at 100 % sampling), each behind the same peer daemon and endpoint on loopback, client and sinks in the bench process. ${opts.rounds} rounds × ${opts.requests} HTTP/1.1 keep-alive GETs at concurrency ${opts.concurrency} per mode, modes interleaved, after one unmeasured round each; CPU is the waypoint process's user + system time (process.cpuUsage) over the round. New traces only (no traceparent), so the ratio is what sampling decides.`,
+      description: `One waypoint process per mode (tracing off; one OTLP/HTTP protobuf provider at 1 % and at 100 % sampling), each behind the same peer daemon and endpoint on loopback, client and sinks in the bench process. ${opts.rounds} rounds × ${opts.requests} HTTP/1.1 keep-alive GETs at concurrency ${opts.concurrency} per mode, modes interleaved, after one unmeasured round each; CPU is the waypoint process's user + system time (process.cpuUsage) over the round. New traces only (no traceparent), so the ratio is what sampling decides. The last column is the tracing calls of one request with one try (SERVER span, CLIENT span and its headers, both ended, and their export to the same sink) run ${ALONE_REQUESTS} times in the bench process with nothing around them: the part of the waypoint's CPU that is tracing's, without the noise of a shared host.`,
       table,
-      after: `Rounds, µs/request: ${modes.map((m) => `${m.name}: ${perRequest.get(m.name)!.map((x) => x.toFixed(1)).join(', ')}`).join('; ')}. Failed requests: ${failures}.`,
+      after: `Rounds, µs/request: ${modes
+        .map(
+          (m) =>
+            `${m.name}: ${perRequest
+              .get(m.name)!
+              .map((x) => x.toFixed(1))
+              .join(', ')}`,
+        )
+        .join('; ')}. Tracing code alone: ${MODES.map(
+        (m) =>
+          `${m.name}: ${alone
+            .get(m.name)!
+            .map((x) => x.toFixed(2))
+            .join(', ')}`,
+      ).join('; ')}. Failed requests: ${failures}.`,
     },
     opts.write,
   );
