@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       log.error({ err }, 'certificate reload failed; keeping the current ones');
     }
     loadWaypointSettings(flags.config).then(
-      (s) => server.tracer.update(s.tracing),
+      (s) => server.setFileTracing(s.tracing),
       (err: unknown) => log.error({ err }, 'settings reload failed; keeping the current ones'),
     );
   });

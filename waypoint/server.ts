@@ -29,6 +29,7 @@ import { sniffProtocol } from './protocol.js';
 import { asHttpSocket } from './stream-socket.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { Upstreams } from './upstream.js';
+import { tracingSettingsFor, type TracingSource } from './tracing-source.js';
 
 export interface WaypointServerOptions {
   /** The waypoint's own certificate (`…/sa/<svc>-waypoint`), key and trust bundle. */
@@ -53,7 +54,11 @@ export interface WaypointServerOptions {
    * Ports whose VirtualService has only tcp routes never wait.
    */
   protocolDetectionTimeoutMs?: number;
-  /** Where spans go and how many are made (default: tracing off); changed live with `tracer.update`. */
+  /**
+   * The settings file's tracing (default: off): applies until the store holds a
+   * MeshConfig with a tracing provider, then the Telemetry API decides
+   * (tracing-source.ts). `setFileTracing` replaces it live.
+   */
   tracing?: TracingSettings;
   /** The resource's service.instance.id (default a UUID per process). */
   instanceId?: string;
@@ -86,11 +91,16 @@ export class WaypointServer {
   #accepting: TunnelContext | undefined;
   #draining = false;
   #telemetryProblems = new Set<string>();
+  #fileTracing: TracingSettings;
+  /** The snapshot the tracing settings were last chosen from (setFileTracing chooses again). */
+  #mesh: MeshView;
+  #tracingSource: string | undefined;
 
   constructor(options: WaypointServerOptions) {
     this.#options = options;
     this.#log = options.log ?? logger('waypoint');
     this.#config = this.#compile(options.mesh);
+    this.#mesh = options.mesh;
     this.#warnTelemetryProblems(this.#config);
     this.#client = new HboneClient({ getSecureContext: options.getSecureContext });
     this.#clusters = new Clusters(this.#connector());
@@ -101,6 +111,8 @@ export class WaypointServer {
       log: this.#log.child({ component: 'tracing' }),
       ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
     });
+    this.#fileTracing = options.tracing ?? DEFAULT_TELEMETRY.tracing;
+    this.#applyTracing(options.mesh, this.#config);
     this.#forwarder = new Forwarder({
       tracer: this.tracer,
       config: () => this.#config,
@@ -165,6 +177,7 @@ export class WaypointServer {
     const config = this.#compile(mesh);
     this.#config = config;
     this.#warnTelemetryProblems(config);
+    this.#applyTracing(mesh, config);
     this.#clusters.retain((up, was) => {
       const policy = config.routes.policyFor(was.host, was.subset, was.port);
       const now = policy && config.current(up);
@@ -177,6 +190,21 @@ export class WaypointServer {
     const problems = config.telemetryProblems();
     for (const p of problems) if (!this.#telemetryProblems.has(p)) this.#log.warn({ problem: p }, `telemetry configuration not applied as written: ${p}`);
     this.#telemetryProblems = new Set(problems);
+  }
+
+  /** New tracing settings from the settings file (SIGHUP); they apply while the Telemetry API does not decide. */
+  setFileTracing(settings: TracingSettings): void {
+    this.#fileTracing = settings;
+    this.#applyTracing(this.#mesh, this.#config);
+  }
+
+  #applyTracing(mesh: MeshView, config: WaypointConfig): void {
+    this.#mesh = mesh;
+    const { settings, source } = tracingSettingsFor(mesh, config, this.#options.services, this.#fileTracing);
+    const from = describeSource(source);
+    if (from !== this.#tracingSource) this.#log.info({ source: from }, `tracing settings from ${from}`);
+    this.#tracingSource = from;
+    this.tracer.update(settings);
   }
 
   /** The cluster connection pools, for tests and the admin view. */
@@ -292,6 +320,9 @@ export class WaypointServer {
     });
   }
 }
+
+const describeSource = (s: TracingSource): string =>
+  s.kind === 'settings-file' ? 'the settings file' : `the Telemetry API${s.service ? ` (service ${s.service})` : ''}`;
 
 const inSubset = (up: Upstream, labels: Readonly<Record<string, string>> | undefined): boolean =>
   labels === undefined || Object.entries(labels).every(([k, v]) => up.endpoint.labels[k] === v);

@@ -11,8 +11,8 @@ import { array, Codes, enumOf, int, number, object, oneOf, record, refine, req, 
 import { duration } from '../config/kinds/common.js';
 import { DEFAULT_TELEMETRY, type CustomTag, type TracingProvider, type TracingSettings } from './settings.js';
 
-/** What a provider waits for its backend per batch unless told (Envoy's default for its tracers). */
-export const DEFAULT_PROVIDER_TIMEOUT_MS = 5000;
+/** What a provider waits for its backend per batch unless told: the same as the Telemetry API's providers (core/telemetry/resolve.ts). */
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
 /** Istio's default zipkin maxTagLength. */
 export const DEFAULT_MAX_TAG_LENGTH = 256;
 

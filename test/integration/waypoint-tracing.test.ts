@@ -9,6 +9,7 @@
  * and is counted.
  */
 import test, { type ExecutionContext } from 'ava';
+import { parseDocuments } from '../../core/config/index.js';
 import type { TracingSettings } from '../../core/telemetry/settings.js';
 import { until } from '../helpers/hbone-harness.js';
 import { metricSum } from '../helpers/prometheus-text.js';
@@ -216,4 +217,67 @@ test('the OTLP receiver killed mid-run: every request still succeeds, Zipkin sti
   while ((await dropped()) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
   t.true((await dropped()) > 0, 'spans the dead receiver could not take are counted');
   t.is(metricSum(await h.waypoint.metrics.registry.metrics(), 'ambit_trace_spans_dropped_total', { provider: 'zipkin' }), 0, 'none of the live backend');
+});
+
+test('the Telemetry API takes over live once a MeshConfig declares a tracing provider; the settings file applies before', async (t) => {
+  const { otlp, zipkin } = await backends(t);
+  const ok: EndpointSpec = { service: 'reviews', version: 'v1' };
+  const vs = resource('VirtualService', 'reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }] }] });
+  // The settings file names only the OTLP receiver.
+  const file = { ...settings(otlp, zipkin, 100), providers: settings(otlp, zipkin).providers.slice(0, 1) };
+  const h = await startWaypoint(t, [ok], [vs], { tracing: file });
+  const traced = async (id: string) => (await h.request({ headers: { traceparent: `00-${id}-${PARENT}-01` } })).status;
+  const first = '11111111111111111111111111111111';
+  t.is(await traced(first), 200);
+  await until(() => otlp.spans.some((s) => s.traceId === first), 5000);
+
+  const zipkinPort = new URL(zipkin.endpoint).port;
+  const telemetry = parseDocuments(
+    `
+apiVersion: ambit.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: default, namespace: istio-system}
+spec:
+  extensionProviders:
+  - name: zipkin
+    zipkin: {service: 127.0.0.1, port: ${zipkinPort}}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    randomSamplingPercentage: 0
+    customTags:
+      team: {literal: {value: reviews-team}}
+`,
+    'telemetry.yaml',
+  );
+  h.apply([vs, ...telemetry]);
+  t.deepEqual(
+    h.waypoint.tracer.exports.map((e) => e.provider),
+    ['zipkin'],
+    'the providers the Telemetry API names, not the settings file',
+  );
+  const second = '22222222222222222222222222222222';
+  t.is(await traced(second), 200, 'a sampled caller is traced at 0 %');
+  await until(() => zipkin.spans.some((s) => s.traceId === second && s.kind === 'SERVER'), 5000);
+  t.is(zipkin.spans.find((s) => s.traceId === second && s.kind === 'SERVER')?.tags?.team, 'reviews-team');
+  t.false(
+    otlp.spans.some((s) => s.traceId === second),
+    'the settings file no longer applies',
+  );
+
+  h.apply([
+    vs,
+    ...telemetry.slice(0, 1),
+    ...parseDocuments(
+      'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: mesh-default, namespace: istio-system}\nspec:\n  tracing:\n  - disableSpanReporting: true\n',
+      'off.yaml',
+    ),
+  ]);
+  t.false(h.waypoint.tracer.enabled, "the Telemetry API's off is off, though the settings file names a provider");
+  t.is(await traced('33333333333333333333333333333333'), 200);
+  t.is(h.accessLog.at(-1)?.trace_id, undefined, 'tracing off: no trace id in the access log');
 });

@@ -32,7 +32,14 @@ test('providers in Istio extensionProviders form, defaults filled in, custom tag
   const s = parseWaypointSettings(text, FILE).tracing;
   t.is(s.samplingPercentage, 12.5);
   t.deepEqual(s.providers, [
-    { name: 'otel', kind: 'opentelemetry', endpoint: 'http://127.0.0.1:4318/v1/traces', encoding: 'protobuf', timeoutMs: 5000, headers: { 'x-token': 'abc' } },
+    {
+      name: 'otel',
+      kind: 'opentelemetry',
+      endpoint: 'http://127.0.0.1:4318/v1/traces',
+      encoding: 'protobuf',
+      timeoutMs: 10_000,
+      headers: { 'x-token': 'abc' },
+    },
     { name: 'zipkin', kind: 'zipkin', endpoint: 'http://127.0.0.1:9411/api/v2/spans', timeoutMs: 2000, maxTagLength: 64 },
     { name: 'log', kind: 'console' },
   ]);
