@@ -687,6 +687,11 @@ export const ERROR_CODES = {
     meaning: "ambit-waypoint's flags, environment or certificate are missing or invalid.",
     action: 'Fix the flag the message names; `ambit waypoint attach` sets them for you.',
   },
+  EJWKS_UNAVAILABLE: {
+    component: 'waypoint',
+    meaning: "No verification keys for a jwtRule's issuer: its jwksUri (or OpenID discovery document) could not be fetched yet; tokens of that issuer get 401.",
+    action: 'Check the URL in the waypoint log is reachable from the waypoint host; the last good keys are kept once one fetch has succeeded.',
+  },
   EROUTE_KIND: { component: 'waypoint', meaning: 'A resource of the wrong kind reached the route compiler.', action: 'A bug: report it with the resource.' },
   EROUTE_REGEX: { component: 'waypoint', meaning: 'A regex in a route match does not compile.', action: 'Fix the regex in the VirtualService (RE2 syntax).' },
   EROUTE_WEIGHTS: { component: 'waypoint', meaning: "A route's destination weights do not add up to 100.", action: 'Make the weights add up to 100.' },

@@ -2,7 +2,9 @@
  * The gates an HTTP request passes on its way to the router, in Envoy's
  * filter order around the route decision (route.ts):
  *
- * - RBAC first: the served service's L7 AuthorizationPolicies, before any
+ * - JWT first (RequestAuthentication, authn/): an invalid token is answered
+ *   401; a valid one gives RBAC its request principal and claims.
+ * - RBAC next: the served service's L7 AuthorizationPolicies, before any
  *   routing, so a denied caller is answered 403 whatever the routes say and
  *   learns nothing of them. The policy that decided is kept for the log.
  * - The route's fault filter last: both dice are rolled up front (delay,
@@ -23,8 +25,14 @@ export interface Authorization {
   policy: string | undefined;
 }
 
+/** What RequestAuthentication established; both undefined for a request without a token. */
+export interface Authentication {
+  principal: string | undefined;
+  claims: Readonly<Record<string, unknown>> | undefined;
+}
+
 /** The served service's policies (undefined: none apply) on the request to its VIP `destinationIp`. */
-export function authorize(policies: WorkloadPolicies | undefined, a: RequestAttributes, destinationIp: string): Authorization {
+export function authorize(policies: WorkloadPolicies | undefined, a: RequestAttributes, destinationIp: string, authn?: Authentication): Authorization {
   if (!policies) return { allowed: true, policy: undefined };
   const l7: L7Request = {
     sourcePrincipal: a.caller.principal,
@@ -35,6 +43,8 @@ export function authorize(policies: WorkloadPolicies | undefined, a: RequestAttr
     path: a.path,
     host: a.host,
     headers: a.headers,
+    ...(authn?.principal !== undefined ? { requestPrincipal: authn.principal } : {}),
+    ...(authn?.claims !== undefined ? { claims: authn.claims } : {}),
   };
   const d = evaluate(policies, l7);
   return { allowed: d.allowed, policy: d.policy };

@@ -11,6 +11,8 @@ import { nodeId } from '../core/identity/index.js';
 import type { EndpointRecord } from '../core/store/types.js';
 import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
+import type { Authenticators } from './authn/authenticators.js';
+import type { RequestAuthenticator } from './authn/request-authn.js';
 import { ServiceTelemetry } from './telemetry.js';
 
 export interface WaypointConfigOptions {
@@ -19,6 +21,8 @@ export interface WaypointConfigOptions {
   domain?: string;
   /** For the identity each endpoint's node daemon must present (default cluster.local). */
   trustDomain?: string;
+  /** Compiles RequestAuthentication, keeping fetched keys across snapshots; without it no JWT is checked. */
+  authenticators?: Authenticators;
 }
 
 /** Where one endpoint is reached: its peer daemon's HBONE port, as the identity it must present. */
@@ -46,6 +50,7 @@ export class WaypointConfig {
   readonly #mesh: MeshView;
   readonly #served = new Map<string, ServiceView>();
   readonly #policies = new Map<string, WorkloadPolicies>();
+  readonly #authn: ReadonlyMap<string, RequestAuthenticator>;
   readonly #telemetry = new Map<string, ServiceTelemetry>();
   readonly #endpoints = new Map<string, readonly Endpoint[]>();
   readonly #upstreams = new Map<string, Upstream>();
@@ -63,6 +68,16 @@ export class WaypointConfig {
       this.#policies.set(fqdn, mesh.policies.forWorkload({ namespace: svc.record.namespace, serviceName: svc.record.name, atWaypoint: true }));
       this.#telemetry.set(fqdn, new ServiceTelemetry(mesh, svc.record));
     }
+    this.#authn =
+      options.authenticators?.compile(
+        mesh.typed.of('RequestAuthentication'),
+        [...this.#served.values()].map((s) => s.record),
+      ) ?? new Map();
+  }
+
+  /** The served service's JWT checks; undefined or empty: none apply. */
+  authnFor(service: ServiceView): RequestAuthenticator | undefined {
+    return this.#authn.get(`${service.record.namespace}/${service.record.name}`);
   }
 
   /** Telemetry API settings of a served service (access logs, metric overrides, tracing). */

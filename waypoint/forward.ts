@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/logging.js';
 import type { MeshTracer } from '../core/telemetry/tracing/tracer.js';
 import type { AccessLog } from './access-log.js';
-import { applyFault, authorize } from './admission.js';
+import { applyFault, authorize, type Authentication } from './admission.js';
 import type { Caller } from './caller.js';
 import type { Clusters } from './clusters.js';
 import type { WaypointConfig } from './config.js';
@@ -117,7 +117,14 @@ export class Forwarder {
   /** RBAC, the route decision and the fault filter, noting in the exchange what each decided. */
   async #admit(config: WaypointConfig, x: Exchange, req: DownstreamRequest, caller: Caller, service: ServiceView, port: number): Promise<Admitted> {
     const attrs = attributesOf(req, caller, service, port);
-    const authz = authorize(config.policiesFor(service.fqdn), attrs, service.record.vip ?? '');
+    const authn = config.authnFor(service);
+    let authenticated: Authentication | undefined;
+    if (authn && !authn.empty) {
+      const result = await authn.authenticate({ headers: req.headers, host: attrs.host, path: attrs.path });
+      if (result.kind === 'reply') return { kind: 'reply', reply: result.reply };
+      authenticated = result;
+    }
+    const authz = authorize(config.policiesFor(service.fqdn), attrs, service.record.vip ?? '', authenticated);
     x.authzPolicy = authz.policy;
     if (!authz.allowed) return { kind: 'reply', reply: replies.denied() };
     const r = route(attrs, config, this.#rng);

@@ -99,6 +99,21 @@ export class WaypointMetrics {
     registers: [this.registry],
   });
 
+  /** RequestAuthentication outcomes; read through `authn` by waypoint/authn/. */
+  readonly jwtAuthn = new Counter({
+    name: 'ambit_waypoint_jwt_authn_total',
+    help: "Requests checked for a JWT, by outcome (ok, missing, denied) and Envoy's reason for denied ones",
+    labelNames: ['outcome', 'reason'],
+    registers: [this.registry],
+  });
+  readonly jwksFetches = new Counter({
+    name: 'ambit_waypoint_jwks_fetches_total',
+    help: 'Fetches of remote JWKS (jwksUri or OpenID discovery) by issuer and result (ok, error)',
+    labelNames: ['issuer', 'result'],
+    registers: [this.registry],
+  });
+  readonly authn = { outcomes: this.jwtAuthn, fetches: this.jwksFetches };
+
   readonly tcpOpened = new Counter({
     name: 'istio_tcp_connections_opened_total',
     help: 'TCP connections the waypoint proxied',

@@ -29,6 +29,7 @@ import { sniffProtocol } from './protocol.js';
 import { asHttpSocket } from './stream-socket.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { Upstreams } from './upstream.js';
+import { Authenticators } from './authn/authenticators.js';
 import { tracingSettingsFor, type TracingSource } from './tracing-source.js';
 
 export interface WaypointServerOptions {
@@ -87,6 +88,7 @@ export class WaypointServer {
   /** The HBONE server's TLS connections, so close() can cut those whose session never finishes closing. */
   readonly #connections = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
+  readonly #authenticators: Authenticators;
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
   #draining = false;
@@ -99,6 +101,7 @@ export class WaypointServer {
   constructor(options: WaypointServerOptions) {
     this.#options = options;
     this.#log = options.log ?? logger('waypoint');
+    this.#authenticators = new Authenticators(this.metrics.authn, this.#log.child({ component: 'authn' }));
     this.#config = this.#compile(options.mesh);
     this.#mesh = options.mesh;
     this.#warnTelemetryProblems(this.#config);
@@ -254,7 +257,7 @@ export class WaypointServer {
 
   #compile(mesh: MeshView): WaypointConfig {
     const o = this.#options;
-    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain });
+    return new WaypointConfig(mesh, { services: o.services, domain: o.domain, trustDomain: o.trustDomain, authenticators: this.#authenticators });
   }
 
   #accept(stream: Duplex, request: ConnectRequest, service: ServiceView): void {

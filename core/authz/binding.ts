@@ -2,7 +2,7 @@
  * How a policy binds: its scope (mesh, namespace, selector or waypoint
  * targets; select.ts applies it to workloads) and whether it is a dry run.
  */
-import type { AuthorizationPolicySpec, PolicyTargetReference, Resource } from '../config/index.js';
+import type { PolicyTarget as PolicyTargetFields, PolicyTargetReference, Resource } from '../config/index.js';
 import { AuthzError } from './errors.js';
 import type { PolicyScope, PolicyTarget } from './types.js';
 
@@ -37,7 +37,8 @@ function targetsOf(refs: readonly PolicyTargetReference[], namespace: string, wa
   return targets;
 }
 
-export function scopeOf(spec: AuthorizationPolicySpec, namespace: string, root: string, warnings: string[]): PolicyScope {
+/** Shared with RequestAuthentication, which binds to waypoints the same way. */
+export function scopeOf(spec: PolicyTargetFields, namespace: string, root: string, warnings: string[]): PolicyScope {
   const refs = spec.targetRefs ?? (spec.targetRef ? [spec.targetRef] : []);
   if (refs.length > 0) return { kind: 'targets', targets: targetsOf(refs, namespace, warnings) };
   const labels = spec.selector?.matchLabels;
