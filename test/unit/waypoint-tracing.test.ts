@@ -1,7 +1,8 @@
 /** The waypoint's tracing settings file and the attributes its spans get (request-trace.ts), without a network. */
 import test from 'ava';
 import { ConfigErrors } from '../../core/errors.js';
-import { DEFAULT_TELEMETRY } from '../../core/telemetry/settings.js';
+import { DEFAULT_TELEMETRY, type TracingSettings } from '../../core/telemetry/settings.js';
+import { tracingSettingsFor } from '../../waypoint/tracing-source.js';
 import { parseWaypointSettings } from '../../waypoint/settings.js';
 import { requestAttributes, requestErrorType } from '../../waypoint/request-trace.js';
 import { openExchange } from '../../waypoint/exchange.js';
@@ -112,4 +113,36 @@ test('SERVER error.type: a 5xx status, or a client that left unanswered; nothing
   t.is(requestErrorType({ status: 404, clientGone: false }), undefined);
   t.is(requestErrorType({ status: 0, clientGone: true }), 'client_disconnected');
   t.is(requestErrorType({ status: 200, clientGone: true }), undefined);
+});
+
+test('tracing source: the settings file until a MeshConfig declares a tracing provider, then the Telemetry API, off included', (t) => {
+  const file = { providers: [{ name: 'log', kind: 'console' as const }], samplingPercentage: 5, customTags: {} };
+  const meshWith = (...providers: Record<string, unknown>[]) =>
+    ({ typed: { of: () => [{ spec: { extensionProviders: providers } }] } }) as unknown as Parameters<typeof tracingSettingsFor>[0];
+  const resolved = (tracing: Record<string, TracingSettings | undefined>) =>
+    ({ telemetryFor: (fqdn: string) => (tracing[fqdn] ? { settings: { tracing: tracing[fqdn] } } : undefined) }) as unknown as Parameters<
+      typeof tracingSettingsFor
+    >[1];
+  const zipkin = {
+    providers: [{ name: 'z', kind: 'zipkin' as const, endpoint: 'http://z:9411/api/v2/spans', timeoutMs: 1, maxTagLength: 1 }],
+    samplingPercentage: 1,
+    customTags: {},
+  };
+  const off = { providers: [], samplingPercentage: 1, customTags: {} };
+  const services = ['a.default.svc.cluster.local', 'b.default.svc.cluster.local'];
+
+  const none = { typed: { of: () => [] } } as unknown as Parameters<typeof tracingSettingsFor>[0];
+  t.deepEqual(tracingSettingsFor(none, resolved({}), services, file), { settings: file, source: { kind: 'settings-file' } });
+  t.is(
+    tracingSettingsFor(meshWith({ name: 'prometheus', prometheus: {} }), resolved({}), services, file).settings,
+    file,
+    'a MeshConfig without a tracing provider',
+  );
+  const api = tracingSettingsFor(meshWith({ name: 'z', zipkin: {} }), resolved({ [services[0]!]: off, [services[1]!]: zipkin }), services, file);
+  t.deepEqual(api, { settings: zipkin, source: { kind: 'telemetry-api', service: services[1] } }, 'the first served service that names a provider');
+  t.deepEqual(
+    tracingSettingsFor(meshWith({ name: 'z', zipkin: {} }), resolved({ [services[0]!]: off, [services[1]!]: off }), services, file).settings,
+    off,
+    "the Telemetry API's off wins over the file",
+  );
 });
