@@ -11,7 +11,7 @@
  * connections, then waits for requests in flight and exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,8 @@ import { identityOf, type WaypointView } from '../core/mesh/index.js';
 import type { WaypointStatus } from '../core/status/index.js';
 
 const WAYPOINT_BIN = fileURLToPath(new URL('../../bin/ambit-waypoint.js', import.meta.url));
+/** The waypoints' settings file (tracing; docs/tracing.md), passed to each one started while it exists. */
+export const WAYPOINT_SETTINGS_FILE = '/etc/ambit/ambit-waypoint.yaml';
 const READY_POLL_MS = 200;
 const READY_TIMEOUT_MS = 30_000;
 const MAX_BACKOFF_MS = 30_000;
@@ -52,6 +54,8 @@ export interface WaypointSupervisorOptions {
   stopTimeoutMs?: number;
   /** The program to run (tests); default: this install's ambit-waypoint under this node binary. */
   command?: string[];
+  /** Default WAYPOINT_SETTINGS_FILE. */
+  settingsFile?: string;
 }
 
 interface Instance {
@@ -183,6 +187,8 @@ export class WaypointSupervisor {
       '--state-dir',
       waypointStateDir(this.#o.nodeDir, fqdn),
     ];
+    const settings = this.#o.settingsFile ?? WAYPOINT_SETTINGS_FILE;
+    if (existsSync(settings)) args.push('--config', settings);
     const child = spawn(cmd!, args, {
       // Its logs join the daemon's (one journal per host); the store settings travel in the environment.
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -1,7 +1,8 @@
 /**
  * One JSON line per request, with the fields of Envoy's default access log
  * that an operator greps for (response flags, upstream host and cluster,
- * route, request id), plus the caller's verified identity.
+ * route, request id), plus the caller's verified identity and, with tracing
+ * on, the trace and span ids of the request (sampled or not).
  */
 import type { Logger } from '../core/logging.js';
 
@@ -23,6 +24,9 @@ export interface AccessLogEntry {
   destination_service: string;
   request_id: string;
   authz_policy?: string | undefined;
+  /** The request's trace and its SERVER span (join with the tracing backend); absent with tracing off. */
+  trace_id?: string | undefined;
+  span_id?: string | undefined;
 }
 
 export type AccessLog = (entry: AccessLogEntry) => void;

@@ -29,10 +29,12 @@ export interface CheckoutRequest {
   client: NodeJS.EventEmitter;
   /** Whether the close was the client leaving rather than the exchange ending. */
   clientGone: () => boolean;
+  /** The try's trace context, for the HBONE CONNECT if a connection is opened for it. */
+  dialHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 export async function checkout(pool: ConnectionPool, r: CheckoutRequest, metrics: Pick<WaypointMetrics, 'overflows'>): Promise<Checkout> {
-  const slot = pool.acquire(r.upstream, r.protocol, { fresh: r.fresh });
+  const slot = pool.acquire(r.upstream, r.protocol, { fresh: r.fresh, dialHeaders: r.dialHeaders });
   if (typeof slot === 'string') {
     metrics.overflows.inc({ cluster: pool.cluster, reason: slot });
     return { kind: 'reply', reply: replies.overflow(slot) };

@@ -53,7 +53,14 @@ export interface ConnectionEvents {
 /** Opens the HBONE stream a connection runs on. */
 export type Dial = (upstream: Upstream) => Promise<Duplex>;
 
-export type Connector = (upstream: Upstream, protocol: UpstreamProtocol, events: ConnectionEvents, cluster: string) => PooledConnection;
+/** `dialHeaders`: extra headers for the HBONE CONNECT of a new connection (the trace context of the try that opens it). */
+export type Connector = (
+  upstream: Upstream,
+  protocol: UpstreamProtocol,
+  events: ConnectionEvents,
+  cluster: string,
+  dialHeaders?: Readonly<Record<string, string>>,
+) => PooledConnection;
 
 export interface Lease {
   kind: 'lease';
@@ -72,12 +79,15 @@ export interface Waiting {
 export interface AcquireOptions {
   /** Skip idle connections: the retry after a reused one turned out dead. */
   fresh?: boolean;
+  /** For the CONNECT of a connection opened for this request (Connector's dialHeaders). */
+  dialHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 interface Waiter {
   upstream: Upstream;
   protocol: UpstreamProtocol;
   fresh: boolean;
+  dialHeaders: Readonly<Record<string, string>> | undefined;
   resolve: (lease: Lease) => void;
   releasePending: Release;
   done: boolean;
@@ -125,13 +135,13 @@ export class ConnectionPool {
   /** A connection for `upstream` now, a place in the queue, or the overflow reason. */
   acquire(upstream: Upstream, protocol: UpstreamProtocol, options: AcquireOptions = {}): Lease | Waiting | OverflowReason {
     const fresh = options.fresh ?? false;
-    const lease = (fresh ? undefined : this.#reuse(upstream, protocol)) ?? this.#open(upstream, protocol);
+    const lease = (fresh ? undefined : this.#reuse(upstream, protocol)) ?? this.#open(upstream, protocol, options.dialHeaders);
     if (lease) return lease;
     const pending = this.#breaker.tryAcquire('pending');
     if (typeof pending !== 'function') return pending;
     let resolve!: (lease: Lease) => void;
     const granted = new Promise<Lease>((r) => (resolve = r));
-    const waiter: Waiter = { upstream, protocol, fresh, resolve, releasePending: pending, done: false };
+    const waiter: Waiter = { upstream, protocol, fresh, dialHeaders: options.dialHeaders, resolve, releasePending: pending, done: false };
     this.#queue.push(waiter);
     return {
       kind: 'waiting',
@@ -225,10 +235,10 @@ export class ConnectionPool {
   }
 
   /** A new connection if a slot is free or an idle one can give up its own. */
-  #open(upstream: Upstream, protocol: UpstreamProtocol): Lease | undefined {
+  #open(upstream: Upstream, protocol: UpstreamProtocol, dialHeaders: Readonly<Record<string, string>> | undefined): Lease | undefined {
     const slot = this.#slot();
     if (typeof slot !== 'function') return undefined;
-    const conn = this.#connect(upstream, protocol, this.#events, this.cluster);
+    const conn = this.#connect(upstream, protocol, this.#events, this.cluster, dialHeaders);
     this.opened++;
     this.#slots.set(conn, slot);
     const key = routeOf(upstream);
@@ -255,7 +265,7 @@ export class ConnectionPool {
   #drain(): void {
     while (this.#queue.length > 0) {
       const w = this.#queue[0]!;
-      const lease = (w.fresh ? undefined : this.#reuse(w.upstream, w.protocol)) ?? this.#open(w.upstream, w.protocol);
+      const lease = (w.fresh ? undefined : this.#reuse(w.upstream, w.protocol)) ?? this.#open(w.upstream, w.protocol, w.dialHeaders);
       if (!lease) return;
       this.#queue.shift();
       w.done = true;

@@ -15,6 +15,7 @@ import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest } from './request-body.js';
 import type { ForwardDecision } from './routing/index.js';
+import type { ServerTrace } from '../core/telemetry/tracing/tracer.js';
 import type { ServiceTelemetry } from './telemetry.js';
 
 export interface Exchange {
@@ -36,6 +37,8 @@ export interface Exchange {
   responseBytes: number;
   /** The endpoint's grpc-status, for a gRPC request's metrics. */
   grpcStatus: string | undefined;
+  /** The request's SERVER span (request-trace.ts); undefined with tracing off. */
+  trace: ServerTrace | undefined;
   /** The served service's Telemetry settings in the snapshot the request started on. */
   telemetry: ServiceTelemetry | undefined;
 }
@@ -57,6 +60,7 @@ export function openExchange(req: DownstreamRequest, telemetry: ServiceTelemetry
     requestBytes: () => 0,
     responseBytes: 0,
     grpcStatus: undefined,
+    trace: undefined,
     telemetry,
   };
 }
@@ -103,6 +107,8 @@ export function recordExchange(
     destination_service: destService,
     request_id: x.requestId,
     authz_policy: x.authzPolicy,
+    trace_id: x.trace?.traceId,
+    span_id: x.trace?.spanId,
   });
 }
 

@@ -15,6 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/logging.js';
+import type { MeshTracer } from '../core/telemetry/tracing/tracer.js';
 import type { AccessLog } from './access-log.js';
 import { applyFault, authorize, type Authentication } from './admission.js';
 import type { Caller } from './caller.js';
@@ -25,6 +26,7 @@ import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { replies, writeRawReply, writeReply, type LocalReply } from './replies.js';
 import type { DownstreamRequest } from './request-body.js';
+import { endRequestTrace, startRequestTrace } from './request-trace.js';
 import { route, type RequestAttributes } from './route.js';
 import { Router, type Forward } from './router.js';
 import type { DownstreamResponse, Upstreams } from './upstream.js';
@@ -35,6 +37,7 @@ export interface ForwardDeps {
   upstreams: Upstreams;
   metrics: WaypointMetrics;
   accessLog: AccessLog;
+  tracer: MeshTracer;
   log: Logger;
   rng?: () => number;
   /** Envoy's retry back-off base (25 ms); the cap is 10x. */
@@ -67,9 +70,11 @@ export class Forwarder {
   async handle(req: DownstreamRequest, res: DownstreamResponse, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
     const x = openExchange(req, config.telemetryFor(service.fqdn));
+    x.trace = startRequestTrace(this.#d.tracer, req, x, caller, service, port);
     res.once('close', () => {
       if (!res.writableFinished) x.clientGone = true;
       recordExchange(x, req, caller, service, this.#d);
+      endRequestTrace(x);
     });
     try {
       const a = await this.#admit(config, x, req, caller, service, port);
@@ -89,9 +94,11 @@ export class Forwarder {
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller, service: ServiceView, port: number): Promise<void> {
     const config = this.#d.config();
     const x = openExchange(req, config.telemetryFor(service.fqdn));
+    x.trace = startRequestTrace(this.#d.tracer, req, x, caller, service, port);
     socket.once('close', () => {
       if (x.status === 0) x.clientGone = true;
       recordExchange(x, req, caller, service, this.#d);
+      endRequestTrace(x);
     });
     // http-proxy-3 ends sockets with net.Socket's destroySoon; a tunnel stream has none. Deferred, so a reply written next still goes out.
     (socket as Duplex & { destroySoon?: () => void }).destroySoon ??= () => setImmediate(() => socket.end());

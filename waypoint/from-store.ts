@@ -28,7 +28,7 @@ export interface FromStoreOptions {
   stateDir: string;
   log: Logger;
   nodePollMs?: number;
-  server?: Pick<WaypointServerOptions, 'protocolDetectionTimeoutMs' | 'accessLog' | 'retryBackOffMs' | 'rateLimitStore'>;
+  server?: Pick<WaypointServerOptions, 'protocolDetectionTimeoutMs' | 'accessLog' | 'retryBackOffMs' | 'rateLimitStore' | 'tracing'>;
 }
 
 export interface StoreFedWaypoint {

@@ -4,8 +4,9 @@
  * `<svc>-waypoint` and writes its certificate files). Reads the mesh from the
  * store, listens for HBONE on --listen, serves Prometheus metrics (and its
  * tunnels, for the daemon's report) on --metrics, re-reads its certificate
- * files on SIGHUP, drains on SIGTERM. Keeps the last accepted manifest
- * sequence in --state-dir, so a restart refuses an older, replayed manifest.
+ * files and its settings file (--config: tracing) on SIGHUP, drains on SIGTERM.
+ * Keeps the last accepted manifest sequence in --state-dir, so a restart
+ * refuses an older, replayed manifest.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { spiffeIdOf } from '../core/hbone/index.js';
 import { X509Certificate } from 'node:crypto';
 import { WaypointError } from './errors.js';
 import { startFromStore } from './from-store.js';
+import { loadWaypointSettings } from './settings.js';
 
 interface Flags {
   service: string[];
@@ -36,6 +38,7 @@ interface Flags {
   shutdownGrace: string;
   protocolDetectionTimeout: string;
   stateDir?: string;
+  config?: string;
 }
 
 const collect = (v: string, all: string[]) => [...all, v];
@@ -55,7 +58,9 @@ const program = new Command('ambit-waypoint')
   .option('--drain-time <ms>', 'on SIGTERM, how long to keep serving while moving clients to new connections', '3000')
   .option('--shutdown-grace <ms>', 'then, how long requests in flight may take before the process exits', '5000')
   .option('--protocol-detection-timeout <ms>', 'treat a tunnel whose client stays silent this long as TCP (0: wait, as Istio does)', '0')
-  .option('--state-dir <dir>', `where the last accepted manifest sequence is kept (default ${waypointStateDir(DEFAULT_NODE_DIR, '<first --service>')})`);
+  .option('--state-dir <dir>', `where the last accepted manifest sequence is kept (default ${waypointStateDir(DEFAULT_NODE_DIR, '<first --service>')})`)
+
+  .option('--config <file>', 'settings file (ambit-waypoint.yaml): tracing providers and sampling; re-read on SIGHUP');
 
 function hostPort(s: string, flag: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -88,6 +93,7 @@ async function main(): Promise<void> {
   const flags = program.parse().opts<Flags>();
   const detectMs = milliseconds(flags.protocolDetectionTimeout, '--protocol-detection-timeout');
   const log = rootLogger().child({ component: 'waypoint' });
+  const settings = await loadWaypointSettings(flags.config);
   let identity = readIdentity(flags);
   // The spawning daemon passes its store settings as AMBIT_REDIS_* (no password in `ps`).
   const storeOptions = { ...storeOptionsFromEnv(flags.redis ?? process.env.AMBIT_REDIS_URL ?? DEFAULT_REDIS_URL), retryForever: true };
@@ -108,7 +114,7 @@ async function main(): Promise<void> {
     domain: flags.domain,
     stateDir: stateDir(flags),
     log,
-    server: { protocolDetectionTimeoutMs: detectMs, rateLimitStore: new StoreBuckets(store.redis, store.keys.rateLimitPrefix) },
+    server: { protocolDetectionTimeoutMs: detectMs, rateLimitStore: new StoreBuckets(store.redis, store.keys.rateLimitPrefix), tracing: settings.tracing },
   });
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);
@@ -132,6 +138,10 @@ async function main(): Promise<void> {
     } catch (err) {
       log.error({ err }, 'certificate reload failed; keeping the current ones');
     }
+    loadWaypointSettings(flags.config).then(
+      (s) => server.setFileTracing(s.tracing),
+      (err: unknown) => log.error({ err }, 'settings reload failed; keeping the current ones'),
+    );
   });
   const stop = async (): Promise<void> => {
     log.info({ drainMs: Number(flags.drainTime) }, 'draining');

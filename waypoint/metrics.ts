@@ -70,6 +70,13 @@ export class WaypointMetrics {
     labelNames: ['cluster', 'outcome'],
     registers: [this.registry],
   });
+  /** MeshTracer's drops (core/telemetry/tracing/bounded-export.ts). */
+  readonly spansDropped = new Counter({
+    name: 'ambit_trace_spans_dropped_total',
+    help: 'Finished spans not delivered to a tracing provider, by why: queue_full, export_failed, export_timeout, exporter_busy, shutdown',
+    labelNames: ['provider', 'reason'],
+    registers: [this.registry],
+  });
   readonly resendsBeforeRequest = new Counter({
     name: 'ambit_waypoint_upstream_reset_before_request_total',
     help: 'Requests sent again because their reused connection was closed before they were written',

@@ -40,6 +40,7 @@ import type { WaypointMetrics } from './metrics.js';
 import { mirror } from './mirror.js';
 import { replies, replyFor, writeRawReply, writeReply, type LocalReply } from './replies.js';
 import { readRequestBody, type DownstreamRequest, type RequestBody } from './request-body.js';
+import { abandonTryTrace, endTryTrace, startTryTrace } from './request-trace.js';
 import {
   shouldRetry,
   upstreamProtocol,
@@ -102,13 +103,18 @@ export class Router {
       const upstream = config.upstream(ep)!;
       x.upstream = upstream;
       tried.add(ep.key);
-      const lease = await this.#checkout(x, cluster, { upstream, protocol, fresh: resend !== undefined, deadline, client: res });
-      if (lease.kind === 'gone') return;
-      if (lease.kind === 'reply') return writeReply(res, x, lease.reply);
+      const span = startTryTrace(x, req, upstream, d);
+      const lease = await this.#checkout(x, cluster, { upstream, protocol, fresh: resend !== undefined, deadline, client: res, dialHeaders: span?.headers });
+      if (lease.kind === 'gone') return abandonTryTrace(span, 'DC');
+      if (lease.kind === 'reply') {
+        abandonTryTrace(span, lease.reply.flag);
+        return writeReply(res, x, lease.reply);
+      }
       x.attempts++;
       const tryTimeout = Math.min(d.retries?.perTryTimeoutMs ?? Infinity, deadline - Date.now());
       cluster.load.begin(ep.key);
       const result = await this.#try(req, res, lease, body, tryTimeout);
+      endTryTrace(span, result.response?.statusCode, result.error);
       const done = (): void => cluster.load.end(ep.key);
       if (result.error === 'reset-before-request' && resend === undefined && body.replayable && !x.clientGone) {
         this.#d.metrics.resendsBeforeRequest.inc({ cluster: policy.cluster });
@@ -154,13 +160,18 @@ export class Router {
     if (!ep) return writeRawReply(socket, x, replies.noHealthyUpstream());
     const upstream = config.upstream(ep)!;
     x.upstream = upstream;
-    const lease = await this.#checkout(x, cluster, { upstream, protocol: 'h1', fresh: false, deadline: Infinity, client: socket });
-    if (lease.kind === 'gone') return;
-    if (lease.kind === 'reply') return writeRawReply(socket, x, lease.reply);
+    const span = startTryTrace(x, req, upstream, d);
+    const lease = await this.#checkout(x, cluster, { upstream, protocol: 'h1', fresh: false, deadline: Infinity, client: socket, dialHeaders: span?.headers });
+    if (lease.kind === 'gone') return abandonTryTrace(span, 'DC');
+    if (lease.kind === 'reply') {
+      abandonTryTrace(span, lease.reply.flag);
+      return writeRawReply(socket, x, lease.reply);
+    }
     x.attempts = 1;
     cluster.load.begin(ep.key);
     socket.once('close', () => cluster.load.end(ep.key));
     const r = await this.#d.upstreams.upgrade(req, socket, head, lease);
+    endTryTrace(span, r.kind === 'answered' ? r.status : undefined, r.kind === 'failed' ? r.error : undefined);
     if (cluster.outlier?.report(ep.key, r.kind === 'failed' ? outcomeOf(r) : { status: r.status }))
       this.#d.metrics.ejections.inc({ cluster: cluster.pool.cluster });
     if (r.kind === 'failed') return writeRawReply(socket, x, replyFor(r.error));

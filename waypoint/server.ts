@@ -18,6 +18,8 @@ import { HboneClient, HboneServer, type ConnectRequest, type HboneClientOptions,
 import { PeerRevocations } from '../core/identity/revocation/peer-check.js';
 import type { RevocationList } from '../core/identity/revocation/list.js';
 import { logger, type Logger } from '../core/logging.js';
+import { DEFAULT_TELEMETRY, type TracingSettings } from '../core/telemetry/settings.js';
+import { MeshTracer } from '../core/telemetry/tracing/tracer.js';
 import { pinoAccessLog, type AccessLog } from './access-log.js';
 import { Clusters } from './clusters.js';
 import { WaypointConfig, type Upstream } from './config.js';
@@ -35,6 +37,7 @@ import { Upstreams } from './upstream.js';
 import { Authenticators } from './authn/authenticators.js';
 import type { Buckets } from './ratelimit/buckets.js';
 import { RateLimiters } from './ratelimit/rate-limits.js';
+import { tracingSettingsFor, type TracingSource } from './tracing-source.js';
 
 export interface WaypointServerOptions {
   /** The waypoint's own certificate (`…/sa/<svc>-waypoint`), key and trust bundle. */
@@ -61,6 +64,14 @@ export interface WaypointServerOptions {
    * Ports whose VirtualService has only tcp routes never wait.
    */
   protocolDetectionTimeoutMs?: number;
+  /**
+   * The settings file's tracing (default: off): applies until the store holds a
+   * MeshConfig with a tracing provider, then the Telemetry API decides
+   * (tracing-source.ts). `setFileTracing` replaces it live.
+   */
+  tracing?: TracingSettings;
+  /** The resource's service.instance.id (default a UUID per process). */
+  instanceId?: string;
 }
 
 interface TunnelContext {
@@ -72,6 +83,8 @@ interface TunnelContext {
 export class WaypointServer {
   readonly hbone: HboneServer;
   readonly metrics = new WaypointMetrics();
+  /** The waypoint's spans; a Telemetry change reaches it as `tracer.update(settings)`. */
+  readonly tracer: MeshTracer;
   readonly #options: WaypointServerOptions;
   readonly #log: Logger;
   readonly #client: HboneClient;
@@ -91,6 +104,10 @@ export class WaypointServer {
   #accepting: TunnelContext | undefined;
   #draining = false;
   #telemetryProblems = new Set<string>();
+  #fileTracing: TracingSettings;
+  /** The snapshot the tracing settings were last chosen from (setFileTracing chooses again). */
+  #mesh: MeshView;
+  #tracingSource: string | undefined;
 
   constructor(options: WaypointServerOptions) {
     this.#options = options;
@@ -98,11 +115,22 @@ export class WaypointServer {
     this.#authenticators = new Authenticators(this.metrics.authn, this.#log.child({ component: 'authn' }));
     this.#rateLimiters = new RateLimiters(this.metrics.rateLimits, this.#log.child({ component: 'ratelimit' }), options.rateLimitStore);
     this.#config = this.#compile(options.mesh);
+    this.#mesh = options.mesh;
     this.#warnTelemetryProblems(this.#config);
     this.#revocations = new PeerRevocations(this.metrics, this.#log.child({ component: 'revocation' }));
     this.#client = new HboneClient({ getSecureContext: options.getSecureContext, checkPeer: this.#revocations.outbound });
     this.#clusters = new Clusters(this.#connector());
+    this.tracer = new MeshTracer({
+      serviceName: 'ambit-waypoint',
+      settings: options.tracing ?? DEFAULT_TELEMETRY.tracing,
+      metrics: this.metrics,
+      log: this.#log.child({ component: 'tracing' }),
+      ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
+    });
+    this.#fileTracing = options.tracing ?? DEFAULT_TELEMETRY.tracing;
+    this.#applyTracing(options.mesh, this.#config);
     this.#forwarder = new Forwarder({
+      tracer: this.tracer,
       config: () => this.#config,
       clusters: this.#clusters,
       upstreams: new Upstreams(),
@@ -172,6 +200,7 @@ export class WaypointServer {
     const config = this.#compile(mesh);
     this.#config = config;
     this.#warnTelemetryProblems(config);
+    this.#applyTracing(mesh, config);
     this.#clusters.retain((up, was) => {
       const policy = config.routes.policyFor(was.host, was.subset, was.port);
       const now = policy && config.current(up);
@@ -193,6 +222,21 @@ export class WaypointServer {
    */
   applyRevocations(list: RevocationList): void {
     this.#revocations.enforce(list, { inbound: this.hbone, outbound: this.#client });
+  }
+
+  /** New tracing settings from the settings file (SIGHUP); they apply while the Telemetry API does not decide. */
+  setFileTracing(settings: TracingSettings): void {
+    this.#fileTracing = settings;
+    this.#applyTracing(this.#mesh, this.#config);
+  }
+
+  #applyTracing(mesh: MeshView, config: WaypointConfig): void {
+    this.#mesh = mesh;
+    const { settings, source } = tracingSettingsFor(mesh, config, this.#options.services, this.#fileTracing);
+    const from = describeSource(source);
+    if (from !== this.#tracingSource) this.#log.info({ source: from }, `tracing settings from ${from}`);
+    this.#tracingSource = from;
+    this.tracer.update(settings);
   }
 
   /** The cluster connection pools, for tests and the admin view. */
@@ -237,6 +281,7 @@ export class WaypointServer {
     this.#client.close();
     this.#h1.closeAllConnections();
     this.#h2.close();
+    await this.tracer.shutdown();
   }
 
   #compile(mesh: MeshView): WaypointConfig {
@@ -295,16 +340,27 @@ export class WaypointServer {
   }
 
   #connector(): Connector {
-    return (up, protocol, events, cluster) => {
+    return (up, protocol, events, cluster, dialHeaders) => {
       this.metrics.connectionsOpened.inc({ cluster, protocol });
-      return protocol === 'h2' ? new H2Connection(up, this.#dial(up), events) : new H1Connection(up, this.#dial(up), events);
+      const stream = this.#dial(up, dialHeaders);
+      return protocol === 'h2' ? new H2Connection(up, stream, events) : new H1Connection(up, stream, events);
     };
   }
 
-  #dial(up: Upstream): Promise<Duplex> {
-    return this.#client.connect({ peer: up.peer, authority: up.authority, source: this.#options.principal, expectedServerIdentity: up.peerIdentity });
+  /** `headers`: the trace context of the try that opens the connection, so the peer daemon's tunnel can join its trace. */
+  #dial(up: Upstream, headers?: Readonly<Record<string, string>>): Promise<Duplex> {
+    return this.#client.connect({
+      peer: up.peer,
+      authority: up.authority,
+      source: this.#options.principal,
+      expectedServerIdentity: up.peerIdentity,
+      ...(headers ? { headers } : {}),
+    });
   }
 }
+
+const describeSource = (s: TracingSource): string =>
+  s.kind === 'settings-file' ? 'the settings file' : `the Telemetry API${s.service ? ` (service ${s.service})` : ''}`;
 
 const inSubset = (up: Upstream, labels: Readonly<Record<string, string>> | undefined): boolean =>
   labels === undefined || Object.entries(labels).every(([k, v]) => up.endpoint.labels[k] === v);

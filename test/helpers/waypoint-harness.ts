@@ -20,18 +20,19 @@ import { connect as h2connect, createServer as createH2Server } from 'node:http2
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { ExecutionContext } from 'ava';
-import { refKey, type Resource } from '../../core/config/index.js';
+import type { Resource } from '../../core/config/index.js';
 import { HboneClient, HboneServer } from '../../core/hbone/index.js';
 import { nodeId } from '../../core/identity/index.js';
 import { logger } from '../../core/logging.js';
-import type { EndpointRecord, ServiceRecord, Snapshot } from '../../core/store/types.js';
-import { MeshState } from '../../core/mesh/index.js';
+import type { EndpointRecord, ServiceRecord } from '../../core/store/types.js';
+import type { TracingSettings } from '../../core/telemetry/settings.js';
 import type { AccessLogEntry } from '../../waypoint/access-log.js';
 import { sniffProtocol } from '../../waypoint/protocol.js';
 import { WaypointServer } from '../../waypoint/server.js';
 import { asHttpSocket } from '../../waypoint/stream-socket.js';
 import { readAll } from './hbone-harness.js';
 import { makeTestCa, workload, type TestCa } from './test-pki.js';
+import { meshState } from './waypoint-mesh.js';
 
 export const CALLER = workload('default', 'productpage');
 export const WAYPOINT = workload('default', 'reviews-waypoint');
@@ -93,6 +94,7 @@ export interface HarnessOptions {
   protocolDetectionTimeoutMs?: number;
   /** Where global RateLimit buckets live (a StoreBuckets on a test Redis). */
   rateLimitStore?: import('../../waypoint/ratelimit/buckets.js').Buckets;
+  tracing?: TracingSettings;
 }
 
 export async function startWaypoint(
@@ -173,17 +175,7 @@ export async function startWaypoint(
   };
   const mesh = (rs: Resource[], without: string[] = []) => {
     const kept = [...records.filter((r) => !without.includes(`${r.service}-${r.labels?.version}`)), caller];
-    const snapshot: Snapshot = {
-      revision: revision++,
-      resources: new Map(rs.map((r) => [refKey(r), r])),
-      services,
-      endpoints: new Map(kept.map((r) => [`default/${r.service}/${r.node}/${r.address}:${r.port}`, r])),
-    };
-    return new MeshState(snapshot, [{ name: 'node-b', address: '127.0.0.1', hbonePort: peerPort }], {
-      nodeName: 'node-wp',
-      trustDomain: 'cluster.local',
-      domain: 'cluster.local',
-    });
+    return meshState({ services, endpoints: kept, peerPort }, rs, revision++);
   };
   const waypointTls = await pki.issue(WAYPOINT);
   const accessLog: AccessLogEntry[] = [];
@@ -199,6 +191,7 @@ export async function startWaypoint(
     ...(opts.rng ? { rng: opts.rng } : {}),
     ...(opts.protocolDetectionTimeoutMs !== undefined ? { protocolDetectionTimeoutMs: opts.protocolDetectionTimeoutMs } : {}),
     ...(opts.rateLimitStore ? { rateLimitStore: opts.rateLimitStore } : {}),
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
   const wpPort = (await waypoint.listen(0, '127.0.0.1')).port;
   const callerTls = await pki.issue(CALLER);
@@ -304,7 +297,7 @@ function endpointServer(
 }
 
 /** The caller's node:http Agent: each of its "sockets" is an HBONE stream to the waypoint. */
-class TunnelAgent extends Agent {
+export class TunnelAgent extends Agent {
   readonly #dial: () => Promise<Duplex>;
 
   constructor(dial: () => Promise<Duplex>, keepAlive: boolean) {

@@ -138,3 +138,15 @@ test('ambit-waypoint without its certificate exits 1 and says which file', (t) =
   t.is(r.status, 1);
   t.regex(r.stdout + r.stderr, /\/nonexistent\/cert\.pem/);
 });
+
+test('ambit-waypoint with a settings file that does not validate exits 1 with file:line and the field', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ambit-wp-'));
+  const file = path.join(dir, 'ambit-waypoint.yaml');
+  writeFileSync(file, 'tracing:\n  providers:\n    - name: otel\n      opentelemetry: {endpoint: "udp://127.0.0.1:4318"}\n');
+  const r = spawnSync(process.execPath, [BIN, '-s', 'reviews.default.svc.cluster.local', '--cert', '/x', '--key', '/x', '--ca', '/x', '--config', file], {
+    encoding: 'utf8',
+  });
+  t.is(r.status, 1);
+  t.regex(r.stdout + r.stderr, new RegExp(`${file.replace(/[.]/g, '\\.')}:4`));
+  t.regex(r.stdout + r.stderr, /tracing\.providers\[0\]\.opentelemetry\.endpoint/);
+});

@@ -155,6 +155,11 @@ export function injectionHeaders(ctx: OutgoingContext, formats: readonly Propaga
 
 /** Apply injectionHeaders to a mutable header record, dropping the stale ones first. */
 export function replacePropagationHeaders(headers: Record<string, HeaderValue>, ctx: OutgoingContext, formats: readonly PropagationFormat[]): void {
+  writePropagationHeaders(headers, injectionHeaders(ctx, formats));
+}
+
+/** Puts headers injectionHeaders made into a mutable header record, the stale ones dropped first. */
+export function writePropagationHeaders(headers: Record<string, HeaderValue>, injected: Readonly<Record<string, string>>): void {
   for (const name of PROPAGATION_HEADERS) delete headers[name];
-  Object.assign(headers, injectionHeaders(ctx, formats));
+  Object.assign(headers, injected);
 }
