@@ -6,8 +6,8 @@
 import { KINDS } from '../core/config/index.js';
 import { UsageError } from '../core/errors.js';
 
-/** Kinds whose changes must be signed by the operator (the manifest covers them: core/identity/manifest/format.ts). */
-export const SECURITY_KIND_NAMES: ReadonlySet<string> = new Set(['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
+/** Kinds whose changes must be signed by the operator (the manifest covers them). */
+export { SECURITY_KINDS as SECURITY_KIND_NAMES } from '../core/identity/manifest/format.js';
 
 export type KindSelector = { type: 'resource'; kinds: string[] } | { type: 'service' } | { type: 'endpoint' } | { type: 'node' };
 

@@ -11,6 +11,7 @@
 import { compileTypedPolicies, type PolicySet } from '../authz/index.js';
 import type { Resource } from '../config/resource.js';
 import type { EndpointRecord, NodeRecord, Snapshot } from '../store/types.js';
+import { isSecurityKey } from '../identity/manifest/format.js';
 import { waypointOf } from '../store/waypoints.js';
 import { EntryIndex, type EntryRoute, type RouteCandidate } from './entry-index.js';
 import { MeshError } from './errors.js';
@@ -29,7 +30,6 @@ export interface StateOptions {
 }
 
 /** Kinds whose loss would relax security: one that fails its schema refuses the snapshot. */
-const SECURITY_KINDS = new Set(['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
 
 export class MeshState {
   readonly revision: number;
@@ -45,7 +45,7 @@ export class MeshState {
     const o = this.#options;
     this.revision = snapshot.revision;
     this.typed = new TypedResources(snapshot.resources.values(), o.domain);
-    const unsafe = this.typed.rejected.filter((r) => SECURITY_KINDS.has(r.key.slice(0, r.key.indexOf('/'))));
+    const unsafe = this.typed.rejected.filter((r) => isSecurityKey(r.key));
     if (unsafe.length > 0) {
       throw new MeshError('EMESH_POLICY_INVALID', `stored security policy fails validation: ${unsafe.map((r) => r.reason).join('; ')}`, {
         resources: unsafe.map((r) => r.key),

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCredentials } from '../../core/access/credentials.js';
 import { mintNodeToken, tokenCredentials } from '../../core/access/node-token.js';
-import { createRootCA } from '../../core/identity/index.js';
-import { issueOperator } from '../../core/identity/operator.js';
+import { initCA } from '../../core/identity/ca-admin.js';
+import { loadOperator, operatorDirFor } from '../../core/identity/operator.js';
 import { initStore } from '../../core/access/store-init.js';
 import { StoreError } from '../../core/errors.js';
 import { createJoinToken, identityKeys } from '../../core/identity/store/index.js';
@@ -69,8 +69,9 @@ test('store init over rediss:// sets the users on the master and its TLS replica
   t.teardown(() => onReplica.close());
   t.deepEqual(((await onReplica.redis.call('ACL', 'USERS')) as string[]).sort(), ['ambit-operator', 'ambit-replication', 'ambit-signer', 'default']);
 
-  // Tokens are operator-signed; this store has no CA, so an operator of a throwaway one signs them.
-  const operatorKey = await issueOperator(await createRootCA(), join(tmp, 'operator'));
+  // Tokens are operator-signed and carry the root the store's bundle is signed by, so the store gets a CA first.
+  await initCA(operator, join(tmp, 'ca'), {});
+  const operatorKey = await loadOperator(operatorDirFor(join(tmp, 'ca')));
   const minted = await mintNodeToken(operator, operatorKey, { ttlSeconds: 60, node: 'a' });
   t.is(minted.servers?.length, 2);
   const node = await Store.connect(options(tokenCredentials(minted.token, 'ambit:', 'a')));

@@ -120,6 +120,21 @@ test('decision table: every way a store writer could change security content is 
   t.is(reason({ resources: [{ ...deny, spec: { action: 'ALLOW', rules: [{}] } }] }), 'digest-mismatch', 'an altered policy');
   t.is(reason({ endpoints: [{ ...ep, serviceAccount: 'admin' }] }), 'digest-mismatch', 'an enrollment given another identity');
   t.is(reason({ bundle: createBundle('other.example', bundle.roots) }), 'untrusted-signer');
+  // A forged telemetry provider could collect request headers (customTags): telemetry and rate limits are signed too.
+  const mesh: Resource = {
+    apiVersion: 'ambit.dev/v1alpha1',
+    kind: 'MeshConfig',
+    metadata: { name: 'default', namespace: 'istio-system' },
+    spec: { extensionProviders: [{ name: 'leak', zipkin: { service: '203.0.113.9', port: 9411 } }], defaultProviders: { tracing: ['leak'] } },
+  };
+  const headerTag: Resource = {
+    apiVersion: 'telemetry.istio.io/v1',
+    kind: 'Telemetry',
+    metadata: { name: 'mesh-default', namespace: 'istio-system' },
+    spec: { tracing: [{ randomSamplingPercentage: 100, customTags: { auth: { header: { name: 'authorization' } } } }] },
+  };
+  const limit: Resource = { ...mesh, kind: 'RateLimit', metadata: { name: 'l', namespace: 'default' }, spec: {} };
+  for (const injected of [mesh, headerTag, limit]) t.is(reason({ resources: [deny, injected] }), 'extra-entry', `an injected ${injected.kind}`);
 });
 
 test('bundle signatures: init self-signed, rotation signed by the old root, finish by the new; forged and replayed bundles refused', async (t) => {

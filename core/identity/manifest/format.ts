@@ -31,8 +31,20 @@ import { parseEnvelope, serializeEnvelope, signEnvelope, type SignedEnvelope } f
 
 export const MANIFEST_DOMAIN = 'ambit-security-manifest-v1';
 
-/** Kinds whose loss or change relaxes security (the same set core/mesh refuses a snapshot over). */
-export const SECURITY_KINDS: ReadonlySet<string> = new Set(['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
+/**
+ * Kinds whose loss or change relaxes security (the same set core/mesh refuses a
+ * snapshot over): policy, authentication, and also telemetry, since a forged
+ * MeshConfig and Telemetry could send request headers (customTags) to an
+ * attacker's collector, and rate limits, whose removal lifts a protection.
+ */
+export const SECURITY_KINDS: ReadonlySet<string> = new Set([
+  'AuthorizationPolicy',
+  'PeerAuthentication',
+  'RequestAuthentication',
+  'Telemetry',
+  'MeshConfig',
+  'RateLimit',
+]);
 
 export interface ManifestBody {
   /** refKey -> digest. */
