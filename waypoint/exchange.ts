@@ -84,10 +84,11 @@ export function recordExchange(
     responseFlags: flag,
     ...(x.grpcStatus !== undefined ? { grpcStatus: x.grpcStatus } : {}),
   });
-  sinks.metrics.record(labels, { durationMs, requestBytes: x.requestBytes(), responseBytes: x.responseBytes });
   const path = String(req.headers[':path'] ?? req.url ?? '');
   const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
-  const logged = x.telemetry?.logs(() => ({ responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true }));
+  const attrs = () => ({ responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true });
+  sinks.metrics.record(labels, { durationMs, requestBytes: x.requestBytes(), responseBytes: x.responseBytes }, x.telemetry, attrs);
+  const logged = x.telemetry?.logs(attrs);
   if (logged === false) return;
   sinks.accessLog({
     start_time: new Date(x.started).toISOString(),

@@ -10,6 +10,14 @@ import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.j
 import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { REQUEST_LABELS, TCP_LABELS, type RequestLabelName, type RequestLabels } from '../core/telemetry/labels.js';
+import type { TelemetryAttributes } from '../core/telemetry/expression.js';
+import { applyLabelOperations, type CompiledMetric } from '../core/telemetry/metric-overrides.js';
+import type { IstioMetricName } from '../core/telemetry/settings.js';
+
+/** The Telemetry API's metric overrides for the service a sample belongs to (waypoint/telemetry.ts). */
+export interface MetricOverrides {
+  metric(name: IstioMetricName): CompiledMetric;
+}
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -138,11 +146,26 @@ export class WaypointMetrics {
     registers: [this.registry],
   });
 
-  /** One request, once it has ended: the same labels on its count, duration and body sizes. */
-  record(labels: RequestLabels, sample: { durationMs: number; requestBytes: number; responseBytes: number }): void {
-    this.requests.inc(labels);
-    this.duration.observe(labels, sample.durationMs);
-    this.requestBytes.observe(labels, sample.requestBytes);
-    this.responseBytes.observe(labels, sample.responseBytes);
+  /**
+   * One request, once it has ended: the same labels on its count, duration and
+   * body sizes, less what the Telemetry API's overrides disable or relabel
+   * (`attrs` is read only when an override needs it).
+   */
+  record(
+    labels: RequestLabels,
+    sample: { durationMs: number; requestBytes: number; responseBytes: number },
+    overrides?: MetricOverrides,
+    attrs?: () => TelemetryAttributes,
+  ): void {
+    const emit = (name: IstioMetricName, write: (l: RequestLabels) => void): void => {
+      const m = overrides?.metric(name);
+      if (!m) return write(labels);
+      if (m.disabled) return;
+      write(m.operations.length && attrs ? applyLabelOperations(labels, m, attrs()) : labels);
+    };
+    emit('REQUEST_COUNT', (l) => this.requests.inc(l));
+    emit('REQUEST_DURATION', (l) => this.duration.observe(l, sample.durationMs));
+    emit('REQUEST_SIZE', (l) => this.requestBytes.observe(l, sample.requestBytes));
+    emit('RESPONSE_SIZE', (l) => this.responseBytes.observe(l, sample.responseBytes));
   }
 }

@@ -7,7 +7,8 @@
  */
 import type { MeshView } from './mesh-view.js';
 import { evaluateCondition, parseTelemetryExpression, type TelemetryAttributes, type TelemetryExpression } from '../core/telemetry/expression.js';
-import { compileMetric, type CompiledMetric } from '../core/telemetry/metric-overrides.js';
+import { compileMetric, unknownTags, type CompiledMetric } from '../core/telemetry/metric-overrides.js';
+import { REQUEST_LABELS } from '../core/telemetry/labels.js';
 import { resolveTelemetry } from '../core/telemetry/resolve.js';
 import type { IstioMetricName, TelemetrySettings } from '../core/telemetry/settings.js';
 
@@ -24,7 +25,16 @@ export class ServiceTelemetry {
       { namespace: service.namespace, serviceName: service.name },
     );
     this.settings = resolved.settings;
-    this.problems = resolved.problems;
+    // prom-client fixes label names at registration, so an override can change Istio's labels but not add one.
+    const added = new Set(
+      (['REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE'] as const).flatMap((m) => unknownTags(this.metric(m), REQUEST_LABELS)),
+    );
+    this.problems = [
+      ...resolved.problems,
+      ...[...added].map(
+        (tag) => `tagOverrides ${tag}: not one of Istio's standard labels, which are all ambit's istio_* metrics carry; the override is ignored`,
+      ),
+    ];
     const filter = resolved.settings.accessLogging.filter;
     const parsed = filter === undefined ? undefined : parseTelemetryExpression(filter, 'access-log filter');
     // The schema refused any filter outside the subset at apply time; one that still fails here logs everything rather than nothing.

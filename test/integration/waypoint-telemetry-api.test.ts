@@ -101,3 +101,32 @@ spec:
   ]);
   t.deepEqual(await loggedAfter(h, () => h.request({ service: 'reviews', path: '/a' })), ['reviews /a 200']);
 });
+
+test('metric overrides, live: a metric disabled, a label removed, a label set from a header', async (t) => {
+  const h = await startWaypoint(t, [{ service: 'reviews', version: 'v1' }], []);
+  h.apply(
+    yaml(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: metrics, namespace: default}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: REQUEST_DURATION}
+      disabled: true
+    - match: {metric: REQUEST_COUNT}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+        destination_version: {value: "request.headers['x-canary']"}
+`),
+  );
+  await h.request({ service: 'reviews', headers: { 'x-canary': 'blue' } });
+  await eventually(async () => (await h.waypoint.metrics.registry.metrics()).includes('destination_version="blue"'), 5000);
+  const text = await h.waypoint.metrics.registry.metrics();
+  const count = text.split('\n').find((l) => l.startsWith('istio_requests_total{'))!;
+  t.regex(count, /request_protocol=""/);
+  t.regex(count, /destination_version="blue"/);
+  t.false(/^istio_request_duration_milliseconds_count\{/m.test(text), 'REQUEST_DURATION is disabled');
+  t.regex(text, /^istio_request_bytes_count\{[^}]*destination_version="v1"/m, 'other metrics keep their labels');
+});
