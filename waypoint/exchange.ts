@@ -17,6 +17,7 @@ import type { DownstreamRequest } from './request-body.js';
 import type { ForwardDecision } from './routing/index.js';
 import type { ServerTrace } from '../core/telemetry/tracing/tracer.js';
 import type { ServiceTelemetry } from './telemetry.js';
+import type { TelemetryAttributes } from '../core/telemetry/expression.js';
 
 export interface Exchange {
   started: number;
@@ -86,7 +87,9 @@ export function recordExchange(
   });
   const path = String(req.headers[':path'] ?? req.url ?? '');
   const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
-  const attrs = () => ({ responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true });
+  // Built at most once, and only when a metric override or an access-log filter reads it.
+  let read: TelemetryAttributes | undefined;
+  const attrs = () => (read ??= { responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true });
   sinks.metrics.record(labels, { durationMs, requestBytes: x.requestBytes(), responseBytes: x.responseBytes }, x.telemetry, attrs);
   const logged = x.telemetry?.logs(attrs);
   if (logged === false) return;

@@ -45,3 +45,22 @@ export function scopeOf(spec: PolicyTargetFields, namespace: string, root: strin
   if (labels && Object.keys(labels).length > 0) return { kind: 'selector', matchLabels: labels };
   return namespace === root ? { kind: 'mesh' } : { kind: 'namespace' };
 }
+
+/**
+ * Whether a waypoint resource (RequestAuthentication, RateLimit) binds the
+ * served service `svc`: as AuthorizationPolicy does at a waypoint, through
+ * targetRef(s) naming the Service or ServiceEntry in its own namespace. A
+ * reference that binds nothing is reported through `warn`.
+ */
+export function targetsService(
+  r: { metadata: { namespace: string }; spec: PolicyTargetFields },
+  svc: { namespace: string; name: string },
+  warn: (warning: string) => void,
+): boolean {
+  if (r.metadata.namespace !== svc.namespace) return false;
+  const warnings: string[] = [];
+  // The root namespace only matters for selector scopes, which never bind at a waypoint.
+  const scope = scopeOf(r.spec, r.metadata.namespace, '', warnings);
+  warnings.forEach(warn);
+  return scope.kind === 'targets' && scope.targets.some((t) => t.kind !== 'Gateway' && t.name === svc.name);
+}

@@ -16,7 +16,7 @@ export {
   DEFAULT_TRUST_DOMAIN,
   type CompileOptions,
 } from './compile.js';
-export { DRY_RUN_ANNOTATION, scopeOf } from './binding.js';
+export { DRY_RUN_ANNOTATION, scopeOf, targetsService } from './binding.js';
 export { PolicySet, appliesTo, type WorkloadInfo } from './select.js';
 export { evaluate } from './evaluate.js';
 export { AuthzError, AuthzErrors, type AuthzErrorCode } from './errors.js';

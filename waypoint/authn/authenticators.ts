@@ -5,7 +5,7 @@
  * ambit has none of). Key sources outlive snapshots: a jwtRule that did not
  * change keeps its fetched keys, so a config reload does not refetch every JWKS.
  */
-import { DEFAULT_ROOT_NAMESPACE, scopeOf } from '../../core/authz/index.js';
+import { targetsService } from '../../core/authz/index.js';
 import type { JWTRule, TypedResource } from '../../core/config/index.js';
 import type { Logger } from '../../core/logging.js';
 import { stableJson } from '../../core/store/codec.js';
@@ -40,21 +40,13 @@ export class Authenticators {
     for (const svc of services) {
       const rules: CompiledRule[] = [];
       for (const ra of resources) {
-        if (!this.#binds(ra, svc)) continue;
+        if (!targetsService(ra, svc, (w) => this.#log.warn({ resource: `RequestAuthentication ${ra.metadata.namespace}/${ra.metadata.name}` }, w))) continue;
         for (const rule of ra.spec.jwtRules ?? []) rules.push({ rule, sources: sourcesOf(rule), jwks: this.#source(rule, used) });
       }
       out.set(`${svc.namespace}/${svc.name}`, new RequestAuthenticator(rules, this.#metrics, this.#log));
     }
     this.#sources = used;
     return out;
-  }
-
-  #binds(ra: RequestAuthentication, svc: ServedService): boolean {
-    if (ra.metadata.namespace !== svc.namespace) return false;
-    const warnings: string[] = [];
-    const scope = scopeOf(ra.spec, ra.metadata.namespace, DEFAULT_ROOT_NAMESPACE, warnings);
-    for (const w of warnings) this.#log.warn({ resource: `RequestAuthentication ${ra.metadata.namespace}/${ra.metadata.name}` }, w);
-    return scope.kind === 'targets' && scope.targets.some((t) => t.kind !== 'Gateway' && t.name === svc.name);
   }
 
   #source(rule: JWTRule, used: Map<string, JwksSource>): JwksSource {

@@ -16,6 +16,8 @@ import { stableJson } from '../../core/store/codec.js';
 import type { LocalReply } from '../replies.js';
 import type { RequestAttributes } from '../route.js';
 import { compileValue } from '../routing/match.js';
+import { stringSet } from '../../core/authz/matchers.js';
+import { targetsService } from '../../core/authz/index.js';
 import { LocalBuckets, type Buckets } from './buckets.js';
 
 type RateLimit = TypedResource<'RateLimit'>;
@@ -43,12 +45,10 @@ const header = (a: RequestAttributes, name: string): string | undefined => {
   return Array.isArray(v) ? v.join(',') : (v as string | undefined);
 };
 
-/** Principals as AuthorizationPolicy writes them: without `spiffe://`; `*` anywhere in the pattern's ends. */
+/** Principals as AuthorizationPolicy writes them: without `spiffe://`, with Istio's `*`, `prefix*`, `*suffix`. */
 function principalTest(patterns: readonly string[]): (principal: string) => boolean {
-  return (principal) => {
-    const p = principal.replace(/^spiffe:\/\//, '');
-    return patterns.some((x) => x === '*' || x === p || (x.endsWith('*') && p.startsWith(x.slice(0, -1))) || (x.startsWith('*') && p.endsWith(x.slice(1))));
-  };
+  const test = stringSet(patterns);
+  return (principal) => test(principal.replace(/^spiffe:\/\//, ''));
 }
 
 function matcher(rule: RateLimitRule, where: string): CompiledRule['matches'] {
@@ -157,9 +157,7 @@ export class RateLimiters {
     for (const svc of services) {
       const rules: CompiledRule[] = [];
       for (const rl of resources) {
-        if (rl.metadata.namespace !== svc.namespace) continue;
-        const targets = rl.spec.targetRefs ?? (rl.spec.targetRef ? [rl.spec.targetRef] : []);
-        if (!targets.some((t) => (t.kind === 'Service' || t.kind === 'ServiceEntry') && t.name === svc.name)) continue;
+        if (!targetsService(rl, svc, (w) => this.#log.warn({ resource: `RateLimit ${rl.metadata.namespace}/${rl.metadata.name}` }, w))) continue;
         const mode = rl.spec.mode ?? 'local';
         rl.spec.rules.forEach((rule, i) => {
           const id = `${rl.metadata.namespace}/${rl.metadata.name}/${rule.name}`;

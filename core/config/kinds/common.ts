@@ -38,6 +38,9 @@ export function host(): Schema<string> {
 /** A host name kept as written (ServiceEntry hosts, which Istio never expands). */
 export const literalHost = (): Schema<string> => refine(string(), hostProblem);
 
+/** One address: an IP (no range) or a DNS name (WorkloadEntry address, telemetry provider service). */
+export const address = (): Schema<string> => refine(string(), (a) => (isIpOrCidr(a) && !a.includes('/') ? undefined : hostProblem(a)));
+
 export const ipOrCidr = (): Schema<string> => refine(string(), (v) => (isIpOrCidr(v) ? undefined : `${JSON.stringify(v)} is not an IP address or CIDR range`));
 
 /** Numeric port given as a string, as AuthorizationPolicy and portLevelMtls write them. */

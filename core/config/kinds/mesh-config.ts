@@ -5,10 +5,8 @@
  * them) and which of them apply when a Telemetry resource names none
  * (defaultProviders). One per mesh, in the root namespace.
  */
-import { hostProblem } from '../hosts.js';
-import { isIpOrCidr } from '../net.js';
 import { array, enumOf, int, object, port, refine, req, string, Codes, type Cursor, type Schema } from '../schema.js';
-import { dnsLabelProblem, duration, strings } from './common.js';
+import { address, dnsLabelProblem, duration, strings } from './common.js';
 
 export interface HeaderValue {
   name: string;
@@ -73,7 +71,6 @@ export const BUILTIN_PROVIDERS: Readonly<Record<string, 'metrics' | 'accessLoggi
 
 const PROVIDER_TYPES = ['opentelemetry', 'zipkin', 'console', 'envoyFileAccessLog', 'prometheus'] as const;
 
-const address = (): Schema<string> => refine(string(), (a) => (isIpOrCidr(a) && !a.includes('/') ? undefined : hostProblem(a)));
 const urlPath = (): Schema<string> => refine(string(), (p) => (p.startsWith('/') ? undefined : `${JSON.stringify(p)} must start with "/"`));
 const empty = (): Schema<Record<string, never>> => object<Record<string, never>>({});
 

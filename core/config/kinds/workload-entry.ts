@@ -3,10 +3,8 @@
  * which on ambit's plain hosts is the normal case. The same shape is a
  * ServiceEntry endpoint.
  */
-import { int, object, port, record, refine, string, type Schema } from '../schema.js';
-import { labels, type Labels } from './common.js';
-import { isIpOrCidr } from '../net.js';
-import { hostProblem } from '../hosts.js';
+import { int, object, port, record, string, type Schema } from '../schema.js';
+import { address, labels, type Labels } from './common.js';
 
 export interface WorkloadEntrySpec {
   /** An IP address or a DNS name (also `unix://` paths in Istio, which ambit does not accept). */
@@ -19,8 +17,6 @@ export interface WorkloadEntrySpec {
   network?: string;
   locality?: string;
 }
-
-const address = () => refine(string(), (a) => (isIpOrCidr(a) && !a.includes('/') ? undefined : hostProblem(a)));
 
 export const workloadEntrySpec = (): Schema<WorkloadEntrySpec> =>
   object<WorkloadEntrySpec>({
