@@ -38,7 +38,8 @@ export interface Mesh {
   daemons: Map<string, ChildProcess>;
   /** Everything a host's daemon has logged so far (JSON lines). */
   logs(host: string): string;
-  startDaemon(host: string): Promise<ChildProcess>;
+  /** `extraConfig`: YAML lines appended to this start's ambitd.yaml (e.g. `capture: {failOpen: true}`). */
+  startDaemon(host: string, extraConfig?: string): Promise<ChildProcess>;
   /** Stops Redis (its data is kept on disk) and starts it again on the same address. */
   stopRedis(): Promise<void>;
   startRedis(): Promise<void>;
@@ -53,12 +54,15 @@ export interface MeshOptions {
   daemonNodeArgs?: string[];
   /** A command that execs the daemon (e.g. setpriv dropping capabilities), before node and its arguments. */
   daemonWrapper?: string[];
+  /** ambitd's drainTimeout (default 2s: most tests stop daemons and want it quick). */
+  drainTimeout?: string;
 }
 
 export async function createMesh(hosts: string[], options: MeshOptions = {}): Promise<Mesh> {
   const topo = await createTopology({ hosts: ['store', ...hosts] });
   const dir = mkdtempSync(join(tmpdir(), 'ambit-mesh-'));
   const daemons = new Map<string, ChildProcess>();
+  let signerHost: string | undefined;
   const logs = new Map<string, string>();
   const store = topo.host('store');
   const redisUrl = `redis://${store.address}:6379`;
@@ -110,20 +114,22 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
       if (r.code !== 0) throw new Error(`admin ${host}${path}: ${r.stderr}`);
       return r.stdout;
     },
-    startDaemon: async (host) => {
+    startDaemon: async (host, extraConfig = '') => {
       const h = topo.host(host);
       const config = join(dir, `${host}.yaml`);
       // Non-mesh DNS goes nowhere: tests only resolve mesh names, and nothing may leave the namespaces.
       writeFileSync(
         config,
-        `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: 2s\nlogLevel: info\n`,
+        `node: {name: ${host}, address: ${h.address}}\nidentity: {dir: ${join(dir, host)}}\ndns: {upstreams: ["127.0.0.1:9"]}\ndrainTimeout: ${options.drainTimeout ?? '2s'}\nlogLevel: info\n${extraConfig}`,
       );
       // A token only for the first start: a joined node restarts with what its join left, and a
       // token for a joined name is refused.
       const joined = existsSync(join(dir, host, 'node-key.pem'));
       const token = joined ? undefined : await mesh.ambit('store', ['node', 'token', 'create', '--node', host, '--ttl', '10m']);
       if (token && token.code !== 0) throw new Error(`token for ${host}: ${token.stderr}`);
-      const first = daemons.size === 0;
+      // The first daemon started runs the signer, and runs it again when it is restarted.
+      signerHost ??= host;
+      const first = signerHost === host;
       const args = [
         ...(options.daemonNodeArgs ?? []),
         AMBITD,
