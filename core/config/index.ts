@@ -6,7 +6,7 @@ export type { SourcedResource } from './duplicates.js';
 export { normalize, type NormalizeOptions, type TypedResource } from './normalize.js';
 export { resolveHost, hostProblem } from './hosts.js';
 export { parseDurationMs } from './duration.js';
-export { compileIstioRegex } from './regex.js';
+export { compileIstioRegex, regexProblem, type IstioRegex } from './regex.js';
 export { isIpOrCidr } from './net.js';
 export { KINDS, kindDefinition, type ConfigKind, type SpecByKind, type KindDefinition } from './kinds/index.js';
 export type * from './kinds/common.js';

@@ -126,6 +126,26 @@ test.serial('an AuthorizationPolicy the daemons could not compile is refused at 
   t.is((await run(['get', 'ap', 'tpl'])).code, 1);
 });
 
+test.serial('a VirtualService regex RE2 cannot run (lookahead, backreference) is refused at apply, naming the field', async (t) => {
+  const vs = (name: string, regex: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}}\nspec:\n  hosts: [re2]\n  http:\n  - match:\n    - uri:\n        regex: '${regex}'\n    route:\n    - destination: {host: re2}\n`;
+  const look = await run(['apply', '-f', '-'], vs('re2-look', '/(?!admin).*'));
+  t.is(look.code, 1);
+  t.regex(
+    look.stderr,
+    /<stdin>:9: VirtualService default\/re2-look: spec\.http\[0\]\.match\[0\]\.uri\.regex: invalid regular expression .*does not support lookahead/,
+  );
+  const back = await run(['apply', '-f', '-'], vs('re2-back', '/(a)\\1'));
+  t.is(back.code, 1);
+  t.regex(back.stderr, /<stdin>:9: VirtualService default\/re2-back: spec\.http\[0\]\.match\[0\]\.uri\.regex: .*does not support backreferences/);
+  t.is((await run(['get', 'vs', 're2-look'])).code, 1);
+  t.is((await run(['get', 'vs', 're2-back'])).code, 1);
+  // The same route with a pattern RE2 has, even a nested quantifier, applies.
+  const ok = await run(['apply', '-f', '-'], vs('re2-ok', '/(a+)+x'));
+  t.is(ok.code, 0, ok.stderr);
+  t.is((await run(['delete', 'vs', 're2-ok'])).code, 0);
+});
+
 const authz = istioFixtures('authz');
 if (!authz) {
   test.skip(`Istio AuthorizationPolicy samples: ${MISSING_FIXTURES}`, () => {});

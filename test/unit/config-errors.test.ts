@@ -52,6 +52,49 @@ test('an invalid regex is reported with its field', (t) => {
   one(t, text, 10, 'spec.http[0].match[0].uri.regex', /invalid regular expression "\/api\/\(\[a-z"/);
 });
 
+/** A route on reviews whose first match is `match` (YAML lines, the match's first line is line 9). */
+const matching = (...match: string[]) =>
+  doc('VirtualService', 'reviews', ['hosts: [reviews]', 'http:', '- match:', ...match.map((l) => `  ${l}`), '  route:', ...reviews().map((l) => `  ${l}`)]);
+
+test('RE2 has no lookahead: refused at apply with its field, not left to the waypoint', (t) => {
+  one(
+    t,
+    matching('- uri:', '    regex: "/(?!admin).*"'),
+    10,
+    'spec.http[0].match[0].uri.regex',
+    /invalid regular expression "\/\(\?!admin\)\.\*": RE2 .* does not support lookahead "\(\?!"/,
+  );
+});
+
+test('RE2 has no lookbehind, backreferences, atomic groups or possessive quantifiers', (t) => {
+  one(
+    t,
+    matching('- headers:', '    x-user:', '      regex: "(a)\\\\1"'),
+    11,
+    'spec.http[0].match[0].headers.x-user.regex',
+    /"\(a\)\\\\1": RE2 .* does not support backreferences \(\\1\)/,
+  );
+  one(
+    t,
+    matching('- queryParams:', '    q:', '      regex: "(?<=x)y"'),
+    11,
+    'spec.http[0].match[0].queryParams.q.regex',
+    /does not support lookbehind "\(\?<="/,
+  );
+  one(t, matching('- authority:', '    regex: "(?>a)b"'), 10, 'spec.http[0].match[0].authority.regex', /does not support atomic groups/);
+  one(t, matching('- method:', '    regex: "G+E++T"'), 10, 'spec.http[0].match[0].method.regex', /does not support possessive quantifiers \(\+\+\)/);
+});
+
+test('an empty regex and one over 1024 bytes are refused, as Istio does', (t) => {
+  one(t, matching('- uri:', '    regex: ""'), 10, 'spec.http[0].match[0].uri.regex', /regex must not be empty/);
+  one(t, matching('- uri:', `    regex: "${'a'.repeat(1025)}"`), 10, 'spec.http[0].match[0].uri.regex', /regex is 1025 bytes; Istio allows at most 1024/);
+});
+
+test('RE2 syntax that JavaScript lacks is accepted', (t) => {
+  const text = matching('- uri:', '    regex: "(?i)/API/\\\\Q.v1\\\\E/[[:digit:]]+"', '  headers:', '    x-tag:', '      regex: "\\\\p{Greek}+"');
+  t.notThrows(() => parseDocuments(text, FILE));
+});
+
 test('weights that do not add up to 100 are rejected at the route', (t) => {
   const text = doc('VirtualService', 'reviews', [
     'hosts: [reviews]',

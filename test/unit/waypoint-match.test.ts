@@ -1,5 +1,6 @@
 import test from 'ava';
-import { compileRoutes, type RouteRequest } from '../../waypoint/routing/index.js';
+import { compileRoutes, RoutingError, type RouteRequest } from '../../waypoint/routing/index.js';
+import { compileMatch } from '../../waypoint/routing/match.js';
 import { fqdn, req, vs } from './waypoint-helpers.js';
 
 /** Whether a request matches a VirtualService with one route guarded by `match`. */
@@ -25,6 +26,29 @@ test('uri regex is a full match (anchored) on the path without query', (t) => {
   t.true(hits([{ uri: { regex: '/users/[0-9]+' } }], { path: '/users/42?x=1' }));
   t.false(hits([{ uri: { regex: '/users/[0-9]+' } }], { path: '/users/42/posts' }));
   t.false(hits([{ uri: { regex: '[0-9]+' } }], { path: '/users/42' }));
+});
+
+test('a uri regex with nested quantifiers does not stall the waypoint (RE2, linear time)', (t) => {
+  // A backtracking engine took 8 s on a 33-byte path here (issue 19); this would not finish.
+  t.false(hits([{ uri: { regex: '/(a+)+x' } }], { path: `/${'a'.repeat(5000)}` }));
+  t.false(hits([{ headers: { 'x-id': { regex: '(a|aa)+b' } } }], { headers: { 'x-id': 'a'.repeat(5000) } }));
+  t.true(hits([{ uri: { regex: '/(a+)+x' } }], { path: '/aaax?q=1' }));
+});
+
+test('ordinary RE2 uri regexes: anchors, suffixes and (?i)', (t) => {
+  t.true(hits([{ uri: { regex: '^/api/v[0-9]+/.*' } }], { path: '/api/v2/users?x=1' }));
+  t.false(hits([{ uri: { regex: '^/api/v[0-9]+/.*' } }], { path: '/api/v/users' }));
+  t.true(hits([{ uri: { regex: '.*\\.png' } }], { path: '/img/a.png?size=2' }));
+  t.false(hits([{ uri: { regex: '.*\\.png' } }], { path: '/img/a.png/raw' }));
+  t.true(hits([{ uri: { regex: '(?i)/api/.*' } }], { path: '/API/x' }));
+});
+
+test('a regex that reached the waypoint unvalidated is EROUTE_REGEX naming the route field', (t) => {
+  // normalize refuses it first (vs() would throw); compileMatch is the waypoint's own guard.
+  const err = t.throws(() => compileMatch({ uri: { regex: '/(?!admin).*' } }, 'VirtualService default/reviews http[0].match[0]'), { instanceOf: RoutingError });
+  t.is(err?.code, 'EROUTE_REGEX');
+  t.regex(err?.message ?? '', /http\[0\]\.match\[0\]\.uri: invalid regex "\/\(\?!admin\)\.\*"/);
+  t.regex((err?.cause as Error).message, /does not support lookahead/);
 });
 
 test('ignoreUriCase applies to exact and prefix, not to regex (as Envoy)', (t) => {

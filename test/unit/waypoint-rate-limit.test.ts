@@ -42,4 +42,6 @@ test('RateLimit applies as ambit.dev/v1alpha1 and refuses what would not work, a
   t.regex(twice[0]!.message, /rules\[1\]\.name: rule per-user is named twice/);
   const zero = problems(doc('RateLimit', 'r', [...RL.slice(0, 3), '  requests: 0', '  unit: second']));
   t.regex(zero[0]!.message, /requests: must be at least 1/);
+  const lookahead = problems(doc('RateLimit', 'r', [...RL, '  match: {headers: {x-env: {regex: "(?!prod).*"}}}']));
+  t.regex(lookahead[0]!.message, /test\.yaml:11: .*rules\[0\]\.match\.headers\.x-env\.regex: .*does not support lookahead/);
 });

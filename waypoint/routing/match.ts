@@ -1,19 +1,19 @@
 /**
  * HTTPMatchRequest compiled once per config snapshot into plain tests, so a
- * request is matched with string comparisons and pre-built RegExps only.
+ * request is matched with string comparisons and pre-built RE2 regexes only.
  * Semantics are Envoy's, as Istio translates each field:
  * - uri exact and regex compare the path without its query; prefix compares
  *   the whole :path (Envoy's prefix matcher does not strip the query).
  * - ignoreUriCase applies to exact and prefix only; Envoy ignores
  *   case_sensitive for safe_regex.
- * - regexes are RE2 full matches (compileIstioRegex anchors them).
+ * - regexes are RE2 full matches, linear in the value (core/config/regex.ts).
  * - a header StringMatch `{}` (or Istio's special `regex: "*"`) is a presence
  *   check; a value match never matches an absent header.
  * - withoutHeaders is Envoy's invert_match without treat_missing_header_as_empty:
  *   an absent header does NOT satisfy `withoutHeaders: {h: {exact: v}}`
  *   (istio/istio#50988); only the presence form `{h: {}}` matches absence.
  */
-import { compileIstioRegex, type HTTPMatchRequest, type Labels, type StringMatch } from '../../core/config/index.js';
+import { compileIstioRegex, type HTTPMatchRequest, type IstioRegex, type Labels, type StringMatch } from '../../core/config/index.js';
 import { RoutingError } from './errors.js';
 import { headerValue, queryValue, type RequestView, type RouteRequest } from './request.js';
 
@@ -49,7 +49,7 @@ export interface CompiledMatch {
   sourceNamespace: string | undefined;
 }
 
-function regex(pattern: string, where: string): RegExp {
+function regex(pattern: string, where: string): IstioRegex {
   try {
     return compileIstioRegex(pattern);
   } catch (err) {

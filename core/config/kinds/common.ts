@@ -70,7 +70,7 @@ export interface Destination {
 }
 export const destination = (): Schema<Destination> => object<Destination>({ host: req(host()), subset: string(), port: portSelector() });
 
-/** Exactly one of exact, prefix, regex (RE2, whole-value match: compile with compileIstioRegex). */
+/** Exactly one of exact, prefix, regex (RE2 syntax, whole-value match: compile with compileIstioRegex). */
 export interface StringMatch {
   exact?: string;
   prefix?: string;
