@@ -279,6 +279,11 @@ export const ERROR_CODES = {
     meaning: 'A CA certificate was presented where a workload or node certificate belongs.',
     action: 'Present the leaf certificate ambit issued.',
   },
+  EIDENTITY_WRONG_PURPOSE: {
+    component: 'identity',
+    meaning: "A peer certificate's extended key usage does not allow the TLS role it was presented in (clientAuth on a client, serverAuth on a server).",
+    action: 'Present the leaf certificate ambit issued (it allows both); re-issue certificates made by other tools with serverAuth and clientAuth.',
+  },
   EIDENTITY_BUNDLE_INVALID: {
     component: 'identity',
     meaning: 'The stored trust bundle is not {"trustDomain", "roots": [PEM, ...]}.',
@@ -799,6 +804,10 @@ export const PASSED_THROUGH = {
   ECONNREFUSED: {
     from: 'kernel (connect)',
     handling: 'Nothing listens there: retried on another endpoint, reported as EHBONE_PEER_UNREACHABLE, EREDIS_UNREACHABLE or EADMIN_UNREACHABLE.',
+  },
+  ECONNRESET: {
+    from: 'kernel (TCP reset)',
+    handling: 'The peer reset the connection; an HBONE dial reset right after TLS is reported as ERR_TLS_PEER_REJECTED, with the reset as its cause.',
   },
   EHOSTUNREACH: { from: 'kernel (connect)', handling: 'No route to the host: retried on another endpoint, reported as EHBONE_PEER_UNREACHABLE.' },
   ENETUNREACH: { from: 'kernel (connect)', handling: 'No route to the network: reported as EHBONE_PEER_UNREACHABLE.' },
