@@ -53,6 +53,16 @@ export const ERROR_CODES = {
     meaning: 'A file given with `-f` cannot be read, or `-` was given without standard input.',
     action: 'Check the path and its permissions, or pipe the documents in.',
   },
+  ECONFIG_TOO_LARGE: {
+    component: 'config',
+    meaning: 'A file (or standard input) given to `ambit apply -f` or `delete -f` is larger than 64 MiB; nothing was read further or stored.',
+    action: 'Split the file into several and apply them one after another.',
+  },
+  ECONFIG_TOO_MANY_DOCUMENTS: {
+    component: 'config',
+    meaning: 'One `ambit apply` or `delete -f` holds more than 10,000 documents (over all its files); nothing was stored.',
+    action: 'Split the documents into files of at most 10,000 and apply them one after another.',
+  },
   ECONFIG_KIND: {
     component: 'config',
     meaning: 'A document has a `kind` ambit does not support.',
