@@ -53,8 +53,8 @@ function composeDocuments(text: string, counter: LineCounter, limit: number): Do
   const docs: Document[] = [];
   let documents = 0;
   for (const doc of new Composer().compose(new Parser(counter.addNewLine).parse(text))) {
-    docs.push(doc as Document);
-    if (doc.errors.length === 0 && isEmpty(doc as Document)) continue;
+    docs.push(doc);
+    if (doc.errors.length === 0 && isEmpty(doc)) continue;
     if (++documents > limit) return documents;
   }
   return docs;
