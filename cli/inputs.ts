@@ -4,6 +4,7 @@
  * compiles (path templates, condition keys), so a policy the daemons would
  * refuse never reaches the store.
  */
+import { inputTooLarge, MAX_INPUT_BYTES } from '../core/config/input-limits.js';
 import type { Resource } from '../core/config/resource.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 
@@ -23,8 +24,14 @@ export async function readInputs(paths: string[], defaultNamespace: string): Pro
   return sources.map((s) => s.resource);
 }
 
+/** Standard input, read no further than the input limit: a runaway pipe is refused, not buffered. */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let bytes = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+    if (bytes > MAX_INPUT_BYTES) throw new ConfigErrors([inputTooLarge('<stdin>', MAX_INPUT_BYTES)]);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }

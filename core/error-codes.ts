@@ -53,6 +53,16 @@ export const ERROR_CODES = {
     meaning: 'A file given with `-f` cannot be read, or `-` was given without standard input.',
     action: 'Check the path and its permissions, or pipe the documents in.',
   },
+  ECONFIG_TOO_LARGE: {
+    component: 'config',
+    meaning: 'A file (or standard input) given to `ambit apply -f` or `delete -f` is larger than 64 MiB; nothing was read further or stored.',
+    action: 'Split the file into several and apply them one after another.',
+  },
+  ECONFIG_TOO_MANY_DOCUMENTS: {
+    component: 'config',
+    meaning: 'One `ambit apply` or `delete -f` holds more than 10,000 documents (over all its files); nothing was stored.',
+    action: 'Split the documents into files of at most 10,000 and apply them one after another.',
+  },
   ECONFIG_KIND: {
     component: 'config',
     meaning: 'A document has a `kind` ambit does not support.',
@@ -278,6 +288,11 @@ export const ERROR_CODES = {
     component: 'identity',
     meaning: 'A CA certificate was presented where a workload or node certificate belongs.',
     action: 'Present the leaf certificate ambit issued.',
+  },
+  EIDENTITY_WRONG_PURPOSE: {
+    component: 'identity',
+    meaning: "A peer certificate's extended key usage does not allow the TLS role it was presented in (clientAuth on a client, serverAuth on a server).",
+    action: 'Present the leaf certificate ambit issued (it allows both); re-issue certificates made by other tools with serverAuth and clientAuth.',
   },
   EIDENTITY_BUNDLE_INVALID: {
     component: 'identity',
@@ -799,6 +814,10 @@ export const PASSED_THROUGH = {
   ECONNREFUSED: {
     from: 'kernel (connect)',
     handling: 'Nothing listens there: retried on another endpoint, reported as EHBONE_PEER_UNREACHABLE, EREDIS_UNREACHABLE or EADMIN_UNREACHABLE.',
+  },
+  ECONNRESET: {
+    from: 'kernel (TCP reset)',
+    handling: 'The peer reset the connection; an HBONE dial reset right after TLS is reported as ERR_TLS_PEER_REJECTED, with the reset as its cause.',
   },
   EHOSTUNREACH: { from: 'kernel (connect)', handling: 'No route to the host: retried on another endpoint, reported as EHBONE_PEER_UNREACHABLE.' },
   ENETUNREACH: { from: 'kernel (connect)', handling: 'No route to the network: reported as EHBONE_PEER_UNREACHABLE.' },

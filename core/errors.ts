@@ -41,6 +41,10 @@ export type ConfigErrorCode =
   | 'ECONFIG_YAML'
   /** A file named with -f cannot be read, or "-" was given without standard input. */
   | 'ECONFIG_READ'
+  /** One input (a file or standard input) is larger than `ambit apply` reads (core/config/input-limits.ts). */
+  | 'ECONFIG_TOO_LARGE'
+  /** One apply holds more documents than the store writes in one batch (core/config/input-limits.ts). */
+  | 'ECONFIG_TOO_MANY_DOCUMENTS'
   /** `kind` names a kind ambit does not support. */
   | 'ECONFIG_KIND'
   /** `apiVersion` is not one the kind is served under. */

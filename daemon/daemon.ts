@@ -96,7 +96,12 @@ export class Daemon {
     this.#watcher = new Watcher({ ...config.store });
     this.#capture = new Capture(log.child({ component: 'capture' }));
     this.#revocations = new PeerRevocations(this.metrics, log.child({ component: 'revocation' }));
-    this.#hbone = new HboneClient({ getSecureContext: (source) => identity.workload(source), checkPeer: this.#revocations.outbound });
+    this.#hbone = new HboneClient({
+      getSecureContext: (source) => identity.workload(source),
+      checkPeer: this.#revocations.outbound,
+      onHandshakeFailed: ({ reason }) => this.metrics.tlsHandshakeFailures.inc({ direction: 'outbound', reason }),
+      log: log.child({ component: 'hbone' }),
+    });
     identity.onWorkloadRotated((id) => this.#hbone.rotate(id));
     this.#waypoints = new WaypointSupervisor({
       workload: (id) => identity.workload(id),

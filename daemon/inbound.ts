@@ -96,10 +96,8 @@ export function createInbound(options: InboundOptions): HboneServer {
     resolveUpstream,
     log,
     events: {
-      handshakeFailed: ({ peerAddress, error }) => {
-        metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'TLS' });
-        log.info({ peer: peerAddress, err: error.message }, 'HBONE handshake refused');
-      },
+      // HboneServer logs each refusal with the peer and reason.
+      handshakeFailed: ({ reason }) => metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason }),
       sessionLost: ({ peerAddress, error }) => {
         metrics.sessionsLost.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'ERROR' });
         log.warn({ peer: peerAddress, err: error.message }, 'HBONE peer stopped answering; its session and streams were destroyed');

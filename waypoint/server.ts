@@ -118,7 +118,12 @@ export class WaypointServer {
     this.#mesh = options.mesh;
     this.#warnTelemetryProblems(this.#config);
     this.#revocations = new PeerRevocations(this.metrics, this.#log.child({ component: 'revocation' }));
-    this.#client = new HboneClient({ getSecureContext: options.getSecureContext, checkPeer: this.#revocations.outbound });
+    this.#client = new HboneClient({
+      getSecureContext: options.getSecureContext,
+      checkPeer: this.#revocations.outbound,
+      onHandshakeFailed: ({ reason }) => this.metrics.tlsHandshakeFailures.inc({ direction: 'outbound', reason }),
+      log: this.#log.child({ component: 'hbone' }),
+    });
     this.#clusters = new Clusters(this.#connector());
     this.tracer = new MeshTracer({
       serviceName: 'ambit-waypoint',
@@ -168,10 +173,8 @@ export class WaypointServer {
       checkPeer: this.#revocations.inbound,
       log: this.#log.child({ component: 'hbone' }),
       events: {
-        handshakeFailed: ({ peerAddress, error }) => {
-          this.metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'TLS' });
-          this.#log.info({ peer: peerAddress, err: error.message }, 'HBONE handshake refused');
-        },
+        // HboneServer logs each refusal with the peer and reason.
+        handshakeFailed: ({ reason }) => this.metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason }),
       },
       resolveUpstream: (request) => {
         const service = this.#config.serviceAt(request.destination.host, request.destination.port);

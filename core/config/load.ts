@@ -5,14 +5,17 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ConfigErrors } from '../errors.js';
 import type { SourcedResource } from './duplicates.js';
+import { DEFAULT_INPUT_LIMITS, inputTooLarge, tooManyDocuments, type InputLimits } from './input-limits.js';
 import type { Resource } from './resource.js';
 import { assertValid, readDocuments, type ParseOptions, type ParseResult } from './parse.js';
 
-export interface LoadOptions extends ParseOptions {
+export interface LoadOptions extends Omit<ParseOptions, 'maxDocuments'> {
   /** The text of standard input, used for the path `-`. */
   stdin?: string;
+  /** Documents per apply and bytes per input (default input-limits.ts). */
+  limits?: Partial<InputLimits>;
 }
 
 export const STDIN_NAME = '<stdin>';
@@ -24,26 +27,54 @@ async function expand(path: string): Promise<string[]> {
   return names.map((n) => join(path, n));
 }
 
-async function readOne(path: string, opts: LoadOptions): Promise<ParseResult> {
+type FileResult = ParseResult & { file: string };
+
+const failed = (file: string, error: ConfigError): FileResult => ({ file, resources: [], errors: [error], documents: 0 });
+
+/** One file's result; a file over the size limit is refused unread. */
+async function readText(file: string, opts: LoadOptions, limits: InputLimits): Promise<FileResult> {
+  const { size } = await stat(file);
+  if (size > limits.maxBytes) return failed(file, inputTooLarge(file, limits.maxBytes, size));
+  return { file, ...readDocuments(await readFile(file, 'utf8'), file, { ...opts, maxDocuments: limits.maxDocuments }) };
+}
+
+async function readOne(path: string, opts: LoadOptions, limits: InputLimits): Promise<FileResult[]> {
   if (path === '-') {
     if (opts.stdin === undefined)
-      return { resources: [], errors: [new ConfigError('ECONFIG_READ', 'no standard input was given for "-"', { location: { file: STDIN_NAME } })] };
-    return readDocuments(opts.stdin, STDIN_NAME, opts);
+      return [failed(STDIN_NAME, new ConfigError('ECONFIG_READ', 'no standard input was given for "-"', { location: { file: STDIN_NAME } }))];
+    const bytes = Buffer.byteLength(opts.stdin);
+    if (bytes > limits.maxBytes) return [failed(STDIN_NAME, inputTooLarge(STDIN_NAME, limits.maxBytes, bytes))];
+    return [{ file: STDIN_NAME, ...readDocuments(opts.stdin, STDIN_NAME, { ...opts, maxDocuments: limits.maxDocuments }) }];
   }
   const files = await expand(path);
-  const results = await Promise.all(files.map(async (f) => readDocuments(await readFile(f, 'utf8'), f, opts)));
-  return { resources: results.flatMap((r) => r.resources), errors: results.flatMap((r) => r.errors) };
+  return Promise.all(files.map((f) => readText(f, opts, limits)));
 }
 
-function readError(path: string, err: unknown): ParseResult {
+function readError(path: string, err: unknown): FileResult[] {
   const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
-  return { resources: [], errors: [new ConfigError('ECONFIG_READ', `cannot read: ${reason}`, { location: { file: path } })] };
+  return [failed(path, new ConfigError('ECONFIG_READ', `cannot read: ${reason}`, { location: { file: path } }))];
 }
 
-/** Every resource in `paths`, in order, each with its file and line; throws ConfigErrors listing every problem. */
+/**
+ * Every resource in `paths`, in order, each with its file and line; throws
+ * ConfigErrors listing every problem. Past a limit (input-limits.ts) that is
+ * the only problem reported: the documents are not worth validating in one apply.
+ */
 export async function loadSources(paths: readonly string[], opts: LoadOptions = {}): Promise<SourcedResource[]> {
-  const results = await Promise.all(paths.map((p) => readOne(p, opts).catch((err: unknown) => readError(p, err))));
-  return assertValid({ resources: results.flatMap((r) => r.resources), errors: results.flatMap((r) => r.errors) });
+  const limits = { ...DEFAULT_INPUT_LIMITS, ...opts.limits };
+  const results = (await Promise.all(paths.map((p) => readOne(p, opts, limits).catch((err: unknown) => readError(p, err))))).flat();
+  const overLimit = results.flatMap((r) => r.errors).filter((e) => e.code === 'ECONFIG_TOO_LARGE' || e.code === 'ECONFIG_TOO_MANY_DOCUMENTS');
+  if (overLimit.length > 0) throw new ConfigErrors(overLimit);
+  const documents = results.reduce((sum, r) => sum + r.documents, 0);
+  if (documents > limits.maxDocuments) {
+    throw new ConfigErrors([
+      tooManyDocuments(
+        results.map((r) => ({ file: r.file, documents: r.documents })),
+        limits.maxDocuments,
+      ),
+    ]);
+  }
+  return assertValid({ resources: results.flatMap((r) => r.resources), errors: results.flatMap((r) => r.errors), documents });
 }
 
 export async function loadFiles(paths: readonly string[], opts: LoadOptions = {}): Promise<Resource[]> {

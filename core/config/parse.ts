@@ -2,10 +2,11 @@
  * Multi-document YAML (or JSON) text to validated resources, with every
  * problem in the text reported at once, each with its file and line.
  */
-import { LineCounter, isScalar, parseAllDocuments, type Document, type YAMLError } from 'yaml';
+import { Composer, LineCounter, Parser, isScalar, type Document, type YAMLError } from 'yaml';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { resourceLabel, validateDocument } from './document.js';
 import { duplicateErrors, type SourcedResource } from './duplicates.js';
+import { MAX_APPLY_DOCUMENTS, tooManyDocuments } from './input-limits.js';
 import { formatPath } from './path.js';
 import type { Resource } from './resource.js';
 import type { Issue } from './schema.js';
@@ -14,17 +15,20 @@ import { LineIndex } from './source-map.js';
 export interface ParseOptions {
   /** Namespace of documents whose metadata has none (default "default"). */
   defaultNamespace?: string;
+  /** Documents one text may hold (default MAX_APPLY_DOCUMENTS); past it the text is refused without being validated. */
+  maxDocuments?: number;
 }
 
 export interface ParseResult {
   resources: SourcedResource[];
   errors: ConfigError[];
+  /** Documents read (empty ones not counted), valid or not: what the apply limit counts. */
+  documents: number;
 }
 
-function yamlError(err: YAMLError, file: string): ConfigError {
-  // yaml appends " at line L, column C:" and a code excerpt; the location has its own place.
-  const detail = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-  return new ConfigError('ECONFIG_YAML', `invalid YAML: ${detail}`, { location: { file, line: err.linePos?.[0].line } });
+function yamlError(err: YAMLError, file: string, counter: LineCounter): ConfigError {
+  const line = err.linePos?.[0].line ?? counter.linePos(err.pos[0]).line;
+  return new ConfigError('ECONFIG_YAML', `invalid YAML: ${err.message.split('\n')[0]!}`, { location: { file, line } });
 }
 
 /** A trailing `---` or a comment-only document parses to an empty scalar. */
@@ -41,16 +45,38 @@ function toJS(doc: Document, file: string): unknown {
   }
 }
 
+/**
+ * The text's documents, composed one at a time so that a text over the
+ * limit is refused after limit + 1 of them, not after all.
+ */
+function composeDocuments(text: string, counter: LineCounter, limit: number): Document[] | number {
+  const docs: Document[] = [];
+  let documents = 0;
+  for (const doc of new Composer().compose(new Parser(counter.addNewLine).parse(text))) {
+    docs.push(doc);
+    if (doc.errors.length === 0 && isEmpty(doc)) continue;
+    if (++documents > limit) return documents;
+  }
+  return docs;
+}
+
 /** Parses without throwing, so a caller reading several files can report them all. */
 export function readDocuments(text: string, file: string, opts: ParseOptions = {}): ParseResult {
   const counter = new LineCounter();
-  const result: ParseResult = { resources: [], errors: [] };
-  for (const doc of parseAllDocuments(text, { lineCounter: counter, prettyErrors: true })) {
+  const limit = opts.maxDocuments ?? MAX_APPLY_DOCUMENTS;
+  const docs = composeDocuments(text, counter, limit);
+  if (typeof docs === 'number') {
+    return { resources: [], errors: [tooManyDocuments([{ file, documents: docs }], limit, true)], documents: docs };
+  }
+  const result: ParseResult = { resources: [], errors: [], documents: 0 };
+  for (const doc of docs) {
     if (doc.errors.length > 0) {
-      result.errors.push(...doc.errors.map((e) => yamlError(e, file)));
+      result.documents++;
+      for (const e of doc.errors) result.errors.push(yamlError(e, file, counter));
       continue;
     }
     if (isEmpty(doc)) continue;
+    result.documents++;
     const raw = toJS(doc, file);
     if (raw instanceof ConfigError) {
       result.errors.push(raw);

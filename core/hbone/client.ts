@@ -1,4 +1,5 @@
 import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import { logger, type Logger } from '../logging.js';
 import { formatAuthority, parseAuthority } from './authority.js';
 import { ERROR_HEADER, errorFromReset, errorFromStatus, errorFromTransport, H2_CANCEL, H2_REFUSED_STREAM, HboneError, type HboneErrorCode } from './errors.js';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './liveness.js';
@@ -31,6 +32,13 @@ export interface HboneClientOptions {
    * dial. Its Error should carry code EHBONE_PEER_IDENTITY: the dial then fails as that.
    */
   checkPeer?: SessionParams['checkPeer'];
+  /**
+   * A dial that reached the peer and failed in TLS or before its SETTINGS
+   * (reason: the innermost error code, e.g. EIDENTITY_WRONG_TRUST_DOMAIN when
+   * the server's certificate is refused here), for the caller's metrics; it is logged already.
+   */
+  onHandshakeFailed?: SessionParams['onHandshakeFailed'];
+  log?: Logger;
 }
 
 export interface ConnectOptions {
@@ -87,6 +95,7 @@ export class HboneClient {
   constructor(options: HboneClientOptions) {
     this.#options = options;
     this.#tuning = resolveTuning(options.tuning);
+    const log = options.log ?? logger('hbone');
     this.#pool = new SessionPool(
       { maxStreamsPerSession: options.maxStreamsPerSession ?? 100 },
       (params) =>
@@ -98,6 +107,8 @@ export class HboneClient {
           idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
           keepalive: { ...DEFAULT_KEEPALIVE, ...options.keepalive },
           checkPeer: options.checkPeer,
+          onHandshakeFailed: options.onHandshakeFailed,
+          log,
         }),
     );
   }

@@ -1,4 +1,5 @@
 import { AmbitError, type ErrorContext } from '../errors.js';
+import { IdentityError } from '../identity/errors.js';
 
 /**
  * Every way an HBONE tunnel can fail, as stable codes: the daemon turns them
@@ -104,6 +105,31 @@ export function errorFromReset(rstCode: number, context: ErrorContext, cause?: u
     { ...context, rstCode },
     { cause },
   );
+}
+
+/**
+ * The label a failed handshake is counted and logged under: the innermost
+ * code on the error's cause chain (EIDENTITY_* when ambit's own peer
+ * verification refused, ERR_SSL_* from OpenSSL, ECONNRESET), else TLS.
+ */
+export function handshakeReason(err: unknown): string {
+  let reason = 'TLS';
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && typeof e === 'object' && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && e.code !== '') reason = e.code;
+  }
+  return reason;
+}
+
+/**
+ * How loudly to log a failed handshake: warn when ambit's own peer
+ * verification (an IdentityError on the cause chain) refused a certificate
+ * OpenSSL accepted, i.e. one a CA we trust signed; info for the rest (scanners, resets, timeouts).
+ */
+export function handshakeLogLevel(err: unknown): 'warn' | 'info' {
+  for (let e = err as { cause?: unknown } | undefined, depth = 0; e && typeof e === 'object' && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e instanceof IdentityError) return 'warn';
+  }
+  return 'info';
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EHOSTDOWN']);

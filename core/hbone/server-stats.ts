@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../logging.js';
-import type { HboneErrorCode } from './errors.js';
+import { handshakeLogLevel, handshakeReason, type HboneErrorCode } from './errors.js';
 import type { SpliceResult } from './splice.js';
 import type { ConnectRequest } from './server.js';
 
@@ -18,10 +18,11 @@ export interface HboneServerEvents {
   sessionLost?(info: { peerIdentity: string | undefined; peerAddress: string; error: Error }): void;
   /**
    * TLS refused: untrusted or missing client certificate, no ALPN h2, garbage;
-   * or no complete handshake in time (EHBONE_HANDSHAKE_TIMEOUT), or too many
+   * a certificate OpenSSL accepted but peer-chain.ts refused (reason
+   * EIDENTITY_WRONG_TRUST_DOMAIN, EIDENTITY_NOT_LEAF, ...); or no complete handshake in time (EHBONE_HANDSHAKE_TIMEOUT), or too many
    * unfinished ones from the address (EHBONE_HANDSHAKE_LIMIT).
    */
-  handshakeFailed?(info: { peerAddress: string | undefined; error: Error }): void;
+  handshakeFailed?(info: { peerAddress: string | undefined; reason: string; error: Error }): void;
   /** A stream answered with an error status: denied, refused, malformed. */
   rejected?(info: RejectInfo): void;
   upstreamFailed?(info: { peerIdentity: string; authority: string; upstream: string; error: Error }): void;
@@ -128,10 +129,13 @@ export class ServerStats {
 
   handshakeFailed(peerAddress: string | undefined, error: Error): void {
     this.handshakeFailures++;
-    const reason = (error as NodeJS.ErrnoException).code ?? 'TLS';
+    const reason = handshakeReason(error);
     this.handshakeFailuresByReason[reason] = (this.handshakeFailuresByReason[reason] ?? 0) + 1;
-    this.#log.debug({ peerAddress, err: error }, 'HBONE handshake failed');
-    this.#emit('handshakeFailed', { peerAddress, error });
+    this.#log[handshakeLogLevel(error)](
+      { peerAddress, reason, err: error.message },
+      `HBONE handshake from ${peerAddress ?? 'unknown address'} refused: ${reason}`,
+    );
+    this.#emit('handshakeFailed', { peerAddress, reason, error });
   }
 
   rejected(code: HboneErrorCode, info: Omit<RejectInfo, 'code'>): void {

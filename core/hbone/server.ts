@@ -8,7 +8,8 @@ import { DEFAULT_HANDSHAKE_LIMITS, HandshakeGuard, type HandshakeLimits } from '
 import { bindLiveness, DEFAULT_KEEPALIVE, type Keepalive } from './liveness.js';
 import { callHook, ServerStats, type HboneServerEvents } from './server-stats.js';
 import { resetStream, splice } from './splice.js';
-import { ALPN_H2, spiffeIdOf, TLS13_CIPHERSUITES, TLS_MIN_VERSION, type TlsIdentity } from './tls-identity.js';
+import { localBundle, verifyHbonePeer } from './peer-chain.js';
+import { ALPN_H2, TLS13_CIPHERSUITES, TLS_MIN_VERSION, type TlsIdentity } from './tls-identity.js';
 import { applyConnectionWindow, applyWriteBuffer, h2Settings, maxSessionMemoryMiB, resolveTuning, type H2Tuning } from './tuning.js';
 
 /** One CONNECT request, as the policy hooks see it. */
@@ -65,7 +66,7 @@ export interface HboneServerOptions {
 }
 
 interface SessionInfo {
-  peerIdentity: string | undefined;
+  peerIdentity: string;
   peerCert: DetailedPeerCertificate;
   peerAddress: string;
   peerPort: number;
@@ -92,9 +93,13 @@ export class HboneServer {
   /** The TLS socket whose session is being set up (see the constructor). */
   #accepted: TLSSocket | undefined;
   readonly #keepalive: Keepalive;
+  /** The identity new handshakes use; peers are verified against its bundle (peer-chain.ts). */
+  #identity: TlsIdentity;
 
   constructor(options: HboneServerOptions) {
     this.#options = options;
+    localBundle(options.identity);
+    this.#identity = options.identity;
     this.#tuning = resolveTuning(options.tuning);
     this.#log = options.log ?? logger('hbone');
     this.#stats = new ServerStats(options.events, this.#log);
@@ -146,7 +151,9 @@ export class HboneServer {
 
   /** New handshakes use `identity` from now on; established sessions keep theirs. */
   setSecureContext(identity: TlsIdentity): void {
+    localBundle(identity);
     this.server.setSecureContext(tlsOptions(identity));
+    this.#identity = identity;
   }
 
   stats(): ReturnType<ServerStats['snapshot']> {
@@ -165,28 +172,36 @@ export class HboneServer {
   }
 
   /**
-   * Runs checkPeer again on every open session (after the revocation list
-   * changed) and destroys, with their streams, those it now refuses.
+   * Verifies every open session's client again, chain (against the bundle
+   * in use now) and checkPeer (after the revocation list changed), and
+   * destroys, with their streams, those now refused.
    */
   recheckPeers(): number {
     let destroyed = 0;
     for (const session of this.#sessions) {
       const info = sessionInfo.get(session);
-      const refused = info && this.#refusal(info.peerCert);
-      if (!refused) continue;
-      this.#stats.handshakeFailed(info.peerAddress, refused);
+      const verdict = info && this.#judge(info.peerCert);
+      if (!verdict || !('refused' in verdict)) continue;
+      this.#stats.handshakeFailed(info.peerAddress, verdict.refused);
       session.destroy();
       destroyed++;
     }
     return destroyed;
   }
 
-  #refusal(cert: DetailedPeerCertificate): Error | undefined {
+  /**
+   * What OpenSSL does not check (peer-chain.ts: trust domain, CA as leaf, no
+   * SPIFFE ID, key usage), then checkPeer: the client's verified SPIFFE ID, or why it is refused.
+   */
+  #judge(cert: DetailedPeerCertificate): { peerIdentity: string } | { refused: Error } {
+    const verified = verifyHbonePeer(cert, this.#identity, 'client');
+    if (verified instanceof Error) return { refused: verified };
     try {
-      return this.#options.checkPeer?.(cert);
+      const refused = this.#options.checkPeer?.(cert);
+      return refused ? { refused } : { peerIdentity: verified.spiffeId.uri };
     } catch (err) {
       // Fail closed: a check that cannot decide refuses.
-      return err instanceof Error ? err : new Error(String(err));
+      return { refused: err instanceof Error ? err : new Error(String(err)) };
     }
   }
 
@@ -194,16 +209,17 @@ export class HboneServer {
     const socket = this.#accepted ?? (session.socket as TLSSocket);
     this.#accepted = undefined;
     const peerCert = socket.getPeerCertificate(true);
-    // Before the session is set up: its SETTINGS are not sent yet, so the client sees a refused handshake.
-    const refused = this.#refusal(peerCert);
-    if (refused) {
-      this.#stats.handshakeFailed(socket.remoteAddress, refused);
+    // Before the session is set up: its SETTINGS are not sent yet, so the
+    // client sees a refused handshake and no stream is ever read.
+    const verdict = this.#judge(peerCert);
+    if ('refused' in verdict) {
+      this.#stats.handshakeFailed(socket.remoteAddress, verdict.refused);
       session.destroy();
       socket.destroy();
       return;
     }
     const info: SessionInfo = {
-      peerIdentity: spiffeIdOf(peerCert),
+      peerIdentity: verdict.peerIdentity,
       peerCert,
       peerAddress: socket.remoteAddress ?? '',
       peerPort: socket.remotePort ?? 0,
@@ -264,7 +280,6 @@ export class HboneServer {
     if (headers[':method'] !== 'CONNECT') return reject(405, 'EHBONE_BAD_METHOD', `method ${String(headers[':method'])}`);
     const destination = parseAuthority(authority);
     if (!destination) return reject(400, 'EHBONE_BAD_AUTHORITY', 'authority is not ip:port');
-    if (!info.peerIdentity) return reject(403, 'EHBONE_PEER_IDENTITY', 'client certificate has no SPIFFE ID');
 
     const request: ConnectRequest = {
       peerIdentity: info.peerIdentity,

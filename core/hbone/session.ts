@@ -1,8 +1,10 @@
 import { connect as h2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect, type DetailedPeerCertificate, type PeerCertificate, type TLSSocket } from 'node:tls';
+import type { Logger } from '../logging.js';
 import { formatAuthority } from './authority.js';
-import { errorFromTransport, HboneError } from './errors.js';
-import { ALPN_H2, checkSpiffeServerIdentity, secureContextFor, spiffeIdOf, type TlsIdentity } from './tls-identity.js';
+import { errorFromTransport, handshakeLogLevel, handshakeReason, HboneError } from './errors.js';
+import { verifyHbonePeer } from './peer-chain.js';
+import { ALPN_H2, secureContextFor, type TlsIdentity } from './tls-identity.js';
 import { bindLiveness, type Keepalive } from './liveness.js';
 import { applyConnectionWindow, h2Settings, maxSessionMemoryMiB, type H2Tuning } from './tuning.js';
 
@@ -22,6 +24,13 @@ export interface SessionParams {
   keepalive: Keepalive;
   /** A check of the server certificate beyond its chain (revocation); an Error aborts the dial. */
   checkPeer?: ((cert: DetailedPeerCertificate, peer: Peer) => Error | undefined) | undefined;
+  /**
+   * The dial reached the peer but TLS or the server's SETTINGS did not
+   * follow: its certificate refused here, ours refused there, an alert, a
+   * timeout. Not called for checkPeer's refusals, which that check counts itself.
+   */
+  onHandshakeFailed?: ((info: { peer: string; source: string; reason: string; error: Error }) => void) | undefined;
+  log: Logger;
   onClose: (session: PooledSession) => void;
 }
 
@@ -47,6 +56,8 @@ export class PooledSession {
   /** When the session was created (ms since epoch), for `ambit tunnels`. */
   readonly openedAt = Date.now();
   #lastError: unknown;
+  /** What checkPeer refused the server with; that check logged and counted it. */
+  #checkPeerRefusal: Error | undefined;
   #peerAccepted = false;
   #idleTimer: NodeJS.Timeout | undefined;
   /** Streams the server let us have at once, learnt from its REFUSED_STREAM (see tuning.ts maxConcurrentStreams). */
@@ -173,11 +184,12 @@ export class PooledSession {
       port: peer.port,
       secureContext: secureContextFor(identity),
       ALPNProtocols: ALPN_H2,
-      // node:tls passes the detailed certificate (getPeerCertificate(true)) here.
-      checkServerIdentity: (host: string, cert: PeerCertificate) =>
-        checkSpiffeServerIdentity(host, cert) ?? this.#params.checkPeer?.(cert as DetailedPeerCertificate, peer),
+      // Replaces the hostname check; node:tls passes the detailed certificate (getPeerCertificate(true)).
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => this.#checkServer(cert as DetailedPeerCertificate, identity),
     });
     socket.setNoDelay(true);
+    let reached = false;
+    socket.once('connect', () => (reached = true));
     this.socket = socket;
     const session = h2Connect(`https://${context.peer}`, {
       createConnection: () => socket,
@@ -193,11 +205,16 @@ export class PooledSession {
     // an error our side can read. Its first SETTINGS frame is the first proof
     // that it accepted us, so a session closed before that is a TLS refusal.
     session.once('remoteSettings', () => (this.#peerAccepted = true));
+    // A reset then reads "socket hang up", which says nothing; the server's log has its reason.
     socket.once('close', () => {
-      if (!this.#peerAccepted && this.connected) {
-        this.#lastError ??= Object.assign(new Error('peer closed the connection right after the TLS handshake (client certificate rejected?)'), {
-          code: 'ERR_TLS_PEER_REJECTED',
-        });
+      const reset = handshakeReason(this.#lastError) === 'ECONNRESET';
+      if (!this.#peerAccepted && this.connected && (this.#lastError === undefined || reset)) {
+        this.#lastError = Object.assign(
+          new Error(`peer ${context.peer} closed the connection right after the TLS handshake: it refused our certificate (its log says why)`, {
+            cause: this.#lastError,
+          }),
+          { code: 'ERR_TLS_PEER_REJECTED' },
+        );
       }
     });
     session.once('close', () => this.#markClosed());
@@ -218,11 +235,39 @@ export class PooledSession {
       });
       session.once('close', () => {
         clearTimeout(timer);
+        if (reached) this.#handshakeFailed(context);
         reject(this.failure(context));
       });
     });
-    this.serverIdentity = spiffeIdOf(socket.getPeerCertificate());
     applyConnectionWindow(session, tuning);
+  }
+
+  /**
+   * After OpenSSL verified the server's chain: what it does not check
+   * (peer-chain.ts), then checkPeer. An Error fails the dial as EHBONE_PEER_IDENTITY.
+   */
+  #checkServer(cert: DetailedPeerCertificate, identity: TlsIdentity): Error | undefined {
+    const verified = verifyHbonePeer(cert, identity, 'server');
+    if (verified instanceof Error) {
+      return Object.assign(new Error(`server certificate refused: ${verified.message}`, { cause: verified }), { code: 'EHBONE_PEER_IDENTITY' });
+    }
+    this.serverIdentity = verified.spiffeId.uri;
+    const refused = this.#params.checkPeer?.(cert, this.peer);
+    this.#checkPeerRefusal = refused;
+    return refused;
+  }
+
+  /** The dial reached the peer and failed before its SETTINGS: logged with the real reason and reported. */
+  #handshakeFailed(context: { peer: string; source: string }): void {
+    const error = this.#lastError;
+    if (!(error instanceof Error) || error === this.#checkPeerRefusal) return;
+    const reason = handshakeReason(error);
+    this.#params.log[handshakeLogLevel(error)]({ ...context, reason, err: error.message }, `HBONE handshake with ${context.peer} failed: ${reason}`);
+    try {
+      this.#params.onHandshakeFailed?.({ ...context, reason, error });
+    } catch (err) {
+      this.#params.log.error({ err }, 'HBONE handshakeFailed hook threw');
+    }
   }
 
   #markClosed(): void {

@@ -68,16 +68,3 @@ export function identityMatches(matcher: IdentityMatcher, spiffeId: string): boo
   if (typeof matcher === 'function') return matcher(spiffeId);
   return matcher.includes(spiffeId);
 }
-
-/**
- * Replaces node:tls's hostname check. Mesh peers are addressed by IP and
- * named by SPIFFE ID, so after OpenSSL has verified the chain against the
- * bundle, what must hold is that the leaf carries a SPIFFE ID; which one is
- * acceptable is decided per request (a pooled session serves many).
- */
-export function checkSpiffeServerIdentity(_host: string, cert: PeerCertificate): Error | undefined {
-  if (spiffeIdOf(cert) === undefined) {
-    return Object.assign(new Error('peer certificate has no single spiffe:// URI SAN'), { code: 'EHBONE_PEER_IDENTITY' });
-  }
-  return undefined;
-}

@@ -26,6 +26,8 @@ export type IdentityErrorCode =
   | 'EIDENTITY_UNTRUSTED'
   | 'EIDENTITY_EXPIRED'
   | 'EIDENTITY_NOT_LEAF'
+  /** A peer leaf's extended key usage does not allow the TLS role (client or server) it authenticates in. */
+  | 'EIDENTITY_WRONG_PURPOSE'
   | 'EIDENTITY_BUNDLE_INVALID'
   | 'EIDENTITY_BUNDLE_FULL'
   | 'EIDENTITY_BUNDLE_EMPTY'

@@ -25,6 +25,12 @@ export type PeerChainInput = string | Uint8Array | PeerCertLike | ReadonlyArray<
 export interface VerifyOptions {
   /** The clock; tests move it to check expiry without waiting. */
   now?: Date;
+  /**
+   * The TLS role the peer authenticates in: a leaf whose extended key usage
+   * is present must then allow it (RFC 5280 4.2.1.12), as OpenSSL's
+   * sslclient/sslserver purposes require. Absent: EKU is not looked at.
+   */
+  purpose?: 'client' | 'server';
 }
 
 export interface VerifiedPeer {
@@ -146,6 +152,25 @@ function checkLeaf(leaf: ParsedCert): void {
   }
 }
 
+const PURPOSE_OID = { client: '1.3.6.1.5.5.7.3.2', server: '1.3.6.1.5.5.7.3.1' } as const;
+const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
+
+function checkPurpose(leaf: ParsedCert, purpose: 'client' | 'server' | undefined): void {
+  const eku = purpose && leaf.cert.getExtension(x509.ExtendedKeyUsageExtension);
+  if (!eku) return;
+  const usages = eku.usages.map(String);
+  if (usages.includes(PURPOSE_OID[purpose]) || usages.includes(ANY_EXTENDED_KEY_USAGE)) return;
+  throw new IdentityError(
+    'EIDENTITY_WRONG_PURPOSE',
+    `${describe(leaf)} may not authenticate a TLS ${purpose}: its extended key usage is ${usages.join(', ')}`,
+    {
+      subject: leaf.cert.subject,
+      purpose,
+      usages,
+    },
+  );
+}
+
 export function verifyPeerChain(input: PeerChainInput, bundle: TrustBundle, options: VerifyOptions = {}): VerifiedPeer {
   const now = options.now ?? new Date();
   const certs = chainCerts(input);
@@ -169,6 +194,7 @@ export function verifyPeerChain(input: PeerChainInput, bundle: TrustBundle, opti
   checkCAs(path);
   checkTimes(path, now);
   checkLeaf(leaf);
+  checkPurpose(leaf, options.purpose);
   const spiffeId = spiffeIdFromSan(leaf.cert.getExtension(x509.SubjectAlternativeNameExtension), `certificate ${describe(leaf)}`);
   if (spiffeId.path === '') {
     throw new IdentityError('EIDENTITY_NO_SPIFFE_ID', `${spiffeId.uri} names a trust domain, not a workload`, { spiffeId: spiffeId.uri });

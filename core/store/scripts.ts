@@ -281,8 +281,10 @@ export interface Scripts {
 export function defineScripts(client: Redis): Scripts {
   const define = (name: string, lua: string): ScriptRunner => {
     client.defineCommand(name, { lua });
-    const fn = (client as unknown as Record<string, (n: number, ...a: Arg[]) => Promise<unknown>>)[name]!;
-    return (keys, args) => fn.call(client, keys.length, ...keys, ...args);
+    const fn = (client as unknown as Record<string, (n: number, keys: string[], args: Arg[]) => Promise<unknown>>)[name]!;
+    // Arrays, not spread: ioredis flattens a command's arguments one level,
+    // and an apply of thousands of documents has more arguments than a JavaScript call may.
+    return (keys, args) => fn.call(client, keys.length, keys, args);
   };
   return {
     apply: define('ambitApply', APPLY_LUA),

@@ -91,8 +91,11 @@ export class Store {
   async apply(resources: Resource[], manifest?: ManifestWrite): Promise<ApplyResult> {
     for (const r of resources) checkResource(r);
     const encoded = resources.map(encodeResource);
-    const dup = encoded.find((e, i) => encoded.findIndex((o) => o.key === e.key) !== i);
-    if (dup) throw new StoreError('ESTORE_INVALID', `${dup.key} appears twice in one apply`, { resource: dup.key });
+    const seen = new Set<string>();
+    for (const { key } of encoded) {
+      if (seen.has(key)) throw new StoreError('ESTORE_INVALID', `${key} appears twice in one apply`, { resource: key });
+      seen.add(key);
+    }
     if (encoded.length === 0) return { revision: await this.revision(), results: [] };
     const k = this.keys;
     const args = [k.channel, this.#maxlen, new Date().toISOString(), encoded.length];

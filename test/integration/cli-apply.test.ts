@@ -1,6 +1,7 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { ambit } from '../helpers/cli.js';
@@ -59,6 +60,23 @@ test.serial('a file with one bad document changes nothing in the store', async (
   const get = await run(['get', 'vs', 'atomic-good']);
   t.is(get.code, 1);
   t.regex(get.stderr, /not found/);
+});
+
+test.serial('60,000 documents in one file are refused at once with the limit and what to do; nothing is stored', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-apply-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'huge.yaml');
+  const doc = (i: number) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: huge-${i}}\nspec: {host: h${i}}\n`;
+  writeFileSync(file, Array.from({ length: 60_000 }, (_, i) => doc(i)).join('---\n'));
+  const result = await run(['apply', '-f', file]);
+  t.is(result.code, 1, 'bad input, as for any other config error');
+  t.is(
+    result.stderr,
+    `error: ${file}: more than 10000 documents, the most one apply takes; split them into files of at most 10000 documents and apply those one after another\n`,
+  );
+  t.is((await run(['get', 'dr', 'huge-0'])).code, 1, 'nothing stored');
+  const listed = await run(['get', 'dr', '-o', 'json']);
+  t.notRegex(listed.stdout, /huge-/);
 });
 
 test.serial('a bad document in a second file rejects the first file too', async (t) => {

@@ -219,3 +219,16 @@ test('key prefixes keep meshes apart in one Redis', async (t) => {
   t.is(await two.revision(), 0);
   t.not(keysFor('x:').channel, keysFor('y:').channel);
 });
+
+test('a batch with more arguments than a JavaScript call takes applies and deletes in one revision', async (t) => {
+  // 30,000 documents are 150,000 script arguments; spread into one call they overflowed the stack.
+  const store = await connect();
+  t.teardown(() => store.close());
+  const many = Array.from({ length: 30_000 }, (_, i) => vs(`bulk-${i}`));
+  const applied = await store.apply(many);
+  t.is(applied.revision, 1);
+  t.is(applied.results.filter((r) => r.action === 'created').length, 30_000);
+  const deleted = await store.delete(many.map((r) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name })));
+  t.is(deleted.revision, 2);
+  t.is(deleted.deleted.length, 30_000);
+});

@@ -76,3 +76,43 @@ test('round trip: parse, stringify, parse again gives the same resources', (t) =
   t.deepEqual(again, first);
   t.is(first[0]!.spec.http instanceof Array, true);
 });
+
+const drs = (prefix: string, n: number): string =>
+  Array.from(
+    { length: n },
+    (_, i) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${prefix}-${i}}\nspec: {host: h${i}}\n`,
+  ).join('---\n');
+
+test('documents past the apply limit are refused, naming the file, before any is validated', async (t) => {
+  // The typo would be reported if the documents were validated.
+  const dir = scratch({ 'many.yaml': `${drs('many', 6)}---\nkind: Typo\n`, 'a.yaml': drs('a', 3), 'b.yaml': `${drs('b', 3)}---\n` });
+  const err = await t.throwsAsync(loadSources([path.join(dir, 'many.yaml')], { limits: { maxDocuments: 5 } }), { instanceOf: ConfigErrors });
+  t.is(err?.code, 'ECONFIG_TOO_MANY_DOCUMENTS');
+  t.regex(err?.message ?? '', /many\.yaml: more than 5 documents, the most one apply takes; split them into files of at most 5/);
+  const total = await t.throwsAsync(loadSources([path.join(dir, 'a.yaml'), path.join(dir, 'b.yaml')], { limits: { maxDocuments: 5 } }));
+  t.is((total as ConfigErrors).code, 'ECONFIG_TOO_MANY_DOCUMENTS', 'the limit is per apply, over all its files');
+  t.regex(
+    total?.message ?? '',
+    /a\.yaml \(3\), .*b\.yaml \(3\): 6 documents, more than the 5 one apply takes/,
+    'each file named with its count; the empty trailing document not counted',
+  );
+  t.is((await loadSources([path.join(dir, 'a.yaml')], { limits: { maxDocuments: 3 } })).length, 3, 'at the limit is fine');
+});
+
+test('an input larger than the byte limit is refused unread, a file and standard input alike', async (t) => {
+  const dir = scratch({ 'big.yaml': drs('big', 4) });
+  const file = path.join(dir, 'big.yaml');
+  const err = await t.throwsAsync(loadSources([file], { limits: { maxBytes: 100 } }), { instanceOf: ConfigErrors });
+  t.is(err?.code, 'ECONFIG_TOO_LARGE');
+  t.regex(err?.message ?? '', /big\.yaml: \d+ bytes \(0\.0 MiB\), more than the 100 \(0\.0 MiB\) one input may hold; split it/);
+  const stdin = await t.throwsAsync(loadSources(['-'], { stdin: drs('in', 4), limits: { maxBytes: 100 } }));
+  t.regex(stdin?.message ?? '', /^<stdin>: \d+ bytes/);
+});
+
+test('YAML errors keep their line after streaming documents one at a time', (t) => {
+  const err = t.throws(() => parseDocuments(`${drs('ok', 1)}---\nkind: DestinationRule\nspec: {host: a, host: b}\nmetadata: {name: x}\n`, FILE), {
+    instanceOf: ConfigErrors,
+  });
+  t.is(err?.code, 'ECONFIG_YAML');
+  t.is(err?.message, `${FILE}:7: invalid YAML: Map keys must be unique`);
+});

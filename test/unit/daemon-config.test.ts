@@ -93,3 +93,11 @@ test('identity.rootFingerprint: bare or colon-separated hex in either case, norm
     t.regex(e.message, /is not a SHA-256 fingerprint: give 64 hex digits, bare or colon-separated \(as `ambit ca show` prints it\)/, bad);
   }
 });
+
+test('metricsAddress binds 15020: 0.0.0.0 unless set, an IPv4 or IPv6 literal, anything else refused with its line', (t) => {
+  t.is(parseDaemonConfig('', 'ambitd.yaml').metricsAddress, '0.0.0.0');
+  t.is(parseDaemonConfig('metricsAddress: 127.0.0.1\n', 'ambitd.yaml').metricsAddress, '127.0.0.1');
+  t.is(parseDaemonConfig("metricsAddress: '::1'\n", 'ambitd.yaml').metricsAddress, '::1');
+  const err = t.throws(() => parseDaemonConfig('logLevel: info\nmetricsAddress: metrics.example\n', 'ambitd.yaml'));
+  t.regex(err?.message ?? '', /ambitd\.yaml:2.*metricsAddress.*"metrics\.example" is not an IP address/);
+});

@@ -162,3 +162,17 @@ test('certInfo reports what openssl reports', async (t) => {
   t.is(rootInfo.spiffeId, 'spiffe://cluster.local');
   t.throws(() => certInfo('nothing'), { code: 'EIDENTITY_BAD_PEM' });
 });
+
+test('with a purpose, a leaf whose extended key usage does not allow that TLS role is refused', async (t) => {
+  const ca = await createRootCA();
+  const bundle = bundleOf(ca);
+  const san = new x509.SubjectAlternativeNameExtension([{ type: 'url', value: ID }]);
+  const serverOnly = await oddLeaf(ca, [san, new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])]);
+  t.throws(() => verifyPeerChain(serverOnly, bundle, { purpose: 'client' }), { code: 'EIDENTITY_WRONG_PURPOSE', message: /TLS client/ });
+  t.is(verifyPeerChain(serverOnly, bundle, { purpose: 'server' }).spiffeId.uri, ID);
+  t.is(verifyPeerChain(serverOnly, bundle).spiffeId.uri, ID, 'without a purpose EKU is not looked at');
+  t.is(verifyPeerChain(await oddLeaf(ca, [san]), bundle, { purpose: 'client' }).spiffeId.uri, ID, 'no EKU allows every purpose');
+  const { issued } = await issueFor(ca, ID);
+  for (const purpose of ['client', 'server'] as const)
+    t.is(verifyPeerChain(issued.chainPem, bundle, { purpose }).spiffeId.uri, ID, `ambit's leaves: ${purpose}`);
+});
