@@ -6,13 +6,13 @@
  * everything enrolled on the node, so the name can join again only with a new token.
  */
 import type { Command } from 'commander';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_NODE_DIR } from '../../core/identity/client/node-dir.js';
 import type { Store } from '../../core/store/index.js';
 import { parseDurationSeconds } from '../duration.js';
 import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
 import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
+import { thisNode, THIS_NODE_HELP } from '../this-node.js';
 
 export function registerNode(program: Command): void {
   const node = program.command('node').description('node identities: join tokens, joining, listing and removing nodes');
@@ -51,7 +51,7 @@ export function registerNode(program: Command): void {
     .command('join')
     .description("generate this node's key here, and trade a join token and a CSR for its node certificate")
     .requiredOption('--token <token>', 'from `ambit node token create` (or env AMBIT_JOIN_TOKEN)', process.env.AMBIT_JOIN_TOKEN)
-    .option('--node <name>', 'node name', hostname())
+    .option('--node <name>', `node name (${THIS_NODE_HELP})`)
     .option('--dir <dir>', 'state directory for node-key.pem (0600), node-cert.pem, bundle.pem and the store credentials', DEFAULT_NODE_DIR)
     .option('--timeout <duration>', 'how long to wait for a signer', '10s')
     .option('--force', 'join again with a new key even if this node already joined', false)
@@ -59,7 +59,8 @@ export function registerNode(program: Command): void {
       '--root-fingerprint <sha256>',
       "the mesh root's SHA-256 fingerprint from `ambit ca show`, given out of band: the store's trust bundle must be signed by it (and it must agree with the token's)",
     )
-    .action(async (opts: { token: string; node: string; dir: string; timeout: string; force: boolean; rootFingerprint?: string }, cmd: Command) => {
+    .action(async (flags: { token: string; node?: string; dir: string; timeout: string; force: boolean; rootFingerprint?: string }, cmd: Command) => {
+      const opts = { ...flags, node: flags.node ?? (await thisNode()).name };
       const timeoutMs = parseDurationSeconds(opts.timeout, '--timeout') * 1000;
       const { parseFingerprint } = await import('../../core/identity/fingerprint.js');
       const rootPin = opts.rootFingerprint

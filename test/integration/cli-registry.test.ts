@@ -1,16 +1,27 @@
 import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store } from '../../core/store/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { ambit } from '../helpers/cli.js';
 
 let redis: RedisServer;
+let store: Store;
+const tmp = mkdtempSync(join(tmpdir(), 'ambit-cli-registry-'));
 test.before(async () => {
   redis = await startRedis();
+  store = await Store.connect({ url: redis.url });
+  // Nodes b and c run ambitd (a heartbeat each); enroll refuses nodes the store does not know.
+  for (const name of ['b', 'c', 'vm-7', 'vm-8']) await store.heartbeatNode({ name, address: '10.0.0.9', hbonePort: 15008 }, 600);
 });
 test.after.always(async () => {
+  await store?.close();
   await redis?.stop();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
-const run = (args: string[]) => ambit(args, { redis: redis.url });
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => ambit(args, { redis: redis.url, env });
 
 test.serial('enroll records the endpoint and its service; unenroll removes them', async (t) => {
   const a = await run(['enroll', 'reviews', '--port', '9080', '--address', '10.0.0.2', '--node', 'b', '--user', 'nobody', '-l', 'version=v1']);
@@ -33,8 +44,91 @@ test.serial('enroll records the endpoint and its service; unenroll removes them'
   const un = await run(['unenroll', 'reviews', '--node', 'b']);
   t.is(un.code, 0, un.stderr);
   t.regex(un.stdout, /1 endpoint\)/);
-  t.is((await run(['unenroll', 'reviews'])).code, 0);
+  t.is((await run(['unenroll', 'reviews', '--all-nodes'])).code, 0);
   t.regex((await run(['get', 'services'])).stdout, /No resources found/);
+});
+
+test.serial(
+  "without --node, enroll, unenroll and waypoint attach act on this host's node: AMBIT_NODE, else node.name in ambitd.yaml, else the hostname",
+  async (t) => {
+    const config = join(tmp, 'ambitd.yaml');
+    writeFileSync(config, 'node:\n  name: vm-7\n');
+    const fromFile = await run(['enroll', 'ratings', '--port', '9080', '--address', '10.0.0.7'], { AMBIT_CONFIG: config });
+    t.is(fromFile.code, 0, fromFile.stderr);
+    t.regex(fromFile.stdout, /on node vm-7 /);
+    const fromEnv = await run(['enroll', 'ratings', '--port', '9080', '--address', '10.0.0.8'], { AMBIT_CONFIG: config, AMBIT_NODE: 'vm-8' });
+    t.is(fromEnv.code, 0, fromEnv.stderr);
+    t.regex(fromEnv.stdout, /on node vm-8 /);
+    const attach = await run(['waypoint', 'attach', 'ratings', '--no-wait'], { AMBIT_CONFIG: config });
+    t.is(attach.code, 0, attach.stderr);
+    t.regex(attach.stdout, /on node vm-7 /);
+    t.is((await run(['waypoint', 'detach', 'ratings'])).code, 0);
+
+    // unenroll without --node: only this host's endpoint, not every node's.
+    const un = await run(['unenroll', 'ratings'], { AMBIT_NODE: 'vm-8' });
+    t.is(un.code, 0, un.stderr);
+    t.regex(un.stdout, /unenrolled default\/ratings on node vm-8 \(1 endpoint\)/);
+    t.deepEqual(
+      (await store.listEndpoints({ service: 'ratings' })).map((e) => e.node),
+      ['vm-7'],
+    );
+    const none = await run(['unenroll', 'ratings'], { AMBIT_NODE: 'vm-8' });
+    t.is(none.code, 1);
+    t.regex(none.stderr, /node vm-8.*not found; it is enrolled on node vm-7: pass --node NAME, or --all-nodes/);
+    t.is((await run(['unenroll', 'ratings', '--all-nodes'])).code, 0);
+    t.deepEqual(await store.listEndpoints({ service: 'ratings' }), []);
+
+    // No AMBIT_NODE, no settings file: the hostname, which is no node here.
+    const byHost = await run(['enroll', 'ratings', '--port', '9080', '--address', '10.0.0.7'], { AMBIT_CONFIG: '' });
+    t.is(byHost.code, 2, byHost.stderr);
+    t.regex(
+      byHost.stderr,
+      new RegExp(`node ${hostname()} \\(this host, from the hostname\\) is not in the mesh \\(known nodes: b, c, vm-7, vm-8; see ambit node list\\)`),
+    );
+    t.regex(byHost.stderr, /--allow-unknown-node/);
+    const broken = join(tmp, 'broken.yaml');
+    writeFileSync(broken, 'node:\n  nmae: vm-7\n');
+    const bad = await run(['enroll', 'ratings', '--port', '9080'], { AMBIT_CONFIG: broken });
+    t.not(bad.code, 0);
+    t.regex(bad.stderr, /broken\.yaml/);
+    t.deepEqual(await store.listEndpoints({ service: 'ratings' }), [], 'nothing was enrolled');
+  },
+);
+
+test.serial('enroll onto a node the store does not know is refused, naming the known ones, unless --allow-unknown-node', async (t) => {
+  const refused = await run(['enroll', 'details', '--port', '9080', '--address', '10.0.0.5', '--node', 'vm-9']);
+  t.is(refused.code, 2);
+  t.regex(
+    refused.stderr,
+    /^error: node vm-9 is not in the mesh \(known nodes: b, c, vm-7, vm-8; see ambit node list\): join it first \(ambit node token create --node vm-9/m,
+  );
+  t.deepEqual(await store.listEndpoints({ service: 'details' }), []);
+  const allowed = await run(['enroll', 'details', '--port', '9080', '--address', '10.0.0.5', '--node', 'vm-9', '--allow-unknown-node']);
+  t.is(allowed.code, 0, allowed.stderr);
+  t.is((await run(['unenroll', 'details', '--node', 'vm-9'])).code, 0);
+});
+
+test.serial('enrolling an endpoint again keeps the user, service account and labels the flags do not give', async (t) => {
+  const first = await run(['enroll', 'mail', '--port', '25', '--node', 'b', '--user', 'nobody', '--service-account', 'postfix', '-l', 'version=v1']);
+  t.is(first.code, 0, first.stderr);
+  const uid = (await store.listEndpoints({ service: 'mail' }))[0]!.uid;
+  t.is(typeof uid, 'number');
+  const again = await run(['enroll', 'mail', '--port', '25', '--node', 'b']);
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /as sa postfix, user nobody \(uid \d+\); kept from the existing endpoint: --address, --service-account, --label, --user/);
+  const [kept] = await store.listEndpoints({ service: 'mail' });
+  t.like(kept, { user: 'nobody', uid, serviceAccount: 'postfix', labels: { version: 'v1' }, address: '10.0.0.9' });
+  // A flag that is given replaces the value (labels as a set), the rest stays.
+  t.is((await run(['enroll', 'mail', '--port', '25', '--node', 'b', '-l', 'version=v2'])).code, 0);
+  const [relabelled] = await store.listEndpoints({ service: 'mail' });
+  t.like(relabelled, { user: 'nobody', uid, serviceAccount: 'postfix', labels: { version: 'v2' } });
+  t.is((await store.listEndpoints({ service: 'mail' })).length, 1, 'updated in place, not a second endpoint');
+  // Another port is another endpoint: nothing to keep.
+  t.is((await run(['enroll', 'mail', '--port', '587', '--node', 'b'])).code, 0);
+  const submission = (await store.listEndpoints({ service: 'mail' })).find((e) => e.port === 587)!;
+  t.is(submission.uid, undefined);
+  t.is(submission.serviceAccount, 'mail');
+  t.is((await run(['unenroll', 'mail', '--all-nodes'])).code, 0);
 });
 
 test.serial('enroll refuses bad input before touching the store', async (t) => {
