@@ -34,7 +34,10 @@ export function buildProgram(): Command {
     )
     .option('--debug', 'print stack traces on errors', false)
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false })
+    // Usage errors (unknown option or command, missing argument) are thrown to reportError, which exits 2;
+    // set before the commands are added, so that every subcommand inherits it.
+    .exitOverride();
   registerApply(program);
   registerDelete(program);
   registerGet(program);

@@ -76,7 +76,7 @@ test.serial('unknown fields are refused with file, line, resource and field', as
     ['apply', '-f', '-'],
     'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: typo}\nspec:\n  host: x\n  trafficPolicy:\n    loadBalancr: {simple: RANDOM}\n',
   );
-  t.is(result.code, 1);
+  t.is(result.code, 2, 'a document that does not validate is bad input');
   t.regex(result.stderr, /^error: <stdin>:7: DestinationRule default\/typo: spec\.trafficPolicy\.loadBalancr: /);
   t.is(result.stderr.trim().split('\n').length, 1, 'one line');
 });
@@ -121,7 +121,7 @@ test.serial('an AuthorizationPolicy the daemons could not compile is refused at 
   const doc =
     'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: tpl}\nspec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/a/{**}/b/{**}"]\n';
   const r = await run(['apply', '-f', '-'], doc);
-  t.is(r.code, 1);
+  t.is(r.code, 2);
   t.regex(r.stderr, /<stdin>:1: AuthorizationPolicy default\/tpl: rules\[0\]\.to\[0\]\.operation: \{\*\*\} must be the last operator/);
   t.is((await run(['get', 'ap', 'tpl'])).code, 1);
 });
@@ -153,7 +153,7 @@ test.serial("examples/telemetry/telemetry.yaml applies; get and delete know Tele
     ['apply', '-f', '-'],
     'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: bad}\nspec:\n  accessLogging:\n  - filter:\n      expression: request.path.startsWith("/api")\n',
   );
-  t.is(refused.code, 1);
+  t.is(refused.code, 2);
   t.regex(refused.stderr, /<stdin>:7: Telemetry default\/bad: spec\.accessLogging\[0\]\.filter\.expression: .*function call/);
   t.is((await run(['get', 'telemetry', 'bad'])).code, 1, 'nothing stored');
   const deleted = await run(['delete', '-f', 'examples/telemetry/telemetry.yaml']);

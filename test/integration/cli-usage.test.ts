@@ -1,0 +1,43 @@
+/**
+ * The CLI's contract with scripts, run as a user runs it: exit 0 when done, 1
+ * when a well-formed command fails, 2 when the command line or its input is
+ * wrong (commander's own usage errors included), with one clear line on stderr.
+ */
+import test from 'ava';
+import { ambit } from '../helpers/cli.js';
+
+// No store is needed (nor reached) for any of these: a dead port makes sure of it.
+const run = (args: string[], stdin?: string) =>
+  ambit(args, { redis: 'redis://127.0.0.1:1', env: { AMBIT_REDIS_TIMEOUT_MS: '1500' }, ...(stdin !== undefined ? { stdin } : {}) });
+
+test('usage errors from the command line exit 2 with the problem on stderr', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--frobnicate'], /^error: unknown option '--frobnicate'/],
+    [['get'], /^error: missing required argument 'kind'/],
+    [['enroll', 'reviews'], /^error: required option '-p, --port <port>' not specified/],
+    [['enroll', 'reviews', '--port'], /^error: option '-p, --port <port>' argument missing/],
+    [['frobnicate'], /^error: unknown command 'frobnicate'/],
+    [['version', 'extra'], /^error: too many arguments for 'version'/],
+    [['node'], /^Usage: ambit node /],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(args);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, message, args.join(' '));
+    t.is(r.stdout, '', args.join(' '));
+  }
+});
+
+test('help and --version exit 0', async (t) => {
+  for (const args of [['--help'], ['-V'], ['get', '--help'], ['help', 'enroll']]) {
+    const r = await run(args);
+    t.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    t.not(r.stdout, '', args.join(' '));
+  }
+});
+
+test('a well-formed command that fails at run time exits 1', async (t) => {
+  const r = await run(['get', 'vs']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^error: .*redis:\/\/127\.0\.0\.1:1/);
+});
