@@ -56,19 +56,25 @@ async function show(store: Store, selector: KindSelector, name: string | undefin
     }
     case 'endpoint': {
       const endpoints = (await store.listEndpoints({ namespace })).filter((e) => !name || e.service === name);
-      return records(endpoints, name, 'endpoints of service', format, () =>
-        renderTable(
-          ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'USER', 'SERVICE-ACCOUNT', 'LABELS'],
-          endpoints.map((e) => [
-            e.namespace,
-            e.service,
-            e.node,
-            `${e.address}:${e.port}`,
-            e.user ?? (e.uid !== undefined ? String(e.uid) : '-'),
-            e.serviceAccount,
-            labelList(e.labels),
-          ]),
-        ),
+      return records(
+        endpoints,
+        name,
+        'endpoints of service',
+        format,
+        () =>
+          renderTable(
+            ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'USER', 'SERVICE-ACCOUNT', 'LABELS'],
+            endpoints.map((e) => [
+              e.namespace,
+              e.service,
+              e.node,
+              `${e.address}:${e.port}`,
+              e.user ?? (e.uid !== undefined ? String(e.uid) : '-'),
+              e.serviceAccount,
+              labelList(e.labels),
+            ]),
+          ),
+        false,
       );
     }
     case 'node': {
@@ -94,8 +100,7 @@ async function showResources(store: Store, kinds: string[], name: string | undef
     }
   }
   if (name && found.length === 0) throw new NotFoundError(`${kinds.join('/')} ${namespace ?? 'default'}/${name}`, { kinds, name });
-  if (format === 'yaml') return renderYaml(found);
-  if (format === 'json') return renderJson(name ? found[0] : { apiVersion: 'v1', kind: 'List', items: found });
+  if (format !== 'table') return renderData(name ? found[0] : listOf(found), format);
   if (found.length === 0) return `No resources found${namespace ? ` in ${namespace} namespace` : ''}.\n`;
   const withKind = kinds.length > 1;
   return renderTable(
@@ -110,9 +115,21 @@ async function showResources(store: Store, kinds: string[], name: string | undef
   );
 }
 
-async function records<T>(items: T[], name: string | undefined, what: string, format: OutputFormat, table: () => string): Promise<string> {
+/**
+ * Registry records as kubectl prints objects: NAME names one (the object itself), no NAME a List.
+ * `one` is false where NAME selects several records (the endpoints of a service).
+ */
+async function records<T>(items: T[], name: string | undefined, what: string, format: OutputFormat, table: () => string, one = true): Promise<string> {
   if (name && items.length === 0) throw new NotFoundError(`${what} ${name}`);
-  if (format === 'yaml') return renderYaml(items);
-  if (format === 'json') return renderJson(items);
+  if (format !== 'table') return renderData(name && one ? items[0] : listOf(items), format);
   return items.length === 0 ? 'No resources found.\n' : table();
+}
+
+/** kubectl's List, which `ambit apply -f` unwraps (core/config/list.ts). */
+function listOf(items: unknown[]): { apiVersion: 'v1'; kind: 'List'; items: unknown[] } {
+  return { apiVersion: 'v1', kind: 'List', items };
+}
+
+async function renderData(value: unknown, format: 'json' | 'yaml'): Promise<string> {
+  return format === 'json' ? renderJson(value) : renderYaml([value]);
 }

@@ -109,6 +109,46 @@ test.serial('get lists in a table, in JSON, across namespaces', async (t) => {
   t.regex((await run(['get', 'se'])).stdout, /No resources found in default namespace/);
 });
 
+test.serial('get KIND prints a List (get KIND NAME the object), and apply -f takes the List back', async (t) => {
+  const vs = (name: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}, namespace: rt}\nspec:\n  hosts: [${name}]\n  http:\n  - route:\n    - destination: {host: ${name}}\n`;
+  t.is((await run(['apply', '-f', '-'], `${vs('one')}---\n${vs('two')}`)).code, 0);
+  const listed = await run(['get', 'vs', '-n', 'rt', '-o', 'json']);
+  const list = JSON.parse(listed.stdout) as { apiVersion: string; kind: string; items: Doc[] };
+  t.like(list, { apiVersion: 'v1', kind: 'List' });
+  t.deepEqual(
+    list.items.map((d) => [d.kind, d.metadata.name]),
+    [
+      ['VirtualService', 'one'],
+      ['VirtualService', 'two'],
+    ],
+  );
+  const one = JSON.parse((await run(['get', 'vs', 'one', '-n', 'rt', '-o', 'json'])).stdout) as Doc;
+  t.like(one, { kind: 'VirtualService', metadata: { name: 'one' } });
+
+  t.is((await run(['delete', 'vs', 'one', 'two', '-n', 'rt'])).code, 0);
+  const back = await run(['apply', '-f', '-'], listed.stdout);
+  t.is(back.code, 0, back.stderr);
+  t.is(back.stdout, 'virtualservice.networking.istio.io/one created\nvirtualservice.networking.istio.io/two created\n');
+  const yaml = await run(['get', 'vs', '-n', 'rt', '-o', 'yaml']);
+  t.regex(yaml.stdout, /^apiVersion: v1\nkind: List\nitems:\n/);
+  const again = await run(['apply', '-f', '-'], yaml.stdout);
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /one unchanged\n.*two unchanged\n$/s);
+
+  // An item that does not validate is located inside the List, and nothing of the List is applied.
+  const bad =
+    'apiVersion: v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1\n  kind: DestinationRule\n  metadata: {name: three, namespace: rt}\n  spec: {host: x, bogus: 1}\n';
+  const refused = await run(['apply', '-f', '-'], bad);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /^error: <stdin>:7: DestinationRule rt\/three: spec\.bogus: /);
+  const notList = await run(['apply', '-f', '-'], 'apiVersion: v2\nkind: List\nitems: {}\n');
+  t.is(notList.code, 2);
+  t.regex(notList.stderr, /<stdin>:1: List: apiVersion: a List is apiVersion: v1/);
+  t.regex(notList.stderr, /<stdin>:3: List: items: a List needs items/);
+  t.is((await run(['delete', 'vs', 'one', 'two', '-n', 'rt'])).code, 0);
+});
+
 test.serial('bad flags are usage errors with exit code 2', async (t) => {
   const r = await run(['get', 'frobnicators']);
   t.is(r.code, 2);

@@ -35,7 +35,20 @@ test.serial('enroll records the endpoint and its service; unenroll removes them'
   const services = await run(['get', 'services']);
   t.regex(services.stdout, /default\s+reviews\s+9080\s+\S+\s+2/);
   const endpoints = await run(['get', 'endpoints', 'reviews', '-o', 'json']);
-  const list = JSON.parse(endpoints.stdout) as { node: string; serviceAccount: string; labels: Record<string, string>; uid?: number }[];
+  const { kind, items: list } = JSON.parse(endpoints.stdout) as {
+    kind: string;
+    items: { node: string; serviceAccount: string; labels: Record<string, string>; uid?: number }[];
+  };
+  t.is(kind, 'List', 'the endpoints of a service are several: a List');
+  const one = JSON.parse((await run(['get', 'services', 'reviews', '-o', 'json'])).stdout) as { name: string; ports: number[] };
+  t.like(one, { name: 'reviews', ports: [9080] }, 'NAME: the object itself, as kubectl prints it');
+  const all = JSON.parse((await run(['get', 'svc', '-o', 'json'])).stdout) as { apiVersion: string; kind: string; items: { name: string }[] };
+  t.like(all, { apiVersion: 'v1', kind: 'List' });
+  t.deepEqual(
+    all.items.map((s) => s.name),
+    ['reviews'],
+  );
+  t.regex((await run(['get', 'nodes', '-o', 'yaml'])).stdout, /^apiVersion: v1\nkind: List\nitems:\n/);
   t.deepEqual(list.map((e) => [e.node, e.serviceAccount, e.labels.version]).sort(), [
     ['b', 'reviews', 'v1'],
     ['c', 'bookinfo-reviews', 'v2'],
