@@ -1,7 +1,7 @@
 /** `ambit certs`: every live certificate the signers issued, from the store's records. */
 import type { Command } from 'commander';
 import { humanSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderTable } from '../output.js';
+import { outputFormat, renderJson, renderTable, outputOption } from '../output.js';
 import { withStore } from '../store-client.js';
 
 /** ISO time to the second: what a table needs. */
@@ -14,7 +14,7 @@ export function registerCerts(program: Command): void {
     .command('certs')
     .description('issued node and workload certificates: identity, serial, validity, remaining life, root')
     .option('--node <name>', "only this node's certificates")
-    .option('-o, --output <format>', 'table or json', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { node?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const { listIssued } = await import('../../core/identity/store/issued.js');

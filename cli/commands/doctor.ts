@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import { parseDurationSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderYaml } from '../output.js';
+import { outputFormat, renderJson, renderYaml, outputOption } from '../output.js';
 
 /** daemon/config.ts DEFAULT_CONFIG_PATH, for the help text only: importing it loads the YAML parser, which `ambit --help` should not. */
 const DEFAULT_CONFIG = '/etc/ambit/ambitd.yaml';
@@ -25,7 +25,7 @@ export function registerDoctor(program: Command): void {
     .description('check this host: root, iptables and kernel support, ambitd and its ports, capture rules, Redis, registration, clock, certificates, mesh DNS')
     .option('--config <file>', `ambitd settings file to judge the host by (default ${DEFAULT_CONFIG} when it exists)`)
     .option('--cert-warn <duration>', "warn about certificates expiring within this (default: a quarter of each one's lifetime)")
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .addHelpText(
       'after',
       '\nThe store is the one in the settings file; a --redis given on the command line replaces it.\nExit status: 0 when no check FAILs, 1 otherwise.',

@@ -4,7 +4,7 @@ import type { Store } from '../../core/store/index.js';
 import { NotFoundError } from '../../core/errors.js';
 import { withStore } from '../store-client.js';
 import { selectKind, type KindSelector } from '../kinds.js';
-import { age, labelList, outputFormat, renderJson, renderTable, renderYaml, type OutputFormat } from '../output.js';
+import { age, labelList, outputFormat, renderJson, renderTable, renderYaml, type OutputFormat, outputOption } from '../output.js';
 import { resourceColumns } from '../resource-columns.js';
 
 interface GetOptions {
@@ -24,7 +24,7 @@ export function registerGet(program: Command): void {
     .argument('[name]', 'one resource by name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace', false)
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (kind: string, name: string | undefined, opts: GetOptions, cmd: Command) => {
       const selector = selectKind(kind);
       const format = outputFormat(opts.output);

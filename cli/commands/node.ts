@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DEFAULT_NODE_DIR } from '../../core/identity/client/node-dir.js';
 import type { Store } from '../../core/store/index.js';
 import { parseDurationSeconds } from '../duration.js';
-import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+import { age, outputFormat, renderJson, renderTable, renderYaml, outputOption } from '../output.js';
 import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
 import { thisNode, THIS_NODE_HELP } from '../this-node.js';
 
@@ -86,7 +86,7 @@ export function registerNode(program: Command): void {
   node
     .command('list')
     .description('show the nodes that joined, whether their daemon is alive, and their store user')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const rows = await withStore(cmd, listNodes);

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { withStore } from '../store-client.js';
-import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+import { age, outputFormat, renderJson, renderTable, renderYaml, outputOption } from '../output.js';
 
 export function registerTunnels(program: Command): void {
   program
     .command('tunnels')
     .description("show live HBONE tunnels reported by each node's daemon")
     .option('--node <name>', 'only this node')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { node?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const { reports, invalid } = await withStore(cmd, (store) => store.nodeStatuses());

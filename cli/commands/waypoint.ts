@@ -18,7 +18,7 @@ import {
   type WaypointInfo,
 } from '../../core/store/waypoints.js';
 import { parseDurationSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+import { outputFormat, renderJson, renderTable, renderYaml, outputOption } from '../output.js';
 import { withStore } from '../store-client.js';
 import { parsePort } from '../port.js';
 import { operatorFor, writers } from '../signed-writes.js';
@@ -95,7 +95,7 @@ export function registerWaypoint(program: Command): void {
     .command('list')
     .description('show attached waypoints')
     .option('-n, --namespace <ns>', 'only this namespace')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { namespace?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const all = await withStore(cmd, (store) => listWaypoints(store, opts.namespace));

@@ -43,7 +43,7 @@ test('bad flags are usage errors: exit 2, one line, no report', async (t) => {
   for (const [args, message] of [
     [['--config', join(dir, 'missing.yaml')], /^error: --config .*missing\.yaml: no such file; give the settings file ambitd runs with\n$/],
     [['--cert-warn', 'soon'], /^error: --cert-warn "soon" is not a positive duration/],
-    [['-o', 'xml'], /^error: unknown output format "xml"/],
+    [['-o', 'xml'], /^error: option '-o, --output <format>' argument 'xml' is invalid\. unknown output format "xml": use table, json or yaml\n/],
   ] as const) {
     const r = await ambit(['doctor', ...args]);
     t.is(r.code, 2, args.join(' '));

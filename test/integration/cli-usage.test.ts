@@ -41,3 +41,25 @@ test('a well-formed command that fails at run time exits 1', async (t) => {
   t.is(r.code, 1);
   t.regex(r.stderr, /^error: .*redis:\/\/127\.0\.0\.1:1/);
 });
+
+test('every -o refuses a format it does not print: exit 2 before anything runs, naming the ones it does', async (t) => {
+  const commands: [string[], string][] = [
+    [['version'], 'text or json'],
+    [['get', 'vs'], 'table, json or yaml'],
+    [['tunnels'], 'table, json or yaml'],
+    [['certs'], 'table, json or yaml'],
+    [['ca', 'show'], 'table or json'],
+    [['ca', 'bundle'], 'pem or json'],
+    [['doctor'], 'table, json or yaml'],
+    [['waypoint', 'list'], 'table, json or yaml'],
+    [['node', 'list'], 'table, json or yaml'],
+  ];
+  for (const [args, formats] of commands) {
+    const r = await run([...args, '-o', 'xml']);
+    t.is(r.code, 2, args.join(' '));
+    t.true(r.stderr.startsWith(`error: option '-o, --output <format>' argument 'xml' is invalid. unknown output format "xml": use ${formats}\n`), r.stderr);
+    t.is(r.stdout, '');
+  }
+  // kubectl's `wide` is a table where there is one.
+  t.is((await run(['get', 'vs', '-o', 'wide'])).code, 1, 'accepted (and then the dead store fails it)');
+});
