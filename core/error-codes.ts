@@ -84,6 +84,12 @@ export const ERROR_CODES = {
     meaning: 'The same kind/namespace/name is defined twice across the inputs.',
     action: 'Keep one of the two definitions the message points at.',
   },
+  ECONFIG_EMPTY: {
+    component: 'config',
+    meaning:
+      'The files, directory or standard input given with `-f` hold no resource: empty, comments only, or a directory without *.yaml, *.yml or *.json files.',
+    action: 'Point `-f` at the Istio or ambit YAML you meant (a directory is read one level deep), or pipe the documents in.',
+  },
   ECONFIG_MULTIPLE: {
     component: 'config',
     meaning: 'Several configuration problems at once; each is listed on its own line.',

@@ -4,6 +4,9 @@
  * wrong (commander's own usage errors included), with one clear line on stderr.
  */
 import test from 'ava';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ambit } from '../helpers/cli.js';
 
 // No store is needed (nor reached) for any of these: a dead port makes sure of it.
@@ -62,4 +65,31 @@ test('every -o refuses a format it does not print: exit 2 before anything runs, 
   }
   // kubectl's `wide` is a table where there is one.
   t.is((await run(['get', 'vs', '-o', 'wide'])).code, 1, 'accepted (and then the dead store fails it)');
+});
+
+test('apply with nothing to apply is an error (exit 2) saying what it expected, not a silent success', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-apply-empty-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const empty = join(dir, 'empty.yaml');
+  writeFileSync(empty, '# nothing yet\n---\n');
+  mkdirSync(join(dir, 'no-yaml'));
+  writeFileSync(join(dir, 'no-yaml', 'README.md'), 'not config\n');
+  const cases: [string[], string | undefined, RegExp][] = [
+    [['apply'], undefined, /^error: nothing to apply: give -f FILE, -f DIR or -f - \(standard input\) with Istio or ambit YAML\n$/],
+    [
+      ['apply', '-f', empty],
+      undefined,
+      /^error: .*empty\.yaml: no resources found: expected Istio or ambit YAML documents \(apiVersion, kind, metadata, spec\)\n$/,
+    ],
+    [['apply', '-f', '-'], '', /^error: <stdin>: no resources found: expected Istio or ambit YAML/],
+    [['apply', '-f', join(dir, 'no-yaml')], undefined, /^error: .*no-yaml: a directory without \*\.yaml, \*\.yml or \*\.json files/],
+    [['apply', '--dry-run', '-f', empty], undefined, /no resources found/],
+    [['delete', '-f', empty], undefined, /no resources found/],
+  ];
+  for (const [args, stdin, message] of cases) {
+    const r = await run(args, stdin);
+    t.is(r.code, 2, args.join(' '));
+    t.regex(r.stderr, message, args.join(' '));
+    t.is(r.stdout, '');
+  }
 });
