@@ -102,14 +102,24 @@ async function showResources(store: Store, kinds: string[], name: string | undef
   if (name && found.length === 0) throw new NotFoundError(`${kinds.join('/')} ${namespace ?? 'default'}/${name}`, { kinds, name });
   if (format !== 'table') return renderData(name ? found[0] : listOf(found), format);
   if (found.length === 0) return `No resources found${namespace ? ` in ${namespace} namespace` : ''}.\n`;
-  const withKind = kinds.length > 1;
+  // One table per kind, each with its own columns (as `kubectl get all`), a blank line between them.
+  const tables: string[] = [];
+  for (const kind of kinds) {
+    const ofKind = found.filter((r) => r.kind === kind);
+    if (ofKind.length > 0) tables.push(resourceTable(kind, ofKind, kinds.length > 1));
+  }
+  return tables.join('\n');
+}
+
+/** `prefixed`: several kinds are shown, so NAME says which (`virtualservice/reviews`). */
+function resourceTable(kind: string, resources: Resource[], prefixed: boolean): string {
+  const columns = resourceColumns(kind);
   return renderTable(
-    [...(withKind ? ['KIND'] : []), 'NAMESPACE', 'NAME', ...resourceColumns(kinds[0]!).head, 'AGE'],
-    found.map((r) => [
-      ...(withKind ? [r.kind] : []),
+    ['NAMESPACE', 'NAME', ...columns.head, 'AGE'],
+    resources.map((r) => [
       r.metadata.namespace,
-      r.metadata.name,
-      ...resourceColumns(withKind ? '' : r.kind).cells(r),
+      prefixed ? `${kind.toLowerCase()}/${r.metadata.name}` : r.metadata.name,
+      ...columns.cells(r),
       age(r.metadata.creationTimestamp),
     ]),
   );

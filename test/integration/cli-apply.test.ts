@@ -149,6 +149,45 @@ test.serial('get KIND prints a List (get KIND NAME the object), and apply -f tak
   t.is((await run(['delete', 'vs', 'one', 'two', '-n', 'rt'])).code, 0);
 });
 
+test.serial('get all prints one table per kind, each with its own header, and no blank line inside a table', async (t) => {
+  const docs = [
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: every}\nspec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n',
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api, namespace: every}\nspec:\n  hosts: [api]\n  http:\n  - route:\n    - destination: {host: api}\n',
+    'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: every}\nspec:\n  host: web\n  subsets: [{name: v1, labels: {version: v1}}]\n',
+    'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict, namespace: every}\nspec: {mtls: {mode: STRICT}}\n',
+  ];
+  t.is((await run(['apply', '-f', '-'], docs.join('---\n'))).code, 0);
+  const r = await run(['get', 'all', '-n', 'every']);
+  t.is(r.code, 0, r.stderr);
+  const tables = r.stdout.trimEnd().split('\n\n');
+  t.is(tables.length, 3, r.stdout);
+  const [vs, dr, pa] = tables.map((table) => table.split('\n'));
+  t.regex(vs![0]!, /^NAMESPACE\s+NAME\s+HOSTS\s+AGE$/);
+  t.deepEqual(
+    vs!.slice(1).map((l) => l.split(/\s+/).slice(0, 3)),
+    [
+      ['every', 'virtualservice/api', 'api'],
+      ['every', 'virtualservice/web', 'web'],
+    ],
+  );
+  t.regex(dr![0]!, /^NAMESPACE\s+NAME\s+HOST\s+SUBSETS\s+AGE$/);
+  t.regex(dr![1]!, /^every\s+destinationrule\/web\s+web\s+v1\s+\d+s$/);
+  t.regex(pa![0]!, /^NAMESPACE\s+NAME\s+MODE\s+AGE$/);
+  t.regex(pa![1]!, /^every\s+peerauthentication\/strict\s+STRICT\s+\d+s$/);
+  for (const table of tables) {
+    const lines = table.split('\n');
+    // Every cell starts where its header does.
+    const starts = [...lines[0]!.matchAll(/\S+/g)].map((m) => m.index);
+    for (const line of lines.slice(1))
+      t.deepEqual(
+        [...line.matchAll(/\S+/g)].map((m) => m.index),
+        starts,
+        table,
+      );
+  }
+  t.is((await run(['delete', '-f', '-'], docs.join('---\n'))).code, 0);
+});
+
 test.serial('bad flags are usage errors with exit code 2', async (t) => {
   const r = await run(['get', 'frobnicators']);
   t.is(r.code, 2);
