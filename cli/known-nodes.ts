@@ -5,6 +5,7 @@
  * refuses it unless told the node is coming (`--allow-unknown-node`).
  */
 import { UsageError } from '../core/errors.js';
+import { didYouMean } from '../core/config/suggest.js';
 import type { Store } from '../core/store/index.js';
 
 export async function knownNodeNames(store: Store): Promise<string[]> {
@@ -20,7 +21,7 @@ export async function requireKnownNode(store: Store, name: string, from: string)
   const which = from === '--node' ? `node ${name}` : `node ${name} (this host, from ${from})`;
   const list = known.length ? `known nodes: ${known.join(', ')}` : 'no node has joined or sent a heartbeat yet';
   throw new UsageError(
-    `${which} is not in the mesh (${list}; see ambit node list): join it first (ambit node token create --node ${name}, then ambit node join on it, or start its ambitd), pass --node with a known node, or --allow-unknown-node to enroll ahead of it`,
+    `${which} is not in the mesh${didYouMean(name, known)} (${list}; see ambit node list): join it first (ambit node token create --node ${name}, then ambit node join on it, or start its ambitd), pass --node with a known node, or --allow-unknown-node to enroll ahead of it`,
     { node: name, known },
   );
 }

@@ -23,6 +23,7 @@ import { withStore } from '../store-client.js';
 import { parsePort } from '../port.js';
 import { operatorFor, writers } from '../signed-writes.js';
 import { nodeOrThisHost, THIS_NODE_HELP } from '../this-node.js';
+import { didYouMean } from '../../core/config/suggest.js';
 
 interface AttachOptions {
   namespace: string;
@@ -131,9 +132,12 @@ async function planAttach(
   if (!node) {
     const live = (await store.listNodes()).map((n) => n.name);
     const known = live.length ? `nodes with a heartbeat: ${live.join(', ')}` : 'no node sends heartbeats';
-    throw new NotFoundError(`node ${nodeName} (no ambitd heartbeat from it, ${known}: start ambitd there, or pass --node; see ambit node list)`, {
-      node: nodeName,
-    });
+    throw new NotFoundError(
+      `node ${nodeName}${didYouMean(nodeName, live)} (no ambitd heartbeat from it, ${known}: start ambitd there, or pass --node; see ambit node list)`,
+      {
+        node: nodeName,
+      },
+    );
   }
   const onNode = (await listWaypoints(store)).filter((w) => w.node === node.name);
   const existing = onNode.find((w) => w.namespace === ns && w.service === service);

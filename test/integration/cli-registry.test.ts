@@ -96,7 +96,9 @@ test.serial(
     t.is(byHost.code, 2, byHost.stderr);
     t.regex(
       byHost.stderr,
-      new RegExp(`node ${hostname()} \\(this host, from the hostname\\) is not in the mesh \\(known nodes: b, c, vm-7, vm-8; see ambit node list\\)`),
+      new RegExp(
+        `node ${hostname()} \\(this host, from the hostname\\) is not in the mesh( \\(did you mean .*\\))? \\(known nodes: b, c, vm-7, vm-8; see ambit node list\\)`,
+      ),
     );
     t.regex(byHost.stderr, /--allow-unknown-node/);
     const broken = join(tmp, 'broken.yaml');
@@ -113,11 +115,13 @@ test.serial('enroll onto a node the store does not know is refused, naming the k
   t.is(refused.code, 2);
   t.regex(
     refused.stderr,
-    /^error: node vm-9 is not in the mesh \(known nodes: b, c, vm-7, vm-8; see ambit node list\): join it first \(ambit node token create --node vm-9/m,
+    /^error: node vm-9 is not in the mesh \(did you mean vm-7 or vm-8\?\) \(known nodes: b, c, vm-7, vm-8; see ambit node list\): join it first \(ambit node token create --node vm-9/m,
   );
   t.deepEqual(await store.listEndpoints({ service: 'details' }), []);
   const allowed = await run(['enroll', 'details', '--port', '9080', '--address', '10.0.0.5', '--node', 'vm-9', '--allow-unknown-node']);
   t.is(allowed.code, 0, allowed.stderr);
+  const typo = await run(['waypoint', 'attach', 'details', '--node', 'vm7', '--no-wait']);
+  t.regex(typo.stderr, /node vm7 \(did you mean vm-7\?\)/);
   t.is((await run(['unenroll', 'details', '--node', 'vm-9'])).code, 0);
 });
 

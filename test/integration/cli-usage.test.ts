@@ -93,3 +93,20 @@ test('apply with nothing to apply is an error (exit 2) saying what it expected, 
     t.is(r.stdout, '');
   }
 });
+
+test('did you mean: a mistyped kind, command or option is answered with the closest name', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['get', 'virtualservise'], /^error: unknown kind "virtualservise" \(did you mean virtualservice\?\); known kinds: VirtualService, /],
+    [['get', 'nodse'], /\(did you mean node or nodes\?\)/],
+    [['delete', 'destinatonrule', 'x'], /\(did you mean destinationrule\?\)/],
+    [['get', 'gateway'], /^error: unknown kind "gateway"; known kinds: /],
+    [['enrol'], /^error: unknown command 'enrol'\n\(Did you mean enroll\?\)/],
+    [['node', 'lst'], /\(Did you mean list\?\)/],
+    [['get', 'vs', '--namespac', 'x'], /\(Did you mean --namespace\?\)/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(args);
+    t.is(r.code, 2, args.join(' '));
+    t.regex(r.stderr, message, args.join(' '));
+  }
+});
