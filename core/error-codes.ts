@@ -774,6 +774,11 @@ export const ERROR_CODES = {
     meaning: '`ambit waypoint attach` registered the waypoint, but its node did not report it ready in time.',
     action: "Read ambitd's log on that node (`journalctl -u ambitd`) and run `ambit doctor` there.",
   },
+  ENODE_HAS_ENROLLMENTS: {
+    component: 'cli',
+    meaning: '`ambit node remove` was asked to remove a node that still has services or waypoints enrolled on it.',
+    action: 'Unenroll or move them first (`ambit get endpoints`, `ambit unenroll SERVICE --node NAME`), or pass `--force` to unenroll them with the node.',
+  },
   EADMIN_UNREACHABLE: {
     component: 'cli',
     meaning: "ambitd's admin API did not answer (`ambit doctor`, `ambit tunnels`).",

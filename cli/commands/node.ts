@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { DEFAULT_NODE_DIR } from '../../core/identity/client/node-dir.js';
 import type { Store } from '../../core/store/index.js';
+import { AmbitError, NotFoundError } from '../../core/errors.js';
 import { parseDurationSeconds } from '../duration.js';
 import { age, outputFormat, renderJson, renderTable, renderYaml, outputOption } from '../output.js';
 import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
@@ -107,15 +108,16 @@ export function registerNode(program: Command): void {
       'take a node out of the mesh: revoke its name and certificates in the signed manifest, delete its store user, its join record and everything enrolled on it',
     )
     .argument('<name>', 'node name')
-    .action(async (name: string, _opts: unknown, cmd: Command) => {
+    .option('--force', 'remove it even while services or waypoints are enrolled on it (they are unenrolled with it)', false)
+    .action(async (name: string, opts: { force: boolean }, cmd: Command) => {
       const { removeNode } = await import('../../core/access/node-removal.js');
       const { operatorFor } = await import('../signed-writes.js');
-      // The operator key signs the revocation (and the unenrolls); a mesh without a CA has nothing to revoke.
-      const removed = await withStore(cmd, async (store) => removeNode(store, name, await operatorFor(cmd, store)));
-      if (!removed.joined && !removed.user && removed.endpoints === 0) {
-        process.stdout.write(`node ${name} was not in the mesh: nothing to remove\n`);
-        return;
-      }
+      const removed = await withStore(cmd, async (store) => {
+        // Checked before anything is written: a typo must not revoke a name, and a busy node must not vanish under its services.
+        await checkRemovable(store, name, opts.force);
+        // The operator key signs the revocation (and the unenrolls); a mesh without a CA has nothing to revoke.
+        return removeNode(store, name, await operatorFor(cmd, store));
+      });
       const parts = [
         removed.user ? `store user ${removed.user} deleted (on ${removed.servers?.map((s) => s.address).join(', ')})` : undefined,
         removed.joined ? 'join record deleted' : undefined,
@@ -127,6 +129,34 @@ export function registerNode(program: Command): void {
       ].filter(Boolean);
       process.stdout.write(`removed node ${name}: ${parts.join(', ')}; to join it again, create a new token (it lifts the name, not the old certificates)\n`);
     });
+}
+
+/** Refuses a name the mesh has no trace of (NotFound, with the closest known name) and, without --force, a node with enrollments. */
+async function checkRemovable(store: Store, name: string, force: boolean): Promise<void> {
+  const [{ listIssued }, { nodeUsers }, { knownNodeNames }] = await Promise.all([
+    import('../../core/identity/store/issued.js'),
+    import('../../core/access/admin.js'),
+    import('../known-nodes.js'),
+  ]);
+  const [known, endpoints, users, issued] = await Promise.all([
+    knownNodeNames(store),
+    store.listEndpoints({ node: name }),
+    nodeUsers(store),
+    listIssued(store, { node: name }),
+  ]);
+  if (!known.includes(name) && endpoints.length === 0 && !users.has(name) && issued.length === 0) {
+    const { didYouMean } = await import('../../core/config/suggest.js');
+    throw new NotFoundError(`node ${name}${didYouMean(name, [...known, ...users.keys()])} (see ambit node list)`, { node: name });
+  }
+  if (endpoints.length > 0 && !force) {
+    const shown = endpoints.slice(0, 5).map((e) => `${e.namespace}/${e.service} ${e.address}:${e.port}`);
+    const more = endpoints.length > shown.length ? `, and ${endpoints.length - shown.length} more` : '';
+    throw new AmbitError(
+      'ENODE_HAS_ENROLLMENTS',
+      `node ${name} still has ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} enrolled (${shown.join(', ')}${more}): unenroll or move them first (ambit unenroll SERVICE --node ${name}), or pass --force to unenroll them with the node`,
+      { node: name, endpoints: endpoints.length },
+    );
+  }
 }
 
 interface NodeRow {

@@ -178,3 +178,32 @@ test('version prints the package version', async (t) => {
   t.is(r.code, 0);
   t.regex((JSON.parse(r.stdout) as { ambit: string }).ambit, /^\d+\.\d+\.\d+/);
 });
+
+test.serial('node list shows the nodes; node remove refuses a node with enrollments unless --force, and a name the mesh does not know', async (t) => {
+  const list = await run(['node', 'list']);
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /^NAME\s+JOINED\s+ADDRESS\s+LAST SEEN\s+STORE USER\n/);
+  t.regex(list.stdout, /\nvm-8\s+-\s+10\.0\.0\.9\s+\d+s\s+-\n/);
+
+  t.is((await run(['enroll', 'cart', '--port', '8080', '--address', '10.0.0.8', '--node', 'vm-8'])).code, 0);
+  const busy = await run(['node', 'remove', 'vm-8']);
+  t.is(busy.code, 1);
+  t.regex(
+    busy.stderr,
+    /^error: node vm-8 still has 1 endpoint enrolled \(default\/cart 10\.0\.0\.8:8080\): unenroll or move them first \(ambit unenroll SERVICE --node vm-8\), or pass --force/,
+  );
+  t.is((await store.listEndpoints({ node: 'vm-8' })).length, 1, 'nothing removed');
+  t.truthy(await store.getNode('vm-8'));
+
+  const typo = await run(['node', 'remove', 'vm8']);
+  t.is(typo.code, 1);
+  t.regex(typo.stderr, /^error: node vm8 \(did you mean vm-8\?\) \(see ambit node list\) not found/);
+
+  const forced = await run(['node', 'remove', 'vm-8', '--force']);
+  t.is(forced.code, 0, forced.stderr);
+  t.regex(forced.stdout, /^removed node vm-8: 1 endpoint unenrolled/);
+  t.deepEqual(await store.listEndpoints({ node: 'vm-8' }), []);
+  t.is(await store.getNode('vm-8'), undefined);
+  t.notRegex((await run(['node', 'list'])).stdout, /vm-8/);
+  await store.heartbeatNode({ name: 'vm-8', address: '10.0.0.9', hbonePort: 15008 }, 600);
+});
