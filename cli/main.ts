@@ -19,6 +19,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerWaypoint } from './commands/waypoint.js';
 import { registerOperator } from './commands/operator.js';
 import { registerPrometheus } from './commands/prometheus.js';
+import { registerCompletion } from './commands/completion.js';
 import { reportError } from './errors.js';
 import { packageVersion } from '../core/version.js';
 
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerInstall(program);
   registerVersion(program);
+  registerCompletion(program);
   return program;
 }
 

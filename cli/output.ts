@@ -21,10 +21,16 @@ export function outputFormat(value: string): OutputFormat {
  */
 export function outputOption(formats: readonly [string, ...string[]]): Option {
   const accepted = formats.includes('table') ? [...formats, 'wide'] : formats;
-  return new Option('-o, --output <format>', orList(formats)).default(formats[0]).argParser((value: string) => {
-    if (!accepted.includes(value)) throw new InvalidArgumentError(`unknown output format ${JSON.stringify(value)}: use ${orList(formats)}`);
-    return value;
-  });
+  return (
+    new Option('-o, --output <format>', 'output format')
+      .default(formats[0])
+      // The choices show in --help and in shell completion; the parser below is what checks, with ambit's message.
+      .choices(formats)
+      .argParser((value: string) => {
+        if (!accepted.includes(value)) throw new InvalidArgumentError(`unknown output format ${JSON.stringify(value)}: use ${orList(formats)}`);
+        return value;
+      })
+  );
 }
 
 function orList(items: readonly string[]): string {

@@ -4,10 +4,14 @@
  * wrong (commander's own usage errors included), with one clear line on stderr.
  */
 import test from 'ava';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ambit } from '../helpers/cli.js';
+
+const execFileAsync = promisify(execFile);
 
 // No store is needed (nor reached) for any of these: a dead port makes sure of it.
 const run = (args: string[], stdin?: string) =>
@@ -109,4 +113,53 @@ test('did you mean: a mistyped kind, command or option is answered with the clos
     t.is(r.code, 2, args.join(' '));
     t.regex(r.stderr, message, args.join(' '));
   }
+});
+
+/** What the generated script completes for the words after `ambit` (the last one being completed), in a real shell. */
+async function completions(shell: 'bash' | 'zsh', words: string[]): Promise<string[]> {
+  const script = await run(['completion', shell]);
+  if (script.code !== 0) throw new Error(script.stderr);
+  const all = ['ambit', ...words].map((w) => `'${w}'`).join(' ');
+  const driver =
+    shell === 'bash'
+      ? `COMP_WORDS=(${all}); COMP_CWORD=${words.length}; _ambit; printf '%s\\n' "\${COMPREPLY[@]}"`
+      : // Outside a completion widget, words and CURRENT are plain variables, and the completion builtins are stand-ins that print.
+        `compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -l -- "$@"; }; _describe() { print -l -- "\${(@)\${(@P)2}%%:*}"; }; _files() { print -- '<files>'; }
+words=(${all}); CURRENT=${words.length + 1}; _ambit`;
+  const { stdout } = await execFileAsync(shell, ['-c', `${script.stdout}\n${driver}`]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+const hasZsh = spawnSync('zsh', ['-c', 'true']).status === 0;
+
+for (const shell of ['bash', 'zsh'] as const) {
+  (shell === 'zsh' && !hasZsh ? test.skip : test)(`completion ${shell}: commands, subcommands, options and -o choices from the command tree`, async (t) => {
+    const top = await completions(shell, ['']);
+    for (const name of ['apply', 'get', 'enroll', 'unenroll', 'node', 'waypoint', 'version', 'completion', 'help'])
+      t.true(top.includes(name), `${name} in ${top.join(' ')}`);
+    t.deepEqual(await completions(shell, ['node', '']), ['token', 'join', 'list', 'remove', 'help']);
+    t.deepEqual(await completions(shell, ['node', 'token', '']), ['create', 'help']);
+    // An option's value is skipped on the way to the command path, global options included.
+    t.deepEqual(await completions(shell, ['--redis', 'redis://h:1', 'node', 'token', '']), ['create', 'help']);
+    const get = await completions(shell, ['get', '--']);
+    for (const flag of ['--namespace', '--all-namespaces', '--output', '--redis', '--debug', '--help'])
+      t.true(get.includes(flag), `${flag} in ${get.join(' ')}`);
+    const enroll = await completions(shell, ['enroll', 'reviews', '--']);
+    for (const flag of ['--port', '--node', '--allow-unknown-node']) t.true(enroll.includes(flag), flag);
+    t.false(enroll.includes('--all-nodes'), "unenroll's option is not enroll's");
+    if (shell === 'bash') {
+      t.deepEqual(await completions(shell, ['no']), ['node']);
+      t.deepEqual(await completions(shell, ['get', 'vs', '-n', 'x', '-o', 'j']), ['json']);
+      t.deepEqual(await completions(shell, ['version', '-o', '']), ['text', 'json']);
+    } else {
+      t.deepEqual(await completions(shell, ['get', 'vs', '-n', 'x', '-o', '']), ['table', 'json', 'yaml']);
+      t.deepEqual(await completions(shell, ['apply', '-f', '']), ['<files>']);
+    }
+  });
+}
+
+test('completion refuses a shell it does not generate for', async (t) => {
+  const r = await run(['completion', 'fish']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^error: unknown shell "fish": use bash or zsh/);
 });
