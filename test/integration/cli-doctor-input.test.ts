@@ -67,6 +67,15 @@ test('a broken settings file FAILs the config check with file:line, and what nee
   t.regex(r.checks.get('mesh-settings')!.detail, /^needs redis was skipped$/);
 });
 
+test('without --config, doctor judges the settings file AMBIT_CONFIG names, as enroll reads its node name from it', async (t) => {
+  const file = settings('by-env.yaml', 'node:\n  name: a\nports:\n  dns: 99999\n');
+  const r = await ambit(['doctor', '-o', 'json'], { env: { AMBIT_CONFIG: file } });
+  t.is(r.code, 1);
+  const config = (JSON.parse(r.stdout) as { checks: CheckReport[] }).checks.find((c) => c.name === 'config')!;
+  t.is(config.status, 'FAIL');
+  t.true(config.detail.startsWith(`${file}:4: ports.dns`), config.detail);
+});
+
 test('--redis replaces the settings file store: latency and clock are measured there; an empty store has no trust bundle', async (t) => {
   const file = settings('good.yaml', `node: {name: lonely, address: 127.0.0.1}\nstore: {url: "redis://127.0.0.1:1"}\nidentity: {dir: ${join(dir, 'id')}}\n`);
   const r = await doctorJson(['--config', file, '--redis', redis.url]);
