@@ -76,6 +76,20 @@ export function renderJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
+/**
+ * kubectl's List, the one shape every list the CLI prints as JSON or YAML has
+ * (`ambit get`, `node list`, `waypoint list`, `tunnels`, `certs`): scripts read
+ * `.items` everywhere, and `ambit apply -f` unwraps it (core/config/list.ts).
+ */
+export function listOf(items: readonly unknown[]): { apiVersion: 'v1'; kind: 'List'; items: readonly unknown[] } {
+  return { apiVersion: 'v1', kind: 'List', items };
+}
+
+/** One value (an object, or a List) as `-o json` or `-o yaml`. */
+export async function renderData(value: unknown, format: 'json' | 'yaml'): Promise<string> {
+  return format === 'json' ? renderJson(value) : renderYaml([value]);
+}
+
 /** kubectl-style age: 5s, 3m, 2h, 4d. */
 export function age(since: string | number | undefined, now = Date.now()): string {
   if (since === undefined) return '-';

@@ -1,7 +1,7 @@
 /** `ambit certs`: every live certificate the signers issued, from the store's records. */
 import type { Command } from 'commander';
 import { humanSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderTable, outputOption } from '../output.js';
+import { listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 import { withStore } from '../store-client.js';
 
 /** ISO time to the second: what a table needs. */
@@ -22,7 +22,7 @@ export function registerCerts(program: Command): void {
       const now = Date.now();
       const rows = records.map((r) => ({ ...r, remainingSeconds: Math.floor((Date.parse(r.notAfter) - now) / 1000) }));
       if (format !== 'table') {
-        process.stdout.write(format === 'json' ? renderJson(rows) : await import('../output.js').then((o) => o.renderYaml([rows])));
+        process.stdout.write(await renderData(listOf(rows), format));
         return;
       }
       if (rows.length === 0) {

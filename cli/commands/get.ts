@@ -4,7 +4,7 @@ import type { Store } from '../../core/store/index.js';
 import { NotFoundError } from '../../core/errors.js';
 import { withStore } from '../store-client.js';
 import { selectKind, type KindSelector } from '../kinds.js';
-import { age, labelList, outputFormat, renderJson, renderTable, renderYaml, type OutputFormat, outputOption } from '../output.js';
+import { age, labelList, listOf, outputFormat, outputOption, renderData, renderTable, type OutputFormat } from '../output.js';
 import { resourceColumns } from '../resource-columns.js';
 
 interface GetOptions {
@@ -133,13 +133,4 @@ async function records<T>(items: T[], name: string | undefined, what: string, fo
   if (name && items.length === 0) throw new NotFoundError(`${what} ${name}`);
   if (format !== 'table') return renderData(name && one ? items[0] : listOf(items), format);
   return items.length === 0 ? 'No resources found.\n' : table();
-}
-
-/** kubectl's List, which `ambit apply -f` unwraps (core/config/list.ts). */
-function listOf(items: unknown[]): { apiVersion: 'v1'; kind: 'List'; items: unknown[] } {
-  return { apiVersion: 'v1', kind: 'List', items };
-}
-
-async function renderData(value: unknown, format: 'json' | 'yaml'): Promise<string> {
-  return format === 'json' ? renderJson(value) : renderYaml([value]);
 }

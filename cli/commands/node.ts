@@ -11,7 +11,7 @@ import { DEFAULT_NODE_DIR } from '../../core/identity/client/node-dir.js';
 import type { Store } from '../../core/store/index.js';
 import { AmbitError, NotFoundError } from '../../core/errors.js';
 import { parseDurationSeconds } from '../duration.js';
-import { age, outputFormat, renderJson, renderTable, renderYaml, outputOption } from '../output.js';
+import { age, listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
 import { thisNode, THIS_NODE_HELP } from '../this-node.js';
 
@@ -91,8 +91,7 @@ export function registerNode(program: Command): void {
     .action(async (opts: { output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const rows = await withStore(cmd, listNodes);
-      if (format === 'json') return void process.stdout.write(renderJson(rows));
-      if (format === 'yaml') return void process.stdout.write(await renderYaml(rows));
+      if (format !== 'table') return void process.stdout.write(await renderData(listOf(rows), format));
       if (rows.length === 0) return void process.stdout.write('No nodes have joined.\n');
       process.stdout.write(
         renderTable(

@@ -18,7 +18,7 @@ import {
   type WaypointInfo,
 } from '../../core/store/waypoints.js';
 import { parseDurationSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderTable, renderYaml, outputOption } from '../output.js';
+import { listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 import { withStore } from '../store-client.js';
 import { parsePort } from '../port.js';
 import { operatorFor, writers } from '../signed-writes.js';
@@ -100,8 +100,7 @@ export function registerWaypoint(program: Command): void {
     .action(async (opts: { namespace?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const all = await withStore(cmd, (store) => listWaypoints(store, opts.namespace));
-      if (format === 'json') return void process.stdout.write(renderJson(all));
-      if (format === 'yaml') return void process.stdout.write(await renderYaml(all));
+      if (format !== 'table') return void process.stdout.write(await renderData(listOf(all), format));
       if (all.length === 0) return void process.stdout.write('No waypoints attached.\n');
       process.stdout.write(
         renderTable(

@@ -184,6 +184,10 @@ test.serial('node list shows the nodes; node remove refuses a node with enrollme
   t.is(list.code, 0, list.stderr);
   t.regex(list.stdout, /^NAME\s+JOINED\s+ADDRESS\s+LAST SEEN\s+STORE USER\n/);
   t.regex(list.stdout, /\nvm-8\s+-\s+10\.0\.0\.9\s+\d+s\s+-\n/);
+  const json = JSON.parse((await run(['node', 'list', '-o', 'json'])).stdout) as { kind: string; items: { name: string }[] };
+  t.is(json.kind, 'List', 'every list the CLI prints has one shape');
+  t.true(json.items.some((n) => n.name === 'vm-8'));
+  t.regex((await run(['waypoint', 'list', '-o', 'yaml'])).stdout, /^apiVersion: v1\nkind: List\nitems: /);
 
   t.is((await run(['enroll', 'cart', '--port', '8080', '--address', '10.0.0.8', '--node', 'vm-8'])).code, 0);
   const busy = await run(['node', 'remove', 'vm-8']);

@@ -106,14 +106,12 @@ test('ca init → node token create → node join (with ca serve running) → ce
   const remainingAt = (ms: number): string => humanSeconds(Math.floor((Date.parse(row![1]!) - ms) / 1000));
   t.true([remainingAt(askedAt), remainingAt(answeredAt)].includes(row![2]!), `REMAINING ${row![2]} for NOT-AFTER ${row![1]}`);
   t.log(table.stdout);
-  const json = JSON.parse((await ambit(['certs', '--node', 'a', '-o', 'json'], { env })).stdout) as {
-    spiffeId: string;
-    kind: string;
-    remainingSeconds: number;
-  }[];
+  const { items: json } = JSON.parse((await ambit(['certs', '--node', 'a', '-o', 'json'], { env })).stdout) as {
+    items: { spiffeId: string; kind: string; remainingSeconds: number }[];
+  };
   t.like(json[0], { spiffeId: 'spiffe://cluster.local/ambit/node/a', kind: 'node' });
   t.true(json[0]!.remainingSeconds > 6 * 86400);
-  t.deepEqual(JSON.parse((await ambit(['certs', '--node', 'b', '-o', 'json'], { env })).stdout), []);
+  t.deepEqual(JSON.parse((await ambit(['certs', '--node', 'b', '-o', 'json'], { env })).stdout), { apiVersion: 'v1', kind: 'List', items: [] });
 
   t.is(await stop(), 0, 'ca serve exits cleanly on SIGTERM');
   const noSigner = await ambit(
