@@ -100,7 +100,8 @@ async function showResources(store: Store, kinds: string[], name: string | undef
     }
   }
   if (name && found.length === 0) throw new NotFoundError(`${kinds.join('/')} ${namespace ?? 'default'}/${name}`, { kinds, name });
-  if (format !== 'table') return renderData(name ? found[0] : listOf(found), format);
+  // A NAME of one kind is one object; the same NAME across kinds (`get all reviews`) is several.
+  if (format !== 'table') return renderData(name && kinds.length === 1 ? found[0] : listOf(found), format);
   if (found.length === 0) return `No resources found${namespace ? ` in ${namespace} namespace` : ''}.\n`;
   // One table per kind, each with its own columns (as `kubectl get all`), a blank line between them.
   const tables: string[] = [];
