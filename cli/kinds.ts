@@ -5,6 +5,7 @@
  */
 import { KINDS } from '../core/config/index.js';
 import { UsageError } from '../core/errors.js';
+import { didYouMean } from '../core/config/suggest.js';
 
 /** Kinds whose changes must be signed by the operator (the manifest covers them). */
 export { SECURITY_KINDS as SECURITY_KIND_NAMES } from '../core/identity/manifest/format.js';
@@ -45,9 +46,13 @@ for (const { kind, group } of Object.values(KINDS)) {
 for (const [short, kind] of Object.entries(SHORT)) byLowerName.set(short, kind);
 byLowerName.set('authorizationpolicies', 'AuthorizationPolicy');
 
-export function resourceKind(input: string): string {
+/** `alsoKnown`: other names the caller accepts, offered as suggestions too. */
+export function resourceKind(input: string, alsoKnown: string[] = []): string {
   const kind = byLowerName.get(input.toLowerCase());
-  if (!kind) throw new UsageError(`unknown kind ${JSON.stringify(input)}; known kinds: ${knownKinds()}`);
+  if (!kind) {
+    const known = alsoKnown.length ? knownKinds() : Object.keys(KINDS).join(', ');
+    throw new UsageError(`unknown kind ${JSON.stringify(input)}${didYouMean(input, [...byLowerName.keys(), ...alsoKnown])}; known kinds: ${known}`);
+  }
   return kind;
 }
 
@@ -56,7 +61,7 @@ export function selectKind(input: string): KindSelector {
   if (lower === 'all') return { type: 'resource', kinds: Object.keys(KINDS) };
   const registry = REGISTRY[lower];
   if (registry) return registry;
-  return { type: 'resource', kinds: [resourceKind(input)] };
+  return { type: 'resource', kinds: [resourceKind(input, [...Object.keys(REGISTRY), 'all'])] };
 }
 
 function knownKinds(): string {

@@ -19,6 +19,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerWaypoint } from './commands/waypoint.js';
 import { registerOperator } from './commands/operator.js';
 import { registerPrometheus } from './commands/prometheus.js';
+import { registerCompletion } from './commands/completion.js';
 import { reportError } from './errors.js';
 import { packageVersion } from '../core/version.js';
 
@@ -34,7 +35,10 @@ export function buildProgram(): Command {
     )
     .option('--debug', 'print stack traces on errors', false)
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false })
+    // Usage errors (unknown option or command, missing argument) are thrown to reportError, which exits 2;
+    // set before the commands are added, so that every subcommand inherits it.
+    .exitOverride();
   registerApply(program);
   registerDelete(program);
   registerGet(program);
@@ -50,6 +54,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerInstall(program);
   registerVersion(program);
+  registerCompletion(program);
   return program;
 }
 

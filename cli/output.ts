@@ -2,6 +2,7 @@
  * Rendering for `-o table|json|yaml`: tables in kubectl's borderless style for
  * people, JSON and YAML for scripts (YAML output re-applies unchanged).
  */
+import { InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { UsageError } from '../core/errors.js';
 
@@ -10,6 +11,30 @@ export type OutputFormat = 'table' | 'json' | 'yaml';
 export function outputFormat(value: string): OutputFormat {
   if (value === 'table' || value === 'json' || value === 'yaml' || value === 'wide') return value === 'wide' ? 'table' : value;
   throw new UsageError(`unknown output format ${JSON.stringify(value)}: use table, json or yaml`);
+}
+
+/**
+ * Every command's `-o, --output`: the formats it prints, checked while the command
+ * line is parsed, so an unknown one is a usage error (exit 2) before anything runs.
+ * `wide` is kubectl's spelling of the table some scripts use; it is accepted wherever
+ * a table is, without being offered.
+ */
+export function outputOption(formats: readonly [string, ...string[]]): Option {
+  const accepted = formats.includes('table') ? [...formats, 'wide'] : formats;
+  return (
+    new Option('-o, --output <format>', 'output format')
+      .default(formats[0])
+      // The choices show in --help and in shell completion; the parser below is what checks, with ambit's message.
+      .choices(formats)
+      .argParser((value: string) => {
+        if (!accepted.includes(value)) throw new InvalidArgumentError(`unknown output format ${JSON.stringify(value)}: use ${orList(formats)}`);
+        return value;
+      })
+  );
+}
+
+function orList(items: readonly string[]): string {
+  return items.length === 1 ? items[0]! : `${items.slice(0, -1).join(', ')} or ${items.at(-1)!}`;
 }
 
 const BORDERLESS = {
@@ -49,6 +74,20 @@ export async function renderYaml(docs: unknown[]): Promise<string> {
 
 export function renderJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/**
+ * kubectl's List, the one shape every list the CLI prints as JSON or YAML has
+ * (`ambit get`, `node list`, `waypoint list`, `tunnels`, `certs`): scripts read
+ * `.items` everywhere, and `ambit apply -f` unwraps it (core/config/list.ts).
+ */
+export function listOf(items: readonly unknown[]): { apiVersion: 'v1'; kind: 'List'; items: readonly unknown[] } {
+  return { apiVersion: 'v1', kind: 'List', items };
+}
+
+/** One value (an object, or a List) as `-o json` or `-o yaml`. */
+export async function renderData(value: unknown, format: 'json' | 'yaml'): Promise<string> {
+  return format === 'json' ? renderJson(value) : renderYaml([value]);
 }
 
 /** kubectl-style age: 5s, 3m, 2h, 4d. */

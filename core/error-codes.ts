@@ -94,6 +94,12 @@ export const ERROR_CODES = {
     meaning: 'The same kind/namespace/name is defined twice across the inputs.',
     action: 'Keep one of the two definitions the message points at.',
   },
+  ECONFIG_EMPTY: {
+    component: 'config',
+    meaning:
+      'The files, directory or standard input given with `-f` hold no resource: empty, comments only, or a directory without *.yaml, *.yml or *.json files.',
+    action: 'Point `-f` at the Istio or ambit YAML you meant (a directory is read one level deep), or pipe the documents in.',
+  },
   ECONFIG_MULTIPLE: {
     component: 'config',
     meaning: 'Several configuration problems at once; each is listed on its own line.',
@@ -782,6 +788,11 @@ export const ERROR_CODES = {
     component: 'cli',
     meaning: '`ambit waypoint attach` registered the waypoint, but its node did not report it ready in time.',
     action: "Read ambitd's log on that node (`journalctl -u ambitd`) and run `ambit doctor` there.",
+  },
+  ENODE_HAS_ENROLLMENTS: {
+    component: 'cli',
+    meaning: '`ambit node remove` was asked to remove a node that still has services or waypoints enrolled on it.',
+    action: 'Unenroll or move them first (`ambit get endpoints`, `ambit unenroll SERVICE --node NAME`), or pass `--force` to unenroll them with the node.',
   },
   EADMIN_UNREACHABLE: {
     component: 'cli',

@@ -59,6 +59,8 @@ export type ConfigErrorCode =
   | 'ECONFIG_UNSUPPORTED'
   /** One kind/namespace/name is defined twice across the inputs. */
   | 'ECONFIG_DUPLICATE'
+  /** The inputs hold no resource at all: an empty file, a directory without YAML, an empty standard input. */
+  | 'ECONFIG_EMPTY'
   /** Several problems at once; `ConfigErrors.errors` lists each. */
   | 'ECONFIG_MULTIPLE'
   /** An AuthorizationPolicy that does not compile, reported by `ambit apply` as a problem of its file. */

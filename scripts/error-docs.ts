@@ -16,7 +16,9 @@ Every error ambit raises carries a stable code: scripts, alerts and log searches
 on it, and no code is ever renamed. Where to see it:
 
 - \`ambit\` prints \`error: <what is wrong and what to do>\`, and the code with \`--debug\`
-  (\`error: cannot reach Redis at ... [EREDIS_UNREACHABLE]\`); usage errors exit with 2.
+  (\`error: cannot reach Redis at ... [EREDIS_UNREACHABLE]\`). It exits 2 when the command line or
+  the input it names is wrong (usage, bad flag values, documents or settings that do not
+  validate: nothing was changed) and 1 when a well-formed command fails.
 - ambitd and ambit-waypoint log JSON lines (pino) with the code in \`err.code\` or \`code\`:
   \`journalctl -u ambitd -o cat | grep EHBONE_\`.
 - Metrics name failures by code in their \`reason\` label (\`ambit_connect_failures_total\`).

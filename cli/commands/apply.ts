@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
 import { withStore } from '../store-client.js';
 import { displayName } from '../kinds.js';
 import { readInputs } from '../inputs.js';
@@ -16,10 +17,11 @@ export function registerApply(program: Command): void {
   program
     .command('apply')
     .description('create or update resources from Istio/ambit YAML; all documents apply or none do')
-    .requiredOption('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
+    .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable; required)', collect, [])
     .option('-n, --namespace <ns>', 'namespace for documents that name none', 'default')
     .option('--dry-run', 'validate only; change nothing', false)
     .action(async (opts: ApplyOptions, cmd: Command) => {
+      if (opts.filename.length === 0) throw new UsageError('nothing to apply: give -f FILE, -f DIR or -f - (standard input) with Istio or ambit YAML');
       const resources = await readInputs(opts.filename, opts.namespace);
       if (opts.dryRun) {
         for (const r of resources) process.stdout.write(`${displayName(r.kind, r.metadata.name)} valid (dry run)\n`);

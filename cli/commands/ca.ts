@@ -9,7 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import type { CASource } from '../../core/identity/ca-dir.js';
 import type { StoreOptions } from '../../core/store/types.js';
 import { parseDurationSeconds } from '../duration.js';
-import { renderJson } from '../output.js';
+import { outputOption, renderJson } from '../output.js';
 import { storeOptions, withStore } from '../store-client.js';
 
 const DEFAULT_CA_DIR = '/etc/ambit/ca';
@@ -140,9 +140,8 @@ export function registerCa(program: Command): void {
   ca.command('show')
     .description('print the mesh root and its SHA-256 fingerprint, from the CA directory: what a joining node pins (--root-fingerprint)')
     .option('--ca-dir <dir>', 'the CA directory', DEFAULT_CA_DIR)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .addOption(outputOption(['table', 'json']))
     .action(async (opts: { caDir: string; output: string }) => {
-      if (opts.output !== 'table' && opts.output !== 'json') throw new UsageError(`unknown output format ${JSON.stringify(opts.output)}: use table or json`);
       const { describeCA } = await import('../../core/identity/ca-show.js');
       const shown = await describeCA(opts.caDir);
       if (opts.output === 'json') return void process.stdout.write(renderJson(shown));
@@ -166,11 +165,10 @@ export function registerCa(program: Command): void {
     .description(
       "print the trust bundle (all roots, PEM), once its signature checks out against the operator's roots.pem, the CA directory, or --root-fingerprint",
     )
-    .option('-o, --output <format>', 'pem or json', 'pem')
+    .addOption(outputOption(['pem', 'json']))
     .option('--root-fingerprint <sha256>', 'check the bundle against this root (from `ambit ca show`): for a host with neither the operator key nor the CA')
     .option('--ca-dir <dir>', "the CA directory, when this host has no operator key's roots.pem", DEFAULT_CA_DIR)
     .action(async (opts: { output: string; rootFingerprint?: string; caDir: string }, cmd: Command) => {
-      if (opts.output !== 'pem' && opts.output !== 'json') throw new UsageError(`unknown output format ${JSON.stringify(opts.output)}: use pem or json`);
       const [{ bundlePem, serializeBundle }, { trustedBundle }] = await Promise.all([
         import('../../core/identity/bundle.js'),
         import('../../core/identity/store/trusted-bundle.js'),

@@ -1,7 +1,7 @@
 /** `ambit certs`: every live certificate the signers issued, from the store's records. */
 import type { Command } from 'commander';
 import { humanSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderTable } from '../output.js';
+import { listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 import { withStore } from '../store-client.js';
 
 /** ISO time to the second: what a table needs. */
@@ -14,7 +14,7 @@ export function registerCerts(program: Command): void {
     .command('certs')
     .description('issued node and workload certificates: identity, serial, validity, remaining life, root')
     .option('--node <name>', "only this node's certificates")
-    .option('-o, --output <format>', 'table or json', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { node?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const { listIssued } = await import('../../core/identity/store/issued.js');
@@ -22,7 +22,7 @@ export function registerCerts(program: Command): void {
       const now = Date.now();
       const rows = records.map((r) => ({ ...r, remainingSeconds: Math.floor((Date.parse(r.notAfter) - now) / 1000) }));
       if (format !== 'table') {
-        process.stdout.write(format === 'json' ? renderJson(rows) : await import('../output.js').then((o) => o.renderYaml([rows])));
+        process.stdout.write(await renderData(listOf(rows), format));
         return;
       }
       if (rows.length === 0) {

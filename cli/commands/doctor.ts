@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import { parseDurationSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderYaml } from '../output.js';
+import { outputFormat, renderJson, renderYaml, outputOption } from '../output.js';
 
 /** daemon/config.ts DEFAULT_CONFIG_PATH, for the help text only: importing it loads the YAML parser, which `ambit --help` should not. */
 const DEFAULT_CONFIG = '/etc/ambit/ambitd.yaml';
@@ -23,9 +23,9 @@ export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description('check this host: root, iptables and kernel support, ambitd and its ports, capture rules, Redis, registration, clock, certificates, mesh DNS')
-    .option('--config <file>', `ambitd settings file to judge the host by (default ${DEFAULT_CONFIG} when it exists)`)
+    .option('--config <file>', `ambitd settings file to judge the host by (default: env AMBIT_CONFIG, else ${DEFAULT_CONFIG} when it exists)`)
     .option('--cert-warn <duration>', "warn about certificates expiring within this (default: a quarter of each one's lifetime)")
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .addHelpText(
       'after',
       '\nThe store is the one in the settings file; a --redis given on the command line replaces it.\nExit status: 0 when no check FAILs, 1 otherwise.',
@@ -47,7 +47,8 @@ export function registerDoctor(program: Command): void {
       const { username, password } = storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis);
       const ctx = new DoctorContext({
         ...(username && password ? { fallbackCredentials: { username, password } } : {}),
-        configPath: opts.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined),
+        // The same file the commands that act on this host's node read (cli/this-node.ts).
+        configPath: opts.config ?? (process.env.AMBIT_CONFIG || (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)),
         ...(explicitRedis ? { redisOverride: storeOptions(cmd.optsWithGlobals<{ redis: string }>().redis) } : {}),
         probeTimeoutMs: 2000,
         ...(certWarnSeconds !== undefined ? { certWarnSeconds } : {}),

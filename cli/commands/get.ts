@@ -4,7 +4,7 @@ import type { Store } from '../../core/store/index.js';
 import { NotFoundError } from '../../core/errors.js';
 import { withStore } from '../store-client.js';
 import { selectKind, type KindSelector } from '../kinds.js';
-import { age, labelList, outputFormat, renderJson, renderTable, renderYaml, type OutputFormat } from '../output.js';
+import { age, labelList, listOf, outputFormat, outputOption, renderData, renderTable, type OutputFormat } from '../output.js';
 import { resourceColumns } from '../resource-columns.js';
 
 interface GetOptions {
@@ -24,7 +24,7 @@ export function registerGet(program: Command): void {
     .argument('[name]', 'one resource by name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace', false)
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (kind: string, name: string | undefined, opts: GetOptions, cmd: Command) => {
       const selector = selectKind(kind);
       const format = outputFormat(opts.output);
@@ -56,19 +56,25 @@ async function show(store: Store, selector: KindSelector, name: string | undefin
     }
     case 'endpoint': {
       const endpoints = (await store.listEndpoints({ namespace })).filter((e) => !name || e.service === name);
-      return records(endpoints, name, 'endpoints of service', format, () =>
-        renderTable(
-          ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'USER', 'SERVICE-ACCOUNT', 'LABELS'],
-          endpoints.map((e) => [
-            e.namespace,
-            e.service,
-            e.node,
-            `${e.address}:${e.port}`,
-            e.user ?? (e.uid !== undefined ? String(e.uid) : '-'),
-            e.serviceAccount,
-            labelList(e.labels),
-          ]),
-        ),
+      return records(
+        endpoints,
+        name,
+        'endpoints of service',
+        format,
+        () =>
+          renderTable(
+            ['NAMESPACE', 'SERVICE', 'NODE', 'ADDRESS', 'USER', 'SERVICE-ACCOUNT', 'LABELS'],
+            endpoints.map((e) => [
+              e.namespace,
+              e.service,
+              e.node,
+              `${e.address}:${e.port}`,
+              e.user ?? (e.uid !== undefined ? String(e.uid) : '-'),
+              e.serviceAccount,
+              labelList(e.labels),
+            ]),
+          ),
+        false,
       );
     }
     case 'node': {
@@ -94,25 +100,38 @@ async function showResources(store: Store, kinds: string[], name: string | undef
     }
   }
   if (name && found.length === 0) throw new NotFoundError(`${kinds.join('/')} ${namespace ?? 'default'}/${name}`, { kinds, name });
-  if (format === 'yaml') return renderYaml(found);
-  if (format === 'json') return renderJson(name ? found[0] : { apiVersion: 'v1', kind: 'List', items: found });
+  // A NAME of one kind is one object; the same NAME across kinds (`get all reviews`) is several.
+  if (format !== 'table') return renderData(name && kinds.length === 1 ? found[0] : listOf(found), format);
   if (found.length === 0) return `No resources found${namespace ? ` in ${namespace} namespace` : ''}.\n`;
-  const withKind = kinds.length > 1;
+  // One table per kind, each with its own columns (as `kubectl get all`), a blank line between them.
+  const tables: string[] = [];
+  for (const kind of kinds) {
+    const ofKind = found.filter((r) => r.kind === kind);
+    if (ofKind.length > 0) tables.push(resourceTable(kind, ofKind, kinds.length > 1));
+  }
+  return tables.join('\n');
+}
+
+/** `prefixed`: several kinds are shown, so NAME says which (`virtualservice/reviews`). */
+function resourceTable(kind: string, resources: Resource[], prefixed: boolean): string {
+  const columns = resourceColumns(kind);
   return renderTable(
-    [...(withKind ? ['KIND'] : []), 'NAMESPACE', 'NAME', ...resourceColumns(kinds[0]!).head, 'AGE'],
-    found.map((r) => [
-      ...(withKind ? [r.kind] : []),
+    ['NAMESPACE', 'NAME', ...columns.head, 'AGE'],
+    resources.map((r) => [
       r.metadata.namespace,
-      r.metadata.name,
-      ...resourceColumns(withKind ? '' : r.kind).cells(r),
+      prefixed ? `${kind.toLowerCase()}/${r.metadata.name}` : r.metadata.name,
+      ...columns.cells(r),
       age(r.metadata.creationTimestamp),
     ]),
   );
 }
 
-async function records<T>(items: T[], name: string | undefined, what: string, format: OutputFormat, table: () => string): Promise<string> {
+/**
+ * Registry records as kubectl prints objects: NAME names one (the object itself), no NAME a List.
+ * `one` is false where NAME selects several records (the endpoints of a service).
+ */
+async function records<T>(items: T[], name: string | undefined, what: string, format: OutputFormat, table: () => string, one = true): Promise<string> {
   if (name && items.length === 0) throw new NotFoundError(`${what} ${name}`);
-  if (format === 'yaml') return renderYaml(items);
-  if (format === 'json') return renderJson(items);
+  if (format !== 'table') return renderData(name && one ? items[0] : listOf(items), format);
   return items.length === 0 ? 'No resources found.\n' : table();
 }

@@ -6,13 +6,14 @@
  * everything enrolled on the node, so the name can join again only with a new token.
  */
 import type { Command } from 'commander';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_NODE_DIR } from '../../core/identity/client/node-dir.js';
 import type { Store } from '../../core/store/index.js';
+import { AmbitError, NotFoundError } from '../../core/errors.js';
 import { parseDurationSeconds } from '../duration.js';
-import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+import { age, listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 import { storeOptions, withStore, withStoreOptions } from '../store-client.js';
+import { thisNode, THIS_NODE_HELP } from '../this-node.js';
 
 export function registerNode(program: Command): void {
   const node = program.command('node').description('node identities: join tokens, joining, listing and removing nodes');
@@ -51,7 +52,7 @@ export function registerNode(program: Command): void {
     .command('join')
     .description("generate this node's key here, and trade a join token and a CSR for its node certificate")
     .requiredOption('--token <token>', 'from `ambit node token create` (or env AMBIT_JOIN_TOKEN)', process.env.AMBIT_JOIN_TOKEN)
-    .option('--node <name>', 'node name', hostname())
+    .option('--node <name>', `node name (${THIS_NODE_HELP})`)
     .option('--dir <dir>', 'state directory for node-key.pem (0600), node-cert.pem, bundle.pem and the store credentials', DEFAULT_NODE_DIR)
     .option('--timeout <duration>', 'how long to wait for a signer', '10s')
     .option('--force', 'join again with a new key even if this node already joined', false)
@@ -59,7 +60,8 @@ export function registerNode(program: Command): void {
       '--root-fingerprint <sha256>',
       "the mesh root's SHA-256 fingerprint from `ambit ca show`, given out of band: the store's trust bundle must be signed by it (and it must agree with the token's)",
     )
-    .action(async (opts: { token: string; node: string; dir: string; timeout: string; force: boolean; rootFingerprint?: string }, cmd: Command) => {
+    .action(async (flags: { token: string; node?: string; dir: string; timeout: string; force: boolean; rootFingerprint?: string }, cmd: Command) => {
+      const opts = { ...flags, node: flags.node ?? (await thisNode()).name };
       const timeoutMs = parseDurationSeconds(opts.timeout, '--timeout') * 1000;
       const { parseFingerprint } = await import('../../core/identity/fingerprint.js');
       const rootPin = opts.rootFingerprint
@@ -85,12 +87,11 @@ export function registerNode(program: Command): void {
   node
     .command('list')
     .description('show the nodes that joined, whether their daemon is alive, and their store user')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const rows = await withStore(cmd, listNodes);
-      if (format === 'json') return void process.stdout.write(renderJson(rows));
-      if (format === 'yaml') return void process.stdout.write(await renderYaml(rows));
+      if (format !== 'table') return void process.stdout.write(await renderData(listOf(rows), format));
       if (rows.length === 0) return void process.stdout.write('No nodes have joined.\n');
       process.stdout.write(
         renderTable(
@@ -106,15 +107,16 @@ export function registerNode(program: Command): void {
       'take a node out of the mesh: revoke its name and certificates in the signed manifest, delete its store user, its join record and everything enrolled on it',
     )
     .argument('<name>', 'node name')
-    .action(async (name: string, _opts: unknown, cmd: Command) => {
+    .option('--force', 'remove it even while services or waypoints are enrolled on it (they are unenrolled with it)', false)
+    .action(async (name: string, opts: { force: boolean }, cmd: Command) => {
       const { removeNode } = await import('../../core/access/node-removal.js');
       const { operatorFor } = await import('../signed-writes.js');
-      // The operator key signs the revocation (and the unenrolls); a mesh without a CA has nothing to revoke.
-      const removed = await withStore(cmd, async (store) => removeNode(store, name, await operatorFor(cmd, store)));
-      if (!removed.joined && !removed.user && removed.endpoints === 0) {
-        process.stdout.write(`node ${name} was not in the mesh: nothing to remove\n`);
-        return;
-      }
+      const removed = await withStore(cmd, async (store) => {
+        // Checked before anything is written: a typo must not revoke a name, and a busy node must not vanish under its services.
+        await checkRemovable(store, name, opts.force);
+        // The operator key signs the revocation (and the unenrolls); a mesh without a CA has nothing to revoke.
+        return removeNode(store, name, await operatorFor(cmd, store));
+      });
       const parts = [
         removed.user ? `store user ${removed.user} deleted (on ${removed.servers?.map((s) => s.address).join(', ')})` : undefined,
         removed.joined ? 'join record deleted' : undefined,
@@ -126,6 +128,34 @@ export function registerNode(program: Command): void {
       ].filter(Boolean);
       process.stdout.write(`removed node ${name}: ${parts.join(', ')}; to join it again, create a new token (it lifts the name, not the old certificates)\n`);
     });
+}
+
+/** Refuses a name the mesh has no trace of (NotFound, with the closest known name) and, without --force, a node with enrollments. */
+async function checkRemovable(store: Store, name: string, force: boolean): Promise<void> {
+  const [{ listIssued }, { nodeUsers }, { knownNodeNames }] = await Promise.all([
+    import('../../core/identity/store/issued.js'),
+    import('../../core/access/admin.js'),
+    import('../known-nodes.js'),
+  ]);
+  const [known, endpoints, users, issued] = await Promise.all([
+    knownNodeNames(store),
+    store.listEndpoints({ node: name }),
+    nodeUsers(store),
+    listIssued(store, { node: name }),
+  ]);
+  if (!known.includes(name) && endpoints.length === 0 && !users.has(name) && issued.length === 0) {
+    const { didYouMean } = await import('../../core/config/suggest.js');
+    throw new NotFoundError(`node ${name}${didYouMean(name, [...known, ...users.keys()])} (see ambit node list)`, { node: name });
+  }
+  if (endpoints.length > 0 && !force) {
+    const shown = endpoints.slice(0, 5).map((e) => `${e.namespace}/${e.service} ${e.address}:${e.port}`);
+    const more = endpoints.length > shown.length ? `, and ${endpoints.length - shown.length} more` : '';
+    throw new AmbitError(
+      'ENODE_HAS_ENROLLMENTS',
+      `node ${name} still has ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} enrolled (${shown.join(', ')}${more}): unenroll or move them first (ambit unenroll SERVICE --node ${name}), or pass --force to unenroll them with the node`,
+      { node: name, endpoints: endpoints.length },
+    );
+  }
 }
 
 interface NodeRow {

@@ -16,7 +16,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseDurationSeconds } from '../duration.js';
 import { scrapeTargets } from '../prometheus-targets.js';
 import { withStore } from '../store-client.js';
-import { parsePort } from './enroll.js';
+import { parsePort } from '../port.js';
 
 interface SdOptions {
   file?: string;

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { withStore } from '../store-client.js';
-import { age, outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+import { age, listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 
 export function registerTunnels(program: Command): void {
   program
     .command('tunnels')
     .description("show live HBONE tunnels reported by each node's daemon")
     .option('--node <name>', 'only this node')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { node?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const { reports, invalid } = await withStore(cmd, (store) => store.nodeStatuses());
@@ -15,8 +15,7 @@ export function registerTunnels(program: Command): void {
       const rows = [...reports]
         .filter(([node]) => !opts.node || node === opts.node)
         .flatMap(([node, report]) => report.tunnels.outbound.map((t) => ({ node, ...t })));
-      if (format === 'json') return void process.stdout.write(renderJson(rows));
-      if (format === 'yaml') return void process.stdout.write(await renderYaml(rows));
+      if (format !== 'table') return void process.stdout.write(await renderData(listOf(rows), format));
       if (rows.length === 0) return void process.stdout.write(`No live tunnels${opts.node ? ` on node ${opts.node}` : ''}.\n`);
       process.stdout.write(
         renderTable(

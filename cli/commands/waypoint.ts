@@ -7,7 +7,6 @@
  * before it stops.
  */
 import type { Command } from 'commander';
-import { hostname } from 'node:os';
 import { AmbitError, NotFoundError, UsageError } from '../../core/errors.js';
 import type { Store } from '../../core/store/index.js';
 import {
@@ -19,14 +18,16 @@ import {
   type WaypointInfo,
 } from '../../core/store/waypoints.js';
 import { parseDurationSeconds } from '../duration.js';
-import { outputFormat, renderJson, renderTable, renderYaml } from '../output.js';
+import { listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 import { withStore } from '../store-client.js';
-import { parsePort } from './enroll.js';
+import { parsePort } from '../port.js';
 import { operatorFor, writers } from '../signed-writes.js';
+import { nodeOrThisHost, THIS_NODE_HELP } from '../this-node.js';
+import { didYouMean } from '../../core/config/suggest.js';
 
 interface AttachOptions {
   namespace: string;
-  node: string;
+  node?: string;
   port?: string;
   metricsPort?: string;
   wait: boolean;
@@ -43,15 +44,16 @@ export function registerWaypoint(program: Command): void {
     .description("run a waypoint for a service on a node; the service's traffic then goes through it")
     .argument('<service>', 'enrolled service name, e.g. reviews')
     .option('-n, --namespace <ns>', 'mesh namespace', 'default')
-    .option('--node <name>', 'node to run the waypoint on (its ambitd starts it)', hostname())
+    .option('--node <name>', `node to run the waypoint on, its ambitd starts it (${THIS_NODE_HELP})`)
     .option('--port <port>', `HBONE port on that node (default: first free from ${WAYPOINT_FIRST_PORT})`)
     .option('--metrics-port <port>', `Prometheus port on that node's 127.0.0.1 (default: first free from ${WAYPOINT_FIRST_METRICS_PORT})`)
     .option('--no-wait', 'return once registered, without waiting for the waypoint to be ready')
     .option('--timeout <duration>', 'how long to wait for it to be ready', '30s')
     .action(async (service: string, opts: AttachOptions, cmd: Command) => {
       const timeoutMs = parseDurationSeconds(opts.timeout, '--timeout') * 1000;
+      const target = await nodeOrThisHost(opts.node);
       const w = await withStore(cmd, async (store) => {
-        const planned = await planAttach(store, service, opts);
+        const planned = await planAttach(store, service, opts.namespace, target.name, opts);
         if (planned.action !== 'unchanged') {
           // A waypoint is an enrollment (it gets an identity), so it is signed like one.
           const operator = await operatorFor(cmd, store);
@@ -59,7 +61,7 @@ export function registerWaypoint(program: Command): void {
           await (operator ? (await writers()).signedEnroll(store, operator, ep) : store.enroll(ep));
         }
         if (!opts.wait || planned.waypoint.state === 'ready') return planned.waypoint;
-        process.stderr.write(`waiting for node ${opts.node} to start the waypoint for ${opts.namespace}/${service}...\n`);
+        process.stderr.write(`waiting for node ${target.name} to start the waypoint for ${opts.namespace}/${service}...\n`);
         return waitReady(store, planned.waypoint, timeoutMs);
       });
       process.stdout.write(
@@ -94,12 +96,11 @@ export function registerWaypoint(program: Command): void {
     .command('list')
     .description('show attached waypoints')
     .option('-n, --namespace <ns>', 'only this namespace')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml']))
     .action(async (opts: { namespace?: string; output: string }, cmd: Command) => {
       const format = outputFormat(opts.output);
       const all = await withStore(cmd, (store) => listWaypoints(store, opts.namespace));
-      if (format === 'json') return void process.stdout.write(renderJson(all));
-      if (format === 'yaml') return void process.stdout.write(await renderYaml(all));
+      if (format !== 'table') return void process.stdout.write(await renderData(listOf(all), format));
       if (all.length === 0) return void process.stdout.write('No waypoints attached.\n');
       process.stdout.write(
         renderTable(
@@ -116,14 +117,27 @@ export async function listWaypoints(store: Store, namespace?: string): Promise<W
 }
 
 /** The waypoint record to write, checked against the registry: the service and node must exist, ports must be free. */
-async function planAttach(store: Store, service: string, opts: AttachOptions): Promise<{ waypoint: WaypointInfo; action: 'create' | 'unchanged' }> {
-  const ns = opts.namespace;
+async function planAttach(
+  store: Store,
+  service: string,
+  ns: string,
+  nodeName: string,
+  opts: Pick<AttachOptions, 'port' | 'metricsPort'>,
+): Promise<{ waypoint: WaypointInfo; action: 'create' | 'unchanged' }> {
   if (!(await store.getService(ns, service))) {
     throw new NotFoundError(`service ${ns}/${service} (enroll it first: ambit enroll ${service} -n ${ns} --port <port> …)`, { service });
   }
-  const node = await store.getNode(opts.node);
-  if (!node)
-    throw new NotFoundError(`node ${opts.node} (no ambitd heartbeat from it: start ambitd there, or pass --node; see ambit node list)`, { node: opts.node });
+  const node = await store.getNode(nodeName);
+  if (!node) {
+    const live = (await store.listNodes()).map((n) => n.name);
+    const known = live.length ? `nodes with a heartbeat: ${live.join(', ')}` : 'no node sends heartbeats';
+    throw new NotFoundError(
+      `node ${nodeName}${didYouMean(nodeName, live)} (no ambitd heartbeat from it, ${known}: start ambitd there, or pass --node; see ambit node list)`,
+      {
+        node: nodeName,
+      },
+    );
+  }
   const onNode = (await listWaypoints(store)).filter((w) => w.node === node.name);
   const existing = onNode.find((w) => w.namespace === ns && w.service === service);
   const port = opts.port ? parsePort(opts.port) : undefined;

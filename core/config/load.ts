@@ -24,6 +24,8 @@ const CONFIG_FILE = /\.(ya?ml|json)$/i;
 async function expand(path: string): Promise<string[]> {
   if (!(await stat(path)).isDirectory()) return [path];
   const names = (await readdir(path)).filter((n) => CONFIG_FILE.test(n)).sort();
+  if (names.length === 0)
+    throw new ConfigError('ECONFIG_EMPTY', 'a directory without *.yaml, *.yml or *.json files (subdirectories are not read)', { location: { file: path } });
   return names.map((n) => join(path, n));
 }
 
@@ -51,6 +53,7 @@ async function readOne(path: string, opts: LoadOptions, limits: InputLimits): Pr
 }
 
 function readError(path: string, err: unknown): FileResult[] {
+  if (err instanceof ConfigError) return [failed(path, err)];
   const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
   return [failed(path, new ConfigError('ECONFIG_READ', `cannot read: ${reason}`, { location: { file: path } }))];
 }
@@ -74,7 +77,14 @@ export async function loadSources(paths: readonly string[], opts: LoadOptions = 
       ),
     ]);
   }
-  return assertValid({ resources: results.flatMap((r) => r.resources), errors: results.flatMap((r) => r.errors), documents });
+  const sources = assertValid({ resources: results.flatMap((r) => r.resources), errors: results.flatMap((r) => r.errors), documents });
+  // Applying nothing is never what was meant: a wrong path or an empty pipe should not pass as success.
+  if (sources.length === 0) {
+    throw new ConfigError('ECONFIG_EMPTY', 'no resources found: expected Istio or ambit YAML documents (apiVersion, kind, metadata, spec)', {
+      location: { file: paths.map((p) => (p === '-' ? STDIN_NAME : p)).join(', ') },
+    });
+  }
+  return sources;
 }
 
 export async function loadFiles(paths: readonly string[], opts: LoadOptions = {}): Promise<Resource[]> {

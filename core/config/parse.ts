@@ -7,6 +7,7 @@ import { ConfigError, ConfigErrors } from '../errors.js';
 import { resourceLabel, validateDocument } from './document.js';
 import { duplicateErrors, type SourcedResource } from './duplicates.js';
 import { MAX_APPLY_DOCUMENTS, tooManyDocuments } from './input-limits.js';
+import { documentItems } from './list.js';
 import { formatPath } from './path.js';
 import type { Resource } from './resource.js';
 import type { Issue } from './schema.js';
@@ -83,14 +84,21 @@ export function readDocuments(text: string, file: string, opts: ParseOptions = {
       continue;
     }
     const lines = new LineIndex(doc, counter);
-    const issues: Issue[] = [];
-    const resource = validateDocument(raw, issues, opts);
-    const location = { file, line: lines.lineOf([]) };
-    if (resource) result.resources.push({ resource, location });
-    const label = resourceLabel(raw, opts.defaultNamespace);
-    for (const issue of issues) {
+    const listIssues: Issue[] = [];
+    for (const item of documentItems(raw, listIssues)) {
+      const issues: Issue[] = [];
+      const resource = validateDocument(item.value, issues, opts);
+      const location = { file, line: lines.lineOf(item.path) };
+      if (resource) result.resources.push({ resource, location });
+      const label = resourceLabel(item.value, opts.defaultNamespace);
+      for (const issue of issues) {
+        const where = { file, line: lines.lineOf([...item.path, ...issue.path]) };
+        result.errors.push(new ConfigError(issue.code, issue.detail, { location: where, resource: label, field: formatPath(issue.path) || undefined }));
+      }
+    }
+    for (const issue of listIssues) {
       const where = { file, line: lines.lineOf(issue.path) };
-      result.errors.push(new ConfigError(issue.code, issue.detail, { location: where, resource: label, field: formatPath(issue.path) || undefined }));
+      result.errors.push(new ConfigError(issue.code, issue.detail, { location: where, resource: 'List', field: formatPath(issue.path) || undefined }));
     }
   }
   return result;

@@ -161,7 +161,7 @@ test.serial(
     t.is(asked.error, 'EIDENTITY_NOT_SIGNED', JSON.stringify(asked));
     t.regex(String(asked.message), /not in the operator-signed manifest/);
     t.true((await metric('a', REFUSED, { kind: 'enrollment', reason: 'extra-entry' })) > signerBefore, 'the signer counted its refusal');
-    const certs = JSON.parse((await mesh.ambit('store', ['certs', '--node', 'b', '-o', 'json'])).stdout) as { spiffeId: string }[];
+    const certs = (JSON.parse((await mesh.ambit('store', ['certs', '--node', 'b', '-o', 'json'])).stdout) as { items: { spiffeId: string }[] }).items;
     t.false(
       certs.some((c) => c.spiffeId === PRODUCTPAGE),
       'no certificate for productpage was ever issued to b',

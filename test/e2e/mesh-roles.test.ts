@@ -118,7 +118,7 @@ test.serial("with b's credentials, every write outside b's own keys is refused b
   t.is(await storeFingerprint(), before, 'nothing the attacker tried changed the store');
   const a = await mesh.ambit('store', ['get', 'nodes', '-o', 'json']);
   t.like(
-    (JSON.parse(a.stdout) as { name: string }[]).find((n) => n.name === 'a'),
+    (JSON.parse(a.stdout) as { items: { name: string }[] }).items.find((n) => n.name === 'a'),
     { name: 'a', address: mesh.topo.host('a').address },
     "a's heartbeat is a's",
   );

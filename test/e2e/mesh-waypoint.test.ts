@@ -73,12 +73,9 @@ if (!istioFixtures('bookinfo')) {
     t.regex(attach.stdout, /waypoint for default\/reviews ready on node c at [\d.]+:15009, identity ns\/default\/sa\/reviews-waypoint/);
     const again = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'c']);
     t.is(again.code, 0, 'attaching twice is a no-op');
-    const list = JSON.parse((await mesh.ambit('store', ['waypoint', 'list', '-o', 'json'])).stdout) as {
-      service: string;
-      node: string;
-      state: string;
-      port: number;
-    }[];
+    const { items: list } = JSON.parse((await mesh.ambit('store', ['waypoint', 'list', '-o', 'json'])).stdout) as {
+      items: { service: string; node: string; state: string; port: number }[];
+    };
     t.like(list[0], { service: 'reviews', node: 'c', state: 'ready', port: 15009 });
     t.is(list.length, 1);
     const bad = await mesh.ambit('store', ['waypoint', 'attach', 'nosuch', '--node', 'c']);

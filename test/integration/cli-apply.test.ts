@@ -94,7 +94,7 @@ test.serial('unknown fields are refused with file, line, resource and field', as
     ['apply', '-f', '-'],
     'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: typo}\nspec:\n  host: x\n  trafficPolicy:\n    loadBalancr: {simple: RANDOM}\n',
   );
-  t.is(result.code, 1);
+  t.is(result.code, 2, 'a document that does not validate is bad input');
   t.regex(result.stderr, /^error: <stdin>:7: DestinationRule default\/typo: spec\.trafficPolicy\.loadBalancr: /);
   t.is(result.stderr.trim().split('\n').length, 1, 'one line');
 });
@@ -127,6 +127,85 @@ test.serial('get lists in a table, in JSON, across namespaces', async (t) => {
   t.regex((await run(['get', 'se'])).stdout, /No resources found in default namespace/);
 });
 
+test.serial('get KIND prints a List (get KIND NAME the object), and apply -f takes the List back', async (t) => {
+  const vs = (name: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}, namespace: rt}\nspec:\n  hosts: [${name}]\n  http:\n  - route:\n    - destination: {host: ${name}}\n`;
+  t.is((await run(['apply', '-f', '-'], `${vs('one')}---\n${vs('two')}`)).code, 0);
+  const listed = await run(['get', 'vs', '-n', 'rt', '-o', 'json']);
+  const list = JSON.parse(listed.stdout) as { apiVersion: string; kind: string; items: Doc[] };
+  t.like(list, { apiVersion: 'v1', kind: 'List' });
+  t.deepEqual(
+    list.items.map((d) => [d.kind, d.metadata.name]),
+    [
+      ['VirtualService', 'one'],
+      ['VirtualService', 'two'],
+    ],
+  );
+  const one = JSON.parse((await run(['get', 'vs', 'one', '-n', 'rt', '-o', 'json'])).stdout) as Doc;
+  t.like(one, { kind: 'VirtualService', metadata: { name: 'one' } });
+
+  t.is((await run(['delete', 'vs', 'one', 'two', '-n', 'rt'])).code, 0);
+  const back = await run(['apply', '-f', '-'], listed.stdout);
+  t.is(back.code, 0, back.stderr);
+  t.is(back.stdout, 'virtualservice.networking.istio.io/one created\nvirtualservice.networking.istio.io/two created\n');
+  const yaml = await run(['get', 'vs', '-n', 'rt', '-o', 'yaml']);
+  t.regex(yaml.stdout, /^apiVersion: v1\nkind: List\nitems:\n/);
+  const again = await run(['apply', '-f', '-'], yaml.stdout);
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /one unchanged\n.*two unchanged\n$/s);
+
+  // An item that does not validate is located inside the List, and nothing of the List is applied.
+  const bad =
+    'apiVersion: v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1\n  kind: DestinationRule\n  metadata: {name: three, namespace: rt}\n  spec: {host: x, bogus: 1}\n';
+  const refused = await run(['apply', '-f', '-'], bad);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /^error: <stdin>:7: DestinationRule rt\/three: spec\.bogus: /);
+  const notList = await run(['apply', '-f', '-'], 'apiVersion: v2\nkind: List\nitems: {}\n');
+  t.is(notList.code, 2);
+  t.regex(notList.stderr, /<stdin>:1: List: apiVersion: a List is apiVersion: v1/);
+  t.regex(notList.stderr, /<stdin>:3: List: items: a List needs items/);
+  t.is((await run(['delete', 'vs', 'one', 'two', '-n', 'rt'])).code, 0);
+});
+
+test.serial('get all prints one table per kind, each with its own header, and no blank line inside a table', async (t) => {
+  const docs = [
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: every}\nspec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n',
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api, namespace: every}\nspec:\n  hosts: [api]\n  http:\n  - route:\n    - destination: {host: api}\n',
+    'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: every}\nspec:\n  host: web\n  subsets: [{name: v1, labels: {version: v1}}]\n',
+    'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict, namespace: every}\nspec: {mtls: {mode: STRICT}}\n',
+  ];
+  t.is((await run(['apply', '-f', '-'], docs.join('---\n'))).code, 0);
+  const r = await run(['get', 'all', '-n', 'every']);
+  t.is(r.code, 0, r.stderr);
+  const tables = r.stdout.trimEnd().split('\n\n');
+  t.is(tables.length, 3, r.stdout);
+  const [vs, dr, pa] = tables.map((table) => table.split('\n'));
+  t.regex(vs![0]!, /^NAMESPACE\s+NAME\s+HOSTS\s+AGE$/);
+  t.deepEqual(
+    vs!.slice(1).map((l) => l.split(/\s+/).slice(0, 3)),
+    [
+      ['every', 'virtualservice/api', 'api'],
+      ['every', 'virtualservice/web', 'web'],
+    ],
+  );
+  t.regex(dr![0]!, /^NAMESPACE\s+NAME\s+HOST\s+SUBSETS\s+AGE$/);
+  t.regex(dr![1]!, /^every\s+destinationrule\/web\s+web\s+v1\s+\d+s$/);
+  t.regex(pa![0]!, /^NAMESPACE\s+NAME\s+MODE\s+AGE$/);
+  t.regex(pa![1]!, /^every\s+peerauthentication\/strict\s+STRICT\s+\d+s$/);
+  for (const table of tables) {
+    const lines = table.split('\n');
+    // Every cell starts where its header does.
+    const starts = [...lines[0]!.matchAll(/\S+/g)].map((m) => m.index);
+    for (const line of lines.slice(1))
+      t.deepEqual(
+        [...line.matchAll(/\S+/g)].map((m) => m.index),
+        starts,
+        table,
+      );
+  }
+  t.is((await run(['delete', '-f', '-'], docs.join('---\n'))).code, 0);
+});
+
 test.serial('bad flags are usage errors with exit code 2', async (t) => {
   const r = await run(['get', 'frobnicators']);
   t.is(r.code, 2);
@@ -139,7 +218,7 @@ test.serial('an AuthorizationPolicy the daemons could not compile is refused at 
   const doc =
     'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: tpl}\nspec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/a/{**}/b/{**}"]\n';
   const r = await run(['apply', '-f', '-'], doc);
-  t.is(r.code, 1);
+  t.is(r.code, 2);
   t.regex(r.stderr, /<stdin>:1: AuthorizationPolicy default\/tpl: rules\[0\]\.to\[0\]\.operation: \{\*\*\} must be the last operator/);
   t.is((await run(['get', 'ap', 'tpl'])).code, 1);
 });
@@ -191,7 +270,7 @@ test.serial("examples/telemetry/telemetry.yaml applies; get and delete know Tele
     ['apply', '-f', '-'],
     'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: bad}\nspec:\n  accessLogging:\n  - filter:\n      expression: request.path.startsWith("/api")\n',
   );
-  t.is(refused.code, 1);
+  t.is(refused.code, 2);
   t.regex(refused.stderr, /<stdin>:7: Telemetry default\/bad: spec\.accessLogging\[0\]\.filter\.expression: .*function call/);
   t.is((await run(['get', 'telemetry', 'bad'])).code, 1, 'nothing stored');
   const deleted = await run(['delete', '-f', 'examples/telemetry/telemetry.yaml']);

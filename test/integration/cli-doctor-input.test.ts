@@ -43,7 +43,7 @@ test('bad flags are usage errors: exit 2, one line, no report', async (t) => {
   for (const [args, message] of [
     [['--config', join(dir, 'missing.yaml')], /^error: --config .*missing\.yaml: no such file; give the settings file ambitd runs with\n$/],
     [['--cert-warn', 'soon'], /^error: --cert-warn "soon" is not a positive duration/],
-    [['-o', 'xml'], /^error: unknown output format "xml"/],
+    [['-o', 'xml'], /^error: option '-o, --output <format>' argument 'xml' is invalid\. unknown output format "xml": use table, json or yaml\n/],
   ] as const) {
     const r = await ambit(['doctor', ...args]);
     t.is(r.code, 2, args.join(' '));
@@ -65,6 +65,15 @@ test('a broken settings file FAILs the config check with file:line, and what nee
   }
   t.regex(r.checks.get('redis')!.detail, /^needs config failed$/);
   t.regex(r.checks.get('mesh-settings')!.detail, /^needs redis was skipped$/);
+});
+
+test('without --config, doctor judges the settings file AMBIT_CONFIG names, as enroll reads its node name from it', async (t) => {
+  const file = settings('by-env.yaml', 'node:\n  name: a\nports:\n  dns: 99999\n');
+  const r = await ambit(['doctor', '-o', 'json'], { env: { AMBIT_CONFIG: file } });
+  t.is(r.code, 1);
+  const config = (JSON.parse(r.stdout) as { checks: CheckReport[] }).checks.find((c) => c.name === 'config')!;
+  t.is(config.status, 'FAIL');
+  t.true(config.detail.startsWith(`${file}:4: ports.dns`), config.detail);
 });
 
 test('--redis replaces the settings file store: latency and clock are measured there; an empty store has no trust bundle', async (t) => {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { spawn, execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -83,6 +83,15 @@ test('ca init → node token create → node join (with ca serve running) → ce
   t.is(reused.code, 1);
   t.regex(reused.stderr, /^error: join refused: node a already joined at .*run `ambit node remove a` and create a new token$/m);
   t.is(reused.stderr.trim().split('\n').length, 1);
+  // Without --node, join takes this host's node name from ambitd.yaml, as ambitd would.
+  await writeFile(join(tmp, 'ambitd.yaml'), 'node:\n  name: a\n');
+  const byConfig = await ambit(['node', 'join', '--token', token.stdout.trim(), '--dir', join(tmp, 'node-a3')], {
+    env: { ...env, AMBIT_CONFIG: join(tmp, 'ambitd.yaml') },
+  });
+  t.regex(byConfig.stderr, /^error: join refused: node a already joined/m);
+  // A node that joined is one enroll knows, before its ambitd sends a heartbeat.
+  const enrolled = await ambit(['enroll', 'productpage', '--port', '9080', '--address', '10.0.0.1', '--node', 'a'], { env });
+  t.is(enrolled.code, 0, enrolled.stderr);
 
   const askedAt = Date.now();
   const table = await ambit(['certs'], { env });
@@ -97,14 +106,12 @@ test('ca init → node token create → node join (with ca serve running) → ce
   const remainingAt = (ms: number): string => humanSeconds(Math.floor((Date.parse(row![1]!) - ms) / 1000));
   t.true([remainingAt(askedAt), remainingAt(answeredAt)].includes(row![2]!), `REMAINING ${row![2]} for NOT-AFTER ${row![1]}`);
   t.log(table.stdout);
-  const json = JSON.parse((await ambit(['certs', '--node', 'a', '-o', 'json'], { env })).stdout) as {
-    spiffeId: string;
-    kind: string;
-    remainingSeconds: number;
-  }[];
+  const { items: json } = JSON.parse((await ambit(['certs', '--node', 'a', '-o', 'json'], { env })).stdout) as {
+    items: { spiffeId: string; kind: string; remainingSeconds: number }[];
+  };
   t.like(json[0], { spiffeId: 'spiffe://cluster.local/ambit/node/a', kind: 'node' });
   t.true(json[0]!.remainingSeconds > 6 * 86400);
-  t.deepEqual(JSON.parse((await ambit(['certs', '--node', 'b', '-o', 'json'], { env })).stdout), []);
+  t.deepEqual(JSON.parse((await ambit(['certs', '--node', 'b', '-o', 'json'], { env })).stdout), { apiVersion: 'v1', kind: 'List', items: [] });
 
   t.is(await stop(), 0, 'ca serve exits cleanly on SIGTERM');
   const noSigner = await ambit(

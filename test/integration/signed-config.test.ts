@@ -91,7 +91,8 @@ test.serial(
     const env = { AMBIT_REDIS_KEY_PREFIX: prefix, AMBIT_OPERATOR_DIR: join(m.tmp, 'operator') };
     const cli = (args: string[], stdin?: string) => ambit(args, { redis: redis.url, env, ...(stdin !== undefined ? { stdin } : {}) });
     t.is((await cli(['apply', '-f', '-'], DENY)).code, 0);
-    t.is((await cli(['enroll', 'productpage', '--node', 'a', '--port', '9080', '--address', '127.0.0.1'])).code, 0);
+    // Enrolled before node a joins (startNodeA): the operator says it is coming.
+    t.is((await cli(['enroll', 'productpage', '--node', 'a', '--allow-unknown-node', '--port', '9080', '--address', '127.0.0.1'])).code, 0);
 
     const { daemon, identity, dir } = await startNodeA(t, m, redis.url);
     const policies = () => daemon.state.resources.filter((r) => r.kind === 'AuthorizationPolicy').map((r) => `${r.metadata.name}:${JSON.stringify(r.spec)}`);
@@ -128,7 +129,7 @@ test.serial(
       m.store.enroll({ service: 'evil', namespace: 'default', node: 'a', address: '127.0.0.1', port: 9999, serviceAccount: 'evil', labels: {} }),
     );
     t.false(daemon.state.localIdentities().includes('spiffe://cluster.local/ns/default/sa/evil'));
-    t.is((await cli(['unenroll', 'evil'])).code, 0);
+    t.is((await cli(['unenroll', 'evil', '--node', 'a'])).code, 0);
 
     // A legitimate enrollment takes effect.
     t.is((await cli(['enroll', 'reviews', '--node', 'a', '--port', '9081', '--address', '127.0.0.1'])).code, 0);
