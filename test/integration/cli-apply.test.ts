@@ -69,7 +69,7 @@ test.serial('60,000 documents in one file are refused at once with the limit and
   const doc = (i: number) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: huge-${i}}\nspec: {host: h${i}}\n`;
   writeFileSync(file, Array.from({ length: 60_000 }, (_, i) => doc(i)).join('---\n'));
   const result = await run(['apply', '-f', file]);
-  t.is(result.code, 1, 'bad input, as for any other config error');
+  t.is(result.code, 2, 'bad input (exit 2), as for any other config error');
   t.is(
     result.stderr,
     `error: ${file}: more than 10000 documents, the most one apply takes; split them into files of at most 10000 documents and apply those one after another\n`,
@@ -227,13 +227,13 @@ test.serial('a VirtualService regex RE2 cannot run (lookahead, backreference) is
   const vs = (name: string, regex: string) =>
     `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}}\nspec:\n  hosts: [re2]\n  http:\n  - match:\n    - uri:\n        regex: '${regex}'\n    route:\n    - destination: {host: re2}\n`;
   const look = await run(['apply', '-f', '-'], vs('re2-look', '/(?!admin).*'));
-  t.is(look.code, 1);
+  t.is(look.code, 2);
   t.regex(
     look.stderr,
     /<stdin>:9: VirtualService default\/re2-look: spec\.http\[0\]\.match\[0\]\.uri\.regex: invalid regular expression .*does not support lookahead/,
   );
   const back = await run(['apply', '-f', '-'], vs('re2-back', '/(a)\\1'));
-  t.is(back.code, 1);
+  t.is(back.code, 2);
   t.regex(back.stderr, /<stdin>:9: VirtualService default\/re2-back: spec\.http\[0\]\.match\[0\]\.uri\.regex: .*does not support backreferences/);
   t.is((await run(['get', 'vs', 're2-look'])).code, 1);
   t.is((await run(['get', 'vs', 're2-back'])).code, 1);
