@@ -41,6 +41,8 @@ export class Capture {
   #applied: string[] | undefined;
   #lastError: string | undefined;
   #queue: Promise<void> = Promise.resolve();
+  /** Tables apply.sh created ("4:nat,..."), as stopCapturing() found them: its jumps carried that note and are gone. */
+  #createdTables: string | undefined;
   readonly #log: Logger;
 
   constructor(log: Logger) {
@@ -72,17 +74,32 @@ export class Capture {
 
   async remove(): Promise<void> {
     await this.#queue.catch(() => undefined);
-    await runScript('remove.sh', []);
+    await runScript('remove.sh', this.#createdTables === undefined ? [] : ['--created-tables', this.#createdTables]);
     this.#applied = undefined;
+    this.#createdTables = undefined;
     this.#log.info('capture rules removed');
+  }
+
+  /**
+   * The start of a fail-open drain: only the jumps go, so nothing new is captured
+   * while the connections already redirected keep their NAT (deleting a REDIRECT
+   * rule resets them) and drain; remove() afterwards deletes the rest.
+   */
+  async stopCapturing(): Promise<void> {
+    await this.#queue.catch(() => undefined);
+    const out = await runScript('remove.sh', ['--jumps-only']);
+    this.#createdTables = /^created-tables: (\S+)$/m.exec(out)?.[1] ?? this.#createdTables;
+    this.#applied = undefined;
+    this.#log.info('capture jumps removed: new connections are no longer captured; the chains go once the drain is over');
   }
 }
 
-function runScript(name: string, args: string[]): Promise<void> {
+/** Resolves to the script's stdout. */
+function runScript(name: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('bash', [`${IPTABLES_SCRIPTS_DIR}${name}`, ...args], { timeout: 30_000 }, (err, _stdout, stderr) => {
+    execFile('bash', [`${IPTABLES_SCRIPTS_DIR}${name}`, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) reject(new AmbitError('ECAPTURE', `scripts/iptables/${name} failed: ${stderr.trim() || err.message}`, { args }));
-      else resolve();
+      else resolve(stdout);
     });
   });
 }

@@ -226,9 +226,11 @@ export class Daemon {
     const waypoints = this.#waypoints.close();
     const mode = failMode(this.#config.capture);
     // Fail closed: the rules stay, pointing at the port this process is about to close, so nothing captured goes out in plaintext.
-    if (mode.mode === 'fail-open') await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
+    const failOpen = mode.mode === 'fail-open';
+    if (failOpen) await this.#capture.stopCapturing().catch((err: unknown) => this.#log.error({ err }, 'could not stop capturing'));
     else if (mode.mode === 'fail-closed') this.#log.info(`capture rules left in place: ${mode.summary}`);
     await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close(), waypoints]);
+    if (failOpen) await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
     this.#hbone.close();
     this.#memory?.stop();
     await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));

@@ -218,9 +218,14 @@ desired_rules() {
 }
 
 # Delete the current family's jumps and chains in one restore transaction, then
-# the tables we created, once empty.
+# the tables we created (or CREATED_TABLES names), once empty. With JUMPS_ONLY=1
+# only the jumps go: nothing new is captured, but our chains stay, because
+# deleting a REDIRECT rule makes the kernel forget the NAT of every connection it
+# redirected, and those (the daemon draining them) would break. The tables we
+# created are then listed in FOUND_CREATED, for the later full removal to drop.
 remove_family() {
-  local table chain line body payload='' created=()
+  local table chain line body payload='' created=(${CREATED_TABLES-})
+  FOUND_CREATED=()
   load_tables
   for table in "${AMBIT_TABLES[@]}"; do
     jumps_in "$table"
@@ -229,19 +234,23 @@ remove_family() {
       [[ $line == *"$AMBIT_CREATED_COMMENT"* ]] && created+=("$table")
       body+="-D ${line#-A }"$'\n'
     done
-    # Flush all before deleting any: AMBIT_OUTPUT references AMBIT_DNS.
-    for chain in ${CHAINS[$table]}; do has_chain "$table" "$chain" && body+="-F $chain"$'\n'; done
-    for chain in ${CHAINS[$table]}; do has_chain "$table" "$chain" && body+="-X $chain"$'\n'; done
+    if [[ ${JUMPS_ONLY-0} != 1 ]]; then
+      # Flush all before deleting any: AMBIT_OUTPUT references AMBIT_DNS.
+      for chain in ${CHAINS[$table]}; do has_chain "$table" "$chain" && body+="-F $chain"$'\n'; done
+      for chain in ${CHAINS[$table]}; do has_chain "$table" "$chain" && body+="-X $chain"$'\n'; done
+    fi
     [[ -z $body ]] || payload+="*$table"$'\n'"$body"$'COMMIT\n'
   done
   [[ -z $payload ]] || "$IPT_RESTORE" -w 10 --noflush <<<"$payload" || die "$IPT_RESTORE could not remove:"$'\n'"$payload"
-  ((${#created[@]} == 0)) || drop_tables_if_empty "${created[@]}"
+  ((${#created[@]} == 0)) && return 0
+  if [[ ${JUMPS_ONLY-0} == 1 ]]; then FOUND_CREATED=("${created[@]}"); else drop_tables_if_empty "${created[@]}"; fi
 }
 
 drop_tables_if_empty() {
   local table line nft
   load_tables
   for table in "$@"; do
+    has_table "$table" || continue
     # Empty: no rules, no user chains, every built-in chain still ACCEPT.
     while IFS= read -r line; do
       [[ -z $line || $line =~ ^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING)\ ACCEPT\  ]] || continue 2

@@ -95,6 +95,20 @@ async function lifecycle(t: ExecutionContext, topo: Topology, env?: Env): Promis
   const gone = await script(topo, 'check', FULL, env);
   t.is(gone.code, 1);
   t.regex(gone.out, /no jump from nat\/OUTPUT to AMBIT_OUTPUT/);
+
+  // A fail-open drain: the jumps first (nothing new captured, redirected connections keep their
+  // NAT), then the rest, told which tables apply.sh had created; the ruleset ends as it began.
+  await mustScript(topo, 'apply', FULL, env);
+  const jumps = await mustScript(topo, 'remove', ['--jumps-only'], env);
+  const draining = await rulesets(topo, env);
+  t.notRegex(draining, /-j AMBIT_(OUTPUT|INBOUND)/, 'no jump into our chains');
+  t.regex(draining, /-A AMBIT_OUTPUT .*REDIRECT/, 'the chains stay while connections drain');
+  const created = /^created-tables: (\S+)$/m.exec(jumps)?.[1];
+  await mustScript(topo, 'remove', created ? ['--created-tables', created] : [], env);
+  t.is(await rulesets(topo, env), before, 'the removal after the drain leaves the ruleset as it began');
+  const bad = await script(topo, 'remove', ['--created-tables', '4:bogus'], env);
+  t.is(bad.code, 2);
+  t.regex(bad.out, /"4:bogus" is not FAMILY:TABLE/);
 }
 
 /** Rules a host might already have, which ambit must neither disturb nor leave changed. */

@@ -153,6 +153,20 @@ test.serial('SIGTERM on the sending host: all 20 captured transfers in flight fi
   await mesh.startDaemon('a');
 });
 
+test.serial('fail open: SIGTERM on the sending host stops capturing new connections, yet the 20 in flight finish', async (t) => {
+  await mesh.stopDaemon('a');
+  await mesh.startDaemon('a', 'capture: {failOpen: true}\n');
+  await meshReady();
+  const transfers = startTransfers();
+  await transfers.flowing;
+  await timedStop('a');
+  const results = await transfers.results;
+  t.is(results.filter((r) => r.bytes === CHUNK * CHUNKS && !r.error).length, CONNECTIONS, JSON.stringify(results));
+  t.regex(mesh.logs('a'), /capture jumps removed[^\n]*\n(.*\n)*.*capture rules removed/, 'jumps first, chains after the drain');
+  t.notRegex((await mesh.topo.exec('a', 'iptables-save')).stdout, /AMBIT_|ambit/, 'no ambit rule or chain is left once the drain is over');
+  await mesh.startDaemon('a');
+});
+
 test.serial('SIGTERM on the receiving host: the transfers in flight finish too', async (t) => {
   await meshReady();
   const transfers = startTransfers();
