@@ -32,9 +32,10 @@ source scripts/lib/install-deps.sh
 # Beyond what ambit itself needs: hyperfine times the CLI, python3-h2 is an
 # independent HTTP/2 stack for HBONE interop (checked by its module file), and
 # systemd's systemd-analyze verifies the unit `ambit install` writes, and redis-sentinel
-# (plus openssl for a throwaway Redis TLS certificate) runs the store's failover and TLS tests.
+# (plus openssl for a throwaway Redis TLS certificate) runs the store's failover and TLS tests;
+# zsh runs the script `ambit completion zsh` prints, as bash runs the bash one.
 declare -A tool_of=([hyperfine]=hyperfine [python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py [systemd]=systemd-analyze
-	[redis-sentinel]=redis-sentinel [openssl]=openssl)
+	[redis-sentinel]=redis-sentinel [openssl]=openssl [zsh]=zsh)
 for pkg in "${!AMBIT_RUNTIME_PACKAGES[@]}"; do tool_of[$pkg]=${AMBIT_RUNTIME_PACKAGES[$pkg]}; done
 install_system_packages tool_of
 
