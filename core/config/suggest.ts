@@ -22,24 +22,27 @@ export function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-/** The candidates within typo distance of `input`, closest first (ties in the given order). */
-export function suggestions(input: string, candidates: Iterable<string>): string[] {
+/** The candidates within typo distance of `input` with their distances, closest first (ties in the given order). */
+function scored(input: string, candidates: Iterable<string>): { name: string; distance: number }[] {
   const typed = input.toLowerCase();
   const limit = Math.min(3, Math.max(1, Math.floor(typed.length / 3)));
-  const scored: { name: string; distance: number }[] = [];
+  const close: { name: string; distance: number }[] = [];
   for (const name of new Set(candidates)) {
     const distance = editDistance(typed, name.toLowerCase());
-    if (distance > 0 && distance <= limit) scored.push({ name, distance });
+    if (distance > 0 && distance <= limit) close.push({ name, distance });
   }
-  return scored.sort((x, y) => x.distance - y.distance).map((s) => s.name);
+  return close.sort((x, y) => x.distance - y.distance);
+}
+
+/** The candidates within typo distance of `input`, closest first (ties in the given order). */
+export function suggestions(input: string, candidates: Iterable<string>): string[] {
+  return scored(input, candidates).map((s) => s.name);
 }
 
 /** ` (did you mean X?)`, or `X or Y` when two are equally close, or '' when nothing is. */
 export function didYouMean(input: string, candidates: Iterable<string>): string {
-  const typed = input.toLowerCase();
-  const close = suggestions(input, candidates);
+  const close = scored(input, candidates);
   if (close.length === 0) return '';
-  const best = editDistance(typed, close[0]!.toLowerCase());
-  const tied = close.filter((c) => editDistance(typed, c.toLowerCase()) === best).slice(0, 2);
-  return ` (did you mean ${tied.join(' or ')}?)`;
+  const tied = close.filter((c) => c.distance === close[0]!.distance).slice(0, 2);
+  return ` (did you mean ${tied.map((c) => c.name).join(' or ')}?)`;
 }

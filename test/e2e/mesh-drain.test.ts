@@ -70,17 +70,11 @@ test.before(async () => {
 
 /** The client's connection by name carries bytes: DNS capture, outbound and the tunnel are all up (after each restart too). */
 async function meshReady(): Promise<void> {
-  const probe = `require('net').connect(9100, ${JSON.stringify(SLOW)}).on('data', () => process.exit(0)).on('error', () => process.exit(1))`;
+  const probe = `require('net').connect(9100, ${JSON.stringify(SLOW)}).on('data', () => process.exit(0)).on('error', (e) => { console.error(e.code || e.message); process.exit(1); })`;
   let last = '';
   try {
     await eventually(async () => {
-      const r = await mesh.asUser(
-        'a',
-        CLIENT_UID,
-        process.execPath,
-        ['-e', probe.replace('process.exit(1)', '(e) => { console.error(e.code || e.message); process.exit(1); }')],
-        5000,
-      );
+      const r = await mesh.asUser('a', CLIENT_UID, process.execPath, ['-e', probe], 5000);
       last = `code ${r.code}: ${r.stderr}`;
       return r.code === 0;
     }, 30_000);
