@@ -671,6 +671,14 @@ export const ERROR_CODES = {
     action: 'See README Troubleshooting "connection reset right after connect"; `ambit doctor` checks conntrack.',
   },
 
+  // daemon: daemon/inbound-plaintext.ts
+  EINBOUND_NO_WORKLOAD: {
+    component: 'daemon',
+    meaning:
+      'Plaintext TCP was captured for a local workload port, but no workload enrolled on this node matches its destination (rules not yet updated after an unenroll), or two local workloads share the port and the caller dialled neither address.',
+    action: "Dial the workload's enrolled address (`ambit get endpoints`); the connection is refused rather than delivered unauthorized.",
+  },
+
   // daemon: daemon/outbound.ts
   EOUTBOUND_NO_ENDPOINT: {
     component: 'daemon',

@@ -14,6 +14,9 @@ export interface CaptureSpec {
   uids: number[];
   meshCidrs: string[];
   strictPorts: number[];
+  /** This node's workloads ("10.0.0.5:9080", "[fd00::5]:9080"): plaintext to them goes to inboundPort. */
+  inboundEndpoints: string[];
+  inboundPort: number;
   dns: boolean;
   exemptUid: number;
   outboundPort: number;
@@ -33,6 +36,7 @@ export function captureArgs(spec: CaptureSpec): string[] {
   ];
   if (spec.meshCidrs.length > 0) args.push('--mesh-cidrs', spec.meshCidrs.join(','));
   if (spec.strictPorts.length > 0) args.push('--strict-ports', spec.strictPorts.join(','));
+  if (spec.inboundEndpoints.length > 0) args.push('--inbound-endpoints', spec.inboundEndpoints.join(','), '--inbound-port', String(spec.inboundPort));
   args.push(spec.dns ? '--dns' : '--no-dns');
   return args;
 }
@@ -63,7 +67,10 @@ export class Capture {
       }
       this.#applied = args;
       this.#lastError = undefined;
-      this.#log.info({ uids: spec.uids, meshCidrs: spec.meshCidrs, strictPorts: spec.strictPorts }, 'capture rules applied');
+      this.#log.info(
+        { uids: spec.uids, meshCidrs: spec.meshCidrs, strictPorts: spec.strictPorts, inboundEndpoints: spec.inboundEndpoints },
+        'capture rules applied',
+      );
     });
     return this.#queue;
   }

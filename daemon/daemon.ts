@@ -1,7 +1,8 @@
 /**
  * ambitd: one per host. Wires the store watcher (config snapshot), the mesh
  * state, identity (node and workload certificates), capture rules, outbound
- * 15001, inbound HBONE 15008, DNS 15053, admin 15000 and metrics 15020.
+ * 15001, inbound HBONE 15008, inbound plaintext 15006, DNS 15053, admin 15000
+ * and metrics 15020.
  * Data flows one way: store -> snapshot -> state -> proxies. When the store is
  * unreachable every part keeps serving the last good state.
  */
@@ -29,6 +30,8 @@ import { Capture } from './capture.js';
 import type { DaemonConfig } from '../core/config/daemon-settings.js';
 import { failMode } from '../core/config/fail-mode.js';
 import { createInbound } from './inbound.js';
+import { InboundPlaintext } from './inbound-plaintext.js';
+import { formatAuthority } from '../core/hbone/authority.js';
 import { MemoryRelease, processMemoryIo } from './memory-release.js';
 import { DaemonMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
@@ -77,6 +80,7 @@ export class Daemon {
   /** Gives memory back after a burst of closed connections; both proxies feed it. */
   #memory: MemoryRelease | undefined;
   #outbound: Outbound | undefined;
+  #plaintext: InboundPlaintext | undefined;
   #dns: MeshDnsServer | undefined;
   #http: Server[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -179,6 +183,14 @@ export class Daemon {
       port: config.ports.outbound,
     });
     await this.#outbound.listen();
+    this.#plaintext = new InboundPlaintext({
+      state: () => this.state,
+      port: config.ports.inboundPlaintext,
+      metrics: this.metrics,
+      memory: this.#memory,
+      log: this.#log.child({ component: 'inbound-plaintext' }),
+    });
+    await this.#plaintext.listen();
     this.#dns = new MeshDnsServer({
       port: config.ports.dns,
       address: '127.0.0.1',
@@ -229,7 +241,13 @@ export class Daemon {
     const failOpen = mode.mode === 'fail-open';
     if (failOpen) await this.#capture.stopCapturing().catch((err: unknown) => this.#log.error({ err }, 'could not stop capturing'));
     else if (mode.mode === 'fail-closed') this.#log.info(`capture rules left in place: ${mode.summary}`);
-    await Promise.allSettled([this.#outbound?.close(deadline), this.#inbound?.close(deadline), this.#dns?.close(), waypoints]);
+    await Promise.allSettled([
+      this.#outbound?.close(deadline),
+      this.#plaintext?.close(deadline),
+      this.#inbound?.close(deadline),
+      this.#dns?.close(),
+      waypoints,
+    ]);
     if (failOpen) await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
     this.#hbone.close();
     this.#memory?.stop();
@@ -365,6 +383,8 @@ export class Daemon {
           ...state.serviceEntryCidrs().filter((c) => !hostInRange(c, this.#vipCidr)),
         ],
         strictPorts: state.strictPorts(),
+        inboundEndpoints: state.localEndpoints().map((ep) => formatAuthority(ep.address, ep.port)),
+        inboundPort: this.#config.ports.inboundPlaintext,
         dns: this.#config.capture.dns,
         exemptUid: process.getuid?.() ?? 0,
         outboundPort: this.#config.ports.outbound,
@@ -378,7 +398,7 @@ export class Daemon {
   #readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.#state) reasons.push('no config snapshot yet');
-    if (!this.#inbound || !this.#outbound) reasons.push('proxies not listening yet');
+    if (!this.#inbound || !this.#outbound || !this.#plaintext) reasons.push('proxies not listening yet');
     return { ready: reasons.length === 0, reasons };
   }
 

@@ -19,7 +19,7 @@ import {
 import type { EndpointRecord } from '../core/store/types.js';
 import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
-import { authorizeL4 } from './authorize.js';
+import { authorizeL4, reportDenial } from './authorize.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { MeshState } from '../core/mesh/index.js';
@@ -62,15 +62,11 @@ export function createInbound(options: InboundOptions): HboneServer {
     if (!ep) return { allow: true };
     const decision = authorizeL4(state, ep, { identity: req.peerIdentity, ip: req.peerAddress }, req.destination.host);
     if (decision.allowed) return { allow: true };
-    metrics.authzDenials.inc({
-      destination_service: state.serviceOfEndpoint(ep).host,
-      source_principal: req.peerIdentity,
-      policy: decision.policy ?? '',
-      reason: 'policy',
-    });
-    log.warn(
-      { src: req.peerIdentity, peer: req.peerAddress, authority: req.authority, policy: decision.policy, reason: decision.reason },
-      'connection denied by AuthorizationPolicy',
+    reportDenial(
+      metrics,
+      log,
+      { service: state.serviceOfEndpoint(ep).host, source: req.peerIdentity, decision, reason: 'policy' },
+      { peer: req.peerAddress, authority: req.authority },
     );
     return { allow: false, reason: decision.reason };
   };

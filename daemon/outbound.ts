@@ -11,19 +11,21 @@
  * does the I/O around it.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { splice, type HboneClient } from '../core/hbone/index.js';
 import { originalDst } from '../core/net/original-dst.js';
 import { AmbitError } from '../core/errors.js';
-import { authorizeL4 } from './authorize.js';
+import { authorizeL4, reportDenial } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
 import { resolvedHop, routeOf, type ForwardRoute, type HboneHop, type Hop, type LocalHop, type Owner, type TcpHop, type WaypointHop } from './hop.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
 import type { MeshState } from '../core/mesh/index.js';
-import { spliceSockets } from './tcp-splice.js';
+import { dialTcp, spliceSockets } from './tcp-splice.js';
+import { CapturedListener } from './captured-listener.js';
+import { accountConnection } from './connection-account.js';
 import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { endpointParty } from '../core/telemetry/mesh-facts.js';
 
@@ -57,55 +59,33 @@ const RETRYABLE = new Set([
 
 export class Outbound {
   readonly #options: OutboundOptions;
-  readonly #servers: Server[] = [];
-  readonly #sockets = new Set<Socket>();
+  readonly #listener: CapturedListener;
 
   constructor(options: OutboundOptions) {
     this.#options = options;
+    this.#listener = new CapturedListener(options.port, (socket) => void this.#handle(socket));
   }
 
   /** Listens on IPv4 and, where the host has it, IPv6 (ip6tables REDIRECT delivers to ::1). */
-  async listen(hosts: string[] = ['0.0.0.0', '::']): Promise<void> {
-    for (const host of hosts) {
-      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => void this.#handle(socket));
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ port: this.#options.port, host, ipv6Only: host === '::' }, () => resolve());
-        });
-        this.#servers.push(server);
-      } catch (err) {
-        if (host === '::' && (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') continue;
-        throw err;
-      }
-    }
+  listen(hosts?: string[]): Promise<void> {
+    return this.#listener.listen(hosts);
   }
 
   /** Stops accepting; open connections finish unless `deadline` passes. */
-  async close(deadlineMs = 0): Promise<void> {
-    // server.close() calls back only once every connection has closed: awaited first, one
-    // connection that never ends (a half-closed one, say) held stop() past any deadline.
-    const closed = Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    if (this.#sockets.size > 0 && deadlineMs > 0) {
-      const until = Date.now() + deadlineMs;
-      while (this.#sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    }
-    for (const s of this.#sockets) s.destroy();
-    await closed;
+  close(deadlineMs = 0): Promise<void> {
+    return this.#listener.close(deadlineMs);
   }
 
   get activeConnections(): number {
-    return this.#sockets.size;
+    return this.#listener.activeConnections;
   }
 
   async #handle(socket: Socket): Promise<void> {
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', () => undefined); // reported where the splice ends
     const { log, metrics } = this.#options;
     try {
       const dst = originalDst(socket);
-      if (dst.port === this.#options.port && (dst.address === socket.localAddress || dst.address.endsWith(`:${socket.localAddress}`))) {
+      if (this.#listener.isDirect(socket, dst)) {
         // Someone dialled 15001 directly: nothing was captured, and tunnelling would loop.
         socket.destroy();
         return;
@@ -194,7 +174,7 @@ export class Outbound {
 
   /** A destination outside the mesh (MESH_EXTERNAL, or not a mesh workload): plain TCP from the daemon. */
   async #plain(socket: Socket, hop: TcpHop, sourceId: string, labels: TcpLabels): Promise<void> {
-    this.#spliceDirect(socket, await dial(hop.address, hop.port), labels, {
+    this.#spliceDirect(socket, await dialTcp(hop.address, hop.port), labels, {
       src: sourceId,
       dst: labels.destination_service,
       endpoint: keyOf(hop),
@@ -211,16 +191,7 @@ export class Outbound {
 
   /** Counts a connection as opened; the returned callback counts and logs its close. One accounting for every kind of hop. */
   #opened(labels: TcpLabels, fields: Record<string, unknown>): (sent: number, received: number, error: unknown) => void {
-    const { metrics, log } = this.#options;
-    metrics.connectionsOpened.inc(labels);
-    const started = Date.now();
-    return (sent, received, error) => {
-      this.#options.memory?.connectionClosed();
-      metrics.connectionsClosed.inc(labels);
-      metrics.bytesSent.inc(labels, sent);
-      metrics.bytesReceived.inc(labels, received);
-      log.info({ ...fields, sent, received, durationMs: Date.now() - started, error }, 'outbound connection closed');
-    };
+    return accountConnection(this.#options, labels, fields, 'outbound connection closed');
   }
 
   async #tunnel(socket: Socket, hop: HboneHop, sourceId: string, labels: TcpLabels): Promise<void> {
@@ -263,17 +234,16 @@ export class Outbound {
     const ep = hop.endpoint;
     const decision = authorizeL4(state, ep, { identity: sourceId, ip: socket.remoteAddress ?? '' }, ep.address);
     if (!decision.allowed) {
-      metrics.authzDenials.inc({
-        destination_service: labels.destination_service,
-        source_principal: sourceId,
-        policy: decision.policy ?? '',
-        reason: 'policy',
-      });
-      log.warn({ src: sourceId, endpoint: keyOf(ep), policy: decision.policy, reason: decision.reason }, 'connection denied by AuthorizationPolicy');
+      reportDenial(
+        metrics,
+        log,
+        { service: labels.destination_service, source: sourceId, decision, reason: 'policy' },
+        { endpoint: keyOf(ep) },
+      );
       socket.resetAndDestroy();
       return;
     }
-    this.#spliceDirect(socket, await dial(ep.address, ep.port), labels, {
+    this.#spliceDirect(socket, await dialTcp(ep.address, ep.port), labels, {
       src: sourceId,
       dst: labels.destination_principal,
       endpoint: keyOf(ep),
@@ -283,7 +253,7 @@ export class Outbound {
 
   /** Not a mesh destination, or not an enrolled user: connect as asked, as the daemon. */
   #passthrough(socket: Socket, ip: string, port: number): void {
-    dial(ip, port).then(
+    dialTcp(ip, port).then(
       (upstream) => {
         socket.resume();
         spliceSockets(socket, upstream);
@@ -291,15 +261,4 @@ export class Outbound {
       () => socket.resetAndDestroy(),
     );
   }
-}
-
-function dial(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = tcpConnect({ host, port, allowHalfOpen: true });
-    s.once('connect', () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
 }

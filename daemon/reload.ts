@@ -37,6 +37,7 @@ const SETTINGS: readonly Setting[] = [
   restartOnly('mesh.domain', (c) => c.mesh.domain),
   restartOnly('ports.outbound', (c) => c.ports.outbound),
   restartOnly('ports.inbound', (c) => c.ports.inbound),
+  restartOnly('ports.inboundPlaintext', (c) => c.ports.inboundPlaintext),
   restartOnly('ports.dns', (c) => c.ports.dns),
   restartOnly('ports.admin', (c) => c.ports.admin),
   restartOnly('ports.metrics', (c) => c.ports.metrics),

@@ -1,9 +1,9 @@
 /**
- * Joins two TCP sockets (the same-node path and passthrough): bytes both ways
+ * Joins two TCP sockets (the same-node path, passthrough, inbound plaintext): bytes both ways
  * with backpressure, FIN carried across as FIN (half-close), a reset as a
  * reset. Both sockets must allow half-open.
  */
-import type { Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 
 export interface TcpSpliceResult {
   /** Bytes from `a` to `b`. */
@@ -31,4 +31,16 @@ export function spliceSockets(a: Socket, b: Socket, done?: (result: TcpSpliceRes
   b.once('close', closed);
   a.pipe(b);
   b.pipe(a);
+}
+
+/** A plain TCP connection from the daemon (its uid is never captured), half-open allowed for spliceSockets. */
+export function dialTcp(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect({ host, port, allowHalfOpen: true });
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
 }

@@ -28,7 +28,8 @@ export interface DaemonConfig {
   node: { name: string; address: string };
   store: StoreOptions;
   mesh: { trustDomain: string; domain: string };
-  ports: { outbound: number; inbound: number; dns: number; admin: number; metrics: number };
+  /** inboundPlaintext: where iptables sends plaintext TCP to local workloads, for AuthorizationPolicy. */
+  ports: { outbound: number; inbound: number; inboundPlaintext: number; dns: number; admin: number; metrics: number };
   adminAddress: string;
   metricsAddress: string;
   /**
@@ -100,7 +101,7 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
     keyPrefix: string(),
   }),
   mesh: object<Section<'mesh'>>({ trustDomain: dnsName, domain: dnsName }),
-  ports: object<Section<'ports'>>({ outbound: port(), inbound: port(), dns: port(), admin: port(), metrics: port() }),
+  ports: object<Section<'ports'>>({ outbound: port(), inbound: port(), inboundPlaintext: port(), dns: port(), admin: port(), metrics: port() }),
   adminAddress: ip(),
   metricsAddress: ip(),
   capture: object<Section<'capture'>>(
@@ -223,7 +224,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     node: { name: o.nodeName ?? f.node?.name ?? hostname(), address: o.nodeAddress ?? f.node?.address ?? primaryAddress() },
     store,
     mesh: { trustDomain: f.mesh?.trustDomain ?? domain, domain },
-    ports: { outbound: 15001, inbound: 15008, dns: 15053, admin: 15000, metrics: 15020, ...f.ports },
+    ports: { outbound: 15001, inbound: 15008, inboundPlaintext: 15006, dns: 15053, admin: 15000, metrics: 15020, ...f.ports },
     adminAddress: f.adminAddress ?? '127.0.0.1',
     metricsAddress: f.metricsAddress ?? '0.0.0.0',
     capture: { enabled: f.capture?.enabled ?? true, dns: f.capture?.dns ?? true, failOpen: f.capture?.failOpen ?? false },

@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  echo "usage: apply.sh --uids LIST [--mesh-cidrs LIST] [--exempt-uid U] [--dns] [--strict-ports LIST] ..." >&2
+  echo "usage: apply.sh --uids LIST [--mesh-cidrs LIST] [--exempt-uid U] [--dns] [--strict-ports LIST] [--inbound-endpoints LIST] ..." >&2
   usage_common
 }
 
@@ -31,13 +31,14 @@ for family in 4 6; do
     for rule in "${RULES[@]}"; do
       [[ $rule == "$table "* ]] && payload+="-A ${rule#"$table "}"$'\n'
     done
-    # Keep an existing jump (and the created-table note it carries) as it is.
-    if ! has_jump "$table"; then
+    for jump in ${JUMP_SPECS[$table]}; do
+      # Keep an existing jump (and the created-table note it carries) as it is.
+      has_jump "$table" "${jump%%:*}" "${jump#*:}" && continue
       comment=ambit
       has_table "$table" || comment=$AMBIT_CREATED_COMMENT
       # First in the hook, so host rules that ACCEPT early cannot bypass capture or STRICT.
-      payload+="-I ${HOOK[$table]} 1 -m comment --comment $comment -j ${ENTRY[$table]}"$'\n'
-    fi
+      payload+="-I ${jump%%:*} 1 -m comment --comment $comment -j ${jump#*:}"$'\n'
+    done
     payload+=$'COMMIT\n'
   done
   "$IPT_RESTORE" -w 10 --noflush <<<"$payload" || die "$IPT_RESTORE rejected the ruleset:"$'\n'"$payload"

@@ -20,7 +20,9 @@ for family in "${FAMILIES[@]}"; do
   load_tables
   desired_rules
   for table in "${AMBIT_TABLES[@]}"; do
-    has_jump "$table" || problems+=("$IPT: no jump from $table/${HOOK[$table]} to ${ENTRY[$table]}")
+    for jump in ${JUMP_SPECS[$table]}; do
+      has_jump "$table" "${jump%%:*}" "${jump#*:}" || problems+=("$IPT: no jump from $table/${jump%%:*} to ${jump#*:}")
+    done
     for chain in ${CHAINS[$table]}; do
       if ! has_chain "$table" "$chain"; then
         problems+=("$IPT: chain $table/$chain is missing")

@@ -1,9 +1,14 @@
 # Shared by apply.sh, remove.sh and check.sh (sourced, not run).
 #
-# ambit owns three chains and touches nothing else:
-#   nat    AMBIT_OUTPUT   jumped to from nat OUTPUT: enrolled uids' TCP to mesh CIDRs -> REDIRECT
-#   nat    AMBIT_DNS      jumped to from AMBIT_OUTPUT: enrolled uids' port 53 -> REDIRECT
-#   filter AMBIT_INBOUND  jumped to from filter INPUT: STRICT ports refuse plaintext
+# ambit owns four chains and touches nothing else:
+#   nat    AMBIT_OUTPUT     jumped to from nat OUTPUT: enrolled uids' TCP to mesh CIDRs -> REDIRECT to
+#                           the outbound port; any other local user's TCP to a local workload's port ->
+#                           REDIRECT to the inbound plaintext port (policy applies to local callers too)
+#   nat    AMBIT_DNS        jumped to from AMBIT_OUTPUT: enrolled uids' port 53 -> REDIRECT
+#   nat    AMBIT_PREROUTING jumped to from nat PREROUTING: plaintext TCP from other hosts to a local
+#                           workload (not STRICT) -> REDIRECT to the inbound plaintext port, where
+#                           ambitd applies AuthorizationPolicy with no peer identity, as ztunnel does
+#   filter AMBIT_INBOUND    jumped to from filter INPUT: STRICT ports refuse plaintext
 # Jumps into our chains carry the comment "ambit", or "ambit:created-table" when
 # the table did not exist before we first applied: remove.sh then deletes the
 # (by then empty) table too, so iptables-save reads exactly as it did before.
@@ -28,6 +33,9 @@ options (each also read from the environment variable shown):
   --dns-port PORT       where captured DNS goes                            AMBIT_DNS_PORT (15053)
   --strict-ports LIST   inbound plaintext TCP to these is reset, except    AMBIT_STRICT_PORTS
                         over loopback (where the daemon delivers)
+  --inbound-endpoints LIST  this host's workloads, ADDR:PORT ([ADDR]:PORT  AMBIT_INBOUND_ENDPOINTS
+                        for IPv6): plaintext to them goes to --inbound-port
+  --inbound-port PORT   where captured inbound plaintext goes              AMBIT_INBOUND_PORT (15006)
   --ipv6 auto|on|off    also program ip6tables                             AMBIT_IPV6 (auto)
 EOF
 }
@@ -44,6 +52,8 @@ parse_args() {
   OPT_DNS_PORT=${AMBIT_DNS_PORT:-15053}
   OPT_STRICT=${AMBIT_STRICT_PORTS:-}
   OPT_IPV6=${AMBIT_IPV6:-auto}
+  OPT_INBOUND=${AMBIT_INBOUND_ENDPOINTS:-}
+  OPT_IN_PORT=${AMBIT_INBOUND_PORT:-15006}
   while (($#)); do
     case $1 in
       --uids) need "$@"; OPT_UIDS=$2; shift ;;
@@ -57,6 +67,8 @@ parse_args() {
       --dns-port) need "$@"; OPT_DNS_PORT=$2; shift ;;
       --strict-ports) need "$@"; OPT_STRICT=$2; shift ;;
       --ipv6) need "$@"; OPT_IPV6=$2; shift ;;
+      --inbound-endpoints) need "$@"; OPT_INBOUND=$2; shift ;;
+      --inbound-port) need "$@"; OPT_IN_PORT=$2; shift ;;
       -h | --help) usage; exit 0 ;;
       *) usage; die "unknown option '$1'" ;;
     esac
@@ -67,7 +79,22 @@ parse_args() {
   EXEMPT_UIDS=$(ids_of "$OPT_EXEMPT_UIDS" user)
   EXEMPT_GIDS=$(ids_of "$OPT_EXEMPT_GIDS" group)
   STRICT_PORTS=$(split_list "$OPT_STRICT")
-  for port in $STRICT_PORTS "$OPT_OUT_PORT" "$OPT_DNS_PORT"; do valid_port "$port"; done
+  for port in $STRICT_PORTS "$OPT_OUT_PORT" "$OPT_DNS_PORT" "$OPT_IN_PORT"; do valid_port "$port"; done
+  INBOUND4='' INBOUND6=''
+  local endpoint address
+  for endpoint in $(split_list "$OPT_INBOUND"); do
+    # valid_port matches a regex too, so the address is taken before it runs.
+    if [[ $endpoint =~ ^([0-9]{1,3}(\.[0-9]{1,3}){3}):([0-9]+)$ ]]; then
+      address=${BASH_REMATCH[1]} port=${BASH_REMATCH[3]}
+      INBOUND4+=" $address:$port"
+    elif [[ $endpoint =~ ^\[([0-9a-fA-F:.]*:[0-9a-fA-F:.]*)\]:([0-9]+)$ ]]; then
+      address=${BASH_REMATCH[1]} port=${BASH_REMATCH[2]}
+      INBOUND6+=" $address:$port"
+    else
+      die "bad inbound endpoint '$endpoint': want ADDR:PORT, e.g. 10.0.0.5:9080 or [fd00::5]:9080"
+    fi
+    valid_port "$port"
+  done
   [[ $OPT_MARK =~ ^(0x[0-9a-fA-F]+|[0-9]+)(/(0x[0-9a-fA-F]+|[0-9]+))?$ ]] || die "bad --mark '$OPT_MARK': want e.g. 0x539 or 0x539/0xfff"
   [[ $OPT_DNS =~ ^[01]$ ]] || die "AMBIT_DNS must be 0 or 1, not '$OPT_DNS'"
   [[ $OPT_IPV6 =~ ^(auto|on|off)$ ]] || die "bad --ipv6 '$OPT_IPV6': want auto, on or off"
@@ -171,26 +198,26 @@ jumps_in() {
   return 0
 }
 
-# Whether TABLE's built-in hook already jumps to our entry chain.
+# Whether built-in chain $2 of table $1 already jumps to our chain $3.
 has_jump() {
   local line
   jumps_in "$1"
   for line in "${JUMPS[@]}"; do
-    [[ "$line " == "-A ${HOOK[$1]} "*" -j ${ENTRY[$1]} "* ]] && return 0
+    [[ "$line " == "-A $2 "*" -j $3 "* ]] && return 0
   done
   return 1
 }
 
-declare -rA HOOK=([nat]=OUTPUT [filter]=INPUT)
-declare -rA ENTRY=([nat]=AMBIT_OUTPUT [filter]=AMBIT_INBOUND)
-declare -rA CHAINS=([nat]='AMBIT_OUTPUT AMBIT_DNS' [filter]='AMBIT_INBOUND')
+# Per table, the jumps we own, as HOOK:ENTRY.
+declare -rA JUMP_SPECS=([nat]='OUTPUT:AMBIT_OUTPUT PREROUTING:AMBIT_PREROUTING' [filter]='INPUT:AMBIT_INBOUND')
+declare -rA CHAINS=([nat]='AMBIT_OUTPUT AMBIT_DNS AMBIT_PREROUTING' [filter]='AMBIT_INBOUND')
 
 # RULES: our rules for the current family, in order, as "TABLE CHAIN SPEC...",
 # spelled the way iptables-save prints them. Specs hold no quotes or spaces
 # inside arguments, so they split safely on whitespace.
 desired_rules() {
-  local cidrs uid cidr gid port proto
-  if [[ $IPT == iptables ]]; then cidrs=$CIDRS4; else cidrs=$CIDRS6; fi
+  local cidrs uid cidr gid port proto inbound endpoint address ports='' host
+  if [[ $IPT == iptables ]]; then cidrs=$CIDRS4 inbound=$INBOUND4 host=32; else cidrs=$CIDRS6 inbound=$INBOUND6 host=128; fi
   RULES=("nat AMBIT_OUTPUT -m mark --mark $OPT_MARK -j RETURN")
   for uid in $EXEMPT_UIDS; do RULES+=("nat AMBIT_OUTPUT -m owner --uid-owner $uid -j RETURN"); done
   for gid in $EXEMPT_GIDS; do RULES+=("nat AMBIT_OUTPUT -m owner --gid-owner $gid -j RETURN"); done
@@ -199,6 +226,20 @@ desired_rules() {
     for cidr in $cidrs; do
       RULES+=("nat AMBIT_OUTPUT -d $cidr -p tcp -m owner --uid-owner $uid -j REDIRECT --to-ports $OPT_OUT_PORT")
     done
+  done
+  # After the enrolled users' rules: an enrolled caller of a local workload keeps its outbound path
+  # (mesh CIDRs hold local workload addresses); anyone else local reaches it through the inbound policy.
+  for endpoint in $inbound; do
+    port=${endpoint##*:}
+    [[ " $ports " == *" $port "* ]] && continue
+    ports+=" $port"
+    RULES+=("nat AMBIT_OUTPUT -p tcp -m addrtype --dst-type LOCAL -m tcp --dport $port -j REDIRECT --to-ports $OPT_IN_PORT")
+  done
+  for endpoint in $inbound; do
+    address=${endpoint%:*} port=${endpoint##*:}
+    # STRICT ports are refused by AMBIT_INBOUND instead; loopback cannot arrive from another host.
+    [[ " $STRICT_PORTS " == *" $port "* || $address == 127.* || $address == ::1 ]] && continue
+    RULES+=("nat AMBIT_PREROUTING -d $address/$host -p tcp -m tcp --dport $port -j REDIRECT --to-ports $OPT_IN_PORT")
   done
   if [[ $OPT_DNS == 1 ]]; then
     for uid in $UIDS; do
@@ -247,9 +288,12 @@ remove_family() {
 }
 
 drop_tables_if_empty() {
-  local table line nft
+  local table line nft seen=" "
   load_tables
   for table in "$@"; do
+    # A table we created carries the note on each of its jumps: listed once per jump.
+    [[ $seen == *" $table "* ]] && continue
+    seen+="$table "
     has_table "$table" || continue
     # Empty: no rules, no user chains, every built-in chain still ACCEPT.
     while IFS= read -r line; do

@@ -6,6 +6,8 @@ const spec: CaptureSpec = {
   uids: [2001, 2002],
   meshCidrs: ['240.240.0.0/16', '10.0.0.2/32'],
   strictPorts: [9080],
+  inboundEndpoints: ['10.0.0.2:9080', '[fd00::2]:9081'],
+  inboundPort: 15006,
   dns: true,
   exemptUid: 0,
   outboundPort: 15001,
@@ -26,12 +28,16 @@ test('every setting becomes a flag', (t) => {
     '240.240.0.0/16,10.0.0.2/32',
     '--strict-ports',
     '9080',
+    '--inbound-endpoints',
+    '10.0.0.2:9080,[fd00::2]:9081',
+    '--inbound-port',
+    '15006',
     '--dns',
   ]);
 });
 
 test('empty lists are left out and DNS capture can be off', (t) => {
-  const args = captureArgs({ ...spec, uids: [], meshCidrs: [], strictPorts: [], dns: false });
+  const args = captureArgs({ ...spec, uids: [], meshCidrs: [], strictPorts: [], inboundEndpoints: [], dns: false });
   t.deepEqual(args, ['--uids', '', '--exempt-uid', '0', '--outbound-port', '15001', '--dns-port', '15053', '--no-dns']);
 });
 

@@ -60,7 +60,7 @@ test('this process, listening on TCP and UDP, is found as the holder of its own 
   t.regex(holders.get(sockets[0]!.inode)![0]!.command, /node/);
 });
 
-const PORTS = ambitPorts({ outbound: 15001, inbound: 15008, dns: 15053, admin: 15000, metrics: 15020 });
+const PORTS = ambitPorts({ outbound: 15001, inbound: 15008, inboundPlaintext: 15006, dns: 15053, admin: 15000, metrics: 15020 });
 const sock = (protocol: 'tcp' | 'udp', port: number, inode: number) => ({ protocol, address: '127.0.0.1', port, inode });
 const AMBITD = { pid: 100, command: '/usr/bin/node /opt/ambit/bin/ambitd.js --config /etc/ambit/ambitd.yaml' };
 const ALL = PORTS.map((p, i) => sock(p.protocol, p.port, i + 1));
@@ -150,13 +150,25 @@ test('capture: apply.sh options summarised, check.sh problems on one line, comma
     uids: [2001, 2002],
     meshCidrs: ['240.240.0.0/16', '10.0.0.2/32'],
     strictPorts: [9080],
+    inboundEndpoints: ['10.0.0.2:9080'],
+    inboundPort: 15006,
     dns: true,
     exemptUid: 0,
     outboundPort: 15001,
     dnsPort: 15053,
   });
-  t.is(describeCaptureArgs(args), 'uids 2001,2002; mesh 240.240.0.0/16,10.0.0.2/32; DNS to :15053; STRICT 9080');
-  const none = captureArgs({ uids: [], meshCidrs: [], strictPorts: [], dns: false, exemptUid: 0, outboundPort: 15001, dnsPort: 15053 });
+  t.is(describeCaptureArgs(args), 'uids 2001,2002; mesh 240.240.0.0/16,10.0.0.2/32; DNS to :15053; STRICT 9080; plaintext to 10.0.0.2:9080 policed at :15006');
+  const none = captureArgs({
+    uids: [],
+    meshCidrs: [],
+    strictPorts: [],
+    inboundEndpoints: [],
+    inboundPort: 15006,
+    dns: false,
+    exemptUid: 0,
+    outboundPort: 15001,
+    dnsPort: 15053,
+  });
   t.is(describeCaptureArgs(none), 'uids none; mesh default range');
   t.is(shellCommand(['bash', '/x/apply.sh', ...none]), "bash /x/apply.sh --uids '' --exempt-uid 0 --outbound-port 15001 --dns-port 15053 --no-dns");
   t.is(shellCommand(["it's"]), "'it'\\''s'");

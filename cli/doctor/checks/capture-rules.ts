@@ -24,7 +24,7 @@ export function shellCommand(args: readonly string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
-/** "uids 2001,2002; mesh 240.240.0.0/16,10.0.0.2/32; DNS; STRICT 9080" from apply.sh's options. */
+/** "uids 2001,2002; mesh 240.240.0.0/16,10.0.0.2/32; DNS; STRICT 9080; plaintext to ..." from apply.sh's options. */
 export function describeCaptureArgs(args: readonly string[]): string {
   const value = (flag: string): string | undefined => {
     const i = args.indexOf(flag);
@@ -34,6 +34,8 @@ export function describeCaptureArgs(args: readonly string[]): string {
   if (args.includes('--dns')) parts.push(`DNS to :${value('--dns-port') ?? '15053'}`);
   const strict = value('--strict-ports');
   if (strict) parts.push(`STRICT ${strict}`);
+  const inbound = value('--inbound-endpoints');
+  if (inbound) parts.push(`plaintext to ${inbound} policed at :${value('--inbound-port') ?? '15006'}`);
   return parts.join('; ');
 }
 
@@ -49,6 +51,7 @@ export function checkScriptProblems(stderr: string): string {
 /** Where apply.sh hooks its entry chains (scripts/iptables/lib.sh HOOK and ENTRY). */
 const HOOKS = [
   { chain: 'AMBIT_OUTPUT', hook: 'nat OUTPUT', jump: /^-A OUTPUT .*-j AMBIT_OUTPUT$/m },
+  { chain: 'AMBIT_PREROUTING', hook: 'nat PREROUTING', jump: /^-A PREROUTING .*-j AMBIT_PREROUTING$/m },
   { chain: 'AMBIT_INBOUND', hook: 'filter INPUT', jump: /^-A INPUT .*-j AMBIT_INBOUND$/m },
 ] as const;
 
@@ -76,10 +79,10 @@ export function judgeRulesWithoutDaemon(mode: FailMode, saved: string, why: stri
       `ambitd is not running and ${unhooked.map((h) => `nothing in ${h.hook} jumps to ${h.chain}`).join(', ')}: enrolled services' traffic is not held back (the host does not fail closed)`,
       `start ambitd, which puts the jumps back; or remove what is left: ${remove}`,
     );
-  const redirects = (saved.match(/^-A AMBIT_OUTPUT .*-j REDIRECT /gm) ?? []).length;
+  const redirects = (saved.match(/^-A AMBIT_(OUTPUT|PREROUTING) .*-j REDIRECT /gm) ?? []).length;
   const strict = (saved.match(/^-A AMBIT_INBOUND .*-j REJECT /gm) ?? []).length;
   return ok(
-    `ambitd is not running (${why}); failing closed, ${installed} are in place: ${redirects} capture redirects to its closed port (refused) and ${strict} STRICT port rejects`,
+    `ambitd is not running (${why}); failing closed, ${installed} are in place: ${redirects} capture redirects to its closed ports (refused) and ${strict} STRICT port rejects`,
   );
 }
 

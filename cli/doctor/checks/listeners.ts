@@ -1,7 +1,7 @@
 /**
  * ambitd's ports: held by ambitd while it runs, free while it does not. A
  * port held by anything else is why ambitd fails to start (EADDRINUSE), or,
- * worse for 15001 and 15053, where captured traffic ends up instead.
+ * worse for 15001, 15006 and 15053, where captured traffic ends up instead.
  */
 import type { DaemonConfig } from '../../../core/config/daemon-settings.js';
 import { fail, ok, type Check, type CheckResult } from '../check.js';
@@ -18,6 +18,7 @@ export function ambitPorts(ports: DaemonConfig['ports']): AmbitPort[] {
   return [
     { setting: 'outbound', protocol: 'tcp', port: ports.outbound },
     { setting: 'inbound', protocol: 'tcp', port: ports.inbound },
+    { setting: 'inboundPlaintext', protocol: 'tcp', port: ports.inboundPlaintext },
     { setting: 'dns', protocol: 'udp', port: ports.dns },
     { setting: 'dns', protocol: 'tcp', port: ports.dns },
     { setting: 'admin', protocol: 'tcp', port: ports.admin },
