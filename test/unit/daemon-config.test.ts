@@ -14,7 +14,7 @@ function errorOf(t: import('ava').ExecutionContext, text: string): { message: st
 test('an empty file gives the documented defaults', (t) => {
   const c = parseDaemonConfig('', FILE, { nodeName: 'n1', nodeAddress: '10.0.0.1' });
   t.deepEqual(c.node, { name: 'n1', address: '10.0.0.1' });
-  t.deepEqual(c.ports, { outbound: 15001, inbound: 15008, dns: 15053, admin: 15000, metrics: 15020 });
+  t.deepEqual(c.ports, { outbound: 15001, inbound: 15008, inboundPlaintext: 15006, dns: 15053, admin: 15000, metrics: 15020 });
   t.deepEqual(c.mesh, { trustDomain: 'cluster.local', domain: 'cluster.local' });
   t.is(c.adminAddress, '127.0.0.1');
   t.deepEqual(c.capture, { enabled: true, dns: true, failOpen: false }, 'fail closed by default');

@@ -31,6 +31,8 @@ COMMIT
 :POSTROUTING ACCEPT [0:0]
 :AMBIT_DNS - [0:0]
 :AMBIT_OUTPUT - [0:0]
+:AMBIT_PREROUTING - [0:0]
+-A PREROUTING -m comment --comment ambit:created-table -j AMBIT_PREROUTING
 -A OUTPUT -m comment --comment ambit:created-table -j AMBIT_OUTPUT
 -A AMBIT_DNS -p udp -m udp --dport 53 -m owner --uid-owner 2001 -j REDIRECT --to-ports 15053
 -A AMBIT_OUTPUT -m mark --mark 0x539 -j RETURN
@@ -38,6 +40,8 @@ COMMIT
 -A AMBIT_OUTPUT -j AMBIT_DNS
 -A AMBIT_OUTPUT -d 240.240.0.0/16 -p tcp -m owner --uid-owner 2001 -j REDIRECT --to-ports 15001
 -A AMBIT_OUTPUT -d 10.0.0.2/32 -p tcp -m owner --uid-owner 2001 -j REDIRECT --to-ports 15001
+-A AMBIT_OUTPUT -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 9080 -j REDIRECT --to-ports 15006
+-A AMBIT_PREROUTING -d 10.0.0.1/32 -p tcp -m tcp --dport 9090 -j REDIRECT --to-ports 15006
 COMMIT
 `;
 const EMPTY = '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n';
@@ -47,7 +51,7 @@ test('fail closed with the rules whole: OK, counting what holds traffic back', (
   t.is(r.status, 'OK');
   t.is(
     r.detail,
-    `ambitd is not running (${WHY}); failing closed, ambit's rules (AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT) are in place: 2 capture redirects to its closed port (refused) and 1 STRICT port rejects`,
+    `ambitd is not running (${WHY}); failing closed, ambit's rules (AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT, AMBIT_PREROUTING) are in place: 4 capture redirects to its closed ports (refused) and 1 STRICT port rejects`,
   );
 });
 
@@ -57,6 +61,7 @@ test('fail closed but a hook lost its jump: FAIL, traffic would fall through', (
   t.regex(r.detail, /nothing in nat OUTPUT jumps to AMBIT_OUTPUT: .*does not fail closed/);
   t.regex(r.fix!, /start ambitd.*remove\.sh$/);
   t.regex(judgeRulesWithoutDaemon(CLOSED, SAVED.replace(/^-A INPUT .*\n/m, ''), WHY).detail, /nothing in filter INPUT jumps to AMBIT_INBOUND/);
+  t.regex(judgeRulesWithoutDaemon(CLOSED, SAVED.replace(/^-A PREROUTING .*\n/m, ''), WHY).detail, /nothing in nat PREROUTING jumps to AMBIT_PREROUTING/);
 });
 
 test('no rules at all: SKIP either way, saying what that means in this mode', (t) => {

@@ -69,7 +69,7 @@ const heldBy = (holder: typeof AMBITD, sockets = ALL) => new Map(sockets.map((s)
 test('listeners: all held by ambitd, or all free, is OK', (t) => {
   const held = judgeListeners(PORTS, ALL, heldBy(AMBITD), 'x.yaml');
   t.is(held.status, 'OK');
-  t.is(held.detail, 'ambitd (pid 100) holds 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp');
+  t.is(held.detail, 'ambitd (pid 100) holds 15001/tcp, 15008/tcp, 15006/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp');
   const free = judgeListeners(PORTS, [], new Map(), 'x.yaml');
   t.is(free.status, 'OK');
   t.regex(free.detail, /^ambitd is not running and its ports are free/);
