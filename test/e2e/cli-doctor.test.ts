@@ -93,7 +93,7 @@ test.serial('a healthy daemon host: every check OK, exit 0', async (t) => {
   t.is(run.checks.size, 17);
   t.regex(run.checks.get('fail-mode')!.detail, /^fail closed: while ambitd is not running its capture rules stay/);
   t.regex(run.checks.get('capture-rules')!.detail, new RegExp(`in place and in step with ambitd: uids ${SERVICE_UID}; mesh 240\\.240\\.0\\.0/16`));
-  t.regex(run.checks.get('listeners')!.detail, /^ambitd \(pid \d+\) holds 15001\/tcp, 15008\/tcp, 15053\/udp, 15053\/tcp, 15000\/tcp, 15020\/tcp$/);
+  t.regex(run.checks.get('listeners')!.detail, /^ambitd \(pid \d+\) holds 15001\/tcp, 15008\/tcp, 15006\/tcp, 15053\/udp, 15053\/tcp, 15000\/tcp, 15020\/tcp$/);
   t.regex(run.checks.get('workload-certs')!.detail, /spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage: expires in .*chains to the trust bundle/);
   t.regex(run.checks.get('mesh-dns')!.detail, /^productpage\.default\.svc\.cluster\.local -> 240\.240\.\d+\.\d+ in /);
   t.regex(run.checks.get('conntrack')!.detail, /^conntrack answers over netlink/);
@@ -187,7 +187,7 @@ test.serial(
     t.is(rules.status, 'OK', rules.detail);
     t.regex(
       rules.detail,
-      /^ambitd is not running \(.*\); failing closed, ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT\) are in place: [1-9]\d* capture redirects to its closed port \(refused\)/,
+      /^ambitd is not running \(.*\); failing closed, ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT, AMBIT_PREROUTING\) are in place: [1-9]\d* capture redirects to its closed ports \(refused\)/,
     );
     t.log(await doctorText('a'));
 
