@@ -85,7 +85,13 @@ export function readDocuments(text: string, file: string, opts: ParseOptions = {
     }
     const lines = new LineIndex(doc, counter);
     const listIssues: Issue[] = [];
-    for (const item of documentItems(raw, listIssues)) {
+    const items = documentItems(raw, listIssues);
+    // A List's items are documents too: one List must not carry past the limit what separate documents cannot.
+    result.documents += Math.max(items.length, 1) - 1;
+    if (result.documents > limit) {
+      return { resources: [], errors: [tooManyDocuments([{ file, documents: result.documents }], limit, true)], documents: result.documents };
+    }
+    for (const item of items) {
       const issues: Issue[] = [];
       const resource = validateDocument(item.value, issues, opts);
       const location = { file, line: lines.lineOf(item.path) };

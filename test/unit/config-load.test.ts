@@ -99,6 +99,18 @@ test('documents past the apply limit are refused, naming the file, before any is
   t.is((await loadSources([path.join(dir, 'a.yaml')], { limits: { maxDocuments: 3 } })).length, 3, 'at the limit is fine');
 });
 
+test('the items of a List count as documents against the limit', async (t) => {
+  const list = (n: number) =>
+    `apiVersion: v1\nkind: List\nitems:\n${Array.from({ length: n }, (_, i) => `- {apiVersion: networking.istio.io/v1, kind: DestinationRule, metadata: {name: l-${i}}, spec: {host: h${i}}}\n`).join('')}`;
+  const dir = scratch({ 'six.yaml': list(6), 'three.yaml': list(3), 'more.yaml': drs('m', 3) });
+  const err = await t.throwsAsync(loadSources([path.join(dir, 'six.yaml')], { limits: { maxDocuments: 5 } }), { instanceOf: ConfigErrors });
+  t.is(err?.code, 'ECONFIG_TOO_MANY_DOCUMENTS');
+  t.regex(err?.message ?? '', /six\.yaml: more than 5 documents/);
+  const total = await t.throwsAsync(loadSources([path.join(dir, 'three.yaml'), path.join(dir, 'more.yaml')], { limits: { maxDocuments: 5 } }));
+  t.regex(total?.message ?? '', /three\.yaml \(3\), .*more\.yaml \(3\): 6 documents/, 'a List of 3 counts as 3 over the files of one apply');
+  t.is((await loadSources([path.join(dir, 'three.yaml')], { limits: { maxDocuments: 3 } })).length, 3);
+});
+
 test('an input larger than the byte limit is refused unread, a file and standard input alike', async (t) => {
   const dir = scratch({ 'big.yaml': drs('big', 4) });
   const file = path.join(dir, 'big.yaml');
