@@ -234,12 +234,7 @@ export class Outbound {
     const ep = hop.endpoint;
     const decision = authorizeL4(state, ep, { identity: sourceId, ip: socket.remoteAddress ?? '' }, ep.address);
     if (!decision.allowed) {
-      reportDenial(
-        metrics,
-        log,
-        { service: labels.destination_service, source: sourceId, decision, reason: 'policy' },
-        { endpoint: keyOf(ep) },
-      );
+      reportDenial(metrics, log, { service: labels.destination_service, source: sourceId, decision, reason: 'policy' }, { endpoint: keyOf(ep) });
       socket.resetAndDestroy();
       return;
     }

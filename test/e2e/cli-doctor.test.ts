@@ -202,7 +202,10 @@ test.serial(
     t.regex(openMode.fix!, /^delete capture\.failOpen from /);
     const left = open.checks.get('capture-rules')!;
     t.is(left.status, 'FAIL');
-    t.regex(left.detail, /^ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT, AMBIT_PREROUTING\) are installed but ambitd is not running, and capture\.failOpen is true/);
+    t.regex(
+      left.detail,
+      /^ambit's rules \(AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT, AMBIT_PREROUTING\) are installed but ambitd is not running, and capture\.failOpen is true/,
+    );
     const fix = /remove the rules: (bash \S+remove\.sh)$/.exec(left.fix ?? '');
     t.truthy(fix, left.fix);
     t.log(await doctorText('a'));

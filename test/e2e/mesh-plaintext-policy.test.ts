@@ -97,7 +97,13 @@ test.serial('ALLOW only sa/client: plaintext from outside and from a local stran
   t.is(local.stdout, MARKER, `b's own enrolled client is sa/client by its socket's owner: ${local.stderr}`);
   t.regex(mesh.logs('b'), /"src":"plaintext".*connection denied by AuthorizationPolicy/);
   const text = await mesh.admin('b', '/metrics', 15020);
-  t.true(metric(text, 'ambit_authz_denials_total', { source_principal: '', reason: 'policy' }) >= 3, text.split('\n').filter((l) => l.startsWith('ambit_authz')).join('\n'));
+  t.true(
+    metric(text, 'ambit_authz_denials_total', { source_principal: '', reason: 'policy' }) >= 3,
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('ambit_authz'))
+      .join('\n'),
+  );
   await remove('authorizationpolicy', 'reviews-allow-client');
   await eventually(async () => (await fromOutside()).stdout === MARKER, 10_000);
 });
@@ -113,7 +119,16 @@ spec:
 `);
   await eventually(async () => (await fromOutside()).code !== 0, 10_000);
   const stranger = await asLocal(STRANGER_UID);
-  t.is(stranger.stdout, MARKER, `the DENY names only c: ${stranger.stderr}\n${mesh.logs('b').split('\n').filter((l) => /plaintext/.test(l)).slice(-5).join('\n')}`);
+  t.is(
+    stranger.stdout,
+    MARKER,
+    `the DENY names only c: ${stranger.stderr}\n${mesh
+      .logs('b')
+      .split('\n')
+      .filter((l) => /plaintext/.test(l))
+      .slice(-5)
+      .join('\n')}`,
+  );
   t.is((await viaMesh()).stdout, MARKER);
   await remove('authorizationpolicy', 'deny-c');
   await apply(`apiVersion: security.istio.io/v1
