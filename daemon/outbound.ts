@@ -14,6 +14,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { splice, type HboneClient } from '../core/hbone/index.js';
+import { listenTcp, type ListenTarget } from '../core/net/listen-target.js';
 import { originalDst } from '../core/net/original-dst.js';
 import { AmbitError } from '../core/errors.js';
 import { authorizeL4 } from './authorize.js';
@@ -64,18 +65,20 @@ export class Outbound {
     this.#options = options;
   }
 
-  /** Listens on IPv4 and, where the host has it, IPv6 (ip6tables REDIRECT delivers to ::1). */
-  async listen(hosts: string[] = ['0.0.0.0', '::']): Promise<void> {
-    for (const host of hosts) {
+  /**
+   * Listens on each target: the sockets systemd passed, or IPv4 and, where the
+   * host has it, IPv6 (ip6tables REDIRECT delivers to ::1) bound here.
+   */
+  async listen(targets: ListenTarget[] = ['0.0.0.0', '::'].map((host) => ({ kind: 'bind', host, port: this.#options.port }))): Promise<void> {
+    for (const target of targets) {
       const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => void this.#handle(socket));
       try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ port: this.#options.port, host, ipv6Only: host === '::' }, () => resolve());
-        });
+        await listenTcp(server, target);
+        // Accept errors (EMFILE) are emitted on the server: logged, never a crash.
+        server.on('error', (err) => this.#options.log.warn({ err }, 'outbound listener error'));
         this.#servers.push(server);
       } catch (err) {
-        if (host === '::' && (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') continue;
+        if (target.kind === 'bind' && target.host === '::' && (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') continue;
         throw err;
       }
     }

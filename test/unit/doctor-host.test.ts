@@ -8,7 +8,7 @@ import { parseIptablesVersion } from '../../cli/doctor/checks/iptables.js';
 import { judgeKernelSupport, rulesProveSupport, type KernelEvidence } from '../../cli/doctor/checks/kernel-capture.js';
 import { ambitPorts, describeHolder, isAmbitd, judgeListeners } from '../../cli/doctor/checks/listeners.js';
 import { parseKernelConfig } from '../../cli/doctor/kernel-config.js';
-import { holdersOf, listenersOn, parseSocketTable } from '../../cli/doctor/proc-sockets.js';
+import { holdersOf, listenersOn, parseSocketTable } from '../../core/net/proc-sockets.js';
 import { captureArgs } from '../../daemon/capture.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

@@ -5,7 +5,7 @@
  */
 import type { DaemonConfig } from '../../../core/config/daemon-settings.js';
 import { fail, ok, type Check, type CheckResult } from '../check.js';
-import { holdersOf, listenersOn, type ListeningSocket, type Protocol, type SocketHolder } from '../proc-sockets.js';
+import { holdersOf, listenersOn, type ListeningSocket, type Protocol, type SocketHolder } from '../../../core/net/proc-sockets.js';
 
 export interface AmbitPort {
   /** The settings field, for the fix line: ports.<setting>. */
