@@ -93,7 +93,7 @@ test('a UDP socket named for a TCP listener is refused the same way', async (t) 
 
 test('garbled LISTEN_* variables for this process stop ambitd with ELISTEN_FDS', async (t) => {
   const s = settings(t, 15001);
-  const r = await run('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=outbound exec "$0" "$@"`, process.execPath, ...s.args]);
+  const r = await run('sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=outbound exec "$0" "$@"', process.execPath, ...s.args]);
   t.is(r.code, 1, r.stderr);
   t.regex(
     r.stderr,

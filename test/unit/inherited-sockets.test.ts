@@ -20,7 +20,10 @@ const env = (pid: string, fds: string, names?: string) => ({ LISTEN_PID: pid, LI
 
 function recordingLog(): { log: pino.Logger; lines: { level: number; msg: string }[] } {
   const lines: { level: number; msg: string }[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString())), done()) }));
+  const log = pino(
+    { level: 'debug' },
+    new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), done()) }),
+  );
   return { log, lines };
 }
 
@@ -75,8 +78,8 @@ test('LISTEN_FDS: garbled variables are ELISTEN_FDS, saying which and what to do
     [env('42', '2', 'outbound:'), /leaves descriptor 4 without a name/],
   ] as const) {
     const err = t.throws(() => parseListenFds(vars, 42), { code: 'ELISTEN_FDS' });
-    t.regex(err!.message, message);
-    t.regex(err!.message, /unset LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES/);
+    t.regex(err.message, message);
+    t.regex(err.message, /unset LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES/);
   }
 });
 
@@ -104,8 +107,8 @@ test('verify: a socket on another port, of the wrong protocol, too many, or not 
   ];
   for (const [passed, message] of cases) {
     const err = t.throws(() => new InheritedSockets(passed, recordingLog().log).verify(LISTENERS, 'ambitd.yaml'), { code: 'ELISTEN_FD_MISMATCH' });
-    t.regex(err!.message, message);
-    t.regex(err!.message, /re-run ambit install .*systemctl daemon-reload && systemctl restart ambitd-\w+\.socket ambitd$/);
+    t.regex(err.message, message);
+    t.regex(err.message, /re-run ambit install .*systemctl daemon-reload && systemctl restart ambitd-\w+\.socket ambitd$/);
   }
 });
 

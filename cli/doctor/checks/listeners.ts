@@ -51,6 +51,7 @@ export function describeHolder(holder: SocketHolder): string {
 }
 
 const label = (p: { protocol: Protocol; port: number }): string => `${p.port}/${p.protocol}`;
+const list = (ports: readonly { protocol: Protocol; port: number }[]): string => ports.map(label).join(', ');
 
 /** The verdict from who holds each port (pure, for tests). */
 export function judgeListeners(
@@ -74,41 +75,33 @@ export function judgeListeners(
   const hidden = seen.filter((p) => p.sockets.length > 0 && p.holders.length === 0);
   if (hidden.length > 0) {
     return fail(
-      `${hidden.map(label).join(', ')} ${hidden.length === 1 ? 'is' : 'are'} held by a process doctor cannot see`,
+      `${list(hidden)} ${hidden.length === 1 ? 'is' : 'are'} held by a process doctor cannot see`,
       `find it with: ss -lntup 'sport = :${hidden[0]!.port}' (as root, in this network namespace)`,
     );
   }
   const daemons = [...new Set(seen.flatMap((p) => p.holders.filter(isAmbitd).map((h) => h.pid)))];
   const bySystemd = seen.filter((p) => p.holders.some(isSystemd));
   const free = seen.filter((p) => !p.holders.some(isAmbitd));
-  const systemdNote =
-    bySystemd.length > 0 ? `; systemd holds ${bySystemd.map(label).join(', ')} for it (socket activation), so they stay taken while ambitd is down` : '';
+  const systemdNote = bySystemd.length > 0 ? `; systemd holds ${list(bySystemd)} for it (socket activation), so they stay taken while ambitd is down` : '';
   if (daemons.length === 0) {
     const open = seen.filter((p) => p.activated && !p.holders.some(isSystemd));
     if (open.length === 0)
       return ok(
-        `ambitd is not running; systemd holds ${bySystemd.map(label).join(', ')} for it (socket activation): nobody else can bind them, and connections wait there until ambitd is back`,
+        `ambitd is not running; systemd holds ${list(bySystemd)} for it (socket activation): nobody else can bind them, and connections wait there until ambitd is back`,
       );
+    const unheld = seen.filter((p) => p.holders.length === 0);
     return warn(
-      `ambitd is not running and its ports are free: ${seen
-        .filter((p) => p.holders.length === 0)
-        .map(label)
-        .join(
-          ', ',
-        )}; no socket unit holds ${open.map(label).join(', ')}, so any local user can bind ${open.length === 1 ? 'it' : 'them'} and receive what the capture rules redirect there`,
-      `start ambitd, and run it through the socket units \`ambit install\` writes (ambitd-*.socket) so that systemd holds its ports while it is down`,
+      `ambitd is not running and its ports are free: ${list(unheld)}; no socket unit holds ${list(open)}, so any local user can bind ${open.length === 1 ? 'it' : 'them'} and receive what the capture rules redirect there`,
+      'start ambitd, and run it through the socket units `ambit install` writes (ambitd-*.socket) so that systemd holds its ports while it is down',
     );
   }
   if (free.length > 0) {
     return fail(
-      `ambitd (pid ${daemons.join(', ')}) holds ${seen
-        .filter((p) => p.holders.some(isAmbitd))
-        .map(label)
-        .join(', ')} but not ${free.map(label).join(', ')}`,
+      `ambitd (pid ${daemons.join(', ')}) holds ${list(seen.filter((p) => p.holders.some(isAmbitd)))} but not ${list(free)}`,
       'ambitd is half started: read its log (journalctl -u ambitd) and restart it',
     );
   }
-  return ok(`ambitd (pid ${daemons.join(', ')}) holds ${seen.map(label).join(', ')}${systemdNote}`);
+  return ok(`ambitd (pid ${daemons.join(', ')}) holds ${list(seen)}${systemdNote}`);
 }
 
 export const listenersCheck: Check = {
