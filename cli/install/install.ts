@@ -86,9 +86,12 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
     root,
   });
   changes.push(unitFileChange(unitFile, installedUnit, unit));
+  let socketsChanged = false;
   for (const socket of socketUnits(config.ports, { ipv6: hostHasIpv6(), packageRoot: PACKAGE_ROOT })) {
     const path = underRoot(root, socket.path);
-    changes.push(unitFileChange(path, await readIfExists(path), socket.content));
+    const change = unitFileChange(path, await readIfExists(path), socket.content);
+    socketsChanged ||= change.kind === 'write';
+    changes.push(change);
   }
 
   if (codeInHome([process.execPath, SOURCES.ambitd])) {
@@ -103,6 +106,7 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
       options,
       config,
       changes.some((c) => c.kind === 'write'),
+      socketsChanged,
     ),
   );
   await applyHostChanges(changes, { dryRun: options.dryRun, print });
@@ -141,11 +145,22 @@ function missingDirs(root: string, path: string): string[] {
 }
 
 /** systemctl when systemd runs this host and we may start things; otherwise what to run later. */
-function serviceSteps(root: string, options: InstallOptions, config: DaemonConfig, changed: boolean): HostChange[] {
+function serviceSteps(root: string, options: InstallOptions, config: DaemonConfig, changed: boolean, socketsChanged: boolean): HostChange[] {
   const joined = existsSync(underRoot(root, join(config.identity.dir, 'node-cert.pem')));
   // The socket units with the service: enabled, they hold the ports from boot on (sockets.target).
   const units = [...socketUnitNames(config.ports), UNIT_NAME];
-  const commands = [['daemon-reload'], joined ? ['enable', '--now', ...units] : ['enable', ...units]];
+  // New or changed socket units cannot bind while a running ambitd holds the ports itself (an install
+  // from before them) or the old ones do: one restart stops ambitd first, binds the sockets, starts it on them.
+  const restart = joined && socketsChanged;
+  const commands = [
+    ['daemon-reload'],
+    ...(restart
+      ? [
+          ['enable', ...units],
+          ['restart', ...units],
+        ]
+      : [joined ? ['enable', '--now', ...units] : ['enable', ...units]]),
+  ];
   const steps: HostChange[] = [];
   const joinHint = `this node has not joined the mesh yet (no ${join(config.identity.dir, 'node-cert.pem')}): run \`ambit node join --token <from ambit node token create>${config.identity.dir === TARGETS.stateDir ? '' : ` --dir ${config.identity.dir}`}\`, then \`systemctl start ${UNIT_NAME}\``;
   const why =
@@ -155,7 +170,7 @@ function serviceSteps(root: string, options: InstallOptions, config: DaemonConfi
     for (const args of commands) steps.push({ kind: 'say', text: `  systemctl ${args.join(' ')}` });
   } else {
     for (const args of commands) steps.push({ kind: 'run', command: 'systemctl', args });
-    if (changed)
+    if (changed && !restart)
       steps.push({
         kind: 'say',
         text: `if ambitd was already running: \`systemctl restart ${UNIT_NAME}\` applies the new files (\`systemctl reload ${UNIT_NAME}\` applies live settings only)`,

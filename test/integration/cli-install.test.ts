@@ -143,12 +143,18 @@ test('files: config 0640 from configs/ambitd.yaml with every comment and the giv
 
 test('the socket units follow the ports in ambitd.yaml, and uninstall removes them but not a socket unit it did not write', async (t) => {
   const root = scratchRoot(t);
-  await cli(t, ['install', '--root', root]);
+  // A joined node: install starts ambitd, and restarts it (with the sockets) when a socket unit changes.
+  mkdirSync(join(root, 'var/lib/ambit'), { recursive: true });
+  writeFileSync(join(root, 'var/lib/ambit/node-cert.pem'), 'cert');
+  const units = 'ambitd-outbound.socket ambitd-inbound.socket ambitd-dns.socket ambitd';
+  t.regex(await cli(t, ['install', '--root', root]), new RegExp(`\n  systemctl enable ${units}\n  systemctl restart ${units}\n`));
+  t.regex(await cli(t, ['install', '--root', root]), new RegExp(`\n  systemctl enable --now ${units}\n`), 'nothing changed: nothing restarted');
   const file = join(root, CONFIG);
   writeFileSync(file, readFileSync(file, 'utf8').replace('  outbound: 15001', '  outbound: 16001').replace('  dns: 15053', '  dns: 16053'));
   const out = await cli(t, ['install', '--root', root]);
   t.regex(out, /updated .*ambitd-outbound\.socket/);
   t.regex(out, /unchanged .*ambitd-inbound\.socket/);
+  t.regex(out, new RegExp(`\n  systemctl restart ${units}\n`));
   t.regex(readFileSync(join(root, SOCKETS[0]!), 'utf8'), /^ListenStream=0\.0\.0\.0:16001$/m);
   t.regex(readFileSync(join(root, SOCKETS[2]!), 'utf8'), /^ListenDatagram=127\.0\.0\.1:16053$/m);
 
