@@ -679,7 +679,7 @@ export const ERROR_CODES = {
     action: "Dial the workload's enrolled address (`ambit get endpoints`); the connection is refused rather than delivered unauthorized.",
   },
 
-  // daemon: daemon/outbound.ts
+  // daemon: daemon/outbound.ts, core/net/inherited-sockets.ts (socket activation)
   EOUTBOUND_NO_ENDPOINT: {
     component: 'daemon',
     meaning: 'Every endpoint of the destination service failed or none is healthy.',
@@ -689,6 +689,16 @@ export const ERROR_CODES = {
     component: 'daemon',
     meaning: 'A ServiceEntry host resolved to no address.',
     action: "Check the host name resolves from the daemon's host.",
+  },
+  ELISTEN_FDS: {
+    component: 'daemon',
+    meaning: 'LISTEN_PID, LISTEN_FDS or LISTEN_FDNAMES (systemd socket activation) is set but malformed; ambitd did not start.',
+    action: 'Start ambitd through its units (systemctl start ambitd), or unset the three variables to have it bind its ports itself.',
+  },
+  ELISTEN_FD_MISMATCH: {
+    component: 'daemon',
+    meaning: 'A socket systemd passed ambitd (ambitd-<name>.socket) is not on the protocol or port ambitd.yaml says; ambitd did not start.',
+    action: 'Re-run `ambit install` (it writes the socket units from ambitd.yaml), then `systemctl daemon-reload` and restart the socket units and ambitd.',
   },
   ERROR: {
     component: 'daemon',

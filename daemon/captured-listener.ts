@@ -6,6 +6,8 @@
  * so a host with IPv6 gets a second, IPv6-only server on the same port.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { listenTcp, type ListenTarget } from '../core/net/listen-target.js';
 
 export class CapturedListener {
   readonly #port: number;
@@ -19,21 +21,23 @@ export class CapturedListener {
     this.#onSocket = onSocket;
   }
 
-  async listen(hosts: string[] = ['0.0.0.0', '::']): Promise<void> {
-    for (const host of hosts) {
+  /**
+   * Listens on each target: the sockets systemd passed, or IPv4 and, where the
+   * host has it, IPv6 bound here. Accept errors (EMFILE) are logged, never a crash.
+   */
+  async listen(targets: ListenTarget[] = ['0.0.0.0', '::'].map((host) => ({ kind: 'bind', host, port: this.#port })), log?: Logger): Promise<void> {
+    for (const target of targets) {
       const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
         this.#sockets.add(socket);
         socket.once('close', () => this.#sockets.delete(socket));
         this.#onSocket(socket);
       });
       try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ port: this.#port, host, ipv6Only: host === '::' }, () => resolve());
-        });
+        await listenTcp(server, target);
+        server.on('error', (err) => log?.warn({ err, port: this.#port }, 'listener error'));
         this.#servers.push(server);
       } catch (err) {
-        if (host === '::' && (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') continue;
+        if (target.kind === 'bind' && target.host === '::' && (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') continue;
         throw err;
       }
     }

@@ -29,6 +29,8 @@ import { RoundRobinBalancer } from './balancer.js';
 import { Capture } from './capture.js';
 import type { DaemonConfig } from '../core/config/daemon-settings.js';
 import { failMode } from '../core/config/fail-mode.js';
+import { daemonListener } from '../core/config/daemon-listeners.js';
+import { InheritedSockets } from '../core/net/inherited-sockets.js';
 import { createInbound } from './inbound.js';
 import { InboundPlaintext } from './inbound-plaintext.js';
 import { formatAuthority } from '../core/hbone/authority.js';
@@ -89,9 +91,12 @@ export class Daemon {
   #stopping = false;
   #gate: SignedConfigGate | undefined;
   readonly #revocations: PeerRevocations;
+  /** What systemd passed (socket activation); without it every listener binds its port itself. */
+  readonly #sockets: InheritedSockets;
 
-  constructor(config: DaemonConfig, deps: { store: Store; identity: DaemonIdentity }, log: Logger) {
+  constructor(config: DaemonConfig, deps: { store: Store; identity: DaemonIdentity; sockets?: InheritedSockets }, log: Logger) {
     this.#config = config;
+    this.#sockets = deps.sockets ?? new InheritedSockets([], log.child({ component: 'sockets' }));
     this.#identity = deps.identity;
     this.#log = log;
     this.#store = deps.store;
@@ -171,7 +176,9 @@ export class Daemon {
       log: this.#log.child({ component: 'inbound' }),
     });
     this.#identity.onNodeRotated(() => this.#inbound?.setSecureContext(this.#identity.node()));
-    await this.#inbound.listen(config.ports.inbound, '0.0.0.0');
+    const listener = (name: string) => daemonListener(config.ports, name);
+    const [inbound] = this.#sockets.targets(listener('inbound'), 'tcp');
+    await this.#inbound.listen(inbound!);
     this.#outbound = new Outbound({
       state: () => this.state,
       hbone: this.#hbone,
@@ -182,7 +189,7 @@ export class Daemon {
       trustDomain: config.mesh.trustDomain,
       port: config.ports.outbound,
     });
-    await this.#outbound.listen();
+    await this.#outbound.listen(this.#sockets.targets(listener('outbound'), 'tcp'));
     this.#plaintext = new InboundPlaintext({
       state: () => this.state,
       port: config.ports.inboundPlaintext,
@@ -190,10 +197,11 @@ export class Daemon {
       memory: this.#memory,
       log: this.#log.child({ component: 'inbound-plaintext' }),
     });
-    await this.#plaintext.listen();
+    await this.#plaintext.listen(this.#sockets.targets(listener('inbound-plaintext'), 'tcp'));
     this.#dns = new MeshDnsServer({
       port: config.ports.dns,
       address: '127.0.0.1',
+      listen: { udp: this.#sockets.targets(listener('dns'), 'udp')[0], tcp: this.#sockets.targets(listener('dns'), 'tcp')[0] },
       domain: config.mesh.domain,
       ...(config.dns.upstreams.length > 0 ? { upstreams: config.dns.upstreams } : {}),
       resolve: (name) => {

@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AmbitError } from '../core/errors.js';
 import { formatAuthority } from '../core/hbone/authority.js';
+import type { ListenTarget } from '../core/net/listen-target.js';
 import type { MeshState } from '../core/mesh/index.js';
 import { originalDst, type OriginalDst } from '../core/net/original-dst.js';
 import type { EndpointRecord } from '../core/store/types.js';
@@ -56,8 +57,9 @@ export class InboundPlaintext {
     this.#listener = new CapturedListener(options.port, (socket) => void this.#handle(socket));
   }
 
-  listen(hosts?: string[]): Promise<void> {
-    return this.#listener.listen(hosts);
+  /** On the sockets systemd passed for inbound-plaintext, or bound here on IPv4 and IPv6. */
+  listen(targets?: ListenTarget[]): Promise<void> {
+    return this.#listener.listen(targets, this.#options.log);
   }
 
   close(deadlineMs = 0): Promise<void> {

@@ -33,7 +33,7 @@ export interface InboundOptions {
   /** Handshake deadline and bound, keepalive (ambitd.yaml `hbone`). */
   limits: DaemonConfig['hbone'];
   metrics: DaemonMetrics;
-  /** Told of every closed tunnel, to give memory back after a burst (memory-release.ts). */
+  /** Told of every closed tunnel and failed handshake, to give memory back after a burst (memory-release.ts). */
   memory?: MemoryRelease;
   log: Logger;
 }
@@ -92,8 +92,12 @@ export function createInbound(options: InboundOptions): HboneServer {
     resolveUpstream,
     log,
     events: {
-      // HboneServer logs each refusal with the peer and reason.
-      handshakeFailed: ({ reason }) => metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason }),
+      // HboneServer logs each refusal with the peer and reason. A flood of connections that never
+      // finish a handshake leaves as much freed memory behind as a burst of tunnels: released the same way.
+      handshakeFailed: ({ reason }) => {
+        metrics.tlsHandshakeFailures.inc({ direction: 'inbound', reason });
+        options.memory?.connectionClosed();
+      },
       sessionLost: ({ peerAddress, error }) => {
         metrics.sessionsLost.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'ERROR' });
         log.warn({ peer: peerAddress, err: error.message }, 'HBONE peer stopped answering; its session and streams were destroyed');

@@ -6,6 +6,8 @@
  * applies, the rest waits for a restart). `--after-exit` is systemd's
  * ExecStopPost: what to do with the capture rules a stopped or crashed daemon
  * left behind (after-exit.ts: by default they stay, so the host fails closed).
+ * Started by systemd, it listens on the sockets the ambitd-*.socket units
+ * hold (core/net/inherited-sockets.ts), so its ports stay taken while it is down.
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -17,6 +19,8 @@ import { rootLogger } from '../core/logging.js';
 import { createRedis, Store } from '../core/store/index.js';
 import { AmbitError } from '../core/errors.js';
 import { DEFAULT_CONFIG_PATH, loadDaemonSettings, type DaemonOverrides } from '../core/config/daemon-settings.js';
+import { daemonListeners } from '../core/config/daemon-listeners.js';
+import { InheritedSockets } from '../core/net/inherited-sockets.js';
 import { Daemon } from './daemon.js';
 import { startDaemonIdentity } from './identity.js';
 import { reloadDaemonConfig } from './reload.js';
@@ -71,6 +75,9 @@ try {
   const { config, deprecations } = await loadDaemonSettings(configPath, overrides);
   rootLogger().level = config.logLevel;
   for (const d of deprecations) log.warn({ file: configPath }, d);
+  // Before anything changes on the host: sockets systemd passed for other ports refuse the start.
+  const sockets = await InheritedSockets.fromEnvironment(log.child({ component: 'sockets' }));
+  sockets.verify(daemonListeners(config.ports), configPath ?? 'the built-in settings');
   const credentials = await nodeStoreOptions({ store: config.store, identityDir: config.identity.dir, nodeName: config.node.name, token: flags.token });
   log.info({ source: credentials.source, user: credentials.store.username }, 'store credentials');
   // The daemon's config (and the waypoints it spawns) carry the node's own credentials from here on.
@@ -97,7 +104,7 @@ try {
     rootFingerprint: config.identity.rootFingerprint,
     log: log.child({ component: 'identity' }),
   });
-  const daemon = new Daemon(config, { store, identity }, log);
+  const daemon = new Daemon(config, { store, identity, sockets }, log);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -14,6 +14,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { splice, type HboneClient } from '../core/hbone/index.js';
+import type { ListenTarget } from '../core/net/listen-target.js';
 import { originalDst } from '../core/net/original-dst.js';
 import { AmbitError } from '../core/errors.js';
 import { authorizeL4, reportDenial } from './authorize.js';
@@ -66,9 +67,12 @@ export class Outbound {
     this.#listener = new CapturedListener(options.port, (socket) => void this.#handle(socket));
   }
 
-  /** Listens on IPv4 and, where the host has it, IPv6 (ip6tables REDIRECT delivers to ::1). */
-  listen(hosts?: string[]): Promise<void> {
-    return this.#listener.listen(hosts);
+  /**
+   * Listens on each target: the sockets systemd passed, or IPv4 and, where the
+   * host has it, IPv6 (ip6tables REDIRECT delivers to ::1) bound here.
+   */
+  listen(targets?: ListenTarget[]): Promise<void> {
+    return this.#listener.listen(targets, this.#options.log);
   }
 
   /** Stops accepting; open connections finish unless `deadline` passes. */

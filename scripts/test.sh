@@ -31,7 +31,8 @@ source scripts/lib/install-deps.sh
 # --- system packages: only touch apt when something is missing -----------------
 # Beyond what ambit itself needs: hyperfine times the CLI, python3-h2 is an
 # independent HTTP/2 stack for HBONE interop (checked by its module file), and
-# systemd's systemd-analyze verifies the unit `ambit install` writes, and redis-sentinel
+# systemd's systemd-analyze verifies the units `ambit install` writes (and its
+# systemd-socket-activate starts ambitd socket-activated in an e2e test), and redis-sentinel
 # (plus openssl for a throwaway Redis TLS certificate) runs the store's failover and TLS tests;
 # zsh runs the script `ambit completion zsh` prints, as bash runs the bash one.
 declare -A tool_of=([hyperfine]=hyperfine [python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py [systemd]=systemd-analyze

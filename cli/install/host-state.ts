@@ -36,6 +36,11 @@ export function systemdRuns(): boolean {
   return existsSync('/run/systemd/system');
 }
 
+/** Whether this host has IPv6 (the kernel lists its addresses there), so a unit can bind "::". */
+export function hostHasIpv6(): boolean {
+  return existsSync('/proc/net/if_inet6');
+}
+
 /** A command's absolute path: PATH first, then the sbin directories a non-login root shell may lack. */
 export function findCommand(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];

@@ -1,5 +1,6 @@
 /**
- * `ambit install`: /etc/ambit/ambitd.yaml and the ambitd systemd unit, then
+ * `ambit install`: /etc/ambit/ambitd.yaml, the ambitd systemd unit and the
+ * socket units that hold its ports (socket-units.ts), then
  * (when systemd runs this host) enable and start it. Idempotent: a second
  * run finds every file unchanged; an ambitd.yaml edited by hand is kept
  * unless --force.
@@ -12,7 +13,8 @@ import { parseDaemonConfig, type DaemonConfig } from '../../core/config/daemon-s
 import { renderDaemonConfig, type DaemonConfigValues } from './daemon-config-file.js';
 import { applyHostChanges, type HostChange, type Print } from './host-changes.js';
 import { PACKAGE_ROOT, SOURCES, TARGETS, UNIT_NAME, underRoot } from './layout.js';
-import { checkedRoot, findCommand, readIfExists, systemdRuns } from './host-state.js';
+import { checkedRoot, findCommand, hostHasIpv6, readIfExists, systemdRuns } from './host-state.js';
+import { socketUnitNames, socketUnits } from './socket-units.js';
 import { codeInHome, codeInPrivateTmp, createdDirsOf, privateTmpProblem, renderUnit } from './systemd-unit.js';
 
 export interface InstallOptions extends DaemonConfigValues {
@@ -79,12 +81,18 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
     ca: options.ca,
     drainTimeoutMs: config.drainTimeoutMs,
     identityDir: config.identity.dir,
+    socketUnits: socketUnitNames(config.ports),
     createdDirs: [...new Set([...createdDirsOf(installedUnit ?? '', root), ...created])],
     root,
   });
-  if (installedUnit === undefined) changes.push({ kind: 'write', path: unitFile, content: unit, mode: UNIT_MODE, verb: 'wrote' });
-  else if (installedUnit === unit) changes.push({ kind: 'say', text: `unchanged ${unitFile}` });
-  else changes.push({ kind: 'write', path: unitFile, content: unit, mode: UNIT_MODE, verb: 'updated' });
+  changes.push(unitFileChange(unitFile, installedUnit, unit));
+  let socketsChanged = false;
+  for (const socket of socketUnits(config.ports, { ipv6: hostHasIpv6(), packageRoot: PACKAGE_ROOT })) {
+    const path = underRoot(root, socket.path);
+    const change = unitFileChange(path, await readIfExists(path), socket.content);
+    socketsChanged ||= change.kind === 'write';
+    changes.push(change);
+  }
 
   if (codeInHome([process.execPath, SOURCES.ambitd])) {
     changes.push({
@@ -98,9 +106,16 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
       options,
       config,
       changes.some((c) => c.kind === 'write'),
+      socketsChanged,
     ),
   );
   await applyHostChanges(changes, { dryRun: options.dryRun, print });
+}
+
+function unitFileChange(path: string, installed: string | undefined, content: string): HostChange {
+  if (installed === undefined) return { kind: 'write', path, content, mode: UNIT_MODE, verb: 'wrote' };
+  if (installed === content) return { kind: 'say', text: `unchanged ${path}` };
+  return { kind: 'write', path, content, mode: UNIT_MODE, verb: 'updated' };
 }
 
 function requiredCommand(name: string): string {
@@ -130,9 +145,22 @@ function missingDirs(root: string, path: string): string[] {
 }
 
 /** systemctl when systemd runs this host and we may start things; otherwise what to run later. */
-function serviceSteps(root: string, options: InstallOptions, config: DaemonConfig, changed: boolean): HostChange[] {
+function serviceSteps(root: string, options: InstallOptions, config: DaemonConfig, changed: boolean, socketsChanged: boolean): HostChange[] {
   const joined = existsSync(underRoot(root, join(config.identity.dir, 'node-cert.pem')));
-  const commands = [['daemon-reload'], joined ? ['enable', '--now', UNIT_NAME] : ['enable', UNIT_NAME]];
+  // The socket units with the service: enabled, they hold the ports from boot on (sockets.target).
+  const units = [...socketUnitNames(config.ports), UNIT_NAME];
+  // New or changed socket units cannot bind while a running ambitd holds the ports itself (an install
+  // from before them) or the old ones do: one restart stops ambitd first, binds the sockets, starts it on them.
+  const restart = joined && socketsChanged;
+  const commands = [
+    ['daemon-reload'],
+    ...(restart
+      ? [
+          ['enable', ...units],
+          ['restart', ...units],
+        ]
+      : [joined ? ['enable', '--now', ...units] : ['enable', ...units]]),
+  ];
   const steps: HostChange[] = [];
   const joinHint = `this node has not joined the mesh yet (no ${join(config.identity.dir, 'node-cert.pem')}): run \`ambit node join --token <from ambit node token create>${config.identity.dir === TARGETS.stateDir ? '' : ` --dir ${config.identity.dir}`}\`, then \`systemctl start ${UNIT_NAME}\``;
   const why =
@@ -142,7 +170,7 @@ function serviceSteps(root: string, options: InstallOptions, config: DaemonConfi
     for (const args of commands) steps.push({ kind: 'say', text: `  systemctl ${args.join(' ')}` });
   } else {
     for (const args of commands) steps.push({ kind: 'run', command: 'systemctl', args });
-    if (changed)
+    if (changed && !restart)
       steps.push({
         kind: 'say',
         text: `if ambitd was already running: \`systemctl restart ${UNIT_NAME}\` applies the new files (\`systemctl reload ${UNIT_NAME}\` applies live settings only)`,

@@ -20,6 +20,8 @@ export interface UnitParams {
   ca: boolean;
   drainTimeoutMs: number;
   identityDir: string;
+  /** The ambitd-<name>.socket units that hold its ports (socket-units.ts). */
+  socketUnits: string[];
   /** Host paths of directories install created (this run and earlier ones), under `root`. */
   createdDirs: string[];
   root: string;
@@ -51,6 +53,7 @@ export function renderUnit(template: string, p: UnitParams): string {
     AMBITD: execArg(p.ambitd),
     CONFIG: execArg(p.configPath),
     DAEMON_FLAGS: p.ca ? ' --ca' : '',
+    SOCKET_UNITS: p.socketUnits.join(' '),
     DRAIN: formatDuration(p.drainTimeoutMs),
     TIMEOUT_STOP_SEC: `${Math.ceil(p.drainTimeoutMs / 1000) + STOP_MARGIN_S}s`,
     // Home directories are often 0700: root reads code there only with DAC_READ_SEARCH.

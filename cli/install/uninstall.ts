@@ -1,6 +1,6 @@
 /**
  * `ambit uninstall`: stop and disable ambitd, remove what install wrote (the
- * unit and ambitd.yaml) and, on the real host, its capture rules; with
+ * unit, its socket units and ambitd.yaml) and, on the real host, its capture rules; with
  * --purge also the node's identity, which `ambit node join` (not install)
  * made and which a re-install would want back. Directories that install
  * created go too once empty, so the host ends as it was before install.
@@ -13,6 +13,7 @@ import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 import { applyHostChanges, type HostChange, type Print } from './host-changes.js';
 import { PACKAGE_ROOT, TARGETS, UNIT_NAME, underRoot } from './layout.js';
 import { checkedRoot, findCommand, readIfExists, systemdRuns } from './host-state.js';
+import { SOCKET_UNIT_MARKER } from './socket-units.js';
 import { createdDirsOf } from './systemd-unit.js';
 
 export interface UninstallOptions {
@@ -31,14 +32,15 @@ export async function uninstall(options: UninstallOptions, print: Print): Promis
 
   const unitFile = underRoot(root, TARGETS.unit);
   const unit = await readIfExists(unitFile);
-  if (unit !== undefined) {
+  const sockets = await installedSocketUnits(root);
+  if (unit !== undefined || sockets.length > 0) {
     // Stopping drains; the rules stay (fail closed) until remove.sh below, so nothing flows in plaintext in between.
-    if (systemd) changes.push({ kind: 'run', command: 'systemctl', args: ['disable', '--now', UNIT_NAME] });
-    changes.push({ kind: 'remove', path: unitFile });
+    if (systemd) changes.push({ kind: 'run', command: 'systemctl', args: ['disable', '--now', UNIT_NAME, ...sockets.map((s) => s.name)] });
+    if (unit !== undefined) changes.push({ kind: 'remove', path: unitFile });
+    for (const s of sockets) changes.push({ kind: 'remove', path: s.path });
     if (systemd) changes.push({ kind: 'run', command: 'systemctl', args: ['daemon-reload'] });
-  } else {
-    changes.push({ kind: 'say', text: `already absent: ${unitFile}` });
   }
+  if (unit === undefined) changes.push({ kind: 'say', text: `already absent: ${unitFile}` });
 
   if (!onHost) changes.push({ kind: 'say', text: `capture rules not touched (--root ${root}: they belong to the host)` });
   else if (!findCommand('iptables')) changes.push({ kind: 'say', text: 'no iptables on this host, so no capture rules to remove' });
@@ -59,6 +61,14 @@ export async function uninstall(options: UninstallOptions, print: Print): Promis
   // Deepest first: a parent can only go once its children have.
   for (const dir of [...created].sort((a, b) => b.length - a.length)) changes.push({ kind: 'rmdir-if-empty', path: underRoot(root, dir) });
   await applyHostChanges(changes, { dryRun: options.dryRun, print });
+}
+
+/** The ambitd-*.socket units install wrote (they carry its marker), whatever listeners that install had. */
+async function installedSocketUnits(root: string): Promise<{ name: string; path: string }[]> {
+  const dir = underRoot(root, TARGETS.unitDir);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^ambitd-[\w-]+\.socket$/.test(n)).sort();
+  const ours = await Promise.all(names.map(async (name) => ((await readIfExists(join(dir, name)))?.startsWith(SOCKET_UNIT_MARKER) ? name : undefined)));
+  return ours.filter((n): n is string => n !== undefined).map((name) => ({ name, path: join(dir, name) }));
 }
 
 /**

@@ -2,6 +2,7 @@ import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, t
 import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { logger, type Logger } from '../logging.js';
+import { listenTcp, type ListenTarget } from '../net/listen-target.js';
 import { parseAuthority, type Authority } from './authority.js';
 import { ERROR_HEADER, H2_REFUSED_STREAM, type HboneErrorCode } from './errors.js';
 import { DEFAULT_HANDSHAKE_LIMITS, HandshakeGuard, type HandshakeLimits } from './handshake-guard.js';
@@ -139,14 +140,9 @@ export class HboneServer {
     this.server.on('error', (err) => this.#log.error({ err }, 'HBONE server error'));
   }
 
-  listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+  /** A port (bound on `host`), or a target: a socket systemd passed (core/net/inherited-sockets.ts) or an address to bind. */
+  listen(target: number | ListenTarget, host = '0.0.0.0'): Promise<AddressInfo> {
+    return listenTcp(this.server, typeof target === 'number' ? { kind: 'bind', host, port: target } : target);
   }
 
   /** New handshakes use `identity` from now on; established sessions keep theirs. */

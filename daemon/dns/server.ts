@@ -4,10 +4,11 @@
  * host's resolvers. What to answer lives in handler.ts; this file owns sockets.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { createServer, isIP, type Server as TcpServer, type Socket } from 'node:net';
 import { DEFAULT_MESH_DOMAIN } from '../../core/config/resource.js';
+import { isAmbitError } from '../../core/errors.js';
 import { logger } from '../../core/logging.js';
+import { bindUdp, describeListenTarget, listenTcp, type ListenTarget } from '../../core/net/listen-target.js';
 import { DnsError } from './errors.js';
 import { QueryHandler, type MeshLookup } from './handler.js';
 import type { DnsMetrics } from './metrics.js';
@@ -42,6 +43,11 @@ export interface MeshDnsServerOptions {
   tcpIdleTimeoutMs?: number;
   maxTcpConnections?: number;
   metrics?: DnsMetrics;
+  /**
+   * Where each socket listens instead of port/address: a socket systemd passed
+   * (core/net/inherited-sockets.ts) or an address to bind; either may be missing.
+   */
+  listen?: { udp?: ListenTarget | undefined; tcp?: ListenTarget | undefined };
 }
 
 export class MeshDnsServer {
@@ -114,11 +120,12 @@ export class MeshDnsServer {
    * that TCP port is taken, try again with another (clients expect one port).
    */
   async #bind(address: string, port: number): Promise<void> {
+    const given = this.#options.listen ?? {};
     for (let attempt = 0; ; attempt++) {
-      const udp = await this.#bindUdp(address, port);
+      const udp = await this.#bindUdp(given.udp ?? { kind: 'bind', host: address, port });
       const udpPort = udp.address().port;
       try {
-        this.#tcp = await this.#bindTcp(address, udpPort);
+        this.#tcp = await this.#bindTcp(given.tcp ?? { kind: 'bind', host: address, port: udpPort });
         this.#udp = udp;
         this.#boundPort = udpPort;
         return;
@@ -129,14 +136,14 @@ export class MeshDnsServer {
     }
   }
 
-  async #bindUdp(address: string, port: number): Promise<UdpSocket> {
-    const udp = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
+  async #bindUdp(target: ListenTarget): Promise<UdpSocket> {
+    const host = target.kind === 'bind' ? target.host : target.address;
+    const udp = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
     try {
-      udp.bind(port, address);
-      await once(udp, 'listening');
+      await bindUdp(udp, target);
     } catch (err) {
       udp.close();
-      throw new DnsError('EDNS_BIND', `cannot listen for DNS on udp ${address}:${port}: ${(err as Error).message}`, { address, port }, { cause: err });
+      throw bindError('udp', target, err);
     }
     udp.on('error', (err) => log.warn({ err }, 'DNS UDP socket error'));
     udp.on('message', (message, client) => {
@@ -147,14 +154,13 @@ export class MeshDnsServer {
     return udp;
   }
 
-  async #bindTcp(address: string, port: number): Promise<TcpServer> {
+  async #bindTcp(target: ListenTarget): Promise<TcpServer> {
     const tcp = createServer((socket) => this.#serveTcp(socket));
     tcp.maxConnections = this.#options.maxTcpConnections ?? 512;
     try {
-      tcp.listen(port, address);
-      await once(tcp, 'listening');
+      await listenTcp(tcp, target);
     } catch (err) {
-      throw new DnsError('EDNS_BIND', `cannot listen for DNS on tcp ${address}:${port}: ${(err as Error).message}`, { address, port }, { cause: err });
+      throw bindError('tcp', target, err);
     }
     tcp.on('error', (err) => log.warn({ err }, 'DNS TCP listener error'));
     return tcp;
@@ -186,4 +192,12 @@ export class MeshDnsServer {
       return undefined;
     }
   }
+}
+
+/** A socket of the wrong port stays ELISTEN_FD_MISMATCH (it says what to re-install); any other failure is EDNS_BIND. */
+function bindError(transport: 'udp' | 'tcp', target: ListenTarget, err: unknown): unknown {
+  if (isAmbitError(err)) return err;
+  const address = target.kind === 'bind' ? target.host : target.address;
+  const where = describeListenTarget(target);
+  return new DnsError('EDNS_BIND', `cannot listen for DNS on ${transport} ${where}: ${(err as Error).message}`, { address, port: target.port }, { cause: err });
 }

@@ -38,8 +38,11 @@ export interface Mesh {
   daemons: Map<string, ChildProcess>;
   /** Everything a host's daemon has logged so far (JSON lines). */
   logs(host: string): string;
-  /** `extraConfig`: YAML lines appended to this start's ambitd.yaml (e.g. `capture: {failOpen: true}`). */
-  startDaemon(host: string, extraConfig?: string): Promise<ChildProcess>;
+  /**
+   * `extraConfig`: YAML lines appended to this start's ambitd.yaml (e.g. `capture: {failOpen: true}`);
+   * `wrapper`: this start's command that execs the daemon, instead of MeshOptions.daemonWrapper.
+   */
+  startDaemon(host: string, extraConfig?: string, options?: { wrapper?: string[] }): Promise<ChildProcess>;
   /** Stops Redis (its data is kept on disk) and starts it again on the same address. */
   stopRedis(): Promise<void>;
   startRedis(): Promise<void>;
@@ -114,7 +117,7 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
       if (r.code !== 0) throw new Error(`admin ${host}${path}: ${r.stderr}`);
       return r.stdout;
     },
-    startDaemon: async (host, extraConfig = '') => {
+    startDaemon: async (host, extraConfig = '', startOptions = {}) => {
       const h = topo.host(host);
       const config = join(dir, `${host}.yaml`);
       // Non-mesh DNS goes nowhere: tests only resolve mesh names, and nothing may leave the namespaces.
@@ -140,7 +143,7 @@ export async function createMesh(hosts: string[], options: MeshOptions = {}): Pr
         ...(token ? ['--token', token.stdout.trim()] : []),
         ...(first ? ['--ca', '--ca-dir', join(dir, 'ca'), '--ca-store-credentials', credentials.signer] : []),
       ];
-      const [command, ...wrapperArgs] = [...(options.daemonWrapper ?? []), process.execPath];
+      const [command, ...wrapperArgs] = [...(startOptions.wrapper ?? options.daemonWrapper ?? []), process.execPath];
       const child = topo.spawn(host, command, [...wrapperArgs, ...args], { env: daemonEnv });
       daemons.set(host, child);
       // Always read the pipes: a daemon blocked on a full stdout pipe would stall its event loop.

@@ -17,6 +17,7 @@ import { withTopology } from '../helpers/netns.js';
 
 const CONFIG = 'etc/ambit/ambitd.yaml';
 const UNIT = 'etc/systemd/system/ambitd.service';
+const SOCKETS = ['outbound', 'inbound', 'inbound-plaintext', 'dns'].map((name) => `etc/systemd/system/ambitd-${name}.socket`);
 /** Never the developer's store: install would write it into the file. */
 const ENV = { AMBIT_REDIS_URL: undefined };
 
@@ -101,7 +102,6 @@ test('files: config 0640 from configs/ambitd.yaml with every comment and the giv
   t.true(unit.includes(`\nExecStart=${process.execPath} ${ambitd} --config /etc/ambit/ambitd.yaml\n`), unit);
   t.true(unit.includes(`\nExecStopPost=${process.execPath} ${ambitd} --config /etc/ambit/ambitd.yaml --after-exit\n`));
   for (const line of [
-    'After=network-online.target',
     'Wants=network-online.target',
     'Restart=on-failure',
     'LimitNOFILE=1048576',
@@ -123,6 +123,50 @@ test('files: config 0640 from configs/ambitd.yaml with every comment and the giv
     'the unit runs with target paths, not the staging root',
   );
   t.false(/^User=/m.test(unit), 'root with a bounding set, as the unit explains');
+
+  // systemd holds the traffic ports: the service takes them from its socket units, which install writes beside it.
+  const names = 'ambitd-outbound.socket ambitd-inbound.socket ambitd-inbound-plaintext.socket ambitd-dns.socket';
+  for (const line of [`Sockets=${names}`, `Requires=${names}`, `After=network-online.target ${names}`, 'StartLimitIntervalSec=0'])
+    t.true(unit.includes(`\n${line}\n`), `unit lacks ${line}`);
+  const socket = (i: number) => readFileSync(join(root, SOCKETS[i]!), 'utf8');
+  for (const file of SOCKETS) t.is(lstatSync(join(root, file)).mode & 0o777, 0o644);
+  const v6 = existsSync('/proc/net/if_inet6');
+  t.regex(socket(0), new RegExp(`\\[Socket\\]\\nListenStream=0\\.0\\.0\\.0:15001\\n${v6 ? 'ListenStream=\\[::\\]:15001\\nBindIPv6Only=ipv6-only\\n' : ''}`));
+  t.regex(socket(1), /\[Socket\]\nListenStream=0\.0\.0\.0:15008\n#/);
+  t.regex(socket(2), new RegExp(`\\[Socket\\]\\nListenStream=0\\.0\\.0\\.0:15006\\n${v6 ? 'ListenStream=\\[::\\]:15006\\nBindIPv6Only=ipv6-only\\n' : ''}`));
+  t.regex(socket(3), /\[Socket\]\nListenStream=127\.0\.0\.1:15053\nListenDatagram=127\.0\.0\.1:15053\n#/);
+  for (const [i, name] of ['outbound', 'inbound', 'inbound-plaintext', 'dns'].entries()) {
+    t.true(socket(i).includes(`\nFileDescriptorName=${name}\nService=ambitd.service\n`), socket(i));
+    t.true(socket(i).includes('\nTriggerLimitIntervalSec=0\n'));
+    t.true(socket(i).includes('\n[Install]\nWantedBy=sockets.target\n'));
+  }
+});
+
+test('the socket units follow the ports in ambitd.yaml, and uninstall removes them but not a socket unit it did not write', async (t) => {
+  const root = scratchRoot(t);
+  // A joined node: install starts ambitd, and restarts it (with the sockets) when a socket unit changes.
+  mkdirSync(join(root, 'var/lib/ambit'), { recursive: true });
+  writeFileSync(join(root, 'var/lib/ambit/node-cert.pem'), 'cert');
+  const units = 'ambitd-outbound.socket ambitd-inbound.socket ambitd-inbound-plaintext.socket ambitd-dns.socket ambitd';
+  t.regex(await cli(t, ['install', '--root', root]), new RegExp(`\n  systemctl enable ${units}\n  systemctl restart ${units}\n`));
+  t.regex(await cli(t, ['install', '--root', root]), new RegExp(`\n  systemctl enable --now ${units}\n`), 'nothing changed: nothing restarted');
+  const file = join(root, CONFIG);
+  writeFileSync(file, readFileSync(file, 'utf8').replace('  outbound: 15001', '  outbound: 16001').replace('  dns: 15053', '  dns: 16053'));
+  const out = await cli(t, ['install', '--root', root]);
+  t.regex(out, /updated .*ambitd-outbound\.socket/);
+  t.regex(out, /unchanged .*ambitd-inbound\.socket/);
+  t.regex(out, new RegExp(`\n  systemctl restart ${units}\n`));
+  t.regex(readFileSync(join(root, SOCKETS[0]!), 'utf8'), /^ListenStream=0\.0\.0\.0:16001$/m);
+  t.regex(readFileSync(join(root, SOCKETS[3]!), 'utf8'), /^ListenDatagram=127\.0\.0\.1:16053$/m);
+
+  const foreign = join(root, 'etc/systemd/system/ambitd-mine.socket');
+  writeFileSync(foreign, '[Socket]\nListenStream=9999\n');
+  const removal = await cli(t, ['uninstall', '--root', root]);
+  for (const f of SOCKETS) {
+    t.regex(removal, new RegExp(`removed ${root}/${f}`));
+    t.false(existsSync(join(root, f)));
+  }
+  t.true(existsSync(foreign), "a unit without install's marker is not ours");
 });
 
 test('--dry-run prints every file with its content and every step, and writes nothing', async (t) => {
@@ -133,6 +177,7 @@ test('--dry-run prints every file with its content and every step, and writes no
   t.regex(out, new RegExp(`would create directory ${root}/etc/ambit \\(0755\\)`));
   t.regex(out, new RegExp(`would write ${root}/${CONFIG} \\(0640, new\\):\\n--- begin`));
   t.regex(out, new RegExp(`would write ${root}/${UNIT} \\(0644, new\\):`));
+  for (const f of SOCKETS) t.regex(out, new RegExp(`would write ${root}/${f} \\(0644, new\\):`));
   t.true(out.includes('  name: vm-7\n'), 'the config content is printed');
   t.true(out.includes(`ExecStart=${process.execPath}`), 'the unit content is printed');
   t.regex(out, /systemctl daemon-reload/);
@@ -142,6 +187,7 @@ test('--dry-run prints every file with its content and every step, and writes no
   const removal = await cli(t, ['uninstall', '--root', root, '--purge', '--dry-run']);
   t.deepEqual(listing(root), installed);
   t.regex(removal, new RegExp(`would remove ${root}/${UNIT}`));
+  for (const f of SOCKETS) t.regex(removal, new RegExp(`would remove ${root}/${f}`));
   t.regex(removal, new RegExp(`would remove ${root}/etc/ambit\\n`));
 });
 
@@ -153,6 +199,7 @@ test('twice gives the same files and says unchanged for each; uninstall twice is
   t.deepEqual(listing(root), first);
   t.true(out.includes(`unchanged ${root}/${CONFIG}\n`), out);
   t.true(out.includes(`unchanged ${root}/${UNIT}\n`), out);
+  for (const f of SOCKETS) t.true(out.includes(`unchanged ${root}/${f}\n`), out);
   t.false(/^(wrote|updated|replaced|created) /m.test(out), out);
 
   await cli(t, ['uninstall', '--root', root]);
@@ -237,6 +284,7 @@ test('systemd-analyze verify accepts the generated unit without a single warning
   t.true(unit.includes(`\nReadWritePaths=-/run/xtables.lock ${root}/state\n`), unit);
   t.true(unit.includes(' --ca\n'));
   t.deepEqual(analyze(unitFile), { code: 0, output: '' });
+  for (const f of SOCKETS) t.deepEqual(analyze(join(root, f)), { code: 0, output: '' }, f);
 
   // The same check must be able to fail: a typo'd directive and a missing binary.
   const broken = join(root, 'etc/systemd/system/ambitd-broken.service');
@@ -244,6 +292,13 @@ test('systemd-analyze verify accepts the generated unit without a single warning
   t.regex(analyze(broken).output, /Unknown key 'NoNewPrivilege'/);
   writeFileSync(broken, unit.replaceAll(process.execPath, '/nonexistent/node'));
   t.not(analyze(broken).code, 0);
+  // A socket unit checked the same way: a typo'd directive, and a service that needs a socket unit that is not there.
+  const brokenSocket = join(root, 'etc/systemd/system/ambitd-broken.socket');
+  writeFileSync(brokenSocket, readFileSync(join(root, SOCKETS[0]!), 'utf8').replace('FileDescriptorName=', 'FileDescriptorNames='));
+  t.regex(analyze(brokenSocket).output, /Unknown key 'FileDescriptorNames'/);
+  rmSync(brokenSocket);
+  writeFileSync(broken, unit.replaceAll('ambitd-dns.socket', 'ambitd-nope.socket'));
+  t.not(analyze(broken).code, 0, 'a Sockets= unit that does not exist');
 });
 
 netnsTest('uninstall on the real root removes the capture rules (run in a namespace of its own)', async (t) => {

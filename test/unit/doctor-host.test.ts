@@ -6,9 +6,9 @@ import { createSocket } from 'node:dgram';
 import { checkScriptProblems, describeCaptureArgs, shellCommand } from '../../cli/doctor/checks/capture-rules.js';
 import { parseIptablesVersion } from '../../cli/doctor/checks/iptables.js';
 import { judgeKernelSupport, rulesProveSupport, type KernelEvidence } from '../../cli/doctor/checks/kernel-capture.js';
-import { ambitPorts, describeHolder, isAmbitd, judgeListeners } from '../../cli/doctor/checks/listeners.js';
+import { ambitPorts, describeHolder, isAmbitd, isSystemd, judgeListeners } from '../../cli/doctor/checks/listeners.js';
 import { parseKernelConfig } from '../../cli/doctor/kernel-config.js';
-import { holdersOf, listenersOn, parseSocketTable } from '../../cli/doctor/proc-sockets.js';
+import { holdersOf, listenersOn, parseSocketTable } from '../../core/net/proc-sockets.js';
 import { captureArgs } from '../../daemon/capture.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -66,13 +66,44 @@ const AMBITD = { pid: 100, command: '/usr/bin/node /opt/ambit/bin/ambitd.js --co
 const ALL = PORTS.map((p, i) => sock(p.protocol, p.port, i + 1));
 const heldBy = (holder: typeof AMBITD, sockets = ALL) => new Map(sockets.map((s) => [s.inode, [holder]]));
 
-test('listeners: all held by ambitd, or all free, is OK', (t) => {
+const SYSTEMD = { pid: 1, command: '/sbin/init' };
+/** The traffic ports, as the socket units `ambit install` writes hold them. */
+const TRAFFIC = ALL.filter((s) => s.port !== 15000 && s.port !== 15020);
+
+test('listeners: all held by ambitd is OK; all free while it is down is a WARN: anyone may bind the ports captured traffic goes to', (t) => {
   const held = judgeListeners(PORTS, ALL, heldBy(AMBITD), 'x.yaml');
   t.is(held.status, 'OK');
   t.is(held.detail, 'ambitd (pid 100) holds 15001/tcp, 15008/tcp, 15006/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp');
   const free = judgeListeners(PORTS, [], new Map(), 'x.yaml');
-  t.is(free.status, 'OK');
-  t.regex(free.detail, /^ambitd is not running and its ports are free/);
+  t.is(free.status, 'WARN');
+  t.is(
+    free.detail,
+    'ambitd is not running and its ports are free: 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp; no socket unit holds 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp, so any local user can bind them and receive what the capture rules redirect there',
+  );
+  t.regex(free.fix ?? '', /ambit install.*ambitd-\*\.socket/);
+});
+
+test('listeners: ports systemd holds (socket activation) are said, running or not, and systemd is never an intruder', (t) => {
+  const both = new Map(ALL.map((s) => [s.inode, TRAFFIC.includes(s) ? [SYSTEMD, AMBITD] : [AMBITD]]));
+  const running = judgeListeners(PORTS, ALL, both, 'x.yaml');
+  t.is(running.status, 'OK');
+  t.is(
+    running.detail,
+    'ambitd (pid 100) holds 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp; systemd holds 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp for it (socket activation), so they stay taken while ambitd is down',
+  );
+  const down = judgeListeners(PORTS, TRAFFIC, heldBy(SYSTEMD, TRAFFIC), 'x.yaml');
+  t.is(down.status, 'OK');
+  t.regex(
+    down.detail,
+    /^ambitd is not running; systemd holds 15001\/tcp, 15008\/tcp, 15053\/udp, 15053\/tcp for it \(socket activation\): nobody else can bind them/,
+  );
+  // Only DNS held (an older install, say): the outbound and inbound ports are open to anyone.
+  const dns = TRAFFIC.filter((s) => s.port === 15053);
+  const partly = judgeListeners(PORTS, dns, heldBy(SYSTEMD, dns), 'x.yaml');
+  t.is(partly.status, 'WARN');
+  t.regex(partly.detail, /no socket unit holds 15001\/tcp, 15008\/tcp, so any local user/);
+  t.false(isSystemd({ pid: 4242, command: '/lib/systemd/systemd --user' }), 'only pid 1');
+  t.true(isSystemd({ pid: 1, command: '/lib/systemd/systemd --system --deserialize 31' }));
 });
 
 test('listeners: a foreign process on a port FAILs naming it, with the setting to change', (t) => {

@@ -2,7 +2,8 @@
  * Who listens on a port, read from /proc the way `ss -ltnup` does: the
  * socket tables of this network namespace (/proc/net/{tcp,udp}{,6}) give
  * each listening socket's inode, and the /proc/<pid>/fd links that point at
- * "socket:[inode]" give the processes holding it.
+ * "socket:[inode]" give the processes holding it. In core/ because ambitd
+ * reads it too: what the sockets systemd passed it are (inherited-sockets.ts).
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
@@ -51,6 +52,11 @@ function decodeAddress(hex: string): string {
 async function readTable(protocol: Protocol, procNet: string): Promise<ListeningSocket[]> {
   const tables = await Promise.all([protocol, `${protocol}6`].map((f) => readFile(`${procNet}/${f}`, 'utf8').catch(() => '')));
   return tables.flatMap((t) => parseSocketTable(t, protocol));
+}
+
+/** Every listening TCP socket and bound UDP socket in this network namespace. */
+export async function allListeners(procNet = '/proc/net'): Promise<ListeningSocket[]> {
+  return (await Promise.all((['tcp', 'udp'] as const).map((p) => readTable(p, procNet)))).flat();
 }
 
 /** Every socket listening on one of `ports`, per protocol. */
