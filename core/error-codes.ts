@@ -721,7 +721,7 @@ export const ERROR_CODES = {
   },
   EDNS_LOOKUP: { component: 'dns', meaning: 'The mesh name lookup threw; the client got SERVFAIL.', action: 'A bug: report it with the log line.' },
 
-  // waypoint: waypoint/errors.ts WaypointErrorCode, waypoint/routing/errors.ts RoutingErrorCode
+  // waypoint: waypoint/errors.ts WaypointErrorCode, core/routing/errors.ts RoutingErrorCode
   EWAYPOINT_CONNECT: {
     component: 'waypoint',
     meaning: 'The waypoint got no HBONE stream to the chosen endpoint (unreachable, refused or denied).',

@@ -1,36 +1,6 @@
 /**
- * L4 authorization of a connection to a workload on this node, shared by the
- * inbound HBONE path and the same-node shortcut of the outbound path (traffic
- * between two services on one host is authorized exactly like remote traffic).
+ * The daemon's L4 authorization entry point. The decision itself lives in
+ * core/mesh/authorize.ts so that `ambit explain` asks the very function the
+ * inbound, same-node and plaintext paths ask, instead of a copy of it.
  */
-import { evaluate, type Decision, type WorkloadPolicies } from '../core/authz/index.js';
-import type { EndpointRecord } from '../core/store/types.js';
-import { formatAuthority } from '../core/hbone/authority.js';
-import type { MeshState } from '../core/mesh/index.js';
-
-export interface L4Source {
-  /** Verified SPIFFE ID (spiffe://td/ns/x/sa/y), undefined for plaintext. */
-  identity: string | undefined;
-  ip: string;
-}
-
-// Policies per workload are selected once per config snapshot, not per connection.
-const cache = new WeakMap<MeshState, Map<string, WorkloadPolicies>>();
-
-function policiesFor(state: MeshState, ep: EndpointRecord): WorkloadPolicies {
-  let perState = cache.get(state);
-  if (!perState) cache.set(state, (perState = new Map<string, WorkloadPolicies>()));
-  const key = formatAuthority(ep.address, ep.port);
-  let wp = perState.get(key);
-  if (!wp) perState.set(key, (wp = state.policies.forWorkload({ namespace: ep.namespace, labels: ep.labels, serviceName: ep.service })));
-  return wp;
-}
-
-export function authorizeL4(state: MeshState, ep: EndpointRecord, source: L4Source, destinationIp: string): Decision {
-  return evaluate(policiesFor(state, ep), {
-    ...(source.identity ? { sourcePrincipal: source.identity } : {}),
-    sourceIp: source.ip,
-    destinationIp,
-    destinationPort: ep.port,
-  });
-}
+export { authorizeL4, type L4Source } from '../core/mesh/authorize.js';

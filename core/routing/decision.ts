@@ -4,7 +4,7 @@
  * mirrors), so building a decision per request is one object and, when the
  * route rewrites, one new path string.
  */
-import type { Headers, HTTPFaultInjection, HTTPRoute } from '../../core/config/index.js';
+import type { Headers, HTTPFaultInjection, HTTPRoute } from '../config/index.js';
 import type { DestinationPolicy } from './destination-policy.js';
 import type { RetryPolicy } from './retry.js';
 

@@ -14,8 +14,8 @@
  * Connections that are not HTTP take the VirtualService's tcp routes
  * (tcp-routes.ts), or go to the service itself when none fits.
  */
-import type { DestinationRuleSpec, HTTPRoute, TypedResource, VirtualServiceSpec } from '../../core/config/index.js';
-import { DEFAULT_MESH_DOMAIN } from '../../core/config/resource.js';
+import type { DestinationRuleSpec, HTTPRoute, TypedResource, VirtualServiceSpec } from '../config/index.js';
+import { DEFAULT_MESH_DOMAIN } from '../config/resource.js';
 import {
   faultPolicy,
   headerLevel,
