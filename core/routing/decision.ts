@@ -43,6 +43,8 @@ export interface ForwardDecision {
   virtualService: string | undefined;
   /** The HTTPRoute's name (`route.match` as Istio names it), if any. */
   routeName: string | undefined;
+  /** Index of the matched route in the VirtualService's `http` (for `ambit explain`), undefined on the default route. */
+  routeIndex: number | undefined;
   destination: Target;
   /** The DestinationRule-derived policy; undefined when the subset is not defined (answer 503, as Envoy does for a missing cluster). */
   policy: DestinationPolicy | undefined;

@@ -83,6 +83,8 @@ type Action =
 
 interface CompiledRoute {
   name: string | undefined;
+  /** Position in the VirtualService's `http` list. */
+  index: number;
   /** undefined: matches every request. */
   matches: CompiledMatch[] | undefined;
   action: Action;
@@ -148,7 +150,7 @@ function compileVirtualService(vs: TypedResource<'VirtualService'>): CompiledVir
         else ports.add(m.port);
       }
     }
-    return { name: r.name, matches: blocks && blocks.length > 0 ? blocks : undefined, action: compileAction(r, ref, where) };
+    return { name: r.name, index: i, matches: blocks && blocks.length > 0 ? blocks : undefined, action: compileAction(r, ref, where) };
   });
   return { ref, routes, ports: anyPort ? undefined : ports };
 }
@@ -248,6 +250,7 @@ export class RouteTable {
       kind: 'route',
       virtualService: undefined,
       routeName: undefined,
+      routeIndex: undefined,
       destination: { host, subset: undefined, port: req.port },
       policy: this.policyFor(host, undefined, req.port),
       rewrite: undefined,
@@ -276,6 +279,7 @@ export class RouteTable {
       kind: 'route',
       virtualService: vs.ref,
       routeName: m?.name === undefined ? r.name : r.name === undefined ? m.name : `${r.name}.${m.name}`,
+      routeIndex: r.index,
       destination: { host: t.host, subset: t.subset, port },
       policy: this.policyFor(t.host, t.subset, port),
       rewrite,
