@@ -18,7 +18,17 @@ import { originalDst } from '../core/net/original-dst.js';
 import { AmbitError } from '../core/errors.js';
 import { authorizeL4 } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
-import { resolvedHop, routeOf, type ForwardRoute, type HboneHop, type Hop, type LocalHop, type Owner, type TcpHop, type WaypointHop } from '../core/mesh/hop.js';
+import {
+  resolvedHop,
+  routeOf,
+  type ForwardRoute,
+  type HboneHop,
+  type Hop,
+  type LocalHop,
+  type Owner,
+  type TcpHop,
+  type WaypointHop,
+} from '../core/mesh/hop.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';

@@ -35,22 +35,25 @@ export const REVIEWS = ['v1', 'v2', 'v3'].map((v, i) =>
 );
 export const RATINGS = endpoint({ service: 'ratings', node: 'b', address: '10.0.2.1', port: 9080, serviceAccount: 'bookinfo-ratings', labels: app('ratings') });
 export const WORKLOADS: EndpointRecord[] = [PRODUCTPAGE, DETAILS, ...REVIEWS, RATINGS];
-export const REVIEWS_WAYPOINT = waypointEndpoint({
-  namespace: 'default',
-  service: 'reviews',
-  node: 'b',
-  address: '10.0.0.2',
-  port: 15009,
-  metricsPort: 15021,
-  state: 'ready',
-});
+/** A ready waypoint for `service` on node b; each gets its own port. */
+export function waypointFor(service: string, index = 0): EndpointRecord {
+  return waypointEndpoint({ namespace: 'default', service, node: 'b', address: '10.0.0.2', port: 15009 + index, metricsPort: 15021 + index, state: 'ready' });
+}
 
-export function bookinfoSnapshot(resources: Resource[], { waypoint = true } = {}): Snapshot {
+export interface MeshShape {
+  /** Services with a ready waypoint (default: reviews; the demo also gives ratings one). */
+  waypoints?: readonly string[];
+}
+
+export function bookinfoSnapshot(resources: Resource[], { waypoints = ['reviews'] }: MeshShape = {}): Snapshot {
   const s = snapshot(WORKLOADS, resources);
-  if (waypoint) s.endpoints.set(`default/${REVIEWS_WAYPOINT.service}/b/${REVIEWS_WAYPOINT.address}:${REVIEWS_WAYPOINT.port}`, REVIEWS_WAYPOINT);
+  waypoints.forEach((service, i) => {
+    const w = waypointFor(service, i);
+    s.endpoints.set(`default/${w.service}/b/${w.address}:${w.port}`, w);
+  });
   return s;
 }
 
-export function bookinfoMesh(resources: Resource[], opts: { waypoint?: boolean } = {}): Promise<LiveMesh> {
+export function bookinfoMesh(resources: Resource[], opts: MeshShape = {}): Promise<LiveMesh> {
   return liveMesh(bookinfoSnapshot(resources, opts), NODES, { trustDomain: 'cluster.local', domain: 'cluster.local' });
 }
