@@ -1,13 +1,15 @@
 /**
  * `ambit analyze` for traffic routing: VirtualService and DestinationRule
  * against the live mesh. Subsets are resolved by the waypoint's own route
- * table (RouteTable.policyFor) and narrowed to endpoints by subsetEndpoints,
+ * table (RouteTable.policyFor) and narrowed to endpoints by subsetEndpoints
+ * (cli/subset-endpoints.ts),
  * so "undefined subset" and "no endpoint" mean what the waypoint would do:
  * 503 NC and 503 UH.
  */
 import type { TypedResource } from '../../core/config/index.js';
 import type { MeshState, ServiceView } from '../../core/mesh/index.js';
-import { compileRoutes, subsetEndpoints, type RouteTable } from '../../core/routing/index.js';
+import { compileRoutes, type RouteTable } from '../../core/routing/index.js';
+import { subsetOf } from '../subset-endpoints.js';
 import type { Finding, ResourceName } from './findings.js';
 
 type Report = (f: Finding) => void;
@@ -116,8 +118,7 @@ function virtualServiceFindings(state: MeshState, table: RouteTable, vs: TypedRe
       continue;
     }
     if (!service || !policy.subsetLabels) continue;
-    const endpoints = service.endpoints.map((ep) => ({ key: `${ep.address}:${ep.port}`, address: ep.address, port: ep.port, labels: ep.labels }));
-    if (subsetEndpoints(endpoints, policy.subsetLabels).length === 0) {
+    if (subsetOf(service.endpoints, policy.subsetLabels).length === 0) {
       const wanted = Object.entries(policy.subsetLabels)
         .map(([k, v]) => `${k}=${v}`)
         .join(',');

@@ -11,7 +11,7 @@
  * - the waypoint's route: core/routing RouteTable.route, as waypoint/route.ts
  *   asks it; a weighted route is asked once per destination, with the pick
  *   that lands on it, so every branch is shown;
- * - endpoints: core/routing subsetEndpoints, as waypoint/endpoint-pick.ts;
+ * - endpoints: core/routing subsetEndpoints (cli/subset-endpoints.ts), as waypoint/endpoint-pick.ts;
  * - PeerAuthentication: MeshState.mtlsMode, which ambitd's STRICT iptables
  *   rules are built from (strictPorts).
  *
@@ -23,7 +23,8 @@ import type { TypedResource } from '../../core/config/index.js';
 import { authorizeL4 } from '../../core/mesh/authorize.js';
 import { routeOf, type Hop } from '../../core/mesh/hop.js';
 import type { MeshState, ServiceView, WaypointView } from '../../core/mesh/index.js';
-import { compileRoutes, subsetEndpoints, type ForwardDecision, type RouteTable } from '../../core/routing/index.js';
+import { compileRoutes, type ForwardDecision, type RouteTable } from '../../core/routing/index.js';
+import { subsetOf } from '../subset-endpoints.js';
 import type { EndpointRecord } from '../../core/store/types.js';
 import type { LiveMesh } from '../live-mesh.js';
 import type { Destination, Source } from './parties.js';
@@ -312,55 +313,31 @@ export class Explainer {
   #waypointUpstreams(state: MeshState, wp: WaypointView, wpIdentity: string, d: ForwardDecision, weight: number | undefined): EndpointPath[] {
     const { host, subset, port } = d.destination;
     const cluster = `${host}${subset ? ` subset ${subset}` : ''} port ${port}`;
-    const weighted = weight === undefined ? {} : { weight };
-    const named = subset === undefined ? {} : { subset };
-    if (!d.policy) {
-      return [
-        {
-          address: '-',
-          port,
-          node: '-',
-          service: host,
-          ...named,
-          ...weighted,
-          verdict: 'no-route',
-          steps: [{ stage: 'http-route', verdict: 'no-route', text: `${cluster}: no DestinationRule defines subset ${subset}: 503 (NC)` }],
-        },
-      ];
-    }
-    const svc = state.serviceByName(host);
-    const all = (svc?.endpoints ?? []).filter((ep) => ep.port === port);
-    const byKey = new Map(all.map((ep) => [`${ep.address}:${ep.port}`, ep]));
-    const chosen = subsetEndpoints(
-      all.map((ep) => ({ key: `${ep.address}:${ep.port}`, address: ep.address, port: ep.port, labels: ep.labels })),
-      d.policy.subsetLabels,
+    const unrouted = (text: string): EndpointPath[] => [
+      {
+        address: '-',
+        port,
+        node: '-',
+        service: host,
+        ...(subset === undefined ? {} : { subset }),
+        ...(weight === undefined ? {} : { weight }),
+        verdict: 'no-route',
+        steps: [{ stage: 'http-route', verdict: 'no-route', text: `${cluster}: ${text}` }],
+      },
+    ];
+    if (!d.policy) return unrouted(`no DestinationRule defines subset ${subset}: 503 (NC)`);
+    const labels = d.policy.subsetLabels;
+    const chosen = subsetOf(
+      (state.serviceByName(host)?.endpoints ?? []).filter((ep) => ep.port === port),
+      labels,
     );
-    if (chosen.length === 0) {
-      return [
-        {
-          address: '-',
-          port,
-          node: '-',
-          service: host,
-          ...named,
-          ...weighted,
-          verdict: 'no-route',
-          steps: [
-            {
-              stage: 'http-route',
-              verdict: 'no-route',
-              text: `${cluster}: no endpoint${d.policy.subsetLabels ? ` has labels ${labelText(d.policy.subsetLabels)}` : ''}: 503 (UH)`,
-            },
-          ],
-        },
-      ];
-    }
+    if (chosen.length === 0) return unrouted(`no endpoint${labels ? ` has labels ${labelText(labels)}` : ''}: 503 (UH)`);
     const wpNode = state.peerFor(wp.endpoint).host;
-    return chosen.map((e) => {
-      const ep = byKey.get(e.key)!;
-      const path = this.#inbound(ep, wpIdentity, wpNode, `${cluster}: the waypoint tunnels to ${ep.node} (HBONE)`);
-      return { ...path, ...named, ...weighted };
-    });
+    return chosen.map((ep) => ({
+      ...this.#inbound(ep, wpIdentity, wpNode, `${cluster}: the waypoint tunnels to ${ep.node} (HBONE)`),
+      ...(subset === undefined ? {} : { subset }),
+      ...(weight === undefined ? {} : { weight }),
+    }));
   }
 
   /** Not captured (outside the mesh, or enrolled with no Unix user): plaintext straight to the endpoint. */
