@@ -215,7 +215,13 @@ export class Explainer {
     });
     const table = this.#table(state);
     const fqdn = service.fqdn;
-    if (!http.given && table.tcpOnly(fqdn, to.port)) return this.#waypointTcp(state, table, src, wp, fqdn, to, steps);
+    const policies = state.policies.forWorkload({ namespace: service.record.namespace, serviceName: service.record.name, atWaypoint: true });
+    if (!http.given && table.tcpOnly(fqdn, to.port)) {
+      // As waypoint/tcp-proxy.ts: the served service's policies on the connection, then its tcp routes.
+      const d = evaluate(policies, { sourcePrincipal: identity, sourceIp, destinationIp: to.address, destinationPort: to.port });
+      steps.push(authzStep(d, 'waypoint (TCP)'));
+      return d.allowed ? this.#waypointTcp(state, table, src, wp, fqdn, to, steps) : [];
+    }
     const host = `${service.record.name}:${to.port}`;
     if (!http.given) steps.push({ stage: 'waypoint', text: 'explained as the HTTP request GET / (give --path, --method or --header for another)' });
     const request: L7Request = {
@@ -228,7 +234,6 @@ export class Explainer {
       host,
       headers: { host, ...http.headers },
     };
-    const policies = state.policies.forWorkload({ namespace: service.record.namespace, serviceName: service.record.name, atWaypoint: true });
     const d = evaluate(policies, request);
     steps.push(authzStep(d, `waypoint (L7, ${http.method} ${http.path})`));
     if (!d.allowed) return [];

@@ -116,6 +116,27 @@ test('a STRICT plaintext refusal: a client outside the mesh dialling details dir
   t.true(vip.steps.some((s) => s.verdict === 'no-route'));
 });
 
+test('a waypoint proxying TCP (tcp routes only): its policies on the connection, then the tcp route and subset', async (t) => {
+  const tcp = [
+    resource('DestinationRule', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }] }),
+    resource('VirtualService', 'reviews', { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] }),
+    resource('AuthorizationPolicy', 'reviews-not-from-ratings', {
+      targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }],
+      action: 'DENY',
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/bookinfo-ratings'] } }] }],
+    }),
+  ];
+  const mesh = await bookinfoMesh([...tcp, ...POLICIES.filter((p) => p.kind === 'PeerAuthentication')]);
+  const e = await explainIn(mesh, 'productpage', 'reviews', 'default', none);
+  t.is(e.verdict, 'allowed', renderExplanation(e));
+  t.regex(e.steps.find((s) => s.stage === 'authorization')!.text, /^waypoint \(TCP\): allowed/);
+  t.regex(e.steps.find((s) => s.stage === 'http-route')!.text, /TCP: VirtualService default\/reviews tcp route/);
+  t.deepEqual(
+    e.paths.map((p) => [p.subset, p.address]),
+    [['v1', '10.0.1.1']],
+  );
+});
+
 test('usage errors name what FROM and TO could be', async (t) => {
   const mesh = await bookinfoMesh(POLICIES);
   await t.throwsAsync(explainIn(mesh, 'nosuch', 'details', 'default', none), { message: /FROM nosuch: no enrolled service/ });
