@@ -26,6 +26,8 @@ export interface LiveMesh {
   domain: string;
   /** The state ambitd on `node` holds (any name works for node-independent questions). */
   stateFor(node: string): MeshState;
+  /** The same mesh without the resources of these `Kind/namespace/name` keys. */
+  without(keys: readonly string[]): LiveMesh;
 }
 
 /** Reads the store; `extra` are to-be-applied resources laid over the applied ones (same kind/namespace/name replaces). */
@@ -37,17 +39,24 @@ export async function readLiveMesh(store: Store, names: MeshNames, extra: readon
 /** A LiveMesh from records in hand (tests build one from fixtures). */
 export async function liveMesh(snapshot: Snapshot, nodes: readonly NodeRecord[], names: Required<MeshNames>): Promise<LiveMesh> {
   const { MeshState } = await import('../core/mesh/index.js');
-  const states = new Map<string, MeshState>();
-  return {
-    snapshot,
-    nodes,
-    ...names,
-    stateFor(node) {
-      let s = states.get(node);
-      if (!s) states.set(node, (s = new MeshState(snapshot, nodes, { nodeName: node, ...names })));
-      return s;
-    },
+  const build = (snap: Snapshot): LiveMesh => {
+    const states = new Map<string, MeshState>();
+    return {
+      snapshot: snap,
+      nodes,
+      ...names,
+      stateFor(node) {
+        let s = states.get(node);
+        if (!s) states.set(node, (s = new MeshState(snap, nodes, { nodeName: node, ...names })));
+        return s;
+      },
+      without(keys) {
+        const resources = new Map([...snap.resources].filter(([key]) => !keys.includes(key)));
+        return build({ ...snap, resources });
+      },
+    };
   };
+  return build(snapshot);
 }
 
 export function withResources(snapshot: Snapshot, extra: readonly Resource[]): Snapshot {

@@ -863,7 +863,8 @@ export const ERROR_CODES = {
   },
   EANALYZE_INVALID_STORED: {
     component: 'analyze',
-    meaning: '[Error] An applied resource fails validation, so ambitd and the waypoints leave it out of the mesh.',
+    meaning:
+      '[Error] An applied resource fails validation: ambitd and the waypoints leave it out of the mesh, or, for a security kind, refuse the whole snapshot and keep serving their previous one (EMESH_POLICY_INVALID).',
     action: 'Apply a corrected version (`ambit apply -f`), or delete it (`ambit delete KIND NAME`).',
   },
 } as const satisfies Record<string, ErrorCodeInfo>;

@@ -9,6 +9,8 @@
 import type { SourcedResource } from '../../core/config/index.js';
 import { refKey } from '../../core/config/resource.js';
 import type { SourceLocation } from '../../core/errors.js';
+import { MeshError, type MeshState, type RejectedResource } from '../../core/mesh/index.js';
+import { TypedResources } from '../../core/mesh/resources.js';
 import type { LiveMesh } from '../live-mesh.js';
 import { SEVERITIES, type Finding } from './findings.js';
 import { policyFindings } from './policy-checks.js';
@@ -29,6 +31,26 @@ const order = (a: Finding, b: Finding): number =>
   a.resource.name.localeCompare(b.resource.name) ||
   a.code.localeCompare(b.code) ||
   a.message.localeCompare(b.message);
+
+/**
+ * The mesh state to analyze. A stored security resource that fails its schema makes
+ * MeshState refuse the snapshot (the proxies keep their previous one); analyze
+ * reports those resources and goes on without them.
+ */
+function stateOf(mesh: LiveMesh): { state: MeshState; refused: RejectedResource[] } {
+  const node = mesh.nodes[0]?.name ?? '';
+  try {
+    return { state: mesh.stateFor(node), refused: [] };
+  } catch (err) {
+    if (!(err instanceof MeshError) || err.code !== 'EMESH_POLICY_INVALID') throw err;
+    const keys = err.context.resources as string[];
+    const refused = keys.flatMap((key) => {
+      const r = mesh.snapshot.resources.get(key);
+      return r ? new TypedResources([r], mesh.domain).rejected : [];
+    });
+    return { state: mesh.without(keys).stateFor(node), refused };
+  }
+}
 
 export function analyze(input: AnalyzeInput): Finding[] {
   const { mesh, files, namespace } = input;
@@ -52,14 +74,16 @@ export function analyze(input: AnalyzeInput): Finding[] {
       });
     }
   }
-  const state = mesh.stateFor(mesh.nodes[0]?.name ?? '');
-  for (const r of state.rejected) {
+  const { state, refused } = stateOf(mesh);
+  for (const r of [...refused, ...state.rejected]) {
     const [kind = '', ns = '', name = ''] = r.key.split('/');
     report({
       code: 'EANALYZE_INVALID_STORED',
       severity: 'Error',
       resource: { kind, namespace: ns, name },
-      message: `fails validation, so the proxies leave it out: ${r.reason}`,
+      message: refused.includes(r)
+        ? `a security resource that fails validation: every ambitd and waypoint refuses the whole snapshot and keeps serving its previous one (${r.reason})`
+        : `fails validation, so the proxies leave it out: ${r.reason}`,
       fix: 'apply a corrected version with ambit apply -f, or delete it',
     });
   }

@@ -70,6 +70,23 @@ test('invalid-stored.yaml: a stored resource its schema refuses is found as EANA
   t.regex(findings[0]!.message, /htpp/);
 });
 
+test('a stored security resource that fails validation is found, and the rest is still analyzed without it', async (t) => {
+  const raw = parse(readFileSync(join(FIXTURES, 'invalid-stored.yaml'), 'utf8')) as Resource;
+  const policy: Resource = {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name: 'broken', namespace: 'default' },
+    spec: { action: 'ALLOW', rules: [{ from: [{ source: { principal: ['typo-for-principals'] } }] }] },
+  };
+  const findings = await findingsFor([join(FIXTURES, 'no-waypoint.yaml')], [raw, policy]);
+  t.deepEqual(
+    findings.map((f) => `${f.code} ${f.resource.kind}/${f.resource.name}`),
+    ['EANALYZE_INVALID_STORED AuthorizationPolicy/broken', 'EANALYZE_INVALID_STORED VirtualService/reviews', 'EANALYZE_NO_WAYPOINT VirtualService/details'],
+    renderFindings(findings),
+  );
+  t.regex(findings[0]!.message, /refuses the whole snapshot/);
+});
+
 test('applied and to-be-applied together, sorted errors first; -n keeps findings to its namespace', async (t) => {
   // Files whose resources do not share a name (apply refuses duplicates across files).
   const independent = ['no-waypoint.yaml', 'principal-unknown.yaml', 'target-no-waypoint.yaml', 'host-not-found.yaml'].map((f) => join(FIXTURES, f));
