@@ -135,7 +135,9 @@ export class Explainer {
     });
     const sourceIp = state.peerFor(src).host;
     const waypoints = route.hops.filter((h) => h.kind === 'waypoint');
-    if (waypoints.length > 0 && to.service) return this.#viaWaypoint(state, src, route.sourceIdentity, sourceIp, to, to.service, http, steps);
+    // routeOf gives waypoint hops only for a VIP's service (core/mesh/hop.ts destinationOf).
+    const service = state.serviceByVip(to.address);
+    if (waypoints.length > 0 && service) return this.#viaWaypoint(state, src, route.sourceIdentity, sourceIp, to, service, http, steps);
     return route.hops.map((hop) => this.#hop(state, src, route.sourceIdentity, hop));
   }
 
@@ -174,8 +176,7 @@ export class Explainer {
           `HBONE tunnel from ${src.node} to ${hop.peer.node} (${hop.peer.host}:${hop.peer.port}, which must prove ${hop.peerIdentity})`,
         );
       case 'waypoint':
-        // Handled by #viaWaypoint; a waypoint hop without a service view cannot arise from routeOf.
-        return { ...base, node: hop.endpoint.node, service: '-', verdict: 'allowed', steps: [] };
+        throw new Error(`waypoint hop ${hop.address}:${hop.port} for ${hop.authority}, which is no service VIP: core/mesh/hop.ts and explain disagree`);
     }
   }
 
