@@ -6,9 +6,15 @@
  */
 import { inputTooLarge, MAX_INPUT_BYTES } from '../core/config/input-limits.js';
 import type { Resource } from '../core/config/resource.js';
+import type { SourcedResource } from '../core/config/index.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 
 export async function readInputs(paths: string[], defaultNamespace: string): Promise<Resource[]> {
+  return (await readSources(paths, defaultNamespace)).map((s) => s.resource);
+}
+
+/** The same, each resource with the file and line it starts at (`ambit analyze` points at them). */
+export async function readSources(paths: string[], defaultNamespace: string): Promise<SourcedResource[]> {
   const { loadSources } = await import('../core/config/index.js');
   const stdin = paths.includes('-') ? await readStdin() : undefined;
   const sources = await loadSources(paths, { defaultNamespace, ...(stdin !== undefined ? { stdin } : {}) });
@@ -21,7 +27,7 @@ export async function readInputs(paths: string[], defaultNamespace: string): Pro
     if (problem) problems.push(new ConfigError(problem.code, problem.message, { location }));
   }
   if (problems.length > 0) throw new ConfigErrors(problems);
-  return sources.map((s) => s.resource);
+  return sources;
 }
 
 /** Standard input, read no further than the input limit: a runaway pipe is refused, not buffered. */

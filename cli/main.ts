@@ -20,6 +20,8 @@ import { registerWaypoint } from './commands/waypoint.js';
 import { registerOperator } from './commands/operator.js';
 import { registerPrometheus } from './commands/prometheus.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerExplain } from './commands/explain.js';
+import { registerAnalyze } from './commands/analyze.js';
 import { reportError } from './errors.js';
 import { packageVersion } from '../core/version.js';
 
@@ -51,6 +53,8 @@ export function buildProgram(): Command {
   registerCerts(program);
   registerTunnels(program);
   registerPrometheus(program);
+  registerAnalyze(program);
+  registerExplain(program);
   registerDoctor(program);
   registerInstall(program);
   registerVersion(program);

@@ -29,6 +29,7 @@ export const COMPONENTS = {
   dns: 'ambitd DNS',
   waypoint: 'ambit-waypoint',
   cli: 'CLI (`ambit`)',
+  analyze: 'Findings of `ambit analyze` (severity in brackets; the finding itself names the resource and its fix)',
 } as const;
 
 export type Component = keyof typeof COMPONENTS;
@@ -739,7 +740,7 @@ export const ERROR_CODES = {
   },
   EDNS_LOOKUP: { component: 'dns', meaning: 'The mesh name lookup threw; the client got SERVFAIL.', action: 'A bug: report it with the log line.' },
 
-  // waypoint: waypoint/errors.ts WaypointErrorCode, waypoint/routing/errors.ts RoutingErrorCode
+  // waypoint: waypoint/errors.ts WaypointErrorCode, core/routing/errors.ts RoutingErrorCode
   EWAYPOINT_CONNECT: {
     component: 'waypoint',
     meaning: 'The waypoint got no HBONE stream to the chosen endpoint (unreachable, refused or denied).',
@@ -821,6 +822,68 @@ export const ERROR_CODES = {
     component: 'cli',
     meaning: 'Something answered on the admin port, but not with JSON.',
     action: 'Another program holds the port: find it (`ss -ltnp`).',
+  },
+  // analyze: cli/analyze/findings.ts AnalyzeCode. Findings, not failures: `ambit analyze` prints them and exits 1 for errors.
+  EANALYZE_SUBSET_UNDEFINED: {
+    component: 'analyze',
+    meaning: '[Error] A VirtualService routes to a subset that no DestinationRule for that host defines: the waypoint answers 503 (NC).',
+    action: 'Define the subset in the DestinationRule of that host, or route to a subset it defines.',
+  },
+  EANALYZE_SUBSET_NO_ENDPOINTS: {
+    component: 'analyze',
+    meaning: '[Warning] A VirtualService routes to a DestinationRule subset whose labels match no enrolled endpoint: those requests get 503 (UH).',
+    action: "Fix the subset's labels to match an endpoint's (`ambit get endpoints SERVICE`), or enroll one with those labels.",
+  },
+  EANALYZE_HOST_NOT_FOUND: {
+    component: 'analyze',
+    meaning: '[Error for a route destination, Warning for a VirtualService or DestinationRule host] A host names no enrolled service and no ServiceEntry host.',
+    action: "Correct the host (short names resolve in the document's namespace), enroll the service, or add a ServiceEntry for it.",
+  },
+  EANALYZE_NO_WAYPOINT: {
+    component: 'analyze',
+    meaning:
+      "[Warning] A VirtualService has HTTP routes for a service without a waypoint: ambitd routes at L4 to the service's endpoints and applies none of them.",
+    action: 'Attach a waypoint to the service (`ambit waypoint attach SERVICE --node NODE`), or delete the VirtualService.',
+  },
+  EANALYZE_HOST_CONFLICT: {
+    component: 'analyze',
+    meaning: '[Warning] Several VirtualServices (or DestinationRules) claim one host: only the oldest applies, the others are ignored for it.',
+    action: 'Merge them into one resource per host.',
+  },
+  EANALYZE_PRINCIPAL_UNKNOWN: {
+    component: 'analyze',
+    meaning:
+      '[Warning] An AuthorizationPolicy names a principal that matches no enrolled identity (spiffe://TD/ns/NS/sa/SA), so that part of the rule matches nobody.',
+    action: 'Correct the principal (trust domain, namespace, service account: `ambit get endpoints -A`), or enroll the workload it is meant for.',
+  },
+  EANALYZE_L7_AT_L4: {
+    component: 'analyze',
+    meaning:
+      '[Warning] An AuthorizationPolicy rule uses HTTP attributes (paths, methods, hosts, headers, requestPrincipals, JWT conditions) on a workload without a waypoint: ambitd enforces it at L4, where an ALLOW rule of that kind matches nothing and a DENY rule denies on its L4 parts alone.',
+    action: 'Attach a waypoint to the service and bind the policy to it with targetRefs, or drop the HTTP attributes from the rule.',
+  },
+  EANALYZE_TARGET_NO_WAYPOINT: {
+    component: 'analyze',
+    meaning:
+      '[Error] An AuthorizationPolicy binds with targetRefs to a service that has no waypoint (or does not exist): policies bound that way are enforced by waypoints only, so it is enforced nowhere.',
+    action: 'Attach a waypoint to the service, or bind the policy with a selector so ambitd enforces it at L4.',
+  },
+  EANALYZE_POLICY_SHADOWED: {
+    component: 'analyze',
+    meaning:
+      '[Warning] An ALLOW rule can never allow anything on a workload: a DENY policy there has a rule that matches every request, or exactly the same rule.',
+    action: 'Narrow or delete the DENY rule, or delete the ALLOW rule it makes dead.',
+  },
+  EANALYZE_NAMESPACE_MISMATCH: {
+    component: 'analyze',
+    meaning: '[Error] A document names a namespace other than the one given with `-n` (kubectl refuses such a document).',
+    action: 'Drop metadata.namespace from the document, or run with the namespace it names.',
+  },
+  EANALYZE_INVALID_STORED: {
+    component: 'analyze',
+    meaning:
+      '[Error] An applied resource fails validation: ambitd and the waypoints leave it out of the mesh, or, for a security kind, refuse the whole snapshot and keep serving their previous one (EMESH_POLICY_INVALID).',
+    action: 'Apply a corrected version (`ambit apply -f`), or delete it (`ambit delete KIND NAME`).',
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -7,7 +7,7 @@
  * authorized here and spliced directly; destinations outside the mesh pass
  * through untouched. ServiceEntry addresses go to the entry's endpoints: mesh
  * workloads over HBONE, MESH_EXTERNAL (and non-mesh) ones as plain TCP.
- * Which of these a connection gets is daemon/hop.ts's decision; this file
+ * Which of these a connection gets is core/mesh/hop.ts's decision; this file
  * does the I/O around it.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
@@ -19,7 +19,17 @@ import { originalDst } from '../core/net/original-dst.js';
 import { AmbitError } from '../core/errors.js';
 import { authorizeL4, reportDenial } from './authorize.js';
 import { keyOf, type RoundRobinBalancer } from './balancer.js';
-import { resolvedHop, routeOf, type ForwardRoute, type HboneHop, type Hop, type LocalHop, type Owner, type TcpHop, type WaypointHop } from './hop.js';
+import {
+  resolvedHop,
+  routeOf,
+  type ForwardRoute,
+  type HboneHop,
+  type Hop,
+  type LocalHop,
+  type Owner,
+  type TcpHop,
+  type WaypointHop,
+} from '../core/mesh/hop.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';

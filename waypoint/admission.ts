@@ -17,7 +17,7 @@
 import { evaluate, type L7Request, type WorkloadPolicies } from '../core/authz/index.js';
 import { replies, type LocalReply } from './replies.js';
 import type { RequestAttributes } from './route.js';
-import { injectFault, type FaultPolicy } from './routing/index.js';
+import { injectFault, type FaultPolicy } from '../core/routing/index.js';
 
 export interface Authorization {
   allowed: boolean;

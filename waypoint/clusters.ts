@@ -17,7 +17,7 @@ import {
   type CircuitBreaker,
   type DestinationPolicy,
   type Endpoint,
-} from './routing/index.js';
+} from '../core/routing/index.js';
 
 export interface ClusterState {
   breaker: CircuitBreaker;

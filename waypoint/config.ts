@@ -13,7 +13,7 @@ import { serviceRef } from '../core/mesh/index.js';
 import { UNKNOWN, type TrafficFacts } from '../core/telemetry/labels.js';
 import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
 import type { Caller } from './caller.js';
-import { compileRoutes, type Endpoint, type RouteTable } from './routing/index.js';
+import { compileRoutes, type Endpoint, type RouteTable } from '../core/routing/index.js';
 import type { MeshView, ServiceView } from './mesh-view.js';
 import type { Authenticators } from './authn/authenticators.js';
 import type { RequestAuthenticator } from './authn/request-authn.js';

@@ -21,7 +21,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { routeOf, type Upstream } from './config.js';
-import type { CircuitBreaker, ConnectionPoolLimits, OverflowReason, Release } from './routing/index.js';
+import type { CircuitBreaker, ConnectionPoolLimits, OverflowReason, Release } from '../core/routing/index.js';
 
 export type UpstreamProtocol = 'h1' | 'h2';
 

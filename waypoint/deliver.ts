@@ -16,7 +16,7 @@ import type { Logger } from '../core/logging.js';
 import type { Exchange } from './exchange.js';
 import { responseHeaders } from './headers.js';
 import { replies, writeReply } from './replies.js';
-import type { HeaderOp } from './routing/index.js';
+import type { HeaderOp } from '../core/routing/index.js';
 import type { DownstreamResponse, UpstreamResponse } from './upstream.js';
 
 export function deliver(res: DownstreamResponse, x: Exchange, upstream: UpstreamResponse, ops: readonly HeaderOp[], done: () => void, log: Logger): void {

@@ -13,7 +13,7 @@
  *   previous_hosts predicate: up to five picks, unless only one is healthy.
  */
 import type { ClusterState, Clusters } from './clusters.js';
-import { subsetEndpoints, type DestinationPolicy, type Endpoint, type PickContext } from './routing/index.js';
+import { subsetEndpoints, type DestinationPolicy, type Endpoint, type PickContext } from '../core/routing/index.js';
 
 /** Istio's host_selection_retry_max_attempts for previous_hosts. */
 const HOST_SELECTION_ATTEMPTS = 5;

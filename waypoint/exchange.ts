@@ -14,7 +14,7 @@ import type { Upstream, WaypointConfig } from './config.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest } from './request-body.js';
-import type { ForwardDecision } from './routing/index.js';
+import type { ForwardDecision } from '../core/routing/index.js';
 import type { ServerTrace } from '../core/telemetry/tracing/tracer.js';
 import type { ServiceTelemetry } from './telemetry.js';
 import type { TelemetryAttributes } from '../core/telemetry/expression.js';

@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { DownstreamRequest } from './request-body.js';
-import type { ForwardDecision, HeaderOp } from './routing/index.js';
+import type { ForwardDecision, HeaderOp } from '../core/routing/index.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
 

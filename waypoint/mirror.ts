@@ -22,7 +22,7 @@ import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import { shadowAuthority } from './headers.js';
 import type { WaypointMetrics } from './metrics.js';
 import type { DownstreamRequest, RequestBody } from './request-body.js';
-import { clusterName, upstreamProtocol, type ForwardDecision, type MirrorTarget } from './routing/index.js';
+import { clusterName, upstreamProtocol, type ForwardDecision, type MirrorTarget } from '../core/routing/index.js';
 import type { OwnRequest, Upstreams } from './upstream.js';
 
 export interface MirrorDeps {

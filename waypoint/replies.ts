@@ -8,7 +8,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { OVERFLOW_HEADER, type OverflowReason } from './routing/index.js';
+import { OVERFLOW_HEADER, type OverflowReason } from '../core/routing/index.js';
 import type { DownstreamResponse, TryError } from './upstream.js';
 
 export interface LocalReply {

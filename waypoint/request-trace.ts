@@ -19,7 +19,7 @@ import type { Upstream } from './config.js';
 import type { Exchange } from './exchange.js';
 import type { ServiceView } from './mesh-view.js';
 import type { DownstreamRequest } from './request-body.js';
-import type { ForwardDecision } from './routing/index.js';
+import type { ForwardDecision } from '../core/routing/index.js';
 import type { TryError } from './upstream.js';
 
 type Headers = Record<string, string | string[] | undefined>;

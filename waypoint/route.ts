@@ -18,7 +18,7 @@
  */
 import { namespaceOf, type Caller } from './caller.js';
 import { replies, type LocalReply } from './replies.js';
-import type { DestinationPolicy, ForwardDecision, RequestHeaders, RouteTable } from './routing/index.js';
+import type { DestinationPolicy, ForwardDecision, RequestHeaders, RouteTable } from '../core/routing/index.js';
 
 /** What routing reads of one request. */
 export interface RequestAttributes {

@@ -49,7 +49,7 @@ import {
   type Endpoint,
   type ForwardDecision,
   type PickContext,
-} from './routing/index.js';
+} from '../core/routing/index.js';
 import type { DownstreamResponse, TryResult, Upstreams } from './upstream.js';
 
 export interface RouterDeps {

@@ -20,7 +20,7 @@ import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { tcpLabels } from '../core/telemetry/labels.js';
-import type { TcpDecision } from './routing/index.js';
+import type { TcpDecision } from '../core/routing/index.js';
 import { spliceStreams } from './stream-splice.js';
 
 export interface TcpProxyDeps {

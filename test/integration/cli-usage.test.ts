@@ -60,6 +60,8 @@ test('every -o refuses a format it does not print: exit 2 before anything runs, 
     [['doctor'], 'table, json or yaml'],
     [['waypoint', 'list'], 'table, json or yaml'],
     [['node', 'list'], 'table, json or yaml'],
+    [['analyze'], 'table, json or yaml'],
+    [['explain', 'productpage', 'reviews'], 'table, json or yaml'],
   ];
   for (const [args, formats] of commands) {
     const r = await run([...args, '-o', 'xml']);

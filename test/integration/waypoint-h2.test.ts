@@ -7,7 +7,7 @@
  */
 import type { Http2ServerRequest } from 'node:http2';
 import test, { type ExecutionContext } from 'ava';
-import { OVERFLOW_HEADER } from '../../waypoint/routing/index.js';
+import { OVERFLOW_HEADER } from '../../core/routing/index.js';
 import { many, resource, startWaypoint, type EndpointSpec, type Handler } from '../helpers/waypoint-harness.js';
 
 /** Answers with the HTTP version it was spoken to in, the request it saw, and a trailer. */

@@ -4,7 +4,7 @@
  * reloads, each against real endpoints behind a peer daemon on loopback.
  */
 import test from 'ava';
-import { OVERFLOW_HEADER } from '../../waypoint/routing/index.js';
+import { OVERFLOW_HEADER } from '../../core/routing/index.js';
 import { until } from '../helpers/hbone-harness.js';
 import { CALLER, many, resource, startWaypoint, type EndpointSpec } from '../helpers/waypoint-harness.js';
 

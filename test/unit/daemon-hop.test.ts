@@ -1,10 +1,10 @@
-/** daemon/hop.ts: where a captured connection goes, one table row per outcome, from plain records. */
+/** core/mesh/hop.ts: where a captured connection goes, one table row per outcome, from plain records. */
 import test from 'ava';
 import type { Resource } from '../../core/config/resource.js';
 import { ALLOCATED_ADDRESSES_ANNOTATION } from '../../core/config/service-entry-addresses.js';
 import type { EndpointRecord } from '../../core/store/types.js';
 import { waypointEndpoint } from '../../core/store/waypoints.js';
-import { resolvedHop, routeOf, type Hop, type Owner, type Route } from '../../daemon/hop.js';
+import { resolvedHop, routeOf, type Hop, type Owner, type Route } from '../../core/mesh/hop.js';
 import { SocketOwnerError } from '../../daemon/socket-owner.js';
 import { formatAuthority } from '../../core/hbone/authority.js';
 import type { MeshState } from '../../core/mesh/index.js';

@@ -7,7 +7,7 @@ import test from 'ava';
 import { compilePolicies } from '../../core/authz/index.js';
 import { applyFault, authorize, type FaultOutcome } from '../../waypoint/admission.js';
 import type { RequestAttributes } from '../../waypoint/route.js';
-import type { FaultPolicy } from '../../waypoint/routing/index.js';
+import type { FaultPolicy } from '../../core/routing/index.js';
 import { fqdn, sequence } from './waypoint-helpers.js';
 
 const attributes = (over: Partial<RequestAttributes> = {}): RequestAttributes => ({

@@ -7,7 +7,7 @@ import {
   RoundRobinBalancer,
   subsetEndpoints,
   type Endpoint,
-} from '../../waypoint/routing/index.js';
+} from '../../core/routing/index.js';
 import { seeded } from './waypoint-helpers.js';
 
 const eps = (n: number, labels: (i: number) => Record<string, string> = () => ({})): Endpoint[] =>

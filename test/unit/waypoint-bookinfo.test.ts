@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { loadFiles, normalize, type TypedResource } from '../../core/config/index.js';
-import { compileRoutes, injectFault, type RouteDecision, type RouteTable } from '../../waypoint/routing/index.js';
+import { compileRoutes, injectFault, type RouteDecision, type RouteTable } from '../../core/routing/index.js';
 import { req, seeded } from './waypoint-helpers.js';
 
 // Istio's own Bookinfo samples, unmodified, are the compatibility target (DESIGN.md).

@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import type { ConnectionPool, Lease, Waiting } from '../../waypoint/connection-pool.js';
-import { DEFAULT_CONNECTION_POOL } from '../../waypoint/routing/index.js';
+import { DEFAULT_CONNECTION_POOL } from '../../core/routing/index.js';
 import { conn, setup, upstream } from './waypoint-pool-fakes.js';
 
 const lease = (x: ReturnType<ConnectionPool['acquire']>): Lease => {

@@ -1,6 +1,6 @@
 /** Builders for the waypoint routing tests: typed resources from plain specs, requests, a seeded RNG. */
 import { normalize, type TypedResource } from '../../core/config/index.js';
-import type { RouteRequest } from '../../waypoint/routing/index.js';
+import type { RouteRequest } from '../../core/routing/index.js';
 
 let clock = 0;
 

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { compileRoutes, RoutingError, type RouteRequest } from '../../waypoint/routing/index.js';
-import { compileMatch } from '../../waypoint/routing/match.js';
+import { compileRoutes, RoutingError, type RouteRequest } from '../../core/routing/index.js';
+import { compileMatch } from '../../core/routing/match.js';
 import { fqdn, req, vs } from './waypoint-helpers.js';
 
 /** Whether a request matches a VirtualService with one route guarded by `match`. */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { compileRoutes, DEFAULT_CONNECTION_POOL, UNLIMITED, upstreamProtocol } from '../../waypoint/routing/index.js';
+import { compileRoutes, DEFAULT_CONNECTION_POOL, UNLIMITED, upstreamProtocol } from '../../core/routing/index.js';
 import { dr, fqdn } from './waypoint-helpers.js';
 
 const reviews = fqdn('reviews');

@@ -1,7 +1,7 @@
 /** Stand-ins for the connection pool's tests: connections that only keep the pool's counts, endpoints behind peers, a pool over them. */
 import type { Upstream } from '../../waypoint/config.js';
 import { ConnectionPool, type ConnectionEvents, type Lease, type PooledConnection, type UpstreamProtocol } from '../../waypoint/connection-pool.js';
-import { CircuitBreaker, DEFAULT_CONNECTION_POOL, type ConnectionPoolLimits } from '../../waypoint/routing/index.js';
+import { CircuitBreaker, DEFAULT_CONNECTION_POOL, type ConnectionPoolLimits } from '../../core/routing/index.js';
 
 export class FakeConnection implements PooledConnection {
   requests = 0;

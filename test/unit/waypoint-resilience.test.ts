@@ -1,12 +1,5 @@
 import test from 'ava';
-import {
-  CircuitBreaker,
-  CircuitBreakers,
-  DEFAULT_CONNECTION_POOL,
-  OutlierDetector,
-  type Endpoint,
-  type OutlierSettings,
-} from '../../waypoint/routing/index.js';
+import { CircuitBreaker, CircuitBreakers, DEFAULT_CONNECTION_POOL, OutlierDetector, type Endpoint, type OutlierSettings } from '../../core/routing/index.js';
 
 test('circuit breaker: each limit overflows with its own reason, and release frees a slot', (t) => {
   const cb = new CircuitBreaker({ ...DEFAULT_CONNECTION_POOL, maxConnections: 1, http1MaxPendingRequests: 1, http2MaxRequests: 2, maxRetries: 0 });

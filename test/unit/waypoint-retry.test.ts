@@ -1,5 +1,5 @@
 import test from 'ava';
-import { DEFAULT_RETRY_POLICY, retryPolicyFor, shouldRetry, type AttemptOutcome } from '../../waypoint/routing/index.js';
+import { DEFAULT_RETRY_POLICY, retryPolicyFor, shouldRetry, type AttemptOutcome } from '../../core/routing/index.js';
 
 test('no retries block: Istio default, 2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes [503]', (t) => {
   const p = retryPolicyFor(undefined)!;

@@ -9,7 +9,7 @@ import test from 'ava';
 import type { TypedResource } from '../../core/config/index.js';
 import type { Caller } from '../../waypoint/caller.js';
 import { route, type RequestAttributes, type Route, type RoutingView } from '../../waypoint/route.js';
-import { compileRoutes, type FaultPolicy } from '../../waypoint/routing/index.js';
+import { compileRoutes, type FaultPolicy } from '../../core/routing/index.js';
 import { dr, fqdn, sequence, vs } from './waypoint-helpers.js';
 
 const PRODUCTPAGE: Caller = { principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage', address: '10.0.0.5' };

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { compileRoutes, injectFault, RoutingError, type ForwardDecision, type RouteDecision } from '../../waypoint/routing/index.js';
+import { compileRoutes, injectFault, RoutingError, type ForwardDecision, type RouteDecision } from '../../core/routing/index.js';
 import { dr, fqdn, req, sequence, vs } from './waypoint-helpers.js';
 
 const forward = (d: RouteDecision): ForwardDecision => {

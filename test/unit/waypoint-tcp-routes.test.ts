@@ -1,5 +1,5 @@
 import test from 'ava';
-import { compileRoutes } from '../../waypoint/routing/index.js';
+import { compileRoutes } from '../../core/routing/index.js';
 import { dr, fqdn, sequence, vs } from './waypoint-helpers.js';
 
 const reviews = fqdn('reviews');

@@ -15,7 +15,7 @@ import type { Logger } from '../../core/logging.js';
 import { stableJson } from '../../core/store/codec.js';
 import type { LocalReply } from '../replies.js';
 import type { RequestAttributes } from '../route.js';
-import { compileValue } from '../routing/match.js';
+import { compileValue } from '../../core/routing/match.js';
 import { stringSet } from '../../core/authz/matchers.js';
 import { targetsService } from '../../core/authz/index.js';
 import { LocalBuckets, type Buckets } from './buckets.js';

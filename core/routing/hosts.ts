@@ -5,7 +5,7 @@
  * same host ambit keeps the oldest, as Istio's waypoint does, and records
  * the rest so `ambit` can warn.
  */
-import type { ResourceMetadata } from '../../core/config/index.js';
+import type { ResourceMetadata } from '../config/index.js';
 
 export interface HostConflict {
   host: string;

@@ -3,7 +3,7 @@
  * balancers need (path without query, lower-cased path, query values), found
  * by scanning the original strings rather than by building maps per request.
  */
-import type { Labels } from '../../core/config/index.js';
+import type { Labels } from '../config/index.js';
 
 export type HeaderValue = string | readonly string[] | undefined;
 /** Node's IncomingHttpHeaders shape: names lower-case. */

@@ -4,8 +4,8 @@
  * namespace, source labels, destination subnet) picks one of its weighted
  * destinations. A route without `match` fits every connection.
  */
-import { inRanges, parseAddress, parseRanges, type Ranges } from '../../core/authz/address.js';
-import type { Labels, L4MatchAttributes, TCPRoute } from '../../core/config/index.js';
+import { inRanges, parseAddress, parseRanges, type Ranges } from '../authz/address.js';
+import type { Labels, L4MatchAttributes, TCPRoute } from '../config/index.js';
 import { pickWeighted, weighted } from './weights.js';
 
 /** What the waypoint knows about a connection it is about to proxy as TCP. */

@@ -8,7 +8,7 @@
  * from it alone (numeric parts are status codes and imply
  * retriable-status-codes).
  */
-import type { HTTPRetry } from '../../core/config/index.js';
+import type { HTTPRetry } from '../config/index.js';
 
 export type RetryCondition =
   | '5xx'

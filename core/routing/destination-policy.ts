@@ -18,7 +18,7 @@ import type {
   OutlierDetection,
   PortTrafficPolicy,
   TrafficPolicy,
-} from '../../core/config/index.js';
+} from '../config/index.js';
 
 /** 2^32-1: what Istio sets for every circuit-breaker threshold left unset (Envoy's own default is 1024). */
 export const UNLIMITED = 4_294_967_295;

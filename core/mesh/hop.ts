@@ -8,10 +8,12 @@
  * of through sockets. Load balancing stays outside: the balancer remembers
  * ejections across connections, so it picks among the hops a route lists.
  */
-import { nodeId } from '../core/identity/index.js';
-import type { EndpointRecord } from '../core/store/types.js';
-import { formatAuthority } from '../core/hbone/authority.js';
-import { serviceRef, type MeshState, type ServiceEntryView, type ServiceRef } from '../core/mesh/index.js';
+import { nodeId } from '../identity/index.js';
+import type { EndpointRecord } from '../store/types.js';
+import { formatAuthority } from '../hbone/authority.js';
+import { serviceRef, type MeshState } from './state.js';
+import type { ServiceEntryView } from './service-entries.js';
+import type { ServiceRef } from './services.js';
 
 /** Who owns the client socket: its uid, or the error saying why the kernel could not tell. */
 export type Owner = { uid: number } | { error: unknown };

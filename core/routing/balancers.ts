@@ -12,7 +12,7 @@
  *   of ring points, so adding or removing one endpoint moves only the keys
  *   that land on its arcs.
  */
-import type { ConsistentHashLB, Labels } from '../../core/config/index.js';
+import type { ConsistentHashLB, Labels } from '../config/index.js';
 import type { LoadBalancerPolicy } from './destination-policy.js';
 import { cookieValue, headerValue, queryValue, type RouteRequest } from './request.js';
 

@@ -4,7 +4,7 @@
  * mirrors), so building a decision per request is one object and, when the
  * route rewrites, one new path string.
  */
-import type { Headers, HTTPFaultInjection, HTTPRoute } from '../../core/config/index.js';
+import type { Headers, HTTPFaultInjection, HTTPRoute } from '../config/index.js';
 import type { DestinationPolicy } from './destination-policy.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -43,6 +43,8 @@ export interface ForwardDecision {
   virtualService: string | undefined;
   /** The HTTPRoute's name (`route.match` as Istio names it), if any. */
   routeName: string | undefined;
+  /** Index of the matched route in the VirtualService's `http` (for `ambit explain`), undefined on the default route. */
+  routeIndex: number | undefined;
   destination: Target;
   /** The DestinationRule-derived policy; undefined when the subset is not defined (answer 503, as Envoy does for a missing cluster). */
   policy: DestinationPolicy | undefined;

@@ -13,7 +13,7 @@
  *   an absent header does NOT satisfy `withoutHeaders: {h: {exact: v}}`
  *   (istio/istio#50988); only the presence form `{h: {}}` matches absence.
  */
-import { compileIstioRegex, type HTTPMatchRequest, type IstioRegex, type Labels, type StringMatch } from '../../core/config/index.js';
+import { compileIstioRegex, type HTTPMatchRequest, type IstioRegex, type Labels, type StringMatch } from '../config/index.js';
 import { RoutingError } from './errors.js';
 import { headerValue, queryValue, type RequestView, type RouteRequest } from './request.js';
 

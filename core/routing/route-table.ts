@@ -14,8 +14,8 @@
  * Connections that are not HTTP take the VirtualService's tcp routes
  * (tcp-routes.ts), or go to the service itself when none fits.
  */
-import type { DestinationRuleSpec, HTTPRoute, TypedResource, VirtualServiceSpec } from '../../core/config/index.js';
-import { DEFAULT_MESH_DOMAIN } from '../../core/config/resource.js';
+import type { DestinationRuleSpec, HTTPRoute, TypedResource, VirtualServiceSpec } from '../config/index.js';
+import { DEFAULT_MESH_DOMAIN } from '../config/resource.js';
 import {
   faultPolicy,
   headerLevel,
@@ -83,6 +83,8 @@ type Action =
 
 interface CompiledRoute {
   name: string | undefined;
+  /** Position in the VirtualService's `http` list. */
+  index: number;
   /** undefined: matches every request. */
   matches: CompiledMatch[] | undefined;
   action: Action;
@@ -148,7 +150,7 @@ function compileVirtualService(vs: TypedResource<'VirtualService'>): CompiledVir
         else ports.add(m.port);
       }
     }
-    return { name: r.name, matches: blocks && blocks.length > 0 ? blocks : undefined, action: compileAction(r, ref, where) };
+    return { name: r.name, index: i, matches: blocks && blocks.length > 0 ? blocks : undefined, action: compileAction(r, ref, where) };
   });
   return { ref, routes, ports: anyPort ? undefined : ports };
 }
@@ -248,6 +250,7 @@ export class RouteTable {
       kind: 'route',
       virtualService: undefined,
       routeName: undefined,
+      routeIndex: undefined,
       destination: { host, subset: undefined, port: req.port },
       policy: this.policyFor(host, undefined, req.port),
       rewrite: undefined,
@@ -276,6 +279,7 @@ export class RouteTable {
       kind: 'route',
       virtualService: vs.ref,
       routeName: m?.name === undefined ? r.name : r.name === undefined ? m.name : `${r.name}.${m.name}`,
+      routeIndex: r.index,
       destination: { host: t.host, subset: t.subset, port },
       policy: this.policyFor(t.host, t.subset, port),
       rewrite,

@@ -1,4 +1,4 @@
-import { AmbitError } from '../../core/errors.js';
+import { AmbitError } from '../errors.js';
 
 /**
  * Why routing config could not be compiled. Codes are stable: the waypoint
