@@ -16,6 +16,7 @@ import type { StoreOptions } from '../core/store/types.js';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, Store } from '../core/store/index.js';
 import { AmbitError } from '../core/errors.js';
+import { originalDstAddon } from '../core/net/original-dst.js';
 import { DEFAULT_CONFIG_PATH, loadDaemonSettings, type DaemonOverrides } from '../core/config/daemon-settings.js';
 import { Daemon } from './daemon.js';
 import { startDaemonIdentity } from './identity.js';
@@ -71,6 +72,9 @@ try {
   const { config, deprecations } = await loadDaemonSettings(configPath, overrides);
   rootLogger().level = config.logLevel;
   for (const d of deprecations) log.warn({ file: configPath }, d);
+  // Capture needs the addon (the original destination and owner of a captured socket):
+  // without it every captured connection would fail, so say so now, not at the first one.
+  if (config.capture.enabled) originalDstAddon();
   const credentials = await nodeStoreOptions({ store: config.store, identityDir: config.identity.dir, nodeName: config.node.name, token: flags.token });
   log.info({ source: credentials.source, user: credentials.store.username }, 'store credentials');
   // The daemon's config (and the waypoints it spawns) carry the node's own credentials from here on.

@@ -4,15 +4,17 @@
  * no compiler, no checkout there), and the three commands work from it: `ambit version`
  * says package.json's version, `ambit doctor -o json` reports, `ambit install --root`
  * writes a unit that runs /opt/ambit's node and code, `ambitd --help` answers. Then the
- * npm tarball from the same build installs with `npm i -g` and builds its addon.
+ * npm tarball from the same build installs with `npm i -g` and builds its addon, and on
+ * a host without build tools fails saying what to do (or, with --ignore-scripts, gives a
+ * CLI whose ambitd refuses to start without the addon).
  *
  * The debootstrap root is cached in /var/cache/ambit-test/debootstrap/bookworm-<arch>
  * (AMBIT_DEBOOTSTRAP_CACHE): the first run makes it (under a minute on a near mirror),
  * later runs copy it. Without a reachable mirror these tests fail, saying so.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DEBOOTSTRAP_CACHE, DebianRoot, runHost } from '../helpers/debian-root.js';
 
@@ -164,4 +166,40 @@ test.serial('the npm tarball installs with npm i -g on a host with Node and buil
   t.like(JSON.parse(version.stdout), { ambit: VERSION });
   const addon = await runHost(process.execPath, ['-e', `require(${JSON.stringify(join(pkg, 'native/build/Release/original_dst.node'))}).getOriginalDst`]);
   t.is(addon.code, 0, addon.stderr);
+});
+
+test.serial('without build tools, npm i -g of the tarball fails saying what to do; --ignore-scripts gives the CLI, and ambitd then refuses to start naming the addon', async (t) => {
+  t.timeout(5 * 60_000);
+  const tarball = join(out!, `ambit-${VERSION}.tgz`);
+  if (!existsSync(tarball)) return t.fail('no tarball: the build test above failed');
+  const dir = mkdtempSync('/var/tmp/ambit-npm-bare-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // A PATH with node and a shell but no python3, make or g++: a host without build tools.
+  mkdirSync(join(dir, 'bin'));
+  for (const tool of ['sh', 'bash', 'dirname', 'cat', 'node']) {
+    const found = await runHost('sh', ['-c', `command -v ${tool}`]);
+    symlinkSync(found.stdout.trim(), join(dir, 'bin', tool));
+  }
+  const npmCli = join(dirname(realpathSync((await runHost('sh', ['-c', 'command -v npm'])).stdout.trim())), 'npm-cli.js');
+  const npm = (args: string[]) =>
+    runHost('env', ['-i', `PATH=${join(dir, 'bin')}`, 'HOME=/root', process.execPath, npmCli, 'install', '--global', '--prefix', join(dir, 'prefix'), '--prefer-offline', '--no-audit', '--no-fund', ...args, tarball], 5 * 60_000);
+
+  const failed = await npm([]);
+  t.is(failed.code, 1, failed.stderr);
+  t.regex(failed.stderr, /missing python3 make g\+\+/);
+  t.regex(failed.stderr, /install the \.deb/);
+  t.regex(failed.stderr, /npm install -g --ignore-scripts/);
+  t.false(existsSync(join(dir, 'prefix/bin/ambit')), 'a failed install left ambit behind');
+
+  const cliOnly = await npm(['--ignore-scripts']);
+  t.is(cliOnly.code, 0, cliOnly.stderr);
+  const pkg = join(dir, 'prefix/lib/node_modules/ambit');
+  t.false(existsSync(join(pkg, 'native/build/Release/original_dst.node')));
+  const version = await runHost(process.execPath, [join(pkg, 'bin/ambit.js'), 'version', '-o', 'json']);
+  t.like(JSON.parse(version.stdout || '{}'), { ambit: VERSION }, version.stderr);
+  // Before it touches the store or the network: the settings file says where nothing is.
+  writeFileSync(join(dir, 'ambitd.yaml'), `node: {name: bare, address: 192.0.2.7}\nstore: {url: 'redis://127.0.0.1:9'}\nidentity: {dir: ${join(dir, 'id')}}\n`);
+  const daemon = await runHost(process.execPath, [join(pkg, 'bin/ambitd.js'), '--config', join(dir, 'ambitd.yaml')], 30_000);
+  t.is(daemon.code, 1, daemon.stderr);
+  t.regex(daemon.stderr, new RegExp(`the SO_ORIGINAL_DST addon is not built .*run npm run build:native in ${pkg}`));
 });
