@@ -58,11 +58,20 @@ test.serial('npm run package builds the .deb and the npm tarball, named for pack
   t.is(fields.Version, VERSION.replace('-', '~'));
   const depends = (fields.Depends ?? '').split(',').map((d) => d.trim().split(' ')[0]);
   for (const pkg of ['iptables', 'iproute2', 'nftables', 'libc6']) t.true(depends.includes(pkg), `Depends: ${fields.Depends}`);
-  t.false(depends.some((d) => /^node/.test(d!)), `the package must not need Debian's nodejs: ${fields.Depends}`);
+  t.false(
+    depends.some((d) => /^node/.test(d!)),
+    `the package must not need Debian's nodejs: ${fields.Depends}`,
+  );
   t.is(fields.Recommends, 'redis-server');
 
   const listing = await runHost('dpkg-deb', ['--contents', deb]);
-  const paths = listing.stdout.split('\n').map((l) => l.split(/\s+/).slice(5).join(' ').replace(/ -> .*$/, ''));
+  const paths = listing.stdout.split('\n').map((l) =>
+    l
+      .split(/\s+/)
+      .slice(5)
+      .join(' ')
+      .replace(/ -> .*$/, ''),
+  );
   for (const want of [
     './opt/ambit/node/bin/node',
     './opt/ambit/native/build/Release/original_dst.node',
@@ -168,38 +177,63 @@ test.serial('the npm tarball installs with npm i -g on a host with Node and buil
   t.is(addon.code, 0, addon.stderr);
 });
 
-test.serial('without build tools, npm i -g of the tarball fails saying what to do; --ignore-scripts gives the CLI, and ambitd then refuses to start naming the addon', async (t) => {
-  t.timeout(5 * 60_000);
-  const tarball = join(out!, `ambit-${VERSION}.tgz`);
-  if (!existsSync(tarball)) return t.fail('no tarball: the build test above failed');
-  const dir = mkdtempSync('/var/tmp/ambit-npm-bare-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  // A PATH with node and a shell but no python3, make or g++: a host without build tools.
-  mkdirSync(join(dir, 'bin'));
-  for (const tool of ['sh', 'bash', 'dirname', 'cat', 'node']) {
-    const found = await runHost('sh', ['-c', `command -v ${tool}`]);
-    symlinkSync(found.stdout.trim(), join(dir, 'bin', tool));
-  }
-  const npmCli = join(dirname(realpathSync((await runHost('sh', ['-c', 'command -v npm'])).stdout.trim())), 'npm-cli.js');
-  const npm = (args: string[]) =>
-    runHost('env', ['-i', `PATH=${join(dir, 'bin')}`, 'HOME=/root', process.execPath, npmCli, 'install', '--global', '--prefix', join(dir, 'prefix'), '--prefer-offline', '--no-audit', '--no-fund', ...args, tarball], 5 * 60_000);
+test.serial(
+  'without build tools, npm i -g of the tarball fails saying what to do; --ignore-scripts gives the CLI, and ambitd then refuses to start naming the addon',
+  async (t) => {
+    t.timeout(5 * 60_000);
+    const tarball = join(out!, `ambit-${VERSION}.tgz`);
+    if (!existsSync(tarball)) return t.fail('no tarball: the build test above failed');
+    const dir = mkdtempSync('/var/tmp/ambit-npm-bare-');
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    // A PATH with node and a shell but no python3, make or g++: a host without build tools.
+    mkdirSync(join(dir, 'bin'));
+    for (const tool of ['sh', 'bash', 'dirname', 'cat', 'node']) {
+      const found = await runHost('sh', ['-c', `command -v ${tool}`]);
+      symlinkSync(found.stdout.trim(), join(dir, 'bin', tool));
+    }
+    const npmCli = join(dirname(realpathSync((await runHost('sh', ['-c', 'command -v npm'])).stdout.trim())), 'npm-cli.js');
+    const npm = (args: string[]) =>
+      runHost(
+        'env',
+        [
+          '-i',
+          `PATH=${join(dir, 'bin')}`,
+          'HOME=/root',
+          process.execPath,
+          npmCli,
+          'install',
+          '--global',
+          '--prefix',
+          join(dir, 'prefix'),
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          ...args,
+          tarball,
+        ],
+        5 * 60_000,
+      );
 
-  const failed = await npm([]);
-  t.is(failed.code, 1, failed.stderr);
-  t.regex(failed.stderr, /missing python3 make g\+\+/);
-  t.regex(failed.stderr, /install the \.deb/);
-  t.regex(failed.stderr, /npm install -g --ignore-scripts/);
-  t.false(existsSync(join(dir, 'prefix/bin/ambit')), 'a failed install left ambit behind');
+    const failed = await npm([]);
+    t.is(failed.code, 1, failed.stderr);
+    t.regex(failed.stderr, /missing python3 make g\+\+/);
+    t.regex(failed.stderr, /install the \.deb/);
+    t.regex(failed.stderr, /npm install -g --ignore-scripts/);
+    t.false(existsSync(join(dir, 'prefix/bin/ambit')), 'a failed install left ambit behind');
 
-  const cliOnly = await npm(['--ignore-scripts']);
-  t.is(cliOnly.code, 0, cliOnly.stderr);
-  const pkg = join(dir, 'prefix/lib/node_modules/ambit');
-  t.false(existsSync(join(pkg, 'native/build/Release/original_dst.node')));
-  const version = await runHost(process.execPath, [join(pkg, 'bin/ambit.js'), 'version', '-o', 'json']);
-  t.like(JSON.parse(version.stdout || '{}'), { ambit: VERSION }, version.stderr);
-  // Before it touches the store or the network: the settings file says where nothing is.
-  writeFileSync(join(dir, 'ambitd.yaml'), `node: {name: bare, address: 192.0.2.7}\nstore: {url: 'redis://127.0.0.1:9'}\nidentity: {dir: ${join(dir, 'id')}}\n`);
-  const daemon = await runHost(process.execPath, [join(pkg, 'bin/ambitd.js'), '--config', join(dir, 'ambitd.yaml')], 30_000);
-  t.is(daemon.code, 1, daemon.stderr);
-  t.regex(daemon.stderr, new RegExp(`the SO_ORIGINAL_DST addon is not built .*run npm run build:native in ${pkg}`));
-});
+    const cliOnly = await npm(['--ignore-scripts']);
+    t.is(cliOnly.code, 0, cliOnly.stderr);
+    const pkg = join(dir, 'prefix/lib/node_modules/ambit');
+    t.false(existsSync(join(pkg, 'native/build/Release/original_dst.node')));
+    const version = await runHost(process.execPath, [join(pkg, 'bin/ambit.js'), 'version', '-o', 'json']);
+    t.like(JSON.parse(version.stdout || '{}'), { ambit: VERSION }, version.stderr);
+    // Before it touches the store or the network: the settings file says where nothing is.
+    writeFileSync(
+      join(dir, 'ambitd.yaml'),
+      `node: {name: bare, address: 192.0.2.7}\nstore: {url: 'redis://127.0.0.1:9'}\nidentity: {dir: ${join(dir, 'id')}}\n`,
+    );
+    const daemon = await runHost(process.execPath, [join(pkg, 'bin/ambitd.js'), '--config', join(dir, 'ambitd.yaml')], 30_000);
+    t.is(daemon.code, 1, daemon.stderr);
+    t.regex(daemon.stderr, new RegExp(`the SO_ORIGINAL_DST addon is not built .*run npm run build:native in ${pkg}`));
+  },
+);

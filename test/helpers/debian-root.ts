@@ -85,7 +85,9 @@ export async function cachedDebianRoot(suite: string, arch: string): Promise<str
   if (made.code !== 0) {
     rmSync(partial, { recursive: true, force: true });
     const tail = `${made.stdout}${made.stderr}`.trim().split('\n').slice(-15).join('\n');
-    throw new Error(`debootstrap ${suite} (${arch}) from ${mirror} failed (exit ${made.code ?? made.signal}): is the mirror reachable? set AMBIT_DEBIAN_MIRROR to another one\n${tail}`);
+    throw new Error(
+      `debootstrap ${suite} (${arch}) from ${mirror} failed (exit ${made.code ?? made.signal}): is the mirror reachable? set AMBIT_DEBIAN_MIRROR to another one\n${tail}`,
+    );
   }
   writeFileSync(join(partial, COMPLETE), `${suite} ${arch} from ${mirror}\n`);
   rmSync(root, { recursive: true, force: true });

@@ -223,11 +223,23 @@ test('from a copy under /tmp, install (--dry-run too) stops first, before printi
   t.teardown(() => rmSync(copy, { recursive: true, force: true }));
   for (const part of ['bin', 'configs', 'package.json', 'dist/cli', 'dist/core']) cpSync(join(REPO_ROOT, part), join(copy, part), { recursive: true });
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
-  for (const args of [['install', '--dry-run'], ['install', '--no-start']]) {
-    const r = spawnSync(process.execPath, [join(copy, 'bin/ambit.js'), ...args], { encoding: 'utf8', cwd: copy, env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' } });
+  for (const args of [
+    ['install', '--dry-run'],
+    ['install', '--no-start'],
+  ]) {
+    const r = spawnSync(process.execPath, [join(copy, 'bin/ambit.js'), ...args], {
+      encoding: 'utf8',
+      cwd: copy,
+      env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' },
+    });
     t.is(r.status, 1, r.stderr);
     t.is(r.stdout, '', `ambit ${args.join(' ')} printed before refusing`);
-    t.regex(r.stderr, new RegExp(`${copy}/bin/ambitd\\.js is under /tmp or /var/tmp, which the unit hides from ambitd \\(PrivateTmp=yes\\), so ambitd would not start: install the \\.deb`));
+    t.regex(
+      r.stderr,
+      new RegExp(
+        `${copy}/bin/ambitd\\.js is under /tmp or /var/tmp, which the unit hides from ambitd \\(PrivateTmp=yes\\), so ambitd would not start: install the \\.deb`,
+      ),
+    );
   }
 });
 
