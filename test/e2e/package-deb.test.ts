@@ -153,10 +153,91 @@ test.serial('the .deb installs with apt on a fresh bookworm that has no Node and
     t.is(help.code, 0, `${cmd} --help: ${help.stderr}`);
     t.regex(help.stdout, new RegExp(`^Usage: ${cmd} `), `${cmd} --help`);
   }
+});
 
-  // Removal takes /opt/ambit and the commands away; an install the package did not make stays.
-  const removed = await root.run('apt-get remove -y -q ambit && ! command -v ambit && test ! -e /opt/ambit');
+/**
+ * A one-node mesh inside the root, from the package alone: the Redis it recommends, `ambit
+ * store init` and `ca init`, `ambit install --ca`, then ambitd started exactly as the unit's
+ * ExecStart says, with the clean environment and cwd / that systemd gives it. One script,
+ * since each run gets a network and pid namespace of its own (and everything it started
+ * dies with it).
+ */
+const MESH_SCRIPT = `set -e
+ip link add v0 type veth peer name v1
+ip addr add 10.99.0.1/24 dev v0
+ip link set v0 up
+ip link set v1 up
+mkdir -p /etc/redis
+touch /etc/redis/users.acl
+redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes --aclfile /etc/redis/users.acl --logfile /tmp/redis.log
+for i in $(seq 100); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.1; done
+export AMBIT_REDIS_URL=redis://127.0.0.1:6379
+ambit store init >/dev/null
+export AMBIT_REDIS_CREDENTIALS=/etc/ambit/store/operator.json
+ambit ca init >/dev/null
+token=$(ambit node token create --node pkg-1 --ttl 10m)
+ambit install --ca --node-name pkg-1 --address 10.99.0.1 --no-start >/dev/null
+# What systemd's StateDirectory= and RuntimeDirectory= would have made.
+mkdir -p -m 0700 /var/lib/ambit
+mkdir -p /run/ambit
+exec_start=$(sed -n 's/^ExecStart=//p' /etc/systemd/system/ambitd.service)
+echo "ExecStart: $exec_start" >&2
+(cd / && exec env -i $exec_start --token "$token" >/tmp/ambitd.log 2>&1) &
+for i in $(seq 200); do
+  ambit get nodes -o json 2>/dev/null | grep -q '"pkg-1"' && break
+  kill -0 $! 2>/dev/null || { cat /tmp/ambitd.log >&2; exit 1; }
+  sleep 0.2
+done
+ambit get nodes -o json >/tmp/nodes.json
+for i in $(seq 100); do
+  /opt/ambit/node/bin/node -e 'fetch("http://127.0.0.1:15020/metrics").then((r) => r.text()).then((t) => { process.stdout.write(t); process.exit(/^ambit_cert_expiry_seconds\\{/m.test(t) ? 0 : 1); }, () => process.exit(1))' >/tmp/metrics && break
+  sleep 0.2
+done
+grep -q '^ambit_cert_expiry_seconds{' /tmp/metrics || { cat /tmp/ambitd.log >&2; exit 1; }
+`;
+
+test.serial(
+  'ambitd started as its unit says, from the package, joins and reports the package version to ambit get nodes, and its certificate expiry',
+  async (t) => {
+    t.timeout(3 * 60_000);
+    if (!root) return t.fail('no root: the install test above failed');
+    const r = await root.run(MESH_SCRIPT, { network: 'none', timeoutMs: 2 * 60_000 });
+    t.is(
+      r.code,
+      0,
+      `${r.stdout}\n${r.stderr}\n${existsSync(root.path('tmp/ambitd.log')) ? readFileSync(root.path('tmp/ambitd.log'), 'utf8').slice(-3000) : ''}`,
+    );
+    t.regex(r.stderr, /^ExecStart: \/opt\/ambit\/node\/bin\/node \/opt\/ambit\/bin\/ambitd\.js --config \/etc\/ambit\/ambitd\.yaml --ca$/m);
+    const nodes = JSON.parse(readFileSync(root.path('tmp/nodes.json'), 'utf8')) as { items: { name: string; version?: string }[] };
+    t.like(
+      nodes.items.find((n) => n.name === 'pkg-1'),
+      { version: VERSION },
+    );
+    const metrics = readFileSync(root.path('tmp/metrics'), 'utf8');
+    const expiry = /^ambit_cert_expiry_seconds\{identity="(spiffe:\/\/[^"]+)"\} (\d+)$/m.exec(metrics);
+    t.truthy(expiry, metrics);
+    // The node certificate: 7 days, just issued.
+    t.true(Number(expiry?.[2]) > 6 * 24 * 3600, expiry?.[0]);
+  },
+);
+
+test.serial('apt remove takes /opt/ambit and the commands away, and with a unit written, removes the capture rules first', async (t) => {
+  if (!root) return t.fail('no root: the install test above failed');
+  // Offline: the prerm runs scripts/iptables/remove.sh, which must only ever see the root's own namespace.
+  // Rules as a stopped ambitd leaves them (fail closed), then the removal, then what is left.
+  const script = [
+    'bash /opt/ambit/scripts/iptables/apply.sh --uids 2001',
+    'iptables-save | grep -q AMBIT_OUTPUT',
+    'apt-get remove -y -q ambit',
+    '! command -v ambit',
+    'test ! -e /opt/ambit',
+    '! iptables-save | grep AMBIT',
+  ].join(' && ');
+  const removed = await root.run(script, { network: 'none', timeoutMs: 2 * 60_000 });
   t.is(removed.code, 0, `${removed.stdout}\n${removed.stderr}`);
+  t.regex(removed.stdout, /ambit: removing ambitd's capture rules/);
+  t.regex(removed.stdout, /kept \/etc\/systemd\/system\/ambitd\.service, \/etc\/ambit and \/var\/lib\/ambit/);
+  t.true(existsSync(root.path('etc/ambit/ambitd.yaml')), 'removing the package removed the settings');
   t.true(existsSync(root.path(`${STAGE}/etc/ambit/ambitd.yaml`)));
 });
 
