@@ -112,6 +112,7 @@ export class Daemon {
       log: log.child({ component: 'hbone' }),
     });
     identity.onWorkloadRotated((id) => this.#hbone.rotate(id));
+    this.metrics.certExpiryFrom(() => identity.describe());
     this.#waypoints = new WaypointSupervisor({
       workload: (id) => identity.workload(id),
       store: deps.store,

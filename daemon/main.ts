@@ -18,6 +18,7 @@ import type { StoreOptions } from '../core/store/types.js';
 import { rootLogger } from '../core/logging.js';
 import { createRedis, Store } from '../core/store/index.js';
 import { AmbitError } from '../core/errors.js';
+import { originalDstAddon } from '../core/net/original-dst.js';
 import { DEFAULT_CONFIG_PATH, loadDaemonSettings, type DaemonOverrides } from '../core/config/daemon-settings.js';
 import { daemonListeners } from '../core/config/daemon-listeners.js';
 import { InheritedSockets } from '../core/net/inherited-sockets.js';
@@ -75,6 +76,9 @@ try {
   const { config, deprecations } = await loadDaemonSettings(configPath, overrides);
   rootLogger().level = config.logLevel;
   for (const d of deprecations) log.warn({ file: configPath }, d);
+  // Capture needs the addon (the original destination and owner of a captured socket):
+  // without it every captured connection would fail, so say so now, not at the first one.
+  if (config.capture.enabled) originalDstAddon();
   // Before anything changes on the host: sockets systemd passed for other ports refuse the start.
   const sockets = await InheritedSockets.fromEnvironment(log.child({ component: 'sockets' }));
   sockets.verify(daemonListeners(config.ports), configPath ?? 'the built-in settings');

@@ -9,6 +9,12 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 import { TCP_LABELS } from '../core/telemetry/labels.js';
 
+/** What ambit_cert_expiry_seconds needs of a certificate (core/identity/client CertStatus has it). */
+export interface CertExpiry {
+  spiffeId: string;
+  remainingSeconds?: number;
+}
+
 export class DaemonMetrics {
   readonly registry = new Registry();
   readonly connectionsOpened = this.#counter('istio_tcp_connections_opened_total', 'TCP connections opened', TCP_LABELS);
@@ -54,10 +60,26 @@ export class DaemonMetrics {
   readonly storeResyncs = this.#counter('ambit_store_resyncs_total', 'Full snapshot reloads after a gap or reconnect', []);
   readonly waypoints = this.#gauge('ambit_waypoints', 'Waypoints this daemon runs for services attached on this node', []);
   readonly waypointRestarts = this.#counter('ambit_waypoint_restarts_total', 'Waypoint processes that exited unexpectedly and were restarted', ['service']);
-  readonly certExpiry = this.#gauge('ambit_cert_expiry_seconds', 'Seconds until a workload or node certificate expires', ['identity']);
+  #certs: () => readonly CertExpiry[] = () => [];
+  /** Read from the certificates held at each scrape (certExpiryFrom), so it never lags a renewal; a pending certificate has none. */
+  readonly certExpiry: Gauge<'identity'> = new Gauge({
+    name: 'ambit_cert_expiry_seconds',
+    help: 'Seconds until a workload or node certificate expires',
+    labelNames: ['identity'],
+    registers: [this.registry],
+    collect: () => {
+      this.certExpiry.reset();
+      for (const c of this.#certs()) if (c.remainingSeconds !== undefined) this.certExpiry.set({ identity: c.spiffeId }, c.remainingSeconds);
+    },
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ambitd_' });
+  }
+
+  /** Where ambit_cert_expiry_seconds reads the certificates from (the daemon's identity). */
+  certExpiryFrom(certs: () => readonly CertExpiry[]): void {
+    this.#certs = certs;
   }
 
   #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {

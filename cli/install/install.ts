@@ -31,6 +31,10 @@ const UNIT_MODE = 0o644;
 
 export async function install(options: InstallOptions, print: Print): Promise<void> {
   const root = await checkedRoot(options.root, 'install', options.dryRun);
+  // First, before any file is read or shown: a unit that cannot see the code it runs is no
+  // install at all, and --dry-run must say so as plainly as the real run.
+  const hidden = codeInPrivateTmp([process.execPath, SOURCES.ambitd]);
+  if (hidden && root === '/') throw new AmbitError('EINSTALL_LOCATION', privateTmpProblem(hidden), { path: hidden });
   if (!existsSync(SOURCES.ambitd))
     throw new AmbitError('EINSTALL_SOURCE', `${SOURCES.ambitd} is missing: this copy of ambit is incomplete`, { path: SOURCES.ambitd });
   const changes: HostChange[] = [];
@@ -66,8 +70,6 @@ export async function install(options: InstallOptions, print: Print): Promise<vo
       text: `kept ${configFile}: it differs from what this install would write (edited by hand, or written with other flags); the unit follows its settings; pass --force to replace it`,
     });
 
-  const hidden = codeInPrivateTmp([process.execPath, SOURCES.ambitd]);
-  if (hidden && root === '/') throw new AmbitError('EINSTALL_LOCATION', privateTmpProblem(hidden), { path: hidden });
   if (hidden) changes.push({ kind: 'say', text: `warning: ${privateTmpProblem(hidden)} (staged under ${root}: fine only if it moves before the unit runs)` });
   const unitFile = underRoot(root, TARGETS.unit);
   const installedUnit = await readIfExists(unitFile);

@@ -70,7 +70,6 @@ export function renderUnit(template: string, p: UnitParams): string {
   });
 }
 
-/** Whether the unit's code paths are under a home directory (the unit then only reads them: ProtectHome=read-only). */
 /** The first path the unit's PrivateTmp=yes would hide from ambitd, if any. */
 export function codeInPrivateTmp(paths: string[]): string | undefined {
   return paths.find((path) => isUnder(path, PRIVATE_TMP_DIRS));
@@ -78,9 +77,10 @@ export function codeInPrivateTmp(paths: string[]): string | undefined {
 
 /** Code the unit would hide: an error for a real install, a warning for one staged with --root (it may be moved before it runs). */
 export function privateTmpProblem(path: string): string {
-  return `${path} is under ${PRIVATE_TMP_DIRS.join(' or ')}, which the unit hides from ambitd (PrivateTmp=yes): install ambit (and node) somewhere permanent, e.g. /opt/ambit`;
+  return `${path} is under ${PRIVATE_TMP_DIRS.join(' or ')}, which the unit hides from ambitd (PrivateTmp=yes), so ambitd would not start: install the .deb (apt install ./ambit_<version>_amd64.deb, which puts ambit in /opt/ambit), or move this copy of ambit (and its node) somewhere permanent such as /opt or /usr/local and run install from there`;
 }
 
+/** Whether the unit's code paths are under a home directory (the unit then only reads them: ProtectHome=read-only). */
 export function codeInHome(paths: string[]): boolean {
   return paths.some((path) => isUnder(path, HOME_DIRS));
 }

@@ -43,11 +43,17 @@ export const ADDON_PATHS: readonly string[] = ['../../native', '../../../native'
   fileURLToPath(new URL(`${up}/build/Release/original_dst.node`, import.meta.url)),
 );
 
+/**
+ * What fixes a missing addon, wherever ambit came from (a checkout and `npm i -g` both have
+ * native/build.sh); dist/core/net/ sits three levels below the package root.
+ */
+const REBUILD = `run npm run build:native in ${fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '')} (it needs python3, make and g++), or install the .deb, which ships the addon built`;
+
 /** Load the addon from the first path that exists; throws ENATIVE_MISSING when none does. */
 export function loadOriginalDstAddon(paths: readonly string[] = ADDON_PATHS): OriginalDstAddon {
   const found = paths.find((p) => existsSync(p));
   if (!found) {
-    throw new AmbitError('ENATIVE_MISSING', `the SO_ORIGINAL_DST addon is not built (looked for ${paths.join(', ')}); run npm run build:native`, { paths });
+    throw new AmbitError('ENATIVE_MISSING', `the SO_ORIGINAL_DST addon is not built (looked for ${paths.join(', ')}); ${REBUILD}`, { paths });
   }
   try {
     return createRequire(import.meta.url)(found) as OriginalDstAddon;
@@ -55,7 +61,7 @@ export function loadOriginalDstAddon(paths: readonly string[] = ADDON_PATHS): Or
     // Typically built for another Node ABI or architecture: a rebuild fixes it.
     throw new AmbitError(
       'ENATIVE_MISSING',
-      `the SO_ORIGINAL_DST addon at ${found} does not load (${(error as Error).message}); run npm run build:native`,
+      `the SO_ORIGINAL_DST addon at ${found} does not load (${(error as Error).message}); ${REBUILD}`,
       { path: found },
       { cause: error },
     );

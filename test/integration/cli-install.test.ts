@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
@@ -261,6 +261,32 @@ test('on the host itself, a non-root user is told to use sudo (or --dry-run) bef
     });
     t.is(r.status, 1, r.stderr);
     t.is(r.stderr, `error: ambit ${command} changes /etc, systemd and iptables: run it as root (sudo ambit ${command} ...), or look first with --dry-run\n`);
+  }
+});
+
+test('from a copy under /tmp, install (--dry-run too) stops first, before printing anything, and says where to put ambit', (t) => {
+  // A copy as a user would unpack it under /tmp: the unit's PrivateTmp=yes would hide it from ambitd.
+  const copy = mkdtempSync('/tmp/ambit-copy-');
+  t.teardown(() => rmSync(copy, { recursive: true, force: true }));
+  for (const part of ['bin', 'configs', 'package.json', 'dist/cli', 'dist/core']) cpSync(join(REPO_ROOT, part), join(copy, part), { recursive: true });
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
+  for (const args of [
+    ['install', '--dry-run'],
+    ['install', '--no-start'],
+  ]) {
+    const r = spawnSync(process.execPath, [join(copy, 'bin/ambit.js'), ...args], {
+      encoding: 'utf8',
+      cwd: copy,
+      env: { ...process.env, AMBIT_LOG_LEVEL: 'silent' },
+    });
+    t.is(r.status, 1, r.stderr);
+    t.is(r.stdout, '', `ambit ${args.join(' ')} printed before refusing`);
+    t.regex(
+      r.stderr,
+      new RegExp(
+        `${copy}/bin/ambitd\\.js is under /tmp or /var/tmp, which the unit hides from ambitd \\(PrivateTmp=yes\\), so ambitd would not start: install the \\.deb`,
+      ),
+    );
   }
 });
 

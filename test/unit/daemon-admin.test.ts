@@ -89,3 +89,22 @@ test('metrics are Prometheus text with the registry’s content type, also at /s
   t.is((await get('/stats/prometheus')).status, 200);
   t.is((await get('/other')).status, 404);
 });
+
+test('ambit_cert_expiry_seconds is read from the certificates held at each scrape: one series per identity, none for a pending one', async (t) => {
+  const m = new DaemonMetrics();
+  let certs: { spiffeId: string; remainingSeconds?: number }[] = [
+    { spiffeId: 'spiffe://cluster.local/ambit/node/a', remainingSeconds: 600_000 },
+    { spiffeId: 'spiffe://cluster.local/ns/default/sa/reviews', remainingSeconds: 3600 },
+    { spiffeId: 'spiffe://cluster.local/ns/default/sa/pending' },
+  ];
+  m.certExpiryFrom(() => certs);
+  const get = await serve(t, metricsHandler(m.registry, { ready: () => ({ ready: true, reasons: [] }) }));
+  const series = async () => (await get('/metrics')).body.split('\n').filter((l) => l.startsWith('ambit_cert_expiry_seconds{'));
+  t.deepEqual(await series(), [
+    'ambit_cert_expiry_seconds{identity="spiffe://cluster.local/ambit/node/a"} 600000',
+    'ambit_cert_expiry_seconds{identity="spiffe://cluster.local/ns/default/sa/reviews"} 3600',
+  ]);
+  // Renewed, and one identity gone: the next scrape says so, with no stale series.
+  certs = [{ spiffeId: 'spiffe://cluster.local/ambit/node/a', remainingSeconds: 604_800 }];
+  t.deepEqual(await series(), ['ambit_cert_expiry_seconds{identity="spiffe://cluster.local/ambit/node/a"} 604800']);
+});

@@ -19,7 +19,10 @@ export const conntrackCheck: Check = {
     try {
       ask = originalDstAddon().conntrackOriginalSource;
     } catch (err) {
-      return warn(`${errorText(err)}; ${CONSEQUENCE}`, 'npm run build:native in the ambit checkout');
+      return warn(
+        `${errorText(err)}; ${CONSEQUENCE}`,
+        'npm run build:native in the ambit directory (python3, make and g++), or install the .deb, which ships the addon built',
+      );
     }
     if (!ask) return warn(`the native addon predates the conntrack lookup; ${CONSEQUENCE}`, 'rebuild it: npm run build:native');
     try {
