@@ -33,6 +33,7 @@ import { daemonListener } from '../core/config/daemon-listeners.js';
 import { InheritedSockets } from '../core/net/inherited-sockets.js';
 import { createInbound } from './inbound.js';
 import { InboundPlaintext } from './inbound-plaintext.js';
+import { TunnelTracing } from './tunnel-tracing.js';
 import { formatAuthority } from '../core/hbone/authority.js';
 import { MemoryRelease, processMemoryIo } from './memory-release.js';
 import { DaemonMetrics } from './metrics.js';
@@ -59,6 +60,8 @@ export interface DaemonIdentity {
 }
 
 const HEARTBEAT_MS = 10_000;
+/** How long a stop waits for the last spans to be exported. */
+const TRACING_FLUSH_MS = 2_000;
 const NODE_TTL_S = 45;
 /** How often the daemon reports its tunnels to the store for `ambit tunnels`. */
 const STATUS_MS = 2_000;
@@ -73,6 +76,7 @@ export class Daemon {
   readonly #watcher: Watcher;
   readonly #capture: Capture;
   readonly #balancer = new RoundRobinBalancer();
+  readonly #tracing: TunnelTracing;
   readonly #hbone: HboneClient;
   readonly #waypoints: WaypointSupervisor;
   #state: MeshState | undefined;
@@ -104,6 +108,7 @@ export class Daemon {
     const identity = deps.identity;
     this.#watcher = new Watcher({ ...config.store });
     this.#capture = new Capture(log.child({ component: 'capture' }));
+    this.#tracing = new TunnelTracing(this.metrics, log.child({ component: 'tracing' }));
     this.#revocations = new PeerRevocations(this.metrics, log.child({ component: 'revocation' }));
     this.#hbone = new HboneClient({
       getSecureContext: (source) => identity.workload(source),
@@ -173,6 +178,7 @@ export class Daemon {
       checkPeer: this.#revocations.inbound,
       limits: config.hbone,
       metrics: this.metrics,
+      tracing: this.#tracing,
       memory: this.#memory,
       log: this.#log.child({ component: 'inbound' }),
     });
@@ -185,6 +191,7 @@ export class Daemon {
       hbone: this.#hbone,
       balancer: this.#balancer,
       metrics: this.metrics,
+      tracing: this.#tracing,
       memory: this.#memory,
       log: this.#log.child({ component: 'outbound' }),
       trustDomain: config.mesh.trustDomain,
@@ -260,6 +267,11 @@ export class Daemon {
     if (failOpen) await this.#capture.remove().catch((err: unknown) => this.#log.error({ err }, 'could not remove capture rules'));
     this.#hbone.close();
     this.#memory?.stop();
+    // The drained connections' spans still go out, but a backend that does not answer must not hold the stop past drainTimeout's margin.
+    await Promise.race([
+      this.#tracing.shutdown().catch((err: unknown) => this.#log.warn({ err }, 'tracing shutdown failed')),
+      new Promise((resolve) => setTimeout(resolve, TRACING_FLUSH_MS).unref()),
+    ]);
     await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await this.#watcher.close();
     await this.#identity.stop();
@@ -371,6 +383,7 @@ export class Daemon {
       for (const r of this.#state.rejected)
         this.#log.warn({ resource: r.key, reason: r.reason, revision: snapshot.revision }, 'stored resource fails validation; left out of the mesh state');
       this.#identity.want(this.#state.localIdentities());
+      this.#tracing.update(this.#state);
       this.#waypoints.reconcile(this.#state.localWaypoints());
     } catch (err) {
       // A snapshot the daemon cannot use (e.g. a policy that does not compile) must not take down the last good one.

@@ -20,6 +20,7 @@ import type { EndpointRecord } from '../core/store/types.js';
 import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
 import { authorizeL4, reportDenial } from './authorize.js';
+import { endTunnelSpan, tunnelAttributes, type TunnelOutcome, type TunnelSpan, type TunnelTracing } from './tunnel-tracing.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { MeshState } from '../core/mesh/index.js';
@@ -33,6 +34,8 @@ export interface InboundOptions {
   /** Handshake deadline and bound, keepalive (ambitd.yaml `hbone`). */
   limits: DaemonConfig['hbone'];
   metrics: DaemonMetrics;
+  /** A span per tunnel (tunnel-tracing.ts); none when absent or when tracing is off. */
+  tracing?: TunnelTracing;
   /** Told of every closed tunnel and failed handshake, to give memory back after a burst (memory-release.ts). */
   memory?: MemoryRelease;
   log: Logger;
@@ -46,6 +49,12 @@ export function createInbound(options: InboundOptions): HboneServer {
    * whatever the state says by the time it closes.
    */
   const labelsOf = new WeakMap<ConnectRequest, TcpLabels>();
+  /** Each tunnel's span, from the policy check (the first hook) to wherever the tunnel ends. */
+  const spans = new WeakMap<ConnectRequest, TunnelSpan>();
+  const endSpan = (req: ConnectRequest, outcome: TunnelOutcome): void => {
+    endTunnelSpan(spans.get(req), outcome);
+    spans.delete(req);
+  };
   const labels = (req: ConnectRequest, state: MeshState, ep: EndpointRecord): TcpLabels =>
     tcpLabels({
       reporter: 'destination',
@@ -58,10 +67,26 @@ export function createInbound(options: InboundOptions): HboneServer {
   const authorize = (req: ConnectRequest): AuthorizeDecision => {
     const state = options.state();
     const ep = state.localEndpoint(req.destination.host, req.destination.port);
+    const span = options.tracing?.inbound(req.headers, () =>
+      tunnelAttributes({
+        source: req.peerIdentity,
+        destination: ep,
+        ...(ep ? { destinationPrincipal: state.identityOf(ep) } : {}),
+        peer: req.peerAddress,
+        authority: req.authority,
+      }),
+    );
+    if (span) spans.set(req, span);
     // Unknown targets are refused by resolveUpstream with a clearer status.
     if (!ep) return { allow: true };
     const decision = authorizeL4(state, ep, { identity: req.peerIdentity, ip: req.peerAddress }, req.destination.host);
     if (decision.allowed) return { allow: true };
+    endSpan(req, {
+      bytesToDestination: 0,
+      bytesFromDestination: 0,
+      errorType: 'authz_denied',
+      attributes: { 'ambit.authz.policy': decision.policy ?? '', 'ambit.authz.reason': decision.reason },
+    });
     reportDenial(
       metrics,
       log,
@@ -76,6 +101,7 @@ export function createInbound(options: InboundOptions): HboneServer {
     const ep = state.localEndpoint(req.destination.host, req.destination.port);
     if (!ep) {
       metrics.refusedAuthorities.inc({ reason: 'not-local-workload' });
+      endSpan(req, { bytesToDestination: 0, bytesFromDestination: 0, errorType: 'not_local_workload' });
       return { refuse: `${req.authority} is not a workload enrolled on this node` };
     }
     labelsOf.set(req, labels(req, state, ep));
@@ -104,8 +130,10 @@ export function createInbound(options: InboundOptions): HboneServer {
       },
       sessionOpened: () => metrics.tunnelSessions.inc({ direction: 'inbound' }),
       sessionClosed: () => metrics.tunnelSessions.dec({ direction: 'inbound' }),
-      upstreamFailed: ({ authority, error }) => {
-        metrics.connectFailures.inc({ direction: 'inbound', reason: (error as { code?: string }).code ?? 'ERROR' });
+      upstreamFailed: ({ authority, error, request }) => {
+        const reason = (error as { code?: string }).code ?? 'ERROR';
+        metrics.connectFailures.inc({ direction: 'inbound', reason });
+        endSpan(request, { bytesToDestination: 0, bytesFromDestination: 0, errorType: reason });
         log.warn({ authority, err: error.message }, 'local service refused the connection');
       },
       // Every stream this server opens went through resolveUpstream, so each has its labels.
@@ -116,6 +144,12 @@ export function createInbound(options: InboundOptions): HboneServer {
       },
       streamClosed: (info) => {
         options.memory?.connectionClosed();
+        endSpan(info.request, {
+          bytesToDestination: info.bytesIn,
+          bytesFromDestination: info.bytesOut,
+          ...(info.error?.code !== undefined ? { errorType: info.error.code } : {}),
+          attributes: { 'ambit.authz.decision': 'allow', 'ambit.duration_ms': info.durationMs },
+        });
         const l = labelsOf.get(info.request);
         metrics.tunnelStreams.dec({ direction: 'inbound' });
         if (l) {

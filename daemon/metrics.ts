@@ -27,6 +27,12 @@ export class DaemonMetrics {
     'policy',
     'reason',
   ]);
+  /** MeshTracer's drops (core/telemetry/tracing/bounded-export.ts), under the waypoint's name for them. */
+  readonly spansDropped = this.#counter(
+    'ambit_trace_spans_dropped_total',
+    'Finished spans not delivered to a tracing provider, by why: queue_full, export_failed, export_timeout, exporter_busy, shutdown',
+    ['provider', 'reason'],
+  );
   readonly connectFailures = this.#counter('ambit_upstream_connect_failures_total', 'Failed connections to a local service or a peer node', [
     'direction',
     'reason',

@@ -37,6 +37,7 @@ import type { MeshState } from '../core/mesh/index.js';
 import { dialTcp, spliceSockets } from './tcp-splice.js';
 import { CapturedListener } from './captured-listener.js';
 import { accountConnection } from './connection-account.js';
+import { endTunnelSpan, tunnelAttributes, type TunnelTracing } from './tunnel-tracing.js';
 import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { endpointParty } from '../core/telemetry/mesh-facts.js';
 
@@ -45,6 +46,8 @@ export interface OutboundOptions {
   hbone: HboneClient;
   balancer: RoundRobinBalancer;
   metrics: DaemonMetrics;
+  /** A span per tunnelled connection (tunnel-tracing.ts); none when absent or when tracing is off. */
+  tracing?: TunnelTracing;
   /** Told of every closed connection, to give memory back after a burst (memory-release.ts). */
   memory?: MemoryRelease;
   log: Logger;
@@ -237,10 +240,33 @@ export class Outbound {
   }
 
   async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], labels: TcpLabels, fields: Record<string, unknown>): Promise<void> {
-    const stream = await this.#options.hbone.connect(request);
+    const span = this.#options.tracing?.outbound(() =>
+      tunnelAttributes({
+        source: request.source,
+        destination: undefined,
+        destinationPrincipal: labels.destination_principal,
+        peer: `${request.peer.host}:${request.peer.port}`,
+        authority: request.authority,
+      }),
+    );
+    let stream: Awaited<ReturnType<HboneClient['connect']>>;
+    try {
+      // The span's context rides on the CONNECT, so the receiving daemon's span is its child.
+      stream = await this.#options.hbone.connect(span ? { ...request, headers: { ...request.headers, ...span.headersFor(span.spanId) } } : request);
+    } catch (err) {
+      endTunnelSpan(span, { bytesToDestination: 0, bytesFromDestination: 0, errorType: (err as { code?: string }).code ?? 'ERROR' });
+      throw err;
+    }
     const closed = this.#opened(labels, { src: request.source, dst: labels.destination_principal, ...fields });
     socket.resume();
-    splice(stream, socket, (r) => closed(r.bytesFromSocket, r.bytesToSocket, r.error?.code));
+    splice(stream, socket, (r) => {
+      closed(r.bytesFromSocket, r.bytesToSocket, r.error?.code);
+      endTunnelSpan(span, {
+        bytesToDestination: r.bytesFromSocket,
+        bytesFromDestination: r.bytesToSocket,
+        ...(r.error?.code !== undefined ? { errorType: r.error.code } : {}),
+      });
+    });
   }
 
   async #local(socket: Socket, state: MeshState, hop: LocalHop, sourceId: string, labels: TcpLabels): Promise<void> {

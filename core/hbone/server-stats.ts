@@ -25,7 +25,7 @@ export interface HboneServerEvents {
   handshakeFailed?(info: { peerAddress: string | undefined; reason: string; error: Error }): void;
   /** A stream answered with an error status: denied, refused, malformed. */
   rejected?(info: RejectInfo): void;
-  upstreamFailed?(info: { peerIdentity: string; authority: string; upstream: string; error: Error }): void;
+  upstreamFailed?(info: { peerIdentity: string; authority: string; upstream: string; error: Error; request: ConnectRequest }): void;
   /**
    * A tunnel is up: the upstream accepted and the peer got 200. `request` is
    * the object the policy hooks saw, and streamClosed gets the same one, so
@@ -144,11 +144,11 @@ export class ServerStats {
     this.#emit('rejected', { ...info, code });
   }
 
-  upstreamFailed(request: { peerIdentity: string; authority: string }, target: { host: string; port: number }, error: Error): void {
+  upstreamFailed(request: ConnectRequest, target: { host: string; port: number }, error: Error): void {
     this.upstreamFailures++;
     const upstream = `${target.host}:${target.port}`;
     this.#log.info({ peer: request.peerIdentity, authority: request.authority, upstream, err: error }, 'HBONE upstream connect failed');
-    this.#emit('upstreamFailed', { peerIdentity: request.peerIdentity, authority: request.authority, upstream, error });
+    this.#emit('upstreamFailed', { peerIdentity: request.peerIdentity, authority: request.authority, upstream, error, request });
   }
 
   streamOpened(request: ConnectRequest): void {

@@ -35,7 +35,8 @@ const WRAPPER = [
     '--listen=0.0.0.0:15001',
     '--listen=0.0.0.0:15008',
     '--listen=127.0.0.1:15053',
-    '--fdname=dns:outbound:inbound:dns',
+    '--listen=0.0.0.0:15006',
+    '--fdname=dns:outbound:inbound:dns:inbound-plaintext',
   ],
 ];
 
@@ -96,6 +97,7 @@ test.serial('ambitd adopts every socket by its name and binds none of those port
     'outbound (tcp): adopting fd 4 tcp 0.0.0.0:15001 from systemd',
     'dns (udp): adopting fd 3 udp 127.0.0.1:15053 from systemd',
     'dns (tcp): adopting fd 6 tcp 127.0.0.1:15053 from systemd',
+    'inbound-plaintext (tcp): adopting fd 7 tcp 0.0.0.0:15006 from systemd',
   ])
     t.true(logs.includes(`"msg":"${line}"`), `a's log lacks: ${line}`);
   t.false(/binding .* itself/.test(logs), 'no listener fell back to binding');
@@ -109,12 +111,20 @@ test.serial('ambitd adopts every socket by its name and binds none of those port
     .map((l) => {
       const f = l.split(/\s+/);
       const fd = Number(/fd=(\d+)/.exec(l)?.[1]);
-      return `${f[0]} ${f[4]}${fd <= 6 ? ` fd ${fd}` : ''}`;
+      return `${f[0]} ${f[4]}${fd <= 7 ? ` fd ${fd}` : ''}`;
     })
     .sort();
   t.deepEqual(
     mine,
-    ['tcp 0.0.0.0:15001 fd 4', 'tcp 0.0.0.0:15008 fd 5', 'tcp 0.0.0.0:15020', 'tcp 127.0.0.1:15000', 'tcp 127.0.0.1:15053 fd 6', 'udp 127.0.0.1:15053 fd 3'],
+    [
+      'tcp 0.0.0.0:15001 fd 4',
+      'tcp 0.0.0.0:15006 fd 7',
+      'tcp 0.0.0.0:15008 fd 5',
+      'tcp 0.0.0.0:15020',
+      'tcp 127.0.0.1:15000',
+      'tcp 127.0.0.1:15053 fd 6',
+      'udp 127.0.0.1:15053 fd 3',
+    ],
     ss.stdout,
   );
 });

@@ -78,7 +78,7 @@ test('listeners: all held by ambitd is OK; all free while it is down is a WARN: 
   t.is(free.status, 'WARN');
   t.is(
     free.detail,
-    'ambitd is not running and its ports are free: 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp; no socket unit holds 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp, so any local user can bind them and receive what the capture rules redirect there',
+    'ambitd is not running and its ports are free: 15001/tcp, 15008/tcp, 15006/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp; no socket unit holds 15001/tcp, 15008/tcp, 15006/tcp, 15053/udp, 15053/tcp, so any local user can bind them and receive what the capture rules redirect there',
   );
   t.regex(free.fix ?? '', /ambit install.*ambitd-\*\.socket/);
 });
@@ -89,13 +89,13 @@ test('listeners: ports systemd holds (socket activation) are said, running or no
   t.is(running.status, 'OK');
   t.is(
     running.detail,
-    'ambitd (pid 100) holds 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp; systemd holds 15001/tcp, 15008/tcp, 15053/udp, 15053/tcp for it (socket activation), so they stay taken while ambitd is down',
+    'ambitd (pid 100) holds 15001/tcp, 15008/tcp, 15006/tcp, 15053/udp, 15053/tcp, 15000/tcp, 15020/tcp; systemd holds 15001/tcp, 15008/tcp, 15006/tcp, 15053/udp, 15053/tcp for it (socket activation), so they stay taken while ambitd is down',
   );
   const down = judgeListeners(PORTS, TRAFFIC, heldBy(SYSTEMD, TRAFFIC), 'x.yaml');
   t.is(down.status, 'OK');
   t.regex(
     down.detail,
-    /^ambitd is not running; systemd holds 15001\/tcp, 15008\/tcp, 15053\/udp, 15053\/tcp for it \(socket activation\): nobody else can bind them/,
+    /^ambitd is not running; systemd holds 15001\/tcp, 15008\/tcp, 15006\/tcp, 15053\/udp, 15053\/tcp for it \(socket activation\): nobody else can bind them/,
   );
   // Only DNS held (an older install, say): the outbound and inbound ports are open to anyone.
   const dns = TRAFFIC.filter((s) => s.port === 15053);

@@ -58,6 +58,12 @@ export interface MeshTracerOptions {
 export interface ServerStart {
   name: string;
   headers: HeaderBag;
+  /**
+   * SERVER (the default: a request or tunnel received here) or CLIENT: a span
+   * this process starts for a connection it originates (ambitd's outbound
+   * tunnel), whose context then goes upstream like a SERVER span's.
+   */
+  kind?: 'server' | 'client';
   /** Read only when the span is recorded, so unsampled requests do not build them. */
   attributes: () => Attributes;
 }
@@ -174,7 +180,7 @@ export class MeshTracer {
     const gen = this.#current;
     if (!gen) return undefined;
     const parent = extractContext(start.headers);
-    const span = gen.tracer.startSpan(start.name, { kind: SpanKind.SERVER }, parentContext(parent));
+    const span = gen.tracer.startSpan(start.name, { kind: start.kind === 'client' ? SpanKind.CLIENT : SpanKind.SERVER }, parentContext(parent));
     const sampled = span.isRecording();
     if (sampled) {
       span.setAttributes(start.attributes());
