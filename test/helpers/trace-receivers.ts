@@ -5,7 +5,7 @@
  * the test process). Both keep the spans they got, in the shape each wire
  * format gives them.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,8 +37,17 @@ export interface OtlpReceiver {
 const RECEIVER = fileURLToPath(new URL('../fixtures/otlp-receiver.js', import.meta.url));
 const PROTO = join(REPO_ROOT, 'test/fixtures/otlp-trace.proto');
 
-export async function startOtlpReceiver(t: ExecutionContext): Promise<OtlpReceiver> {
-  const child = spawn(process.execPath, [RECEIVER, PROTO], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * `at`: run it elsewhere, e.g. in a netns host (`spawn` starts node there) listening on that
+ * host's address; by default in this process's namespace on 127.0.0.1.
+ */
+export async function startOtlpReceiver(
+  t: Pick<ExecutionContext, 'teardown'>,
+  at: { host: string; spawn: (cmd: string, args: string[]) => ChildProcess } | undefined = undefined,
+): Promise<OtlpReceiver> {
+  const child = at
+    ? at.spawn(process.execPath, [RECEIVER, PROTO, at.host])
+    : spawn(process.execPath, [RECEIVER, PROTO], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -46,7 +55,7 @@ export async function startOtlpReceiver(t: ExecutionContext): Promise<OtlpReceiv
   });
   const spans: OtlpSpan[] = [];
   const errors: string[] = [];
-  const lines = createInterface({ input: child.stdout });
+  const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`OTLP receiver exited (${code}) before listening`)));
     lines.on('line', (line) => {
@@ -57,7 +66,7 @@ export async function startOtlpReceiver(t: ExecutionContext): Promise<OtlpReceiv
     });
   });
   return {
-    endpoint: `http://127.0.0.1:${port}/v1/traces`,
+    endpoint: `http://${at?.host ?? '127.0.0.1'}:${port}/v1/traces`,
     spans,
     errors,
     kill: async () => {

@@ -1,0 +1,136 @@
+/**
+ * One trace across the mesh, end to end (issue 14): netns hosts a (an enrolled
+ * client), b (reviews, which fails the first try of each request), c (the
+ * reviews waypoint and an OTLP/HTTP receiver in its own process, decoding
+ * protobuf with the test's .proto). Tracing is configured as an operator does
+ * it, by a MeshConfig provider and a Telemetry resource; the client's request
+ * carries a traceparent. Under that trace: the waypoint's SERVER span (parent:
+ * the client's span), a CLIENT span per try (the failed one and the retry), and
+ * under the retry, which opens a connection of its own, the destination
+ * daemon's tunnel span on b.
+ */
+import test from 'ava';
+import { requireNetns } from '../helpers/netns-guard.js';
+import { waitForOutput } from '../helpers/netns.js';
+import { eventually } from '../helpers/eventually.js';
+import { createMesh, type Mesh } from '../helpers/mesh.js';
+import { startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from '../helpers/trace-receivers.js';
+
+const CLIENT_UID = 2301;
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
+
+let mesh: Mesh;
+
+/** 503 (and a closed connection, so the retry opens a tunnel of its own) to the first try of each x-request-id; 200 to the next. */
+const FLAKY = (address: string) => `
+const tried = new Set();
+require('http').createServer((q, s) => {
+  const id = q.headers['x-request-id'];
+  if (!tried.has(id)) { tried.add(id); s.writeHead(503, { connection: 'close' }).end('try again'); return; }
+  s.end('reviews-ok');
+}).listen(9080, ${JSON.stringify(address)}, () => console.log('listening'));`;
+
+const telemetry = (otlp: URL) => `apiVersion: ambit.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: default, namespace: istio-system}
+spec:
+  extensionProviders:
+  - name: otel
+    opentelemetry: {service: ${otlp.hostname}, port: ${otlp.port}, http: {path: /v1/traces, timeout: 2s}}
+  defaultProviders: {tracing: [otel]}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing: [{randomSamplingPercentage: 100}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews}}], retries: {attempts: 1, retryOn: 5xx}}]
+`;
+
+let otlp: OtlpReceiver;
+/** ava allows no t.teardown in hooks: what the receiver registers runs in after.always. */
+const teardowns: Array<() => unknown> = [];
+
+test.before(async () => {
+  requireNetns();
+  mesh = await createMesh(['a', 'b', 'c']);
+  for (const host of ['a', 'b', 'c']) await mesh.startDaemon(host);
+  const c = mesh.topo.host('c').address;
+  otlp = await startOtlpReceiver({ teardown: (fn) => void teardowns.push(fn) }, { host: c, spawn: (cmd, args) => mesh.topo.spawn('c', cmd, args) });
+  await waitForOutput(mesh.topo.spawn('b', process.execPath, ['-e', FLAKY(mesh.topo.host('b').address)]), /listening/);
+  await mesh.enroll('b', ['reviews', '--port', '9080', '-l', 'app=reviews']);
+  await mesh.enroll('a', ['productpage', '--port', '9000', '--user', String(CLIENT_UID)]);
+  const attach = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'c']);
+  if (attach.code !== 0) throw new Error(`waypoint attach: ${attach.stderr}`);
+  const applied = await mesh.ambit('store', ['apply', '-f', '-'], telemetry(new URL(otlp.endpoint)));
+  if (applied.code !== 0) throw new Error(`apply: ${applied.stderr}`);
+  // The waypoint retries (its VirtualService is in), so a plain request succeeds.
+  await eventually(async () => (await curl()).stdout === 'reviews-ok', 30_000);
+});
+
+test.after.always(async () => {
+  for (const fn of teardowns) await fn();
+  await mesh?.destroy();
+});
+
+function curl(headers: string[] = []) {
+  return mesh.asUser('a', CLIENT_UID, 'curl', ['-sS', '--max-time', '5', ...headers.flatMap((h) => ['-H', h]), REVIEWS]);
+}
+
+test.serial("one trace: the waypoint's SERVER span under the client's, a CLIENT span per try, and b's tunnel span under the retry", async (t) => {
+  const r = await curl([`traceparent: 00-${TRACE}-${PARENT}-01`]);
+  t.is(r.stdout, 'reviews-ok', r.stderr);
+  const ofTrace = (): OtlpSpan[] => otlp.spans.filter((s) => s.traceId === TRACE);
+  let server: OtlpSpan | undefined;
+  let tries: OtlpSpan[] = [];
+  let tunnels: OtlpSpan[] = [];
+  await eventually(async () => {
+    const spans = ofTrace();
+    server = spans.find((s) => s.kind === 'SPAN_KIND_SERVER' && s.resource['service.name'] === 'ambit-waypoint');
+    tries = spans.filter((s) => s.kind === 'SPAN_KIND_CLIENT' && s.parentSpanId === server?.spanId);
+    tunnels = spans.filter((s) => s.name === 'ambitd inbound tunnel');
+    return server !== undefined && tries.length === 2 && tunnels.length >= 1;
+  }, 20_000).catch(() => undefined);
+  t.log(ofTrace().map((s) => `${String(s.resource['service.name'])} ${s.kind} ${s.name} ${s.spanId} <- ${s.parentSpanId}`));
+  t.truthy(server, 'the waypoint SERVER span is in the trace');
+  t.is(server?.parentSpanId, PARENT, "its parent is the client's span");
+  t.is(tries.length, 2, 'the failed try and the retry');
+  const retry = tries.find((s) => Number(s.attributes['http.response.status_code']) === 200);
+  const failed = tries.find((s) => Number(s.attributes['http.response.status_code']) === 503);
+  t.truthy(failed, 'the first try failed with 503');
+  t.truthy(retry, 'the retry got 200');
+  // The 503 closed its connection, so the retry opened a tunnel of its own, carrying its context; the first
+  // try may have reused a pooled connection (a tunnel an earlier request opened, spanned in that request's trace).
+  t.true(
+    tunnels.some((s) => s.parentSpanId === retry?.spanId),
+    "b's daemon spans the retry's tunnel under the retry",
+  );
+  for (const tunnel of tunnels)
+    t.true(
+      tries.some((s) => s.spanId === tunnel.parentSpanId),
+      'every tunnel span of the trace is under one of its tries',
+    );
+  for (const tunnel of tunnels) {
+    t.is(tunnel.resource['service.name'], 'ambitd');
+    t.is(tunnel.attributes['ambit.source_principal'], 'spiffe://cluster.local/ns/default/sa/reviews-waypoint');
+    t.is(tunnel.attributes['ambit.destination_principal'], 'spiffe://cluster.local/ns/default/sa/reviews');
+  }
+  t.deepEqual(otlp.errors, []);
+});
+
+test.serial("a's daemon spans the client's captured connection too, as the root of a trace of its own", async (t) => {
+  await eventually(async () => otlp.spans.some((s) => s.name === 'ambitd outbound tunnel' && s.kind === 'SPAN_KIND_CLIENT'), 15_000);
+  const outbound = otlp.spans.find((s) => s.name === 'ambitd outbound tunnel')!;
+  t.is(outbound.attributes['ambit.source_principal'], 'spiffe://cluster.local/ns/default/sa/productpage');
+  t.is(outbound.parentSpanId, undefined, 'an application TCP connection carries no context ambitd could read');
+  t.is(outbound.kind, 'SPAN_KIND_CLIENT');
+  t.truthy(outbound.attributes['server.address'], 'the authority it tunnelled to');
+});
