@@ -26,6 +26,6 @@ export function failMode(capture: DaemonConfig['capture']): FailMode {
   return {
     mode: 'fail-closed',
     summary:
-      "fail closed: while ambitd is not running its capture rules stay, so enrolled services' captured traffic is refused and STRICT ports stay closed to plaintext; only ambit uninstall removes them",
+      "fail closed: while ambitd is not running its capture rules stay, so enrolled services' captured traffic and plaintext to their ports never pass unchecked (refused, or held in the socket units' queues until ambitd is back) and STRICT ports stay closed to plaintext; only ambit uninstall removes them",
   };
 }

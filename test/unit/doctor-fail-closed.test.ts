@@ -51,7 +51,7 @@ test('fail closed with the rules whole: OK, counting what holds traffic back', (
   t.is(r.status, 'OK');
   t.is(
     r.detail,
-    `ambitd is not running (${WHY}); failing closed, ambit's rules (AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT, AMBIT_PREROUTING) are in place: 4 capture redirects to its closed ports (refused) and 1 STRICT port rejects`,
+    `ambitd is not running (${WHY}); failing closed, ambit's rules (AMBIT_DNS, AMBIT_INBOUND, AMBIT_OUTPUT, AMBIT_PREROUTING) are in place: 4 capture redirects to its ports (refused while closed, queued while systemd holds them) and 1 STRICT port rejects`,
   );
 });
 

@@ -82,7 +82,7 @@ export function judgeRulesWithoutDaemon(mode: FailMode, saved: string, why: stri
   const redirects = (saved.match(/^-A AMBIT_(OUTPUT|PREROUTING) .*-j REDIRECT /gm) ?? []).length;
   const strict = (saved.match(/^-A AMBIT_INBOUND .*-j REJECT /gm) ?? []).length;
   return ok(
-    `ambitd is not running (${why}); failing closed, ${installed} are in place: ${redirects} capture redirects to its closed ports (refused) and ${strict} STRICT port rejects`,
+    `ambitd is not running (${why}); failing closed, ${installed} are in place: ${redirects} capture redirects to its ports (refused while closed, queued while systemd holds them) and ${strict} STRICT port rejects`,
   );
 }
 
