@@ -101,7 +101,7 @@ test('listeners: ports systemd holds (socket activation) are said, running or no
   const dns = TRAFFIC.filter((s) => s.port === 15053);
   const partly = judgeListeners(PORTS, dns, heldBy(SYSTEMD, dns), 'x.yaml');
   t.is(partly.status, 'WARN');
-  t.regex(partly.detail, /no socket unit holds 15001\/tcp, 15008\/tcp, so any local user/);
+  t.regex(partly.detail, /no socket unit holds 15001\/tcp, 15008\/tcp, 15006\/tcp, so any local user/);
   t.false(isSystemd({ pid: 4242, command: '/lib/systemd/systemd --user' }), 'only pid 1');
   t.true(isSystemd({ pid: 1, command: '/lib/systemd/systemd --system --deserialize 31' }));
 });
