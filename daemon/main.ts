@@ -67,6 +67,8 @@ const overrides: DaemonOverrides = {
 };
 
 const log = rootLogger().child({ component: 'ambitd' });
+/** What a stop may take past drainTimeout (waypoints, the store, the last spans) before ambitd exits anyway. */
+const STOP_MARGIN_MS = 4_000;
 if (flags.afterExit) process.exit(await cleanUpAfterExit({ configPath, overrides, serviceResult: process.env.SERVICE_RESULT, log }));
 // SIGHUP's default action ends the process: until the daemon exists (joining can take a while), remember the request.
 let reload: (() => void) | undefined;
@@ -114,6 +116,13 @@ try {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    // Whatever state is stuck, a stop ends by drainTimeout and a margin (the README promises it;
+    // systemd's ExecStopPost then sees a failure and, failing open, removes the rules).
+    const margin = running.drainTimeoutMs + STOP_MARGIN_MS;
+    setTimeout(() => {
+      log.error({ waitedMs: margin }, 'stop did not finish within drainTimeout and its margin; exiting anyway');
+      process.exit(1);
+    }, margin).unref();
     await daemon.stop();
     for (const s of stops) await s();
     await store.close().catch(() => undefined);

@@ -90,6 +90,8 @@ export class HboneServer {
   readonly #log: Logger;
   readonly #stats: ServerStats;
   readonly #sessions = new Set<ServerHttp2Session>();
+  /** Every accepted TCP socket, TLS or not yet, so close() can end them all. */
+  readonly #sockets = new Set<Socket>();
   readonly #handshakes: HandshakeGuard;
   /** The TLS socket whose session is being set up (see the constructor). */
   #accepted: TLSSocket | undefined;
@@ -116,7 +118,11 @@ export class HboneServer {
       maxSessionMemory: maxSessionMemoryMiB(this.#tuning),
     });
     // Before TLS: every accepted socket is on the clock until the client's SETTINGS arrive.
-    this.server.on('connection', (socket: Socket) => this.#handshakes.admit(socket));
+    this.server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+      this.#handshakes.admit(socket);
+    });
     // node:http2 creates the session (and emits 'session') from its own
     // 'secureConnection' listener; this one, prepended, runs just before with
     // the real TLSSocket, which liveness.ts must be able to destroy
@@ -160,8 +166,12 @@ export class HboneServer {
   async close(graceMs = 5000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const session of this.#sessions) session.close();
+    // Past the grace, sessions go, and so does every socket still open: one still
+    // handshaking, or one Node's http2 left open under a destroyed session (it can,
+    // with a write in flight), would otherwise hold server.close(), and a drain, for good.
     const timer = setTimeout(() => {
       for (const session of this.#sessions) session.destroy();
+      for (const socket of this.#sockets) socket.destroy();
     }, graceMs);
     await closed;
     clearTimeout(timer);

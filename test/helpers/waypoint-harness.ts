@@ -34,6 +34,8 @@ import { readAll } from './hbone-harness.js';
 import { makeTestCa, workload, type TestCa } from './test-pki.js';
 import { meshState } from './waypoint-mesh.js';
 
+/** Longer than any test's slowest request (3 s endpoints, 1 s timeouts) on a loaded machine. */
+const REQUEST_TIMEOUT_MS = 20_000;
 export const CALLER = workload('default', 'productpage');
 export const WAYPOINT = workload('default', 'reviews-waypoint');
 const log = logger('waypoint-test').child({}, { level: process.env.AMBIT_LOG_LEVEL ?? 'warn' });
@@ -211,7 +213,23 @@ export async function startWaypoint(
     return a;
   };
 
+  /** A request that never answers fails the test with what it was, instead of hanging the run. */
   async function request(o: RequestOptions = {}): Promise<Reply> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no reply in ${REQUEST_TIMEOUT_MS} ms to ${o.method ?? 'GET'} ${o.path ?? '/'} (${o.service ?? 'reviews'})`)),
+        REQUEST_TIMEOUT_MS,
+      );
+    });
+    try {
+      return await Promise.race([send(o), limit]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function send(o: RequestOptions): Promise<Reply> {
     const service = o.service ?? 'reviews';
     const started = Date.now();
     const headers = { host: `${service}:9080`, ...o.headers };

@@ -124,3 +124,14 @@ test('a peer that dies with full windows (streams written, never read) leaves 0 
   }, 30_000);
   t.pass();
 });
+
+test('close() ends by its grace period even with sockets that never handshake, so a drain cannot be held', async (t) => {
+  // A deadline far past the grace: only close() itself can end these.
+  const mesh = await startMesh(t, { server: { handshake: { timeoutMs: 60_000, maxPendingPerAddress: 100 } } });
+  const sockets = await silent(t, mesh.serverPort, 5);
+  const started = Date.now();
+  await mesh.server.close(300);
+  const took = Date.now() - started;
+  t.true(took < 3000, `close(300) took ${took} ms`);
+  await until(() => sockets.every(closed), 2000);
+});
