@@ -62,6 +62,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `ambit ... | head` closes the pipe early: the reader has what it wanted, which is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const program = buildProgram();
 try {
   await program.parseAsync(process.argv);
