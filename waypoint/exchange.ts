@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AccessLog, AccessLogEntry } from './access-log.js';
-import type { TapHub } from './tap.js';
+import type { RequestTap } from './tap-filter.js';
 import { requestLabels } from '../core/telemetry/labels.js';
 import type { Caller } from './caller.js';
 import type { Upstream, WaypointConfig } from './config.js';
@@ -72,7 +72,7 @@ export function recordExchange(
   req: DownstreamRequest,
   caller: Caller,
   service: ServiceView,
-  sinks: { metrics: WaypointMetrics; accessLog: AccessLog; tap?: TapHub; config: () => WaypointConfig },
+  sinks: { metrics: WaypointMetrics; accessLog: AccessLog; tap?: RequestTap; config: () => WaypointConfig },
 ): void {
   const durationMs = Date.now() - x.started;
   const status = x.clientGone && x.status === 0 ? 0 : x.status;

@@ -21,7 +21,7 @@ import { logger, type Logger } from '../core/logging.js';
 import { DEFAULT_TELEMETRY, type TracingSettings } from '../core/telemetry/settings.js';
 import { MeshTracer } from '../core/telemetry/tracing/tracer.js';
 import { pinoAccessLog, type AccessLog } from './access-log.js';
-import { TapHub } from './tap.js';
+import { requestTap } from './tap-filter.js';
 import { Clusters } from './clusters.js';
 import { WaypointConfig, type Upstream } from './config.js';
 import type { Connector } from './connection-pool.js';
@@ -85,7 +85,7 @@ export class WaypointServer {
   readonly hbone: HboneServer;
   readonly metrics = new WaypointMetrics();
   /** Finished requests for `ambit tap` (served on the metrics port, admin-http.ts). */
-  readonly tap = new TapHub(this.metrics.tapDropped);
+  readonly tap = requestTap(this.metrics.tapDropped);
   /** The waypoint's spans; a Telemetry change reaches it as `tracer.update(settings)`. */
   readonly tracer: MeshTracer;
   readonly #options: WaypointServerOptions;

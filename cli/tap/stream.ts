@@ -1,41 +1,24 @@
 /**
- * The client side of a waypoint's /tap (waypoint/admin-http.ts): one GET on
- * loopback, its NDJSON body read line by line into events until the waypoint
+ * The client side of a proxy's /tap (core/telemetry/tap-http.ts): one GET on
+ * loopback, its NDJSON body read line by line into events until the proxy
  * ends it (its max reached), --duration passes, or the user interrupts.
  */
 import { request } from 'node:http';
+import type { TapEvent } from '../../core/telemetry/tap-hub.js';
 import { MonitorError } from '../stat/errors.js';
-
-/** A finished request as the waypoint logs it (waypoint/access-log.ts AccessLogEntry; the CLI does not import waypoint/). */
-export interface TappedRequest {
-  start_time: string;
-  method: string;
-  path: string;
-  authority: string;
-  response_code: number;
-  response_flags: string;
-  duration_ms: number;
-  upstream_host?: string;
-  upstream_cluster?: string;
-  route_name?: string;
-  source_principal: string;
-  destination_service: string;
-  [field: string]: unknown;
-}
-
-export type TapEvent = { request: TappedRequest } | { dropped: number };
 
 export interface TapTarget {
   port: number;
-  /** For messages: which waypoint, on which node. */
+  /** For messages: which proxy, on which node. */
   describe: string;
   query: Record<string, string>;
 }
 
 /** Calls `onEvent` for each line until the stream ends, `durationMs` passes, or `stop` resolves. */
-export function readTap(target: TapTarget, durationMs: number, onEvent: (e: TapEvent) => void, stop: Promise<void>): Promise<void> {
+export function readTap<R>(target: TapTarget, durationMs: number, onEvent: (e: TapEvent<R>) => void, stop: Promise<void>): Promise<void> {
   const path = `/tap?${new URLSearchParams(target.query)}`;
   return new Promise((resolve, reject) => {
+    let stopped = false;
     const req = request({ host: '127.0.0.1', port: target.port, path, agent: false, headers: { accept: 'application/x-ndjson' } }, (res) => {
       if (res.statusCode !== 200) {
         let text = '';
@@ -51,48 +34,32 @@ export function readTap(target: TapTarget, durationMs: number, onEvent: (e: TapE
         while ((nl = buffered.indexOf('\n')) >= 0) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);
-          if (line.trim() !== '') onEvent(JSON.parse(line) as TapEvent);
+          if (line.trim() !== '') onEvent(JSON.parse(line) as TapEvent<R>);
         }
       });
-      res.on('end', finish);
       res.on('close', finish);
     });
-    const timer = setTimeout(() => req.destroy(), durationMs);
-    void stop.then(() => req.destroy());
+    const end = () => {
+      stopped = true;
+      req.destroy();
+    };
+    const timer = setTimeout(end, durationMs);
+    void stop.then(end);
     function finish(): void {
       clearTimeout(timer);
       resolve();
     }
-    req.on('error', (err) => {
+    req.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (req.destroyed && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return resolve();
+      if (stopped) return resolve();
       reject(
         new MonitorError(
           'ETAP_UNREACHABLE',
-          `${target.describe} did not answer at 127.0.0.1:${target.port} (${(err as NodeJS.ErrnoException).code ?? err.message}): is it running on this host?`,
+          `${target.describe} did not answer at 127.0.0.1:${target.port} (${err.code ?? err.message}): is it running on this host?`,
           { port: target.port },
         ),
       );
     });
-    req.on('close', finish);
     req.end();
   });
-}
-
-/** One line per request, in linkerd tap's spirit: when, who, what, how it ended, where it went. */
-export function renderTapLine(r: TappedRequest): string {
-  const source = r.source_principal.replace(/^spiffe:\/\/[^/]+\//, '') || 'unknown';
-  const fields = [
-    r.start_time,
-    `src=${source}`,
-    `:method=${r.method}`,
-    `:authority=${r.authority}`,
-    `:path=${r.path}`,
-    `:status=${r.response_code}`,
-    `latency=${r.duration_ms}ms`,
-    `route=${r.route_name ?? '-'}`,
-    `upstream=${r.upstream_cluster ?? '-'}`,
-    `flags=${r.response_flags}`,
-  ];
-  return fields.join(' ');
 }

@@ -74,6 +74,8 @@ if (!istioFixtures('bookinfo')) {
     await mesh.enroll('b', ['reviews', '--port', '9080', '-l', 'version=v2']);
     await mesh.serveText('a', 9080, 'reviews-v3');
     await mesh.enroll('a', ['reviews', '--port', '9080', '-l', 'version=v3']);
+    await mesh.serveText('b', 9090, 'ratings-v1');
+    await mesh.enroll('b', ['ratings', '--port', '9090', '-l', 'app=ratings']);
     await mesh.enroll('a', ['productpage', '--port', '9081', '--user', String(CLIENT_UID), '-l', 'app=productpage', '-l', 'version=v1']);
     const attach = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'b']);
     if (attach.code !== 0) throw new Error(`attach: ${attach.stderr}`);
@@ -119,9 +121,12 @@ if (!istioFixtures('bookinfo')) {
     // The table form, and a service without a waypoint.
     const table = await mesh.ambit('b', ['tap', 'reviews', '--node', 'b', '--max', '1', '--duration', '2s']);
     t.is(table.code, 0, table.stderr);
-    const none = await mesh.ambit('b', ['tap', 'productpage', '--node', 'b']);
-    t.is(none.code, 2);
-    t.regex(none.stderr, /default\/productpage has no waypoint.*ambit waypoint attach productpage/);
+    const http = await mesh.ambit('b', ['tap', 'productpage', '--path', '/x', '--node', 'b']);
+    t.is(http.code, 2);
+    t.regex(http.stderr, /--path: default\/productpage has no waypoint, so only its connections can be tapped.*ambit waypoint attach productpage/);
+    const l4elsewhere = await mesh.ambit('b', ['tap', 'productpage', '--node', 'b']);
+    t.is(l4elsewhere.code, 1);
+    t.regex(l4elsewhere.stderr, /ambitd serving default\/productpage runs on node a.*run ambit tap there/);
     const elsewhere = await mesh.ambit('a', ['tap', 'reviews', '--node', 'a']);
     t.is(elsewhere.code, 1);
     t.regex(elsewhere.stderr, /runs on node b.*run ambit tap there/);
@@ -177,5 +182,51 @@ if (!istioFixtures('bookinfo')) {
     const bad = await mesh.ambit('b', ['stat', '--prometheus', 'http://127.0.0.1:9', '--node', 'b']);
     t.is(bad.code, 1);
     t.regex(bad.stderr, /Prometheus at http:\/\/127\.0\.0\.1:9 did not answer/);
+  });
+
+  test.serial("tap ratings (no waypoint): b's ambitd shows each connection with its identity and bytes, and a denial with the policy", async (t) => {
+    const ratings = 'http://ratings.default.svc.cluster.local:9090/';
+    const tap = spawnAmbit(['tap', 'ratings', '--node', 'b', '--max', '3', '--duration', '2m', '-o', 'json']);
+    const exited = new Promise<number | null>((resolve) => tap.child.once('exit', resolve));
+    // One connection per load run (the load's keep-alive connection closes when it exits); until the tap subscribed, they pass unseen.
+    const connect = async () => {
+      const r = await httpLoad(mesh, 'a', CLIENT_UID, ratings, 1, 1);
+      return r.bodies['ratings-v1'] === 1;
+    };
+    await eventually(async () => (await connect()) && tap.lines().length >= 1, 20_000);
+    for (let i = 2; i <= 3; i++) {
+      t.true(await connect());
+      await eventually(async () => tap.lines().length === i, 10_000);
+    }
+    t.is(await exited, 0, tap.stderr());
+    for (const c of tap.lines().map((l) => JSON.parse(l) as Record<string, unknown>)) {
+      t.like(c, {
+        source_principal: 'spiffe://cluster.local/ns/default/sa/productpage',
+        destination_service: 'ratings.default.svc.cluster.local',
+        destination: `${mesh.topo.host('b').address}:9090`,
+        security: 'mutual_tls',
+        authz: 'allow',
+      });
+      t.true(Number(c.bytes_received) > 0 && Number(c.bytes_sent) > 'ratings-v1'.length, JSON.stringify(c));
+    }
+    const policy = [
+      'apiVersion: security.istio.io/v1',
+      'kind: AuthorizationPolicy',
+      'metadata: {name: ratings-deny-productpage, namespace: default}',
+      'spec:',
+      '  selector: {matchLabels: {app: ratings}}',
+      '  action: DENY',
+      '  rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/productpage"]}}]}]',
+    ].join('\n');
+    t.is((await mesh.ambit('store', ['apply', '-f', '-'], policy)).code, 0);
+    const denied = spawnAmbit(['tap', 'ratings', '--node', 'b', '--authz', 'deny', '--max', '1', '--duration', '2m']);
+    const deniedExit = new Promise<number | null>((resolve) => denied.child.once('exit', resolve));
+    await eventually(async () => {
+      await httpLoad(mesh, 'a', CLIENT_UID, ratings, 1, 1);
+      return denied.lines().length >= 1;
+    }, 30_000);
+    t.is(await deniedExit, 0, denied.stderr());
+    t.regex(denied.lines()[0]!, /src=ns\/default\/sa\/productpage .*authz=deny\(default\/ratings-deny-productpage\) reason=/);
+    t.is((await mesh.ambit('store', ['delete', 'authorizationpolicy', 'ratings-deny-productpage'])).code, 0);
   });
 }

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { Counter, Registry } from 'prom-client';
 import type { AccessLogEntry } from '../../waypoint/access-log.js';
-import { matches, QUEUE_LIMIT, TapHub, type TapEvent } from '../../waypoint/tap.js';
+import { QUEUE_LIMIT, type TapEvent } from '../../core/telemetry/tap-hub.js';
+import { matchesRequest as matches, requestTap } from '../../waypoint/tap-filter.js';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
 const entry = (n: number, over: Partial<AccessLogEntry> = {}): AccessLogEntry => ({
@@ -25,9 +26,9 @@ const entry = (n: number, over: Partial<AccessLogEntry> = {}): AccessLogEntry =>
 });
 
 const sink = (full = () => false) => {
-  const got: TapEvent[] = [];
+  const got: TapEvent<AccessLogEntry>[] = [];
   let ended = 0;
-  return { got, ended: () => ended, sink: { write: (e: TapEvent) => (got.push(e), !full()), end: () => void ended++ } };
+  return { got, ended: () => ended, sink: { write: (e: TapEvent<AccessLogEntry>) => (got.push(e), !full()), end: () => void ended++ } };
 };
 
 test('filters: service, method, path prefix, exact status or class', (t) => {
@@ -43,7 +44,7 @@ test('filters: service, method, path prefix, exact status or class', (t) => {
 });
 
 test('a subscriber gets its matching requests in order and ends after max; with none, nothing is tapped', (t) => {
-  const hub = new TapHub();
+  const hub = requestTap();
   t.false(hub.tapping(REVIEWS));
   const s = sink();
   hub.subscribe({ service: REVIEWS, path: '/r/' }, 2, s.sink);
@@ -63,7 +64,7 @@ test('a subscriber gets its matching requests in order and ends after max; with 
 test('a slow subscriber never blocks publish: past the queue limit records are dropped, counted, and reported in order', async (t) => {
   const registry = new Registry();
   const dropped = new Counter({ name: 'd', help: 'h', registers: [registry] });
-  const hub = new TapHub(dropped);
+  const hub = requestTap(dropped);
   let full = true;
   const s = sink(() => full);
   const sub = hub.subscribe({}, 1_000_000, s.sink);
@@ -80,7 +81,7 @@ test('a slow subscriber never blocks publish: past the queue limit records are d
 });
 
 test('max reached while behind: no more is taken, the queue still drains, then it ends; close ends the rest', (t) => {
-  const hub = new TapHub();
+  const hub = requestTap();
   let full = true;
   const s = sink(() => full);
   const sub = hub.subscribe({}, 3, s.sink);

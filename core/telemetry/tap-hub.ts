@@ -1,8 +1,8 @@
 /**
- * `ambit tap`'s source in the waypoint: every finished request, as its
- * access-log record (access-log.ts, the one record of a request), offered to
- * the subscribers whose filter it matches, whether or not the Telemetry API
- * logs it. Invariants:
+ * `ambit tap`'s source in a proxy: every finished request (the waypoint's
+ * access-log record, waypoint/tap-filter.ts) or connection (ambitd's,
+ * daemon/connection-tap.ts), offered to the subscribers whose filter it
+ * matches, whether or not it is logged. Invariants:
  * - Traffic never waits for a subscriber: publish only queues; each
  *   subscriber's queue is bounded (QUEUE_LIMIT records), and a record that
  *   does not fit is dropped and counted, for the subscriber (it is told how
@@ -13,30 +13,24 @@
  *   waypoint closes; it is then gone from the hub.
  */
 import type { Counter } from 'prom-client';
-import type { AccessLogEntry } from './access-log.js';
 
 /** How many records a slow subscriber may fall behind before records are dropped. */
 export const QUEUE_LIMIT = 1000;
 
-export interface TapFilter {
-  /** The addressed service's FQDN. */
+/** What every filter has: the service (FQDN) the record is for; the rest is the proxy's. */
+export interface TapFilterBase {
   service?: string;
-  /** Path prefix (as linkerd tap's --path). */
-  path?: string;
-  method?: string;
-  /** An exact code (404) or a class (5xx). */
-  status?: string;
 }
 
 /** What a subscriber is handed: a request, or how many it missed since the last line. */
-export type TapEvent = { request: AccessLogEntry } | { dropped: number };
+export type TapEvent<R> = { request: R } | { dropped: number };
 
-export interface TapSink {
+export interface TapSink<R> {
   /**
    * Writes one event; false when the consumer is full (as stream.write):
    * the hub then queues until `resume` is called.
    */
-  write(event: TapEvent): boolean;
+  write(event: TapEvent<R>): boolean;
   /** Called once when the subscription ends (max reached or hub closed). */
   end(): void;
 }
@@ -47,22 +41,22 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-class Subscriber implements Subscription {
-  readonly #queue: TapEvent[] = [];
+class Subscriber<R, F> implements Subscription {
+  readonly #queue: TapEvent<R>[] = [];
   #flowing = true;
   #dropped = 0;
   #sent = 0;
   #ended = false;
 
   constructor(
-    readonly filter: TapFilter,
+    readonly filter: F,
     readonly max: number,
-    readonly sink: TapSink,
+    readonly sink: TapSink<R>,
     readonly onDrop: () => void,
-    readonly onEnd: (s: Subscriber) => void,
+    readonly onEnd: (s: Subscriber<R, F>) => void,
   ) {}
 
-  offer(entry: AccessLogEntry): void {
+  offer(entry: R): void {
     if (this.#ended) return;
     if (this.#queue.length >= QUEUE_LIMIT) {
       this.#dropped++;
@@ -100,11 +94,14 @@ class Subscriber implements Subscription {
   }
 }
 
-export class TapHub {
-  readonly #subscribers = new Set<Subscriber>();
+/** `matches(filter, service, record)`: whether a subscriber with `filter` wants `record`, a request or connection to `service`. */
+export class TapHub<R, F extends TapFilterBase> {
+  readonly #subscribers = new Set<Subscriber<R, F>>();
+  readonly #matches: (filter: F, service: string, record: R) => boolean;
   readonly #dropped: Counter | undefined;
 
-  constructor(dropped?: Counter) {
+  constructor(matches: (filter: F, service: string, record: R) => boolean, dropped?: Counter) {
+    this.#matches = matches;
     this.#dropped = dropped;
   }
 
@@ -118,11 +115,11 @@ export class TapHub {
     return this.#subscribers.size;
   }
 
-  publish(service: string, entry: AccessLogEntry): void {
-    for (const s of this.#subscribers) if (matches(s.filter, service, entry)) s.offer(entry);
+  publish(service: string, record: R): void {
+    for (const s of this.#subscribers) if ((s.filter.service === undefined || s.filter.service === service) && this.#matches(s.filter, service, record)) s.offer(record);
   }
 
-  subscribe(filter: TapFilter, max: number, sink: TapSink): Subscription {
+  subscribe(filter: F, max: number, sink: TapSink<R>): Subscription {
     const s = new Subscriber(
       filter,
       max,
@@ -138,16 +135,4 @@ export class TapHub {
   close(): void {
     for (const s of [...this.#subscribers]) s.end();
   }
-}
-
-export function matches(f: TapFilter, service: string, e: AccessLogEntry): boolean {
-  if (f.service !== undefined && f.service !== service) return false;
-  if (f.method !== undefined && f.method !== e.method) return false;
-  if (f.path !== undefined && !e.path.startsWith(f.path)) return false;
-  if (f.status !== undefined) {
-    const code = String(e.response_code);
-    const klass = /^([1-5])xx$/i.exec(f.status);
-    if (klass ? code.length !== 3 || code[0] !== klass[1] : code !== f.status) return false;
-  }
-  return true;
 }
