@@ -34,7 +34,11 @@ export class DaemonMetrics {
     ['provider', 'reason'],
   );
   /** `ambit tap` records a slow subscriber missed (core/telemetry/tap-hub.ts). */
-  readonly tapDropped = this.#counter('ambit_tap_dropped_total', 'Closed connections not sent to an ambit tap subscriber because it had fallen too far behind', []);
+  readonly tapDropped = this.#counter(
+    'ambit_tap_dropped_total',
+    'Closed connections not sent to an ambit tap subscriber because it had fallen too far behind',
+    [],
+  );
   readonly connectFailures = this.#counter('ambit_upstream_connect_failures_total', 'Failed connections to a local service or a peer node', [
     'direction',
     'reason',

@@ -27,7 +27,9 @@ export function waypointAdminHandler(server: WaypointServer) {
       case '/tap':
         return serveTap(server.tap, url, req, res, requestFilter);
       default:
-        return void res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', paths: ['/metrics', '/healthz/ready', '/tunnels', '/tap'] }));
+        return void res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'not found', paths: ['/metrics', '/healthz/ready', '/tunnels', '/tap'] }));
     }
   };
 }

@@ -63,7 +63,8 @@ export function registerTap(program: Command): void {
         throw new UsageError(`--status ${JSON.stringify(opts.status)}: a status code (404) or a class (5xx)`);
       }
       if (opts.path !== undefined && !opts.path.startsWith('/')) throw new UsageError(`--path ${JSON.stringify(opts.path)}: a path starts with /`);
-      if (opts.authz !== undefined && opts.authz !== 'allow' && opts.authz !== 'deny') throw new UsageError(`--authz ${JSON.stringify(opts.authz)}: allow or deny`);
+      if (opts.authz !== undefined && opts.authz !== 'allow' && opts.authz !== 'deny')
+        throw new UsageError(`--authz ${JSON.stringify(opts.authz)}: allow or deny`);
       const [namespace, name] = service.includes('/') ? (service.split('/', 2) as [string, string]) : [opts.namespace, service];
       const here = await nodeOrThisHost(opts.node);
       const endpoints = await withStore(cmd, (store) => store.listEndpoints());
@@ -111,9 +112,15 @@ function tapTarget(endpoints: readonly EndpointRecord[], w: Wanted): { kind: 're
   const query: Record<string, string> = { service: w.fqdn, max: String(w.max) };
   const waypoints = endpoints.map(waypointOf).filter((x): x is WaypointInfo => x !== undefined && x.namespace === namespace && x.service === name);
   if (waypoints.length > 0) {
-    if (opts.authz !== undefined) throw new UsageError(`--authz is for a service without a waypoint; ${namespace}/${name}'s waypoint reports requests (a denial is a 403)`);
+    if (opts.authz !== undefined)
+      throw new UsageError(`--authz is for a service without a waypoint; ${namespace}/${name}'s waypoint reports requests (a denial is a 403)`);
     const local = waypoints.find((x) => x.node === node);
-    if (!local) throw notHere(`the waypoint for ${namespace}/${name}`, waypoints.map((x) => x.node), node);
+    if (!local)
+      throw notHere(
+        `the waypoint for ${namespace}/${name}`,
+        waypoints.map((x) => x.node),
+        node,
+      );
     if (opts.path !== undefined) query.path = opts.path;
     if (opts.method !== undefined) query.method = opts.method.toUpperCase();
     if (opts.status !== undefined) query.status = opts.status.toLowerCase();
@@ -126,15 +133,25 @@ function tapTarget(endpoints: readonly EndpointRecord[], w: Wanted): { kind: 're
     );
   }
   const mine = endpoints.filter((ep) => ep.namespace === namespace && ep.service === name);
-  if (mine.length === 0) throw new UsageError(`${namespace}/${name} has no enrolled endpoints and no waypoint: nothing to tap (\`ambit get endpoints\` lists them)`);
-  if (!mine.some((ep) => ep.node === node)) throw notHere(`ambitd serving ${namespace}/${name}`, mine.map((ep) => ep.node), node);
+  if (mine.length === 0)
+    throw new UsageError(`${namespace}/${name} has no enrolled endpoints and no waypoint: nothing to tap (\`ambit get endpoints\` lists them)`);
+  if (!mine.some((ep) => ep.node === node))
+    throw notHere(
+      `ambitd serving ${namespace}/${name}`,
+      mine.map((ep) => ep.node),
+      node,
+    );
   if (opts.authz !== undefined) query.authz = opts.authz;
   return { kind: 'connections', target: { port: w.adminPort, describe: `ambitd on node ${node}`, query } };
 }
 
 function notHere(what: string, nodes: string[], node: string): MonitorError {
   const on = [...new Set(nodes)].join(', ');
-  return new MonitorError('ETAP_UNREACHABLE', `${what} runs on node ${on}, not on this host (node ${node}): its tap listens on that node's loopback, so run ambit tap there`, {
-    nodes: [...new Set(nodes)],
-  });
+  return new MonitorError(
+    'ETAP_UNREACHABLE',
+    `${what} runs on node ${on}, not on this host (node ${node}): its tap listens on that node's loopback, so run ambit tap there`,
+    {
+      nodes: [...new Set(nodes)],
+    },
+  );
 }

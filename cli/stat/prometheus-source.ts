@@ -43,7 +43,7 @@ export async function queryIncreases(url: string, q: StatQuery, timeoutMs = 10_0
   const base = url.replace(/\/+$/, '');
   const out: Increase[] = [];
   for (const { name, query } of statQueries(q)) {
-    const target = `${base}/api/v1/query?${new URLSearchParams({ query })}`;
+    const target = `${base}/api/v1/query?${new URLSearchParams({ query }).toString()}`;
     let reply: VectorReply;
     try {
       const res = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });

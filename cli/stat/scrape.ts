@@ -31,7 +31,9 @@ export async function scrapeIncreases(nodes: readonly NodeRecord[], endpoints: r
   for (const ep of endpoints) {
     const w = waypointOf(ep);
     if (w && w.node !== o.node) {
-      o.warn(`the waypoint for ${w.namespace}/${w.service} runs on node ${w.node}, whose metrics are on its loopback: run ambit stat there, or use --prometheus`);
+      o.warn(
+        `the waypoint for ${w.namespace}/${w.service} runs on node ${w.node}, whose metrics are on its loopback: run ambit stat there, or use --prometheus`,
+      );
     }
   }
   const first = await scrapeAll(targets, o);

@@ -26,7 +26,9 @@ export function renderConnectionLine(c: ConnectionRecord): string {
     `peer=${c.source_address}`,
     `dst=${c.destination}`,
     `authz=${c.authz}${c.authz_policy ? `(${c.authz_policy})` : ''}`,
-    ...(c.authz === 'deny' ? [`reason=${JSON.stringify(c.authz_reason ?? '')}`] : [`bytes_in=${c.bytes_received}`, `bytes_out=${c.bytes_sent}`, `duration=${c.duration_ms}ms`]),
+    ...(c.authz === 'deny'
+      ? [`reason=${JSON.stringify(c.authz_reason ?? '')}`]
+      : [`bytes_in=${c.bytes_received}`, `bytes_out=${c.bytes_sent}`, `duration=${c.duration_ms}ms`]),
     `tls=${c.security}`,
     ...(c.error ? [`error=${c.error}`] : []),
   ].join(' ');

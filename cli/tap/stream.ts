@@ -16,7 +16,7 @@ export interface TapTarget {
 
 /** Calls `onEvent` for each line until the stream ends, `durationMs` passes, or `stop` resolves. */
 export function readTap<R>(target: TapTarget, durationMs: number, onEvent: (e: TapEvent<R>) => void, stop: Promise<void>): Promise<void> {
-  const path = `/tap?${new URLSearchParams(target.query)}`;
+  const path = `/tap?${new URLSearchParams(target.query).toString()}`;
   return new Promise((resolve, reject) => {
     let stopped = false;
     const req = request({ host: '127.0.0.1', port: target.port, path, agent: false, headers: { accept: 'application/x-ndjson' } }, (res) => {

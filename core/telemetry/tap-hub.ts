@@ -116,7 +116,8 @@ export class TapHub<R, F extends TapFilterBase> {
   }
 
   publish(service: string, record: R): void {
-    for (const s of this.#subscribers) if ((s.filter.service === undefined || s.filter.service === service) && this.#matches(s.filter, service, record)) s.offer(record);
+    for (const s of this.#subscribers)
+      if ((s.filter.service === undefined || s.filter.service === service) && this.#matches(s.filter, service, record)) s.offer(record);
   }
 
   subscribe(filter: F, max: number, sink: TapSink<R>): Subscription {

@@ -86,7 +86,10 @@ test('without a waypoint the destination reporter counts; --from and --edges key
     ['default/reviews<-productpage-v1=10', 'prod/reviews<-productpage-v1=3'],
     'only traffic from productpage, in every destination namespace it called',
   );
-  t.deepEqual(goldenMetrics(all, { windowSeconds: 0, namespace: 'prod' }).map((r) => r.requests), [3]);
+  t.deepEqual(
+    goldenMetrics(all, { windowSeconds: 0, namespace: 'prod' }).map((r) => r.requests),
+    [3],
+  );
   t.deepEqual(goldenMetrics(all, { windowSeconds: 0, service: 'nosuch', namespace: 'default' }), []);
 });
 
