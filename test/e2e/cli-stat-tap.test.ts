@@ -121,6 +121,7 @@ if (!istioFixtures('bookinfo')) {
     // The table form, and a service without a waypoint.
     const table = await mesh.ambit('b', ['tap', 'reviews', '--node', 'b', '--max', '1', '--duration', '2s']);
     t.is(table.code, 0, table.stderr);
+    t.regex(table.stderr, /No matching requests for default\/reviews went by/, 'nothing was sent during those 2 s');
     const http = await mesh.ambit('b', ['tap', 'productpage', '--path', '/x', '--node', 'b']);
     t.is(http.code, 2);
     t.regex(http.stderr, /--path: default\/productpage has no waypoint, so only its connections can be tapped.*ambit waypoint attach productpage/);
@@ -154,6 +155,7 @@ if (!istioFixtures('bookinfo')) {
     t.is(requests(quiet), 0);
     const table = await mesh.ambit('b', ['stat', '--node', 'b', '--window', '0']);
     t.is(table.code, 0, table.stderr);
+    t.log(`\n${table.stdout}`);
     t.regex(table.stdout, /^NAMESPACE\s+SERVICE\s+SUCCESS\s+REQUESTS\s+LATENCY_P50/m);
     t.regex(table.stdout, /^default\s+reviews\s+100\.00%\s+\d+\s/m);
   });
@@ -209,6 +211,17 @@ if (!istioFixtures('bookinfo')) {
       });
       t.true(Number(c.bytes_received) > 0 && Number(c.bytes_sent) > 'ratings-v1'.length, JSON.stringify(c));
     }
+    // Plaintext from root on a (not enrolled, so not captured): PERMISSIVE lets it in, and the tap says it was not mTLS.
+    const plain = spawnAmbit(['tap', 'ratings', '--node', 'b', '--max', '1', '--duration', '2m', '-o', 'json']);
+    const plainExit = new Promise<number | null>((resolve) => plain.child.once('exit', resolve));
+    await eventually(async () => {
+      await mesh.topo.exec('a', 'curl', ['-sS', '--max-time', '5', `http://${mesh.topo.host('b').address}:9090/`]);
+      return plain.lines().length >= 1;
+    }, 20_000);
+    t.is(await plainExit, 0, plain.stderr());
+    const p = JSON.parse(plain.lines()[0]!) as Record<string, unknown>;
+    t.like(p, { security: 'none', authz: 'allow', destination_service: 'ratings.default.svc.cluster.local' });
+    t.is(p.source_principal, undefined, 'no identity for a caller outside the mesh');
     const policy = [
       'apiVersion: security.istio.io/v1',
       'kind: AuthorizationPolicy',
@@ -226,6 +239,7 @@ if (!istioFixtures('bookinfo')) {
       return denied.lines().length >= 1;
     }, 30_000);
     t.is(await deniedExit, 0, denied.stderr());
+    t.log(denied.lines()[0]);
     t.regex(denied.lines()[0]!, /src=ns\/default\/sa\/productpage .*authz=deny\(default\/ratings-deny-productpage\) reason=/);
     t.is((await mesh.ambit('store', ['delete', 'authorizationpolicy', 'ratings-deny-productpage'])).code, 0);
   });
