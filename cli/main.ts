@@ -22,6 +22,8 @@ import { registerPrometheus } from './commands/prometheus.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerExplain } from './commands/explain.js';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerStat } from './commands/stat.js';
+import { registerTap } from './commands/tap.js';
 import { reportError } from './errors.js';
 import { packageVersion } from '../core/version.js';
 
@@ -55,6 +57,8 @@ export function buildProgram(): Command {
   registerPrometheus(program);
   registerAnalyze(program);
   registerExplain(program);
+  registerStat(program);
+  registerTap(program);
   registerDoctor(program);
   registerInstall(program);
   registerVersion(program);

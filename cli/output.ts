@@ -106,3 +106,11 @@ export function labelList(labels: Record<string, string> | undefined): string {
   const entries = Object.entries(labels ?? {});
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '<none>';
 }
+
+/** Bytes in binary units: 512B, 1.5KiB, 3.2MiB, 1.05GiB. */
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)}B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)}GiB`;
+}

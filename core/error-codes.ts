@@ -823,6 +823,21 @@ export const ERROR_CODES = {
     meaning: 'Something answered on the admin port, but not with JSON.',
     action: 'Another program holds the port: find it (`ss -ltnp`).',
   },
+  ESTAT_PROMETHEUS: {
+    component: 'cli',
+    meaning: '`ambit stat --prometheus URL`: Prometheus did not answer the query, or answered with an error.',
+    action: "Check the URL (Prometheus's base, e.g. http://127.0.0.1:9090) and that it scrapes the daemons and waypoints (`ambit prometheus sd`).",
+  },
+  ESTAT_NO_SOURCE: {
+    component: 'cli',
+    meaning: "`ambit stat` could scrape none of the daemons' or waypoints' metrics endpoints the store lists.",
+    action: 'Run it on a mesh node (waypoints serve metrics on loopback), check --daemon-port, or pass --prometheus URL.',
+  },
+  ETAP_UNREACHABLE: {
+    component: 'cli',
+    meaning: "`ambit tap`: the waypoint's (or ambitd's) tap endpoint did not answer.",
+    action: 'Run it on the node the message names (the endpoint listens on loopback), and check the proxy is running there.',
+  },
   // analyze: cli/analyze/findings.ts AnalyzeCode. Findings, not failures: `ambit analyze` prints them and exits 1 for errors.
   EANALYZE_SUBSET_UNDEFINED: {
     component: 'analyze',

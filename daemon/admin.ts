@@ -1,12 +1,14 @@
 /**
  * The daemon's two HTTP endpoints: admin on 127.0.0.1:15000 (config_dump,
- * tunnels, certs, workloads, logging level — local only, it reveals topology)
+ * tunnels, certs, workloads, logging level, /tap for `ambit tap` — local only, it reveals topology)
  * and metrics on :15020 (/metrics for Prometheus, /healthz/ready for probes).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { serveTap } from '../core/telemetry/tap-http.js';
+import { connectionFilter, type ConnectionTap } from './connection-tap.js';
 
 export interface AdminSources {
   configDump(): unknown;
@@ -15,6 +17,8 @@ export interface AdminSources {
   workloads(): unknown;
   ready(): { ready: boolean; reasons: string[] };
   logger: Logger;
+  /** Connections to this node's workloads, for `ambit tap` on a service without a waypoint. */
+  tap?: ConnectionTap;
 }
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -43,8 +47,11 @@ export function adminHandler(sources: AdminSources) {
       }
       case '/healthz/ready':
         return ready(res, sources);
+      case '/tap':
+        if (sources.tap) return serveTap(sources.tap, url, req, res, connectionFilter);
+        return json(res, 404, { error: 'this daemon has no tap' });
       default:
-        return json(res, 404, { error: 'not found', paths: ['/config_dump', '/tunnels', '/certs', '/workloads', '/logging', '/healthz/ready'] });
+        return json(res, 404, { error: 'not found', paths: ['/config_dump', '/tunnels', '/certs', '/workloads', '/logging', '/healthz/ready', '/tap'] });
     }
   };
 }

@@ -40,6 +40,7 @@ import { DaemonMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { MeshState, NodeList } from '../core/mesh/index.js';
 import { WaypointSupervisor } from './waypoints.js';
+import { connectionTap } from './connection-tap.js';
 
 /** What the daemon needs from identity: certificates it can present, kept fresh. */
 export interface DaemonIdentity {
@@ -68,6 +69,8 @@ const STATUS_MS = 2_000;
 
 export class Daemon {
   readonly metrics = new DaemonMetrics();
+  /** Connections to this node's workloads for `ambit tap` (admin /tap). */
+  readonly #tap = connectionTap(this.metrics.tapDropped);
   /** Replaced only by reconfigure (SIGHUP), with restart-only settings unchanged. */
   #config: DaemonConfig;
   readonly #log: Logger;
@@ -180,6 +183,7 @@ export class Daemon {
       metrics: this.metrics,
       tracing: this.#tracing,
       memory: this.#memory,
+      tap: this.#tap,
       log: this.#log.child({ component: 'inbound' }),
     });
     this.#identity.onNodeRotated(() => this.#inbound?.setSecureContext(this.#identity.node()));
@@ -203,6 +207,7 @@ export class Daemon {
       port: config.ports.inboundPlaintext,
       metrics: this.metrics,
       memory: this.#memory,
+      tap: this.#tap,
       log: this.#log.child({ component: 'inbound-plaintext' }),
     });
     await this.#plaintext.listen(this.#sockets.targets(listener('inbound-plaintext'), 'tcp'));
@@ -272,6 +277,8 @@ export class Daemon {
       this.#tracing.shutdown().catch((err: unknown) => this.#log.warn({ err }, 'tracing shutdown failed')),
       new Promise((resolve) => setTimeout(resolve, TRACING_FLUSH_MS).unref()),
     ]);
+    // A tap's stream would hold its admin server open: the taps end first.
+    this.#tap.close();
     await Promise.allSettled(this.#http.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await this.#watcher.close();
     await this.#identity.stop();
@@ -427,6 +434,7 @@ export class Daemon {
   #adminSources() {
     return {
       logger: this.#log,
+      tap: this.#tap,
       ready: () => this.#readiness(),
       configDump: (): ConfigDumpStatus & Record<string, unknown> => ({
         node: this.#config.node,

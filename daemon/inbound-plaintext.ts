@@ -28,6 +28,8 @@ import { endpointParty } from '../core/telemetry/mesh-facts.js';
 import { authorizeL4, reportDenial } from './authorize.js';
 import { CapturedListener } from './captured-listener.js';
 import { accountConnection } from './connection-account.js';
+import { tapConnection, type ConnectionTap } from './connection-tap.js';
+import type { ConnectionRecord } from '../core/telemetry/connection-record.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
@@ -39,6 +41,8 @@ export interface InboundPlaintextOptions {
   port: number;
   metrics: DaemonMetrics;
   memory?: MemoryRelease;
+  /** `ambit tap`'s subscribers, offered each closed or refused connection. */
+  tap?: ConnectionTap;
   log: Logger;
 }
 
@@ -87,14 +91,34 @@ export class InboundPlaintext {
       const identity = caller.workload ? state.identityOf(caller.workload) : undefined;
       const service = state.serviceOfEndpoint(ep);
       const fields = { peer: client, endpoint: formatAuthority(dst.address, dst.port), path: 'plaintext' };
+      const started = Date.now();
+      const tap = (outcome: Pick<ConnectionRecord, 'authz' | 'authz_policy' | 'authz_reason' | 'bytes_received' | 'bytes_sent' | 'error'>) =>
+        tapConnection(this.#options.tap, service.host, () => ({
+          start_time: new Date(started).toISOString(),
+          duration_ms: Date.now() - started,
+          ...(identity !== undefined ? { source_principal: identity } : {}),
+          source_address: client,
+          destination: fields.endpoint,
+          destination_service: service.host,
+          security: 'none',
+          ...outcome,
+        }));
       if (!identity && state.mtlsMode(ep) === 'STRICT') {
         reportDenial(metrics, log, { service: service.host, source: undefined, reason: 'mtls_strict' }, fields);
+        tap({ authz: 'deny', authz_reason: 'PeerAuthentication STRICT refuses plaintext', bytes_received: 0, bytes_sent: 0 });
         socket.resetAndDestroy();
         return;
       }
       const decision = authorizeL4(state, ep, { identity, ip: caller.ip }, dst.address);
       if (!decision.allowed) {
         reportDenial(metrics, log, { service: service.host, source: identity, decision, reason: 'policy' }, fields);
+        tap({
+          authz: 'deny',
+          ...(decision.policy !== undefined ? { authz_policy: decision.policy } : {}),
+          authz_reason: decision.reason,
+          bytes_received: 0,
+          bytes_sent: 0,
+        });
         socket.resetAndDestroy();
         return;
       }
@@ -109,7 +133,10 @@ export class InboundPlaintext {
       const upstream = await dialTcp(dst.address, dst.port);
       const closed = accountConnection(this.#options, labels, { src: identity ?? 'plaintext', ...fields }, 'inbound plaintext connection closed');
       socket.resume();
-      spliceSockets(socket, upstream, (r) => closed(r.aToB, r.bToA, r.error));
+      spliceSockets(socket, upstream, (r) => {
+        closed(r.aToB, r.bToA, r.error);
+        tap({ authz: 'allow', bytes_received: r.aToB, bytes_sent: r.bToA, ...(r.error !== undefined ? { error: r.error } : {}) });
+      });
     } catch (err) {
       metrics.connectFailures.inc({ direction: 'inbound', reason: (err as { code?: string }).code ?? 'ERROR' });
       log.warn({ err, client, path: 'plaintext' }, 'inbound plaintext connection failed');

@@ -25,6 +25,7 @@ import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { MeshState } from '../core/mesh/index.js';
 import type { DaemonConfig } from '../core/config/daemon-settings.js';
+import { tapConnection, type ConnectionTap } from './connection-tap.js';
 
 export interface InboundOptions {
   state: () => MeshState;
@@ -38,6 +39,8 @@ export interface InboundOptions {
   tracing?: TunnelTracing;
   /** Told of every closed tunnel and failed handshake, to give memory back after a burst (memory-release.ts). */
   memory?: MemoryRelease;
+  /** `ambit tap`'s subscribers, offered each closed or refused connection. */
+  tap?: ConnectionTap;
   log: Logger;
 }
 
@@ -87,12 +90,22 @@ export function createInbound(options: InboundOptions): HboneServer {
       errorType: 'authz_denied',
       attributes: { 'ambit.authz.policy': decision.policy ?? '', 'ambit.authz.reason': decision.reason },
     });
-    reportDenial(
-      metrics,
-      log,
-      { service: state.serviceOfEndpoint(ep).host, source: req.peerIdentity, decision, reason: 'policy' },
-      { peer: req.peerAddress, authority: req.authority },
-    );
+    const service = state.serviceOfEndpoint(ep).host;
+    reportDenial(metrics, log, { service, source: req.peerIdentity, decision, reason: 'policy' }, { peer: req.peerAddress, authority: req.authority });
+    tapConnection(options.tap, service, () => ({
+      start_time: new Date().toISOString(),
+      duration_ms: 0,
+      source_principal: req.peerIdentity,
+      source_address: req.peerAddress,
+      destination: req.authority,
+      destination_service: service,
+      security: 'mutual_tls',
+      authz: 'deny',
+      ...(decision.policy !== undefined ? { authz_policy: decision.policy } : {}),
+      authz_reason: decision.reason,
+      bytes_received: 0,
+      bytes_sent: 0,
+    }));
     return { allow: false, reason: decision.reason };
   };
 
@@ -169,6 +182,21 @@ export function createInbound(options: InboundOptions): HboneServer {
           },
           'inbound connection closed',
         );
+        if (l) {
+          tapConnection(options.tap, l.destination_service, () => ({
+            start_time: new Date(Date.now() - info.durationMs).toISOString(),
+            duration_ms: info.durationMs,
+            source_principal: info.peerIdentity,
+            source_address: info.peerAddress,
+            destination: info.authority,
+            destination_service: l.destination_service,
+            security: 'mutual_tls',
+            authz: 'allow',
+            bytes_received: info.bytesIn,
+            bytes_sent: info.bytesOut,
+            ...(info.error?.code !== undefined ? { error: info.error.code } : {}),
+          }));
+        }
       },
     },
   });

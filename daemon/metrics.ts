@@ -33,6 +33,12 @@ export class DaemonMetrics {
     'Finished spans not delivered to a tracing provider, by why: queue_full, export_failed, export_timeout, exporter_busy, shutdown',
     ['provider', 'reason'],
   );
+  /** `ambit tap` records a slow subscriber missed (core/telemetry/tap-hub.ts). */
+  readonly tapDropped = this.#counter(
+    'ambit_tap_dropped_total',
+    'Closed connections not sent to an ambit tap subscriber because it had fallen too far behind',
+    [],
+  );
   readonly connectFailures = this.#counter('ambit_upstream_connect_failures_total', 'Failed connections to a local service or a peer node', [
     'direction',
     'reason',

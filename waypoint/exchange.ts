@@ -7,7 +7,8 @@
  * the request ended: so the two never disagree and none is counted twice.
  */
 import { randomUUID } from 'node:crypto';
-import type { AccessLog } from './access-log.js';
+import type { AccessLog, AccessLogEntry } from './access-log.js';
+import type { RequestTap } from './tap-filter.js';
 import { requestLabels } from '../core/telemetry/labels.js';
 import type { Caller } from './caller.js';
 import type { Upstream, WaypointConfig } from './config.js';
@@ -71,7 +72,7 @@ export function recordExchange(
   req: DownstreamRequest,
   caller: Caller,
   service: ServiceView,
-  sinks: { metrics: WaypointMetrics; accessLog: AccessLog; config: () => WaypointConfig },
+  sinks: { metrics: WaypointMetrics; accessLog: AccessLog; tap?: RequestTap; config: () => WaypointConfig },
 ): void {
   const durationMs = Date.now() - x.started;
   const status = x.clientGone && x.status === 0 ? 0 : x.status;
@@ -91,9 +92,11 @@ export function recordExchange(
   let read: TelemetryAttributes | undefined;
   const attrs = () => (read ??= { responseCode: status, method: req.method, host: authority, path, headers: singleValued(req.headers), mtls: true });
   sinks.metrics.record(labels, { durationMs, requestBytes: x.requestBytes(), responseBytes: x.responseBytes }, x.telemetry, attrs);
-  const logged = x.telemetry?.logs(attrs);
-  if (logged === false) return;
-  sinks.accessLog({
+  const logged = x.telemetry?.logs(attrs) !== false;
+  // ambit tap sees every request, logged or not; the record is built only when someone reads it.
+  const tapped = sinks.tap?.tapping(service.fqdn) === true;
+  if (!logged && !tapped) return;
+  const entry: AccessLogEntry = {
     start_time: new Date(x.started).toISOString(),
     method: req.method ?? '',
     path,
@@ -113,7 +116,9 @@ export function recordExchange(
     authz_policy: x.authzPolicy,
     trace_id: x.trace?.traceId,
     span_id: x.trace?.spanId,
-  });
+  };
+  if (logged) sinks.accessLog(entry);
+  if (tapped) sinks.tap!.publish(service.fqdn, entry);
 }
 
 /** Header values as an access-log filter reads them: a repeated header joined as Envoy joins it. */

@@ -23,6 +23,7 @@ import type { Clusters } from './clusters.js';
 import type { WaypointConfig } from './config.js';
 import { openExchange, recordExchange, type Exchange } from './exchange.js';
 import type { ServiceView } from './mesh-view.js';
+import type { RequestTap } from './tap-filter.js';
 import type { WaypointMetrics } from './metrics.js';
 import { replies, writeRawReply, writeReply, type LocalReply } from './replies.js';
 import type { DownstreamRequest } from './request-body.js';
@@ -37,6 +38,8 @@ export interface ForwardDeps {
   upstreams: Upstreams;
   metrics: WaypointMetrics;
   accessLog: AccessLog;
+  /** `ambit tap`'s subscribers, offered every finished request. */
+  tap?: RequestTap;
   tracer: MeshTracer;
   log: Logger;
   rng?: () => number;

@@ -2,8 +2,8 @@
  * `ambit-waypoint`: the L7 proxy for one or more services, started by the
  * daemon of the node it runs on (which enrolls its identity
  * `<svc>-waypoint` and writes its certificate files). Reads the mesh from the
- * store, listens for HBONE on --listen, serves Prometheus metrics (and its
- * tunnels, for the daemon's report) on --metrics, re-reads its certificate
+ * store, listens for HBONE on --listen, serves Prometheus metrics (its
+ * tunnels, for the daemon's report, and `ambit tap`'s stream: admin-http.ts) on --metrics, re-reads its certificate
  * files and its settings file (--config: tracing) on SIGHUP, drains on SIGTERM.
  * Keeps the last accepted manifest sequence in --state-dir, so a restart
  * refuses an older, replayed manifest.
@@ -21,6 +21,7 @@ import { spiffeIdOf } from '../core/hbone/index.js';
 import { X509Certificate } from 'node:crypto';
 import { WaypointError } from './errors.js';
 import { startFromStore } from './from-store.js';
+import { waypointAdminHandler } from './admin-http.js';
 import { loadWaypointSettings } from './settings.js';
 
 interface Flags {
@@ -119,15 +120,7 @@ async function main(): Promise<void> {
   const listen = hostPort(flags.listen, '--listen');
   await server.listen(listen.port, listen.host);
   const m = hostPort(flags.metrics, '--metrics');
-  const metrics = createServer((req, res) => {
-    if (req.url === '/healthz/ready') return void res.end('ok');
-    if (req.url === '/tunnels') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(server.tunnels()));
-    if (req.url !== '/metrics') return void res.writeHead(404).end();
-    server.metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': server.metrics.registry.contentType }).end(text),
-      () => res.writeHead(500).end(),
-    );
-  }).listen(m.port, m.host);
+  const metrics = createServer(waypointAdminHandler(server)).listen(m.port, m.host);
   log.info({ services: flags.service, listen: flags.listen, principal: identity.principal }, 'waypoint serving');
 
   process.on('SIGHUP', () => {

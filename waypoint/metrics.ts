@@ -85,6 +85,12 @@ export class WaypointMetrics {
     labelNames: ['provider', 'reason'],
     registers: [this.registry],
   });
+  /** `ambit tap` records a slow subscriber missed (waypoint/tap.ts). */
+  readonly tapDropped = new Counter({
+    name: 'ambit_waypoint_tap_dropped_total',
+    help: 'Finished requests not sent to an ambit tap subscriber because it had fallen too far behind',
+    registers: [this.registry],
+  });
   readonly resendsBeforeRequest = new Counter({
     name: 'ambit_waypoint_upstream_reset_before_request_total',
     help: 'Requests sent again because their reused connection was closed before they were written',

@@ -21,6 +21,7 @@ import { logger, type Logger } from '../core/logging.js';
 import { DEFAULT_TELEMETRY, type TracingSettings } from '../core/telemetry/settings.js';
 import { MeshTracer } from '../core/telemetry/tracing/tracer.js';
 import { pinoAccessLog, type AccessLog } from './access-log.js';
+import { requestTap } from './tap-filter.js';
 import { Clusters } from './clusters.js';
 import { WaypointConfig, type Upstream } from './config.js';
 import type { Connector } from './connection-pool.js';
@@ -83,6 +84,8 @@ interface TunnelContext {
 export class WaypointServer {
   readonly hbone: HboneServer;
   readonly metrics = new WaypointMetrics();
+  /** Finished requests for `ambit tap` (served on the metrics port, admin-http.ts). */
+  readonly tap = requestTap(this.metrics.tapDropped);
   /** The waypoint's spans; a Telemetry change reaches it as `tracer.update(settings)`. */
   readonly tracer: MeshTracer;
   readonly #options: WaypointServerOptions;
@@ -141,6 +144,7 @@ export class WaypointServer {
       upstreams: new Upstreams(),
       metrics: this.metrics,
       accessLog: options.accessLog ?? pinoAccessLog(this.#log.child({ component: 'access' })),
+      tap: this.tap,
       log: this.#log,
       ...(options.rng ? { rng: options.rng } : {}),
       ...(options.retryBackOffMs !== undefined ? { retryBackOffMs: options.retryBackOffMs } : {}),
@@ -280,6 +284,7 @@ export class WaypointServer {
     }, graceMs + 100);
     await this.hbone.close(graceMs);
     clearTimeout(cut);
+    this.tap.close();
     this.#clusters.close();
     this.#client.close();
     this.#h1.closeAllConnections();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withStore } from '../store-client.js';
-import { age, listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
+import { age, humanBytes, listOf, outputFormat, outputOption, renderData, renderTable } from '../output.js';
 
 export function registerTunnels(program: Command): void {
   program
@@ -26,8 +26,8 @@ export function registerTunnels(program: Command): void {
             shortId(t.serverIdentity ?? '-'),
             t.peer,
             `${t.streamsActive}/${t.streamsTotal}`,
-            bytes(t.bytesSent),
-            bytes(t.bytesReceived),
+            humanBytes(t.bytesSent),
+            humanBytes(t.bytesReceived),
             age(t.openedAt),
           ]),
         ),
@@ -38,11 +38,4 @@ export function registerTunnels(program: Command): void {
 /** spiffe://cluster.local/ns/default/sa/productpage -> cluster.local/ns/default/sa/productpage (Istio's principal form). */
 function shortId(id: string): string {
   return id.replace(/^spiffe:\/\//, '');
-}
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n}B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)}GiB`;
 }

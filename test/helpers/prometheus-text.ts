@@ -1,31 +1,23 @@
-/** Reading Prometheus text exposition (a daemon's or waypoint's /metrics) in e2e tests and the demo. */
-
-/** The sum of every sample of `name` whose labels include all of `labels`. */
-export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
+/** Reading Prometheus text exposition (a daemon's or waypoint's /metrics) in e2e tests and the demo, with core's parser. */
+import { parsePrometheusText, type Sample as ParsedSample } from '../../core/telemetry/prometheus-text.js';
 
 export interface Sample {
   labels: Record<string, string>;
   value: number;
 }
 
-/** Every sample of `name` (with labels), its labels parsed and unescaped. */
+/** Every sample of `name` (with or without labels), its labels parsed and unescaped. */
 export function samples(text: string, name: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    const labels: Record<string, string> = {};
-    for (const m of body.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1]!] = m[2]!.replace(/\\(.)/g, '$1');
-    out.push({ labels, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
-  }
-  return out;
+  return parsePrometheusText(text)
+    .samples.filter((s: ParsedSample) => s.name === name)
+    .map(({ labels, value }) => ({ labels, value }));
+}
+
+/** The sum of every sample of `name` whose labels include all of `labels`. */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const s of samples(text, name)) if (Object.entries(labels).every(([k, v]) => s.labels[k] === v)) total += s.value;
+  return total;
 }
 
 /** PromQL's `sum by (<by>) (name)`: the samples summed per combination of the `by` labels' values, keyed by them joined with '|'. */
