@@ -124,6 +124,14 @@ export class Forwarder {
       if (result.kind === 'reply') return { kind: 'reply', reply: result.reply };
       authenticated = result;
     }
+    // A request with a verified bearer token is an API client's: it is not sent to a login page.
+    const login = config.oidcLoginFor(service);
+    if (login && authenticated?.principal === undefined) {
+      const o = await login.handle({ method: attrs.method, headers: req.headers, host: attrs.host, path: attrs.path });
+      x.setCookies.push(...o.setCookies);
+      if (o.kind === 'reply') return { kind: 'reply', reply: o.reply };
+      if (o.principal !== undefined) authenticated = { principal: o.principal, claims: o.claims };
+    }
     const authz = authorize(config.policiesFor(service.fqdn), attrs, service.record.vip ?? '', authenticated);
     x.authzPolicy = authz.policy;
     if (!authz.allowed) return { kind: 'reply', reply: replies.denied() };

@@ -35,6 +35,7 @@ import { asHttpSocket } from './stream-socket.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { Upstreams } from './upstream.js';
 import { Authenticators } from './authn/authenticators.js';
+import { OidcLogins } from './oidc/logins.js';
 import type { Buckets } from './ratelimit/buckets.js';
 import { RateLimiters } from './ratelimit/rate-limits.js';
 import { tracingSettingsFor, type TracingSource } from './tracing-source.js';
@@ -100,6 +101,7 @@ export class WaypointServer {
   readonly #sessions = new Set<Http2Session>();
   readonly #authenticators: Authenticators;
   readonly #rateLimiters: RateLimiters;
+  readonly #oidcLogins: OidcLogins;
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
   #draining = false;
@@ -114,6 +116,7 @@ export class WaypointServer {
     this.#log = options.log ?? logger('waypoint');
     this.#authenticators = new Authenticators(this.metrics.authn, this.#log.child({ component: 'authn' }));
     this.#rateLimiters = new RateLimiters(this.metrics.rateLimits, this.#log.child({ component: 'ratelimit' }), options.rateLimitStore);
+    this.#oidcLogins = new OidcLogins(this.metrics.oidc, this.#log.child({ component: 'oidc' }));
     this.#config = this.#compile(options.mesh);
     this.#mesh = options.mesh;
     this.#warnTelemetryProblems(this.#config);
@@ -295,6 +298,7 @@ export class WaypointServer {
       trustDomain: o.trustDomain,
       authenticators: this.#authenticators,
       rateLimiters: this.#rateLimiters,
+      oidcLogins: this.#oidcLogins,
     });
   }
 
