@@ -95,8 +95,6 @@ export function writeRawReply(socket: Duplex, note: ReplyNote, r: LocalReply): v
     ...(r.body ? { 'content-type': 'text/plain' } : {}),
     connection: 'close',
   };
-  const head = [...Object.entries(headers), ...(note.setCookies ?? []).map((c) => ['set-cookie', c])]
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
+  const head = [...Object.entries(headers), ...(note.setCookies ?? []).map((c) => ['set-cookie', c])].map(([k, v]) => `${k}: ${v}\r\n`).join('');
   socket.end(Buffer.from(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n${head}\r\n${r.body}`, 'latin1'));
 }

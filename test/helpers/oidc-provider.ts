@@ -65,7 +65,8 @@ export async function startIssuer(t: ExecutionContext, o: IssuerOptions): Promis
   const provider = new Provider(issuer, config);
   const grants: string[] = [];
   provider.on('grant.success', (ctx) => grants.push(String((ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type)));
-  handler = provider.callback() as unknown as RequestListener;
+  const callback = provider.callback();
+  handler = (req, res) => void callback(req, res);
   return { issuer, provider, grants };
 }
 
@@ -114,7 +115,7 @@ export class FetchBrowser {
   cookies(url: string): Map<string, string> {
     const host = new URL(url).hostname;
     let c = this.jar.get(host);
-    if (!c) this.jar.set(host, (c = new Map()));
+    if (!c) this.jar.set(host, (c = new Map<string, string>()));
     return c;
   }
 
@@ -122,11 +123,7 @@ export class FetchBrowser {
     const jar = this.cookies(url);
     const headers = new Headers(init.headers);
     headers.set('accept', 'text/html,application/xhtml+xml');
-    if (jar.size > 0)
-      headers.set(
-        'cookie',
-        [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
-      );
+    if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) {
       const [pair = '', ...attrs] = line.split(';');
@@ -178,4 +175,3 @@ export class FetchBrowser {
     });
   }
 }
-

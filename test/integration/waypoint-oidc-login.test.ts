@@ -98,7 +98,8 @@ async function setup(t: ExecutionContext, tokenTtlS = 600): Promise<Setup> {
 /** From the protected page through the provider's login and consent forms, back to the page. */
 async function logIn(b: FetchBrowser, front: string, user: string, path = '/'): Promise<ReturnType<FetchBrowser['go']>> {
   const loginPage = await b.go(`${front}${path}`);
-  if (!/name="login"/.test(loginPage.body)) throw new Error(`expected the provider's login form at ${loginPage.url}, got ${loginPage.status}: ${loginPage.body.slice(0, 200)}`);
+  if (!/name="login"/.test(loginPage.body))
+    throw new Error(`expected the provider's login form at ${loginPage.url}, got ${loginPage.status}: ${loginPage.body.slice(0, 200)}`);
   const consent = await b.submit(loginPage, { login: user, password: 'any' });
   return /name="prompt" value="consent"/.test(consent.body) ? b.submit(consent) : consent;
 }
@@ -176,7 +177,7 @@ test('a tampered, foreign or truncated session cookie is refused and cleared', a
   t.is(ok.status, 200);
 });
 
-test('a session near its tokens\' end is refreshed with the refresh token, and the browser gets the new cookie', async (t) => {
+test("a session near its tokens' end is refreshed with the refresh token, and the browser gets the new cookie", async (t) => {
   // Tokens for 62 s: a minute before their end (2 s after login) the waypoint refreshes.
   const s = await setup(t, 62);
   const b = new FetchBrowser();
@@ -210,7 +211,7 @@ test('logout clears the session and ends the one at the provider (RP-initiated l
   t.is(await s.logins('logout'), 1);
 });
 
-test('headless Chromium logs in through the provider\'s pages and reaches the protected page', async (t) => {
+test("headless Chromium logs in through the provider's pages and reaches the protected page", async (t) => {
   const { chromium } = await import('playwright-core');
   const s = await setup(t);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });

@@ -49,8 +49,8 @@ export async function discover(issuer: string, timeoutMs: number): Promise<Provi
   const jwksUri = optionalUrl(d, 'jwks_uri', where);
   if (jwksUri === undefined) throw new Error(`${where} has no jwks_uri`);
   // §4.3: the document must be the issuer's own, or its tokens could be anyone's.
-  if (d.issuer !== undefined && String(d.issuer).replace(/\/+$/, '') !== issuer.replace(/\/+$/, ''))
-    throw new Error(`${where} names issuer ${String(d.issuer)}, not ${issuer}`);
+  if (d.issuer !== undefined && (typeof d.issuer !== 'string' || d.issuer.replace(/\/+$/, '') !== issuer.replace(/\/+$/, '')))
+    throw new Error(`${where} names issuer ${JSON.stringify(d.issuer)}, not ${issuer}`);
   return {
     issuer,
     jwksUri,

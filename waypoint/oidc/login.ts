@@ -215,7 +215,8 @@ export class OidcLoginGate {
   async #sessionOf(tokens: Tokens, client: Client, nonce: string | undefined, previous: Session | undefined): Promise<Session> {
     if (!tokens.idToken && !previous) throw new GrantRefused('the token response has no id_token (is "openid" among the client\'s scopes?)');
     const claims = tokens.idToken ? await this.#provider.verifyIdToken(tokens.idToken, client.id, nonce) : previous!.claims;
-    if (previous && (claims.sub !== previous.claims.sub || claims.iss !== previous.claims.iss)) throw new GrantRefused('the refreshed ID token names another user');
+    if (previous && (claims.sub !== previous.claims.sub || claims.iss !== previous.claims.iss))
+      throw new GrantRefused('the refreshed ID token names another user');
     const now = Math.floor(Date.now() / 1000);
     const ends = [tokens.expiresIn !== undefined ? now + tokens.expiresIn : undefined, tokens.idToken ? claims.exp : undefined].filter(
       (x): x is number => typeof x === 'number',

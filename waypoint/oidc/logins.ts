@@ -27,7 +27,7 @@ function readSecret(file: string, what: string): Buffer {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new Error(`the ${what} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(`the ${what} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
   const text = bytes.toString('utf8').replace(/\r?\n$/, '');
   if (text === '') throw new Error(`the ${what} ${file} is empty`);
@@ -39,8 +39,14 @@ function keysOf(r: OidcLogin): LoginKeys {
     const secret = readSecret(r.spec.clientSecretFile, 'client secret file');
     const keyBytes = r.spec.sessionKeyFile ? readSecret(r.spec.sessionKeyFile, 'session key file') : secret;
     if (r.spec.sessionKeyFile && keyBytes.length < MIN_KEY_BYTES)
-      throw new Error(`the session key file ${r.spec.sessionKeyFile} holds ${keyBytes.length} bytes; it needs at least ${MIN_KEY_BYTES} (openssl rand -base64 48)`);
-    return { kind: 'ready', client: { id: r.spec.clientId, secret: secret.toString('utf8') }, sealer: new Sealer(keyBytes, `${r.spec.issuer}|${r.spec.clientId}`) };
+      throw new Error(
+        `the session key file ${r.spec.sessionKeyFile} holds ${keyBytes.length} bytes; it needs at least ${MIN_KEY_BYTES} (openssl rand -base64 48)`,
+      );
+    return {
+      kind: 'ready',
+      client: { id: r.spec.clientId, secret: secret.toString('utf8') },
+      sealer: new Sealer(keyBytes, `${r.spec.issuer}|${r.spec.clientId}`),
+    };
   } catch (err) {
     return { kind: 'broken', problem: `OidcLogin ${r.metadata.namespace}/${r.metadata.name}: ${(err as Error).message}` };
   }
@@ -65,16 +71,25 @@ export class OidcLogins {
     const ordered = [...resources].sort((a, b) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')));
     for (const svc of services) {
       const key = `${svc.namespace}/${svc.name}`;
-      const mine = ordered.filter((r) => targetsService(r, svc, (w) => this.#log.warn({ resource: `OidcLogin ${r.metadata.namespace}/${r.metadata.name}` }, w)));
+      const mine = ordered.filter((r) =>
+        targetsService(r, svc, (w) => this.#log.warn({ resource: `OidcLogin ${r.metadata.namespace}/${r.metadata.name}` }, w)),
+      );
       const r = mine[0];
       if (!r) continue;
-      if (mine.length > 1)
-        problems.add(`service ${key} is named by ${mine.length} OidcLogins; only ${r.metadata.namespace}/${r.metadata.name} applies`);
+      if (mine.length > 1) problems.add(`service ${key} is named by ${mine.length} OidcLogins; only ${r.metadata.namespace}/${r.metadata.name} applies`);
       const keys = keysOf(r);
       if (keys.kind === 'broken') problems.add(keys.problem);
       out.set(
         key,
-        new OidcLoginGate({ service: key, spec: r.spec, provider: this.#provider(r, used), keys, metrics: this.#metrics, log: this.#log, refreshing: this.#refreshing }),
+        new OidcLoginGate({
+          service: key,
+          spec: r.spec,
+          provider: this.#provider(r, used),
+          keys,
+          metrics: this.#metrics,
+          log: this.#log,
+          refreshing: this.#refreshing,
+        }),
       );
     }
     for (const p of problems) if (!this.#problems.has(p)) this.#log.error({ problem: p }, `OIDC login not applied as written: ${p}`);

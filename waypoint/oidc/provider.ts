@@ -113,7 +113,8 @@ export class OidcProvider {
     } catch (err) {
       throw new ProviderUnavailable(`the token endpoint ${meta.tokenEndpoint} of ${this.issuer} did not answer: ${(err as Error).message}`);
     }
-    if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new ProviderUnavailable(`the token endpoint ${meta.tokenEndpoint} answered more than ${MAX_DOCUMENT_BYTES} bytes`);
+    if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES)
+      throw new ProviderUnavailable(`the token endpoint ${meta.tokenEndpoint} answered more than ${MAX_DOCUMENT_BYTES} bytes`);
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;
@@ -134,7 +135,12 @@ export class OidcProvider {
   /** OpenID Connect Core §3.1.3.7: signature by the issuer's keys, iss, aud (and azp when there are several), exp, and the nonce when one was sent. */
   async verifyIdToken(idToken: string, clientId: string, nonce: string | undefined): Promise<JWTPayload> {
     try {
-      const { payload } = await jwtVerify(idToken, this.jwks.getKey, { issuer: this.issuer, audience: clientId, algorithms: ALGORITHMS, clockTolerance: CLOCK_SKEW_S });
+      const { payload } = await jwtVerify(idToken, this.jwks.getKey, {
+        issuer: this.issuer,
+        audience: clientId,
+        algorithms: ALGORITHMS,
+        clockTolerance: CLOCK_SKEW_S,
+      });
       if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== clientId) throw new GrantRefused(`the ID token's azp is not ${clientId}`);
       if (nonce !== undefined && payload.nonce !== nonce) throw new GrantRefused('the ID token does not carry the nonce this login sent');
       if (typeof payload.sub !== 'string') throw new GrantRefused('the ID token has no sub');
