@@ -2,7 +2,8 @@
  * One HTTP request through the waypoint, in Envoy's filter order, each
  * stage in its own module and each ending in a value the next one reads:
  *
- *   RBAC (admission.ts) -> route decision (route.ts, pure) -> fault filter
+ *   JWT and OIDC login (authn/, oidc/) -> RBAC (admission.ts) -> route
+ *   decision (route.ts, pure) -> rate limits (ratelimit/) -> fault filter
  *   (admission.ts) -> router (router.ts: breakers, mirrors, tries, retries,
  *   timeouts, outlier reports) -> the response (deliver.ts) or a local
  *   reply (replies.ts).

@@ -8,9 +8,12 @@
  * then the same login once in headless Chromium.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { parseDocuments, type Resource } from '../../core/config/index.js';
 import { FetchBrowser, startFrontDoor, startIssuer, type TestIssuer } from '../helpers/oidc-provider.js';
 import { startWaypoint, type EndpointSpec, type WaypointHarness } from '../helpers/waypoint-harness.js';
@@ -234,4 +237,75 @@ test("headless Chromium logs in through the provider's pages and reaches the pro
   t.truthy(session);
   t.true(session!.httpOnly);
   t.is(session!.sameSite, 'Lax');
+});
+
+test('a callback whose state this browser did not start is refused, and nothing is logged in', async (t) => {
+  const s = await setup(t);
+  const b = new FetchBrowser();
+  // A login started, then a callback with another state (a forged or replayed redirect).
+  await b.go(`${s.front}/`);
+  const page = await b.go(`${s.front}/oauth2/callback?code=stolen&state=forged`);
+  t.is(page.status, 400);
+  t.regex(page.body, /OIDC login failed: the state does not match/);
+  t.false(b.cookies(s.front).has('reviews_session'));
+  t.deepEqual(s.issuer.grants, [], 'the code is never redeemed');
+  const bare = await fetch(`${s.front}/oauth2/callback?code=x&state=y`, { redirect: 'manual' });
+  t.is(bare.status, 400, 'no login cookie at all');
+});
+
+test('an unreadable client secret file keeps the protected paths closed (503), not open', async (t) => {
+  const s = await setup(t);
+  s.h.apply([...oidcLogin(s.issuer.issuer, '/nonexistent/ambit-oidc-secret'), ...adminsOnly(s.issuer.issuer)]);
+  const res = await fetch(`${s.front}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+  t.is(res.status, 503);
+  t.regex(await res.text(), /client secret file \/nonexistent\/ambit-oidc-secret cannot be read \(ENOENT\)/);
+  t.is((await fetch(`${s.front}/healthz`, { redirect: 'manual' })).status, 200, 'exempt paths still pass');
+});
+
+test('an issuer unreachable at first: 503 naming it, no crash; logins work once it answers', async (t) => {
+  const s = await setup(t);
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-oidc-'));
+  const secretFile = join(dir, 'client-secret');
+  writeFileSync(secretFile, CLIENT_SECRET);
+  // A port nothing listens on: the issuer is down.
+  const closed = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+  s.h.apply(oidcLogin(`http://127.0.0.1:${closed}`, secretFile));
+  const down = await fetch(`${s.front}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+  t.is(down.status, 503);
+  t.regex(await down.text(), new RegExp(`OpenID configuration of http://127\\.0\\.0\\.1:${closed} could not be had`));
+  t.is(await s.logins('failed'), 1);
+  // The real issuer: the same waypoint logs the browser in.
+  s.h.apply([...oidcLogin(s.issuer.issuer, secretFile), ...adminsOnly(s.issuer.issuer)]);
+  t.is((await logIn(new FetchBrowser(), s.front, 'alice')).status, 200);
+});
+
+test('a request with a bearer JWT that RequestAuthentication verifies is not sent to the login', async (t) => {
+  const s = await setup(t);
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'api', alg: 'ES256' };
+  const api = 'https://api-issuer.example';
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-oidc-'));
+  const secretFile = join(dir, 'client-secret');
+  writeFileSync(secretFile, CLIENT_SECRET);
+  const ra = parseDocuments(
+    `
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: api, namespace: default}
+spec:
+  targetRefs: [{kind: Service, group: "", name: reviews}]
+  jwtRules: [{issuer: "${api}", jwks: '${JSON.stringify({ keys: [jwk] })}'}]
+`,
+    'ra.yaml',
+  );
+  s.h.apply([...oidcLogin(s.issuer.issuer, secretFile), ...ra]);
+  const token = await new SignJWT({ sub: 'robot' }).setProtectedHeader({ alg: 'ES256', kid: 'api' }).setIssuer(api).setExpirationTime('5m').sign(privateKey);
+  const res = await fetch(`${s.front}/`, { headers: { accept: 'text/html', authorization: `Bearer ${token}` }, redirect: 'manual' });
+  t.is(res.status, 200);
+  t.is((await fetch(`${s.front}/`, { headers: { accept: 'text/html' }, redirect: 'manual' })).status, 302);
 });

@@ -12,12 +12,11 @@ import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from '../../core/logging.js';
 import { discover, MAX_DOCUMENT_BYTES, type ProviderMetadata } from '../authn/discovery.js';
 import { JwksSource, type JwksMetrics } from '../authn/jwks.js';
+import { ALGORITHMS, CLOCK_SKEW_S } from '../authn/request-authn.js';
 
 const REFRESH_MS = 20 * 60_000;
 const COOLDOWN_MS = 5_000;
 export const DEFAULT_TIMEOUT_MS = 5_000;
-const CLOCK_SKEW_S = 60;
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 /** The issuer could not be reached or answered something unusable; the message says which URL and why. */
 export class ProviderUnavailable extends Error {

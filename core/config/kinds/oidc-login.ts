@@ -8,7 +8,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { array, bool, enumOf, object, refine, req, string, Codes, type Cursor, type Schema } from '../schema.js';
-import { duration, onePolicyTarget, policyTargetShape, strings, type PolicyTarget } from './common.js';
+import { duration, httpUrlProblem, onePolicyTarget, policyTargetShape, strings, type PolicyTarget } from './common.js';
 
 export interface OidcCookie {
   /** Default `ambit_session`; the login's state travels in `<name>_login`. */
@@ -50,14 +50,6 @@ export interface OidcLoginSpec extends PolicyTarget {
 }
 
 const pathProblem = (p: string): string | undefined => (p.startsWith('/') ? undefined : `${JSON.stringify(p)} must start with "/"`);
-const urlProblem = (text: string): string | undefined => {
-  try {
-    const { protocol } = new URL(text);
-    return protocol === 'http:' || protocol === 'https:' ? undefined : `${JSON.stringify(text)} is not an http(s) URL`;
-  } catch {
-    return `${JSON.stringify(text)} is not a URL`;
-  }
-};
 const fileProblem = (f: string): string | undefined => (isAbsolute(f) ? undefined : `${JSON.stringify(f)} must be an absolute path on the waypoint's host`);
 /** RFC 6265 cookie-name: a token, no separators. */
 const cookieNameProblem = (n: string): string | undefined =>
@@ -94,7 +86,7 @@ export const oidcLoginSpec = (): Schema<OidcLoginSpec> =>
   object<OidcLoginSpec>(
     {
       ...policyTargetShape(),
-      issuer: req(refine(string(), urlProblem)),
+      issuer: req(refine(string(), httpUrlProblem)),
       clientId: req(refine(string(), (c) => (c === '' ? 'must not be empty' : undefined))),
       clientSecretFile: req(refine(string(), fileProblem)),
       sessionKeyFile: refine(string(), fileProblem),
@@ -105,7 +97,7 @@ export const oidcLoginSpec = (): Schema<OidcLoginSpec> =>
       exemptPaths: array(refine(string(), pathProblem)),
       logout: object<OidcLogout>({
         path: req(refine(string(), pathProblem)),
-        postLogoutRedirectUri: refine(string(), (u) => (u.startsWith('/') ? undefined : urlProblem(u))),
+        postLogoutRedirectUri: refine(string(), (u) => (u.startsWith('/') ? undefined : httpUrlProblem(u))),
       }),
       timeout: duration({ minMs: 1 }),
     },
