@@ -112,8 +112,8 @@ export class WaypointMetrics {
     labelNames: ['service', 'outcome'],
     registers: [this.registry],
   });
-  /** What waypoint/oidc/ counts: its logins, and its issuers' JWKS fetches beside RequestAuthentication's. */
-  readonly oidc = { logins: this.oidcLogins, fetches: this.jwksFetches };
+  /** What waypoint/oidc/ counts (its issuers' key fetches are in jwksFetches, through the shared JwksCache). */
+  readonly oidc = { logins: this.oidcLogins };
 
   readonly rateLimited = new Counter({
     name: 'ambit_waypoint_rate_limited_total',

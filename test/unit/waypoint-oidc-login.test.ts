@@ -1,6 +1,8 @@
 /** OidcLogin: what the resource accepts, and the sealed cookies (pure logic; the flow itself is tested against a real provider in integration/). */
 import test from 'ava';
 import { normalize, parseDocuments } from '../../core/config/index.js';
+import { logger } from '../../core/logging.js';
+import { JwksCache } from '../../waypoint/authn/jwks-cache.js';
 import { readCookie, setCookie, stripCookies } from '../../waypoint/oidc/cookies.js';
 import { MAX_COOKIE_VALUE_BYTES, Sealer, SessionTooLarge } from '../../waypoint/oidc/session.js';
 import { doc, problems } from './support/config-docs.js';
@@ -93,4 +95,18 @@ test('cookies: read among others, stripped from the request, written HttpOnly wi
     setCookie('web_session', 'v', 60, { secure: true, sameSite: 'Strict', domain: 'example.com' }),
     'web_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure; Domain=example.com',
   );
+});
+
+test('the JwksCache gives a jwtRule and a login of the same issuer one key source, and drops what a snapshot no longer asks for', (t) => {
+  const fetches = { inc: () => undefined };
+  const cache = new JwksCache({ fetches }, logger('test').child({}, { level: 'silent' }));
+  const rule = cache.source({ issuer: 'https://i' });
+  const login = cache.source({ issuer: 'https://i' });
+  t.is(rule, login);
+  t.not(cache.source({ issuer: 'https://i', timeoutMs: 1000 }), rule, 'another timeout, another source');
+  cache.sweep();
+  t.is(cache.source({ issuer: 'https://i' }), rule, 'kept across a snapshot that still uses it');
+  cache.sweep();
+  cache.sweep();
+  t.not(cache.source({ issuer: 'https://i' }), rule, 'dropped after a snapshot that did not');
 });

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { targetsService } from '../../core/authz/index.js';
 import type { TypedResource } from '../../core/config/index.js';
 import type { Logger } from '../../core/logging.js';
-import type { JwksMetrics } from '../authn/jwks.js';
+import type { JwksCache } from '../authn/jwks-cache.js';
 import type { ServedService } from '../authn/authenticators.js';
 import { OidcLoginGate, type LoginKeys, type LoginMetrics } from './login.js';
 import { OidcProvider } from './provider.js';
@@ -53,15 +53,17 @@ function keysOf(r: OidcLogin): LoginKeys {
 }
 
 export class OidcLogins {
-  readonly #metrics: LoginMetrics & JwksMetrics;
+  readonly #metrics: LoginMetrics;
   readonly #log: Logger;
+  readonly #keys: JwksCache;
   #providers = new Map<string, OidcProvider>();
   readonly #refreshing = new Map<string, Promise<Session | undefined>>();
   #problems = new Set<string>();
 
-  constructor(metrics: LoginMetrics & JwksMetrics, log: Logger) {
+  constructor(metrics: LoginMetrics, log: Logger, keys: JwksCache) {
     this.#metrics = metrics;
     this.#log = log;
+    this.#keys = keys;
   }
 
   compile(resources: readonly OidcLogin[], services: readonly ServedService[]): Map<string, OidcLoginGate> {
@@ -100,15 +102,12 @@ export class OidcLogins {
 
   #provider(r: OidcLogin, used: Map<string, OidcProvider>): OidcProvider {
     const key = `${r.spec.issuer}|${r.spec.timeout ?? ''}`;
+    // Asked for at every compile, so the cache keeps the keys while the provider lives.
+    const jwks = this.#keys.source({ issuer: r.spec.issuer, ...(r.spec.timeout !== undefined ? { timeoutMs: r.spec.timeout } : {}) });
     const p =
       used.get(key) ??
       this.#providers.get(key) ??
-      new OidcProvider({
-        issuer: r.spec.issuer,
-        ...(r.spec.timeout !== undefined ? { timeoutMs: r.spec.timeout } : {}),
-        log: this.#log,
-        metrics: this.#metrics,
-      });
+      new OidcProvider({ issuer: r.spec.issuer, ...(r.spec.timeout !== undefined ? { timeoutMs: r.spec.timeout } : {}), jwks, log: this.#log });
     used.set(key, p);
     return p;
   }

@@ -11,7 +11,7 @@
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from '../../core/logging.js';
 import { discover, MAX_DOCUMENT_BYTES, type ProviderMetadata } from '../authn/discovery.js';
-import { JwksSource, type JwksMetrics } from '../authn/jwks.js';
+import type { JwksSource } from '../authn/jwks.js';
 import { ALGORITHMS, CLOCK_SKEW_S } from '../authn/request-authn.js';
 
 const REFRESH_MS = 20 * 60_000;
@@ -51,11 +51,12 @@ export class OidcProvider {
   #lastError = 'not fetched yet';
   #inflight: Promise<void> | undefined;
 
-  constructor(o: { issuer: string; timeoutMs?: number; log: Logger; metrics: JwksMetrics }) {
+  /** `jwks`: the issuer's keys, from the waypoint's JwksCache (shared with RequestAuthentication rules of the same issuer). */
+  constructor(o: { issuer: string; timeoutMs?: number; jwks: JwksSource; log: Logger }) {
     this.issuer = o.issuer;
     this.#timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#log = o.log;
-    this.jwks = new JwksSource({ issuer: o.issuer, timeoutMs: this.#timeoutMs, log: o.log, metrics: o.metrics });
+    this.jwks = o.jwks;
   }
 
   /** The issuer's endpoints; the last good ones when a refresh fails. */
