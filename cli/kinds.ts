@@ -23,6 +23,7 @@ const SHORT: Record<string, string> = {
   telemetries: 'Telemetry',
   meshconfigs: 'MeshConfig',
   rl: 'RateLimit',
+  oidc: 'OidcLogin',
 };
 
 const REGISTRY: Record<string, KindSelector> = {

@@ -31,6 +31,7 @@ const COLUMNS: Record<string, Columns> = {
     head: ['MODE', 'RULES'],
     cells: (r) => [text(r.spec.mode ?? 'local'), list((r.spec.rules as { name?: string }[] | undefined)?.map((x) => x.name))],
   },
+  OidcLogin: { head: ['ISSUER', 'CLIENT'], cells: (r) => [text(r.spec.issuer), text(r.spec.clientId)] },
   MeshConfig: {
     head: ['PROVIDERS'],
     cells: (r) => [list((r.spec.extensionProviders as { name?: string }[] | undefined)?.map((p) => p.name))],

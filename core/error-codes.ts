@@ -766,6 +766,23 @@ export const ERROR_CODES = {
     meaning: 'A global RateLimit rule could not take a token: the store did not answer within 100 ms.',
     action: "Check the store from the waypoint's host (`ambit doctor`); meanwhile the rule's failureMode (allow by default) applies.",
   },
+  EOIDC_PROVIDER_UNAVAILABLE: {
+    component: 'waypoint',
+    meaning: "An OidcLogin's issuer could not be reached: its /.well-known/openid-configuration or token endpoint did not answer usably; the browser gets 503.",
+    action:
+      'Check the URL in the waypoint log is reachable from the waypoint host; discovery is retried every few seconds and the last good endpoints are kept.',
+  },
+  EOIDC_GRANT_REFUSED: {
+    component: 'waypoint',
+    meaning: "An OidcLogin's issuer refused the code or refresh token, or its ID token did not verify (signature, audience, nonce); the login fails with 401.",
+    action:
+      'Check the clientId and the client secret file match the client registered at the issuer, and that its redirect URI is http(s)://<host><redirectPath>.',
+  },
+  EOIDC_SESSION_TOO_LARGE: {
+    component: 'waypoint',
+    meaning: "An OidcLogin session (the ID token's claims and refresh token) does not fit in a browser cookie once sealed.",
+    action: 'Ask the issuer for fewer claims (fewer scopes, or leave large claims such as group lists out of the ID token).',
+  },
   EROUTE_KIND: { component: 'waypoint', meaning: 'A resource of the wrong kind reached the route compiler.', action: 'A bug: report it with the resource.' },
   EROUTE_REGEX: { component: 'waypoint', meaning: 'A regex in a route match does not compile.', action: 'Fix the regex in the VirtualService (RE2 syntax).' },
   EROUTE_WEIGHTS: { component: 'waypoint', meaning: "A route's destination weights do not add up to 100.", action: 'Make the weights add up to 100.' },

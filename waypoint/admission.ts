@@ -4,6 +4,9 @@
  *
  * - JWT first (RequestAuthentication, authn/): an invalid token is answered
  *   401; a valid one gives RBAC its request principal and claims.
+ * - Then the browser login (OidcLogin, oidc/), for requests no JWT
+ *   authenticated: a session gives RBAC the ID token's principal and claims
+ *   in the same shape; without one a protected path is answered 302 or 401.
  * - RBAC next: the served service's L7 AuthorizationPolicies, before any
  *   routing, so a denied caller is answered 403 whatever the routes say and
  *   learns nothing of them. The policy that decided is kept for the log.

@@ -17,6 +17,8 @@ import { compileRoutes, type Endpoint, type RouteTable } from '../core/routing/i
 import type { MeshView, ServiceView } from './mesh-view.js';
 import type { Authenticators } from './authn/authenticators.js';
 import type { RequestAuthenticator } from './authn/request-authn.js';
+import type { OidcLoginGate } from './oidc/login.js';
+import type { OidcLogins } from './oidc/logins.js';
 import type { RateLimiters, ServiceRateLimits } from './ratelimit/rate-limits.js';
 import { ServiceTelemetry } from './telemetry.js';
 
@@ -30,6 +32,8 @@ export interface WaypointConfigOptions {
   authenticators?: Authenticators;
   /** Compiles RateLimit, keeping local buckets across snapshots; without it nothing is limited. */
   rateLimiters?: RateLimiters;
+  /** Compiles OidcLogin, keeping discovered issuers across snapshots; without it no browser login is done. */
+  oidcLogins?: OidcLogins;
 }
 
 /** Where one endpoint is reached: its peer daemon's HBONE port, as the identity it must present. */
@@ -59,6 +63,7 @@ export class WaypointConfig {
   readonly #policies = new Map<string, WorkloadPolicies>();
   readonly #authn: ReadonlyMap<string, RequestAuthenticator>;
   readonly #rateLimits: ReadonlyMap<string, ServiceRateLimits>;
+  readonly #logins: ReadonlyMap<string, OidcLoginGate>;
   readonly #telemetry = new Map<string, ServiceTelemetry>();
   readonly #endpoints = new Map<string, readonly Endpoint[]>();
   readonly #upstreams = new Map<string, Upstream>();
@@ -79,6 +84,12 @@ export class WaypointConfig {
     const served = [...this.#served.values()].map((s) => s.record);
     this.#authn = options.authenticators?.compile(mesh.typed.of('RequestAuthentication'), served) ?? new Map();
     this.#rateLimits = options.rateLimiters?.compile(mesh.typed.of('RateLimit'), served) ?? new Map();
+    this.#logins = options.oidcLogins?.compile(mesh.typed.of('OidcLogin'), served) ?? new Map();
+  }
+
+  /** The served service's browser login (OidcLogin), if one applies. */
+  oidcLoginFor(service: ServiceView): OidcLoginGate | undefined {
+    return this.#logins.get(`${service.record.namespace}/${service.record.name}`);
   }
 
   /** The served service's RateLimit rules; undefined or empty: none apply. */

@@ -35,7 +35,9 @@ export function deliver(res: DownstreamResponse, x: Exchange, upstream: Upstream
     release();
   });
   try {
-    res.writeHead(x.status, responseHeaders(upstream.headers, ops));
+    const headers = responseHeaders(upstream.headers, ops);
+    if (x.setCookies.length > 0) headers['set-cookie'] = [...[headers['set-cookie'] ?? []].flat().map(String), ...x.setCookies];
+    res.writeHead(x.status, headers);
   } catch (err) {
     log.warn({ err, requestId: x.requestId }, 'upstream response headers rejected');
     upstream.destroy();

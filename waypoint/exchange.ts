@@ -43,6 +43,8 @@ export interface Exchange {
   trace: ServerTrace | undefined;
   /** The served service's Telemetry settings in the snapshot the request started on. */
   telemetry: ServiceTelemetry | undefined;
+  /** Set-Cookie values the waypoint adds to whatever answers the client (an OIDC session renewed or cleared). */
+  setCookies: string[];
 }
 
 /** The exchange for `req`, which gets Envoy's x-request-id if it came without one: the endpoint sees the id the log has. */
@@ -64,6 +66,7 @@ export function openExchange(req: DownstreamRequest, telemetry: ServiceTelemetry
     grpcStatus: undefined,
     trace: undefined,
     telemetry,
+    setCookies: [],
   };
 }
 

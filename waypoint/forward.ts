@@ -2,7 +2,8 @@
  * One HTTP request through the waypoint, in Envoy's filter order, each
  * stage in its own module and each ending in a value the next one reads:
  *
- *   RBAC (admission.ts) -> route decision (route.ts, pure) -> fault filter
+ *   JWT and OIDC login (authn/, oidc/) -> RBAC (admission.ts) -> route
+ *   decision (route.ts, pure) -> rate limits (ratelimit/) -> fault filter
  *   (admission.ts) -> router (router.ts: breakers, mirrors, tries, retries,
  *   timeouts, outlier reports) -> the response (deliver.ts) or a local
  *   reply (replies.ts).
@@ -126,6 +127,14 @@ export class Forwarder {
       const result = await authn.authenticate({ headers: req.headers, host: attrs.host, path: attrs.path });
       if (result.kind === 'reply') return { kind: 'reply', reply: result.reply };
       authenticated = result;
+    }
+    // A request with a verified bearer token is an API client's: it is not sent to a login page.
+    const login = config.oidcLoginFor(service);
+    if (login && authenticated?.principal === undefined) {
+      const o = await login.handle({ method: attrs.method, headers: req.headers, host: attrs.host, path: attrs.path });
+      x.setCookies.push(...o.setCookies);
+      if (o.kind === 'reply') return { kind: 'reply', reply: o.reply };
+      if (o.principal !== undefined) authenticated = { principal: o.principal, claims: o.claims };
     }
     const authz = authorize(config.policiesFor(service.fqdn), attrs, service.record.vip ?? '', authenticated);
     x.authzPolicy = authz.policy;

@@ -112,6 +112,14 @@ export class WaypointMetrics {
     registers: [this.registry],
   });
   readonly authn = { outcomes: this.jwtAuthn, fetches: this.jwksFetches };
+  readonly oidcLogins = new Counter({
+    name: 'ambit_waypoint_oidc_logins_total',
+    help: 'OidcLogin browser sessions by service and outcome (required, started, ok, failed, refreshed, refresh_failed, logout, bad_cookie)',
+    labelNames: ['service', 'outcome'],
+    registers: [this.registry],
+  });
+  /** What waypoint/oidc/ counts (its issuers' key fetches are in jwksFetches, through the shared JwksCache). */
+  readonly oidc = { logins: this.oidcLogins };
 
   readonly rateLimited = new Counter({
     name: 'ambit_waypoint_rate_limited_total',

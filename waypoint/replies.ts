@@ -66,6 +66,8 @@ export interface ReplyNote {
   flag: string;
   /** Response body bytes, for istio_response_bytes. */
   responseBytes: number;
+  /** Set-Cookie values to send with the reply (exchange.ts). */
+  setCookies?: readonly string[];
 }
 
 /** Answers on the HTTP response, unless something was written on it already (then only the note changes). */
@@ -74,8 +76,9 @@ export function writeReply(res: DownstreamResponse, note: ReplyNote, r: LocalRep
   note.flag = r.flag;
   if (res.headersSent || res.writableEnded || res.destroyed) return;
   note.responseBytes += Buffer.byteLength(r.body);
-  const headers: Record<string, string | number> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
+  const headers: Record<string, string | number | string[]> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
   if (r.body) headers['content-type'] = 'text/plain';
+  if (note.setCookies?.length) headers['set-cookie'] = [...note.setCookies];
   res.writeHead(r.status, headers);
   res.end(r.body);
 }
@@ -92,8 +95,6 @@ export function writeRawReply(socket: Duplex, note: ReplyNote, r: LocalReply): v
     ...(r.body ? { 'content-type': 'text/plain' } : {}),
     connection: 'close',
   };
-  const head = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
+  const head = [...Object.entries(headers), ...(note.setCookies ?? []).map((c) => ['set-cookie', c])].map(([k, v]) => `${k}: ${v}\r\n`).join('');
   socket.end(Buffer.from(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n${head}\r\n${r.body}`, 'latin1'));
 }

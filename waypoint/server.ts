@@ -36,6 +36,8 @@ import { asHttpSocket } from './stream-socket.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { Upstreams } from './upstream.js';
 import { Authenticators } from './authn/authenticators.js';
+import { JwksCache } from './authn/jwks-cache.js';
+import { OidcLogins } from './oidc/logins.js';
 import type { Buckets } from './ratelimit/buckets.js';
 import { RateLimiters } from './ratelimit/rate-limits.js';
 import { tracingSettingsFor, type TracingSource } from './tracing-source.js';
@@ -103,6 +105,8 @@ export class WaypointServer {
   readonly #sessions = new Set<Http2Session>();
   readonly #authenticators: Authenticators;
   readonly #rateLimiters: RateLimiters;
+  readonly #oidcLogins: OidcLogins;
+  readonly #jwks: JwksCache;
   #config: WaypointConfig;
   #accepting: TunnelContext | undefined;
   #draining = false;
@@ -115,8 +119,10 @@ export class WaypointServer {
   constructor(options: WaypointServerOptions) {
     this.#options = options;
     this.#log = options.log ?? logger('waypoint');
-    this.#authenticators = new Authenticators(this.metrics.authn, this.#log.child({ component: 'authn' }));
+    this.#jwks = new JwksCache(this.metrics.authn, this.#log.child({ component: 'authn' }));
+    this.#authenticators = new Authenticators(this.metrics.authn, this.#log.child({ component: 'authn' }), this.#jwks);
     this.#rateLimiters = new RateLimiters(this.metrics.rateLimits, this.#log.child({ component: 'ratelimit' }), options.rateLimitStore);
+    this.#oidcLogins = new OidcLogins(this.metrics.oidc, this.#log.child({ component: 'oidc' }), this.#jwks);
     this.#config = this.#compile(options.mesh);
     this.#mesh = options.mesh;
     this.#warnTelemetryProblems(this.#config);
@@ -294,13 +300,17 @@ export class WaypointServer {
 
   #compile(mesh: MeshView): WaypointConfig {
     const o = this.#options;
-    return new WaypointConfig(mesh, {
+    const config = new WaypointConfig(mesh, {
       services: o.services,
       domain: o.domain,
       trustDomain: o.trustDomain,
       authenticators: this.#authenticators,
       rateLimiters: this.#rateLimiters,
+      oidcLogins: this.#oidcLogins,
     });
+    // Both compiles above asked for the key sources they use; the others go.
+    this.#jwks.sweep();
+    return config;
   }
 
   #accept(stream: Duplex, request: ConnectRequest, service: ServiceView): void {

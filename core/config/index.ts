@@ -17,6 +17,7 @@ export type * from './kinds/workload-entry.js';
 export type * from './kinds/authorization-policy.js';
 export type * from './kinds/peer-authentication.js';
 export type * from './kinds/request-authentication.js';
+export type * from './kinds/oidc-login.js';
 export type * from './kinds/telemetry.js';
 export type * from './kinds/mesh-config.js';
 export { BUILTIN_PROVIDERS, providerUse, type ProviderUse } from './kinds/mesh-config.js';

@@ -10,6 +10,7 @@
  */
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from '../../core/logging.js';
+import { discover, discoveryUrl, fetchText } from './discovery.js';
 
 export interface JwksMetrics {
   fetches: { inc(labels: { issuer: string; result: string }): void };
@@ -32,9 +33,6 @@ export interface JwksOptions {
 const DEFAULT_REFRESH_MS = 20 * 60_000;
 const DEFAULT_COOLDOWN_MS = 5_000;
 const DEFAULT_TIMEOUT_MS = 5_000;
-/** A JWKS document larger than this is refused: keys are a few KiB, and the fetch must stay bounded. */
-const MAX_DOCUMENT_BYTES = 1 << 20;
-
 /** Why no key could be had; request-authn.ts maps it to Envoy's "Jwks remote fetch is failed". */
 export class JwksUnavailable extends Error {
   readonly code = 'EJWKS_UNAVAILABLE';
@@ -45,14 +43,6 @@ function parseJwks(text: string, where: string): JSONWebKeySet {
   const keys = (doc as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys)) throw new Error(`${where} is not a JWKS document (a JSON object with a "keys" list)`);
   return doc as JSONWebKeySet;
-}
-
-async function fetchText(url: string, timeoutMs: number): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow', headers: { accept: 'application/json' } });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  const text = await res.text();
-  if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes`);
-  return text;
 }
 
 export class JwksSource {
@@ -106,28 +96,18 @@ export class JwksSource {
     const { issuer, log, metrics } = this.#o;
     let url = this.#o.jwksUri;
     try {
-      if (url === undefined) url = await this.#discover(timeoutMs);
+      if (url === undefined) url = (await discover(issuer, timeoutMs)).jwksUri;
       this.#adopt(parseJwks(await fetchText(url, timeoutMs), url));
       this.#lastError = undefined;
       metrics.fetches.inc({ issuer, result: 'ok' });
     } catch (err) {
-      this.#lastError = `${url ?? `${issuer}/.well-known/openid-configuration`}: ${(err as Error).message}`;
+      this.#lastError = `${url ?? discoveryUrl(issuer)}: ${(err as Error).message}`;
       metrics.fetches.inc({ issuer, result: 'error' });
       log.warn(
         { issuer, url, err: (err as Error).message, keeping: this.#keys !== undefined },
         this.#keys ? 'JWKS fetch failed; keeping the last good keys' : 'JWKS fetch failed; tokens of this issuer are refused until it succeeds',
       );
     }
-  }
-
-  /** OpenID Connect discovery: the issuer's configuration document names its jwks_uri. */
-  async #discover(timeoutMs: number): Promise<string> {
-    if (!/^https?:\/\//.test(this.#o.issuer)) throw new Error(`issuer ${this.#o.issuer} is not a URL, so it has no discovery document: set jwks or jwksUri`);
-    const base = this.#o.issuer.replace(/\/+$/, '');
-    const where = `${base}/.well-known/openid-configuration`;
-    const doc = JSON.parse(await fetchText(where, timeoutMs)) as { jwks_uri?: unknown };
-    if (typeof doc.jwks_uri !== 'string') throw new Error(`${where} has no jwks_uri`);
-    return doc.jwks_uri;
   }
 
   #adopt(set: JSONWebKeySet): void {

@@ -39,13 +39,13 @@ export interface CompiledRule {
 }
 
 /** Envoy's `clock_skew_seconds` default. */
-const CLOCK_SKEW_S = 60;
+export const CLOCK_SKEW_S = 60;
 /** Distinct verified tokens remembered per served service (a few hundred bytes each). */
 const CACHE_ENTRIES = 1000;
 /** Tokens are a few hundred bytes to a few KiB; a larger one is refused before it is parsed. */
 export const MAX_TOKEN_BYTES = 8 * 1024;
 /** The asymmetric algorithms Envoy's jwt_authn verifies; `none` and HMAC never. */
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+export const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export const REASONS = {
   badFormat: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',

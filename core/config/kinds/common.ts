@@ -41,6 +41,16 @@ export const literalHost = (): Schema<string> => refine(string(), hostProblem);
 /** One address: an IP (no range) or a DNS name (WorkloadEntry address, telemetry provider service). */
 export const address = (): Schema<string> => refine(string(), (a) => (isIpOrCidr(a) && !a.includes('/') ? undefined : hostProblem(a)));
 
+/** An absolute http(s) URL (an issuer, a jwksUri). */
+export function httpUrlProblem(text: string): string | undefined {
+  try {
+    const { protocol } = new URL(text);
+    return protocol === 'http:' || protocol === 'https:' ? undefined : `${JSON.stringify(text)} is not an http(s) URL`;
+  } catch {
+    return `${JSON.stringify(text)} is not a URL`;
+  }
+}
+
 export const ipOrCidr = (): Schema<string> => refine(string(), (v) => (isIpOrCidr(v) ? undefined : `${JSON.stringify(v)} is not an IP address or CIDR range`));
 
 /** Numeric port given as a string, as AuthorizationPolicy and portLevelMtls write them. */

@@ -8,6 +8,7 @@ import type { Schema } from '../schema.js';
 import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization-policy.js';
 import { destinationRuleSpec, type DestinationRuleSpec } from './destination-rule.js';
 import { meshConfigSpec, type MeshConfigSpec } from './mesh-config.js';
+import { oidcLoginSpec, type OidcLoginSpec } from './oidc-login.js';
 import { rateLimitSpec, type RateLimitSpec } from './rate-limit.js';
 import { peerAuthenticationSpec, type PeerAuthenticationSpec } from './peer-authentication.js';
 import { requestAuthenticationSpec, type RequestAuthenticationSpec } from './request-authentication.js';
@@ -28,6 +29,7 @@ export interface SpecByKind {
   Telemetry: TelemetrySpec;
   MeshConfig: MeshConfigSpec;
   RateLimit: RateLimitSpec;
+  OidcLogin: OidcLoginSpec;
 }
 
 export type ConfigKind = keyof SpecByKind;
@@ -58,6 +60,7 @@ export const KINDS: { readonly [K in ConfigKind]: KindDefinition<K> } = {
   Telemetry: istio('Telemetry', telemetrySpec(), TELEMETRY_VERSIONS),
   MeshConfig: ambit('MeshConfig', meshConfigSpec()),
   RateLimit: ambit('RateLimit', rateLimitSpec()),
+  OidcLogin: ambit('OidcLogin', oidcLoginSpec()),
 };
 
 export function kindDefinition(kind: string): KindDefinition | undefined {

@@ -4,7 +4,7 @@
  * unauthenticated (AuthorizationPolicy decides whether that is enough).
  */
 import { array, bool, object, oneOf, refine, req, string, type Schema } from '../schema.js';
-import { duration, onePolicyTarget, policyTargetShape, strings, type PolicyTarget } from './common.js';
+import { duration, httpUrlProblem, onePolicyTarget, policyTargetShape, strings, type PolicyTarget } from './common.js';
 
 export interface JWTHeader {
   name: string;
@@ -36,15 +36,6 @@ export interface RequestAuthenticationSpec extends PolicyTarget {
   jwtRules?: JWTRule[];
 }
 
-function urlProblem(text: string): string | undefined {
-  try {
-    const { protocol } = new URL(text);
-    return protocol === 'http:' || protocol === 'https:' ? undefined : `${JSON.stringify(text)} is not an http(s) URL`;
-  } catch {
-    return `${JSON.stringify(text)} is not a URL`;
-  }
-}
-
 function jwksProblem(text: string): string | undefined {
   try {
     const doc: unknown = JSON.parse(text);
@@ -60,7 +51,7 @@ const jwtRule = (): Schema<JWTRule> =>
     {
       issuer: req(string()),
       audiences: strings(),
-      jwksUri: refine(string(), urlProblem),
+      jwksUri: refine(string(), httpUrlProblem),
       jwks: refine(string(), jwksProblem),
       fromHeaders: array(object<JWTHeader>({ name: req(string()), prefix: string() })),
       fromParams: strings(),
