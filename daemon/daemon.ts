@@ -129,6 +129,7 @@ export class Daemon {
       domain: config.mesh.domain,
       log: log.child({ component: 'waypoints' }),
       metrics: this.metrics,
+      metricsAddress: config.waypointMetricsAddress,
     });
     identity.onWorkloadRotated((id) => this.#waypoints.rotated(id));
     identity.onNodeRotated(() => this.#waypoints.bundleRotated());

@@ -37,9 +37,11 @@ source scripts/lib/install-deps.sh
 # zsh runs the script `ambit completion zsh` prints, as bash runs the bash one;
 # debootstrap makes the fresh Debian the .deb is installed into (test/e2e/package-deb,
 # cached in /var/cache/ambit-test/debootstrap), and dpkg-dev's dpkg-shlibdeps gives the
-# .deb its library dependencies.
+# .deb its library dependencies. prometheus is a real Prometheus that scrapes a netns mesh
+# (test/e2e/mesh-prometheus runs its own in a netns; the package's own service is not used).
 declare -A tool_of=([hyperfine]=hyperfine [python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py [systemd]=systemd-analyze
-	[redis-sentinel]=redis-sentinel [openssl]=openssl [zsh]=zsh [debootstrap]=debootstrap [dpkg-dev]=dpkg-shlibdeps)
+	[redis-sentinel]=redis-sentinel [openssl]=openssl [zsh]=zsh [debootstrap]=debootstrap [dpkg-dev]=dpkg-shlibdeps
+	[prometheus]=/usr/bin/prometheus)
 for pkg in "${!AMBIT_RUNTIME_PACKAGES[@]}"; do tool_of[$pkg]=${AMBIT_RUNTIME_PACKAGES[$pkg]}; done
 install_system_packages tool_of
 
