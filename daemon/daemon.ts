@@ -40,6 +40,7 @@ import { DaemonMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { MeshState, NodeList } from '../core/mesh/index.js';
 import { WaypointSupervisor } from './waypoints.js';
+import { nodeTelemetryProblems } from './workload-telemetry.js';
 
 /** What the daemon needs from identity: certificates it can present, kept fresh. */
 export interface DaemonIdentity {
@@ -93,6 +94,8 @@ export class Daemon {
   #status: NodeJS.Timeout | undefined;
   #rebuild: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** What the last snapshot's Telemetry could not apply for this node's workloads: each said once, when it appears. */
+  #telemetryProblems = new Set<string>();
   #gate: SignedConfigGate | undefined;
   readonly #revocations: PeerRevocations;
   /** What systemd passed (socket activation); without it every listener binds its port itself. */
@@ -385,12 +388,19 @@ export class Daemon {
         this.#log.warn({ resource: r.key, reason: r.reason, revision: snapshot.revision }, 'stored resource fails validation; left out of the mesh state');
       this.#identity.want(this.#state.localIdentities());
       this.#tracing.update(this.#state);
+      this.#sayTelemetryProblems(this.#state);
       this.#waypoints.reconcile(this.#state.localWaypoints());
     } catch (err) {
       // A snapshot the daemon cannot use (e.g. a policy that does not compile) must not take down the last good one.
       this.metrics.configRejections.inc({ reason: isAmbitError(err) ? err.code : 'unexpected' });
       this.#log.error({ err, revision: snapshot.revision }, 'config snapshot rejected; keeping the previous one');
     }
+  }
+
+  #sayTelemetryProblems(state: MeshState): void {
+    const problems = nodeTelemetryProblems(state);
+    for (const p of problems) if (!this.#telemetryProblems.has(p)) this.#log.warn({ problem: p }, `telemetry configuration not applied as written: ${p}`);
+    this.#telemetryProblems = new Set(problems);
   }
 
   async #applyCapture(): Promise<void> {

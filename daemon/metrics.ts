@@ -8,6 +8,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 import { TCP_LABELS } from '../core/telemetry/labels.js';
+import type { TcpSeries } from '../core/telemetry/tcp-series.js';
 
 /** What ambit_cert_expiry_seconds needs of a certificate (core/identity/client CertStatus has it). */
 export interface CertExpiry {
@@ -81,6 +82,18 @@ export class DaemonMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ambitd_' });
+  }
+
+  /** A connection opened: counted on its series (core/telemetry/tcp-series.ts), unless the Telemetry API disabled the metric. */
+  tcpOpened(series: TcpSeries): void {
+    if (series.TCP_OPENED_CONNECTIONS) this.connectionsOpened.inc(series.TCP_OPENED_CONNECTIONS);
+  }
+
+  /** It closed, having sent `sent` bytes toward the destination and received `received` from it. */
+  tcpClosed(series: TcpSeries, sent: number, received: number): void {
+    if (series.TCP_CLOSED_CONNECTIONS) this.connectionsClosed.inc(series.TCP_CLOSED_CONNECTIONS);
+    if (series.TCP_SENT_BYTES) this.bytesSent.inc(series.TCP_SENT_BYTES, sent);
+    if (series.TCP_RECEIVED_BYTES) this.bytesReceived.inc(series.TCP_RECEIVED_BYTES, received);
   }
 
   /** Where ambit_cert_expiry_seconds reads the certificates from (the daemon's identity). */
