@@ -34,17 +34,30 @@ export interface OpenedConnection {
   traceId?: string | undefined;
 }
 
+/** Told how a connection ended: the bytes of each direction, and the error if it failed. */
+export type ConnectionClosed = (toDestination: number, fromDestination: number, error: unknown) => void;
+
 /** Counts a connection as opened; the returned callback counts its close and logs it. */
-export function accountConnection(deps: AccountDeps, c: OpenedConnection): (sent: number, received: number, error: unknown) => void {
+export function accountConnection(deps: AccountDeps, c: OpenedConnection): ConnectionClosed {
   const { metrics, log } = deps;
   const attrs = tcpAttributes(c.mtls);
   const series = tcpSeries(c.labels, c.telemetry, attrs);
   metrics.tcpOpened(series);
   const started = Date.now();
-  return (sent, received, error) => {
+  return (toDestination, fromDestination, error) => {
     deps.memory?.connectionClosed();
-    metrics.tcpClosed(series, sent, received);
+    metrics.tcpClosed(series, toDestination, fromDestination);
     if (c.telemetry && !c.telemetry.logs(() => attrs)) return;
-    log.info({ ...c.fields, sent, received, durationMs: Date.now() - started, error, ...(c.traceId !== undefined ? { trace_id: c.traceId } : {}) }, c.message);
+    log.info(
+      {
+        ...c.fields,
+        bytesToDestination: toDestination,
+        bytesFromDestination: fromDestination,
+        durationMs: Date.now() - started,
+        error,
+        ...(c.traceId !== undefined ? { trace_id: c.traceId } : {}),
+      },
+      c.message,
+    );
   };
 }

@@ -21,7 +21,7 @@ import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
 import type { CompiledTelemetry } from '../core/telemetry/compiled.js';
 import { authorizeL4, reportDenial } from './authorize.js';
-import { accountConnection } from './connection-account.js';
+import { accountConnection, type ConnectionClosed } from './connection-account.js';
 import { workloadTelemetry } from './workload-telemetry.js';
 import { endTunnelSpan, tunnelAttributes, type TunnelOutcome, type TunnelSpan, type TunnelTracing } from './tunnel-tracing.js';
 import type { MemoryRelease } from './memory-release.js';
@@ -53,7 +53,7 @@ export function createInbound(options: InboundOptions): HboneServer {
    */
   const openedWith = new WeakMap<ConnectRequest, { labels: TcpLabels; telemetry: CompiledTelemetry }>();
   /** Each open tunnel's accounting (connection-account.ts), from streamOpened to streamClosed. */
-  const closers = new WeakMap<ConnectRequest, (sent: number, received: number, error: unknown) => void>();
+  const closers = new WeakMap<ConnectRequest, ConnectionClosed>();
   /** Each tunnel's span, from the policy check (the first hook) to wherever the tunnel ends. */
   const spans = new WeakMap<ConnectRequest, TunnelSpan>();
   const endSpan = (req: ConnectRequest, outcome: TunnelOutcome): void => {
@@ -167,8 +167,7 @@ export function createInbound(options: InboundOptions): HboneServer {
         metrics.tunnelStreams.dec({ direction: 'inbound' });
         const closed = closers.get(info.request);
         closers.delete(info.request);
-        // Istio's received bytes are the request's (toward the workload), sent the response's.
-        if (closed) closed(info.bytesOut, info.bytesIn, info.error?.code);
+        if (closed) closed(info.bytesIn, info.bytesOut, info.error?.code);
         else options.memory?.connectionClosed();
       },
     },

@@ -20,8 +20,9 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   readonly connectionsOpened = this.#counter('istio_tcp_connections_opened_total', 'TCP connections opened', TCP_LABELS);
   readonly connectionsClosed = this.#counter('istio_tcp_connections_closed_total', 'TCP connections closed', TCP_LABELS);
-  readonly bytesSent = this.#counter('istio_tcp_sent_bytes_total', 'Bytes sent toward the destination', TCP_LABELS);
-  readonly bytesReceived = this.#counter('istio_tcp_received_bytes_total', 'Bytes received from the destination', TCP_LABELS);
+  // Istio's meaning, the same for both reporters: received is the request's direction, sent the response's.
+  readonly bytesSent = this.#counter('istio_tcp_sent_bytes_total', 'Bytes from the destination back to the client (the response)', TCP_LABELS);
+  readonly bytesReceived = this.#counter('istio_tcp_received_bytes_total', 'Bytes from the client toward the destination (the request)', TCP_LABELS);
   readonly authzDenials = this.#counter('ambit_authz_denials_total', 'Connections refused by AuthorizationPolicy or PeerAuthentication', [
     'destination_service',
     'source_principal',
@@ -89,11 +90,11 @@ export class DaemonMetrics {
     if (series.TCP_OPENED_CONNECTIONS) this.connectionsOpened.inc(series.TCP_OPENED_CONNECTIONS);
   }
 
-  /** It closed, having sent `sent` bytes toward the destination and received `received` from it. */
-  tcpClosed(series: TcpSeries, sent: number, received: number): void {
+  /** It closed, having carried `toDestination` bytes from the client and `fromDestination` back. */
+  tcpClosed(series: TcpSeries, toDestination: number, fromDestination: number): void {
     if (series.TCP_CLOSED_CONNECTIONS) this.connectionsClosed.inc(series.TCP_CLOSED_CONNECTIONS);
-    if (series.TCP_SENT_BYTES) this.bytesSent.inc(series.TCP_SENT_BYTES, sent);
-    if (series.TCP_RECEIVED_BYTES) this.bytesReceived.inc(series.TCP_RECEIVED_BYTES, received);
+    if (series.TCP_RECEIVED_BYTES) this.bytesReceived.inc(series.TCP_RECEIVED_BYTES, toDestination);
+    if (series.TCP_SENT_BYTES) this.bytesSent.inc(series.TCP_SENT_BYTES, fromDestination);
   }
 
   /** Where ambit_cert_expiry_seconds reads the certificates from (the daemon's identity). */

@@ -36,7 +36,7 @@ import { capturedSocketOwnerUid } from './socket-owner.js';
 import type { MeshState } from '../core/mesh/index.js';
 import { dialTcp, spliceSockets } from './tcp-splice.js';
 import { CapturedListener } from './captured-listener.js';
-import { accountConnection } from './connection-account.js';
+import { accountConnection, type ConnectionClosed } from './connection-account.js';
 import { endTunnelSpan, tunnelAttributes, type TunnelTracing } from './tunnel-tracing.js';
 import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { endpointParty } from '../core/telemetry/mesh-facts.js';
@@ -217,7 +217,7 @@ export class Outbound {
   }
 
   /** Counts a connection as opened; the returned callback counts and logs its close. One accounting for every kind of hop. */
-  #opened(report: Report, mtls: boolean, fields: Record<string, unknown>, traceId?: string): (sent: number, received: number, error: unknown) => void {
+  #opened(report: Report, mtls: boolean, fields: Record<string, unknown>, traceId?: string): ConnectionClosed {
     return accountConnection(this.#options, { ...report, mtls, fields, message: 'outbound connection closed', traceId });
   }
 

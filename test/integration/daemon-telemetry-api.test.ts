@@ -151,7 +151,7 @@ test("access logging off for the workload silences its lines; a logged line carr
   const h = await harness(t);
   await h.roundTrip('logged', { traceparent: `00-${TRACE}-00f067aa0ba902b7-01` });
   t.is(h.closedLines().length, 1);
-  t.like(h.closedLines()[0], { src: CLIENT, trace_id: TRACE, sent: 'logged'.length, received: 'logged'.length });
+  t.like(h.closedLines()[0], { src: CLIENT, trace_id: TRACE, bytesToDestination: 'logged'.length, bytesFromDestination: 'logged'.length });
 
   h.apply(telemetry('reviews', { selector: { matchLabels: { app: 'reviews' } }, accessLogging: [{ disabled: true }] }));
   await h.roundTrip('not logged');

@@ -8,7 +8,9 @@ import test from 'ava';
 import type { Resource } from '../../core/config/resource.js';
 import { tcpLabels, type TcpLabels } from '../../core/telemetry/labels.js';
 import { tcpAttributes, tcpSeries } from '../../core/telemetry/tcp-series.js';
+import { DaemonMetrics } from '../../daemon/metrics.js';
 import { nodeTelemetryProblems, workloadTelemetry } from '../../daemon/workload-telemetry.js';
+import { metricSum } from '../helpers/prometheus-text.js';
 import { endpoint, state } from './support/daemon-fixtures.js';
 
 const reviews = endpoint({ service: 'reviews', node: 'a', address: '10.0.0.1', port: 9080, labels: { app: 'reviews', version: 'v2' } });
@@ -119,4 +121,15 @@ test('access-log filter on TCP: connection.mtls decides; a request or response a
     filtered("request.method != 'GET'").logs(() => tcpAttributes(true)),
     'CEL: an absent attribute is not equal',
   );
+});
+
+test("Istio's byte directions for either reporter: received is the request's (toward the destination), sent the response's", async (t) => {
+  const metrics = new DaemonMetrics();
+  const series = tcpSeries(labels, undefined, tcpAttributes(true));
+  metrics.tcpOpened(series);
+  metrics.tcpClosed(series, 3, 500);
+  const text = await metrics.registry.metrics();
+  t.is(metricSum(text, 'istio_tcp_received_bytes_total'), 3);
+  t.is(metricSum(text, 'istio_tcp_sent_bytes_total'), 500);
+  t.is(metricSum(text, 'istio_tcp_connections_opened_total') - metricSum(text, 'istio_tcp_connections_closed_total'), 0);
 });
