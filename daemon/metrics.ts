@@ -8,7 +8,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 import { TCP_LABELS } from '../core/telemetry/labels.js';
-import type { TcpSeries } from '../core/telemetry/tcp-series.js';
+import { countTcpClosed, countTcpOpened, type TcpCounters, type TcpSeries } from '../core/telemetry/tcp-series.js';
 
 /** What ambit_cert_expiry_seconds needs of a certificate (core/identity/client CertStatus has it). */
 export interface CertExpiry {
@@ -85,16 +85,16 @@ export class DaemonMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'ambitd_' });
   }
 
+  readonly #tcp: TcpCounters = { opened: this.connectionsOpened, closed: this.connectionsClosed, sent: this.bytesSent, received: this.bytesReceived };
+
   /** A connection opened: counted on its series (core/telemetry/tcp-series.ts), unless the Telemetry API disabled the metric. */
   tcpOpened(series: TcpSeries): void {
-    if (series.TCP_OPENED_CONNECTIONS) this.connectionsOpened.inc(series.TCP_OPENED_CONNECTIONS);
+    countTcpOpened(this.#tcp, series);
   }
 
   /** It closed, having carried `toDestination` bytes from the client and `fromDestination` back. */
   tcpClosed(series: TcpSeries, toDestination: number, fromDestination: number): void {
-    if (series.TCP_CLOSED_CONNECTIONS) this.connectionsClosed.inc(series.TCP_CLOSED_CONNECTIONS);
-    if (series.TCP_RECEIVED_BYTES) this.bytesReceived.inc(series.TCP_RECEIVED_BYTES, toDestination);
-    if (series.TCP_SENT_BYTES) this.bytesSent.inc(series.TCP_SENT_BYTES, fromDestination);
+    countTcpClosed(this.#tcp, series, toDestination, fromDestination);
   }
 
   /** Where ambit_cert_expiry_seconds reads the certificates from (the daemon's identity). */

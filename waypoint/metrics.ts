@@ -13,6 +13,7 @@ import { REQUEST_LABELS, TCP_LABELS, type RequestLabelName, type RequestLabels }
 import type { TelemetryAttributes } from '../core/telemetry/expression.js';
 import { applyLabelOperations, type MetricOverrides } from '../core/telemetry/metric-overrides.js';
 import type { IstioMetricName } from '../core/telemetry/settings.js';
+import type { TcpCounters } from '../core/telemetry/tcp-series.js';
 
 export type { MetricOverrides } from '../core/telemetry/metric-overrides.js';
 
@@ -142,6 +143,9 @@ export class WaypointMetrics {
     labelNames: TCP_LABELS,
     registers: [this.registry],
   });
+
+  /** The four TCP counters, for core/telemetry/tcp-series.ts's countTcpOpened / countTcpClosed. */
+  readonly tcp: TcpCounters = { opened: this.tcpOpened, closed: this.tcpClosed, sent: this.tcpSent, received: this.tcpReceived };
 
   /**
    * One request, once it has ended: the same labels on its count, duration and

@@ -6,8 +6,9 @@
  * its open, its close and its bytes count the same series however the
  * overrides change while it lasts, and opened - closed still falls back to 0.
  */
+import type { Counter } from 'prom-client';
 import type { TelemetryAttributes } from './expression.js';
-import type { TcpLabels } from './labels.js';
+import type { TcpLabelName, TcpLabels } from './labels.js';
 import { applyLabelOperations, type MetricOverrides } from './metric-overrides.js';
 
 /** Istio's Telemetry API names for the istio_tcp_* metrics. */
@@ -40,4 +41,26 @@ export function tcpSeries(labels: TcpLabels, overrides: MetricOverrides | undefi
     TCP_SENT_BYTES: one('TCP_SENT_BYTES'),
     TCP_RECEIVED_BYTES: one('TCP_RECEIVED_BYTES'),
   };
+}
+
+/** A process's four istio_tcp_* counters (ambitd's DaemonMetrics and the waypoint's have them). */
+export interface TcpCounters {
+  readonly opened: Counter<TcpLabelName>;
+  readonly closed: Counter<TcpLabelName>;
+  /** istio_tcp_sent_bytes_total: the response's bytes, back to the caller (Istio's meaning for every reporter). */
+  readonly sent: Counter<TcpLabelName>;
+  /** istio_tcp_received_bytes_total: the request's bytes, toward the destination. */
+  readonly received: Counter<TcpLabelName>;
+}
+
+/** A connection opened: counted on its series, unless the metric is disabled. */
+export function countTcpOpened(c: TcpCounters, series: TcpSeries): void {
+  if (series.TCP_OPENED_CONNECTIONS) c.opened.inc(series.TCP_OPENED_CONNECTIONS);
+}
+
+/** It closed, having carried `toDestination` bytes from the caller and `fromDestination` back. */
+export function countTcpClosed(c: TcpCounters, series: TcpSeries, toDestination: number, fromDestination: number): void {
+  if (series.TCP_CLOSED_CONNECTIONS) c.closed.inc(series.TCP_CLOSED_CONNECTIONS);
+  if (series.TCP_RECEIVED_BYTES) c.received.inc(series.TCP_RECEIVED_BYTES, toDestination);
+  if (series.TCP_SENT_BYTES) c.sent.inc(series.TCP_SENT_BYTES, fromDestination);
 }
