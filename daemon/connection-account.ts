@@ -1,12 +1,17 @@
 /**
- * The accounting of one proxied TCP connection that ambitd dials itself (an
- * outbound hop, the same-node shortcut, inbound plaintext): opened, closed and
- * bytes counted against one labels object built when it opened, and one log
- * line when it ends. Tunnelled inbound streams are counted by inbound.ts from
- * the HBONE server's events instead.
+ * The accounting of one connection ambitd proxies: opened, closed and bytes
+ * counted on the series worked out when it opened (labels built then, and the
+ * Telemetry API's metric overrides of the workload it reports for,
+ * core/telemetry/tcp-series.ts), and one access-log line when it ends, if
+ * that workload's accessLogging keeps it (on/off and the filter), with the
+ * trace id of the connection's span when it has one. Outbound hops, the
+ * same-node shortcut and inbound plaintext account here; tunnelled inbound
+ * streams too, from the HBONE server's events (inbound.ts).
  */
 import type { Logger } from 'pino';
+import type { CompiledTelemetry } from '../core/telemetry/compiled.js';
 import type { TcpLabels } from '../core/telemetry/labels.js';
+import { tcpAttributes, tcpSeries } from '../core/telemetry/tcp-series.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -17,21 +22,42 @@ export interface AccountDeps {
   log: Logger;
 }
 
-/** Counts a connection as opened; the returned callback counts and logs its close. */
-export function accountConnection(
-  deps: AccountDeps,
-  labels: TcpLabels,
-  fields: Record<string, unknown>,
-  message: string,
-): (sent: number, received: number, error: unknown) => void {
+export interface OpenedConnection {
+  labels: TcpLabels;
+  /** The reported workload's telemetry (daemon/workload-telemetry.ts); absent: every metric and line, unchanged. */
+  telemetry: CompiledTelemetry | undefined;
+  /** Whether the connection is mutual TLS (the expression subset's connection.mtls). */
+  mtls: boolean;
+  fields: Record<string, unknown>;
+  message: string;
+  /** The trace of the connection's span (tunnel-tracing.ts), sampled or not; absent with tracing off. */
+  traceId?: string | undefined;
+}
+
+/** Told how a connection ended: the bytes of each direction, and the error if it failed. */
+export type ConnectionClosed = (toDestination: number, fromDestination: number, error: unknown) => void;
+
+/** Counts a connection as opened; the returned callback counts its close and logs it. */
+export function accountConnection(deps: AccountDeps, c: OpenedConnection): ConnectionClosed {
   const { metrics, log } = deps;
-  metrics.connectionsOpened.inc(labels);
+  const attrs = tcpAttributes(c.mtls);
+  const series = tcpSeries(c.labels, c.telemetry, attrs);
+  metrics.tcpOpened(series);
   const started = Date.now();
-  return (sent, received, error) => {
+  return (toDestination, fromDestination, error) => {
     deps.memory?.connectionClosed();
-    metrics.connectionsClosed.inc(labels);
-    metrics.bytesSent.inc(labels, sent);
-    metrics.bytesReceived.inc(labels, received);
-    log.info({ ...fields, sent, received, durationMs: Date.now() - started, error }, message);
+    metrics.tcpClosed(series, toDestination, fromDestination);
+    if (c.telemetry && !c.telemetry.logs(() => attrs)) return;
+    log.info(
+      {
+        ...c.fields,
+        bytesToDestination: toDestination,
+        bytesFromDestination: fromDestination,
+        durationMs: Date.now() - started,
+        error,
+        ...(c.traceId !== undefined ? { trace_id: c.traceId } : {}),
+      },
+      c.message,
+    );
   };
 }

@@ -41,6 +41,7 @@ import { Outbound } from './outbound.js';
 import { MeshState, NodeList } from '../core/mesh/index.js';
 import { WaypointSupervisor } from './waypoints.js';
 import { connectionTap } from './connection-tap.js';
+import { nodeTelemetryProblems } from './workload-telemetry.js';
 
 /** What the daemon needs from identity: certificates it can present, kept fresh. */
 export interface DaemonIdentity {
@@ -96,6 +97,8 @@ export class Daemon {
   #status: NodeJS.Timeout | undefined;
   #rebuild: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** What the last snapshot's Telemetry could not apply for this node's workloads: each said once, when it appears. */
+  #telemetryProblems = new Set<string>();
   #gate: SignedConfigGate | undefined;
   readonly #revocations: PeerRevocations;
   /** What systemd passed (socket activation); without it every listener binds its port itself. */
@@ -132,6 +135,7 @@ export class Daemon {
       domain: config.mesh.domain,
       log: log.child({ component: 'waypoints' }),
       metrics: this.metrics,
+      metricsAddress: config.waypointMetricsAddress,
     });
     identity.onWorkloadRotated((id) => this.#waypoints.rotated(id));
     identity.onNodeRotated(() => this.#waypoints.bundleRotated());
@@ -391,12 +395,19 @@ export class Daemon {
         this.#log.warn({ resource: r.key, reason: r.reason, revision: snapshot.revision }, 'stored resource fails validation; left out of the mesh state');
       this.#identity.want(this.#state.localIdentities());
       this.#tracing.update(this.#state);
+      this.#sayTelemetryProblems(this.#state);
       this.#waypoints.reconcile(this.#state.localWaypoints());
     } catch (err) {
       // A snapshot the daemon cannot use (e.g. a policy that does not compile) must not take down the last good one.
       this.metrics.configRejections.inc({ reason: isAmbitError(err) ? err.code : 'unexpected' });
       this.#log.error({ err, revision: snapshot.revision }, 'config snapshot rejected; keeping the previous one');
     }
+  }
+
+  #sayTelemetryProblems(state: MeshState): void {
+    const problems = nodeTelemetryProblems(state);
+    for (const p of problems) if (!this.#telemetryProblems.has(p)) this.#log.warn({ problem: p }, `telemetry configuration not applied as written: ${p}`);
+    this.#telemetryProblems = new Set(problems);
   }
 
   async #applyCapture(): Promise<void> {

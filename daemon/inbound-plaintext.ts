@@ -30,6 +30,7 @@ import { CapturedListener } from './captured-listener.js';
 import { accountConnection } from './connection-account.js';
 import { tapConnection, type ConnectionTap } from './connection-tap.js';
 import type { ConnectionRecord } from '../core/telemetry/connection-record.js';
+import { workloadTelemetry } from './workload-telemetry.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
@@ -131,7 +132,14 @@ export class InboundPlaintext {
       });
       // Where the client meant to go: a local user may have dialled 127.0.0.1 for a workload enrolled at the host's address.
       const upstream = await dialTcp(dst.address, dst.port);
-      const closed = accountConnection(this.#options, labels, { src: identity ?? 'plaintext', ...fields }, 'inbound plaintext connection closed');
+      const closed = accountConnection(this.#options, {
+        labels,
+        // reporter="destination": the destination workload's Telemetry.
+        telemetry: workloadTelemetry(state, ep),
+        mtls: false,
+        fields: { src: identity ?? 'plaintext', ...fields },
+        message: 'inbound plaintext connection closed',
+      });
       socket.resume();
       spliceSockets(socket, upstream, (r) => {
         closed(r.aToB, r.bToA, r.error);

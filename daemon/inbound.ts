@@ -19,7 +19,10 @@ import {
 import type { EndpointRecord } from '../core/store/types.js';
 import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { callerParty, endpointParty } from '../core/telemetry/mesh-facts.js';
+import type { CompiledTelemetry } from '../core/telemetry/compiled.js';
 import { authorizeL4, reportDenial } from './authorize.js';
+import { accountConnection, type ConnectionClosed } from './connection-account.js';
+import { workloadTelemetry } from './workload-telemetry.js';
 import { endTunnelSpan, tunnelAttributes, type TunnelOutcome, type TunnelSpan, type TunnelTracing } from './tunnel-tracing.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
@@ -47,11 +50,13 @@ export interface InboundOptions {
 export function createInbound(options: InboundOptions): HboneServer {
   const { metrics, log } = options;
   /**
-   * Each tunnel's labels, built once by resolveUpstream from the state it
-   * dialled with; its open, its close and its bytes count that one object,
-   * whatever the state says by the time it closes.
+   * Each tunnel's labels and its workload's telemetry, from the state it
+   * dialled with (resolveUpstream); its open, its close and its bytes count
+   * those, whatever the state says by the time it closes.
    */
-  const labelsOf = new WeakMap<ConnectRequest, TcpLabels>();
+  const openedWith = new WeakMap<ConnectRequest, { labels: TcpLabels; telemetry: CompiledTelemetry }>();
+  /** Each open tunnel's accounting (connection-account.ts), from streamOpened to streamClosed. */
+  const closers = new WeakMap<ConnectRequest, ConnectionClosed>();
   /** Each tunnel's span, from the policy check (the first hook) to wherever the tunnel ends. */
   const spans = new WeakMap<ConnectRequest, TunnelSpan>();
   const endSpan = (req: ConnectRequest, outcome: TunnelOutcome): void => {
@@ -117,7 +122,7 @@ export function createInbound(options: InboundOptions): HboneServer {
       endSpan(req, { bytesToDestination: 0, bytesFromDestination: 0, errorType: 'not_local_workload' });
       return { refuse: `${req.authority} is not a workload enrolled on this node` };
     }
-    labelsOf.set(req, labels(req, state, ep));
+    openedWith.set(req, { labels: labels(req, state, ep), telemetry: workloadTelemetry(state, ep) });
     return { host: ep.address, port: ep.port };
   };
 
@@ -151,37 +156,33 @@ export function createInbound(options: InboundOptions): HboneServer {
       },
       // Every stream this server opens went through resolveUpstream, so each has its labels.
       streamOpened: (info) => {
-        const l = labelsOf.get(info.request);
-        if (l) metrics.connectionsOpened.inc(l);
+        const opened = openedWith.get(info.request);
         metrics.tunnelStreams.inc({ direction: 'inbound' });
+        if (!opened) return;
+        closers.set(
+          info.request,
+          accountConnection(options, {
+            ...opened,
+            mtls: true,
+            fields: { src: info.peerIdentity, peer: info.peerAddress, authority: info.authority },
+            message: 'inbound connection closed',
+            traceId: spans.get(info.request)?.traceId,
+          }),
+        );
       },
       streamClosed: (info) => {
-        options.memory?.connectionClosed();
         endSpan(info.request, {
           bytesToDestination: info.bytesIn,
           bytesFromDestination: info.bytesOut,
           ...(info.error?.code !== undefined ? { errorType: info.error.code } : {}),
           attributes: { 'ambit.authz.decision': 'allow', 'ambit.duration_ms': info.durationMs },
         });
-        const l = labelsOf.get(info.request);
         metrics.tunnelStreams.dec({ direction: 'inbound' });
-        if (l) {
-          metrics.connectionsClosed.inc(l);
-          metrics.bytesReceived.inc(l, info.bytesIn);
-          metrics.bytesSent.inc(l, info.bytesOut);
-        }
-        log.info(
-          {
-            src: info.peerIdentity,
-            peer: info.peerAddress,
-            authority: info.authority,
-            bytesIn: info.bytesIn,
-            bytesOut: info.bytesOut,
-            durationMs: info.durationMs,
-            error: info.error?.code,
-          },
-          'inbound connection closed',
-        );
+        const closed = closers.get(info.request);
+        closers.delete(info.request);
+        if (closed) closed(info.bytesIn, info.bytesOut, info.error?.code);
+        else options.memory?.connectionClosed();
+        const l = openedWith.get(info.request)?.labels;
         if (l) {
           tapConnection(options.tap, l.destination_service, () => ({
             start_time: new Date(Date.now() - info.durationMs).toISOString(),

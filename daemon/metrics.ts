@@ -8,6 +8,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { hboneRefusalCounters } from '../core/identity/revocation/peer-metrics.js';
 import { TCP_LABELS } from '../core/telemetry/labels.js';
+import { countTcpClosed, countTcpOpened, type TcpCounters, type TcpSeries } from '../core/telemetry/tcp-series.js';
 
 /** What ambit_cert_expiry_seconds needs of a certificate (core/identity/client CertStatus has it). */
 export interface CertExpiry {
@@ -19,8 +20,9 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   readonly connectionsOpened = this.#counter('istio_tcp_connections_opened_total', 'TCP connections opened', TCP_LABELS);
   readonly connectionsClosed = this.#counter('istio_tcp_connections_closed_total', 'TCP connections closed', TCP_LABELS);
-  readonly bytesSent = this.#counter('istio_tcp_sent_bytes_total', 'Bytes sent toward the destination', TCP_LABELS);
-  readonly bytesReceived = this.#counter('istio_tcp_received_bytes_total', 'Bytes received from the destination', TCP_LABELS);
+  // Istio's meaning, the same for both reporters: received is the request's direction, sent the response's.
+  readonly bytesSent = this.#counter('istio_tcp_sent_bytes_total', 'Bytes from the destination back to the client (the response)', TCP_LABELS);
+  readonly bytesReceived = this.#counter('istio_tcp_received_bytes_total', 'Bytes from the client toward the destination (the request)', TCP_LABELS);
   readonly authzDenials = this.#counter('ambit_authz_denials_total', 'Connections refused by AuthorizationPolicy or PeerAuthentication', [
     'destination_service',
     'source_principal',
@@ -87,6 +89,18 @@ export class DaemonMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ambitd_' });
+  }
+
+  readonly #tcp: TcpCounters = { opened: this.connectionsOpened, closed: this.connectionsClosed, sent: this.bytesSent, received: this.bytesReceived };
+
+  /** A connection opened: counted on its series (core/telemetry/tcp-series.ts), unless the Telemetry API disabled the metric. */
+  tcpOpened(series: TcpSeries): void {
+    countTcpOpened(this.#tcp, series);
+  }
+
+  /** It closed, having carried `toDestination` bytes from the client and `fromDestination` back. */
+  tcpClosed(series: TcpSeries, toDestination: number, fromDestination: number): void {
+    countTcpClosed(this.#tcp, series, toDestination, fromDestination);
   }
 
   /** Where ambit_cert_expiry_seconds reads the certificates from (the daemon's identity). */

@@ -36,10 +36,18 @@ import { capturedSocketOwnerUid } from './socket-owner.js';
 import type { MeshState } from '../core/mesh/index.js';
 import { dialTcp, spliceSockets } from './tcp-splice.js';
 import { CapturedListener } from './captured-listener.js';
-import { accountConnection } from './connection-account.js';
+import { accountConnection, type ConnectionClosed } from './connection-account.js';
 import { endTunnelSpan, tunnelAttributes, type TunnelTracing } from './tunnel-tracing.js';
 import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { endpointParty } from '../core/telemetry/mesh-facts.js';
+import type { CompiledTelemetry } from '../core/telemetry/compiled.js';
+import { workloadTelemetry } from './workload-telemetry.js';
+
+/** What one connection reports with: its labels, and the source workload's Telemetry. */
+interface Report {
+  labels: TcpLabels;
+  telemetry: CompiledTelemetry;
+}
 
 export interface OutboundOptions {
   state: () => MeshState;
@@ -170,15 +178,17 @@ export class Outbound {
       service: route.service,
       securityPolicy: hop.kind === 'tcp' ? 'none' : 'mutual_tls',
     });
+    // reporter="source": the source workload's Telemetry, as its sidecar would apply it.
+    const report: Report = { labels, telemetry: workloadTelemetry(state, route.source) };
     switch (hop.kind) {
       case 'waypoint':
-        return this.#toWaypoint(socket, hop, sourceId, labels);
+        return this.#toWaypoint(socket, hop, sourceId, report);
       case 'tcp':
-        return this.#plain(socket, hop, sourceId, labels);
+        return this.#plain(socket, hop, sourceId, report);
       case 'local':
-        return this.#local(socket, state, hop, sourceId, labels);
+        return this.#local(socket, state, hop, sourceId, report);
       case 'hbone':
-        return this.#tunnel(socket, hop, sourceId, labels);
+        return this.#tunnel(socket, hop, sourceId, report);
     }
   }
 
@@ -190,28 +200,28 @@ export class Outbound {
   }
 
   /** A destination outside the mesh (MESH_EXTERNAL, or not a mesh workload): plain TCP from the daemon. */
-  async #plain(socket: Socket, hop: TcpHop, sourceId: string, labels: TcpLabels): Promise<void> {
-    this.#spliceDirect(socket, await dialTcp(hop.address, hop.port), labels, {
+  async #plain(socket: Socket, hop: TcpHop, sourceId: string, report: Report): Promise<void> {
+    this.#spliceDirect(socket, await dialTcp(hop.address, hop.port), report, false, {
       src: sourceId,
-      dst: labels.destination_service,
+      dst: report.labels.destination_service,
       endpoint: keyOf(hop),
       node: 'external',
     });
   }
 
   /** Splices a directly dialled upstream (no tunnel), counting and logging it like a tunnelled one. */
-  #spliceDirect(socket: Socket, upstream: Socket, labels: TcpLabels, fields: Record<string, unknown>): void {
-    const closed = this.#opened(labels, fields);
+  #spliceDirect(socket: Socket, upstream: Socket, report: Report, mtls: boolean, fields: Record<string, unknown>): void {
+    const closed = this.#opened(report, mtls, fields);
     socket.resume();
     spliceSockets(socket, upstream, (r) => closed(r.aToB, r.bToA, r.error));
   }
 
   /** Counts a connection as opened; the returned callback counts and logs its close. One accounting for every kind of hop. */
-  #opened(labels: TcpLabels, fields: Record<string, unknown>): (sent: number, received: number, error: unknown) => void {
-    return accountConnection(this.#options, labels, fields, 'outbound connection closed');
+  #opened(report: Report, mtls: boolean, fields: Record<string, unknown>, traceId?: string): ConnectionClosed {
+    return accountConnection(this.#options, { ...report, mtls, fields, message: 'outbound connection closed', traceId });
   }
 
-  async #tunnel(socket: Socket, hop: HboneHop, sourceId: string, labels: TcpLabels): Promise<void> {
+  async #tunnel(socket: Socket, hop: HboneHop, sourceId: string, report: Report): Promise<void> {
     await this.#spliceTunnel(
       socket,
       {
@@ -220,12 +230,12 @@ export class Outbound {
         source: sourceId,
         expectedServerIdentity: hop.peerIdentity,
       },
-      labels,
+      report,
       { endpoint: keyOf(hop), node: hop.peer.node },
     );
   }
 
-  async #toWaypoint(socket: Socket, hop: WaypointHop, sourceId: string, labels: TcpLabels): Promise<void> {
+  async #toWaypoint(socket: Socket, hop: WaypointHop, sourceId: string, report: Report): Promise<void> {
     await this.#spliceTunnel(
       socket,
       {
@@ -234,12 +244,13 @@ export class Outbound {
         source: sourceId,
         expectedServerIdentity: hop.identity,
       },
-      labels,
+      report,
       { endpoint: hop.authority, node: hop.endpoint.node, waypoint: keyOf(hop) },
     );
   }
 
-  async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], labels: TcpLabels, fields: Record<string, unknown>): Promise<void> {
+  async #spliceTunnel(socket: Socket, request: Parameters<HboneClient['connect']>[0], report: Report, fields: Record<string, unknown>): Promise<void> {
+    const { labels } = report;
     const span = this.#options.tracing?.outbound(() =>
       tunnelAttributes({
         source: request.source,
@@ -257,7 +268,7 @@ export class Outbound {
       endTunnelSpan(span, { bytesToDestination: 0, bytesFromDestination: 0, errorType: (err as { code?: string }).code ?? 'ERROR' });
       throw err;
     }
-    const closed = this.#opened(labels, { src: request.source, dst: labels.destination_principal, ...fields });
+    const closed = this.#opened(report, true, { src: request.source, dst: labels.destination_principal, ...fields }, span?.traceId);
     socket.resume();
     splice(stream, socket, (r) => {
       closed(r.bytesFromSocket, r.bytesToSocket, r.error?.code);
@@ -269,8 +280,9 @@ export class Outbound {
     });
   }
 
-  async #local(socket: Socket, state: MeshState, hop: LocalHop, sourceId: string, labels: TcpLabels): Promise<void> {
+  async #local(socket: Socket, state: MeshState, hop: LocalHop, sourceId: string, report: Report): Promise<void> {
     const { metrics, log } = this.#options;
+    const { labels } = report;
     const ep = hop.endpoint;
     const decision = authorizeL4(state, ep, { identity: sourceId, ip: socket.remoteAddress ?? '' }, ep.address);
     if (!decision.allowed) {
@@ -278,7 +290,8 @@ export class Outbound {
       socket.resetAndDestroy();
       return;
     }
-    this.#spliceDirect(socket, await dialTcp(ep.address, ep.port), labels, {
+    // The same-node shortcut: mesh traffic that never leaves the host, reported as mutual TLS as a tunnel would be.
+    this.#spliceDirect(socket, await dialTcp(ep.address, ep.port), report, true, {
       src: sourceId,
       dst: labels.destination_principal,
       endpoint: keyOf(ep),

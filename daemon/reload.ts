@@ -47,6 +47,7 @@ const SETTINGS: readonly Setting[] = [
   restartOnly('hbone.keepaliveTimeout', (c) => c.hbone.keepaliveTimeoutMs),
   restartOnly('adminAddress', (c) => c.adminAddress),
   restartOnly('metricsAddress', (c) => c.metricsAddress),
+  restartOnly('waypointMetricsAddress', (c) => c.waypointMetricsAddress),
   restartOnly('identity.dir', (c) => c.identity.dir),
   restartOnly('identity.rootFingerprint', (c) => c.identity.rootFingerprint),
   {

@@ -16,6 +16,7 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { formatAuthority } from '../core/hbone/authority.js';
 import type { TlsIdentity, TunnelInfo } from '../core/hbone/index.js';
 import { waypointStateDir } from '../core/identity/client/node-dir.js';
 import { storeEnv } from '../core/store/env-options.js';
@@ -56,6 +57,8 @@ export interface WaypointSupervisorOptions {
   command?: string[];
   /** Default WAYPOINT_SETTINGS_FILE. */
   settingsFile?: string;
+  /** Where each waypoint binds its metrics port (ambitd.yaml waypointMetricsAddress); default 127.0.0.1. */
+  metricsAddress?: string;
 }
 
 interface Instance {
@@ -78,6 +81,16 @@ export class WaypointSupervisor {
 
   constructor(options: WaypointSupervisorOptions) {
     this.#o = options;
+  }
+
+  get #metricsAddress(): string {
+    return this.#o.metricsAddress ?? '127.0.0.1';
+  }
+
+  /** Where this daemon asks a child for readiness and tunnels: its metrics address, loopback for a wildcard bind. */
+  #metricsAt(inst: Instance): string {
+    const a = this.#metricsAddress;
+    return formatAuthority(a === '0.0.0.0' ? '127.0.0.1' : a === '::' ? '::1' : a, inst.view.info.metricsPort);
   }
 
   /** Brings the running children in line with the registrations for this node. */
@@ -123,7 +136,7 @@ export class WaypointSupervisor {
   /** The running waypoints' own tunnels to endpoints (asked of each; one that does not answer soon is left out). */
   async tunnels(): Promise<TunnelInfo[]> {
     const ready = [...this.#instances.values()].filter((i) => i.ready);
-    const lists = await Promise.all(ready.map((i) => getJson<TunnelInfo[]>(`http://127.0.0.1:${i.view.info.metricsPort}/tunnels`)));
+    const lists = await Promise.all(ready.map((i) => getJson<TunnelInfo[]>(`http://${this.#metricsAt(i)}/tunnels`)));
     return lists.flatMap((l) => l ?? []);
   }
 
@@ -177,7 +190,7 @@ export class WaypointSupervisor {
       '--listen',
       `${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`,
       '--metrics',
-      `127.0.0.1:${info.metricsPort}`,
+      formatAuthority(this.#metricsAddress, info.metricsPort),
       '--node-name',
       this.#o.nodeName,
       '--trust-domain',
@@ -229,7 +242,7 @@ export class WaypointSupervisor {
   async #probe(inst: Instance, child: ChildProcess): Promise<boolean> {
     const until = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < until && inst.child === child && !inst.stopping) {
-      if (await httpOk(`http://127.0.0.1:${inst.view.info.metricsPort}/healthz/ready`)) return true;
+      if (await httpOk(`http://${this.#metricsAt(inst)}/healthz/ready`)) return true;
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
     return false;

@@ -38,9 +38,12 @@ source scripts/lib/install-deps.sh
 # debootstrap makes the fresh Debian the .deb is installed into (test/e2e/package-deb,
 # cached in /var/cache/ambit-test/debootstrap), and dpkg-dev's dpkg-shlibdeps gives the
 # .deb its library dependencies; chromium is the headless browser the OidcLogin test drives
-# through playwright-core (test/integration/waypoint-oidc-login).
+# through playwright-core (test/integration/waypoint-oidc-login); prometheus is a real
+# Prometheus that scrapes a netns mesh (test/e2e/mesh-prometheus and cli-stat-tap run their
+# own; the package's own service is not used).
 declare -A tool_of=([hyperfine]=hyperfine [chromium]=/usr/bin/chromium [python3-h2]=/usr/lib/python3/dist-packages/h2/__init__.py [systemd]=systemd-analyze
-	[redis-sentinel]=redis-sentinel [openssl]=openssl [zsh]=zsh [debootstrap]=debootstrap [dpkg-dev]=dpkg-shlibdeps)
+	[redis-sentinel]=redis-sentinel [openssl]=openssl [zsh]=zsh [debootstrap]=debootstrap [dpkg-dev]=dpkg-shlibdeps
+	[prometheus]=/usr/bin/prometheus)
 for pkg in "${!AMBIT_RUNTIME_PACKAGES[@]}"; do tool_of[$pkg]=${AMBIT_RUNTIME_PACKAGES[$pkg]}; done
 install_system_packages tool_of
 

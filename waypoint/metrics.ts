@@ -11,13 +11,11 @@ import { signatureRefusals } from '../core/identity/trust/refusals.js';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { REQUEST_LABELS, TCP_LABELS, type RequestLabelName, type RequestLabels } from '../core/telemetry/labels.js';
 import type { TelemetryAttributes } from '../core/telemetry/expression.js';
-import { applyLabelOperations, type CompiledMetric } from '../core/telemetry/metric-overrides.js';
+import { applyLabelOperations, type MetricOverrides } from '../core/telemetry/metric-overrides.js';
 import type { IstioMetricName } from '../core/telemetry/settings.js';
+import type { TcpCounters } from '../core/telemetry/tcp-series.js';
 
-/** The Telemetry API's metric overrides for the service a sample belongs to (waypoint/telemetry.ts). */
-export interface MetricOverrides {
-  metric(name: IstioMetricName): CompiledMetric;
-}
+export type { MetricOverrides } from '../core/telemetry/metric-overrides.js';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -159,6 +157,9 @@ export class WaypointMetrics {
     labelNames: TCP_LABELS,
     registers: [this.registry],
   });
+
+  /** The four TCP counters, for core/telemetry/tcp-series.ts's countTcpOpened / countTcpClosed. */
+  readonly tcp: TcpCounters = { opened: this.tcpOpened, closed: this.tcpClosed, sent: this.tcpSent, received: this.tcpReceived };
 
   /**
    * One request, once it has ended: the same labels on its count, duration and

@@ -20,6 +20,7 @@ import { clusterEndpoints, pickEndpoint } from './endpoint-pick.js';
 import type { ServiceView } from './mesh-view.js';
 import type { WaypointMetrics } from './metrics.js';
 import { tcpLabels } from '../core/telemetry/labels.js';
+import { countTcpClosed, countTcpOpened, tcpAttributes, tcpSeries } from '../core/telemetry/tcp-series.js';
 import type { TcpDecision } from '../core/routing/index.js';
 import { spliceStreams } from './stream-splice.js';
 
@@ -47,12 +48,16 @@ export class TcpProxy {
     const vip = service.record.vip ?? '';
     let decision: TcpDecision | undefined;
     let upstream: Upstream | undefined;
-    // Built once per connection, when it is refused or spliced; its close counts the same object.
-    const labels = (flag: string) => tcpLabels(config.trafficFacts(caller, decision?.destination.host ?? service.fqdn, upstream), flag);
+    // Built once per connection, when it is refused or spliced, with the served service's Telemetry overrides; its close counts the same series.
+    const telemetry = config.telemetryFor(service.fqdn);
+    const series = (flag: string) =>
+      tcpSeries(tcpLabels(config.trafficFacts(caller, decision?.destination.host ?? service.fqdn, upstream), flag), telemetry, tcpAttributes(true));
+    const { tcp } = this.#d.metrics;
     const refuse = (flag: string): void => {
-      const refused = labels(flag);
-      this.#d.metrics.tcpOpened.inc(refused);
-      this.#d.metrics.tcpClosed.inc(refused);
+      const refused = series(flag);
+      countTcpOpened(tcp, refused);
+      // Nothing crossed: its close counts, its bytes do not.
+      if (refused.TCP_CLOSED_CONNECTIONS) tcp.closed.inc(refused.TCP_CLOSED_CONNECTIONS);
       resetStream(stream, H2_CONNECT_ERROR);
     };
 
@@ -102,14 +107,12 @@ export class TcpProxy {
       up.destroy();
       return;
     }
-    const open = labels('-');
-    this.#d.metrics.tcpOpened.inc(open);
+    const open = series('-');
+    countTcpOpened(tcp, open);
     spliceStreams(stream, up, (r) => {
       release();
       // The open's labels, not the close's flags (UC, DC): a series whose opens and closes differ never returns to 0 open.
-      this.#d.metrics.tcpClosed.inc(open);
-      this.#d.metrics.tcpReceived.inc(open, r.forward);
-      this.#d.metrics.tcpSent.inc(open, r.back);
+      countTcpClosed(tcp, open, r.forward, r.back);
       if (r.error) this.#d.log.debug({ side: r.error.side, endpoint: upstream?.authority }, 'TCP proxy connection reset');
     });
   }

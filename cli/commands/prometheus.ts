@@ -24,6 +24,7 @@ interface SdOptions {
   interval: string;
   daemonPort: string;
   node?: string;
+  waypoints?: boolean;
   http?: string;
 }
 
@@ -37,6 +38,10 @@ export function registerPrometheus(program: Command): void {
     .option('--interval <duration>', 'with --watch: how often to read the store', '10s')
     .option('--daemon-port <port>', "the daemons' metrics port (ambitd.yaml ports.metrics)", '15020')
     .option('--node <name>', "only this node's daemon, and its waypoints at 127.0.0.1 (for a Prometheus on that node)")
+    .option(
+      '--waypoints',
+      "also every node's waypoints at the node's address, for daemons whose ambitd.yaml sets waypointMetricsAddress to it or 0.0.0.0 (with --node: at that address, not 127.0.0.1)",
+    )
     .option('--http <host:port>', "serve the targets for Prometheus's http_sd_configs until interrupted, kept current like --watch (and --file with them)")
     .action(async (opts: SdOptions, cmd: Command) => {
       if (opts.watch && !opts.file) throw new UsageError('--watch needs --file: it keeps a file up to date');
@@ -44,7 +49,15 @@ export function registerPrometheus(program: Command): void {
       const daemonPort = parsePort(opts.daemonPort);
       const intervalMs = parseDurationSeconds(opts.interval, '--interval') * 1000;
       const render = async (store: Store) =>
-        `${JSON.stringify(scrapeTargets(await store.listNodes(), await store.listEndpoints(), { daemonPort, ...(opts.node ? { node: opts.node } : {}) }), null, 2)}\n`;
+        `${JSON.stringify(
+          scrapeTargets(await store.listNodes(), await store.listEndpoints(), {
+            daemonPort,
+            ...(opts.node ? { node: opts.node } : {}),
+            ...(opts.waypoints ? { waypoints: true } : {}),
+          }),
+          null,
+          2,
+        )}\n`;
       await withStore(cmd, async (store) => {
         const first = await render(store);
         if (!opts.file && !listen) return void process.stdout.write(first);

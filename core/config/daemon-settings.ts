@@ -33,6 +33,12 @@ export interface DaemonConfig {
   adminAddress: string;
   metricsAddress: string;
   /**
+   * Where the waypoints this daemon runs serve /metrics (each on its own port):
+   * 127.0.0.1 by default, so only a Prometheus on the node scrapes them; the
+   * node's address or 0.0.0.0 lets a central one (`ambit prometheus sd --waypoints`).
+   */
+  waypointMetricsAddress: string;
+  /**
    * failOpen: what happens to the rules when ambitd is not running. false (the
    * default, DESIGN.md "Fail closed"): they stay, so captured traffic is refused
    * and STRICT ports stay closed to plaintext; true: removed on stop and crash.
@@ -71,6 +77,7 @@ interface DaemonFile {
   ports?: Partial<DaemonConfig['ports']>;
   adminAddress?: string;
   metricsAddress?: string;
+  waypointMetricsAddress?: string;
   capture?: Partial<DaemonConfig['capture']> & { keepRulesOnExit?: boolean };
   dns?: { upstreams?: string[] };
   identity?: { dir?: string; rootFingerprint?: string };
@@ -104,6 +111,7 @@ const FILE_SCHEMA: Schema<DaemonFile> = object<DaemonFile>({
   ports: object<Section<'ports'>>({ outbound: port(), inbound: port(), inboundPlaintext: port(), dns: port(), admin: port(), metrics: port() }),
   adminAddress: ip(),
   metricsAddress: ip(),
+  waypointMetricsAddress: ip(),
   capture: object<Section<'capture'>>(
     // keepRulesOnExit is the setting failOpen replaced: still read, see deprecations().
     { enabled: bool(), dns: bool(), failOpen: bool(), keepRulesOnExit: bool() },
@@ -227,6 +235,7 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
     ports: { outbound: 15001, inbound: 15008, inboundPlaintext: 15006, dns: 15053, admin: 15000, metrics: 15020, ...f.ports },
     adminAddress: f.adminAddress ?? '127.0.0.1',
     metricsAddress: f.metricsAddress ?? '0.0.0.0',
+    waypointMetricsAddress: f.waypointMetricsAddress ?? '127.0.0.1',
     capture: { enabled: f.capture?.enabled ?? true, dns: f.capture?.dns ?? true, failOpen: f.capture?.failOpen ?? false },
     dns: { upstreams: f.dns?.upstreams ?? [] },
     identity: { dir: f.identity?.dir ?? DEFAULT_NODE_DIR, ...(f.identity?.rootFingerprint ? { rootFingerprint: f.identity.rootFingerprint } : {}) },

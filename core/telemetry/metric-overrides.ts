@@ -16,6 +16,11 @@ export interface CompiledMetric {
   readonly operations: readonly LabelOperation[];
 }
 
+/** The Telemetry API's metric overrides for the workload or service a sample belongs to (compiled.ts). */
+export interface MetricOverrides {
+  metric(name: IstioMetricName): CompiledMetric;
+}
+
 const UNCHANGED: CompiledMetric = { disabled: false, operations: [] };
 
 /** Later overrides win, tag by tag, as a more specific Telemetry comes later (resolve.ts). */
@@ -25,7 +30,8 @@ export function compileMetric(overrides: readonly MetricOverride[], metric: Isti
   let disabled = false;
   const byTag = new Map<string, LabelOperation>();
   for (const o of applicable) {
-    disabled = o.disabled;
+    // Istio's disabled is a BoolValue: an override that leaves it unset keeps what an earlier one said.
+    if (o.disabled !== undefined) disabled = o.disabled;
     for (const [tag, op] of Object.entries(o.tagOverrides)) {
       if (op.operation === 'REMOVE') {
         byTag.set(tag, { tag, remove: true });

@@ -212,7 +212,7 @@ function resolveMetrics(specs: TelemetrySpec[], mesh: MeshConfigSpec | undefined
         const metric = o.match?.metric;
         overrides.push({
           metric: metric === undefined || metric === 'ALL_METRICS' ? undefined : metric,
-          disabled: o.disabled ?? false,
+          disabled: o.disabled,
           tagOverrides: Object.fromEntries(
             Object.entries(o.tagOverrides ?? {}).map(([tag, t]): [string, TagOverride] => [
               tag,

@@ -64,7 +64,8 @@ export type TagOverride = { readonly operation: 'REMOVE' } | { readonly operatio
 export interface MetricOverride {
   /** undefined: every metric (Istio's ALL_METRICS). */
   readonly metric: IstioMetricName | undefined;
-  readonly disabled: boolean;
+  /** undefined: left as a less specific override set it (Istio's disabled is a BoolValue: unset is not false). */
+  readonly disabled: boolean | undefined;
   readonly tagOverrides: Readonly<Record<string, TagOverride>>;
 }
 

@@ -48,6 +48,14 @@ test.serial('the targets: every live daemon; with --node, its daemon and its way
     { targets: ['127.0.0.1:15021'], labels: { job: 'ambit-waypoint', ambit_node: 'b', ambit_waypoint_for: 'default/reviews' } },
     { targets: ['[fd00::2]:9102'], labels: { job: 'ambitd', ambit_node: 'b' } },
   ]);
+  // --waypoints: for a central Prometheus, every node's waypoints at the address their daemon exposes them on.
+  const central = await ambit(['prometheus', 'sd', '--waypoints'], { redis: redis.url });
+  t.is(central.code, 0, central.stderr);
+  t.deepEqual(JSON.parse(central.stdout) as TargetGroup[], [
+    { targets: ['[fd00::2]:15021'], labels: { job: 'ambit-waypoint', ambit_node: 'b', ambit_waypoint_for: 'default/reviews' } },
+    { targets: ['10.0.0.1:15020'], labels: { job: 'ambitd', ambit_node: 'a' } },
+    { targets: ['[fd00::2]:15020'], labels: { job: 'ambitd', ambit_node: 'b' } },
+  ]);
   const bad = await ambit(['prometheus', 'sd', '--watch'], { redis: redis.url });
   t.is(bad.code, 2, 'a usage error');
   t.regex(bad.stderr, /--watch needs --file/);

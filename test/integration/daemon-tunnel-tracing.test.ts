@@ -14,11 +14,11 @@ import pino from 'pino';
 import { HboneClient } from '../../core/hbone/index.js';
 import type { Resource } from '../../core/config/resource.js';
 import type { MeshState } from '../../core/mesh/index.js';
-import { createInbound } from '../../daemon/inbound.js';
 import { DaemonMetrics } from '../../daemon/metrics.js';
 import { TunnelTracing } from '../../daemon/tunnel-tracing.js';
 import { until } from '../helpers/hbone-harness.js';
 import { metricSum } from '../helpers/prometheus-text.js';
+import { startInbound } from '../helpers/inbound-daemon.js';
 import { makeTestCa, workload } from '../helpers/test-pki.js';
 import { startOtlpReceiver } from '../helpers/trace-receivers.js';
 import { endpoint, resource, state as meshState } from '../unit/support/daemon-fixtures.js';
@@ -70,15 +70,7 @@ async function harness(t: import('ava').ExecutionContext, resources: (upstreamPo
   const log = pino({ level: 'silent' });
   const tracing = new TunnelTracing(metrics, log);
   tracing.update(state);
-  const server = createInbound({
-    state: () => state,
-    identity: await pki.issue('spiffe://cluster.local/ambit/node/a'),
-    limits: { handshakeTimeoutMs: 5000, maxPendingHandshakesPerAddress: 32, keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 5000 },
-    metrics,
-    tracing,
-    log,
-  });
-  const { port: hbonePort } = await server.listen(0, '127.0.0.1');
+  const hbonePort = await startInbound(t, pki, { state: () => state, metrics, tracing, log });
   const identities = new Map([
     [CLIENT, await pki.issue(CLIENT)],
     [workload('default', 'ratings'), await pki.issue(workload('default', 'ratings'))],
@@ -86,7 +78,6 @@ async function harness(t: import('ava').ExecutionContext, resources: (upstreamPo
   const client = new HboneClient({ getSecureContext: (source) => identities.get(source)! });
   t.teardown(async () => {
     client.close();
-    await server.close(0);
     await tracing.shutdown();
   });
   const connect = (source: string, headers: Record<string, string> = {}) =>

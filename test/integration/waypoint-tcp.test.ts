@@ -9,6 +9,7 @@ import type { Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import test from 'ava';
+import type { Resource } from '../../core/config/index.js';
 import { until } from '../helpers/hbone-harness.js';
 import { CALLER, many, resource, startWaypoint, type EndpointSpec } from '../helpers/waypoint-harness.js';
 import { metricSum } from '../helpers/prometheus-text.js';
@@ -90,6 +91,39 @@ test('tcp routes only for the port: proxied at once, so a server-first protocol 
   t.is(metricSum(text, 'istio_tcp_received_bytes_total', edge), 5);
   t.is(metricSum(text, 'istio_tcp_sent_bytes_total', edge), 25);
   t.false(/istio_tcp_connections_opened_total\{[^}]*response_code=/.test(text), 'TCP metrics carry no response_code');
+});
+
+test("Telemetry on the served service's TCP: TCP_SENT_BYTES disabled, source_principal removed from the others, live", async (t) => {
+  const h = await startWaypoint(t, [echo('v1')], []);
+  const overrides: Resource = {
+    apiVersion: 'telemetry.istio.io/v1',
+    kind: 'Telemetry',
+    metadata: { name: 'reviews-tcp', namespace: 'default' },
+    spec: {
+      targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }],
+      metrics: [
+        {
+          overrides: [
+            { match: { metric: 'TCP_SENT_BYTES' }, disabled: true },
+            { match: { metric: 'ALL_METRICS' }, tagOverrides: { source_principal: { operation: 'REMOVE' } } },
+          ],
+        },
+      ],
+    },
+  };
+  h.apply([SUBSETS, tcpRoutes(h.port, [{ destination: { host: 'reviews', subset: 'v1' } }]), overrides]);
+  const s = await h.tunnel();
+  s.write('hi');
+  t.is(await readUntil(s, (x) => x.length >= 5), 'v1:hi');
+  s.end();
+  await until(() => (s as Http2Stream).closed, 2000);
+  const text = await h.waypoint.metrics.registry.metrics();
+  const edge = { reporter: 'waypoint', destination_workload: 'reviews-v1', source_principal: '' };
+  t.is(metricSum(text, 'istio_tcp_connections_opened_total', edge), 1, 'counted with source_principal emptied');
+  t.is(metricSum(text, 'istio_tcp_connections_closed_total', edge), 1);
+  t.is(metricSum(text, 'istio_tcp_received_bytes_total', edge), 2);
+  t.false(text.includes(`source_principal="${CALLER}"`), 'no series keeps the principal');
+  t.is(metricSum(text, 'istio_tcp_sent_bytes_total'), 0, 'TCP_SENT_BYTES is not recorded');
 });
 
 test('without tcp routes, bytes that are not HTTP are sniffed as TCP and go to the service; HTTP on the same port still routes', async (t) => {

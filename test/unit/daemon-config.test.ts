@@ -101,3 +101,10 @@ test('metricsAddress binds 15020: 0.0.0.0 unless set, an IPv4 or IPv6 literal, a
   const err = t.throws(() => parseDaemonConfig('logLevel: info\nmetricsAddress: metrics.example\n', 'ambitd.yaml'));
   t.regex(err?.message ?? '', /ambitd\.yaml:2.*metricsAddress.*"metrics\.example" is not an IP address/);
 });
+
+test("waypointMetricsAddress: the waypoints' metrics on 127.0.0.1 unless set, an IP literal only", (t) => {
+  t.is(parseDaemonConfig('', 'ambitd.yaml').waypointMetricsAddress, '127.0.0.1');
+  t.is(parseDaemonConfig('waypointMetricsAddress: 10.0.0.7\n', 'ambitd.yaml').waypointMetricsAddress, '10.0.0.7');
+  const err = t.throws(() => parseDaemonConfig('waypointMetricsAddress: node-a\n', 'ambitd.yaml'));
+  t.regex(err?.message ?? '', /ambitd\.yaml:1.*waypointMetricsAddress.*"node-a" is not an IP address/);
+});
