@@ -943,6 +943,10 @@ export const PASSED_THROUGH = {
     from: 'kernel (TCP reset)',
     handling: 'The peer reset the connection; an HBONE dial reset right after TLS is reported as ERR_TLS_PEER_REJECTED, with the reset as its cause.',
   },
+  EPIPE: {
+    from: 'kernel (write to a closed pipe)',
+    handling: 'The CLI\'s reader closed standard output early (`ambit ... | head`): the command ends quietly with its exit status.',
+  },
   EHOSTUNREACH: { from: 'kernel (connect)', handling: 'No route to the host: retried on another endpoint, reported as EHBONE_PEER_UNREACHABLE.' },
   ENETUNREACH: { from: 'kernel (connect)', handling: 'No route to the network: reported as EHBONE_PEER_UNREACHABLE.' },
   EHOSTDOWN: { from: 'kernel (connect)', handling: 'The host is down: reported as EHBONE_PEER_UNREACHABLE.' },
