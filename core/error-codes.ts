@@ -945,7 +945,7 @@ export const PASSED_THROUGH = {
   },
   EPIPE: {
     from: 'kernel (write to a closed pipe)',
-    handling: 'The CLI\'s reader closed standard output early (`ambit ... | head`): the command ends quietly with its exit status.',
+    handling: "The CLI's reader closed standard output early (`ambit ... | head`): the command ends quietly with its exit status.",
   },
   EHOSTUNREACH: { from: 'kernel (connect)', handling: 'No route to the host: retried on another endpoint, reported as EHBONE_PEER_UNREACHABLE.' },
   ENETUNREACH: { from: 'kernel (connect)', handling: 'No route to the network: reported as EHBONE_PEER_UNREACHABLE.' },
