@@ -229,7 +229,8 @@ function withDefaults(f: DaemonFile, o: DaemonOverrides, secrets: Secrets): Daem
   }
   const domain = f.mesh?.domain ?? DEFAULT_MESH_DOMAIN;
   return {
-    node: { name: o.nodeName ?? f.node?.name ?? hostname(), address: o.nodeAddress ?? f.node?.address ?? primaryAddress() },
+    // AMBIT_NODE as for the store URL: below the flag and the file, above the hostname (the CLI reads it too).
+    node: { name: o.nodeName ?? f.node?.name ?? (process.env.AMBIT_NODE || hostname()), address: o.nodeAddress ?? f.node?.address ?? primaryAddress() },
     store,
     mesh: { trustDomain: f.mesh?.trustDomain ?? domain, domain },
     ports: { outbound: 15001, inbound: 15008, inboundPlaintext: 15006, dns: 15053, admin: 15000, metrics: 15020, ...f.ports },

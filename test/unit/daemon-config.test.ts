@@ -1,5 +1,6 @@
 /** ambitd.yaml: defaults, overrides, and file:line errors for bad settings. */
 import test from 'ava';
+import { hostname } from 'node:os';
 import { ConfigErrors } from '../../core/errors.js';
 import { parseDaemonConfig } from '../../core/config/daemon-settings.js';
 
@@ -46,6 +47,20 @@ test('file settings apply, and flags override the file', (t) => {
   t.is(c.logLevel, 'warn');
   t.false(c.capture.dns);
   t.true(c.capture.enabled);
+});
+
+test.serial('the node name: the flag, else the file, else AMBIT_NODE, else the hostname', (t) => {
+  const before = process.env.AMBIT_NODE;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.AMBIT_NODE;
+    else process.env.AMBIT_NODE = before;
+  });
+  process.env.AMBIT_NODE = 'env-node';
+  t.is(parseDaemonConfig('', FILE, { nodeAddress: '10.0.0.1' }).node.name, 'env-node');
+  t.is(parseDaemonConfig('node: {name: file-node}', FILE, { nodeAddress: '10.0.0.1' }).node.name, 'file-node');
+  t.is(parseDaemonConfig('node: {name: file-node}', FILE, { nodeName: 'flag-node' }).node.name, 'flag-node');
+  delete process.env.AMBIT_NODE;
+  t.is(parseDaemonConfig('', FILE, { nodeAddress: '10.0.0.1' }).node.name, hostname());
 });
 
 test('an unknown field is rejected with file:line', (t) => {
