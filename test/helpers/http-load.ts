@@ -14,6 +14,8 @@ export interface LoadResult {
   /** Requests that got no response, by error code. */
   errors: Record<string, number>;
   durationsMs: number[];
+  /** From the first request sent to the last one sent. */
+  spanMs?: number;
 }
 
 export async function httpLoad(
