@@ -7,14 +7,15 @@
  * carries a traceparent. Under that trace: the waypoint's SERVER span (parent:
  * the client's span), a CLIENT span per try (the failed one and the retry), and
  * under the retry, which opens a connection of its own, the destination
- * daemon's tunnel span on b.
+ * daemon's tunnel span on b; a Zipkin v2 receiver on c gets the same spans at
+ * the same time, and a B3-only caller gets the same shape.
  */
 import test from 'ava';
 import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
 import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
-import { startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from '../helpers/trace-receivers.js';
+import { startOtlpReceiver, startZipkinReceiver, type OtlpReceiver, type OtlpSpan, type ZipkinReceiver } from '../helpers/trace-receivers.js';
 
 const CLIENT_UID = 2301;
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -32,14 +33,16 @@ require('http').createServer((q, s) => {
   s.end('reviews-ok');
 }).listen(9080, ${JSON.stringify(address)}, () => console.log('listening'));`;
 
-const telemetry = (otlp: URL) => `apiVersion: ambit.dev/v1alpha1
+const telemetry = (otlp: URL, zipkin: URL) => `apiVersion: ambit.dev/v1alpha1
 kind: MeshConfig
 metadata: {name: default, namespace: istio-system}
 spec:
   extensionProviders:
   - name: otel
     opentelemetry: {service: ${otlp.hostname}, port: ${otlp.port}, http: {path: /v1/traces, timeout: 2s}}
-  defaultProviders: {tracing: [otel]}
+  - name: zipkin
+    zipkin: {service: ${zipkin.hostname}, port: ${zipkin.port}}
+  defaultProviders: {tracing: [otel, zipkin]}
 ---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -56,6 +59,7 @@ spec:
 `;
 
 let otlp: OtlpReceiver;
+let zipkin: ZipkinReceiver;
 /** ava allows no t.teardown in hooks: what the receiver registers runs in after.always. */
 const teardowns: Array<() => unknown> = [];
 
@@ -64,13 +68,15 @@ test.before(async () => {
   mesh = await createMesh(['a', 'b', 'c']);
   for (const host of ['a', 'b', 'c']) await mesh.startDaemon(host);
   const c = mesh.topo.host('c').address;
-  otlp = await startOtlpReceiver({ teardown: (fn) => void teardowns.push(fn) }, { host: c, spawn: (cmd, args) => mesh.topo.spawn('c', cmd, args) });
+  const onC = { host: c, spawn: (cmd: string, args: string[]) => mesh.topo.spawn('c', cmd, args) };
+  otlp = await startOtlpReceiver({ teardown: (fn) => void teardowns.push(fn) }, onC);
+  zipkin = await startZipkinReceiver({ teardown: (fn) => void teardowns.push(fn) }, onC);
   await waitForOutput(mesh.topo.spawn('b', process.execPath, ['-e', FLAKY(mesh.topo.host('b').address)]), /listening/);
   await mesh.enroll('b', ['reviews', '--port', '9080', '-l', 'app=reviews']);
   await mesh.enroll('a', ['productpage', '--port', '9000', '--user', String(CLIENT_UID)]);
   const attach = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'c']);
   if (attach.code !== 0) throw new Error(`waypoint attach: ${attach.stderr}`);
-  const applied = await mesh.ambit('store', ['apply', '-f', '-'], telemetry(new URL(otlp.endpoint)));
+  const applied = await mesh.ambit('store', ['apply', '-f', '-'], telemetry(new URL(otlp.endpoint), new URL(zipkin.endpoint)));
   if (applied.code !== 0) throw new Error(`apply: ${applied.stderr}`);
   // The waypoint retries (its VirtualService is in), so a plain request succeeds.
   await eventually(async () => (await curl()).stdout === 'reviews-ok', 30_000);
@@ -124,6 +130,34 @@ test.serial("one trace: the waypoint's SERVER span under the client's, a CLIENT 
     t.is(tunnel.attributes['ambit.destination_principal'], 'spiffe://cluster.local/ns/default/sa/reviews');
   }
   t.deepEqual(otlp.errors, []);
+  // The same spans reached the Zipkin receiver at the same time, under the same ids.
+  await eventually(async () => zipkin.spans.filter((s) => s.traceId === TRACE).length >= 4, 15_000).catch(() => undefined);
+  const viaZipkin = zipkin.spans.filter((s) => s.traceId === TRACE);
+  t.truthy(
+    viaZipkin.find((s) => s.id === server?.spanId && s.parentId === PARENT),
+    'Zipkin has the waypoint SERVER span under the client span',
+  );
+  t.truthy(
+    viaZipkin.find((s) => s.name === 'ambitd inbound tunnel' && s.parentId === retry?.spanId),
+    "Zipkin has b's tunnel span under the retry",
+  );
+});
+
+test.serial('a B3-only caller gets the same trace shape: the waypoint joins its trace and the tunnel span follows', async (t) => {
+  const trace = 'a3ce929d0e0e47364bf92f3577b34da6';
+  const parent = '0020000000000001';
+  const r = await curl([`x-b3-traceid: ${trace}`, `x-b3-spanid: ${parent}`, 'x-b3-sampled: 1']);
+  t.is(r.stdout, 'reviews-ok', r.stderr);
+  await eventually(async () => otlp.spans.some((s) => s.traceId === trace && s.name === 'ambitd inbound tunnel'), 20_000).catch(() => undefined);
+  const spans = otlp.spans.filter((s) => s.traceId === trace);
+  const server = spans.find((s) => s.kind === 'SPAN_KIND_SERVER' && s.resource['service.name'] === 'ambit-waypoint');
+  t.is(server?.parentSpanId, parent, "the waypoint SERVER span is the B3 caller's child");
+  const tries = spans.filter((s) => s.kind === 'SPAN_KIND_CLIENT' && s.parentSpanId === server?.spanId);
+  t.is(tries.length, 2);
+  t.true(
+    spans.some((s) => s.name === 'ambitd inbound tunnel' && tries.some((c) => c.spanId === s.parentSpanId)),
+    "b's tunnel span is under one of the tries",
+  );
 });
 
 test.serial("a's daemon spans the client's captured connection too, as the root of a trace of its own", async (t) => {

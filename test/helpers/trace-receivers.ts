@@ -36,37 +36,41 @@ export interface OtlpReceiver {
 
 const RECEIVER = fileURLToPath(new URL('../fixtures/otlp-receiver.js', import.meta.url));
 const PROTO = join(REPO_ROOT, 'test/fixtures/otlp-trace.proto');
+const ZIPKIN_RECEIVER = fileURLToPath(new URL('../fixtures/zipkin-receiver.js', import.meta.url));
+
+/** Where to run a receiver process: in a netns host (`spawn` starts node there), listening on that host's address. */
+export type ReceiverHost = { host: string; spawn: (cmd: string, args: string[]) => ChildProcess };
 
 /**
- * `at`: run it elsewhere, e.g. in a netns host (`spawn` starts node there) listening on that
- * host's address; by default in this process's namespace on 127.0.0.1.
+ * A receiver process: `args` run by node (in `at`, or here), printing {"port"} once it listens,
+ * then one JSON line per span ({"error"} for a request it could not decode).
  */
-export async function startOtlpReceiver(
+async function receiverProcess<S>(
   t: Pick<ExecutionContext, 'teardown'>,
-  at: { host: string; spawn: (cmd: string, args: string[]) => ChildProcess } | undefined = undefined,
-): Promise<OtlpReceiver> {
-  const child = at
-    ? at.spawn(process.execPath, [RECEIVER, PROTO, at.host])
-    : spawn(process.execPath, [RECEIVER, PROTO], { stdio: ['ignore', 'pipe', 'inherit'] });
+  what: string,
+  args: string[],
+  at: ReceiverHost | undefined,
+): Promise<{ port: number; spans: S[]; errors: string[]; kill: () => Promise<void> }> {
+  const child = at ? at.spawn(process.execPath, [...args, at.host]) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
-  const spans: OtlpSpan[] = [];
+  const spans: S[] = [];
   const errors: string[] = [];
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`OTLP receiver exited (${code}) before listening`)));
+    child.once('exit', (code) => reject(new Error(`${what} receiver exited (${code}) before listening`)));
     lines.on('line', (line) => {
-      const msg = JSON.parse(line) as { port?: number; error?: string } & OtlpSpan;
+      const msg = JSON.parse(line) as { port?: number; error?: string };
       if (msg.port !== undefined) resolve(msg.port);
       else if (msg.error !== undefined) errors.push(msg.error);
-      else spans.push(msg);
+      else spans.push(msg as S);
     });
   });
   return {
-    endpoint: `http://${at?.host ?? '127.0.0.1'}:${port}/v1/traces`,
+    port,
     spans,
     errors,
     kill: async () => {
@@ -74,6 +78,12 @@ export async function startOtlpReceiver(
       await exited;
     },
   };
+}
+
+/** `at`: run it in a netns host, listening on that host's address; by default here, on 127.0.0.1. */
+export async function startOtlpReceiver(t: Pick<ExecutionContext, 'teardown'>, at: ReceiverHost | undefined = undefined): Promise<OtlpReceiver> {
+  const r = await receiverProcess<OtlpSpan>(t, 'OTLP', [RECEIVER, PROTO], at);
+  return { endpoint: `http://${at?.host ?? '127.0.0.1'}:${r.port}/v1/traces`, spans: r.spans, errors: r.errors, kill: r.kill };
 }
 
 /** A span as Zipkin v2 JSON carries it. */
@@ -92,7 +102,15 @@ export interface ZipkinReceiver {
   spans: ZipkinSpan[];
 }
 
-export async function startZipkinReceiver(t: ExecutionContext): Promise<ZipkinReceiver> {
+/**
+ * In this process, on 127.0.0.1; with `at`, a process in a netns host (test/fixtures/zipkin-receiver.ts)
+ * that daemons and waypoints in other namespaces can reach.
+ */
+export async function startZipkinReceiver(t: Pick<ExecutionContext, 'teardown'>, at: ReceiverHost | undefined = undefined): Promise<ZipkinReceiver> {
+  if (at) {
+    const r = await receiverProcess<ZipkinSpan>(t, 'Zipkin', [ZIPKIN_RECEIVER], at);
+    return { endpoint: `http://${at.host}:${r.port}/api/v2/spans`, spans: r.spans };
+  }
   const spans: ZipkinSpan[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
