@@ -15,6 +15,7 @@ import { requireNetns } from '../helpers/netns-guard.js';
 import { waitForOutput } from '../helpers/netns.js';
 import { eventually } from '../helpers/eventually.js';
 import { createMesh, type Mesh } from '../helpers/mesh.js';
+import { sumBy } from '../helpers/prometheus-text.js';
 import { startOtlpReceiver, startZipkinReceiver, type OtlpReceiver, type OtlpSpan, type ZipkinReceiver } from '../helpers/trace-receivers.js';
 
 const CLIENT_UID = 2301;
@@ -86,6 +87,11 @@ test.after.always(async () => {
   for (const fn of teardowns) await fn();
   await mesh?.destroy();
 });
+
+async function apply(yaml: string): Promise<void> {
+  const r = await mesh.ambit('store', ['apply', '-f', '-'], yaml);
+  if (r.code !== 0) throw new Error(`apply: ${r.stderr}`);
+}
 
 function curl(headers: string[] = []) {
   return mesh.asUser('a', CLIENT_UID, 'curl', ['-sS', '--max-time', '5', ...headers.flatMap((h) => ['-H', h]), REVIEWS]);
@@ -167,4 +173,82 @@ test.serial("a's daemon spans the client's captured connection too, as the root 
   t.is(outbound.parentSpanId, undefined, 'an application TCP connection carries no context ambitd could read');
   t.is(outbound.kind, 'SPAN_KIND_CLIENT');
   t.truthy(outbound.attributes['server.address'], 'the authority it tunnelled to');
+});
+
+/** The waypoint's SERVER spans so far (one per traced request), as the OTLP receiver got them. */
+const waypointServerSpans = (): number => otlp.spans.filter((s) => s.kind === 'SPAN_KIND_SERVER' && s.resource['service.name'] === 'ambit-waypoint').length;
+/** reviews' access-log lines so far (the waypoint logs through c's daemon). */
+const accessLines = (): number =>
+  mesh
+    .logs('c')
+    .split('\n')
+    .filter((l) => l.includes('"msg":"access"')).length;
+
+test.serial("Telemetry changes apply live: one namespace's sampling, one workload's access log", async (t) => {
+  const untraced = async (n: number) => {
+    for (let i = 0; i < n; i++) t.is((await curl()).stdout, 'reviews-ok');
+  };
+  const namespaceSampling = (percent: number) => `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: default-ns, namespace: default}
+spec:
+  tracing: [{randomSamplingPercentage: ${percent}}]
+`;
+  // The mesh samples 100 %; the default namespace says 0 %: new requests start no trace.
+  await apply(namespaceSampling(0));
+  await eventually(async () => {
+    const before = waypointServerSpans();
+    await untraced(3);
+    await new Promise((r) => setTimeout(r, 6000));
+    return waypointServerSpans() === before;
+  }, 40_000);
+  // 100 % for the namespace again: every new request is traced, no restart in between.
+  await apply(namespaceSampling(100));
+  await eventually(async () => {
+    const before = waypointServerSpans();
+    await untraced(3);
+    return eventually(async () => waypointServerSpans() >= before + 3, 8000).then(
+      () => true,
+      () => false,
+    );
+  }, 40_000);
+  // reviews' access log off, by a Telemetry that targets the service (its waypoint).
+  const logOff = `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews-no-log, namespace: default}
+spec:
+  targetRefs: [{kind: Service, name: reviews}]
+  accessLogging: [{disabled: true}]
+`;
+  await apply(logOff);
+  await eventually(async () => {
+    const before = accessLines();
+    await untraced(3);
+    await new Promise((r) => setTimeout(r, 500));
+    return accessLines() === before;
+  }, 20_000);
+  const r = await mesh.ambit('store', ['delete', 'telemetry', 'reviews-no-log']);
+  t.is(r.code, 0, r.stderr);
+  await eventually(async () => {
+    const before = accessLines();
+    await untraced(2);
+    await new Promise((r2) => setTimeout(r2, 500));
+    return accessLines() >= before + 2;
+  }, 20_000);
+  t.is((await mesh.ambit('store', ['delete', 'telemetry', 'default-ns'])).code, 0);
+});
+
+test.serial('the OTLP receiver killed mid-run: no request fails, Zipkin still gets the spans, the drops are counted', async (t) => {
+  await otlp.kill();
+  const zipkinBefore = zipkin.spans.length;
+  for (let i = 0; i < 20; i++) {
+    const r = await curl([`traceparent: 00-${(i + 1).toString(16).padStart(32, '7')}-${PARENT}-01`]);
+    t.is(r.stdout, 'reviews-ok', `request ${i}: ${r.stderr}`);
+  }
+  await eventually(async () => zipkin.spans.length >= zipkinBefore + 20, 20_000);
+  await eventually(async () => {
+    const text = await mesh.admin('c', '/metrics', 15021);
+    return [...sumBy(text, 'ambit_trace_spans_dropped_total', [], { provider: 'otel' }).values()].reduce((n, v) => n + v, 0) > 0;
+  }, 30_000);
+  t.pass();
 });
