@@ -81,156 +81,154 @@ async function counts(): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [edgeKey(r.metric), Number(r.value[1])]));
 }
 
-if (!existsSync(PROMETHEUS)) {
-  test.skip(`Prometheus e2e: ${PROMETHEUS} is missing (apt-get install prometheus; scripts/test.sh does)`, () => undefined);
-} else {
-  test.before(async () => {
-    requireNetns();
-    dir = mkdtempSync(join(tmpdir(), 'ambit-prom-'));
-    mesh = await createMesh(['a', 'b']);
-    const b = mesh.topo.host('b').address;
-    await mesh.startDaemon('a');
-    await mesh.startDaemon('b', `waypointMetricsAddress: ${b}\n`);
-    const serve = async (host: string, version: string) => {
-      const h = mesh.topo.host(host);
-      await mesh.serveText(host, 9080, `reviews-${version}`);
-      const r = await mesh.ambit(host, ['enroll', 'reviews', '--port', '9080', '-l', `version=${version}`, '--node', host, '--address', h.address]);
-      if (r.code !== 0) throw new Error(`enroll reviews ${version}: ${r.stderr}`);
-    };
-    await serve('b', 'v1');
-    await serve('a', 'v2');
-    const client = await mesh.ambit('a', [
-      'enroll',
-      'productpage',
-      // Not reviews v2's 9080: the mesh names a caller by its node and identity among the endpoints at their address:port.
-      '--port',
-      '9081',
-      '--user',
-      String(CLIENT_UID),
-      '-l',
-      'app=productpage',
-      '-l',
-      'version=v1',
-      '--node',
-      'a',
-      '--address',
-      mesh.topo.host('a').address,
-    ]);
-    if (client.code !== 0) throw new Error(`enroll productpage: ${client.stderr}`);
-    const apply = await mesh.ambit('store', ['apply', '-f', '-'], ROUTING);
-    if (apply.code !== 0) throw new Error(`apply: ${apply.stderr}`);
-    const attach = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'b']);
-    if (attach.code !== 0) throw new Error(`waypoint attach: ${attach.stderr}`);
-    // Routed by the waypoint: jason reaches v2 only, which direct L4 balancing would not do.
-    await eventually(async () => Object.keys((await load(6, 2, ['end-user:jason'])).bodies).join() === 'reviews-v2', 30_000);
-  });
+test.before(async () => {
+  requireNetns();
+  // scripts/test.sh installs it: missing, the test fails and says so rather than skipping.
+  if (!existsSync(PROMETHEUS)) throw new Error(`${PROMETHEUS} is missing: apt-get install prometheus (scripts/test.sh does)`);
+  dir = mkdtempSync(join(tmpdir(), 'ambit-prom-'));
+  mesh = await createMesh(['a', 'b']);
+  const b = mesh.topo.host('b').address;
+  await mesh.startDaemon('a');
+  await mesh.startDaemon('b', `waypointMetricsAddress: ${b}\n`);
+  const serve = async (host: string, version: string) => {
+    const h = mesh.topo.host(host);
+    await mesh.serveText(host, 9080, `reviews-${version}`);
+    const r = await mesh.ambit(host, ['enroll', 'reviews', '--port', '9080', '-l', `version=${version}`, '--node', host, '--address', h.address]);
+    if (r.code !== 0) throw new Error(`enroll reviews ${version}: ${r.stderr}`);
+  };
+  await serve('b', 'v1');
+  await serve('a', 'v2');
+  const client = await mesh.ambit('a', [
+    'enroll',
+    'productpage',
+    // Not reviews v2's 9080: the mesh names a caller by its node and identity among the endpoints at their address:port.
+    '--port',
+    '9081',
+    '--user',
+    String(CLIENT_UID),
+    '-l',
+    'app=productpage',
+    '-l',
+    'version=v1',
+    '--node',
+    'a',
+    '--address',
+    mesh.topo.host('a').address,
+  ]);
+  if (client.code !== 0) throw new Error(`enroll productpage: ${client.stderr}`);
+  const apply = await mesh.ambit('store', ['apply', '-f', '-'], ROUTING);
+  if (apply.code !== 0) throw new Error(`apply: ${apply.stderr}`);
+  const attach = await mesh.ambit('store', ['waypoint', 'attach', 'reviews', '--node', 'b']);
+  if (attach.code !== 0) throw new Error(`waypoint attach: ${attach.stderr}`);
+  // Routed by the waypoint: jason reaches v2 only, which direct L4 balancing would not do.
+  await eventually(async () => Object.keys((await load(6, 2, ['end-user:jason'])).bodies).join() === 'reviews-v2', 30_000);
+});
 
-  test.after.always(async () => {
-    prometheus?.kill('SIGKILL');
-    await mesh?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+test.after.always(async () => {
+  prometheus?.kill('SIGKILL');
+  await mesh?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
-  test.serial('Prometheus finds the daemons and the waypoint through `ambit prometheus sd`, and the Istio queries give the traffic sent', async (t) => {
-    const sd = join(dir, 'ambit.json');
-    // The CLI writes the file_sd document, as its --watch unit would; the test's Prometheus reads nothing else.
-    const written = await mesh.ambit('store', ['prometheus', 'sd', '--waypoints', '--file', sd]);
-    t.is(written.code, 0, written.stderr);
-    const store = mesh.topo.host('store').address;
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global: {scrape_interval: 1s, evaluation_interval: 1s}
+test.serial('Prometheus finds the daemons and the waypoint through `ambit prometheus sd`, and the Istio queries give the traffic sent', async (t) => {
+  const sd = join(dir, 'ambit.json');
+  // The CLI writes the file_sd document, as its --watch unit would; the test's Prometheus reads nothing else.
+  const written = await mesh.ambit('store', ['prometheus', 'sd', '--waypoints', '--file', sd]);
+  t.is(written.code, 0, written.stderr);
+  const store = mesh.topo.host('store').address;
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
   - job_name: ambit
     scrape_timeout: 1s
     file_sd_configs: [{files: [${JSON.stringify(sd)}], refresh_interval: 1s}]
 `,
-    );
-    prometheus = mesh.topo.spawn('store', PROMETHEUS, [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      `--web.listen-address=${store}:9090`,
-    ]);
-    prometheus.stdout?.on('data', (c: Buffer) => (promLog += c.toString()));
-    prometheus.stderr?.on('data', (c: Buffer) => (promLog += c.toString()));
-    t.teardown(() => {
-      if (!t.passed) t.log(promLog.split('\n').slice(-30).join('\n'));
-    });
-    await waitForOutput(prometheus, /Server is ready to receive web requests/, 30_000);
-
-    // Every target the SD file named is scraped and up: both daemons and the waypoint.
-    type Target = { labels: Record<string, string>; health: string; scrapeUrl: string };
-    const targets = async () => {
-      const r = await mesh.topo.exec('store', 'curl', ['-sS', '--max-time', '5', `http://${store}:9090/api/v1/targets`]);
-      return (JSON.parse(r.stdout) as { data: { activeTargets: Target[] } }).data.activeTargets;
-    };
-    await eventually(async () => {
-      const all = await targets();
-      return all.length === 3 && all.every((x) => x.health === 'up');
-    }, 20_000).catch(async () => t.fail(JSON.stringify(await targets())));
-    const up = (await targets()).map((x) => `${x.labels.job} ${x.labels.ambit_node}`).sort();
-    t.deepEqual(up, ['ambit-waypoint b', 'ambitd a', 'ambitd b']);
-
-    // The series exist (counters appear with their first request) and Prometheus has sampled them
-    // a few times before the counted traffic, so rate() sees all of that traffic as an increase.
-    await load(2, 1);
-    await load(2, 1, ['end-user:jason']);
-    await eventually(async () => (await counts()).size === 2, 15_000);
-    await new Promise((r) => setTimeout(r, 5_000));
-    const before = await counts();
-
-    const toV1 = 20;
-    const toV2 = 30;
-    const [others, jason] = await Promise.all([load(toV1, 2), load(toV2, 3, ['end-user:jason'])]);
-    t.deepEqual(others.bodies, { 'reviews-v1': toV1 });
-    t.deepEqual(jason.bodies, { 'reviews-v2': toV2 });
-
-    const v1 = 'productpage-v1|reviews-v1|v1|200';
-    const v2 = 'productpage-v1|reviews-v2|v2|200';
-    const want = new Map([
-      [v1, (before.get(v1) ?? NaN) + toV1],
-      [v2, (before.get(v2) ?? NaN) + toV2],
-    ]);
-    await eventually(async () => JSON.stringify([...(await counts())].sort()) === JSON.stringify([...want].sort()), 15_000).catch(async () =>
-      t.fail(
-        `counters ${JSON.stringify([...(await counts())])}, want ${JSON.stringify([...want])}; series ${JSON.stringify(await query('istio_requests_total{reporter="waypoint"}'))}`,
-      ),
-    );
-
-    const edges = await query(EDGE_QUERY);
-    t.log(edges.map((e) => `${edgeKey(e.metric)} ${e.value[1]}/s`).join('\n'));
-    t.deepEqual(edges.map((e) => edgeKey(e.metric)).sort(), [v1, v2], 'one series per real edge, named for its workloads');
-    // rate() over 1m: the increase inside the window (exactly the requests sent, all of them in it)
-    // extrapolated by at most about one scrape interval at each end of the sampled span, per second.
-    for (const [edge, sent] of [
-      [v1, toV1],
-      [v2, toV2],
-    ] as const) {
-      const perMinute = Number(edges.find((e) => edgeKey(e.metric) === edge)!.value[1]) * 60;
-      t.true(perMinute >= sent - 1e-9 && perMinute <= sent * 1.5, `${edge}: rate × 60 = ${perMinute}, sent ${sent}`);
-    }
-
-    // TCP: once every connection closed (the client's are, and the waypoint's upstream ones idle out
-    // after 1 s), opened - closed is 0 on every series, and no opened series lacks its closed one.
-    const open = async () => {
-      const diff = await query('istio_tcp_connections_opened_total - istio_tcp_connections_closed_total');
-      const opened = await query('istio_tcp_connections_opened_total');
-      return { diff, opened };
-    };
-    await eventually(async () => {
-      const { diff, opened } = await open();
-      return opened.length > 0 && diff.length === opened.length && diff.every((d) => Number(d.value[1]) === 0);
-    }, 30_000).catch(async () => t.fail(JSON.stringify(await open())));
-    const { diff, opened } = await open();
-    t.true(
-      diff.every((d) => Number(d.value[1]) === 0),
-      'opened - closed is 0 on every series',
-    );
-    t.is(diff.length, opened.length, 'every opened series has a closed one');
-    const reporters = new Set(opened.map((o) => `${o.metric.reporter}@${o.metric.job}/${o.metric.ambit_node}`));
-    t.log([...reporters].join(', '));
-    t.true(reporters.has('source@ambitd/a'), "a's daemon reports its outbound connections");
-    t.true(reporters.has('destination@ambitd/b'), "b's daemon the waypoint's tunnels to reviews v1");
-    t.true(reporters.has('destination@ambitd/a'), "a's daemon the waypoint's tunnels to reviews v2");
+  );
+  prometheus = mesh.topo.spawn('store', PROMETHEUS, [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+    `--web.listen-address=${store}:9090`,
+  ]);
+  prometheus.stdout?.on('data', (c: Buffer) => (promLog += c.toString()));
+  prometheus.stderr?.on('data', (c: Buffer) => (promLog += c.toString()));
+  t.teardown(() => {
+    if (!t.passed) t.log(promLog.split('\n').slice(-30).join('\n'));
   });
-}
+  await waitForOutput(prometheus, /Server is ready to receive web requests/, 30_000);
+
+  // Every target the SD file named is scraped and up: both daemons and the waypoint.
+  type Target = { labels: Record<string, string>; health: string; scrapeUrl: string };
+  const targets = async () => {
+    const r = await mesh.topo.exec('store', 'curl', ['-sS', '--max-time', '5', `http://${store}:9090/api/v1/targets`]);
+    return (JSON.parse(r.stdout) as { data: { activeTargets: Target[] } }).data.activeTargets;
+  };
+  await eventually(async () => {
+    const all = await targets();
+    return all.length === 3 && all.every((x) => x.health === 'up');
+  }, 20_000).catch(async () => t.fail(JSON.stringify(await targets())));
+  const up = (await targets()).map((x) => `${x.labels.job} ${x.labels.ambit_node}`).sort();
+  t.deepEqual(up, ['ambit-waypoint b', 'ambitd a', 'ambitd b']);
+
+  // The series exist (counters appear with their first request) and Prometheus has sampled them
+  // a few times before the counted traffic, so rate() sees all of that traffic as an increase.
+  await load(2, 1);
+  await load(2, 1, ['end-user:jason']);
+  await eventually(async () => (await counts()).size === 2, 15_000);
+  await new Promise((r) => setTimeout(r, 5_000));
+  const before = await counts();
+
+  const toV1 = 20;
+  const toV2 = 30;
+  const [others, jason] = await Promise.all([load(toV1, 2), load(toV2, 3, ['end-user:jason'])]);
+  t.deepEqual(others.bodies, { 'reviews-v1': toV1 });
+  t.deepEqual(jason.bodies, { 'reviews-v2': toV2 });
+
+  const v1 = 'productpage-v1|reviews-v1|v1|200';
+  const v2 = 'productpage-v1|reviews-v2|v2|200';
+  const want = new Map([
+    [v1, (before.get(v1) ?? NaN) + toV1],
+    [v2, (before.get(v2) ?? NaN) + toV2],
+  ]);
+  await eventually(async () => JSON.stringify([...(await counts())].sort()) === JSON.stringify([...want].sort()), 15_000).catch(async () =>
+    t.fail(
+      `counters ${JSON.stringify([...(await counts())])}, want ${JSON.stringify([...want])}; series ${JSON.stringify(await query('istio_requests_total{reporter="waypoint"}'))}`,
+    ),
+  );
+
+  const edges = await query(EDGE_QUERY);
+  t.log(edges.map((e) => `${edgeKey(e.metric)} ${e.value[1]}/s`).join('\n'));
+  t.deepEqual(edges.map((e) => edgeKey(e.metric)).sort(), [v1, v2], 'one series per real edge, named for its workloads');
+  // rate() over 1m: the increase inside the window (exactly the requests sent, all of them in it)
+  // extrapolated by at most about one scrape interval at each end of the sampled span, per second.
+  for (const [edge, sent] of [
+    [v1, toV1],
+    [v2, toV2],
+  ] as const) {
+    const perMinute = Number(edges.find((e) => edgeKey(e.metric) === edge)!.value[1]) * 60;
+    t.true(perMinute >= sent - 1e-9 && perMinute <= sent * 1.5, `${edge}: rate × 60 = ${perMinute}, sent ${sent}`);
+  }
+
+  // TCP: once every connection closed (the client's are, and the waypoint's upstream ones idle out
+  // after 1 s), opened - closed is 0 on every series, and no opened series lacks its closed one.
+  const open = async () => {
+    const diff = await query('istio_tcp_connections_opened_total - istio_tcp_connections_closed_total');
+    const opened = await query('istio_tcp_connections_opened_total');
+    return { diff, opened };
+  };
+  await eventually(async () => {
+    const { diff, opened } = await open();
+    return opened.length > 0 && diff.length === opened.length && diff.every((d) => Number(d.value[1]) === 0);
+  }, 30_000).catch(async () => t.fail(JSON.stringify(await open())));
+  const { diff, opened } = await open();
+  t.true(
+    diff.every((d) => Number(d.value[1]) === 0),
+    'opened - closed is 0 on every series',
+  );
+  t.is(diff.length, opened.length, 'every opened series has a closed one');
+  const reporters = new Set(opened.map((o) => `${o.metric.reporter}@${o.metric.job}/${o.metric.ambit_node}`));
+  t.log([...reporters].join(', '));
+  t.true(reporters.has('source@ambitd/a'), "a's daemon reports its outbound connections");
+  t.true(reporters.has('destination@ambitd/b'), "b's daemon the waypoint's tunnels to reviews v1");
+  t.true(reporters.has('destination@ambitd/a'), "a's daemon the waypoint's tunnels to reviews v2");
+});
