@@ -11,6 +11,12 @@
  * --net: a namespace with only a loopback, so nothing in the root reaches the host's
  * services. The root has no policy for starting services (policy-rc.d says no), as in a
  * Debian image build.
+ *
+ * apt's package lists and the .debs it downloads are kept beside the cached root too
+ * (`<suite>-<arch>.apt/`) and put back into each copy before apt runs: apt checks them
+ * against the signed Release files as it would fresh ones, and a run on a machine that
+ * cannot reach the mirror (CI in a network namespace of its own) still installs the same
+ * Debian packages, saying that it used the cache, instead of failing on a name lookup.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -103,15 +109,28 @@ export function mountsUnder(dir: string): string[] {
     .filter((point): point is string => point !== undefined && (point === dir || point.startsWith(`${dir}/`)));
 }
 
+/** What installWithApt did: apt's result, and whether the mirror answered or the cache stood in. */
+export interface AptInstall extends RunResult {
+  /** Set when `apt-get update` could not reach the mirror: apt's words, for the test's log. */
+  offline?: string;
+}
+
+/** apt-get update's words for a mirror it could not reach. */
+const UNREACHABLE = /Temporary failure resolving|Could not resolve|Failed to fetch|Could not connect|Network is unreachable/;
+
 /** A copy of a cached root, for one test run; destroy() removes it. */
 export class DebianRoot {
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    /** Where apt's lists and downloaded .debs for this suite and architecture are kept between runs. */
+    private readonly aptCache: string,
+  ) {}
 
   static async fresh(suite: string, arch: string): Promise<DebianRoot> {
     const cached = await cachedDebianRoot(suite, arch);
     // Not under /tmp: a path there is what `ambit install` warns about, and the root is not a test of that.
     const dir = mkdtempSync('/var/tmp/ambit-debian-');
-    const root = new DebianRoot(dir);
+    const root = new DebianRoot(dir, `${cached}.apt`);
     try {
       // cp -a: owners, modes, device nodes and hard links as debootstrap made them.
       const copy = await runHost('cp', ['-a', `${cached}/.`, dir], 5 * 60_000);
@@ -154,6 +173,43 @@ export class DebianRoot {
       none ? `ip link set lo up && { ${script}\n}` : script,
     ];
     return runHost('unshare', args, options.timeoutMs ?? 60_000);
+  }
+
+  /**
+   * `apt-get update` then `apt-get install -y packages…` inside the root, with apt's lists and
+   * archives from earlier runs put in first and what this run fetched kept afterwards. When
+   * the mirror cannot be reached, apt keeps the lists it had, installs from the archives it
+   * has, and the result says so (`offline`); with nothing cached, the install fails as apt does.
+   */
+  async installWithApt(packages: string[], timeoutMs: number): Promise<AptInstall> {
+    const cached = { lists: join(this.aptCache, 'lists'), archives: join(this.aptCache, 'archives') };
+    const inRoot = { lists: this.path('var/lib/apt/lists'), archives: this.path('var/cache/apt/archives') };
+    for (const part of ['lists', 'archives'] as const) {
+      if (!existsSync(cached[part])) continue;
+      const seeded = await runHost('cp', ['-a', `${cached[part]}/.`, inRoot[part]], 5 * 60_000);
+      if (seeded.code !== 0) throw new Error(`cp -a ${cached[part]} ${inRoot[part]}: ${seeded.stderr}`);
+    }
+    const update = await this.run('apt-get update -q 2>&1', { timeoutMs });
+    const offline = UNREACHABLE.test(update.stdout) ? update.stdout.split('\n').filter((l) => UNREACHABLE.test(l))[0]?.trim() : undefined;
+    const install = await this.run(`apt-get install -y -q ${packages.join(' ')}`, { timeoutMs });
+    if (install.code === 0 && !offline) await this.keepAptCache(inRoot);
+    return { ...install, stdout: `${update.stdout}${install.stdout}`, ...(offline ? { offline } : {}) };
+  }
+
+  /** Keeps this run's lists and archives (the earlier ones plus what it downloaded); a half copy is never kept. */
+  private async keepAptCache(from: { lists: string; archives: string }): Promise<void> {
+    const partial = `${this.aptCache}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    mkdirSync(partial, { recursive: true });
+    for (const part of ['lists', 'archives'] as const) {
+      const copy = await runHost('cp', ['-a', from[part], join(partial, part)], 5 * 60_000);
+      if (copy.code !== 0) return void rmSync(partial, { recursive: true, force: true });
+    }
+    // apt's lock files and half downloads are this run's, not the cache's.
+    for (const leftover of ['lists/lock', 'lists/partial', 'archives/lock', 'archives/partial'])
+      rmSync(join(partial, leftover), { recursive: true, force: true });
+    rmSync(this.aptCache, { recursive: true, force: true });
+    renameSync(partial, this.aptCache);
   }
 
   /** Removes the copy; refuses while anything is mounted in it (it would be the host's). */
