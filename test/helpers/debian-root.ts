@@ -120,11 +120,15 @@ const UNREACHABLE = /Temporary failure resolving|Could not resolve|Failed to fet
 
 /** A copy of a cached root, for one test run; destroy() removes it. */
 export class DebianRoot {
+  /** Where apt's lists and downloaded .debs for this suite and architecture are kept between runs. */
+  readonly #aptCache: string;
+
   private constructor(
     readonly dir: string,
-    /** Where apt's lists and downloaded .debs for this suite and architecture are kept between runs. */
-    private readonly aptCache: string,
-  ) {}
+    aptCache: string,
+  ) {
+    this.#aptCache = aptCache;
+  }
 
   static async fresh(suite: string, arch: string): Promise<DebianRoot> {
     const cached = await cachedDebianRoot(suite, arch);
@@ -182,7 +186,7 @@ export class DebianRoot {
    * has, and the result says so (`offline`); with nothing cached, the install fails as apt does.
    */
   async installWithApt(packages: string[], timeoutMs: number): Promise<AptInstall> {
-    const cached = { lists: join(this.aptCache, 'lists'), archives: join(this.aptCache, 'archives') };
+    const cached = { lists: join(this.#aptCache, 'lists'), archives: join(this.#aptCache, 'archives') };
     const inRoot = { lists: this.path('var/lib/apt/lists'), archives: this.path('var/cache/apt/archives') };
     for (const part of ['lists', 'archives'] as const) {
       if (!existsSync(cached[part])) continue;
@@ -190,15 +194,20 @@ export class DebianRoot {
       if (seeded.code !== 0) throw new Error(`cp -a ${cached[part]} ${inRoot[part]}: ${seeded.stderr}`);
     }
     const update = await this.run('apt-get update -q 2>&1', { timeoutMs });
-    const offline = UNREACHABLE.test(update.stdout) ? update.stdout.split('\n').filter((l) => UNREACHABLE.test(l))[0]?.trim() : undefined;
+    const offline = UNREACHABLE.test(update.stdout)
+      ? update.stdout
+          .split('\n')
+          .filter((l) => UNREACHABLE.test(l))[0]
+          ?.trim()
+      : undefined;
     const install = await this.run(`apt-get install -y -q ${packages.join(' ')}`, { timeoutMs });
-    if (install.code === 0 && !offline) await this.keepAptCache(inRoot);
+    if (install.code === 0 && !offline) await this.#keepAptCache(inRoot);
     return { ...install, stdout: `${update.stdout}${install.stdout}`, ...(offline ? { offline } : {}) };
   }
 
   /** Keeps this run's lists and archives (the earlier ones plus what it downloaded); a half copy is never kept. */
-  private async keepAptCache(from: { lists: string; archives: string }): Promise<void> {
-    const partial = `${this.aptCache}.partial-${process.pid}`;
+  async #keepAptCache(from: { lists: string; archives: string }): Promise<void> {
+    const partial = `${this.#aptCache}.partial-${process.pid}`;
     rmSync(partial, { recursive: true, force: true });
     mkdirSync(partial, { recursive: true });
     for (const part of ['lists', 'archives'] as const) {
@@ -208,8 +217,8 @@ export class DebianRoot {
     // apt's lock files and half downloads are this run's, not the cache's.
     for (const leftover of ['lists/lock', 'lists/partial', 'archives/lock', 'archives/partial'])
       rmSync(join(partial, leftover), { recursive: true, force: true });
-    rmSync(this.aptCache, { recursive: true, force: true });
-    renameSync(partial, this.aptCache);
+    rmSync(this.#aptCache, { recursive: true, force: true });
+    renameSync(partial, this.#aptCache);
   }
 
   /** Removes the copy; refuses while anything is mounted in it (it would be the host's). */
