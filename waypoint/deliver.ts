@@ -43,7 +43,7 @@ export function deliver(res: DownstreamResponse, x: Exchange, upstream: Upstream
     upstream.destroy();
     return writeReply(res, x, replies.protocolError());
   }
-  body.once('end', () => {
+  const ended = (): void => {
     release();
     const trailers = upstream.trailers();
     x.grpcStatus = headerValue(trailers['grpc-status']) ?? x.grpcStatus;
@@ -56,7 +56,12 @@ export function deliver(res: DownstreamResponse, x: Exchange, upstream: Upstream
       }
     }
     res.end();
-  });
+  };
+  // An empty HTTP/2 body can be over before this runs: Node ends a client stream
+  // that closes unread (END_STREAM on the response HEADERS), so 'end' and 'close'
+  // have been emitted already and listening for them would leave the client waiting.
+  if (body.readableEnded) return ended();
+  body.once('end', ended);
   body.once('close', () => {
     release();
     if (!body.readableEnded && !res.writableEnded) res.destroy();

@@ -12,7 +12,9 @@
  *  - strings written to the stream in a corked batch (node:http writes every
  *    head as a latin1 string, usually batched with the body) arrive with
  *    their first 16 bytes garbled (seen in test/integration/waypoint-*), so
- *    strings become Buffers before they reach the stream.
+ *    strings become Buffers before they reach the stream. The same early free
+ *    hit Buffers too; core/hbone/write-retention.ts now keeps every chunk
+ *    written to an HBONE stream alive past its callback.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';

@@ -6,6 +6,7 @@ import { DEFAULT_KEEPALIVE, type Keepalive } from './liveness.js';
 import { SessionPool } from './pool.js';
 import { PooledSession, type Peer, type SessionParams } from './session.js';
 import { identityMatches, type IdentityMatcher, type TlsIdentity } from './tls-identity.js';
+import { retainWrites } from './write-retention.js';
 import { applyWriteBuffer, resolveTuning, type H2Tuning } from './tuning.js';
 
 /** The tunnel: a Duplex of raw bytes. Errors it emits are HboneErrors. */
@@ -204,6 +205,7 @@ export class HboneClient {
       }
       stream = session.session!.request({ ...options.headers, ':method': 'CONNECT', ':authority': options.authority }, { endStream: false });
       applyWriteBuffer(stream, this.#tuning);
+      retainWrites(stream);
     } catch (err) {
       session.give();
       if (err instanceof HboneError) throw err;

@@ -11,6 +11,7 @@ import { callHook, ServerStats, type HboneServerEvents } from './server-stats.js
 import { resetStream, splice } from './splice.js';
 import { localBundle, verifyHbonePeer } from './peer-chain.js';
 import { ALPN_H2, TLS13_CIPHERSUITES, TLS_MIN_VERSION, type TlsIdentity } from './tls-identity.js';
+import { retainWrites } from './write-retention.js';
 import { applyConnectionWindow, applyWriteBuffer, h2Settings, maxSessionMemoryMiB, resolveTuning, type H2Tuning } from './tuning.js';
 
 /** One CONNECT request, as the policy hooks see it. */
@@ -262,6 +263,7 @@ export class HboneServer {
     const info = session && sessionInfo.get(session);
     if (!session || !info) return void stream.close();
     applyWriteBuffer(stream, this.#tuning);
+    retainWrites(stream);
     stream.on('error', (err) => this.#log.debug({ err, peer: info.peerIdentity }, 'HBONE stream error'));
     info.streams++;
     this.#stats.streamsOpen++;

@@ -59,6 +59,8 @@ export interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body as it arrived, for byte-for-byte checks. */
+  bytes: Buffer;
   trailers: Record<string, string | string[] | undefined>;
   ms: number;
 }
@@ -68,7 +70,7 @@ export interface RequestOptions {
   method?: string;
   path?: string;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   h2?: boolean;
 }
 
@@ -242,9 +244,9 @@ export async function startWaypoint(
         let trailers: Record<string, string | string[] | undefined> = {};
         req.once('trailers', (t: Record<string, string | string[] | undefined>) => (trailers = t));
         const [resHeaders] = (await once(req, 'response')) as [Record<string, string | number>];
-        const body = (await readAll(req)).toString();
+        const bytes = await readAll(req);
         const { ':status': status, ...rest } = resHeaders;
-        return { status: Number(status), headers: rest as IncomingHttpHeaders, body, trailers, ms: Date.now() - started };
+        return { status: Number(status), headers: rest as IncomingHttpHeaders, body: bytes.toString(), bytes, trailers, ms: Date.now() - started };
       } finally {
         session.close();
       }
@@ -252,7 +254,7 @@ export async function startWaypoint(
     return new Promise((resolve, reject) => {
       const req = httpRequest({ agent: agentFor(service), host: vips.get(service), port, method: o.method ?? 'GET', path: o.path ?? '/', headers }, (res) => {
         readAll(res).then(
-          (b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b.toString(), trailers: res.trailers, ms: Date.now() - started }),
+          (b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b.toString(), bytes: b, trailers: res.trailers, ms: Date.now() - started }),
           reject,
         );
       });
