@@ -4,7 +4,8 @@
  * a (tunnelled over HBONE, so its source is its SPIFFE ID) holds 3 open and
  * the 4th is refused by b's daemon; after one closes a new one passes. A
  * client on c, outside the mesh (plaintext to b's address, so its source is
- * c's address), has its own 3. A raised limit takes effect without a restart.
+ * c's address), has its own 3, and so does an enrolled user on b itself (the
+ * same-node shortcut, no tunnel). A raised limit takes effect without a restart.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -17,6 +18,8 @@ import { createMesh, type Mesh } from '../helpers/mesh.js';
 import { metricSum } from '../helpers/prometheus-text.js';
 
 const CLIENT_UID = 2601;
+/** An enrolled user on b itself: its connections to echo take the same-node shortcut, no tunnel. */
+const LOCAL_UID = 2602;
 const ECHO = 'echo.default.svc.cluster.local';
 const HOLDER = fileURLToPath(new URL('fixtures/connection-holder.js', import.meta.url));
 
@@ -29,8 +32,8 @@ interface Holder {
   close(n: number): Promise<void>;
 }
 
-/** connection-holder.js on `at` to host:port, as the enrolled user of a (captured) or as root on c (outside the mesh: plaintext). */
-function holder(at: 'a' | 'c', uid: number | undefined, host: string, port: number): Holder {
+/** connection-holder.js on `at` to host:port, as an enrolled user (captured) or as root on c (outside the mesh: plaintext). */
+function holder(at: 'a' | 'b' | 'c', uid: number | undefined, host: string, port: number): Holder {
   const args = [HOLDER, host, String(port)];
   const child =
     uid === undefined
@@ -93,18 +96,24 @@ test.before(async () => {
   await waitForOutput(echo, /listening/);
   await mesh.enroll('b', ['echo', '--port', '9090']);
   await mesh.enroll('a', ['client', '--port', '9000', '--user', String(CLIENT_UID)]);
+  await mesh.enroll('b', ['local-client', '--port', '9001', '--user', String(LOCAL_UID)]);
   await apply(limit(3));
   // b's rules for echo are in (plaintext from c reaches it through b's daemon), and b serves the limit.
   await eventually(async () => /AMBIT_PREROUTING .*--dport 9090 -j REDIRECT/.test((await mesh.topo.exec('b', 'iptables-save')).stdout), 15_000);
   await eventually(async () => (await mesh.admin('b', '/config_dump')).includes('maxConnectionsPerSource'), 20_000);
-  // a knows the service (DNS, VIP) once a captured connection gets an echo back.
-  await eventually(async () => {
-    const r = await mesh.asUser('a', CLIENT_UID, process.execPath, [
-      '-e',
-      `const s = require('net').connect(9090, '${ECHO}', () => s.write('x')); s.on('data', () => process.exit(0)); s.on('error', () => process.exit(1)); s.on('close', () => process.exit(1)); setTimeout(() => process.exit(1), 3000);`,
-    ]);
-    return r.code === 0;
-  }, 30_000);
+  // a and b know the service (DNS, VIP) and capture their users once a captured connection gets an echo back.
+  for (const [host, uid] of [
+    ['a', CLIENT_UID],
+    ['b', LOCAL_UID],
+  ] as const) {
+    await eventually(async () => {
+      const r = await mesh.asUser(host, uid, process.execPath, [
+        '-e',
+        `const s = require('net').connect(9090, '${ECHO}', () => s.write('x')); s.on('data', () => process.exit(0)); s.on('error', () => process.exit(1)); s.on('close', () => process.exit(1)); setTimeout(() => process.exit(1), 3000);`,
+      ]);
+      return r.code === 0;
+    }, 30_000);
+  }
 });
 
 test.after.always(async () => {
@@ -142,6 +151,15 @@ test.serial("plaintext is limited per client address, on its own count: the HBON
   await plain.close(0);
   await eventually(async () => (await openAtB('none')) === 2, 10_000);
   t.like(await plain.open(), { ok: true });
+});
+
+test.serial('the same-node shortcut (an enrolled user on b itself) is limited too, as its own source', async (t) => {
+  const local = holder('b', LOCAL_UID, ECHO, 9090);
+  for (let i = 0; i < 3; i++) t.like(await local.open(), { ok: true }, `local connection ${i + 1} of 3`);
+  const before = await refusals('local');
+  t.like(await local.open(), { ok: false });
+  t.is(await refusals('local'), before + 1);
+  t.regex(mesh.logs('b'), /"src":"spiffe:\/\/cluster\.local\/ns\/default\/sa\/local-client".*connection refused: its source holds/);
 });
 
 test.serial('a raised limit takes effect live; connections open under the old one stay up', async (t) => {
