@@ -158,6 +158,9 @@ test.serial("the browser follows the redirects, posts the provider's login form 
   const session = jar('alice')[HOST]?.reviews_session;
   t.is(session?.split('.').length, 5, 'a compact JWE session cookie for the service host');
   t.is(await logins('ok'), 1);
+  // The browser's requests reached the waypoint over HBONE with the client's verified identity: captured, not direct.
+  const served = await mesh.admin('c', '/metrics', 15021);
+  t.true(metricSum(served, 'istio_requests_total', { source_principal: 'spiffe://cluster.local/ns/default/sa/productpage', response_code: '302' }) > 0);
   // The session alone is enough now: no trip to the provider.
   const again = await browse('alice', 'go', `${ORIGIN}/other`);
   t.is(again.status, 200);
