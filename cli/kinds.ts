@@ -24,6 +24,7 @@ const SHORT: Record<string, string> = {
   meshconfigs: 'MeshConfig',
   rl: 'RateLimit',
   oidc: 'OidcLogin',
+  cl: 'ConnectionLimit',
 };
 
 const REGISTRY: Record<string, KindSelector> = {

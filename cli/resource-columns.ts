@@ -32,6 +32,7 @@ const COLUMNS: Record<string, Columns> = {
     cells: (r) => [text(r.spec.mode ?? 'local'), list((r.spec.rules as { name?: string }[] | undefined)?.map((x) => x.name))],
   },
   OidcLogin: { head: ['ISSUER', 'CLIENT'], cells: (r) => [text(r.spec.issuer), text(r.spec.clientId)] },
+  ConnectionLimit: { head: ['PER SOURCE'], cells: (r) => [text(r.spec.maxConnectionsPerSource)] },
   MeshConfig: {
     head: ['PROVIDERS'],
     cells: (r) => [list((r.spec.extensionProviders as { name?: string }[] | undefined)?.map((p) => p.name))],

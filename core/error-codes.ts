@@ -619,6 +619,13 @@ export const ERROR_CODES = {
     meaning: 'An HBONE peer opened more concurrent streams on one connection than the server allows; that stream was refused (RST_STREAM REFUSED_STREAM).',
     action: 'A client that ignores the limit (ambit clients open at most 100 per connection): look at what the peer runs.',
   },
+  EHBONE_CONNECTION_LIMIT: {
+    component: 'hbone',
+    meaning:
+      "An HBONE stream was refused with 503: its source already held as many connections to the workload as the service's ConnectionLimit allows one source (maxConnectionsPerSource).",
+    action:
+      'The caller holds too many connections open (a leak, or no pooling): fix it, or raise maxConnectionsPerSource. Behind a waypoint the source is the waypoint: limit callers there (DestinationRule connectionPool).',
+  },
   ERR_TLS_PEER_REJECTED: {
     component: 'hbone',
     meaning: 'The peer closed right after the TLS handshake: it rejected our client certificate (the tlsCode of an EHBONE_TLS).',

@@ -24,6 +24,7 @@ import type { Snapshot } from '../core/store/types.js';
 import { DEFAULT_VIP_CIDR, inRange } from '../core/vip/allocator.js';
 import { packageVersion } from '../core/version.js';
 import { MeshDnsServer } from './dns/server.js';
+import { ConnectionLimiter } from './connection-limiter.js';
 import { adminHandler, listenHttp, metricsHandler } from './admin.js';
 import { RoundRobinBalancer } from './balancer.js';
 import { Capture } from './capture.js';
@@ -92,6 +93,8 @@ export class Daemon {
   #outbound: Outbound | undefined;
   #plaintext: InboundPlaintext | undefined;
   #dns: MeshDnsServer | undefined;
+  /** ConnectionLimit's counts, one for both inbound paths: a source's HBONE and plaintext connections add up. */
+  readonly #connectionLimiter = new ConnectionLimiter();
   #http: Server[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #status: NodeJS.Timeout | undefined;
@@ -188,6 +191,7 @@ export class Daemon {
       tracing: this.#tracing,
       memory: this.#memory,
       tap: this.#tap,
+      limiter: this.#connectionLimiter,
       log: this.#log.child({ component: 'inbound' }),
     });
     this.#identity.onNodeRotated(() => this.#inbound?.setSecureContext(this.#identity.node()));
@@ -201,6 +205,7 @@ export class Daemon {
       metrics: this.metrics,
       tracing: this.#tracing,
       memory: this.#memory,
+      limiter: this.#connectionLimiter,
       log: this.#log.child({ component: 'outbound' }),
       trustDomain: config.mesh.trustDomain,
       port: config.ports.outbound,
@@ -212,6 +217,7 @@ export class Daemon {
       metrics: this.metrics,
       memory: this.#memory,
       tap: this.#tap,
+      limiter: this.#connectionLimiter,
       log: this.#log.child({ component: 'inbound-plaintext' }),
     });
     await this.#plaintext.listen(this.#sockets.targets(listener('inbound-plaintext'), 'tcp'));

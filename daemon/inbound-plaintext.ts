@@ -35,6 +35,8 @@ import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
 import { dialTcp, spliceSockets } from './tcp-splice.js';
+import { admitConnection } from './connection-admission.js';
+import { ConnectionLimiter } from './connection-limiter.js';
 
 export interface InboundPlaintextOptions {
   state: () => MeshState;
@@ -44,6 +46,8 @@ export interface InboundPlaintextOptions {
   memory?: MemoryRelease;
   /** `ambit tap`'s subscribers, offered each closed or refused connection. */
   tap?: ConnectionTap;
+  /** ConnectionLimit's counts, shared with the HBONE path (default: this listener's own). */
+  limiter?: ConnectionLimiter;
   log: Logger;
 }
 
@@ -56,9 +60,11 @@ interface Caller {
 export class InboundPlaintext {
   readonly #options: InboundPlaintextOptions;
   readonly #listener: CapturedListener;
+  readonly #limiter: ConnectionLimiter;
 
   constructor(options: InboundPlaintextOptions) {
     this.#options = options;
+    this.#limiter = options.limiter ?? new ConnectionLimiter();
     this.#listener = new CapturedListener(options.port, (socket) => void this.#handle(socket));
   }
 
@@ -79,6 +85,7 @@ export class InboundPlaintext {
     socket.on('error', () => undefined); // reported where the splice ends
     const { metrics, log } = this.#options;
     const client = `${socket.remoteAddress}:${socket.remotePort}`;
+    let release: (() => void) | undefined;
     try {
       const dst = originalDst(socket);
       // Dialled directly (from anywhere): nothing was captured, and there is nothing to deliver to.
@@ -123,6 +130,13 @@ export class InboundPlaintext {
         socket.resetAndDestroy();
         return;
       }
+      const admitted = admitConnection({ limiter: this.#limiter, metrics, log }, state, ep, { identity, ip: caller.ip }, 'plaintext', fields);
+      if (!admitted.admitted) {
+        tap({ authz: 'deny', authz_policy: admitted.policy, authz_reason: admitted.reason, bytes_received: 0, bytes_sent: 0 });
+        socket.resetAndDestroy();
+        return;
+      }
+      release = admitted.release;
       const labels = tcpLabels({
         reporter: 'destination',
         source: caller.workload ? endpointParty(state, caller.workload) : {},
@@ -142,10 +156,13 @@ export class InboundPlaintext {
       });
       socket.resume();
       spliceSockets(socket, upstream, (r) => {
+        admitted.release();
         closed(r.aToB, r.bToA, r.error);
         tap({ authz: 'allow', bytes_received: r.aToB, bytes_sent: r.bToA, ...(r.error !== undefined ? { error: r.error } : {}) });
       });
     } catch (err) {
+      // A failed dial frees the slot it took.
+      release?.();
       metrics.connectFailures.inc({ direction: 'inbound', reason: (err as { code?: string }).code ?? 'ERROR' });
       log.warn({ err, client, path: 'plaintext' }, 'inbound plaintext connection failed');
       if (!socket.destroyed) socket.resetAndDestroy();

@@ -29,6 +29,8 @@ import type { DaemonMetrics } from './metrics.js';
 import type { MeshState } from '../core/mesh/index.js';
 import type { DaemonConfig } from '../core/config/daemon-settings.js';
 import { tapConnection, type ConnectionTap } from './connection-tap.js';
+import { admitConnection } from './connection-admission.js';
+import { ConnectionLimiter } from './connection-limiter.js';
 
 export interface InboundOptions {
   state: () => MeshState;
@@ -44,11 +46,14 @@ export interface InboundOptions {
   memory?: MemoryRelease;
   /** `ambit tap`'s subscribers, offered each closed or refused connection. */
   tap?: ConnectionTap;
+  /** ConnectionLimit's counts, shared with the plaintext path (default: this server's own). */
+  limiter?: ConnectionLimiter;
   log: Logger;
 }
 
 export function createInbound(options: InboundOptions): HboneServer {
   const { metrics, log } = options;
+  const admission = { limiter: options.limiter ?? new ConnectionLimiter(), metrics, log };
   /**
    * Each tunnel's labels and its workload's telemetry, from the state it
    * dialled with (resolveUpstream); its open, its close and its bytes count
@@ -97,6 +102,12 @@ export function createInbound(options: InboundOptions): HboneServer {
     });
     const service = state.serviceOfEndpoint(ep).host;
     reportDenial(metrics, log, { service, source: req.peerIdentity, decision, reason: 'policy' }, { peer: req.peerAddress, authority: req.authority });
+    tapRefusal(req, service, decision.reason, decision.policy);
+    return { allow: false, reason: decision.reason };
+  };
+
+  /** `ambit tap`'s record of a stream refused before any byte (a policy denial, a connection limit). */
+  const tapRefusal = (req: ConnectRequest, service: string, reason: string, policy: string | undefined): void =>
     tapConnection(options.tap, service, () => ({
       start_time: new Date().toISOString(),
       duration_ms: 0,
@@ -106,13 +117,11 @@ export function createInbound(options: InboundOptions): HboneServer {
       destination_service: service,
       security: 'mutual_tls',
       authz: 'deny',
-      ...(decision.policy !== undefined ? { authz_policy: decision.policy } : {}),
-      authz_reason: decision.reason,
+      ...(policy !== undefined ? { authz_policy: policy } : {}),
+      authz_reason: reason,
       bytes_received: 0,
       bytes_sent: 0,
     }));
-    return { allow: false, reason: decision.reason };
-  };
 
   const resolveUpstream = (req: ConnectRequest): UpstreamDecision => {
     const state = options.state();
@@ -122,8 +131,18 @@ export function createInbound(options: InboundOptions): HboneServer {
       endSpan(req, { bytesToDestination: 0, bytesFromDestination: 0, errorType: 'not_local_workload' });
       return { refuse: `${req.authority} is not a workload enrolled on this node` };
     }
+    const admitted = admitConnection(admission, state, ep, { identity: req.peerIdentity, ip: req.peerAddress }, 'hbone', {
+      peer: req.peerAddress,
+      authority: req.authority,
+    });
+    if (!admitted.admitted) {
+      endSpan(req, { bytesToDestination: 0, bytesFromDestination: 0, errorType: 'connection_limit' });
+      tapRefusal(req, state.serviceOfEndpoint(ep).host, admitted.reason, admitted.policy);
+      return { refuse: admitted.reason, limited: true };
+    }
     openedWith.set(req, { labels: labels(req, state, ep), telemetry: workloadTelemetry(state, ep) });
-    return { host: ep.address, port: ep.port };
+    // The slot is held for as long as the stream lives, however it ends.
+    return { host: ep.address, port: ep.port, onClose: admitted.release };
   };
 
   const { limits } = options;

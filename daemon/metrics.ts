@@ -48,6 +48,11 @@ export class DaemonMetrics {
   readonly #refusals = hboneRefusalCounters(this.registry);
   readonly tlsHandshakeFailures = this.#refusals.tlsHandshakeFailures;
   readonly peersRevoked = this.#refusals.peersRevoked;
+  readonly connectionLimitRefusals = this.#counter(
+    'ambit_connection_limit_refusals_total',
+    "Inbound connections refused because their source already held as many to the workload as its service's ConnectionLimit allows",
+    ['destination_service', 'source_principal', 'policy', 'transport', 'reason'],
+  );
   readonly refusedAuthorities = this.#counter('ambit_inbound_refused_total', 'HBONE streams refused because the target is not a workload on this node', [
     'reason',
   ]);

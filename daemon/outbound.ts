@@ -42,6 +42,8 @@ import { tcpLabels, type TcpLabels } from '../core/telemetry/labels.js';
 import { endpointParty } from '../core/telemetry/mesh-facts.js';
 import type { CompiledTelemetry } from '../core/telemetry/compiled.js';
 import { workloadTelemetry } from './workload-telemetry.js';
+import { admitConnection } from './connection-admission.js';
+import { ConnectionLimiter } from './connection-limiter.js';
 
 /** What one connection reports with: its labels, and the source workload's Telemetry. */
 interface Report {
@@ -58,6 +60,8 @@ export interface OutboundOptions {
   tracing?: TunnelTracing;
   /** Told of every closed connection, to give memory back after a burst (memory-release.ts). */
   memory?: MemoryRelease;
+  /** ConnectionLimit's counts, shared with the inbound paths: the same-node shortcut is an inbound connection too. */
+  limiter?: ConnectionLimiter;
   log: Logger;
   trustDomain: string;
   /** The listener's own port: an original destination equal to it means "not captured". */
@@ -81,10 +85,12 @@ const RETRYABLE = new Set([
 
 export class Outbound {
   readonly #options: OutboundOptions;
+  readonly #limiter: ConnectionLimiter;
   readonly #listener: CapturedListener;
 
   constructor(options: OutboundOptions) {
     this.#options = options;
+    this.#limiter = options.limiter ?? new ConnectionLimiter();
     this.#listener = new CapturedListener(options.port, (socket) => void this.#handle(socket));
   }
 
@@ -210,10 +216,14 @@ export class Outbound {
   }
 
   /** Splices a directly dialled upstream (no tunnel), counting and logging it like a tunnelled one. */
-  #spliceDirect(socket: Socket, upstream: Socket, report: Report, mtls: boolean, fields: Record<string, unknown>): void {
+  /** `ended`: told when the splice ends (a ConnectionLimit slot the connection held). */
+  #spliceDirect(socket: Socket, upstream: Socket, report: Report, mtls: boolean, fields: Record<string, unknown>, ended?: () => void): void {
     const closed = this.#opened(report, mtls, fields);
     socket.resume();
-    spliceSockets(socket, upstream, (r) => closed(r.aToB, r.bToA, r.error));
+    spliceSockets(socket, upstream, (r) => {
+      ended?.();
+      closed(r.aToB, r.bToA, r.error);
+    });
   }
 
   /** Counts a connection as opened; the returned callback counts and logs its close. One accounting for every kind of hop. */
@@ -290,13 +300,25 @@ export class Outbound {
       socket.resetAndDestroy();
       return;
     }
+    const fields = { src: sourceId, dst: labels.destination_principal, endpoint: keyOf(ep), node: 'local' };
+    const admitted = admitConnection(
+      { limiter: this.#limiter, metrics, log },
+      state,
+      ep,
+      { identity: sourceId, ip: socket.remoteAddress ?? '' },
+      'local',
+      fields,
+    );
+    if (!admitted.admitted) return void socket.resetAndDestroy();
     // The same-node shortcut: mesh traffic that never leaves the host, reported as mutual TLS as a tunnel would be.
-    this.#spliceDirect(socket, await dialTcp(ep.address, ep.port), report, true, {
-      src: sourceId,
-      dst: labels.destination_principal,
-      endpoint: keyOf(ep),
-      node: 'local',
-    });
+    let upstream: Socket;
+    try {
+      upstream = await dialTcp(ep.address, ep.port);
+    } catch (err) {
+      admitted.release();
+      throw err;
+    }
+    this.#spliceDirect(socket, upstream, report, true, fields, admitted.release);
   }
 
   /** Not a mesh destination, or not an enrolled user: connect as asked, as the daemon. */

@@ -44,7 +44,9 @@ export type HboneErrorCode =
   /** The peer did not answer an HTTP/2 PING in time; the session and its streams were destroyed. */
   | 'EHBONE_KEEPALIVE_TIMEOUT'
   /** The peer opened more concurrent streams than the server allows; that one was refused (RST_STREAM REFUSED_STREAM). */
-  | 'EHBONE_STREAM_LIMIT';
+  | 'EHBONE_STREAM_LIMIT'
+  /** The peer holds as many connections to this workload as its ConnectionLimit allows one source (HTTP 503). */
+  | 'EHBONE_CONNECTION_LIMIT';
 
 export class HboneError extends AmbitError<HboneErrorCode> {}
 
@@ -80,6 +82,7 @@ const KNOWN_CODES = new Set<string>([
   'EHBONE_BAD_METHOD',
   'EHBONE_UPSTREAM_UNAVAILABLE',
   'EHBONE_CLOSED',
+  'EHBONE_CONNECTION_LIMIT',
 ]);
 
 /** The client's view of a non-200 CONNECT response. */

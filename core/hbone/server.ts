@@ -37,7 +37,20 @@ export type StreamHandler = (stream: ServerHttp2Stream, request: ConnectRequest)
  * relay), or `accept`: terminate the tunnel in this process (a waypoint feeds
  * the stream's bytes to its HTTP server rather than dialing anything).
  */
-export type UpstreamDecision = { host: string; port: number; localAddress?: string } | { refuse: string } | { accept: StreamHandler };
+export type UpstreamDecision =
+  | {
+      host: string;
+      port: number;
+      localAddress?: string;
+      /** Called once when the stream closes, however it ends (a slot the tunnel holds: connection limits). */
+      onClose?: () => void;
+    }
+  | {
+      refuse: string;
+      /** Default 400 EHBONE_REFUSED (not a workload here); 503 EHBONE_CONNECTION_LIMIT when the source holds all its slots. */
+      limited?: boolean;
+    }
+  | { accept: StreamHandler };
 
 export interface HboneServerOptions {
   /** This node's (or waypoint's) certificate, key and trust bundle. */
@@ -304,7 +317,12 @@ export class HboneServer {
     );
     if (!decision.allow) return reject(403, 'EHBONE_DENIED', decision.reason);
     const upstream = await callHook<UpstreamDecision>(() => this.#options.resolveUpstream(request), { refuse: 'resolveUpstream hook failed' }, this.#log);
-    if ('refuse' in upstream) return reject(400, 'EHBONE_REFUSED', upstream.refuse);
+    if ('refuse' in upstream)
+      return upstream.limited ? reject(503, 'EHBONE_CONNECTION_LIMIT', upstream.refuse) : reject(400, 'EHBONE_REFUSED', upstream.refuse);
+    if ('onClose' in upstream && upstream.onClose) {
+      if (stream.closed || stream.destroyed) upstream.onClose();
+      else stream.once('close', upstream.onClose);
+    }
     if (stream.closed || stream.destroyed) return;
     if ('accept' in upstream) return this.#acceptStream(stream, request, upstream.accept);
     this.#connectUpstream(stream, request, upstream);

@@ -7,4 +7,5 @@ export type { ServiceRef, ServiceView, WaypointView } from './services.js';
 export type { EntryRoute, RouteCandidate } from './entry-index.js';
 export type { EffectiveMode } from './peer-authentication.js';
 export type { RejectedResource } from './resources.js';
+export type { EffectiveConnectionLimit } from './connection-limits.js';
 export type { EntryCandidate, EntryPort, EntryWorkload, Location, Resolution, ServiceEntryView } from './service-entries.js';

@@ -8,6 +8,7 @@
  * it per request. Pure: no I/O, so it is read synchronously and tests build it
  * from plain records.
  */
+import { ConnectionLimits } from './connection-limits.js';
 import { compileTypedPolicies, type PolicySet } from '../authz/index.js';
 import type { Resource } from '../config/resource.js';
 import type { EndpointRecord, NodeRecord, Snapshot } from '../store/types.js';
@@ -35,6 +36,8 @@ export class MeshState {
   readonly revision: number;
   readonly typed: TypedResources;
   readonly policies: PolicySet;
+  /** ConnectionLimits by service: enforced on this node's inbound paths (daemon/connection-limiter.ts). */
+  readonly connectionLimits: ConnectionLimits;
   readonly #options: Required<StateOptions>;
   readonly #workloads: WorkloadIndex;
   readonly #services: ServiceIndex;
@@ -52,6 +55,7 @@ export class MeshState {
       });
     }
     this.policies = compileTypedPolicies(this.typed.of('AuthorizationPolicy'), { rootNamespace: o.rootNamespace, trustDomain: o.trustDomain });
+    this.connectionLimits = new ConnectionLimits(this.typed.of('ConnectionLimit'));
     this.#workloads = new WorkloadIndex(nodes, o);
     const workloads: EndpointRecord[] = [];
     const waypoints: WaypointView[] = [];

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { parseDocuments, type Resource } from '../../core/config/index.js';
-import { FetchBrowser, startFrontDoor, startIssuer, type TestIssuer } from '../helpers/oidc-provider.js';
+import { FetchBrowser } from '../helpers/fetch-browser.js';
+import { startFrontDoor, startIssuer, type TestIssuer } from '../helpers/oidc-provider.js';
 import { startWaypoint, type EndpointSpec, type WaypointHarness } from '../helpers/waypoint-harness.js';
 
 const CLIENT_ID = 'ambit-web';

@@ -10,6 +10,7 @@ import { destinationRuleSpec, type DestinationRuleSpec } from './destination-rul
 import { meshConfigSpec, type MeshConfigSpec } from './mesh-config.js';
 import { oidcLoginSpec, type OidcLoginSpec } from './oidc-login.js';
 import { rateLimitSpec, type RateLimitSpec } from './rate-limit.js';
+import { connectionLimitSpec, type ConnectionLimitSpec } from './connection-limit.js';
 import { peerAuthenticationSpec, type PeerAuthenticationSpec } from './peer-authentication.js';
 import { requestAuthenticationSpec, type RequestAuthenticationSpec } from './request-authentication.js';
 import { serviceEntrySpec, type ServiceEntrySpec } from './service-entry.js';
@@ -30,6 +31,7 @@ export interface SpecByKind {
   MeshConfig: MeshConfigSpec;
   RateLimit: RateLimitSpec;
   OidcLogin: OidcLoginSpec;
+  ConnectionLimit: ConnectionLimitSpec;
 }
 
 export type ConfigKind = keyof SpecByKind;
@@ -61,6 +63,7 @@ export const KINDS: { readonly [K in ConfigKind]: KindDefinition<K> } = {
   MeshConfig: ambit('MeshConfig', meshConfigSpec()),
   RateLimit: ambit('RateLimit', rateLimitSpec()),
   OidcLogin: ambit('OidcLogin', oidcLoginSpec()),
+  ConnectionLimit: ambit('ConnectionLimit', connectionLimitSpec()),
 };
 
 export function kindDefinition(kind: string): KindDefinition | undefined {

@@ -35,7 +35,7 @@ export const MANIFEST_DOMAIN = 'ambit-security-manifest-v1';
  * Kinds whose loss or change relaxes security (the same set core/mesh refuses a
  * snapshot over): policy, authentication, and also telemetry, since a forged
  * MeshConfig and Telemetry could send request headers (customTags) to an
- * attacker's collector, rate limits and browser logins (OidcLogin), whose removal lifts a protection.
+ * attacker's collector, rate limits, connection limits and browser logins (OidcLogin), whose removal lifts a protection.
  */
 export const SECURITY_KINDS: ReadonlySet<string> = new Set([
   'AuthorizationPolicy',
@@ -45,6 +45,7 @@ export const SECURITY_KINDS: ReadonlySet<string> = new Set([
   'MeshConfig',
   'RateLimit',
   'OidcLogin',
+  'ConnectionLimit',
 ]);
 
 export interface ManifestBody {
