@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AmbitError } from '../core/errors.js';
 import { formatAuthority } from '../core/hbone/authority.js';
+import { splice } from '../core/hbone/splice.js';
 import type { ListenTarget } from '../core/net/listen-target.js';
 import type { MeshState } from '../core/mesh/index.js';
 import { originalDst, type OriginalDst } from '../core/net/original-dst.js';
@@ -34,7 +35,7 @@ import { workloadTelemetry } from './workload-telemetry.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
-import { dialTcp, spliceSockets } from './tcp-splice.js';
+import { dialTcp } from './dial-tcp.js';
 import { admitConnection } from './connection-admission.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 
@@ -155,10 +156,10 @@ export class InboundPlaintext {
         message: 'inbound plaintext connection closed',
       });
       socket.resume();
-      spliceSockets(socket, upstream, (r) => {
+      splice(socket, upstream, (r) => {
         admitted.release();
-        closed(r.aToB, r.bToA, r.error);
-        tap({ authz: 'allow', bytes_received: r.aToB, bytes_sent: r.bToA, ...(r.error !== undefined ? { error: r.error } : {}) });
+        closed(r.aToB, r.bToA, r.error?.code);
+        tap({ authz: 'allow', bytes_received: r.aToB, bytes_sent: r.bToA, ...(r.error !== undefined ? { error: r.error.code } : {}) });
       });
     } catch (err) {
       // A failed dial frees the slot it took.

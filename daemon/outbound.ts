@@ -34,7 +34,7 @@ import type { MemoryRelease } from './memory-release.js';
 import type { DaemonMetrics } from './metrics.js';
 import { capturedSocketOwnerUid } from './socket-owner.js';
 import type { MeshState } from '../core/mesh/index.js';
-import { dialTcp, spliceSockets } from './tcp-splice.js';
+import { dialTcp } from './dial-tcp.js';
 import { CapturedListener } from './captured-listener.js';
 import { accountConnection, type ConnectionClosed } from './connection-account.js';
 import { endTunnelSpan, tunnelAttributes, type TunnelTracing } from './tunnel-tracing.js';
@@ -220,9 +220,9 @@ export class Outbound {
   #spliceDirect(socket: Socket, upstream: Socket, report: Report, mtls: boolean, fields: Record<string, unknown>, ended?: () => void): void {
     const closed = this.#opened(report, mtls, fields);
     socket.resume();
-    spliceSockets(socket, upstream, (r) => {
+    splice(socket, upstream, (r) => {
       ended?.();
-      closed(r.aToB, r.bToA, r.error);
+      closed(r.aToB, r.bToA, r.error?.code);
     });
   }
 
@@ -281,10 +281,10 @@ export class Outbound {
     const closed = this.#opened(report, true, { src: request.source, dst: labels.destination_principal, ...fields }, span?.traceId);
     socket.resume();
     splice(stream, socket, (r) => {
-      closed(r.bytesFromSocket, r.bytesToSocket, r.error?.code);
+      closed(r.bToA, r.aToB, r.error?.code);
       endTunnelSpan(span, {
-        bytesToDestination: r.bytesFromSocket,
-        bytesFromDestination: r.bytesToSocket,
+        bytesToDestination: r.bToA,
+        bytesFromDestination: r.aToB,
         ...(r.error?.code !== undefined ? { errorType: r.error.code } : {}),
       });
     });
@@ -326,7 +326,7 @@ export class Outbound {
     dialTcp(ip, port).then(
       (upstream) => {
         socket.resume();
-        spliceSockets(socket, upstream);
+        splice(socket, upstream);
       },
       () => socket.resetAndDestroy(),
     );

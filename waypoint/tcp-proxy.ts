@@ -11,7 +11,7 @@
 import type { Http2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { evaluate } from '../core/authz/index.js';
-import { H2_CONNECT_ERROR, resetStream } from '../core/hbone/index.js';
+import { H2_CONNECT_ERROR, resetStream, splice } from '../core/hbone/index.js';
 import type { Logger } from '../core/logging.js';
 import { namespaceOf, type Caller } from './caller.js';
 import type { Clusters } from './clusters.js';
@@ -22,7 +22,6 @@ import type { WaypointMetrics } from './metrics.js';
 import { tcpLabels } from '../core/telemetry/labels.js';
 import { countTcpClosed, countTcpOpened, tcpAttributes, tcpSeries } from '../core/telemetry/tcp-series.js';
 import type { TcpDecision } from '../core/routing/index.js';
-import { spliceStreams } from './stream-splice.js';
 
 export interface TcpProxyDeps {
   config: () => WaypointConfig;
@@ -109,11 +108,15 @@ export class TcpProxy {
     }
     const open = series('-');
     countTcpOpened(tcp, open);
-    spliceStreams(stream, up, (r) => {
+    splice(stream, up, (r) => {
       release();
       // The open's labels, not the close's flags (UC, DC): a series whose opens and closes differ never returns to 0 open.
-      countTcpClosed(tcp, open, r.forward, r.back);
-      if (r.error) this.#d.log.debug({ side: r.error.side, endpoint: upstream?.authority }, 'TCP proxy connection reset');
+      countTcpClosed(tcp, open, r.aToB, r.bToA);
+      if (r.error)
+        this.#d.log.debug(
+          { side: r.error.side === 'a' ? 'downstream' : 'upstream', code: r.error.code, endpoint: upstream?.authority },
+          'TCP proxy connection reset',
+        );
     });
   }
 }

@@ -159,20 +159,20 @@ export class ServerStats {
 
   streamClosed(request: ConnectRequest, result: SpliceResult, durationMs: number): void {
     this.streamsActive--;
-    this.bytesIn += result.bytesToSocket;
-    this.bytesOut += result.bytesFromSocket;
+    this.bytesIn += result.aToB;
+    this.bytesOut += result.bToA;
     let peer = this.peers.get(request.peerIdentity);
     if (!peer) this.peers.set(request.peerIdentity, (peer = { streams: 0, bytesIn: 0, bytesOut: 0 }));
     peer.streams++;
-    peer.bytesIn += result.bytesToSocket;
-    peer.bytesOut += result.bytesFromSocket;
+    peer.bytesIn += result.aToB;
+    peer.bytesOut += result.bToA;
     this.#emit('streamClosed', {
       request,
       peerIdentity: request.peerIdentity,
       peerAddress: request.peerAddress,
       authority: request.authority,
-      bytesIn: result.bytesToSocket,
-      bytesOut: result.bytesFromSocket,
+      bytesIn: result.aToB,
+      bytesOut: result.bToA,
       durationMs,
       ...(result.error ? { error: result.error } : {}),
     });

@@ -333,7 +333,7 @@ export class HboneServer {
     const started = Date.now();
     stream.respond({ ':status': 200 });
     this.#stats.streamOpened(request);
-    stream.once('close', () => this.#stats.streamClosed(request, { bytesToSocket: 0, bytesFromSocket: 0 }, Date.now() - started));
+    stream.once('close', () => this.#stats.streamClosed(request, { aToB: 0, bToA: 0 }, Date.now() - started));
     try {
       handler(stream, request);
     } catch (err) {

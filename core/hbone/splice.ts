@@ -1,74 +1,114 @@
 import type { Http2Stream } from 'node:http2';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { pipeCoalesced } from './coalesce.js';
 import { H2_CONNECT_ERROR } from './errors.js';
 
+/** Either end of a splice: a TCP socket or an HBONE (HTTP/2 CONNECT) stream. */
+export type SpliceEnd = Socket | Http2Stream;
+
 export interface SpliceResult {
-  /** Bytes that went from the HBONE stream into the socket. */
-  bytesToSocket: number;
-  /** Bytes that went from the socket into the HBONE stream. */
-  bytesFromSocket: number;
-  /** What ended the splice abnormally, if anything. */
-  error?: { side: 'socket' | 'stream'; code: string };
+  /** Bytes that went from `a` into `b`. */
+  aToB: number;
+  /** Bytes that went from `b` into `a`. */
+  bToA: number;
+  /** What ended the splice abnormally, if anything: which end, and how (an errno code or `RST_<h2 code>`). */
+  error?: { side: 'a' | 'b'; code: string };
 }
 
 /**
- * Joins a CONNECT stream and a TCP socket: bytes both ways with backpressure
- * (the source pauses while the destination's buffer is full; stream -> socket
- * writes are coalesced per event-loop turn, see coalesce.ts), half-close
- * carried across (END_STREAM -> FIN, FIN -> END_STREAM), and abortive closes
- * carried across as well (a TCP reset becomes RST_STREAM CONNECT_ERROR as
- * RFC 9113 §8.5 asks; a reset stream becomes a TCP RST), so neither end ever
- * mistakes a failure for a clean EOF.
+ * Joins two ends, every hop of the mesh with one function: the daemon's
+ * outbound (captured socket <-> client stream), the HBONE server (stream <->
+ * upstream socket), the same-node, passthrough and plaintext paths (socket <->
+ * socket) and the waypoint's TCP proxy (stream <-> stream). So every hop gets
+ * the same behaviour and the same speed work:
  *
- * Serves both directions of the mesh: the server splices stream <-> upstream,
- * the daemon's outbound splices captured socket <-> client stream. The socket
- * must have been made with allowHalfOpen, or Node would end its write side as
- * soon as the peer's FIN arrives.
+ * - bytes both ways with backpressure; writes from a stream into a socket are
+ *   coalesced per event-loop turn (coalesce.ts says why);
+ * - a clean end carried across as a clean end (FIN <-> END_STREAM), so
+ *   half-close works: sockets must have been made with allowHalfOpen, or Node
+ *   would end their write side as soon as the peer's FIN arrives;
+ * - an abortive close carried across as one (a TCP reset becomes RST_STREAM
+ *   CONNECT_ERROR as RFC 9113 §8.5 asks, a reset stream a TCP RST), so
+ *   neither application ever mistakes a failure for a clean EOF.
  *
- * Byte counts come from the socket's own counters at the end, so the data
- * path does no per-chunk bookkeeping.
+ * Byte counts come from the sockets' own counters where there is a socket, so
+ * the data path does no per-chunk bookkeeping; only stream <-> stream counts
+ * chunks.
  */
-export function splice(stream: Http2Stream, socket: Socket, done?: (result: SpliceResult) => void): void {
+export function splice(a: SpliceEnd, b: SpliceEnd, done?: (result: SpliceResult) => void): void {
   let error: SpliceResult['error'];
   let open = 2;
-  const writtenBefore = socket.bytesWritten;
-  const readBefore = socket.bytesRead;
-
+  const aToB = counter(a, b);
+  const bToA = counter(b, a);
+  const failed = (side: 'a' | 'b', code: string): void => {
+    error ??= { side, code };
+  };
   const finish = (): void => {
     if (--open > 0) return;
-    done?.({ bytesToSocket: socket.bytesWritten - writtenBefore, bytesFromSocket: socket.bytesRead - readBefore, ...(error ? { error } : {}) });
+    done?.({ aToB: aToB(), bToA: bToA(), ...(error ? { error } : {}) });
   };
+  watch(a, b, 'a', failed, finish);
+  watch(b, a, 'b', failed, finish);
+  carry(a, b);
+  carry(b, a);
+}
 
-  socket.on('error', (err: NodeJS.ErrnoException) => {
-    error ??= { side: 'socket', code: err.code ?? 'ERR_SOCKET' };
-    resetStream(stream, H2_CONNECT_ERROR);
+/** Bytes from one end into the other, read at the end of the splice. */
+function counter(from: SpliceEnd, to: SpliceEnd): () => number {
+  if (to instanceof Socket) {
+    const before = to.bytesWritten;
+    return () => to.bytesWritten - before;
+  }
+  if (from instanceof Socket) {
+    const before = from.bytesRead;
+    return () => from.bytesRead - before;
+  }
+  let n = 0;
+  from.on('data', (chunk: Buffer) => (n += chunk.length));
+  return () => n;
+}
+
+function carry(from: SpliceEnd, to: SpliceEnd): void {
+  if (to instanceof Socket && !(from instanceof Socket)) pipeCoalesced(from, to);
+  else from.pipe(to, { end: false });
+  // Node ends an Http2Stream's readable side on RST_STREAM and when its
+  // session dies, not only on END_STREAM; only the last may become a FIN.
+  from.once('end', () => {
+    if (from instanceof Socket || !aborted(from)) to.end();
   });
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    error ??= { side: 'stream', code: err.code ?? 'ERR_STREAM' };
-  });
-  stream.once('close', () => {
+}
+
+/** How an end failing or closing is recorded and carried to the other end. */
+function watch(end: SpliceEnd, other: SpliceEnd, side: 'a' | 'b', failed: (side: 'a' | 'b', code: string) => void, finish: () => void): void {
+  if (end instanceof Socket) {
+    end.on('error', (err: NodeJS.ErrnoException) => {
+      failed(side, err.code ?? 'ERR_SOCKET');
+      abort(other);
+    });
+    end.once('close', (hadError) => {
+      if (hadError) abort(other);
+      finish();
+    });
+    return;
+  }
+  end.on('error', (err: NodeJS.ErrnoException) => failed(side, err.code ?? 'ERR_STREAM'));
+  end.once('close', () => {
     // Reset by either side, cut by a dying session, or closed before both
-    // directions ended: the socket must see a reset, not a FIN, and must not
-    // be left half-open with nobody reading it.
-    if (aborted(stream) || !(stream.readableEnded && stream.writableFinished)) {
-      error ??= { side: 'stream', code: `RST_${stream.rstCode ?? 'UNKNOWN'}` };
-      if (!socket.destroyed) socket.resetAndDestroy();
+    // directions ended: the other end must see a reset, not a clean end, and
+    // must not be left half-open with nobody reading it.
+    if (aborted(end) || !(end.readableEnded && end.writableFinished)) {
+      failed(side, `RST_${end.rstCode ?? 'UNKNOWN'}`);
+      abort(other);
     }
     finish();
   });
-  socket.once('close', (hadError) => {
-    if (hadError) resetStream(stream, H2_CONNECT_ERROR);
-    finish();
-  });
+}
 
-  // Node ends an Http2Stream's readable side on RST_STREAM and when its
-  // session dies, not only on END_STREAM; only the last may become a FIN.
-  pipeCoalesced(stream, socket);
-  stream.once('end', () => {
-    if (!aborted(stream)) socket.end();
-  });
-  socket.pipe(stream);
+/** The abortive close of an end: a TCP RST, or RST_STREAM CONNECT_ERROR. */
+function abort(end: SpliceEnd): void {
+  if (end instanceof Socket) {
+    if (!end.destroyed) end.resetAndDestroy();
+  } else resetStream(end, H2_CONNECT_ERROR);
 }
 
 /**
