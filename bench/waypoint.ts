@@ -3,13 +3,15 @@
  * keep-alive requests/s and p50/p99 latency at a fixed concurrency through
  *   direct    client on a → the origin on b (root on a is not enrolled: not captured)
  *   haproxy   client on a → haproxy on c (plain HTTP reverse proxy) → origin on b
+ *   haproxy-tls  the waypoint path hop for hop with haproxy (waypoint/haproxy.ts): haproxy on a
+ *             (TCP, plaintext → mTLS) → haproxy on c (HTTP, mTLS → mTLS) → haproxy on b (TCP, mTLS → plaintext) → origin
  *   l4        client on a as an enrolled uid → the service's VIP → ambitd a → HBONE → ambitd b → origin
  *   waypoint  the same for a second service with `ambit waypoint attach --node c` and a VirtualService:
  *             ambitd a → HBONE → ambit-waypoint on c (L7 route) → HBONE → ambitd b → origin
  * DESIGN.md "Benchmarks" is the question it answers: ambit's waypoint vs haproxy.
  *
  *   npm run bench:waypoint [-- --rounds 3 --seconds 5 --concurrency 16
- *       --paths direct,haproxy,l4,waypoint --no-write]
+ *       --paths direct,haproxy,haproxy-tls,l4,waypoint --no-write]
  *
  * The load generator is wrk (one thread), run as the enrolled uid for the
  * ambit paths. AMBIT_BENCH_PROF=<dir> runs the daemons and the waypoint under
@@ -29,7 +31,7 @@ import { requireNetns, waitForOutput } from '../test/helpers/netns.js';
 import { daemonTrouble, onMesh } from './mesh-run.js';
 import { peakRss, usageDuring, vmRssKb } from './process-stats.js';
 import { loadAverage, publish } from './results-file.js';
-import { HAPROXY_HINT, haproxyVersion, haveHaproxy, startHaproxy } from './waypoint/haproxy.js';
+import { HAPROXY_HINT, haproxyVersion, haveHaproxy, startHaproxy, startHaproxyMesh } from './waypoint/haproxy.js';
 import { ORIGIN_BODY } from './waypoint/origin.js';
 import { noise, PATH_NAMES, SECTION, table, type PathName, type Rss, type Sample } from './waypoint/report.js';
 import { errorCount, errorKinds, haveWrk, runWrk, WRK_HINT, type Runner, type WrkResult } from './waypoint/wrk.js';
@@ -143,6 +145,15 @@ async function setUp(opts: Options, dir: string): Promise<{ mesh: Mesh; paths: P
         notes.push(`haproxy ${haproxyVersion()}`);
       }
     }
+    if (opts.paths.includes('haproxy-tls')) {
+      if (!haveHaproxy()) console.error(`${HAPROXY_HINT}; continuing without the haproxy mTLS column`);
+      else {
+        const hx = await startHaproxyMesh(topo, dir, { client: 'a', proxy: 'c', origin: 'b' }, { host: b.address, port: PORT }, [8443, 8444], 18080);
+        const path: Path = { name: 'haproxy-tls', url: hx.url, run: asRoot, procs: hx.procs };
+        await untilServing(path, 'haproxy mTLS', 10_000);
+        paths.push(path);
+      }
+    }
     if (ambit) {
       for (const host of ['a', 'b', 'c']) await mesh.startDaemon(host);
       const enroll = async (host: string, args: string[]): Promise<void> => {
@@ -186,7 +197,7 @@ async function attachWaypoint(mesh: Mesh, dir: string, run: Runner, daemons: Pro
   if (apply.code !== 0) throw new Error(`apply VirtualService: ${apply.stderr}`);
   const attach = await mesh.ambit('store', ['waypoint', 'attach', WAYPOINT_SERVICE, '--node', 'c']);
   if (attach.code !== 0) throw new Error(`waypoint attach: ${attach.stderr}`);
-  const [info] = JSON.parse((await mesh.ambit('store', ['waypoint', 'list', '-o', 'json'])).stdout) as Array<{ metricsPort: number }>;
+  const [info] = (JSON.parse((await mesh.ambit('store', ['waypoint', 'list', '-o', 'json'])).stdout) as { items: Array<{ metricsPort: number }> }).items;
   const tunnels = JSON.parse(await mesh.admin('c', '/tunnels')) as { waypoints: Array<{ service: string; pid?: number }> };
   const pid = tunnels.waypoints.find((w) => w.service === WAYPOINT_SERVICE)?.pid;
   if (!info || pid === undefined) throw new Error(`waypoint attach said "${attach.stdout.trim()}" but c's daemon lists no waypoint process`);
@@ -275,7 +286,7 @@ async function main(): Promise<void> {
       loadBefore,
       command,
       source: 'bench/waypoint.ts',
-      description: `Netns hosts on one bridge: a = client, b = origin (Node \`http\` server, one process, a ${ORIGIN_BODY.length}-byte body), c = proxy host (haproxy, and the waypoint). Load: wrk, 1 thread, ${opts.concurrency} keep-alive HTTP/1.1 connections, GET /, ${opts.seconds} s per measurement after a ${WARMUP_SECONDS} s warm-up per path; ${opts.rounds} rounds, paths interleaved. direct: a → b. haproxy: a → haproxy on c (HTTP mode, 1 thread, keep-alive both ways, no logging${notes.length ? `; ${notes.join(', ')}` : ''}) → b. ambit L4: wrk runs as an enrolled uid and dials ${fqdn(SERVICE)} (its VIP); ambitd a captures it and tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd b. ambit waypoint: the same for ${fqdn(WAYPOINT_SERVICE)}, which has \`ambit waypoint attach --node c\` and a VirtualService (one prefix-match route): ambitd a → HBONE → ambit-waypoint on c (parses HTTP, routes, access log at info, Istio metrics) → HBONE → ambitd b → origin; the bench checks the waypoint's istio_requests_total grew by at least wrk's count. Proxy CPU is utime+stime from /proc of the processes named below, over each measurement.`,
+      description: `Netns hosts on one bridge: a = client, b = origin (Node \`http\` server, one process, a ${ORIGIN_BODY.length}-byte body), c = proxy host (haproxy, and the waypoint). Load: wrk, 1 thread, ${opts.concurrency} keep-alive HTTP/1.1 connections, GET /, ${opts.seconds} s per measurement after a ${WARMUP_SECONDS} s warm-up per path; ${opts.rounds} rounds, paths interleaved. direct: a → b. haproxy: a → haproxy on c (HTTP mode, 1 thread, keep-alive both ways, no logging${notes.length ? `; ${notes.join(', ')}` : ''}) → b. haproxy mTLS: the waypoint path hop for hop with three haproxies, a (TCP mode, plaintext in, mutual TLS out) → c (HTTP mode, mutual TLS in and out) → b (TCP mode, mutual TLS in, plaintext out), P-256 certificates from one CA. ambit L4: wrk runs as an enrolled uid and dials ${fqdn(SERVICE)} (its VIP); ambitd a captures it and tunnels it over HBONE (mTLS HTTP/2 CONNECT) to ambitd b. ambit waypoint: the same for ${fqdn(WAYPOINT_SERVICE)}, which has \`ambit waypoint attach --node c\` and a VirtualService (one prefix-match route): ambitd a → HBONE → ambit-waypoint on c (parses HTTP, routes, access log at info, Istio metrics) → HBONE → ambitd b → origin; the bench checks the waypoint's istio_requests_total grew by at least wrk's count. Proxy CPU is utime+stime from /proc of the processes named below, over each measurement.`,
       table: table(samples, rss),
       after: `Per round: ${noise(samples)}.`,
     },

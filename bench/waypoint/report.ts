@@ -5,10 +5,10 @@
  */
 import { best, fmt, median, spread } from '../rounds.js';
 
-export const PATH_NAMES = ['direct', 'haproxy', 'l4', 'waypoint'] as const;
+export const PATH_NAMES = ['direct', 'haproxy', 'haproxy-tls', 'l4', 'waypoint'] as const;
 export type PathName = (typeof PATH_NAMES)[number];
 
-const COLUMN: Record<PathName, string> = { direct: 'direct', haproxy: 'haproxy', l4: 'ambit L4', waypoint: 'ambit waypoint' };
+const COLUMN: Record<PathName, string> = { direct: 'direct', haproxy: 'haproxy', 'haproxy-tls': 'haproxy mTLS', l4: 'ambit L4', waypoint: 'ambit waypoint' };
 
 /** One measurement of one path. */
 export interface Sample {
@@ -47,7 +47,7 @@ export interface Rss {
 
 export function table(samples: Map<PathName, Sample[]>, rss: Rss): string {
   const paths = PATH_NAMES.filter((p) => samples.has(p));
-  const ratioCols = (['direct', 'haproxy', 'l4'] as const)
+  const ratioCols = (['direct', 'haproxy', 'haproxy-tls', 'l4'] as const)
     .filter((base) => samples.has('waypoint') && samples.has(base))
     .map((base) => [`waypoint ÷ ${COLUMN[base]}`, base] as const);
   const lines = [
